@@ -1,0 +1,3 @@
+from krakend_tools.cli import main
+
+main()

@@ -1,0 +1,118 @@
+"""Lockfiles: one module per format, all returning the same :class:`Lockfile`.
+
+Each format module exposes ``TOOL`` (its name), ``matches(path, text) -> bool`` and
+``parse(path, text) -> Lockfile``; parse errors are raised as
+:class:`krakend_tools.errors.InputError` naming the file and, when known, the line.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+from typing import TYPE_CHECKING
+
+from krakend_tools.errors import InputError
+
+if TYPE_CHECKING:
+    from packaging.markers import Marker
+    from packaging.specifiers import SpecifierSet
+    from packaging.version import Version
+
+# Detection order matters: content sniffing of the more specific formats first.
+FORMATS = ("poetry", "uv", "pylock", "pdm", "pipfile", "requirements")
+# File names autodetected in a folder, in order of preference.
+KNOWN_NAMES = ("uv.lock", "poetry.lock", "pylock.toml", "pdm.lock", "Pipfile.lock",
+               "requirements.txt")
+
+RUNTIME = "main"  # the group name for runtime (non-optional) dependencies, whatever the tool calls it
+
+
+@dataclass(frozen=True)
+class Edge:
+    """A dependency edge of a graph-shaped lockfile (uv.lock): ``source -> target``."""
+
+    target: str  # canonical name
+    marker: Marker | None = None
+    extras: frozenset[str] = frozenset()  # extras of the target that this edge enables
+
+
+@dataclass(frozen=True)
+class LockedPackage:
+    """One pinned package as the lockfile records it."""
+
+    name: str  # canonical (PEP 503)
+    version: Version | None  # None for a local/VCS package without a version
+    marker: Marker | None = None  # when the package applies; None = always
+    groups: frozenset[str] = frozenset({RUNTIME})  # RUNTIME and/or optional groups/extras
+    wheels: tuple[str, ...] = ()  # wheel file names, when the lockfile lists them
+    sdist: str | None = None  # sdist file name, when the lockfile lists one
+    has_file_names: bool = True  # False when the format records hashes only (Pipfile.lock)
+    line: int | None = None  # 1-based line of the package's entry in the lockfile
+    direct: bool = False  # a direct dependency of the project (vs transitive)
+    source: str | None = None  # "registry" | "git" | "path" | "url" ...
+
+
+@dataclass
+class Lockfile:
+    """A parsed lockfile.
+
+    Flat formats put a marker and groups on each package. Graph formats (uv.lock)
+    instead fill ``roots`` and ``edges`` and :meth:`select` walks them.
+    """
+
+    path: Path
+    tool: str  # poetry | uv | pylock | pdm | pipenv | requirements
+    packages: list[LockedPackage]
+    requires_python: SpecifierSet | None = None
+    python_pin: str | None = None  # an exact X.Y the tool pinned (Pipfile.lock python_version)
+    lock_version: str | None = None
+    project: str | None = None  # the root project's canonical name, when recorded
+    # graph formats: group name -> root edges; package key -> outgoing edges
+    roots: dict[str, list[Edge]] = field(default_factory=dict)
+    edges: dict[str, list[Edge]] = field(default_factory=dict)
+    extra_edges: dict[str, dict[str, list[Edge]]] = field(default_factory=dict)  # pkg -> extra -> edges
+
+    def select(self, environment: Mapping[str, str], groups: Iterable[str] = (),
+               extras: Iterable[str] = ()) -> list[LockedPackage]:
+        """Packages that apply to ``environment`` with the runtime group plus ``groups``/``extras``."""
+        from krakend_tools.lockfiles.select import select
+
+        return select(self, environment, frozenset(groups), frozenset(extras))
+
+
+def format_module(name: str) -> ModuleType:
+    return importlib.import_module(f"krakend_tools.lockfiles.{name}")
+
+
+def find_lockfile(folder: Path) -> Path:
+    """The lockfile to use in ``folder`` when ``-s`` is not given."""
+    for name in KNOWN_NAMES:
+        if (folder / name).is_file():
+            return folder / name
+    pylocks = sorted(folder.glob("pylock.*.toml"))
+    if pylocks:
+        return pylocks[0]
+    raise InputError(f"no lockfile found in {folder} (looked for {', '.join(KNOWN_NAMES)}, "
+                     "pylock.*.toml); pass one with -s")
+
+
+def load_lockfile(path: Path) -> Lockfile:
+    """Detect the format of ``path`` by name and content and parse it."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise InputError("no such file", path=path) from None
+    except IsADirectoryError:
+        raise InputError("is a directory, not a lockfile", path=path) from None
+    except (OSError, UnicodeDecodeError) as err:
+        raise InputError(f"cannot read: {err}", path=path) from None
+    for name in FORMATS:
+        module = format_module(name)
+        if module.matches(path, text):
+            lock: Lockfile = module.parse(path, text)
+            return lock
+    raise InputError("unknown lockfile format (expected poetry.lock, uv.lock, pylock.toml, "
+                     "pdm.lock, Pipfile.lock or requirements.txt)", path=path)

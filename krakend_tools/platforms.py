@@ -1,0 +1,105 @@
+"""Targets, libc versions and the wheel platform tags a host accepts."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from krakend_tools.errors import InputError
+
+# Docker-style arch name -> ELF/uname machine name.
+ARCH_MACHINE = {"amd64": "x86_64", "arm64": "aarch64", "386": "i686", "arm": "armv7l"}
+MACHINE_ARCH = {v: k for k, v in ARCH_MACHINE.items()} | {"i386": "386", "i586": "386"}
+FLAVOURS = {"alpine": "musl", "generic": "glibc"}
+TARGETS = ("alpine/amd64", "alpine/arm64", "generic/amd64", "generic/arm64")
+
+
+@dataclass(frozen=True, order=True)
+class Libc:
+    """A C library: ``glibc`` or ``musl`` and its version as a tuple of ints."""
+
+    family: str
+    version: tuple[int, ...]
+
+    @property
+    def version_text(self) -> str:
+        return ".".join(map(str, self.version))
+
+    def __str__(self) -> str:  # GLIBC-2.36 / MUSL-1.2.4, KrakenD's spelling
+        return f"{self.family.upper()}-{self.version_text}"
+
+    @classmethod
+    def parse(cls, text: str) -> Libc:
+        """Parse ``GLIBC-2.36``, ``glibc 2.36``, ``MUSL-1.2.4`` or ``musl_1_2``."""
+        m = re.fullmatch(r"\s*(glibc|musl)[-_ ]?(\d+(?:[._]\d+)*)\s*", text, re.IGNORECASE)
+        if not m:
+            raise InputError(f"invalid libc {text!r}: expected GLIBC-2.36 or MUSL-1.2.4")
+        version = tuple(int(p) for p in re.split(r"[._]", m.group(2)))
+        return cls(m.group(1).lower(), version)
+
+
+@dataclass(frozen=True)
+class Target:
+    """One platform the gateway ships on, e.g. ``alpine/arm64``."""
+
+    flavour: str  # alpine | generic
+    arch: str  # amd64 | arm64
+
+    @property
+    def libc_family(self) -> str:
+        return FLAVOURS[self.flavour]
+
+    @property
+    def machine(self) -> str:
+        return ARCH_MACHINE[self.arch]
+
+    @property
+    def platform(self) -> str:
+        return f"linux/{self.arch}"
+
+    def __str__(self) -> str:
+        return f"{self.flavour}/{self.arch}"
+
+    @classmethod
+    def parse(cls, text: str) -> Target:
+        flavour, _, arch = text.strip().lower().partition("/")
+        arch = MACHINE_ARCH.get(arch, arch)
+        if flavour not in FLAVOURS or arch not in ("amd64", "arm64"):
+            raise InputError(f"invalid target {text!r}: expected one of {', '.join(TARGETS)}")
+        return cls(flavour, arch)
+
+
+def platform_tags(libc: Libc, machine: str) -> list[str]:
+    """Wheel platform tags a Linux host with ``libc`` on ``machine`` accepts, best first."""
+    tags: list[str] = []
+    if libc.family == "glibc" and len(libc.version) >= 2 and libc.version[0] == 2:
+        legacy = {17: "manylinux2014", 12: "manylinux2010", 5: "manylinux1"}
+        for minor in range(libc.version[1], 4, -1):
+            tags.append(f"manylinux_2_{minor}_{machine}")
+            if minor in legacy and (minor == 17 or machine in ("x86_64", "i686")):
+                tags.append(f"{legacy[minor]}_{machine}")
+    elif libc.family == "musl" and len(libc.version) >= 2 and libc.version[0] == 1:
+        tags.extend(f"musllinux_1_{minor}_{machine}" for minor in range(libc.version[1], -1, -1))
+    tags.append(f"linux_{machine}")
+    return tags
+
+
+def needed_libc(platform_tag: str) -> Libc | None:
+    """The minimum libc a wheel platform tag needs (``manylinux_2_34_x86_64`` -> glibc 2.34)."""
+    legacy = {"manylinux1": (2, 5), "manylinux2010": (2, 12), "manylinux2014": (2, 17)}
+    m = re.match(r"(manylinux|musllinux)_(\d+)_(\d+)_", platform_tag)
+    if m:
+        family = "glibc" if m.group(1) == "manylinux" else "musl"
+        return Libc(family, (int(m.group(2)), int(m.group(3))))
+    m = re.match(r"(manylinux1|manylinux2010|manylinux2014)_", platform_tag)
+    if m:
+        return Libc("glibc", legacy[m.group(1)])
+    return None
+
+
+def tag_machine(platform_tag: str) -> str | None:
+    """The CPU a platform tag names, or None for ``any``."""
+    if platform_tag == "any":
+        return None
+    m = re.match(r"(?:manylinux_\d+_\d+|musllinux_\d+_\d+|manylinux\d+|linux)_(.+)$", platform_tag)
+    return m.group(1) if m else platform_tag
