@@ -1,0 +1,189 @@
+"""Command line: parses arguments, calls the core, renders. Nothing else lives here."""
+
+from __future__ import annotations
+
+import os
+import sys
+from enum import Enum
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+if TYPE_CHECKING:
+    from krakend_tools.report import Report
+
+app = typer.Typer(
+    name="krakend",
+    add_completion=False,
+    no_args_is_help=True,
+    rich_markup_mode=None,
+    help="Check, test and build compiled Python plugins so they load in the gateway.",
+)
+
+
+class Output(str, Enum):
+    text = "text"
+    json = "json"
+    junit = "junit"
+    github = "github"
+
+
+class VersionOutput(str, Enum):
+    text = "text"
+    json = "json"
+
+
+ManifestOpt = Annotated[
+    str | None,
+    typer.Option("--manifest", help="Gateway manifest (krakend version -o json). "
+                 "Default: $KRAKEND_MANIFEST, else the current environment."),
+]
+OutputOpt = Annotated[Output, typer.Option("-o", "--output", help="Result format.")]
+
+
+def use_color() -> bool:
+    """Rich rendering only for a terminal, and never with NO_COLOR set."""
+    return sys.stdout.isatty() and "NO_COLOR" not in os.environ
+
+
+def emit(report: Report, output: Output) -> None:
+    """Render ``report`` on stdout in ``output`` format and exit with its code."""
+    from importlib import import_module
+
+    module = import_module(f"krakend_tools.output.{output.value}")
+    if output is Output.text and use_color():
+        module.print_rich(report)
+    else:
+        sys.stdout.write(module.render(report))
+        sys.stdout.flush()
+    raise typer.Exit(report.exit_code)
+
+
+@app.command("version")
+def version_cmd(
+    output: Annotated[VersionOutput, typer.Option("-o", "--output", help="text, or json: the manifest")]
+    = VersionOutput.text,
+    python: Annotated[str | None, typer.Option("--python", help="Introspect this interpreter instead")]
+    = None,
+    from_lock: Annotated[Path | None, typer.Option("--from-lock", help="The gateway's lockfile, "
+                         "for a gateway that cannot run here")] = None,
+    target: Annotated[str | None, typer.Option("--target", help="With --from-lock: alpine|generic "
+                      "/ amd64|arm64")] = None,
+    python_version: Annotated[str | None, typer.Option("--python-version", help="With --from-lock: "
+                              "X.Y.Z")] = None,
+    libc: Annotated[str | None, typer.Option("--libc", help="With --from-lock: GLIBC-2.36 or "
+                    "MUSL-1.2.4 (default by target)")] = None,
+    image: Annotated[str | None, typer.Option("--image", help="Read the manifest a builder or "
+                     "runtime image carries")] = None,
+    manifest_file: ManifestOpt = None,
+    name: Annotated[str | None, typer.Option("--gateway-name", help="Gateway name to record")]
+    = None,
+    gw_version: Annotated[str | None, typer.Option("--gateway-version", help="Gateway version to "
+                          "record")] = None,
+) -> None:
+    """Print the gateway manifest: Python, ABI, libc, platform, packages, host libraries."""
+    from krakend_tools import manifest as mf
+    from krakend_tools.errors import InputError
+    from krakend_tools.platforms import Target
+
+    gateway = {"name": name or os.environ.get("KRAKEND_GATEWAY_NAME"),
+               "version": gw_version or os.environ.get("KRAKEND_GATEWAY_VERSION")}
+    if from_lock is not None:
+        if target is None or python_version is None:
+            raise InputError("--from-lock needs --target and --python-version")
+        manifest = mf.from_lock(from_lock, Target.parse(target), python_version, libc, gateway)
+    elif target or python_version or libc:
+        raise InputError("--target, --python-version and --libc go with --from-lock")
+    elif image is not None:
+        from krakend_tools.engine import manifest_from_image
+
+        manifest = manifest_from_image(image)
+    elif manifest_file is not None:
+        manifest = mf.load(manifest_file)
+    else:
+        manifest = mf.from_facts(mf.introspect(python), gateway)
+    if output is VersionOutput.json:
+        sys.stdout.write(manifest.to_json())
+        return
+    from krakend_tools import __version__
+
+    lines = [f"krakend-tools version: {__version__}"]
+    gw = manifest.gateway
+    if gw.get("name") or gw.get("version"):
+        lines.append(f"Gateway: {gw.get('name') or 'gateway'} {gw.get('version') or ''}".rstrip())
+    py = manifest.python
+    lines.append(f"Python version: {py.version} ({py.implementation}, {py.abi_tags[0]}, {py.soabi})")
+    lines.append(f"Libc version: {manifest.platform.libc}")
+    lines.append(f"Platform: {manifest.platform.os}/{manifest.platform.arch}")
+    sys.stdout.write("\n".join(lines) + "\n")
+
+
+@app.command("check-plugin")
+def check_plugin_cmd(
+    sum_: Annotated[Path | None, typer.Option("-s", "--sum", help="The plugin's lockfile "
+                    "(default: autodetect in the current folder)")] = None,
+    manifest_file: ManifestOpt = None,
+    python: Annotated[str | None, typer.Option("-g", "--python", help="Override the manifest's "
+                      "Python version (X.Y[.Z])")] = None,
+    libc: Annotated[str | None, typer.Option("-l", "--libc", help="Override the manifest's libc "
+                    "(GLIBC-2.36 | MUSL-1.2.4)")] = None,
+    fix: Annotated[bool, typer.Option("-f", "--fix", help="Print fix commands")] = False,
+    output: OutputOpt = Output.text,
+    group: Annotated[list[str] | None, typer.Option("--group", help="Also check this optional "
+                     "dependency group (repeatable)")] = None,
+    extra: Annotated[list[str] | None, typer.Option("--extra", help="Also check this extra "
+                     "(repeatable)")] = None,
+) -> None:
+    """Compare a plugin's lockfile with the gateway manifest."""
+    from krakend_tools import manifest as mf
+    from krakend_tools.check import check_plugin
+    from krakend_tools.lockfiles import find_lockfile, load_lockfile
+
+    lock = load_lockfile(sum_ if sum_ is not None else find_lockfile(Path.cwd()))
+    manifest = mf.resolve(manifest_file).with_overrides(python, libc)
+    report = check_plugin(lock, manifest, groups=group or [], extras=extra or [], fix=fix)
+    emit(report, output)
+
+
+def _register_optional_commands() -> None:
+    """test-plugin and build live in their own thin modules."""
+    from importlib import import_module
+
+    for name in ("cli_test_plugin", "cli_build"):
+        try:
+            module = import_module(f"krakend_tools.{name}")
+        except ModuleNotFoundError as err:
+            if err.name != f"krakend_tools.{name}":
+                raise
+            continue
+        module.register(app)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: one line on stderr and exit 2 for bad input, never a traceback."""
+    from typer._click import exceptions as click_exc
+
+    from krakend_tools.errors import InputError
+
+    _register_optional_commands()
+    command = typer.main.get_command(app)
+    args = sys.argv[1:] if argv is None else argv
+    try:
+        code = command.main(args=args, prog_name="krakend", standalone_mode=False)
+    except InputError as err:
+        sys.stderr.write(f"krakend: error: {err}\n")
+        code = 2
+    except click_exc.UsageError as err:
+        where = f"krakend {err.ctx.info_name}" if err.ctx and err.ctx.parent else "krakend"
+        sys.stderr.write(f"{where}: error: {err.format_message()} (see --help)\n")
+        code = 2
+    except click_exc.Abort:
+        sys.stderr.write("krakend: aborted\n")
+        code = 130
+    except KeyboardInterrupt:
+        sys.stderr.write("krakend: interrupted\n")
+        code = 130
+    except BrokenPipeError:
+        code = 1
+    sys.exit(code if isinstance(code, int) else 0)
