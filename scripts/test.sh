@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Install everything the test suite needs on a fresh Debian machine (as root), then run it.
+# Docker: a private dockerd, QEMU for arm64 and locally made base images (cached between runs).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+T0=$(date +%s)
+step() { echo "=== [$(( $(date +%s) - T0 ))s] $*" >&2; }
+
+APT_PACKAGES="gcc g++ make binutils musl-tools gcc-aarch64-linux-gnu g++-aarch64-linux-gnu
+  python3-venv python3-dev docker.io debootstrap qemu-user-static binfmt-support"
+missing=$(for p in $APT_PACKAGES; do dpkg -s "$p" >/dev/null 2>&1 || echo "$p"; done)
+if [ -n "$missing" ]; then
+  step "apt: installing" $missing
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing >/dev/null
+fi
+
+PY=${PYTHON:-python3}
+if [ ! -x .venv/bin/python ]; then
+  step "venv"
+  "$PY" -m venv .venv
+fi
+step "pip install -e .[test]"
+.venv/bin/python -m pip install -q --upgrade pip
+.venv/bin/python -m pip install -q -e '.[test]'
+
+if [ -x scripts/fetch-wheels.sh ]; then
+  step "third-party wheels for the static tests"
+  bash scripts/fetch-wheels.sh .cache/wheels
+fi
+
+if [ -x scripts/docker-env.sh ]; then
+  step "private Docker engine"
+  eval "$(bash scripts/docker-env.sh start)"
+  trap 'bash scripts/docker-env.sh stop >/dev/null 2>&1 || true' EXIT
+  if [ -x scripts/make-base-images.sh ]; then
+    step "local base images (cached)"
+    bash scripts/make-base-images.sh
+  fi
+fi
+
+step "static checks"
+.venv/bin/ruff check krakend_tools tests bench
+.venv/bin/mypy krakend_tools
+
+step "pytest"
+.venv/bin/python -m pytest -q -p no:cacheprovider "$@"
+step "done"
