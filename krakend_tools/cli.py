@@ -178,7 +178,7 @@ def main(argv: list[str] | None = None) -> None:
         where = f"krakend {err.ctx.info_name}" if err.ctx and err.ctx.parent else "krakend"
         sys.stderr.write(f"{where}: error: {err.format_message()} (see --help)\n")
         code = 2
-    except click_exc.Abort:
+    except typer.Abort:
         sys.stderr.write("krakend: aborted\n")
         code = 130
     except KeyboardInterrupt:

@@ -71,7 +71,7 @@ class Target:
 
 def platform_tags(libc: Libc, machine: str) -> list[str]:
     """Wheel platform tags a Linux host with ``libc`` on ``machine`` accepts, best first."""
-    tags: list[str] = []
+    tags: list[str] = [f"linux_{machine}"]  # packaging's order: the plain tag first
     if libc.family == "glibc" and len(libc.version) >= 2 and libc.version[0] == 2:
         legacy = {17: "manylinux2014", 12: "manylinux2010", 5: "manylinux1"}
         for minor in range(libc.version[1], 4, -1):
@@ -80,7 +80,6 @@ def platform_tags(libc: Libc, machine: str) -> list[str]:
                 tags.append(f"{legacy[minor]}_{machine}")
     elif libc.family == "musl" and len(libc.version) >= 2 and libc.version[0] == 1:
         tags.extend(f"musllinux_1_{minor}_{machine}" for minor in range(libc.version[1], -1, -1))
-    tags.append(f"linux_{machine}")
     return tags
 
 

@@ -1,0 +1,32 @@
+"""Shared helpers: run the real CLI as a subprocess."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = ROOT / "fixtures"
+
+
+def run_krakend(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None,
+                timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    """``python -m krakend_tools ARGS`` with plain output."""
+    full_env = {**os.environ, "NO_COLOR": "1", **(env or {})}
+    full_env.pop("KRAKEND_MANIFEST", None) if env is None or "KRAKEND_MANIFEST" not in env else None
+    return subprocess.run([sys.executable, "-m", "krakend_tools", *args], cwd=cwd, env=full_env,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.fixture(scope="session")
+def host_manifest(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The manifest of this interpreter, written by ``krakend version -o json``."""
+    out = tmp_path_factory.mktemp("manifest") / "gateway.json"
+    proc = run_krakend("version", "-o", "json")
+    assert proc.returncode == 0, proc.stderr
+    out.write_text(proc.stdout)
+    return out
