@@ -121,6 +121,8 @@ def version_cmd(
 
 @app.command("check-plugin")
 def check_plugin_cmd(
+    lockfiles: Annotated[list[Path] | None, typer.Argument(help="More lockfiles to check "
+                         "(as pre-commit passes them)", show_default=False)] = None,
     sum_: Annotated[Path | None, typer.Option("-s", "--sum", help="The plugin's lockfile "
                     "(default: autodetect in the current folder)")] = None,
     manifest_file: ManifestOpt = None,
@@ -140,9 +142,14 @@ def check_plugin_cmd(
     from krakend_tools.check import check_plugin
     from krakend_tools.lockfiles import find_lockfile, load_lockfile
 
-    lock = load_lockfile(sum_ if sum_ is not None else find_lockfile(Path.cwd()))
+    paths = ([sum_] if sum_ is not None else []) + list(lockfiles or [])
+    locks = [load_lockfile(p) for p in paths or [find_lockfile(Path.cwd())]]
     manifest = mf.resolve(manifest_file).with_overrides(python, libc)
-    report = check_plugin(lock, manifest, groups=group or [], extras=extra or [], fix=fix)
+    reports = [check_plugin(lock, manifest, groups=group or [], extras=extra or [], fix=fix)
+               for lock in locks]
+    report = reports[0]
+    for other in reports[1:]:
+        report.findings += other.findings
     emit(report, output)
 
 
