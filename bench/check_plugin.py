@@ -59,7 +59,8 @@ def uv(n: int) -> str:
         out.append(f'[[package]]\nname = "{name}"\nversion = "{version}"\n'
                    f'source = {{ registry = "{HOST}/simple" }}\n'
                    f'sdist = {{ url = "{HOST}/f/{_sdist(name, version)}", hash = "sha256:{i:064x}", size = 1 }}\n'
-                   f'wheels = [\n    {{ url = "{HOST}/f/{_wheel(name, version)}", hash = "sha256:{i:064x}", size = 1 }},\n]\n')
+                   f'wheels = [\n    {{ url = "{HOST}/f/{_wheel(name, version)}", '
+                   f'hash = "sha256:{i:064x}", size = 1 }},\n]\n')
     return "\n".join(out)
 
 

@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable
-from functools import lru_cache
+from functools import cache, lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from krakend_tools.fixes import fix_commands
 from krakend_tools.lockfiles import LockedPackage, Lockfile
 from krakend_tools.manifest import Manifest
 from krakend_tools.platforms import Libc, needed_libc, tag_machine
 from krakend_tools.report import Finding, Report
+
+if TYPE_CHECKING:
+    from packaging.tags import Tag
 
 COMPILED_SOURCES = ("*.c", "*.cc", "*.cpp", "*.cxx", "*.pyx", "*.rs", "Cargo.toml")
 COMPILED_BACKENDS = ("scikit_build_core", "mesonpy", "maturin", "pdm.backend.hooks", "enscons")
@@ -95,26 +99,28 @@ def _check_shared(lock: Lockfile, pkg: LockedPackage, want: str, fix: bool) -> F
 
 def _check_plugin_only(lock: Lockfile, pkg: LockedPackage, manifest: Manifest) -> Finding:
     """Rule 4: a package only the plugin brings needs a wheel for the target (or an sdist)."""
-    base = {"have": str(pkg.version), "file": str(lock.path), "line": pkg.line}
+
+    def found(ok: bool, message: str, **details: Any) -> Finding:
+        kind = "plugin-only" if ok else "platform"
+        want = None if ok else _target_text(manifest)
+        return Finding(pkg.name, kind, ok, message, have=str(pkg.version), want=want,
+                       file=str(lock.path), line=pkg.line, details=details)
+
     if not pkg.has_file_names:
-        return Finding(pkg.name, "plugin-only", True, f"only the plugin brings it; {lock.tool} "
-                       "records no file names, wheel compatibility not checked", **base)
+        return found(True, f"only the plugin brings it; {lock.tool} records no file names, "
+                     "wheel compatibility not checked")
     if not pkg.wheels and not pkg.sdist:
-        return Finding(pkg.name, "plugin-only", True, "only the plugin brings it", **base)
-    supported = _supported_tags(tuple(manifest.tags))
-    fitting = [w for w in pkg.wheels if _wheel_tags(w) & supported]
+        return found(True, "only the plugin brings it")
+    tags = tuple(manifest.tags)
+    supported = _rank(tags)
+    fitting = [w for w in pkg.wheels if not _wheel_tags(w).isdisjoint(supported)]
     if fitting:
-        best = min(fitting, key=lambda w: min(_rank(tuple(manifest.tags)).get(t, 10**6)
-                                              for t in _wheel_tags(w)))
-        return Finding(pkg.name, "plugin-only", True, f"only the plugin brings it; wheel {best}",
-                       details={"wheel": best}, **base)
+        best = min(fitting, key=lambda w: min(supported.get(t, len(tags)) for t in _wheel_tags(w)))
+        return found(True, f"only the plugin brings it; wheel {best}", wheel=best)
     if pkg.sdist:
-        return Finding(pkg.name, "plugin-only", True, "only the plugin brings it; no wheel fits "
-                       "the target, would build from source in the builder",
-                       details={"sdist": pkg.sdist}, **base)
-    reason = _why_no_wheel(pkg.wheels, manifest)
-    return Finding(pkg.name, "platform", False, reason, want=_target_text(manifest),
-                   details={"wheels": list(pkg.wheels)}, **base)
+        return found(True, "only the plugin brings it; no wheel fits the target, would build "
+                     "from source in the builder", sdist=pkg.sdist)
+    return found(False, _why_no_wheel(pkg.wheels, manifest), wheels=list(pkg.wheels))
 
 
 def _target_text(manifest: Manifest) -> str:
@@ -148,24 +154,18 @@ def _why_no_wheel(wheels: Iterable[str], manifest: Manifest) -> str:
 
 
 @lru_cache(maxsize=4)
-def _supported_tags(tags: tuple[str, ...]) -> frozenset[object]:
-    from packaging.tags import Tag
-
-    return frozenset(Tag(*t.split("-")) for t in tags)
-
-
-@lru_cache(maxsize=4)
-def _rank(tags: tuple[str, ...]) -> dict[object, int]:
+def _rank(tags: tuple[str, ...]) -> dict[Tag, int]:
+    """Supported tag -> preference (0 is best)."""
     from packaging.tags import Tag
 
     return {Tag(*t.split("-")): i for i, t in enumerate(tags)}
 
 
-@lru_cache(maxsize=None)
-def _wheel_tags(filename: str) -> frozenset[object]:
+@cache
+def _wheel_tags(filename: str) -> frozenset[Tag]:
     from packaging.utils import InvalidWheelFilename, parse_wheel_filename
 
     try:
-        return frozenset(parse_wheel_filename(filename)[3])
+        return parse_wheel_filename(filename)[3]
     except InvalidWheelFilename:
         return frozenset()

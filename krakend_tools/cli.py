@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -22,14 +22,14 @@ app = typer.Typer(
 )
 
 
-class Output(str, Enum):
+class Output(StrEnum):
     text = "text"
     json = "json"
     junit = "junit"
     github = "github"
 
 
-class VersionOutput(str, Enum):
+class VersionOutput(StrEnum):
     text = "text"
     json = "json"
 

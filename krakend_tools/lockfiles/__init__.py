@@ -80,7 +80,9 @@ class Lockfile:
         """Packages that apply to ``environment`` with the runtime group plus ``groups``/``extras``."""
         from krakend_tools.lockfiles.select import select
 
-        return select(self, environment, frozenset(groups), frozenset(extras))
+        chosen: list[LockedPackage] = select(self, environment, frozenset(groups),
+                                             frozenset(extras))
+        return chosen
 
 
 def format_module(name: str) -> ModuleType:

@@ -9,7 +9,8 @@ def render(report: Report) -> str:
     if report.command == "test-plugin":
         from krakend_tools.output.test_text import render_test_text
 
-        return render_test_text(report)
+        text: str = render_test_text(report)
+        return text
     if report.command == "build":
         return _render_build(report)
     return _render_check(report)
