@@ -1,0 +1,258 @@
+"""The import phase: run ``probe.py`` in a fresh, isolated process and read what happened.
+
+The seam between *what* to run and *where*: :func:`probe_argv` builds the command,
+a :class:`Runner` runs it (here: :class:`LocalRunner`, a subprocess in its own session
+and scratch folder; the Docker engine adds one for runtime images) and
+:func:`parse_probe_output` turns exit status and output into a :class:`ProbeOutcome`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+PROBE_PATH = Path(__file__).with_name("probe.py")
+DEFAULT_TIMEOUT = 30.0
+STDERR_KEEP = 20_000  # characters of the probe's stderr kept for -o json
+MARKER = "krakend-probe: importing "  # probe.MARKER
+REGISTERING = "krakend-probe: registering "  # probe.REGISTERING
+
+
+@dataclass
+class Completed:
+    """How a probe process ended."""
+
+    returncode: int | None  # negative: killed by that signal; None: never started
+    stdout: str
+    stderr: str
+    timed_out: bool = False
+    elapsed: float = 0.0
+
+
+@dataclass
+class TypeResult:
+    """One plugin type's registration, as the probe saw it."""
+
+    ok: bool
+    registered: list[str] = field(default_factory=list)
+    error: str | None = None
+    problems: list[str] = field(default_factory=list)
+    hooks: list[str] = field(default_factory=list)
+
+
+@dataclass
+class ProbeOutcome:
+    """One module's import and registration, or why it never got that far."""
+
+    module: str
+    error: str | None  # import failed, crashed, hung or exited: the one-line reason
+    results: dict[str, TypeResult] = field(default_factory=dict)
+    file: str | None = None
+    python: str | None = None
+    returncode: int | None = None
+    stderr: str = ""
+    elapsed: float = 0.0
+
+
+class Runner(Protocol):
+    """Where probes run. ``run_probe`` is all ``test-plugin`` calls."""
+
+    description: str  # e.g. "local /usr/bin/python3.11" or "docker image:tag"
+
+    def run_probe(self, paths: Sequence[str], module: str, types: Sequence[str],
+                  timeout: float) -> Completed:
+        """Run the probe for ``module`` with ``paths`` (host paths) first on sys.path."""
+        ...
+
+
+def probe_argv(python: str, probe_path: str, paths: Sequence[str], module: str,
+               types: Sequence[str]) -> list[str]:
+    """``python -I probe.py --path P... --module M --type T...``."""
+    argv = [python, "-I", probe_path]
+    for path in paths:
+        argv += ["--path", path]
+    argv += ["--module", module]
+    for kind in types:
+        argv += ["--type", kind]
+    return argv
+
+
+def _set_subreaper() -> bool:
+    """Adopt orphaned descendants (Linux), so a plugin's leftover children can be reaped."""
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        return bool(libc.prctl(36, 1, 0, 0, 0) == 0)  # PR_SET_CHILD_SUBREAPER
+    except (OSError, AttributeError):
+        return False
+
+
+def _group_members(pgid: int) -> list[int]:
+    """Pids whose process group is ``pgid`` (from /proc)."""
+    pids = []
+    try:
+        entries = os.listdir("/proc")
+    except OSError:
+        return []
+    for entry in entries:
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as fh:
+                stat = fh.read()
+        except OSError:
+            continue
+        fields = stat[stat.rfind(b")") + 2:].split()
+        if len(fields) > 2 and int(fields[2]) == pgid:
+            pids.append(int(entry))
+    return pids
+
+
+def kill_group(pgid: int, skip: Sequence[int] = ()) -> None:
+    """SIGKILL every process in group ``pgid`` and reap those that are (or become) ours."""
+    try:
+        os.killpg(pgid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        return  # nothing left in the group
+    for _ in range(200):  # orphans are re-parented to us a moment after their parent dies
+        members = [p for p in _group_members(pgid) if p not in skip]
+        if not members:
+            return
+        progress = False
+        for pid in members:
+            try:
+                os.waitpid(pid, 0)
+                progress = True
+            except ChildProcessError:
+                pass
+        if not progress:
+            time.sleep(0.005)
+
+
+class LocalRunner:
+    """Runs probes with a local interpreter: own session, scratch cwd, group killed after."""
+
+    def __init__(self, python: str, site_packages: Sequence[str] = (),
+                 probe_path: str | None = None) -> None:
+        self.python = python
+        self.site_packages = [p for p in site_packages if os.path.isdir(p)]
+        self.probe_path = probe_path or str(PROBE_PATH)
+        self.description = f"local {python}"
+        self.reaper = _set_subreaper()
+
+    def run_probe(self, paths: Sequence[str], module: str, types: Sequence[str],
+                  timeout: float) -> Completed:
+        argv = probe_argv(self.python, self.probe_path, [*paths, *self.site_packages],
+                          module, types)
+        return self.run(argv, timeout)
+
+    def run(self, argv: Sequence[str], timeout: float) -> Completed:
+        """Run ``argv``; on return the process and everything it spawned are gone."""
+        scratch = tempfile.mkdtemp(prefix="krakend-probe-")
+        try:
+            out_path, err_path = Path(scratch, ".stdout"), Path(scratch, ".stderr")
+            work = Path(scratch, "cwd")
+            work.mkdir()
+            start = time.monotonic()
+            timed_out = False
+            # Files, not pipes: a grandchild holding them open cannot stall us.
+            with open(out_path, "wb") as out, open(err_path, "wb") as err:
+                try:
+                    proc = subprocess.Popen(list(argv), stdin=subprocess.DEVNULL, stdout=out,
+                                            stderr=err, cwd=work, start_new_session=True)
+                except OSError as exc:
+                    return Completed(None, "", f"cannot run {argv[0]}: {exc.strerror}")
+                try:
+                    proc.wait(timeout)
+                except subprocess.TimeoutExpired:
+                    timed_out = True
+                finally:
+                    kill_group(proc.pid, skip=(proc.pid,))
+                    proc.wait()
+            elapsed = time.monotonic() - start
+            return Completed(proc.returncode, out_path.read_text(errors="replace"),
+                             err_path.read_text(errors="replace"), timed_out, elapsed)
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _json_line(stdout: str) -> dict[str, Any] | None:
+    for line in reversed(stdout.strip().splitlines()):
+        if line.startswith("{"):
+            try:
+                data = json.loads(line)
+            except ValueError:
+                return None
+            return data if isinstance(data, dict) and "results" in data else None
+    return None
+
+
+def _last_error_line(stderr: str) -> str:
+    lines = [ln.strip() for ln in stderr.strip().splitlines() if ln.strip()]
+    return lines[-1] if lines else "no output"
+
+
+def _phase(stderr: str) -> str:
+    """``" during import"`` or ``" while registering the server plugin"``, from the marks."""
+    at = stderr.rfind(REGISTERING)
+    rest = stderr[at + len(REGISTERING):].split() if at >= 0 else []
+    return f" while registering the {rest[0]} plugin" if rest else " during import"
+
+
+def signal_name(signum: int) -> str:
+    try:
+        return signal.Signals(signum).name
+    except ValueError:
+        return f"signal {signum}"
+
+
+def parse_probe_output(completed: Completed, module: str = "",
+                       timeout: float | None = None) -> ProbeOutcome:
+    """Read a probe's JSON, or explain a crash, hang or exit without one."""
+    stderr = completed.stderr[-STDERR_KEEP:]
+    outcome = ProbeOutcome(module, None, returncode=completed.returncode, stderr=stderr,
+                           elapsed=completed.elapsed)
+    rc = completed.returncode
+    data = None if completed.timed_out else _json_line(completed.stdout)
+    if completed.timed_out:
+        outcome.error = (f"timed out after {timeout:g}s" if timeout is not None
+                         else "timed out")
+    elif data is not None:
+        outcome.module = str(data.get("module") or module)
+        outcome.file = data.get("file")
+        outcome.python = data.get("python")
+        outcome.error = data.get("error")
+        for kind, res in (data.get("results") or {}).items():
+            outcome.results[kind] = TypeResult(
+                ok=bool(res.get("ok")), registered=list(res.get("registered") or []),
+                error=res.get("error"), problems=list(res.get("problems") or []),
+                hooks=list(res.get("hooks") or []))
+    elif rc is None:
+        outcome.error = stderr.strip() or "the probe could not start"
+    elif MARKER not in completed.stderr:
+        outcome.error = f"the probe failed (exit {rc}): {_last_error_line(stderr)}"
+    elif rc < 0:
+        outcome.error = f"killed by {signal_name(-rc)}{_phase(completed.stderr)}"
+    else:
+        outcome.error = f"exited with code {rc}{_phase(completed.stderr)}"
+    return outcome
+
+
+def import_test(runner: Runner, paths: Sequence[str], module: str, types: Sequence[str],
+                timeout: float = DEFAULT_TIMEOUT) -> ProbeOutcome:
+    """Probe ``module`` with ``runner``: the whole import phase for one module."""
+    completed = runner.run_probe(paths, module, types, timeout)
+    return parse_probe_output(completed, module, timeout)
