@@ -55,11 +55,15 @@ class ElfError(Exception):
 
 
 class VersionNeed(NamedTuple):
-    """One ``.gnu.version_r`` requirement: ``GLIBC_2.27`` from ``libc.so.6``."""
+    """One ``.gnu.version_r`` requirement: ``GLIBC_2.27`` from ``libc.so.6``.
+
+    ``weak`` (VER_FLG_WEAK): the loader only warns when the version is missing.
+    """
 
     library: str
     version: str
     symbols: list[str]
+    weak: bool = False
 
 
 @dataclass
@@ -98,8 +102,8 @@ class ElfFacts:
             "machine": self.machine, "type": self.elf_type, "needed": self.needed,
             "soname": self.soname, "interp": self.interp, "rpath": self.rpath,
             "libc": self.libc, "libc_evidence": self.libc_evidence,
-            "version_needs": [{"library": n.library, "version": n.version, "symbols": n.symbols}
-                              for n in self.version_needs],
+            "version_needs": [{"library": n.library, "version": n.version, "symbols": n.symbols,
+                               "weak": n.weak} for n in self.version_needs],
             "py_inits": self.py_inits,
         }
 
@@ -266,7 +270,7 @@ def _parse(r: _Reader, display: str) -> ElfFacts:
     facts.libc, facts.libc_evidence = libc_of(facts.needed, facts.interp)
 
     # Version requirements: versym index -> (library, version name).
-    need_index: dict[int, tuple[str, str]] = {}
+    need_index: dict[int, tuple[str, str, bool]] = {}
     order: list[int] = []
     vr = by_type.get(_SHT_GNU_VERNEED)
     if vr is not None:
@@ -278,8 +282,8 @@ def _parse(r: _Reader, display: str) -> ElfFacts:
             library = _cstr(vstr, vfile)
             aoff = off + vaux
             for _ in range(min(cnt, _MAX_TABLE)):
-                _h, _f, other, vname, anext = struct.unpack_from(e + "IHHII", data, aoff)
-                need_index[other & 0x7FFF] = (library, _cstr(vstr, vname))
+                _h, flags, other, vname, anext = struct.unpack_from(e + "IHHII", data, aoff)
+                need_index[other & 0x7FFF] = (library, _cstr(vstr, vname), bool(flags & 2))
                 order.append(other & 0x7FFF)
                 if not anext:
                     break
@@ -319,7 +323,8 @@ def _parse(r: _Reader, display: str) -> ElfFacts:
                         who.append(name)
             elif info >> 4 != _STB_LOCAL:
                 defined.append(name)
-    facts.version_needs = [VersionNeed(*need_index[i], sorted(users[i]))
-                           for i in dict.fromkeys(order)]
+    facts.version_needs = [
+        VersionNeed(need_index[i][0], need_index[i][1], sorted(users[i]), need_index[i][2])
+        for i in dict.fromkeys(order)]
     return facts
 

@@ -1,0 +1,290 @@
+"""Static phase of ``test-plugin``: will these ELF files load in the gateway? Nothing is run."""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from krakend_tools.elf import MACHINE_ABI, ElfError, ElfFacts, VersionNeed, is_elf, read_elf
+from krakend_tools.errors import InputError
+from krakend_tools.manifest import Manifest
+
+# Names that look like shared objects: x.so, libfoo.so.1.2
+_SO_NAME = re.compile(r".*\.so(\.\d+)*$")
+# Extension-module suffixes some Python (any version, platform, implementation) accepts.
+_PY_SUFFIX = re.compile(r"^\.(?:(?:cpython|pypy|graalpy)[-\w.]*|abi3|abi3t)\.so$")
+_CPY_SUFFIX = re.compile(r"^\.cpython-(\d+[a-z]*)-(.+)\.so$")
+_LIBPYTHON = re.compile(r"^libpython\d")
+_VERSION = re.compile(r"^(.*?)_?(\d+(?:\.\d+)*)$")
+# Libraries whose GLIBC_x.y versions follow the glibc release number.
+_GLIBC_LIBS = re.compile(
+    r"^(libc\.so\.6|libm\.so\.6|libpthread\.so\.0|libdl\.so\.2|librt\.so\.1|libutil\.so\.1|"
+    r"libresolv\.so\.2|libanl\.so\.1|libnsl\.so\.1|libmvec\.so\.1|ld-linux[-\w.]*|ld64\.so\.\d)$")
+_GLIBC_NAMED = {"GLIBC_ABI_DT_RELR": (2, 36)}
+_SHOWN = 3  # symbols named per problem line
+
+
+@dataclass
+class StaticResult:
+    """Outcome of :func:`check_tree`; the plugin passes the static phase when ``ok``."""
+
+    root: str
+    problems: list[str] = field(default_factory=list)  # one line each, KO reasons
+    files: list[ElfFacts] = field(default_factory=list)  # every ELF found, path relative to root
+    modules: list[str] = field(default_factory=list)  # importable extension modules (dotted)
+    notes: list[str] = field(default_factory=list)  # informational, never a KO
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"root": self.root, "ok": self.ok, "problems": self.problems,
+                "modules": self.modules, "notes": self.notes,
+                "files": [f.to_dict() for f in self.files]}
+
+
+def version_key(name: str) -> tuple[str, tuple[int, ...]] | None:
+    """``GLIBC_2.9`` -> ("GLIBC", (2, 9)); None for names without a number."""
+    m = _VERSION.match(name)
+    if not m:
+        return None
+    return m.group(1), tuple(int(p) for p in m.group(2).split("."))
+
+
+def _dotted(nums: tuple[int, ...]) -> str:
+    return ".".join(map(str, nums))
+
+
+def _symbols(names: list[str], where: str) -> str:
+    if not names:
+        return where
+    shown = ", ".join(names[:_SHOWN])
+    more = f" and {len(names) - _SHOWN} more" if len(names) > _SHOWN else ""
+    return f"{shown}{more} in {where}"
+
+
+def _walk(root: Path) -> list[Path]:
+    if root.is_file():
+        return [root]
+    found: list[Path] = []
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames.sort()
+        base = Path(dirpath)
+        found.extend(base / name for name in sorted(filenames))
+    return found
+
+
+def _module_name(rel: Path) -> str:
+    """Dotted import name of an extension at ``rel`` (trailing identifier folders only)."""
+    parts = list(rel.parts[:-1])
+    for i, part in enumerate(parts):  # wheel .data/platlib|purelib installs at the top level
+        if part.endswith(".data") and i + 1 < len(parts) and parts[i + 1] in ("platlib", "purelib"):
+            parts = parts[i + 2:]
+            break
+    package: list[str] = []
+    for part in reversed(parts):
+        if not part.isidentifier():
+            break
+        package.insert(0, part)
+    return ".".join([*package, rel.name.split(".")[0]])
+
+
+class _Checker:
+    def __init__(self, manifest: Manifest) -> None:
+        self.m = manifest
+        py = manifest.python
+        self.abi3 = "abi3" in py.abi_tags
+        self.suffixes = [py.ext_suffix] + ([".abi3.so"] if self.abi3 else []) + [".so"]
+        self.limited: dict[str, tuple[int, int] | None] | None = None
+        self.limited_missing = False
+
+    # -- per-file checks ------------------------------------------------------------------
+    def arch(self, f: ElfFacts) -> list[str]:
+        machine = self.m.platform.machine
+        want = MACHINE_ABI.get(machine)
+        if want is None:
+            return [] if f.machine == machine or f.machine.startswith("em_") else [
+                f"{f.path} is {f.machine}, gateway is {machine}"]
+        e_machine, bits, endian = want
+        if f.e_machine != e_machine:
+            return [f"{f.path} is {f.machine}, gateway is {machine}"]
+        if (f.elf_class, f.endianness) != (bits, endian):
+            return [f"{f.path} is {f.elf_class}-bit {f.endianness}-endian ({f.machine}), "
+                    f"gateway is {machine} ({bits}-bit {endian}-endian)"]
+        return []
+
+    def libc(self, f: ElfFacts) -> list[str]:
+        family = self.m.platform.libc_family
+        if f.libc is None or not family or f.libc == family:
+            return []
+        gateway = f"{family} {self.m.platform.libc_version}".strip()
+        return [f"{f.path} links {f.libc} ({f.libc_evidence}), gateway has {gateway}"]
+
+    def versions(self, f: ElfFacts, bundled: set[str]) -> list[str]:
+        problems: list[str] = []
+        for need in f.version_needs:
+            if need.weak or need.library in bundled:
+                continue
+            problem = self._version(f, need)
+            if problem:
+                problems.append(problem)
+        return problems
+
+    def _version(self, f: ElfFacts, need: VersionNeed) -> str | None:
+        where = _symbols(need.symbols, f.path)
+        lib = self.m.libraries.get(need.library)
+        if lib is not None and lib.symbol_versions:
+            if need.version in lib.symbol_versions:
+                return None
+            key = version_key(need.version)
+            same = sorted(k[1] for v in lib.symbol_versions
+                          if (k := version_key(v)) is not None and key is not None and k[0] == key[0])
+            has = _dotted(same[-1]) if same else f"no {key[0] if key else need.version} version"
+            if _GLIBC_LIBS.match(need.library):
+                return f"needs {need.version} ({where}), gateway has {has}"
+            return f"needs {need.version} ({where}), gateway's {need.library} has {has}"
+        # No data on this library: only glibc's own versions can be judged, from its release.
+        plat = self.m.platform
+        if (plat.libc_family != "glibc" or not plat.libc_version
+                or not _GLIBC_LIBS.match(need.library)):
+            return None
+        key = version_key(need.version)
+        wanted = _GLIBC_NAMED.get(need.version) or (
+            key[1] if key is not None and key[0] == "GLIBC" else None)
+        if wanted is None:
+            return None
+        have = version_key("GLIBC_" + plat.libc_version)
+        if have is None or wanted <= have[1]:
+            return None
+        return f"needs {need.version} ({where}), gateway has {plat.libc_version}"
+
+    def libpython(self, f: ElfFacts) -> list[str]:
+        return [f"{f.path} links {name}: the gateway provides Python itself, "
+                f"build the extension without linking libpython"
+                for name in f.needed if _LIBPYTHON.match(name)]
+
+    def python(self, f: ElfFacts, rel: Path, result: StaticResult) -> None:
+        """Suffix, ``PyInit_<name>`` and, for abi3 files, the stable ABI."""
+        name = rel.name
+        module = name.split(".")[0]
+        suffix = name[len(module):]
+        inits = f.py_inits
+        if suffix not in self.suffixes:
+            if _PY_SUFFIX.match(suffix):
+                result.problems.append(self._suffix_problem(f.path, suffix))
+            return
+        if suffix == ".so" and not inits:
+            return  # a plain shared library, not an extension module
+        if f"PyInit_{module}" not in inits:
+            has = f"it defines {', '.join(inits)}" if inits else "it defines no PyInit_ function"
+            result.problems.append(
+                f"{f.path}: no PyInit_{module}, so 'import {module}' fails ({has})")
+            return
+        result.modules.append(_module_name(rel))
+        if suffix == ".abi3.so":
+            result.problems.extend(self.stable_abi(f))
+
+    def _suffix_problem(self, path: str, suffix: str) -> str:
+        py = self.m.python
+        gateway = py.ext_suffix + (", abi3" if self.abi3 else ", no abi3")
+        ours, theirs = _CPY_SUFFIX.match(suffix), _CPY_SUFFIX.match(py.ext_suffix)
+        what = "another Python"
+        if ours and theirs and ours.group(1) == theirs.group(1):
+            what = "another platform"
+        return f"{path}: suffix {suffix} is for {what} (gateway: {gateway})"
+
+    def stable_abi(self, f: ElfFacts) -> list[str]:
+        limited = self._limited()
+        if limited is None:
+            return []
+        version = self.m.python.minor
+        bad: list[str] = []
+        for sym in sorted(set(f.undefined)):
+            if not (sym.startswith("Py") or sym.startswith("_Py")):
+                continue
+            if sym not in limited:
+                bad.append(f"{sym} (not in the stable ABI)")
+            else:
+                added = limited[sym]
+                if added is None:
+                    bad.append(f"{sym} (not available on this platform)")
+                elif added > version:
+                    bad.append(f"{sym} (added in {_dotted(added)})")
+        if not bad:
+            return []
+        shown = ", ".join(bad[:_SHOWN])
+        more = f" and {len(bad) - _SHOWN} more" if len(bad) > _SHOWN else ""
+        return [f"{f.path}: abi3 module uses symbols outside Python "
+                f"{_dotted(version)}'s stable ABI: {shown}{more}"]
+
+    def _limited(self) -> dict[str, tuple[int, int] | None] | None:
+        """Stable-ABI symbol -> version it was added in (None: not on Linux / this build)."""
+        if self.limited is None and not self.limited_missing:
+            try:
+                import abi3info
+            except ImportError:
+                self.limited_missing = True
+                return None
+            on = {"HAVE_FORK", "PY_HAVE_THREAD_NATIVE_ID"}
+            if self.m.python.debug:
+                on |= {"Py_REF_DEBUG", "Py_TRACE_REFS"}
+            table: dict[str, tuple[int, int] | None] = {}
+            for items in (abi3info.FUNCTIONS, abi3info.DATAS):
+                for sym, item in items.items():
+                    ok = item.ifdef is None or item.ifdef.name in on
+                    table[sym.name] = (item.added.major, item.added.minor) if ok else None
+            self.limited = table
+        return self.limited
+
+
+def check_tree(root: Path, manifest: Manifest) -> StaticResult:
+    """Check every ELF file under ``root`` (a file, or a folder such as an unpacked wheel)."""
+    root = Path(root)
+    if not root.exists():
+        raise InputError("no such file or folder", path=root)
+    result = StaticResult(str(root))
+    checker = _Checker(manifest)
+    single = root.is_file()
+    parsed: list[tuple[ElfFacts, Path]] = []
+    for path in _walk(root):
+        rel = Path(path.name) if single else path.relative_to(root)
+        if not (single or _SO_NAME.match(path.name) or is_elf(path)):
+            continue
+        try:
+            facts = read_elf(path, str(rel))
+        except ElfError as err:
+            result.problems.append(f"{rel}: {err.reason}")
+            continue
+        parsed.append((facts, rel))
+        result.files.append(facts)
+
+    bundled = {f.soname for f, _ in parsed if f.soname} | {rel.name for _, rel in parsed}
+    for facts, rel in parsed:
+        result.problems.extend(checker.arch(facts))
+        result.problems.extend(checker.libc(facts))
+        result.problems.extend(checker.versions(facts, bundled))
+        result.problems.extend(checker.libpython(facts))
+        checker.python(facts, rel, result)
+    if checker.limited_missing:
+        result.notes.append("abi3 modules were not checked against the stable ABI: "
+                            "the abi3info package is not installed")
+    return result
+
+
+def check_wheel(wheel: Path, manifest: Manifest) -> StaticResult:
+    """:func:`check_tree` on a ``.whl`` file, unpacked to a temporary folder."""
+    try:
+        with tempfile.TemporaryDirectory(prefix="krakend-wheel-") as tmp, \
+                zipfile.ZipFile(wheel) as zf:
+            zf.extractall(tmp)
+            result = check_tree(Path(tmp), manifest)
+    except (OSError, zipfile.BadZipFile) as err:
+        raise InputError(f"cannot read wheel: {err}", path=wheel) from None
+    result.root = str(wheel)
+    return result
