@@ -37,6 +37,7 @@ class Completed:
     stderr: str
     timed_out: bool = False
     elapsed: float = 0.0
+    leftovers: int = 0  # processes the probe left behind (all killed)
 
 
 @dataclass
@@ -62,6 +63,7 @@ class ProbeOutcome:
     returncode: int | None = None
     stderr: str = ""
     elapsed: float = 0.0
+    leftovers: int = 0
 
 
 class Runner(Protocol):
@@ -121,16 +123,19 @@ def _group_members(pgid: int) -> list[int]:
     return pids
 
 
-def kill_group(pgid: int, skip: Sequence[int] = ()) -> None:
-    """SIGKILL every process in group ``pgid`` and reap those that are (or become) ours."""
+def kill_group(pgid: int, skip: Sequence[int] = ()) -> int:
+    """SIGKILL every process in group ``pgid``, reap those that are (or become) ours;
+    return how many there were besides ``skip``."""
     try:
         os.killpg(pgid, signal.SIGKILL)
     except (ProcessLookupError, PermissionError):
-        return  # nothing left in the group
+        return 0  # nothing left in the group
+    seen: set[int] = set()
     for _ in range(200):  # orphans are re-parented to us a moment after their parent dies
         members = [p for p in _group_members(pgid) if p not in skip]
+        seen.update(members)
         if not members:
-            return
+            break
         progress = False
         for pid in members:
             try:
@@ -140,6 +145,7 @@ def kill_group(pgid: int, skip: Sequence[int] = ()) -> None:
                 pass
         if not progress:
             time.sleep(0.005)
+    return len(seen)
 
 
 class LocalRunner:
@@ -168,6 +174,7 @@ class LocalRunner:
             work.mkdir()
             start = time.monotonic()
             timed_out = False
+            leftovers = 0
             # Files, not pipes: a grandchild holding them open cannot stall us.
             with open(out_path, "wb") as out, open(err_path, "wb") as err:
                 try:
@@ -180,11 +187,12 @@ class LocalRunner:
                 except subprocess.TimeoutExpired:
                     timed_out = True
                 finally:
-                    kill_group(proc.pid, skip=(proc.pid,))
+                    leftovers = kill_group(proc.pid, skip=(proc.pid,))
                     proc.wait()
             elapsed = time.monotonic() - start
             return Completed(proc.returncode, out_path.read_text(errors="replace"),
-                             err_path.read_text(errors="replace"), timed_out, elapsed)
+                             err_path.read_text(errors="replace"), timed_out, elapsed,
+                             leftovers)
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
 
@@ -224,7 +232,7 @@ def parse_probe_output(completed: Completed, module: str = "",
     """Read a probe's JSON, or explain a crash, hang or exit without one."""
     stderr = completed.stderr[-STDERR_KEEP:]
     outcome = ProbeOutcome(module, None, returncode=completed.returncode, stderr=stderr,
-                           elapsed=completed.elapsed)
+                           elapsed=completed.elapsed, leftovers=completed.leftovers)
     rc = completed.returncode
     data = None if completed.timed_out else _json_line(completed.stdout)
     if completed.timed_out:
