@@ -1,0 +1,159 @@
+"""``krakend build``: the command line of :mod:`krakend_tools.build` (progress on stderr)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from krakend_tools.cli import ManifestOpt, Output, OutputOpt, emit
+
+if TYPE_CHECKING:
+    from krakend_tools.report import Report
+
+
+def _table(report: Report) -> None:
+    """The final per-target table, on stdout."""
+    from rich.console import Console
+    from rich.table import Table
+
+    color = sys.stdout.isatty() and "NO_COLOR" not in os.environ
+    console = Console(file=sys.stdout, no_color=not color, highlight=False,
+                      force_terminal=color, width=None if color else 200)
+    table = Table(title=None, show_lines=False, box=None if not color else None)
+    for col in ("TARGET", "RESULT", "ARTIFACT", "SIZE", "BUILD", "TEST"):
+        table.add_column(col, no_wrap=col != "TEST")
+    for f in report.findings:
+        d = f.details
+        size = d.get("size")
+        size_text = f"{size / 1024:.1f} KB" if isinstance(size, int) else "-"
+        build_time = d.get("build_time")
+        test = str(d.get("test") or "-")
+        if d.get("test_message"):
+            test += f" ({d['test_message']})"
+        elif not f.ok:
+            test = f.message
+        table.add_row(f.name, "OK" if f.ok else "KO", str(d.get("artifact") or "-"), size_text,
+                      f"{build_time:.1f}s" if isinstance(build_time, int | float) else "-",
+                      test)
+    console.print(table)
+    failed = len(report.failures)
+    console.print(f"{len(report.findings) - failed} OK, {failed} KO in {report.elapsed:.1f}s; "
+                  f"logs: {', '.join(str(f.details.get('log')) for f in report.findings)}")
+
+
+class _Display:
+    """Rich progress per target on stderr; ``-v`` streams the build log above it."""
+
+    def __init__(self, targets: list[str], verbose: bool) -> None:
+        from rich.console import Console
+        from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+        self.verbose = verbose
+        self.console = Console(file=sys.stderr, highlight=False)
+        self.progress = Progress(SpinnerColumn(), TextColumn("{task.fields[target]:<14}"),
+                                 TextColumn("{task.description}"), TimeElapsedColumn(),
+                                 console=self.console, transient=False,
+                                 disable=not sys.stderr.isatty())
+        self.tasks = {t: self.progress.add_task("waiting", target=t, total=None)
+                      for t in targets}
+        self.plain = not sys.stderr.isatty()
+        self.started = time.monotonic()
+
+    def step(self, target: str, text: str) -> None:
+        task = self.tasks.get(target)
+        if task is not None:
+            short = text if len(text) < 70 else text[:67] + "..."
+            self.progress.update(task, description=short)
+            if text in ("OK", "KO"):
+                self.progress.update(task, total=1, completed=1)
+        if self.plain and not text.startswith(("Step ", " ---> ", "Removing intermediate",
+                                               "Successfully", "Sending build context")):
+            sys.stderr.write(f"[{time.monotonic() - self.started:6.1f}s] {target}: {text}\n")
+
+    def log(self, target: str, line: str) -> None:
+        if self.verbose:
+            self.console.print(f"[dim]{target}[/dim] {line}", markup=True, highlight=False,
+                               soft_wrap=True) if not self.plain else \
+                sys.stderr.write(f"{target} | {line}\n")
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``build`` to ``app``."""
+
+    @app.command("build")
+    def build_cmd(
+        plugin_dir: Annotated[Path, typer.Argument(help="The plugin project (pyproject.toml "
+                              "or setup.py)")] = Path("."),
+        target: Annotated[list[str] | None, typer.Option("-t", "--target", help="alpine|generic"
+                          "/amd64|arm64, or all (repeatable)")] = None,
+        out: Annotated[Path | None, typer.Option("--out", help="Output root: each target "
+                       "writes <out>/<flavour>-<arch>/ (default: PLUGIN_DIR/dist)")] = None,
+        base_image: Annotated[list[str] | None, typer.Option("--base-image", help="TARGET=IMAGE"
+                              ": builder base instead of the official Python image "
+                              "(repeatable)")] = None,
+        runtime_base_image: Annotated[list[str] | None, typer.Option(
+            "--runtime-base-image", help="TARGET=IMAGE: runtime base for the test "
+            "(repeatable)")] = None,
+        command: Annotated[str | None, typer.Option("--command", help="Build command, run by "
+                           "sh in /src; artifacts go to /out (default: build a wheel)")] = None,
+        network: Annotated[str | None, typer.Option("--network", help="Container network "
+                           "for the build (default: none)")] = None,
+        arm64: Annotated[str, typer.Option("--arm64", help="cross: cross toolchain in the "
+                         "amd64 builder (fast); emulate: arm64 builder under QEMU")] = "cross",
+        no_test: Annotated[bool, typer.Option("--no-test", help="Skip the import test in the "
+                           "runtime image")] = False,
+        plugin_type: Annotated[list[str] | None, typer.Option("--type", help="server|client|"
+                               "modifier the test must register (default: what the plugin "
+                               "has)")] = None,
+        timeout: Annotated[float, typer.Option("--timeout", help="Seconds per target "
+                           "build")] = 1800.0,
+        jobs: Annotated[int, typer.Option("-j", "--jobs", min=1, help="Targets built in "
+                        "parallel")] = 1,
+        verbose: Annotated[bool, typer.Option("-v", "--verbose", help="Stream the build "
+                           "log")] = False,
+        rebuild_images: Annotated[bool, typer.Option("--rebuild-images", help="Rebuild the "
+                                  "builder and runtime images")] = False,
+        manifest_file: ManifestOpt = None,
+        output: OutputOpt = Output.text,
+    ) -> None:
+        """Build the plugin in each target's builder image, then import-test it."""
+        from krakend_tools import build as core
+        from krakend_tools import manifest as mf
+        from krakend_tools.engine import env_base_images
+
+        targets = core.parse_targets(target or [])
+        opts = core.BuildOptions(
+            plugin_dir=plugin_dir.resolve(), targets=targets, out=out.resolve() if out else None,
+            base_images=core.parse_image_map(base_image or [], "--base-image"),
+            runtime_base_images=core.parse_image_map(runtime_base_image or [],
+                                                     "--runtime-base-image"),
+            command=command, network=network, arm64=arm64, test=not no_test,
+            types=list(plugin_type or []), timeout=timeout, jobs=jobs,
+            manifest=mf.resolve(manifest_file), rebuild_images=rebuild_images)
+        core.apply_config(opts, core.plugin_config(opts.plugin_dir))
+        for key, value in env_base_images("KRAKEND_BASE_IMAGES").items():
+            opts.base_images.setdefault(key, value)
+        for key, value in env_base_images("KRAKEND_RUNTIME_BASE_IMAGES").items():
+            opts.runtime_base_images.setdefault(key, value)
+        display = _Display([str(t) for t in targets], verbose)
+        events = core.Events(step=display.step, log=display.log)
+
+        def on_term(signum: int, frame: Any) -> None:
+            raise KeyboardInterrupt
+
+        previous = signal.signal(signal.SIGTERM, on_term)
+        try:
+            with display.progress:
+                report = core.build(opts, events)
+        finally:
+            signal.signal(signal.SIGTERM, previous)
+        if output is Output.text:
+            _table(report)
+            raise typer.Exit(report.exit_code)
+        emit(report, output)
