@@ -194,12 +194,14 @@ def is_elf(path: str | os.PathLike[str]) -> bool:
 
 
 def _parse(r: _Reader, display: str) -> ElfFacts:
+    if r.size == 0:
+        raise ElfError("not an ELF file (empty file)")
+    head = r.read(0, min(r.size, 4), "ELF magic")
+    if head != ELF_MAGIC:
+        raise ElfError(f"not an ELF file (starts with {head!r})")
     if r.size < 16:
-        raise ElfError("not an ELF file (empty file)" if r.size == 0
-                       else f"not an ELF file (only {r.size} bytes)")
+        raise ElfError(f"truncated: {r.size} bytes, shorter than an ELF header")
     ident = r.read(0, 16, "ELF identification")
-    if ident[:4] != ELF_MAGIC:
-        raise ElfError(f"not an ELF file (starts with {ident[:4]!r})")
     if ident[4] not in (1, 2):
         raise ElfError(f"corrupt ELF header: invalid class {ident[4]}")
     if ident[5] not in (1, 2):
@@ -208,6 +210,8 @@ def _parse(r: _Reader, display: str) -> ElfFacts:
     endianness = "little" if ident[5] == 1 else "big"
     e = "<" if endianness == "little" else ">"
     hdr_fmt = e + ("HHIQQQIHHHHHH" if is64 else "HHIIIIIHHHHHH")
+    if r.size < 16 + struct.calcsize(hdr_fmt):
+        raise ElfError(f"truncated: {r.size} bytes, shorter than an ELF header")
     hdr = struct.unpack(hdr_fmt, r.read(16, struct.calcsize(hdr_fmt), "ELF header"))
     e_type, e_machine, _ver, _entry, phoff, shoff, _flags, _ehsz, phentsize, phnum, \
         shentsize, shnum, _shstrndx = hdr
