@@ -1,0 +1,104 @@
+# ruff: noqa: F811  (pytest fixtures imported from tests.dockerenv are parameters here)
+"""Runtime images: their manifests, and test-plugin importing inside them."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import FIXTURES, run_krakend
+from tests.dockerenv import TARGETS, base, docker_client, docker_env, our_containers  # noqa: F401
+
+pytestmark = [pytest.mark.docker, pytest.mark.slow]
+
+
+@pytest.fixture(scope="module")
+def glibc_build(docker_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The example plugin built for generic/amd64 (glibc), unpacked: the .so and package."""
+    out = tmp_path_factory.mktemp("glibc")
+    proc = run_krakend("build", str(FIXTURES / "example-plugin"), "--target", "generic/amd64",
+                       "--no-test", "--out", str(out), env=docker_env, timeout=900)
+    assert proc.returncode == 0, proc.stderr
+    unpacked = out / "unpacked"
+    with zipfile.ZipFile(next((out / "generic-amd64").glob("*.whl"))) as zf:
+        zf.extractall(unpacked)
+    return unpacked
+
+
+@pytest.mark.parametrize("target", TARGETS)
+def test_runtime_images_carry_their_manifest(docker_env: dict[str, str], target: str) -> None:
+    from krakend_tools import engine
+    from krakend_tools.platforms import Target
+
+    tgt = Target.parse(target)
+    eng = engine.connect()
+    image = engine.ensure_image(eng, tgt, "runtime", manifest=None,
+                                base=base(target, "runtime"))
+    proc = run_krakend("version", "--image", image, "-o", "json")
+    assert proc.returncode == 0, proc.stderr
+    manifest = json.loads(proc.stdout)
+    assert manifest["platform"]["arch"] == tgt.arch
+    assert manifest["platform"]["libc"]["family"] == tgt.libc_family
+    libc_tag = "gnu" if tgt.libc_family == "glibc" else "musl"
+    assert manifest["python"]["ext_suffix"] == f".cpython-311-{tgt.machine}-linux-{libc_tag}.so"
+
+
+def test_glibc_plugin_fails_in_alpine_runtime_naming_the_libc(
+        glibc_build: Path, docker_env: dict[str, str], docker_client: Any) -> None:
+    before = our_containers(docker_client)
+    so = next(glibc_build.rglob("*.so"))
+    proc = run_krakend("test-plugin", str(so), "-s", "--target", "alpine/amd64", "-o", "json",
+                       env=docker_env, timeout=600)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    report = json.loads(proc.stdout)
+    message = " ".join(f["message"] for f in report["findings"]).lower()
+    assert "glibc" in message or "musl" in message, message
+    assert our_containers(docker_client) == before
+
+
+def test_glibc_plugin_passes_in_generic_runtime(glibc_build: Path,
+                                                docker_env: dict[str, str]) -> None:
+    proc = run_krakend("test-plugin", str(glibc_build / "krakend_example"), "-s", "-c", "-m",
+                       "--target", "generic/amd64", "-o", "json", env=docker_env, timeout=600)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    report = json.loads(proc.stdout)
+    assert all(f["ok"] for f in report["findings"]), report
+
+
+def test_probe_runner_is_isolated(docker_env: dict[str, str], tmp_path: Path) -> None:
+    """No network, read-only mounts: a plugin that tries either is told so."""
+    from krakend_tools import engine
+    from krakend_tools.importtest import import_test
+
+    plugin = tmp_path / "nosy.py"
+    plugin.write_text(
+        "import os, socket\n"
+        "try:\n    open(os.path.join(os.path.dirname(__file__), 'x'), 'w')\n"
+        "    raise SystemExit('wrote into the plugin folder')\nexcept OSError:\n    pass\n"
+        "s = socket.socket()\ns.settimeout(2)\n"
+        "try:\n    s.connect(('1.1.1.1', 80))\n    raise SystemExit('network reachable')\n"
+        "except OSError:\n    pass\n"
+        "class HandlerRegisterer:\n    def register_handlers(self, register):\n"
+        "        register('nosy', lambda cfg, nxt: nxt)\n")
+    image = engine.ensure_image(engine.connect(), engine.Target.parse("generic/amd64"),
+                                "runtime", manifest=None, base=base("generic/amd64", "runtime"))
+    runner = engine.DockerRunner(image, "linux/amd64")
+    outcome = import_test(runner, [str(tmp_path)], "nosy", ["server"], timeout=60)
+    assert outcome.error is None, outcome.stderr
+    assert outcome.results["server"].registered == ["nosy"]
+    assert not (tmp_path / "x").exists()
+
+
+def test_platform_mismatch_is_a_clear_error(docker_env: dict[str, str], tmp_path: Path) -> None:
+    shutil.copy(FIXTURES / "example-plugin" / "krakend_example" / "handlers.py",
+                tmp_path / "handlers.py")
+    proc = run_krakend("test-plugin", str(tmp_path / "handlers.py"), "-s", "--image",
+                       base("generic/amd64", "runtime"), "--target", "generic/arm64",
+                       env=docker_env)
+    assert proc.returncode == 2
+    assert "is linux/amd64, not linux/arm64" in proc.stderr
