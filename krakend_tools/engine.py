@@ -487,6 +487,10 @@ class DockerRunner:
         if attrs is None:
             raise InputError(f"image {image} not found on the Docker engine ({self.engine.url})")
         arch = str(attrs.get("Architecture") or "amd64")
+        if platform and platform.split("/")[-1] != arch:
+            raise InputError(f"image {image} is linux/{arch}, not {platform}: this engine "
+                             f"would try to pull a {platform} variant; pass an image built "
+                             f"for {platform} (docker build --platform {platform})")
         self.platform = platform or f"linux/{arch}"
         self.engine.require_platform(self.platform.split("/")[-1])
         self.image = image
