@@ -49,13 +49,11 @@ def last_line(exc: BaseException) -> str:
 
 def _arity_problem(func: Any, count: int) -> str | None:
     """Why ``func`` cannot take ``count`` positional arguments, when that is certain."""
-    code = getattr(func, "__code__", None)
-    target = func
-    bound = 0
-    if code is None:
-        target = getattr(func, "__func__", None)
-        code = getattr(target, "__code__", None)
-        bound = 1 if getattr(func, "__self__", None) is not None else 0
+    target = getattr(func, "__func__", None)  # a bound method: self is already there
+    bound = 1 if target is not None and getattr(func, "__self__", None) is not None else 0
+    if target is None:
+        target = func
+    code = getattr(target, "__code__", None)
     if code is None or not isinstance(getattr(code, "co_argcount", None), int):
         return None
     positional = code.co_argcount - bound

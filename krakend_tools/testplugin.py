@@ -86,7 +86,10 @@ def plan_import(manifest: Manifest, python: str | None = None) -> ImportPlan:
             raise InputError(f"--python {python} is {have or 'unknown'}, "
                              f"the manifest's gateway is {want}")
         return ImportPlan(LocalRunner(python, manifest.site_packages))
-    host = f"linux/{platform.machine()} {_host_libc_family()}"
+    from krakend_tools.platforms import MACHINE_ARCH
+
+    host = f"linux/{MACHINE_ARCH.get(platform.machine(), platform.machine())} " \
+           f"{_host_libc_family()}"
     plat = manifest.platform
     if plat.machine != platform.machine() or plat.libc_family != _host_libc_family():
         return ImportPlan(None, f"the gateway ({_gateway_label(manifest)}) cannot run on this "
