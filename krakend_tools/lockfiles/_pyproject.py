@@ -1,0 +1,151 @@
+"""The project's own declared dependencies, read from the pyproject.toml beside a lockfile."""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from krakend_tools.errors import InputError
+from krakend_tools.lockfiles import RUNTIME, Edge
+from krakend_tools.lockfiles._common import caret_tilde_to_pep440, marker_of
+
+if TYPE_CHECKING:
+    from packaging.markers import Marker
+
+Roots = dict[str, list[Edge]]  # group (RUNTIME, a dependency group or an extra) -> edges
+
+
+def read_pyproject(lockfile: Path) -> Mapping[str, Any] | None:
+    """The pyproject.toml next to ``lockfile``, or None when absent or unreadable."""
+    try:
+        with open(lockfile.parent / "pyproject.toml", "rb") as fh:
+            return tomllib.load(fh)
+    except (OSError, tomllib.TOMLDecodeError):
+        return None
+
+
+def declared_roots(pyproject: Mapping[str, Any]) -> tuple[Roots, Roots]:
+    """``(groups, extras)``: the PEP 621/735 and Poetry dependency tables as edges.
+
+    Anything malformed is skipped: the pyproject is a hint here, not the lockfile.
+    """
+    groups: Roots = {}
+    extras: Roots = {}
+    project = _map(pyproject.get("project"))
+    for spec in _list(project.get("dependencies")):
+        _add_pep508(groups, RUNTIME, spec)
+    for extra, specs in _map(project.get("optional-dependencies")).items():
+        for spec in _list(specs):
+            _add_pep508(extras, _canon(extra), spec)
+    dep_groups = _map(pyproject.get("dependency-groups"))
+    for group in dep_groups:
+        for spec in _group_specs(dep_groups, group, set()):
+            _add_pep508(groups, group, spec)
+
+    poetry = _map(_map(pyproject.get("tool")).get("poetry"))
+    optional: dict[str, Edge] = {}
+    for name, spec in _map(poetry.get("dependencies")).items():
+        if name.lower() == "python":
+            continue
+        for edge, is_optional in poetry_edges(name, spec):
+            if is_optional:
+                optional[edge.target] = edge
+            elif not project.get("dependencies"):
+                groups.setdefault(RUNTIME, []).append(edge)
+    for extra, names in _map(poetry.get("extras")).items():
+        for name in _list(names):
+            if isinstance(name, str):
+                edge = optional.get(_canon(name), Edge(_canon(name)))
+                extras.setdefault(_canon(extra), []).append(edge)
+    sections = [("dev", _map(poetry.get("dev-dependencies")))]
+    sections += [(g, _map(_map(t).get("dependencies")))
+                 for g, t in _map(poetry.get("group")).items()]
+    for group, deps in sections:
+        for name, spec in deps.items():
+            for edge, _ in poetry_edges(name, spec):
+                groups.setdefault(group, []).append(edge)
+    return groups, extras
+
+
+def direct_names(pyproject: Mapping[str, Any] | None) -> frozenset[str] | None:
+    """Canonical names the project declares directly (any group or extra), if known."""
+    if pyproject is None:
+        return None
+    groups, extras = declared_roots(pyproject)
+    return frozenset(e.target for roots in (groups, extras) for edges in roots.values()
+                     for e in edges)
+
+
+def _group_specs(table: Mapping[str, Any], group: str, seen: set[str]) -> list[str]:
+    if group in seen:
+        return []
+    seen.add(group)
+    out: list[str] = []
+    for item in _list(table.get(group)):
+        if isinstance(item, str):
+            out.append(item)
+        elif isinstance(item, Mapping) and isinstance(item.get("include-group"), str):
+            out.extend(_group_specs(table, item["include-group"], seen))
+    return out
+
+
+def _add_pep508(roots: Roots, group: str, spec: object) -> None:
+    if not isinstance(spec, str):
+        return
+    from packaging.requirements import InvalidRequirement, Requirement
+
+    try:
+        req = Requirement(spec)
+    except InvalidRequirement:
+        return
+    roots.setdefault(group, []).append(
+        Edge(_canon(req.name), req.marker, frozenset(_canon(e) for e in req.extras)))
+
+
+def poetry_edges(name: str, spec: object) -> list[tuple[Edge, bool]]:
+    """Edges of one Poetry dependency (a constraint string, a table or a list of tables)."""
+    out: list[tuple[Edge, bool]] = []
+    for item in spec if isinstance(spec, list) else [spec]:
+        if isinstance(item, str):
+            out.append((Edge(_canon(name)), False))
+        elif isinstance(item, Mapping):
+            marker = poetry_marker(item)
+            extras = frozenset(_canon(e) for e in _list(item.get("extras")) if isinstance(e, str))
+            out.append((Edge(_canon(name), marker, extras), bool(item.get("optional"))))
+    return out
+
+
+def poetry_marker(item: Mapping[str, Any]) -> Marker | None:
+    """The PEP 508 marker of a Poetry dependency table (its ``markers`` and ``python``)."""
+    parts: list[str] = []
+    if isinstance(item.get("markers"), str) and item["markers"].strip():
+        parts.append(f"({item['markers']})")
+    python = item.get("python")
+    if isinstance(python, str) and python.strip() not in ("", "*"):
+        spec = caret_tilde_to_pep440(python)
+        for clause in filter(None, spec.split(",")):
+            op_len = len(clause) - len(clause.lstrip("<>=!~"))
+            if op_len:
+                parts.append(f'python_full_version {clause[:op_len]} "{clause[op_len:]}"')
+    if not parts:
+        return None
+    try:
+        return marker_of(" and ".join(parts), Path("pyproject.toml"), None)
+    except InputError:  # a hint only: an unreadable marker means "always"
+        return None
+
+
+def _canon(name: str) -> str:
+    from packaging.utils import canonicalize_name
+
+    return canonicalize_name(name)
+
+
+def _map(value: object) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
+
+
+def _list(value: object) -> list[Any]:
+    return value if isinstance(value, list) else []

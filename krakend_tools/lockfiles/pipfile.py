@@ -1,0 +1,126 @@
+"""Pipfile.lock (pipfile-spec 6): JSON, ``default`` = runtime, ``develop`` = group "dev"."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from krakend_tools.errors import InputError
+from krakend_tools.lockfiles import RUNTIME, LockedPackage, Lockfile
+from krakend_tools.lockfiles._common import marker_of, name_of, specifier_of, table, version_of
+
+TOOL = "pipenv"
+SUPPORTED = (6,)
+SECTIONS = {"default": RUNTIME, "develop": "dev"}
+_SECTION = re.compile(r'^ {4}"(default|develop)": \{')
+_ENTRY = re.compile(r'^ {8}"([^"]+)": \{')
+
+
+def matches(path: Path, text: str) -> bool:
+    """Pipfile.lock by name, or a JSON object with pipenv's ``_meta``."""
+    if path.name == "Pipfile.lock":
+        return True
+    return text.lstrip().startswith("{") and '"_meta"' in text and '"default"' in text
+
+
+def parse(path: Path, text: str) -> Lockfile:
+    """Parse a Pipfile.lock."""
+    import json
+
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as err:
+        raise InputError(f"invalid JSON: {err.msg} (column {err.colno})", path=path,
+                         line=err.lineno) from None
+    if not isinstance(data, Mapping):
+        raise InputError("a Pipfile.lock must be a JSON object", path=path, line=1)
+    meta = table(data.get("_meta"), "_meta", path)
+    spec = meta.get("pipfile-spec")
+    if spec not in SUPPORTED:
+        raise InputError(f"unsupported Pipfile.lock pipfile-spec {spec!r} (supported: "
+                         f"{', '.join(map(str, SUPPORTED))})", path=path)
+    requires = table(meta.get("requires"), "_meta.requires", path)
+    pin = requires.get("python_version")
+    full = requires.get("python_full_version")
+    requires_python = None
+    if isinstance(full, str):
+        requires_python = specifier_of(f"=={full}", path, None)
+    elif isinstance(pin, str):
+        requires_python = specifier_of(f"=={pin}.*", path, None)
+
+    direct = _declared(path)
+    lines = _entry_lines(text)
+    seen: dict[tuple[str, str | None], int] = {}
+    packages: list[LockedPackage] = []
+    for section, group in SECTIONS.items():
+        for raw_name, raw in table(data.get(section), section, path).items():
+            line = lines.get((section, raw_name))
+            entry = table(raw, f"{section}.{raw_name}", path, line)
+            pkg = _package(raw_name, entry, group, path, line)
+            if pkg.name in direct:
+                pkg = replace(pkg, direct=True)
+            key = (pkg.name, str(pkg.version) if pkg.version else None)
+            if key in seen:  # in both sections: one package in both groups
+                old = packages[seen[key]]
+                packages[seen[key]] = replace(old, groups=old.groups | pkg.groups)
+                continue
+            seen[key] = len(packages)
+            packages.append(pkg)
+    return Lockfile(path=path, tool=TOOL, packages=packages, requires_python=requires_python,
+                    python_pin=pin if isinstance(pin, str) else None, lock_version=str(spec))
+
+
+def _package(raw_name: str, entry: Mapping[str, Any], group: str, path: Path,
+             line: int | None) -> LockedPackage:
+    name = name_of(raw_name, path, line)
+    pinned = entry.get("version")
+    version = None
+    if pinned is not None:
+        if not isinstance(pinned, str) or not pinned.startswith("=="):
+            raise InputError(f"version of {name} must be pinned as '==X', not {pinned!r}",
+                             path=path, line=line)
+        version = version_of(pinned[2:].strip(), path, line, name)
+    source = "registry"
+    if entry.get("git"):
+        source = "git"
+    elif entry.get("path") or entry.get("file"):
+        source = "path"
+    elif entry.get("url"):
+        source = "url"
+    return LockedPackage(name=name, version=version,
+                         marker=marker_of(entry.get("markers"), path, line),
+                         groups=frozenset({group}), has_file_names=False, line=line,
+                         direct=False, source=source)
+
+
+def _declared(path: Path) -> frozenset[str]:
+    """Names the Pipfile beside the lockfile lists (its direct dependencies), if any."""
+    import tomllib
+
+    from packaging.utils import canonicalize_name
+
+    try:
+        with open(path.parent / "Pipfile", "rb") as fh:
+            pipfile = tomllib.load(fh)
+    except (OSError, tomllib.TOMLDecodeError):
+        return frozenset()
+    return frozenset(canonicalize_name(n) for s in ("packages", "dev-packages")
+                     for n in table(pipfile.get(s), s, path))
+
+
+def _entry_lines(text: str) -> dict[tuple[str, str], int]:
+    """(section, package key) -> 1-based line, for pipenv's 4-space indented output."""
+    out: dict[tuple[str, str], int] = {}
+    section = ""
+    for number, raw in enumerate(text.splitlines(), 1):
+        if raw.startswith('    "'):
+            found = _SECTION.match(raw)
+            section = found.group(1) if found else ""
+        elif section and raw.startswith('        "'):
+            entry = _ENTRY.match(raw)
+            if entry:
+                out[(section, entry.group(1))] = number
+    return out

@@ -1,0 +1,176 @@
+"""poetry.lock, lock-version 1.1, 2.0 and 2.1.
+
+2.1 records ``groups`` and ``markers`` per package, so it is read flat. 1.1 and 2.0 record
+neither markers nor (2.0) groups: with the pyproject.toml beside the lockfile their
+dependency graph is walked from the project's declared dependencies instead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from krakend_tools.errors import InputError
+from krakend_tools.lockfiles import RUNTIME, Edge, LockedPackage, Lockfile
+from krakend_tools.lockfiles._common import (
+    array,
+    caret_tilde_to_pep440,
+    entry_lines,
+    file_name,
+    line_at,
+    load_toml,
+    marker_of,
+    name_of,
+    specifier_of,
+    split_files,
+    table,
+    version_of,
+)
+from krakend_tools.lockfiles._pyproject import (
+    declared_roots,
+    direct_names,
+    poetry_edges,
+    read_pyproject,
+)
+
+TOOL = "poetry"
+SUPPORTED = ("1.1", "2.0", "2.1")
+_SOURCES = {"legacy": "registry", "git": "git", "directory": "path", "file": "path",
+            "url": "url"}
+
+
+def matches(path: Path, text: str) -> bool:
+    """poetry.lock by name, or a ``[metadata]`` with Poetry's ``content-hash``."""
+    if path.name == "poetry.lock":
+        return True
+    return "[metadata]" in text and "content-hash" in text and "lock-version" in text
+
+
+def parse(path: Path, text: str) -> Lockfile:
+    """Parse a poetry.lock."""
+    data = load_toml(path, text)
+    meta = table(data.get("metadata"), "[metadata]", path)
+    lock_version = meta.get("lock-version")
+    if lock_version is None:
+        raise InputError("no [metadata] lock-version: not a Poetry lockfile", path=path)
+    if str(lock_version) not in SUPPORTED:
+        raise InputError(f"unsupported Poetry lock-version {lock_version!r} (supported: "
+                         f"{', '.join(SUPPORTED)})", path=path,
+                         line=_key_line(text, "lock-version"))
+    python = meta.get("python-versions")
+    requires_python = None
+    if isinstance(python, str) and python.strip() not in ("", "*"):
+        try:
+            requires_python = specifier_of(caret_tilde_to_pep440(python), path, None)
+        except InputError as err:
+            raise InputError(f"invalid [metadata] python-versions {python!r}", path=path,
+                             line=_key_line(text, "python-versions")) from err
+
+    pyproject = read_pyproject(path)
+    direct = direct_names(pyproject) or frozenset()
+    old_files = table(meta.get("files"), "[metadata.files]", path)
+    extras_of = _extras_by_package(table(data.get("extras"), "[extras]", path))
+    lines = entry_lines(text, "package")
+    packages: list[LockedPackage] = []
+    edges: dict[str, list[Edge]] = {}
+    extra_edges: dict[str, dict[str, list[Edge]]] = {}
+    flat = True
+    for index, raw in enumerate(array(data.get("package"), "[[package]]", path)):
+        line = line_at(lines, index)
+        entry = table(raw, "[[package]]", path, line)
+        name = name_of(entry.get("name"), path, line)
+        version = version_of(entry.get("version"), path, line, name)
+        files = entry.get("files")
+        if files is None:
+            files = old_files.get(entry["name"], old_files.get(name))
+        names = [n for f in array(files, f"files of {name}", path, line)
+                 if isinstance(f, Mapping) and (n := file_name(f.get("file")))]
+        wheels, sdist = split_files(names)
+        groups = entry.get("groups")
+        if groups is None:
+            flat = False
+            category = entry.get("category", "main")
+            groups = [RUNTIME if category == "main" else str(category)]
+            if entry.get("optional") and extras_of.get(name):
+                groups = sorted(extras_of[name])
+        group_set = frozenset(str(g) for g in array(groups, f"groups of {name}", path, line))
+        source = table(entry.get("source"), f"source of {name}", path, line).get("type")
+        packages.append(LockedPackage(
+            name=name, version=version,
+            marker=_marker(entry.get("markers"), group_set, path, line),
+            groups=group_set, wheels=wheels, sdist=sdist, has_file_names=bool(names),
+            line=line, direct=name in direct,
+            source=_SOURCES.get(str(source), str(source)) if source else "registry"))
+        _package_edges(entry, name, edges, extra_edges, path, line)
+
+    lock = Lockfile(path=path, tool=TOOL, packages=packages, requires_python=requires_python,
+                    lock_version=str(lock_version))
+    if pyproject is not None:
+        project = table(pyproject.get("project"), "[project]", path).get("name") or table(
+            table(pyproject.get("tool"), "[tool]", path).get("poetry"), "[tool.poetry]",
+            path).get("name")
+        lock.project = name_of(project, path, None) if isinstance(project, str) else None
+        if not flat:  # markers and groups live on the graph: walk it
+            groups_roots, extras_roots = declared_roots(pyproject)
+            lock.roots = {**extras_roots, **groups_roots}
+            lock.edges, lock.extra_edges = edges, extra_edges
+    return lock
+
+
+def _marker(value: object, groups: frozenset[str], path: Path, line: int | None) -> Any:
+    """A package's marker; the per-group table form becomes one marker over dependency_groups."""
+    if not isinstance(value, Mapping):
+        return marker_of(value, path, line)
+    terms = []
+    for group in sorted(groups):
+        term = f"'{group}' in dependency_groups"
+        text = value.get(group)
+        if isinstance(text, str) and text.strip():
+            term = f"({text}) and {term}"
+        terms.append(f"({term})")
+    return marker_of(" or ".join(terms), path, line)
+
+
+def _package_edges(entry: Mapping[str, Any], name: str, edges: dict[str, list[Edge]],
+                   extra_edges: dict[str, dict[str, list[Edge]]], path: Path,
+                   line: int | None) -> None:
+    optional: dict[str, Edge] = {}
+    out = edges.setdefault(name, [])
+    for dep, spec in table(entry.get("dependencies"), f"dependencies of {name}", path,
+                           line).items():
+        for edge, is_optional in poetry_edges(dep, spec):
+            if is_optional:
+                optional[edge.target] = edge
+            else:
+                out.append(edge)
+    for extra, reqs in table(entry.get("extras"), f"extras of {name}", path, line).items():
+        targets = extra_edges.setdefault(name, {}).setdefault(_canon(extra), [])
+        for req in array(reqs, f"extra {extra} of {name}", path, line):
+            if isinstance(req, str) and req.strip():
+                dep = _canon(req.strip().split(" ", 1)[0].split("[", 1)[0].split(";", 1)[0]
+                             .split("(", 1)[0])
+                targets.append(optional.get(dep, Edge(dep)))
+
+
+def _extras_by_package(extras: Mapping[str, Any]) -> dict[str, set[str]]:
+    out: dict[str, set[str]] = {}
+    for extra, names in extras.items():
+        for name in names if isinstance(names, list) else []:
+            if isinstance(name, str):
+                dep = _canon(name.split(" ", 1)[0])
+                out.setdefault(dep, set()).add(_canon(extra))
+    return out
+
+
+def _canon(name: str) -> str:
+    from packaging.utils import canonicalize_name
+
+    return canonicalize_name(name)
+
+
+def _key_line(text: str, key: str) -> int | None:
+    for number, raw in enumerate(text.splitlines(), 1):
+        if raw.startswith(key):
+            return number
+    return None
