@@ -45,8 +45,8 @@ start() {
     log "dockerd already running (pid $(cat "$PIDFILE"))"
   else
     local netopts=()
-    # Another engine on this host (docker0 exists and is not ours): use a private bridge.
-    if ip link show docker0 >/dev/null 2>&1 && [ ! -f "$ROOT/owns-docker0" ]; then
+    # Another engine runs on this host (it owns docker0): use a private bridge.
+    if pgrep -x dockerd >/dev/null 2>&1; then
       if ! ip link show "$BRIDGE_NAME" >/dev/null 2>&1; then
         ip link add "$BRIDGE_NAME" type bridge
         ip addr add 10.213.0.1/24 dev "$BRIDGE_NAME"
@@ -54,8 +54,6 @@ start() {
       fi
       netopts=(--bridge "$BRIDGE_NAME" --iptables=false --ip-masq=false)
       log "another engine owns docker0: using bridge $BRIDGE_NAME"
-    else
-      touch "$ROOT/owns-docker0"
     fi
     rm -f "$SOCK"
     setsid dockerd --data-root "$ROOT/data" --exec-root "$ROOT/exec" --host "unix://$SOCK" \
@@ -73,11 +71,10 @@ start() {
 }
 
 stop() {
-  if ! running; then log "not running"; rm -f "$ROOT/owns-docker0"; return 0; fi
+  if ! running; then log "not running"; return 0; fi
   local pid; pid=$(cat "$PIDFILE")
   kill "$pid"
   for _ in $(seq 300); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-  rm -f "$ROOT/owns-docker0"
   log "dockerd (pid $pid) stopped"
 }
 
