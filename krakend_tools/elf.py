@@ -7,6 +7,7 @@ are read; everything else in the file is skipped.
 
 from __future__ import annotations
 
+import io
 import os
 import struct
 from dataclasses import dataclass, field
@@ -180,6 +181,14 @@ def read_elf(path: str | os.PathLike[str], display: str | None = None) -> ElfFac
         raise
     except OSError as err:
         raise ElfError(f"cannot read: {err.strerror or err}") from None
+    except (struct.error, ValueError, IndexError, OverflowError, MemoryError) as err:
+        raise ElfError(f"corrupt ELF file: {err}") from None
+
+
+def read_elf_bytes(data: bytes, display: str) -> ElfFacts:
+    """:func:`read_elf` on an in-memory file (e.g. a wheel member)."""
+    try:
+        return _parse(_Reader(io.BytesIO(data), len(data)), display)
     except (struct.error, ValueError, IndexError, OverflowError, MemoryError) as err:
         raise ElfError(f"corrupt ELF file: {err}") from None
 

@@ -4,13 +4,23 @@ from __future__ import annotations
 
 import os
 import re
-import tempfile
+import struct
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from krakend_tools.elf import MACHINE_ABI, ElfError, ElfFacts, VersionNeed, is_elf, read_elf
+from krakend_tools.elf import (
+    ELF_MAGIC,
+    MACHINE_ABI,
+    ElfError,
+    ElfFacts,
+    VersionNeed,
+    is_elf,
+    read_elf,
+    read_elf_bytes,
+)
 from krakend_tools.errors import InputError
 from krakend_tools.manifest import Manifest
 
@@ -73,11 +83,10 @@ def _walk(root: Path) -> list[Path]:
     if root.is_file():
         return [root]
     found: list[Path] = []
-    for dirpath, dirnames, filenames in os.walk(root):
-        dirnames.sort()
+    for dirpath, _dirnames, filenames in os.walk(root):
         base = Path(dirpath)
-        found.extend(base / name for name in sorted(filenames))
-    return found
+        found.extend(base / name for name in filenames)
+    return sorted(found, key=lambda p: p.parts)
 
 
 def _module_name(rel: Path) -> str:
@@ -249,7 +258,6 @@ def check_tree(root: Path, manifest: Manifest) -> StaticResult:
     if not root.exists():
         raise InputError("no such file or folder", path=root)
     result = StaticResult(str(root))
-    checker = _Checker(manifest)
     single = root.is_file()
     parsed: list[tuple[ElfFacts, Path]] = []
     for path in _walk(root):
@@ -257,13 +265,57 @@ def check_tree(root: Path, manifest: Manifest) -> StaticResult:
         if not (single or _SO_NAME.match(path.name) or is_elf(path)):
             continue
         try:
-            facts = read_elf(path, str(rel))
+            parsed.append((read_elf(path, str(rel)), rel))
         except ElfError as err:
             result.problems.append(f"{rel}: {err.reason}")
-            continue
-        parsed.append((facts, rel))
-        result.files.append(facts)
+    _evaluate(result, parsed, manifest)
+    return result
 
+
+def check_wheel(wheel: Path, manifest: Manifest) -> StaticResult:
+    """:func:`check_tree` on a ``.whl`` file, read in memory (nothing is unpacked to disk)."""
+    result = StaticResult(str(wheel))
+    parsed: list[tuple[ElfFacts, Path]] = []
+    try:
+        with zipfile.ZipFile(wheel) as zf:
+            for info in sorted(zf.infolist(), key=lambda i: Path(i.filename).parts):
+                if info.is_dir():
+                    continue
+                rel = Path(info.filename)
+                if not _SO_NAME.match(rel.name):
+                    with zf.open(info) as member:
+                        if member.read(4) != ELF_MAGIC:
+                            continue
+                try:
+                    parsed.append((read_elf_bytes(_member(zf, info), str(rel)), rel))
+                except ElfError as err:
+                    result.problems.append(f"{rel}: {err.reason}")
+    except (OSError, zipfile.BadZipFile, zlib.error) as err:
+        raise InputError(f"cannot read wheel: {err}", path=wheel) from None
+    _evaluate(result, parsed, manifest)
+    return result
+
+
+def _member(zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> bytes:
+    """A member's bytes; deflated ones are inflated in one call (no CRC pass: ~1.7x faster)."""
+    fh = zf.fp
+    if fh is None or info.compress_type != zipfile.ZIP_DEFLATED or info.flag_bits & 1:
+        return zf.read(info)
+    fh.seek(info.header_offset)
+    local = fh.read(30)
+    if len(local) != 30 or local[:4] != b"PK\x03\x04":
+        return zf.read(info)
+    name_len, extra_len = struct.unpack("<HH", local[26:30])
+    fh.seek(info.header_offset + 30 + name_len + extra_len)
+    raw = fh.read(info.compress_size)
+    return zlib.decompress(raw, -15, max(1, min(info.file_size, 1032 * len(raw) + 64)))
+
+
+def _evaluate(result: StaticResult, parsed: list[tuple[ElfFacts, Path]],
+              manifest: Manifest) -> None:
+    checker = _Checker(manifest)
+    parsed.sort(key=lambda item: item[1].parts)
+    result.files.extend(facts for facts, _ in parsed)
     bundled = {f.soname for f, _ in parsed if f.soname} | {rel.name for _, rel in parsed}
     for facts, rel in parsed:
         result.problems.extend(checker.arch(facts))
@@ -274,17 +326,3 @@ def check_tree(root: Path, manifest: Manifest) -> StaticResult:
     if checker.limited_missing:
         result.notes.append("abi3 modules were not checked against the stable ABI: "
                             "the abi3info package is not installed")
-    return result
-
-
-def check_wheel(wheel: Path, manifest: Manifest) -> StaticResult:
-    """:func:`check_tree` on a ``.whl`` file, unpacked to a temporary folder."""
-    try:
-        with tempfile.TemporaryDirectory(prefix="krakend-wheel-") as tmp, \
-                zipfile.ZipFile(wheel) as zf:
-            zf.extractall(tmp)
-            result = check_tree(Path(tmp), manifest)
-    except (OSError, zipfile.BadZipFile) as err:
-        raise InputError(f"cannot read wheel: {err}", path=wheel) from None
-    result.root = str(wheel)
-    return result

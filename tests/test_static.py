@@ -323,6 +323,27 @@ def test_check_wheel_reads_the_zip(wheels: dict[str, Path]) -> None:
     assert [f.path for f in result.files] == ["markupsafe/_speedups.cpython-311-x86_64-linux-gnu.so"]
 
 
+def test_check_wheel_equals_check_tree(wheels: dict[str, Path]) -> None:
+    """In-memory wheel reading gives the same facts and verdict as the unpacked folder."""
+    cache = Path(os.environ.get("KRAKEND_WHEELS") or ROOT / ".cache" / "wheels")
+    for manifest in (make_manifest(), make_manifest("aarch64", "musl", "1.2.4", python="3.9.1")):
+        for name, folder in wheels.items():
+            from_zip = check_wheel(cache / name, manifest)
+            from_dir = check_tree(folder, manifest)
+            assert [f.to_dict() for f in from_zip.files] == [f.to_dict() for f in from_dir.files]
+            assert from_zip.problems == from_dir.problems, name
+            assert from_zip.modules == from_dir.modules, name
+
+
+def test_unreadable_wheel_is_an_input_error(tmp_path: Path) -> None:
+    from krakend_tools.errors import InputError
+
+    bad = tmp_path / "bad-1.0-py3-none-any.whl"
+    bad.write_text("not a zip")
+    with pytest.raises(InputError, match="cannot read wheel"):
+        check_wheel(bad, make_manifest())
+
+
 # -- files compiled here ----------------------------------------------------------------
 
 @pytest.mark.parametrize("kind", ["gnu", "abi3", "musl", "aarch64", "newglibc", "cxx",
