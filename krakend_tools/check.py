@@ -118,8 +118,9 @@ def _check_plugin_only(lock: Lockfile, pkg: LockedPackage, manifest: Manifest) -
         best = min(fitting, key=lambda w: min(supported.get(t, len(tags)) for t in _wheel_tags(w)))
         return found(True, f"only the plugin brings it; wheel {best}", wheel=best)
     if pkg.sdist:
-        return found(True, "only the plugin brings it; no wheel fits the target, would build "
-                     "from source in the builder", sdist=pkg.sdist)
+        why = "no wheel fits the target" if pkg.wheels else "only an sdist is locked"
+        return found(True, f"only the plugin brings it; {why}, would build from source in the builder",
+                     sdist=pkg.sdist)
     return found(False, _why_no_wheel(pkg.wheels, manifest), wheels=list(pkg.wheels))
 
 
