@@ -1,17 +1,20 @@
 """Read the few ELF facts a loader cares about, fast and without executing anything.
 
-Only the ELF header, the section/program header tables and the dynamic sections
-(``.dynamic``, ``.dynsym``, ``.gnu.version``, ``.gnu.version_r`` and their string tables)
-are read; everything else in the file is skipped.
+The file is read the way the dynamic loader reads it: ELF header, program headers, the
+PT_DYNAMIC segment and the tables it points to (dynamic strings and symbols, symbol hash
+table, ``.gnu.version`` and ``.gnu.version_r``). Section headers, code and debug
+information are never read, so a wheel member is only inflated up to its dynamic segment.
 """
 
 from __future__ import annotations
 
-import io
 import os
 import struct
+import zipfile
+import zlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, BinaryIO, NamedTuple
+from typing import IO, Any, NamedTuple
 
 ELF_MAGIC = b"\x7fELF"
 
@@ -35,16 +38,16 @@ MACHINE_ABI: dict[str, tuple[int, int, str]] = {
     "mips64": (8, 64, "big"), "mips64el": (8, 64, "little"),
 }
 
-_SHT_DYNAMIC = 6
-_SHT_DYNSYM = 11
-_SHT_GNU_VERNEED = 0x6FFFFFFE
-_SHT_GNU_VERSYM = 0x6FFFFFFF
-_PT_INTERP = 3
-_DT_NEEDED, _DT_SONAME, _DT_RPATH, _DT_RUNPATH = 1, 14, 15, 29
+_PT_LOAD, _PT_DYNAMIC, _PT_INTERP = 1, 2, 3
+_DT_NEEDED, _DT_HASH, _DT_STRTAB, _DT_SYMTAB, _DT_STRSZ, _DT_SYMENT = 1, 4, 5, 6, 10, 11
+_DT_SONAME, _DT_RPATH, _DT_RUNPATH = 14, 15, 29
+_DT_GNU_HASH, _DT_VERSYM, _DT_VERNEED, _DT_VERNEEDNUM = 0x6FFFFEF5, 0x6FFFFFF0, 0x6FFFFFFE, 0x6FFFFFFF
 _SHN_UNDEF = 0
 _STB_LOCAL = 0
 _ELF_TYPES = {0: "NONE", 1: "REL", 2: "EXEC", 3: "DYN", 4: "CORE"}
 _MAX_TABLE = 1 << 16  # sanity bound on header and version table entry counts
+_MAX_SYMBOLS = 1 << 24
+_MAX_BYTES = 1 << 28
 
 
 class ElfError(Exception):
@@ -110,10 +113,9 @@ class ElfFacts:
 
 
 class _Reader:
-    """Bounds-checked reads from an open file; every failure is an :class:`ElfError`."""
+    """Bounds-checked random reads; every failure is an :class:`ElfError`."""
 
-    def __init__(self, fh: BinaryIO, size: int) -> None:
-        self.fh = fh
+    def __init__(self, size: int) -> None:
         self.size = size
 
     def read(self, offset: int, length: int, what: str) -> bytes:
@@ -122,11 +124,62 @@ class _Reader:
         if offset < 0 or length < 0 or offset + length > self.size:
             raise ElfError(f"truncated or corrupt: {what} at offset {offset}+{length} "
                            f"is past the end of the file ({self.size} bytes)")
-        self.fh.seek(offset)
-        data = self.fh.read(length)
+        data = self._fetch(offset, length)
         if len(data) != length:
             raise ElfError(f"truncated: short read of {what}")
         return data
+
+    def _fetch(self, offset: int, length: int) -> bytes:
+        raise NotImplementedError
+
+
+class _FileReader(_Reader):
+    def __init__(self, fh: IO[bytes], size: int, base: int = 0) -> None:
+        super().__init__(size)
+        self.fh, self.base = fh, base
+
+    def _fetch(self, offset: int, length: int) -> bytes:
+        self.fh.seek(self.base + offset)
+        return self.fh.read(length)
+
+
+class _BytesReader(_Reader):
+    def __init__(self, data: bytes) -> None:
+        super().__init__(len(data))
+        self.data = data
+
+    def _fetch(self, offset: int, length: int) -> bytes:
+        return self.data[offset:offset + length]
+
+
+class _InflateReader(_Reader):
+    """A deflated zip member, inflated only as far as the reads go."""
+
+    CHUNK = 1 << 16
+
+    def __init__(self, fh: IO[bytes], start: int, compressed: int, size: int) -> None:
+        super().__init__(size)
+        self.fh, self.pos, self.left = fh, start, compressed
+        self.inflater = zlib.decompressobj(-15)
+        self.buf = bytearray()
+
+    def _fetch(self, offset: int, length: int) -> bytes:
+        end = offset + length
+        while len(self.buf) < end and (self.left or self.inflater.unconsumed_tail):
+            if self.inflater.unconsumed_tail:
+                chunk = self.inflater.unconsumed_tail
+            else:
+                self.fh.seek(self.pos)
+                chunk = self.fh.read(min(self.CHUNK, self.left))
+                if not chunk:
+                    break
+                self.pos += len(chunk)
+                self.left -= len(chunk)
+            try:
+                self.buf += self.inflater.decompress(chunk, max(end - len(self.buf), self.CHUNK))
+            except zlib.error as err:
+                raise ElfError(f"corrupt compressed data: {err}") from None
+        return bytes(self.buf[offset:end])
 
 
 def _cstr(table: bytes, offset: int) -> str:
@@ -171,26 +224,55 @@ def libc_of(needed: list[str], interp: str | None) -> tuple[str | None, str | No
     return None, None
 
 
+_ERRORS = (struct.error, ValueError, IndexError, OverflowError, MemoryError)
+
+
 def read_elf(path: str | os.PathLike[str], display: str | None = None) -> ElfFacts:
     """Parse ``path``; ``display`` is the path recorded in the facts (default: ``path``)."""
     try:
         with open(path, "rb") as fh:
             size = os.fstat(fh.fileno()).st_size
-            return _parse(_Reader(fh, size), display if display is not None else str(path))
-    except ElfError:
-        raise
+            return _parse(_FileReader(fh, size), display if display is not None else str(path))
     except OSError as err:
         raise ElfError(f"cannot read: {err.strerror or err}") from None
-    except (struct.error, ValueError, IndexError, OverflowError, MemoryError) as err:
+    except _ERRORS as err:
         raise ElfError(f"corrupt ELF file: {err}") from None
 
 
 def read_elf_bytes(data: bytes, display: str) -> ElfFacts:
-    """:func:`read_elf` on an in-memory file (e.g. a wheel member)."""
+    """:func:`read_elf` on an in-memory file."""
     try:
-        return _parse(_Reader(io.BytesIO(data), len(data)), display)
-    except (struct.error, ValueError, IndexError, OverflowError, MemoryError) as err:
+        return _parse(_BytesReader(data), display)
+    except _ERRORS as err:
         raise ElfError(f"corrupt ELF file: {err}") from None
+
+
+def read_elf_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, display: str) -> ElfFacts:
+    """:func:`read_elf` on a zip (wheel) member, inflating no more of it than needed."""
+    try:
+        reader = _member_reader(zf, info)
+        if reader is None:
+            return read_elf_bytes(zf.read(info), display)
+        return _parse(reader, display)
+    except _ERRORS as err:
+        raise ElfError(f"corrupt ELF file: {err}") from None
+
+
+def _member_reader(zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> _Reader | None:
+    """A direct reader for stored or deflated members; None for anything else."""
+    fh = zf.fp
+    if fh is None or info.flag_bits & 1 or info.compress_type not in (
+            zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+        return None
+    fh.seek(info.header_offset)
+    local = fh.read(30)
+    if len(local) != 30 or local[:4] != b"PK\x03\x04":
+        raise ElfError("corrupt zip member: bad local header")
+    name_len, extra_len = struct.unpack("<HH", local[26:30])
+    start = info.header_offset + 30 + name_len + extra_len
+    if info.compress_type == zipfile.ZIP_STORED:
+        return _FileReader(fh, info.file_size, start)
+    return _InflateReader(fh, start, info.compress_size, info.file_size)
 
 
 def is_elf(path: str | os.PathLike[str]) -> bool:
@@ -222,122 +304,154 @@ def _parse(r: _Reader, display: str) -> ElfFacts:
     if r.size < 16 + struct.calcsize(hdr_fmt):
         raise ElfError(f"truncated: {r.size} bytes, shorter than an ELF header")
     hdr = struct.unpack(hdr_fmt, r.read(16, struct.calcsize(hdr_fmt), "ELF header"))
-    e_type, e_machine, _ver, _entry, phoff, shoff, _flags, _ehsz, phentsize, phnum, \
-        shentsize, shnum, _shstrndx = hdr
+    e_type, e_machine, _ver, _entry, phoff, _shoff, _flags, _ehsz, phentsize, phnum = hdr[:10]
     elf_class = 64 if is64 else 32
     facts = ElfFacts(display, elf_class, endianness, e_machine,
                      machine_name(e_machine, elf_class, endianness),
                      _ELF_TYPES.get(e_type, f"0x{e_type:x}"))
 
-    sh_fmt = e + ("IIQQQQIIQQ" if is64 else "IIIIIIIIII")
-    sh_size = struct.calcsize(sh_fmt)
-    sections: list[tuple[int, ...]] = []
-    if shoff:
-        if shentsize < sh_size:
-            raise ElfError(f"corrupt ELF header: section header size {shentsize}")
-        if shnum == 0:  # extended numbering: the real count is in section 0's sh_size
-            shnum = struct.unpack(sh_fmt, r.read(shoff, sh_size, "section header 0"))[5]
-        if shnum > _MAX_TABLE:
-            raise ElfError(f"corrupt ELF header: {shnum} sections")
-        table = r.read(shoff, shnum * shentsize, "section header table")
-        sections = [struct.unpack_from(sh_fmt, table, i * shentsize) for i in range(shnum)]
-
+    # Program headers: what the loader maps, the interpreter and the dynamic segment.
+    loads: list[tuple[int, int, int]] = []  # (vaddr, offset, filesz)
+    dynamic: tuple[int, int] | None = None
     if phoff and phnum:
         ph_fmt = e + ("IIQQQQQQ" if is64 else "IIIIIIII")
-        ph_size = struct.calcsize(ph_fmt)
-        if phentsize < ph_size or phnum > _MAX_TABLE:
+        if phentsize < struct.calcsize(ph_fmt) or phnum > _MAX_TABLE:
             raise ElfError("corrupt ELF header: program header table")
         ptable = r.read(phoff, phnum * phentsize, "program header table")
         for i in range(phnum):
             ph = struct.unpack_from(ph_fmt, ptable, i * phentsize)
-            if ph[0] == _PT_INTERP:
-                off, filesz = (ph[2], ph[5]) if is64 else (ph[1], ph[4])
-                facts.interp = r.read(off, filesz, "PT_INTERP").split(b"\0")[0].decode(
+            p_type, offset, vaddr, filesz = (ph[0], ph[2], ph[3], ph[5]) if is64 else ph[:3] + (
+                ph[4],)
+            if p_type == _PT_LOAD:
+                loads.append((vaddr, offset, filesz))
+            elif p_type == _PT_DYNAMIC:
+                dynamic = (offset, filesz)
+            elif p_type == _PT_INTERP:
+                facts.interp = r.read(offset, filesz, "PT_INTERP").split(b"\0")[0].decode(
                     "utf-8", "replace")
-
-    def strtab(link: int) -> bytes:
-        if not 0 < link < len(sections):
-            raise ElfError(f"corrupt section header: string table link {link}")
-        s = sections[link]
-        return r.read(s[4], s[5], "string table")
-
-    by_type: dict[int, tuple[int, ...]] = {}
-    for s in sections:
-        if s[1] in (_SHT_DYNAMIC, _SHT_DYNSYM, _SHT_GNU_VERNEED, _SHT_GNU_VERSYM):
-            by_type.setdefault(s[1], s)
-
-    dyn = by_type.get(_SHT_DYNAMIC)
-    if dyn is not None:
-        dstr = strtab(dyn[6])
-        fmt = e + ("qQ" if is64 else "iI")
-        data = r.read(dyn[4], dyn[5] - dyn[5] % struct.calcsize(fmt), ".dynamic")
-        for tag, val in struct.iter_unpack(fmt, data):
-            if tag == 0:
-                break
-            if tag == _DT_NEEDED:
-                facts.needed.append(_cstr(dstr, val))
-            elif tag == _DT_SONAME:
-                facts.soname = _cstr(dstr, val)
-            elif tag in (_DT_RPATH, _DT_RUNPATH):
-                facts.rpath.extend(p for p in _cstr(dstr, val).split(":") if p)
+    for _vaddr, offset, filesz in loads:
+        if offset + filesz > r.size:
+            raise ElfError(f"truncated: a loaded segment ends at byte {offset + filesz}, "
+                           f"the file has {r.size} bytes")
+    if dynamic is not None:
+        _read_dynamic(r, facts, e, is64, dynamic, loads)
     facts.libc, facts.libc_evidence = libc_of(facts.needed, facts.interp)
+    return facts
 
-    # Version requirements: versym index -> (library, version name).
+
+def _read_dynamic(r: _Reader, facts: ElfFacts, e: str, is64: bool, dynamic: tuple[int, int],
+                  loads: list[tuple[int, int, int]]) -> None:
+    def at(vaddr: int, what: str) -> int:
+        for start, offset, filesz in loads:
+            if start <= vaddr < start + filesz:
+                return offset + vaddr - start
+        raise ElfError(f"corrupt dynamic segment: {what} address 0x{vaddr:x} is not in the file")
+
+    fmt = e + ("qQ" if is64 else "iI")
+    size = struct.calcsize(fmt)
+    tags: dict[int, int] = {}
+    strings: list[tuple[int, int]] = []  # (tag, string offset) in order
+    for tag, val in struct.iter_unpack(fmt, r.read(dynamic[0], dynamic[1] - dynamic[1] % size,
+                                                   "dynamic segment")):
+        if tag == 0:
+            break
+        if tag in (_DT_NEEDED, _DT_SONAME, _DT_RPATH, _DT_RUNPATH):
+            strings.append((tag, val))
+        else:
+            tags.setdefault(tag, val)
+    if _DT_STRTAB not in tags:
+        if strings:
+            raise ElfError("corrupt dynamic segment: no string table")
+        return
+    strsz = tags.get(_DT_STRSZ, 0)
+    if not 0 < strsz <= _MAX_BYTES:
+        raise ElfError(f"corrupt dynamic segment: string table size {strsz}")
+    dstr = r.read(at(tags[_DT_STRTAB], "string table"), strsz, "dynamic string table")
+    for tag, val in strings:
+        text = _cstr(dstr, val)
+        if tag == _DT_NEEDED:
+            facts.needed.append(text)
+        elif tag == _DT_SONAME:
+            facts.soname = text
+        else:
+            facts.rpath.extend(p for p in text.split(":") if p)
+
+    # Version requirements: versym index -> (library, version name, weak).
     need_index: dict[int, tuple[str, str, bool]] = {}
-    order: list[int] = []
-    vr = by_type.get(_SHT_GNU_VERNEED)
-    if vr is not None:
-        vstr = strtab(vr[6])
-        data = r.read(vr[4], vr[5], ".gnu.version_r")
-        off, seen = 0, 0
-        while seen < min(vr[7] or _MAX_TABLE, _MAX_TABLE):
-            _vv, cnt, vfile, vaux, vnext = struct.unpack_from(e + "HHIII", data, off)
-            library = _cstr(vstr, vfile)
+    if _DT_VERNEED in tags:
+        off = at(tags[_DT_VERNEED], "version needs")
+        for _ in range(min(tags.get(_DT_VERNEEDNUM, _MAX_TABLE), _MAX_TABLE)):
+            _vv, cnt, vfile, vaux, vnext = struct.unpack(e + "HHIII", r.read(off, 16, "verneed"))
+            library = _cstr(dstr, vfile)
             aoff = off + vaux
             for _ in range(min(cnt, _MAX_TABLE)):
-                _h, flags, other, vname, anext = struct.unpack_from(e + "IHHII", data, aoff)
-                need_index[other & 0x7FFF] = (library, _cstr(vstr, vname), bool(flags & 2))
-                order.append(other & 0x7FFF)
+                _h, flags, other, vname, anext = struct.unpack(e + "IHHII",
+                                                               r.read(aoff, 16, "vernaux"))
+                need_index.setdefault(other & 0x7FFF, (library, _cstr(dstr, vname),
+                                                       bool(flags & 2)))
                 if not anext:
                     break
                 aoff += anext
-            seen += 1
             if not vnext:
                 break
             off += vnext
-    users: dict[int, list[str]] = {i: [] for i in order}
+    users: dict[int, list[str]] = {i: [] for i in need_index}
 
-    ds = by_type.get(_SHT_DYNSYM)
-    if ds is not None:
-        sstr = strtab(ds[6])
-        fmt = e + ("IBBHQQ" if is64 else "IIIBBH")
-        entsize = struct.calcsize(fmt)
-        count = ds[5] // entsize
-        data = r.read(ds[4], count * entsize, ".dynsym")
+    if _DT_SYMTAB in tags:
+        sym_fmt = e + ("IBBHQQ" if is64 else "IIIBBH")
+        entsize = tags.get(_DT_SYMENT) or struct.calcsize(sym_fmt)
+        if entsize != struct.calcsize(sym_fmt):
+            raise ElfError(f"corrupt dynamic segment: symbol size {entsize}")
+        count = _symbol_count(r, e, is64, tags, at)
+        data = r.read(at(tags[_DT_SYMTAB], "symbol table"), count * entsize, "dynamic symbols")
         versym: tuple[int, ...] = ()
-        vs = by_type.get(_SHT_GNU_VERSYM)
-        if vs is not None and users:
-            n = min(count, vs[5] // 2)
-            versym = struct.unpack(f"{e}{n}H", r.read(vs[4], n * 2, ".gnu.version"))
+        if _DT_VERSYM in tags and users and count:
+            versym = struct.unpack(f"{e}{count}H", r.read(at(tags[_DT_VERSYM], "versym"),
+                                                          count * 2, "symbol versions"))
         defined, undefined = facts.defined, facts.undefined
-        for i, sym in enumerate(struct.iter_unpack(fmt, data)):
-            if is64:
-                name_off, info, _other, shndx = sym[0], sym[1], sym[2], sym[3]
-            else:
-                name_off, info, _other, shndx = sym[0], sym[3], sym[4], sym[5]
+        for i, sym in enumerate(struct.iter_unpack(sym_fmt, data)):
+            name_off, info, shndx = (sym[0], sym[1], sym[3]) if is64 else (sym[0], sym[3], sym[5])
             if not name_off:
                 continue
-            name = _cstr(sstr, name_off)
+            name = _cstr(dstr, name_off)
             if shndx == _SHN_UNDEF:
                 undefined.append(name)
-                if i < len(versym):
+                if versym:
                     who = users.get(versym[i] & 0x7FFF)
                     if who is not None:
                         who.append(name)
             elif info >> 4 != _STB_LOCAL:
                 defined.append(name)
-    facts.version_needs = [
-        VersionNeed(need_index[i][0], need_index[i][1], sorted(users[i]), need_index[i][2])
-        for i in dict.fromkeys(order)]
-    return facts
+    facts.version_needs = [VersionNeed(lib, name, sorted(users[i]), weak)
+                           for i, (lib, name, weak) in need_index.items()]
 
+
+def _symbol_count(r: _Reader, e: str, is64: bool, tags: dict[int, int],
+                  at: Callable[[int, str], int]) -> int:
+    """Number of dynamic symbols, from DT_HASH or DT_GNU_HASH (as the loader knows it)."""
+    if _DT_HASH in tags:
+        _nbucket, nchain = struct.unpack(e + "II", r.read(at(tags[_DT_HASH], "hash"), 8, "hash"))
+        if nchain > _MAX_SYMBOLS:
+            raise ElfError(f"corrupt hash table: {nchain} symbols")
+        return int(nchain)
+    if _DT_GNU_HASH not in tags:
+        return 0
+    base = at(tags[_DT_GNU_HASH], "GNU hash")
+    nbuckets, symoffset, bloom_size, _shift = struct.unpack(e + "IIII",
+                                                            r.read(base, 16, "GNU hash"))
+    if nbuckets > _MAX_SYMBOLS or bloom_size > _MAX_SYMBOLS or symoffset > _MAX_SYMBOLS:
+        raise ElfError("corrupt GNU hash table")
+    buckets_at = base + 16 + bloom_size * (8 if is64 else 4)
+    buckets = struct.unpack(f"{e}{nbuckets}I", r.read(buckets_at, 4 * nbuckets, "GNU hash"))
+    last = max(buckets, default=0)
+    if last < symoffset:
+        return int(symoffset)
+    chain_at = buckets_at + 4 * nbuckets
+    index = last
+    while index < _MAX_SYMBOLS:  # walk the last chain to its end marker (low bit set)
+        (value,) = struct.unpack(e + "I", r.read(chain_at + 4 * (index - symoffset), 4,
+                                                 "GNU hash chain"))
+        index += 1
+        if value & 1:
+            return index
+    raise ElfError("corrupt GNU hash table: endless chain")

@@ -479,10 +479,11 @@ def test_broken_files(build: Callable[[str], Path], tmp_path: Path) -> None:
     problems = check_tree(tmp_path, make_manifest()).problems
     assert len(problems) == 6, problems
     assert problems[0] == "badclass.so: corrupt ELF header: invalid class 7"
-    assert re.fullmatch(r"cut\.abi3\.so: truncated or corrupt: section header table at offset "
-                        r"\d+\+\d+ is past the end of the file \(200 bytes\)", problems[1])
+    assert re.fullmatch(r"cut\.abi3\.so: truncated or corrupt: program header table at offset "
+                        r"64\+\d+ is past the end of the file \(200 bytes\)", problems[1])
     assert problems[2] == "empty.so: not an ELF file (empty file)"
-    assert problems[3].startswith("helper: truncated or corrupt: ")
+    assert re.fullmatch(r"helper: truncated: a loaded segment ends at byte \d+, the file has "
+                        r"1000 bytes", problems[3]), problems[3]
     assert problems[4] == "short.so.1: truncated: 40 bytes, shorter than an ELF header"
     assert problems[5] == ("text.cpython-311-x86_64-linux-gnu.so: not an ELF file "
                            "(starts with b'not ')")
@@ -504,6 +505,25 @@ def test_garbage_after_a_valid_header(build: Callable[[str], Path], tmp_path: Pa
             read_elf(path)
         except ElfError as err:
             assert err.reason and "\n" not in err.reason
+
+
+def test_every_truncation_is_an_elf_error(build: Callable[[str], Path], tmp_path: Path) -> None:
+    """Cut anywhere: a clear ElfError, or (cut after every loaded segment, where the loader
+    does not look: section headers, non-dynamic symbols) the same facts as the whole file."""
+    whole = build("newglibc") / "libnewglibc.so.1"
+    data, full = whole.read_bytes(), read_elf(whole, "cut.so")
+    path = tmp_path / "cut.so"
+    errors = 0
+    for length in range(0, len(data), 37):
+        path.write_bytes(data[:length])
+        try:
+            facts = read_elf(path, "cut.so")
+        except ElfError as err:
+            errors += 1
+            assert re.match(r"(not an ELF file \(empty file\)|truncated)", err.reason), err.reason
+        else:
+            assert facts == full
+    assert errors > len(data) // 37 // 2
 
 
 def test_missing_root_is_an_input_error(tmp_path: Path) -> None:
