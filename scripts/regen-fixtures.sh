@@ -105,9 +105,11 @@ poetry_lock() {  # poetry_lock BIN WORK DEST [SUFFIX]: poetry.lock plus `poetry 
   case $dest in */lock-*)  # a complete project folder: the lock and its pyproject
     cp "$w/pyproject.toml" "$dest/" && rewrite "$dest/pyproject.toml";; esac
   (cd "$w" && "$bin" export -n --without-hashes -f requirements.txt) > "$dest/expected/poetry$sfx.txt"
-  (cd "$w" && "$bin" export -n --without-hashes -f requirements.txt --with dev \
-    --all-extras 2>/dev/null || "$bin" export -n --without-hashes -f requirements.txt --dev \
-    -E fast) > "$dest/expected/poetry$sfx-all.txt"
+  if "$bin" export --help 2>/dev/null | grep -c -e "--all-extras" >/dev/null; then
+    (cd "$w" && "$bin" export -n --without-hashes -f requirements.txt --with dev --all-extras)
+  else  # Poetry 1.1: --dev and one -E per extra (only csv-export is locked with it)
+    (cd "$w" && "$bin" export -n --without-hashes -f requirements.txt --dev -E fast)
+  fi > "$dest/expected/poetry$sfx-all.txt"
 }
 
 # --- gateway: uv -------------------------------------------------------------------

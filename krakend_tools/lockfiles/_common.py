@@ -29,7 +29,10 @@ def load_toml(path: Path, text: str) -> dict[str, Any]:
         msg = str(err)
         found = _AT_LINE.search(msg)
         line = int(found.group(1)) if found else None
-        raise InputError(f"invalid TOML: {_AT_LINE.sub('', msg).strip()}", path=path,
+        if line is None and "end of document" in msg:
+            line = text.count("\n") + 1
+        msg = _AT_LINE.sub("", msg).replace("(at end of document)", "").strip()
+        raise InputError(f"invalid TOML: {msg}", path=path,
                          line=line) from None
 
 
