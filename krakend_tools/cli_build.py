@@ -77,10 +77,14 @@ class _Display:
             sys.stderr.write(f"[{time.monotonic() - self.started:6.1f}s] {target}: {text}\n")
 
     def log(self, target: str, line: str) -> None:
-        if self.verbose:
-            self.console.print(f"[dim]{target}[/dim] {line}", markup=True, highlight=False,
-                               soft_wrap=True) if not self.plain else \
-                sys.stderr.write(f"{target} | {line}\n")
+        if not self.verbose:
+            return
+        if self.plain:
+            sys.stderr.write(f"{target} | {line}\n")
+        else:
+            from rich.text import Text
+
+            self.console.print(Text.assemble((f"{target} | ", "dim"), line), soft_wrap=True)
 
 
 def register(app: typer.Typer) -> None:

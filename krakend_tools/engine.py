@@ -509,14 +509,18 @@ class DockerRunner:
             inside.append(where)
         argv = probe_argv(self.python, "/krakend/probe.py", inside, module, types)
         start = time.monotonic()
+        local = self.engine.local  # a remote engine cannot see our paths: copy them in
         try:
             container = self.engine.create(self.image, argv, platform=self.platform,
-                                           volumes=volumes, working_dir="/tmp", read_only=True,
+                                           volumes=volumes if local else None,
+                                           working_dir="/tmp", read_only=local,
                                            tmpfs={"/tmp": "rw,size=64m"})
         except InputError as err:
             return Completed(None, "", str(err))
         timed_out = False
         try:
+            if not local:
+                container.put_archive("/", _copy_in_tar(volumes))
             container.start()
             try:
                 status = container.wait(timeout=timeout)
@@ -532,6 +536,21 @@ class DockerRunner:
         finally:
             self.engine.remove_container(container)
         return Completed(code, out, errors, timed_out, time.monotonic() - start)
+
+
+def _copy_in_tar(volumes: Mapping[str, Mapping[str, str]]) -> bytes:
+    """The mounted paths as one tar (for a remote engine), read-only for everyone."""
+    buf = io.BytesIO()
+
+    def readonly(info: tarfile.TarInfo) -> tarfile.TarInfo:
+        info.mode &= 0o555
+        info.uid = info.gid = 0
+        return info
+
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        for host, spec in volumes.items():
+            tar.add(host, arcname=spec["bind"].lstrip("/"), filter=readonly)
+    return buf.getvalue()
 
 
 def runtime_runner(target: Target | str, *, image: str | None = None,

@@ -187,3 +187,30 @@ def test_custom_command_text_table_and_verbose_log(docker_env: dict[str, str],
     assert "building-now" in proc.stderr  # -v streams the log
     assert "generic/amd64" in proc.stdout and "OK" in proc.stdout and "plain.so" in proc.stdout
     assert (tmp_path / "generic-amd64" / "plain.so").is_file()
+
+
+@pytest.mark.docker
+@pytest.mark.slow
+def test_interrupt_removes_container_and_leaves_no_artifact(
+        docker_env: dict[str, str], docker_client: Any, tmp_path: Path) -> None:
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    before = our_containers(docker_client)
+    env = {**os.environ, "NO_COLOR": "1", **docker_env}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "krakend_tools", "build", str(EXAMPLE), "--target",
+         "generic/amd64", "--no-test", "--command", "touch /out/half.whl; sleep 120",
+         "--out", str(tmp_path)], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 300
+    while len(our_containers(docker_client)) == len(before) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    time.sleep(1)
+    proc.send_signal(signal.SIGTERM)  # what Ctrl-C does (SIGINT) takes the same path
+    proc.wait(60)
+    assert proc.returncode == 130
+    assert our_containers(docker_client) == before
+    assert not list(tmp_path.rglob("*.whl"))
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
