@@ -80,6 +80,45 @@ def test_unreachable_engine_is_one_line_exit_2(tmp_path: Path) -> None:
     assert "Traceback" not in proc.stderr
 
 
+def test_docker_context_is_honoured(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import hashlib
+
+    from krakend_tools import engine
+
+    meta = tmp_path / "contexts" / "meta" / hashlib.sha256(b"far").hexdigest()
+    meta.mkdir(parents=True)
+    (meta / "meta.json").write_text(json.dumps(
+        {"Name": "far", "Endpoints": {"docker": {"Host": f"unix://{tmp_path}/far.sock"}}}))
+    (tmp_path / "config.json").write_text(json.dumps({"currentContext": "far"}))
+    monkeypatch.delenv("DOCKER_HOST", raising=False)
+    monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path))
+    assert engine.docker_host() == (f"unix://{tmp_path}/far.sock", "docker context 'far'")
+    with pytest.raises(InputError, match="docker context 'far'"):
+        engine.connect()
+    monkeypatch.setenv("DOCKER_CONTEXT", "missing")
+    with pytest.raises(InputError, match="docker context 'missing' not found"):
+        engine.docker_host()
+
+
+def test_arm64_without_qemu_names_the_fix(monkeypatch: pytest.MonkeyPatch) -> None:
+    from krakend_tools import engine
+
+    monkeypatch.setattr(engine, "qemu_arm64_ready", lambda: False)
+    eng = engine.Engine(client=None, url="unix:///x", source="DOCKER_HOST", arch="amd64")
+    eng.require_platform("amd64")
+    with pytest.raises(InputError, match="update-binfmts --enable qemu-aarch64"):
+        eng.require_platform("arm64")
+
+
+def test_platform_mismatch_message() -> None:
+    from krakend_tools.engine import api_message
+
+    err = Exception("500 Server Error: pull access denied for local/x, repository does "
+                    "not exist or may require 'docker login'")
+    text = api_message(err, "linux/arm64", "local/x")
+    assert "not available for linux/arm64" in text and "local/x" in text
+
+
 def test_bad_target_is_usage_error() -> None:
     proc = run_krakend("build", str(EXAMPLE), "--target", "alpine/riscv")
     assert proc.returncode == 2 and "invalid target" in proc.stderr
