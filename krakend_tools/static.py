@@ -252,10 +252,13 @@ class _Checker:
 
 
 def check_tree(root: Path, manifest: Manifest) -> StaticResult:
-    """Check every ELF file under ``root`` (a file, or a folder such as an unpacked wheel)."""
+    """Check every ELF file under ``root``: a folder (a plugin, an unpacked wheel), one file,
+    or a ``.whl`` (read by :func:`check_wheel`)."""
     root = Path(root)
     if not root.exists():
         raise InputError("no such file or folder", path=root)
+    if root.is_file() and root.suffix == ".whl":
+        return check_wheel(root, manifest)
     result = StaticResult(str(root))
     single = root.is_file()
     parsed: list[tuple[ElfFacts, Path]] = []
@@ -289,7 +292,7 @@ def check_wheel(wheel: Path, manifest: Manifest) -> StaticResult:
                     parsed.append((read_elf_member(zf, info, str(rel)), rel))
                 except ElfError as err:
                     result.problems.append(f"{rel}: {err.reason}")
-    except (OSError, zipfile.BadZipFile, zlib.error) as err:
+    except (OSError, zipfile.BadZipFile, zlib.error, NotImplementedError, RuntimeError) as err:
         raise InputError(f"cannot read wheel: {err}", path=wheel) from None
     _evaluate(result, parsed, manifest)
     return result

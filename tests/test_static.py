@@ -320,6 +320,7 @@ def test_check_wheel_reads_the_zip(wheels: dict[str, Path]) -> None:
     result = check_wheel(wheel, make_manifest())
     assert result.ok and result.modules == ["markupsafe._speedups"]
     assert result.root == str(wheel)
+    assert check_tree(wheel, make_manifest()).to_dict() == result.to_dict()
     assert [f.path for f in result.files] == ["markupsafe/_speedups.cpython-311-x86_64-linux-gnu.so"]
 
 
