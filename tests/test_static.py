@@ -1,6 +1,7 @@
 """Static phase of test-plugin, on files compiled here and on real third-party wheels.
 
-Compilers (Debian packages): gcc, g++, musl-tools, gcc-aarch64-linux-gnu, binutils (readelf).
+Debian packages: gcc g++ binutils musl-tools gcc-aarch64-linux-gnu python3-dev (Python.h of
+the interpreter running the tests; the x86_64 headers also serve the aarch64 cross build).
 Wheels: ``scripts/fetch-wheels.sh .cache/wheels`` (or ``$KRAKEND_WHEELS``). A missing tool or
 wheel cache skips the tests that need it, except with ``CI=true``, where it fails them.
 """
@@ -8,6 +9,7 @@ wheel cache skips the tests that need it, except with ``CI=true``, where it fail
 from __future__ import annotations
 
 import copy
+import json
 import os
 import re
 import shutil
@@ -109,6 +111,11 @@ def build(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], Path]:
     built: dict[str, Path] = {}
 
     def _build(kind: str) -> Path:
+        if not (Path(PY_INCLUDE) / "Python.h").is_file():
+            message = f"no Python.h in {PY_INCLUDE} (Debian: apt-get install python3-dev)"
+            if CI:
+                pytest.fail(message)
+            pytest.skip(message)
         if kind not in built:
             folder = base / kind
             folder.mkdir()
@@ -398,6 +405,16 @@ def test_plain_so_module_is_accepted(build: Callable[[str], Path], tmp_path: Pat
     shutil.copy(build("gnu") / "plugmod.cpython-311-x86_64-linux-gnu.so", pkg / "plugmod.so")
     result = check_tree(tmp_path, make_manifest())
     assert result.ok and result.modules == ["pkg.sub.plugmod"]
+
+
+def test_wheel_data_platlib_module_name(build: Callable[[str], Path], tmp_path: Path) -> None:
+    platlib = tmp_path / "plug-1.0.data" / "platlib"
+    platlib.mkdir(parents=True)
+    shutil.copy(build("gnu") / "plugmod.cpython-311-x86_64-linux-gnu.so", platlib)
+    result = check_tree(tmp_path, make_manifest())
+    assert result.modules == ["plugmod"]
+    data = json.loads(json.dumps(result.to_dict()))
+    assert data["ok"] is True and data["files"][0]["py_inits"] == ["PyInit_plugmod"]
 
 
 def test_other_python_suffix(build: Callable[[str], Path], tmp_path: Path) -> None:
