@@ -8,14 +8,18 @@ and scratch folder; the Docker engine adds one for runtime images) and
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import selectors
 import shutil
 import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -149,7 +153,11 @@ def kill_group(pgid: int, skip: Sequence[int] = ()) -> int:
 
 
 class LocalRunner:
-    """Runs probes with a local interpreter: own session, scratch cwd, group killed after."""
+    """Runs probes with a local interpreter: own session, scratch cwd, group killed after.
+
+    Each worker thread reuses one scratch folder, emptied after every probe; ``close()``
+    (or garbage collection) removes them.
+    """
 
     def __init__(self, python: str, site_packages: Sequence[str] = (),
                  probe_path: str | None = None) -> None:
@@ -158,6 +166,13 @@ class LocalRunner:
         self.probe_path = probe_path or str(PROBE_PATH)
         self.description = f"local {python}"
         self.reaper = _set_subreaper()
+        self._local = threading.local()
+        self._scratch_dirs: list[str] = []
+        self._finalizer = weakref.finalize(self, _remove_all, self._scratch_dirs)
+
+    def close(self) -> None:
+        """Remove the scratch folders."""
+        self._finalizer()
 
     def run_probe(self, paths: Sequence[str], module: str, types: Sequence[str],
                   timeout: float) -> Completed:
@@ -165,36 +180,126 @@ class LocalRunner:
                           module, types)
         return self.run(argv, timeout)
 
+    def _scratch(self) -> str:
+        path: str | None = getattr(self._local, "scratch", None)
+        if path is None or not os.path.isdir(path):
+            path = tempfile.mkdtemp(prefix="krakend-probe-")
+            self._scratch_dirs.append(path)
+            self._local.scratch = path
+        return path
+
     def run(self, argv: Sequence[str], timeout: float) -> Completed:
         """Run ``argv``; on return the process and everything it spawned are gone."""
-        scratch = tempfile.mkdtemp(prefix="krakend-probe-")
+        cwd = self._scratch()
+        start = time.monotonic()
         try:
-            out_path, err_path = Path(scratch, ".stdout"), Path(scratch, ".stderr")
-            work = Path(scratch, "cwd")
-            work.mkdir()
-            start = time.monotonic()
-            timed_out = False
-            leftovers = 0
-            # Files, not pipes: a grandchild holding them open cannot stall us.
-            with open(out_path, "wb") as out, open(err_path, "wb") as err:
-                try:
-                    proc = subprocess.Popen(list(argv), stdin=subprocess.DEVNULL, stdout=out,
-                                            stderr=err, cwd=work, start_new_session=True)
-                except OSError as exc:
-                    return Completed(None, "", f"cannot run {argv[0]}: {exc.strerror}")
-                try:
-                    proc.wait(timeout)
-                except subprocess.TimeoutExpired:
-                    timed_out = True
-                finally:
-                    leftovers = kill_group(proc.pid, skip=(proc.pid,))
-                    proc.wait()
-            elapsed = time.monotonic() - start
-            return Completed(proc.returncode, out_path.read_text(errors="replace"),
-                             err_path.read_text(errors="replace"), timed_out, elapsed,
-                             leftovers)
+            proc = subprocess.Popen(list(argv), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                    stderr=subprocess.PIPE, cwd=cwd, start_new_session=True)
+        except OSError as exc:
+            return Completed(None, "", f"cannot run {argv[0]}: {exc.strerror}")
+        assert proc.stdout is not None and proc.stderr is not None
+        out_fd, err_fd = proc.stdout.fileno(), proc.stderr.fileno()
+        buffers = {out_fd: bytearray(), err_fd: bytearray()}
+        leftovers = 0
+        try:
+            timed_out = not _pump_until_exit(proc, buffers, timeout)
         finally:
-            shutil.rmtree(scratch, ignore_errors=True)
+            # Still unreaped (a zombie at worst), so the group id cannot have been reused.
+            leftovers = kill_group(proc.pid, skip=(proc.pid,))
+            proc.wait()
+            _drain(buffers, deadline=time.monotonic() + 2.0)
+            proc.stdout.close()
+            proc.stderr.close()
+            _empty(cwd)
+        return Completed(proc.returncode, buffers[out_fd].decode(errors="replace"),
+                         buffers[err_fd].decode(errors="replace"), timed_out,
+                         time.monotonic() - start, leftovers)
+
+
+def _remove_all(paths: list[str]) -> None:
+    for path in paths:
+        shutil.rmtree(path, ignore_errors=True)
+    paths.clear()
+
+
+def _empty(folder: str) -> None:
+    """Remove whatever a probe left in its working folder."""
+    try:
+        entries = os.listdir(folder)
+    except OSError:
+        return
+    for name in entries:
+        path = os.path.join(folder, name)
+        if os.path.isdir(path) and not os.path.islink(path):
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            with contextlib.suppress(OSError):
+                os.unlink(path)
+
+
+def _read_ready(sel: selectors.BaseSelector, buffers: dict[int, bytearray],
+                wait: float | None) -> bool:
+    """Read whatever is ready on the pipes; True once the exit fd (data None) is ready."""
+    exited = False
+    for key, _ in sel.select(wait):
+        if key.data is None:
+            exited = True
+            continue
+        chunk = os.read(key.fd, 65536)
+        if chunk:
+            buffers[key.fd] += chunk
+        else:
+            sel.unregister(key.fd)
+    return exited
+
+
+def _pump_until_exit(proc: subprocess.Popen[bytes], buffers: dict[int, bytearray],
+                     timeout: float) -> bool:
+    """Collect output until ``proc`` exits (True) or ``timeout`` passes (False).
+
+    Waits on a pidfd where there is one, so the exit is seen at once, not at a poll tick;
+    the process is left unreaped.
+    """
+    deadline = time.monotonic() + timeout
+    pidfd = -1
+    with selectors.DefaultSelector() as sel:
+        for fd in buffers:
+            sel.register(fd, selectors.EVENT_READ, "pipe")
+        if hasattr(os, "pidfd_open"):
+            try:
+                pidfd = os.pidfd_open(proc.pid)
+                sel.register(pidfd, selectors.EVENT_READ, None)
+            except OSError:
+                pidfd = -1
+        try:
+            while True:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return False
+                wait = remaining if pidfd >= 0 else min(remaining, 0.005)
+                if _read_ready(sel, buffers, wait) or (pidfd < 0 and _exited(proc.pid)):
+                    return True
+        finally:
+            if pidfd >= 0:
+                os.close(pidfd)
+
+
+def _exited(pid: int) -> bool:
+    """Whether ``pid`` (our child) has exited, without reaping it."""
+    try:
+        info = os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+    except ChildProcessError:
+        return True
+    return info is not None
+
+
+def _drain(buffers: dict[int, bytearray], deadline: float) -> None:
+    """Read the pipes to EOF (every writer is dead by now), or until ``deadline``."""
+    with selectors.DefaultSelector() as sel:
+        for fd in buffers:
+            sel.register(fd, selectors.EVENT_READ, "pipe")
+        while sel.get_map() and time.monotonic() < deadline:
+            _read_ready(sel, buffers, max(0.0, deadline - time.monotonic()))
 
 
 def _json_line(stdout: str) -> dict[str, Any] | None:

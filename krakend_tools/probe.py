@@ -20,12 +20,14 @@ plugin prints goes to stderr, so stdout holds the JSON only. Crashes, hangs and
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 import time
-from collections.abc import Callable
-from typing import Any
+
+TYPE_CHECKING = False  # typing and json are not imported: they would double start-up time
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Any
 
 TYPES = ("server", "client", "modifier")
 REGISTERERS = {"server": "HandlerRegisterer", "client": "ClientRegisterer",
@@ -212,6 +214,36 @@ def register_type(module: Any, kind: str, logger: Any = None, ctx: Any = None,
     return result
 
 
+_ESCAPES = {i: f"\\u{i:04x}" for i in range(0x20)}
+_ESCAPES.update({ord('"'): '\\"', ord("\\"): "\\\\", ord("\n"): "\\n", ord("\t"): "\\t"})
+
+
+def _string(text: str) -> str:
+    text = text.translate(_ESCAPES)
+    if any("\ud800" <= c <= "\udfff" for c in text):  # undecodable file names
+        text = "".join(f"\\u{ord(c):04x}" if "\ud800" <= c <= "\udfff" else c for c in text)
+    return f'"{text}"'
+
+
+def dumps(obj: Any) -> str:
+    """JSON for the probe's own output (str, int, float, bool, None, list, dict)."""
+    if obj is None:
+        return "null"
+    if obj is True or obj is False:
+        return "true" if obj else "false"
+    if isinstance(obj, str):
+        return _string(obj)
+    if isinstance(obj, int):
+        return str(int(obj))
+    if isinstance(obj, float):
+        return repr(obj) if obj == obj and obj not in (float("inf"), -float("inf")) else "null"
+    if isinstance(obj, dict):
+        return "{" + ", ".join(f"{_string(str(k))}: {dumps(v)}" for k, v in obj.items()) + "}"
+    if isinstance(obj, (list, tuple)):
+        return "[" + ", ".join(dumps(v) for v in obj) + "]"
+    return _string(repr(obj))
+
+
 def parse_args(argv: list[str]) -> dict[str, Any]:
     """``--path``/``--module``/``--type`` into a dict; ValueError on anything else."""
     opts: dict[str, Any] = {"path": [], "module": None, "type": []}
@@ -249,9 +281,8 @@ def probe(paths: list[str], name: str, types: list[str]) -> dict[str, Any]:
     sys.stderr.write(f"{MARKER}{name}\n")
     sys.stderr.flush()
     try:
-        import importlib
-
-        module = importlib.import_module(name)
+        __import__(name)
+        module = sys.modules[name]
     except SystemExit as exc:
         code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
         out["error"] = f"exited with code {code} during import"
@@ -283,7 +314,7 @@ def main(argv: list[str] | None = None) -> int:
     os.dup2(2, 1)  # the plugin's prints, even from C, land on stderr
     sys.stdout = sys.stderr
     out = probe(opts["path"], opts["module"], opts["type"])
-    line = json.dumps(out, default=repr) + "\n"
+    line = dumps(out) + "\n"
     sys.stderr.flush()
     data = line.encode()
     while data:

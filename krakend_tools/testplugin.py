@@ -233,14 +233,19 @@ def run(artifacts: Sequence[str], manifest: Manifest, types: Sequence[str], *,
     kinds = [t for t in TYPES if t in types]
     plan = ImportPlan(runner) if runner is not None else plan_import(manifest, python)
     workers = max(1, jobs or os.cpu_count() or 1)
-    with expand(list(artifacts), pattern) as arts:
-        if workers == 1 or len(arts) == 1:
-            results = [check_artifact(a, manifest, kinds, plan, timeout) for a in arts]
-        else:
-            with ThreadPoolExecutor(max_workers=min(workers, len(arts))) as pool:
-                results = list(pool.map(
-                    lambda a: check_artifact(a, manifest, kinds, plan, timeout), arts))
-        findings = [f for r in results for f in findings_for(r, kinds)]
+    try:
+        with expand(list(artifacts), pattern) as arts:
+            if workers == 1 or len(arts) == 1:
+                results = [check_artifact(a, manifest, kinds, plan, timeout) for a in arts]
+            else:
+                with ThreadPoolExecutor(max_workers=min(workers, len(arts))) as pool:
+                    results = list(pool.map(
+                        lambda a: check_artifact(a, manifest, kinds, plan, timeout), arts))
+            findings = [f for r in results for f in findings_for(r, kinds)]
+    finally:
+        close = getattr(plan.runner, "close", None)
+        if runner is None and callable(close):
+            close()
     failed = {f.name for f in findings if not f.ok}
     meta: dict[str, Any] = {
         "tested": len(results), "failed": len(failed), "types": kinds,

@@ -121,16 +121,23 @@ def test_missing_module(runner: LocalRunner, plugins: Path) -> None:
     assert out.error == "ModuleNotFoundError: No module named 'no_such_plugin'"
 
 
-def test_probe_runs_in_a_scratch_folder(runner: LocalRunner, tmp_path: Path) -> None:
+def test_probe_runs_in_a_scratch_folder(tmp_path: Path) -> None:
     (tmp_path / "cwd_plugin.py").write_text(
-        "import os\nCWD = os.getcwd()\n"
+        "import os\nCWD = os.getcwd()\nLEFT = sorted(os.listdir(CWD))\n"
+        "open('litter.txt', 'w').write('x')\nos.mkdir('litter-dir')\n"
         "class HandlerRegisterer:\n"
         "    def register_handlers(self, register):\n"
-        "        register(CWD, lambda c, n: n)\n")
-    out = probe(runner, tmp_path, "cwd_plugin", types=["server"])
-    cwd = out.results["server"].registered[0]
+        "        register(CWD, lambda c, n: n)\n"
+        "        register('found:' + ','.join(LEFT), lambda c, n: n)\n")
+    own = LocalRunner(sys.executable)
+    first = probe(own, tmp_path, "cwd_plugin", types=["server"]).results["server"].registered
+    second = probe(own, tmp_path, "cwd_plugin", types=["server"]).results["server"].registered
+    cwd = first[0]
     assert cwd != os.getcwd() and "krakend-probe-" in cwd
-    assert not Path(cwd).exists()  # removed afterwards
+    assert second == [cwd, "found:"]  # the previous probe's files were cleared
+    assert os.listdir(cwd) == []
+    own.close()
+    assert not Path(cwd).exists()
 
 
 def test_probe_needs_only_the_stdlib(plugins: Path) -> None:
