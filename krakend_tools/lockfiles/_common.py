@@ -17,6 +17,7 @@ if TYPE_CHECKING:
 
 _AT_LINE = re.compile(r"\(at line (\d+), column (\d+)\)")
 _MARKERS: dict[str, Marker] = {}
+_NAMES: dict[str, NormalizedName] = {}
 
 
 def load_toml(path: Path, text: str) -> dict[str, Any]:
@@ -37,15 +38,20 @@ def load_toml(path: Path, text: str) -> dict[str, Any]:
 
 
 def name_of(value: object, path: Path, line: int | None) -> NormalizedName:
-    """The canonical form of a package name, validated."""
+    """The canonical form of a package name, validated (and cached: names repeat)."""
+    if type(value) is str:
+        cached = _NAMES.get(value)
+        if cached is not None:
+            return cached
     from packaging.utils import InvalidName, canonicalize_name
 
     if not isinstance(value, str):
         raise InputError(f"package name must be a string, not {value!r}", path=path, line=line)
     try:
-        return canonicalize_name(value, validate=True)
+        name = _NAMES[value] = canonicalize_name(value, validate=True)
     except InvalidName:
         raise InputError(f"invalid package name {value!r}", path=path, line=line) from None
+    return name
 
 
 def version_of(value: object, path: Path, line: int | None, name: str = "") -> Version:
@@ -99,6 +105,8 @@ def specifier_of(value: object, path: Path, line: int | None) -> SpecifierSet | 
 
 def table(value: object, what: str, path: Path, line: int | None = None) -> Mapping[str, Any]:
     """``value`` if it is a table, else an InputError."""
+    if type(value) is dict:
+        return value
     if value is None:
         return {}
     if not isinstance(value, Mapping):

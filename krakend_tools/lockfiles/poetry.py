@@ -102,7 +102,8 @@ def parse(path: Path, text: str) -> Lockfile:
             groups=group_set, wheels=wheels, sdist=sdist, has_file_names=bool(names),
             line=line, direct=name in direct,
             source=_SOURCES.get(str(source), str(source)) if source else "registry"))
-        _package_edges(entry, name, edges, extra_edges, path, line)
+        if lock_version != "2.1":  # only older locks need the graph
+            _package_edges(entry, name, edges, extra_edges, path, line)
 
     lock = Lockfile(path=path, tool=TOOL, packages=packages, requires_python=requires_python,
                     lock_version=str(lock_version))

@@ -62,24 +62,38 @@ def parse(path: Path, text: str) -> Lockfile:
             return f"{name}=={version}"
         return name
 
+    made: dict[tuple[str, object, object], Edge] = {}  # identical edges are shared
+
     def edges_of(deps: object, what: str, line: int | None) -> list[Edge]:
         out = []
         for dep in array(deps, what, path, line):
             dep = table(dep, what, path, line)
             target: str = name_of(dep.get("name"), path, line)
-            extras = frozenset(_canon(e) for e in array(dep.get("extra"), what, path, line)
-                               if isinstance(e, str))
-            out.append(Edge(key(target, dep.get("version")),
-                            marker_of(dep.get("marker"), path, line), extras))
+            ref = (key(target, dep.get("version")), dep.get("marker"), dep.get("extra"))
+            edge = made.get(ref) if type(ref[2]) is not list else None
+            if edge is None:
+                extras = frozenset(_canon(e) for e in array(ref[2], what, path, line)
+                                   if isinstance(e, str))
+                edge = Edge(ref[0], marker_of(ref[1], path, line), extras)
+                if type(ref[2]) is not list:
+                    made[ref] = edge
+            out.append(edge)
         return out
 
     lock = Lockfile(path=path, tool=TOOL, packages=[], lock_version=str(version),
                     requires_python=specifier_of(data.get("requires-python"), path, None))
-    root_found = False
-    for entry, line, name in entries:
+    root = next((i for i, (entry, line, name) in enumerate(entries) if _is_root(entry)), None)
+    direct: set[str] = set()
+    if root is not None:
+        entry, line, _ = entries[root]
+        for group in ([entry.get("dependencies")]
+                      + list(table(entry.get("optional-dependencies"), "", path, line).values())
+                      + list(table(entry.get("dev-dependencies"), "", path, line).values())):
+            direct.update(name_of(d.get("name"), path, line) for d in array(group, "", path, line)
+                          if isinstance(d, dict))
+    for index, (entry, line, name) in enumerate(entries):
         source = table(entry.get("source"), f"source of {name}", path, line)
-        is_root = not root_found and source.get(next(iter(source), "")) == "." and any(
-            k in source for k in _ROOT_SOURCES)
+        is_root = index == root
         pkg_key = key(name, entry.get("version"))
         deps = edges_of(entry.get("dependencies"), f"dependencies of {name}", line)
         optional = {_canon(extra): edges_of(d, f"optional dependencies of {name}", line)
@@ -87,7 +101,6 @@ def parse(path: Path, text: str) -> Lockfile:
                                           f"optional-dependencies of {name}", path,
                                           line).items()}
         if is_root:
-            root_found = True
             lock.project = name
             lock.roots[RUNTIME] = deps
             lock.roots.update(optional)
@@ -98,15 +111,18 @@ def parse(path: Path, text: str) -> Lockfile:
         lock.edges[pkg_key] = deps
         if optional:
             lock.extra_edges[pkg_key] = optional
-        lock.packages.append(_package(entry, name, source, path, line))
-    if lock.roots:
-        direct = {e.target.partition("==")[0] for es in lock.roots.values() for e in es}
-        lock.packages = [_with_direct(p) if p.name in direct else p for p in lock.packages]
+        lock.packages.append(_package(entry, name, source, path, line, name in direct))
     return lock
 
 
+def _is_root(entry: object) -> bool:
+    """The project itself: its source is the lockfile's own folder."""
+    source = entry.get("source") if isinstance(entry, dict) else None
+    return isinstance(source, dict) and any(source.get(k) == "." for k in _ROOT_SOURCES)
+
+
 def _package(entry: Mapping[str, Any], name: str, source: Mapping[str, Any], path: Path,
-             line: int | None) -> LockedPackage:
+             line: int | None, direct: bool) -> LockedPackage:
     raw_version = entry.get("version")
     version = None if raw_version is None else version_of(raw_version, path, line, name)
     wheels = tuple(n for w in array(entry.get("wheels"), f"wheels of {name}", path, line)
@@ -119,17 +135,11 @@ def _package(entry: Mapping[str, Any], name: str, source: Mapping[str, Any], pat
                           or sdist_entry.get("filename"))
     kind = next(iter(source), "registry")
     return LockedPackage(name=name, version=version, wheels=wheels, sdist=sdist, line=line,
-                         source=_SOURCE_KINDS.get(kind, kind))
+                         direct=direct, source=_SOURCE_KINDS.get(kind, kind))
 
 
 _SOURCE_KINDS = {"registry": "registry", "git": "git", "url": "url", "path": "path",
                  "directory": "path", "editable": "path", "virtual": "path"}
-
-
-def _with_direct(pkg: LockedPackage) -> LockedPackage:
-    from dataclasses import replace
-
-    return replace(pkg, direct=True)
 
 
 def _canon(name: str) -> str:
