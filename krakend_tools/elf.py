@@ -409,11 +409,15 @@ def _read_dynamic(r: _Reader, facts: ElfFacts, e: str, is64: bool, dynamic: tupl
             versym = struct.unpack(f"{e}{count}H", r.read(at(tags[_DT_VERSYM], "versym"),
                                                           count * 2, "symbol versions"))
         defined, undefined = facts.defined, facts.undefined
+        find, strlen = dstr.find, len(dstr)
         for i, sym in enumerate(struct.iter_unpack(sym_fmt, data)):
             name_off, info, shndx = (sym[0], sym[1], sym[3]) if is64 else (sym[0], sym[3], sym[5])
             if not name_off:
                 continue
-            name = _cstr(dstr, name_off)
+            if name_off >= strlen:
+                raise ElfError(f"corrupt string table: offset {name_off} out of range")
+            end = find(b"\0", name_off)
+            name = dstr[name_off:end if end >= 0 else strlen].decode("utf-8", "replace")
             if shndx == _SHN_UNDEF:
                 undefined.append(name)
                 if versym:

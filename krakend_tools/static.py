@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import zipfile
@@ -232,23 +233,28 @@ class _Checker:
                 f"{_dotted(version)}'s stable ABI: {shown}{more}"]
 
     def _limited(self) -> dict[str, tuple[int, int] | None] | None:
-        """Stable-ABI symbol -> version it was added in (None: not on Linux / this build)."""
         if self.limited is None and not self.limited_missing:
-            try:
-                import abi3info
-            except ImportError:
-                self.limited_missing = True
-                return None
-            on = {"HAVE_FORK", "PY_HAVE_THREAD_NATIVE_ID"}
-            if self.m.python.debug:
-                on |= {"Py_REF_DEBUG", "Py_TRACE_REFS"}
-            table: dict[str, tuple[int, int] | None] = {}
-            for items in (abi3info.FUNCTIONS, abi3info.DATAS):
-                for sym, item in items.items():
-                    ok = item.ifdef is None or item.ifdef.name in on
-                    table[sym.name] = (item.added.major, item.added.minor) if ok else None
-            self.limited = table
+            self.limited = stable_abi_table(self.m.python.debug)
+            self.limited_missing = self.limited is None
         return self.limited
+
+
+@functools.cache
+def stable_abi_table(debug: bool = False) -> dict[str, tuple[int, int] | None] | None:
+    """Stable-ABI symbol -> version it was added in (None: not on Linux / this build);
+    None when the abi3info package is not installed."""
+    try:
+        import abi3info
+    except ImportError:
+        return None
+    on = {"HAVE_FORK", "PY_HAVE_THREAD_NATIVE_ID"} | (
+        {"Py_REF_DEBUG", "Py_TRACE_REFS"} if debug else set())
+    table: dict[str, tuple[int, int] | None] = {}
+    for items in (abi3info.FUNCTIONS, abi3info.DATAS):
+        for sym, item in items.items():
+            ok = item.ifdef is None or item.ifdef.name in on
+            table[sym.name] = (item.added.major, item.added.minor) if ok else None
+    return table
 
 
 def check_tree(root: Path, manifest: Manifest) -> StaticResult:
