@@ -13,6 +13,7 @@ import re
 import sys
 import sysconfig
 
+
 def _libc() -> tuple[str, str]:
     family, version = platform.libc_ver()
     if family == "glibc":
@@ -66,6 +67,7 @@ _WANTED = re.compile(r"(libc|libstdc\+\+|libgcc_s|libz|libm)\.so\.\d+|ld-musl-\w
 def _libraries() -> dict[str, str]:
     """soname -> real path, for the libraries plugins commonly need."""
     found: dict[str, str] = {}
+    musl = _libc()[0] == "musl"
     for path in _loaded_paths():
         if _WANTED.fullmatch(os.path.basename(path)):
             found.setdefault(os.path.basename(path), os.path.realpath(path))
@@ -75,7 +77,7 @@ def _libraries() -> dict[str, str]:
         except OSError:
             continue
         for base in names:
-            if _WANTED.fullmatch(base):
+            if _WANTED.fullmatch(base) and (musl or not base.startswith("ld-musl")):
                 found.setdefault(base, os.path.realpath(os.path.join(d, base)))
     return found
 
@@ -93,7 +95,7 @@ def _distributions() -> dict[str, str]:
 
 def _marker_environment() -> dict[str, str]:
     impl = sys.implementation
-    iver = "{0.major}.{0.minor}.{0.micro}".format(impl.version)
+    iver = f"{impl.version.major}.{impl.version.minor}.{impl.version.micro}"
     if impl.version.releaselevel != "final":
         iver += impl.version.releaselevel[0] + str(impl.version.serial)
     return {
