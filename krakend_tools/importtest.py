@@ -167,12 +167,19 @@ class LocalRunner:
         self.description = f"local {python}"
         self.reaper = _set_subreaper()
         self._local = threading.local()
+        self._active: set[int] = set()  # process groups of the probes running now
         self._scratch_dirs: list[str] = []
         self._finalizer = weakref.finalize(self, _remove_all, self._scratch_dirs)
 
     def close(self) -> None:
         """Remove the scratch folders."""
         self._finalizer()
+
+    def abort(self) -> None:
+        """Kill every probe running now (Ctrl-C): their ``run`` calls return at once."""
+        for pgid in list(self._active):
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(pgid, signal.SIGKILL)
 
     def run_probe(self, paths: Sequence[str], module: str, types: Sequence[str],
                   timeout: float) -> Completed:
@@ -198,6 +205,7 @@ class LocalRunner:
         except OSError as exc:
             return Completed(None, "", f"cannot run {argv[0]}: {exc.strerror}")
         assert proc.stdout is not None and proc.stderr is not None
+        self._active.add(proc.pid)
         out_fd, err_fd = proc.stdout.fileno(), proc.stderr.fileno()
         buffers = {out_fd: bytearray(), err_fd: bytearray()}
         leftovers = 0
@@ -207,6 +215,7 @@ class LocalRunner:
             # Still unreaped (a zombie at worst), so the group id cannot have been reused.
             leftovers = kill_group(proc.pid, skip=(proc.pid,))
             proc.wait()
+            self._active.discard(proc.pid)
             _drain(buffers, deadline=time.monotonic() + 2.0)
             proc.stdout.close()
             proc.stderr.close()

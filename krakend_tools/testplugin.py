@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import os
 import platform
+import signal
 import subprocess
 import sys
 import sysconfig
+import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -220,6 +222,40 @@ def _probe_details(outcome: ProbeOutcome) -> dict[str, Any]:
             "results": {k: vars(v) for k, v in outcome.results.items()}}
 
 
+def _terminate_as_interrupt() -> Callable[[], None]:
+    """While probes run, SIGTERM unwinds like Ctrl-C, so they are killed, not orphaned."""
+    if threading.current_thread() is not threading.main_thread():
+        return lambda: None
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+
+    def restore() -> None:
+        signal.signal(signal.SIGTERM, previous)
+
+    return restore
+
+
+def _parallel(arts: list[Artifact], manifest: Manifest, kinds: list[str], plan: ImportPlan,
+              timeout: float, workers: int) -> list[ArtifactResult]:
+    """check_artifact over a thread pool; on Ctrl-C the running probes are killed at once."""
+    pool = ThreadPoolExecutor(max_workers=min(workers, len(arts)))
+    try:
+        results = list(pool.map(
+            lambda a: check_artifact(a, manifest, kinds, plan, timeout), arts))
+    except BaseException:
+        pool.shutdown(wait=False, cancel_futures=True)
+        abort = getattr(plan.runner, "abort", None)
+        if callable(abort):
+            abort()
+        pool.shutdown(wait=True)
+        raise
+    pool.shutdown()
+    return results
+
+
 def run(artifacts: Sequence[str], manifest: Manifest, types: Sequence[str], *,
         pattern: str = DEFAULT_PATTERN, jobs: int | None = None,
         timeout: float = DEFAULT_TIMEOUT, python: str | None = None,
@@ -233,16 +269,16 @@ def run(artifacts: Sequence[str], manifest: Manifest, types: Sequence[str], *,
     kinds = [t for t in TYPES if t in types]
     plan = ImportPlan(runner) if runner is not None else plan_import(manifest, python)
     workers = max(1, jobs or os.cpu_count() or 1)
+    restore = _terminate_as_interrupt()
     try:
         with expand(list(artifacts), pattern) as arts:
             if workers == 1 or len(arts) == 1:
                 results = [check_artifact(a, manifest, kinds, plan, timeout) for a in arts]
             else:
-                with ThreadPoolExecutor(max_workers=min(workers, len(arts))) as pool:
-                    results = list(pool.map(
-                        lambda a: check_artifact(a, manifest, kinds, plan, timeout), arts))
+                results = _parallel(arts, manifest, kinds, plan, timeout, workers)
             findings = [f for r in results for f in findings_for(r, kinds)]
     finally:
+        restore()
         close = getattr(plan.runner, "close", None)
         if runner is None and callable(close):
             close()

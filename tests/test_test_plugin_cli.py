@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
 import platform
 import re
 import shutil
+import signal
+import subprocess
 import sys
 import time
 import xml.etree.ElementTree as ET
@@ -278,3 +281,31 @@ def test_default_manifest_is_this_interpreter(sources: Path) -> None:
     proc = run_krakend("test-plugin", "-s", str(sources / "good_plugin.py"))
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert lines(proc)[0].endswith("(registered: good-auth, good-headers)")
+
+
+def test_terminating_the_command_kills_running_probes(tmp_path: Path,
+                                                      host_manifest: Path) -> None:
+    src = (SRC / "hostile_spawner.py").read_text() + "\nwhile True:\n    pass\n"
+    (tmp_path / "spawn_and_hang.py").write_text(src)
+    env = {**os.environ, "NO_COLOR": "1"}
+    proc = subprocess.Popen([sys.executable, "-m", "krakend_tools", "test-plugin", "-s",
+                             "--manifest", str(host_manifest),
+                             str(tmp_path / "spawn_and_hang.py")],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
+                            cwd=Path(__file__).resolve().parent.parent)
+    pid_file = tmp_path / "spawn_and_hang.pid"
+    deadline = time.monotonic() + 20
+    while not pid_file.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert pid_file.exists(), "the plugin never started"
+    time.sleep(0.2)  # the pid file is written right after the child starts
+    proc.send_signal(signal.SIGTERM)
+    start = time.monotonic()
+    proc.communicate(timeout=20)
+    assert time.monotonic() - start < 5, "SIGTERM waited for the 30s import timeout"
+    assert proc.returncode == 130
+    child = int(pid_file.read_text())
+    time.sleep(0.2)
+    assert not Path(f"/proc/{child}").exists() or \
+        Path(f"/proc/{child}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z", \
+        f"the plugin's child {child} survived the command"
