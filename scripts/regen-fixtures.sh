@@ -158,7 +158,7 @@ cp "$W/requirements.txt" "$P/"
 (cd "$W" && pip_report "$P/expected/requirements.txt" --no-deps -r requirements.txt)
 rm -rf "$W"
 
-# --- win-agent: uv (two urllib3 versions), poetry, uv's pylock export --------------------
+# --- win-agent: uv (two urllib3 versions), poetry, uv's pylock export, uv pip compile ----
 log win-agent
 P=$FIX/plugins/win-agent; W=$(workdir "$P"); mkdir -p "$P/expected"
 uv_lock "$W" "$P"
@@ -166,6 +166,11 @@ uv_lock "$W" "$P"
   -o pylock.toml)
 cp "$W/pylock.toml" "$P/"
 (cd "$W" && pylock_report "$P/expected/pylock.txt" pylock.toml)
+# A universal requirements.txt: both urllib3 pins, each behind its marker.
+(cd "$W" && "$UV" pip compile -q --universal --python-version 3.11 --generate-hashes \
+  -o requirements.txt pyproject.toml)
+cp "$W/requirements.txt" "$P/"
+(cd "$W" && pip_report "$P/expected/requirements.txt" --no-deps -r requirements.txt)
 poetry_lock "$TOOLS/poetry/bin/poetry" "$W" "$P"
 rm -rf "$W"
 

@@ -113,6 +113,7 @@ PIP_READBACK = [
     ("plugins/geo-lookup/requirements.txt", "plugins/geo-lookup/expected/requirements.txt"),
     ("plugins/csv-export/requirements.txt", "plugins/csv-export/expected/requirements.txt"),
     ("plugins/win-agent/pylock.toml", "plugins/win-agent/expected/pylock.txt"),
+    ("plugins/win-agent/requirements.txt", "plugins/win-agent/expected/requirements.txt"),
 ]
 ALL_LOCKS = sorted({c[0] for c in WITH_MARKERS} | {c[0] for c in PIP_READBACK})
 
@@ -203,6 +204,34 @@ def test_universal_lock_with_two_versions_of_one_package() -> None:
         e.target == "urllib3==1.26.20" for es in parsed.roots.values() for e in es)
 
 
+def test_universal_requirements_with_two_versions() -> None:
+    parsed = load_lockfile(WIN / "requirements.txt")
+    assert sorted(str(p.version) for p in parsed.packages if p.name == "urllib3") == [
+        "1.26.20", "2.2.3"]
+    assert pins(parsed.select(WINDOWS)) >= {"urllib3==1.26.20", "pywin32-ctypes==0.2.3"}
+    assert "urllib3==2.2.3" not in pins(parsed.select(WINDOWS))
+    assert pins(p for p in parsed.select(ARM) if p.name == "urllib3") == {"urllib3==2.2.3"}
+
+
+def test_uv_project_extra_that_names_the_project_itself(tmp_path: Path) -> None:
+    path = tmp_path / "uv.lock"
+    reg = 'source = { registry = "https://registry.invalid/simple" }\n'
+    path.write_text(
+        'version = 1\nrevision = 3\nrequires-python = ">=3.11"\n\n'
+        '[[package]]\nname = "me"\nversion = "1.0"\nsource = { editable = "." }\n\n'
+        '[package.optional-dependencies]\nall = [{ name = "me", extra = ["fast", "yaml"] }]\n'
+        'fast = [{ name = "ujson" }]\nyaml = [{ name = "pyyaml" }]\n\n'
+        '[package.dev-dependencies]\ntest = [{ name = "iniconfig" }]\n\n'
+        '[[package]]\nname = "ujson"\nversion = "5.13.0"\n' + reg + '\n'
+        '[[package]]\nname = "pyyaml"\nversion = "6.0.1"\n' + reg + '\n'
+        '[[package]]\nname = "iniconfig"\nversion = "2.3.1"\n' + reg)
+    parsed = load_lockfile(path)
+    assert parsed.project == "me" and parsed.select(LINUX) == []
+    assert pins(parsed.select(LINUX, extras=["all"])) == {"ujson==5.13.0", "pyyaml==6.0.1"}
+    assert pins(parsed.select(LINUX, groups=["test"])) == {"iniconfig==2.3.1"}
+    assert [p.line for p in parsed.packages] == [19, 24, 29]
+
+
 def test_pylock_extras_and_dependency_groups_markers(tmp_path: Path) -> None:
     path = tmp_path / "pylock.toml"
     head = ('lock-version = "1.0"\ncreated-by = "hand"\nextras = ["yaml"]\n'
@@ -264,7 +293,7 @@ def test_file_names_per_format() -> None:
     for pkg in load_lockfile(GEO / "Pipfile.lock").packages:
         assert not pkg.has_file_names and pkg.wheels == ()
     pipfile = load_lockfile(GEO / "Pipfile.lock")
-    assert pipfile.python_pin == "3.11"
+    assert pipfile.python_pin == "3.11" and pipfile.requires_python is None
     pip_lock = {p.name: p for p in load_lockfile(GEO / "pylock.toml").packages}
     assert pip_lock["docopt"].sdist == "docopt-0.6.2.tar.gz"
     assert pip_lock["certifi"].wheels == ("certifi-2026.10.18-py3-none-any.whl",)

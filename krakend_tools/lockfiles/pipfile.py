@@ -10,7 +10,7 @@ from typing import Any
 
 from krakend_tools.errors import InputError
 from krakend_tools.lockfiles import RUNTIME, LockedPackage, Lockfile
-from krakend_tools.lockfiles._common import marker_of, name_of, specifier_of, table, version_of
+from krakend_tools.lockfiles._common import marker_of, name_of, table, version_of
 
 TOOL = "pipenv"
 SUPPORTED = (6,)
@@ -43,13 +43,10 @@ def parse(path: Path, text: str) -> Lockfile:
         raise InputError(f"unsupported Pipfile.lock pipfile-spec {spec!r} (supported: "
                          f"{', '.join(map(str, SUPPORTED))})", path=path)
     requires = table(meta.get("requires"), "_meta.requires", path)
+    # The Python the lock was made with: a pin (python_pin), not a requires-python range.
     pin = requires.get("python_version")
-    full = requires.get("python_full_version")
-    requires_python = None
-    if isinstance(full, str):
-        requires_python = specifier_of(f"=={full}", path, None)
-    elif isinstance(pin, str):
-        requires_python = specifier_of(f"=={pin}.*", path, None)
+    if pin is None and isinstance(requires.get("python_full_version"), str):
+        pin = ".".join(requires["python_full_version"].split(".")[:2])
 
     direct = _declared(path)
     lines = _entry_lines(text)
@@ -69,7 +66,7 @@ def parse(path: Path, text: str) -> Lockfile:
                 continue
             seen[key] = len(packages)
             packages.append(pkg)
-    return Lockfile(path=path, tool=TOOL, packages=packages, requires_python=requires_python,
+    return Lockfile(path=path, tool=TOOL, packages=packages,
                     python_pin=pin if isinstance(pin, str) else None, lock_version=str(spec))
 
 

@@ -94,6 +94,10 @@ def _walk(lock: Lockfile, judge: _Judge, groups: frozenset[str],
         if not first and not new_extras:
             continue
         done |= new_extras
+        if edge.target == lock.project:  # the project's own extras, e.g. all = [me[a], me[b]]
+            for extra in new_extras:
+                todo.extend(lock.roots.get(extra, ()))
+            continue
         for key, pkg in resolve(edge.target):
             selected[id(pkg)] = pkg
             if first:
