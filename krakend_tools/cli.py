@@ -42,22 +42,11 @@ ManifestOpt = Annotated[
 OutputOpt = Annotated[Output, typer.Option("-o", "--output", help="Result format.")]
 
 
-def use_color() -> bool:
-    """Rich rendering only for a terminal, and never with NO_COLOR set."""
-    return sys.stdout.isatty() and "NO_COLOR" not in os.environ
-
-
 def emit(report: Report, output: Output) -> None:
     """Render ``report`` on stdout in ``output`` format and exit with its code."""
-    from importlib import import_module
+    from krakend_tools.cli_check import render
 
-    module = import_module(f"krakend_tools.output.{output.value}")
-    if output is Output.text and use_color():
-        module.print_rich(report)
-    else:
-        sys.stdout.write(module.render(report))
-        sys.stdout.flush()
-    raise typer.Exit(report.exit_code)
+    raise typer.Exit(render(report, output.value))
 
 
 @app.command("version")
@@ -119,41 +108,16 @@ def version_cmd(
     sys.stdout.write("\n".join(lines) + "\n")
 
 
-@app.command("check-plugin")
-def check_plugin_cmd(
-    lockfiles: Annotated[list[Path] | None, typer.Argument(help="More lockfiles to check "
-                         "(as pre-commit passes them)", show_default=False)] = None,
-    sum_: Annotated[Path | None, typer.Option("-s", "--sum", help="The plugin's lockfile "
-                    "(default: autodetect in the current folder)")] = None,
-    manifest_file: ManifestOpt = None,
-    python: Annotated[str | None, typer.Option("-g", "--python", help="Override the manifest's "
-                      "Python version (X.Y[.Z])")] = None,
-    libc: Annotated[str | None, typer.Option("-l", "--libc", help="Override the manifest's libc "
-                    "(GLIBC-2.36 | MUSL-1.2.4)")] = None,
-    fix: Annotated[bool, typer.Option("-f", "--fix", help="Print fix commands")] = False,
-    output: OutputOpt = Output.text,
-    group: Annotated[list[str] | None, typer.Option("--group", help="Also check this optional "
-                     "dependency group (repeatable)")] = None,
-    extra: Annotated[list[str] | None, typer.Option("--extra", help="Also check this extra "
-                     "(repeatable)")] = None,
-) -> None:
-    """Compare a plugin's lockfile with the gateway manifest."""
-    from krakend_tools import manifest as mf
-    from krakend_tools.check import check_plugin
-    from krakend_tools.lockfiles import find_lockfile, load_lockfile
+@app.command("check-plugin", add_help_option=False,
+             context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
+def check_plugin_cmd(ctx: typer.Context) -> None:
+    """Compare a plugin's lockfile with the gateway manifest (see check-plugin --help)."""
+    from krakend_tools.cli_check import run
 
-    paths = ([sum_] if sum_ is not None else []) + list(lockfiles or [])
-    locks = [load_lockfile(p) for p in paths or [find_lockfile(Path.cwd())]]
-    manifest = mf.resolve(manifest_file).with_overrides(python, libc)
-    reports = [check_plugin(lock, manifest, groups=group or [], extras=extra or [], fix=fix)
-               for lock in locks]
-    report = reports[0]
-    for other in reports[1:]:
-        report.findings += other.findings
-    emit(report, output)
+    raise typer.Exit(run(list(ctx.args)))
 
 
-def _register_optional_commands() -> None:
+def register_optional_commands() -> None:
     """test-plugin and build live in their own thin modules."""
     from importlib import import_module
 
@@ -165,32 +129,3 @@ def _register_optional_commands() -> None:
                 raise
             continue
         module.register(app)
-
-
-def main(argv: list[str] | None = None) -> None:
-    """Entry point: one line on stderr and exit 2 for bad input, never a traceback."""
-    from typer._click import exceptions as click_exc
-
-    from krakend_tools.errors import InputError
-
-    _register_optional_commands()
-    command = typer.main.get_command(app)
-    args = sys.argv[1:] if argv is None else argv
-    try:
-        code = command.main(args=args, prog_name="krakend", standalone_mode=False)
-    except InputError as err:
-        sys.stderr.write(f"krakend: error: {err}\n")
-        code = 2
-    except click_exc.UsageError as err:
-        where = f"krakend {err.ctx.info_name}" if err.ctx and err.ctx.parent else "krakend"
-        sys.stderr.write(f"{where}: error: {err.format_message()} (see --help)\n")
-        code = 2
-    except typer.Abort:
-        sys.stderr.write("krakend: aborted\n")
-        code = 130
-    except KeyboardInterrupt:
-        sys.stderr.write("krakend: interrupted\n")
-        code = 130
-    except BrokenPipeError:
-        code = 1
-    sys.exit(code if isinstance(code, int) else 0)
