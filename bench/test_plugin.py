@@ -8,6 +8,8 @@ each) in a temporary folder and times, as a median over ``--runs``:
   floor      N x ``python -I -c pass`` / cores: the cost of N bare interpreter start-ups
              spread over every core
   ratio      cli / floor; the target is <= 1.5
+  CPU        user+sys time of the whole command (children included) vs N bare start-ups:
+             the overhead, whatever else the machine is doing
   measured   the floor as measured: N bare start-ups run ``cores`` at a time (fairer when
              the machine is busy with other work)
 
@@ -21,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -36,19 +39,31 @@ ENV = {**os.environ, "NO_COLOR": "1"}
 ENV.pop("KRAKEND_MANIFEST", None)
 
 
+CPU: dict[str, float] = {}  # argv key -> median CPU seconds (user + sys, children included)
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def wall(argv: list[str], runs: int, expect: int | None = 0) -> float:
-    """Median wall time of ``argv`` over ``runs`` (after one warm-up run)."""
-    times = []
+    """Median wall time of ``argv`` over ``runs`` (after one warm-up run); the median CPU
+    time goes to ``CPU``."""
+    times, cpu = [], []
     for i in range(runs + 1):
-        start = time.perf_counter()
+        start, cpu0 = time.perf_counter(), _children_cpu()
         proc = subprocess.run(argv, cwd=ROOT, env=ENV, capture_output=True, text=True,
                               check=False)
         elapsed = time.perf_counter() - start
+        if i:
+            cpu.append(_children_cpu() - cpu0)
         if expect is not None and proc.returncode != expect:
             raise SystemExit(f"{' '.join(argv[:6])}... exited {proc.returncode}:\n"
                              f"{proc.stdout[-2000:]}{proc.stderr[-2000:]}")
         if i:
             times.append(elapsed)
+    CPU[" ".join(argv)] = statistics.median(cpu)
     return statistics.median(times)
 
 
@@ -87,8 +102,8 @@ def main() -> int:
         floor = args.plugins * bare / cores
         measured = parallel_floor(args.plugins, cores, args.runs)
         startup = wall([*krakend, "--help"], args.runs)
-        cli = wall([*krakend, "test-plugin", "-s", str(folder), "--manifest", str(manifest)],
-                   args.runs)
+        cli_argv = [*krakend, "test-plugin", "-s", str(folder), "--manifest", str(manifest)]
+        cli = wall(cli_argv, args.runs)
         auto = wall([*krakend, "test-plugin", "-s", str(folder)], args.runs)
         doubled = wall([*krakend, "test-plugin", "-s", "-j", str(2 * cores), str(folder),
                         "--manifest", str(manifest)], args.runs)
@@ -107,6 +122,11 @@ def main() -> int:
     print(f"{'test-plugin -s -j 2xcores --manifest M':<44} {doubled * 1e3:9.1f} ms   "
           f"ratio {doubled / floor:4.2f}")
     print(f"{'ratio to the measured floor (-j default)':<44} {cli / measured:9.2f}")
+    bare_cpu = CPU[f"{sys.executable} -I -c pass"]
+    cli_cpu = CPU[" ".join(cli_argv)]
+    print(f"{'CPU: plugins x bare':<44} {args.plugins * bare_cpu * 1e3:9.1f} ms")
+    print(f"{'CPU: test-plugin -s --manifest M':<44} {cli_cpu * 1e3:9.1f} ms   "
+          f"ratio {cli_cpu / (args.plugins * bare_cpu):4.2f} (load-independent)")
     print(f"{'test-plugin -s -j 1 --manifest M':<44} {serial * 1e3:9.1f} ms   "
           f"per plugin {serial / args.plugins * 1e3:.1f} ms")
     return 0
