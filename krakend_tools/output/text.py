@@ -25,12 +25,12 @@ def _summary(report: Report) -> str:
 
 def _render_check(report: Report) -> str:
     lines: list[str] = []
+    for finding in report.failures:
+        lines += _incompatibility(finding)
     own = [f for f in report.findings if f.ok and f.kind == "plugin-only"]
     if own:
         lines.append("Packages only the plugin brings:")
         lines += [f"\t{f.name} {f.have}: {f.message}" for f in own]
-    for finding in report.failures:
-        lines += _incompatibility(finding)
     lines.append(_summary(report))
     return "\n".join(lines) + "\n"
 

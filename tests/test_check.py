@@ -1,0 +1,190 @@
+"""check-plugin end to end: real lockfiles from the real tools against a real gateway manifest."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from .conftest import FIXTURES, run_krakend
+
+GEO = FIXTURES / "plugins" / "geo-lookup"
+WIN = FIXTURES / "plugins" / "win-agent"
+CSV = FIXTURES / "plugins" / "csv-export"
+# What the geo-lookup plugin pins differently from the gateway (gateway/pyproject.toml).
+GEO_CONFLICTS = {"certifi": "2024.2.2", "charset-normalizer": "3.3.2", "idna": "3.6",
+                 "requests": "2.31.0", "urllib3": "1.26.18"}
+GEO_LOCKS = ["uv.lock", "poetry.lock", "pdm.lock", "pylock.toml", "pylock.uv.toml", "Pipfile.lock",
+             "requirements.txt"]
+
+
+def gateway_manifest(tmp: Path, target: str = "generic/amd64", python: str = "3.11.7",
+                     libc: str | None = None) -> Path:
+    args = ["version", "-o", "json", "--from-lock", str(FIXTURES / "gateway" / "uv.lock"),
+            "--target", target, "--python-version", python]
+    proc = run_krakend(*args, *(["--libc", libc] if libc else []))
+    assert proc.returncode == 0, proc.stderr
+    path = tmp / f"gateway-{target.replace('/', '-')}-{python}.json"
+    path.write_text(proc.stdout)
+    return path
+
+
+@pytest.fixture(scope="module")
+def manifest(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return gateway_manifest(tmp_path_factory.mktemp("gw"))
+
+
+def check_json(lock: Path, manifest: Path, *extra: str) -> tuple[int, dict[str, object]]:
+    proc = run_krakend("check-plugin", "-s", str(lock), "--manifest", str(manifest), "-o", "json",
+                       *extra)
+    assert proc.returncode in (0, 1), proc.stderr
+    return proc.returncode, json.loads(proc.stdout)
+
+
+def failures(data: dict[str, object]) -> dict[str, dict[str, object]]:
+    findings = data["findings"]
+    assert isinstance(findings, list)
+    return {f["name"]: f for f in findings if not f["ok"]}
+
+
+def test_bundled_manifest_is_the_gateway_lock(manifest: Path) -> None:
+    """fixtures/gateway/manifest.json (used by the README demo) is what --from-lock makes."""
+    bundled = json.loads((FIXTURES / "gateway" / "manifest.json").read_text())
+    fresh = json.loads(manifest.read_text())
+    assert bundled["distributions"] == fresh["distributions"]
+    assert bundled["tags"] == fresh["tags"]
+    assert bundled["gateway"]["name"]
+
+
+@pytest.mark.parametrize("lockname", GEO_LOCKS)
+def test_shared_pins_have_and_want_in_every_format(manifest: Path, lockname: str) -> None:
+    code, data = check_json(GEO / lockname, manifest)
+    assert code == 1
+    found = failures(data)
+    expected = dict(GEO_CONFLICTS)
+    if lockname in ("pylock.uv.toml", "requirements.txt"):  # exported with --all-extras
+        expected["pyyaml"] = "6.0.1"
+    assert {name: f["want"] for name, f in found.items()} == expected
+    assert found["requests"]["have"].startswith("2.32.")  # type: ignore[union-attr]
+    assert data["meta"]["packages"] >= 6  # type: ignore[index]
+
+
+@pytest.mark.parametrize("lockname", GEO_LOCKS)
+def test_text_output_is_krakend_style(manifest: Path, lockname: str) -> None:
+    proc = run_krakend("check-plugin", "-s", str(GEO / lockname), "--manifest", str(manifest))
+    lines = proc.stdout.splitlines()
+    assert proc.returncode == 1 and proc.stderr == ""
+    i = lines.index("urllib3")
+    assert lines[i + 1].startswith("\thave: 2.") and lines[i + 2] == "\twant: 1.26.18"
+    assert lines[-1].endswith(" incompatibilities found")
+
+
+def test_compatible_plugin_exits_zero(manifest: Path) -> None:
+    proc = run_krakend("check-plugin", "-s", str(CSV / "poetry.lock"), "--manifest", str(manifest))
+    assert proc.returncode == 0, proc.stdout
+    assert proc.stdout.splitlines()[-1] == "No incompatibilities found!"
+    assert "docopt 0.6.2" in proc.stdout and "would build from source" in proc.stdout
+
+
+def test_autodetects_lockfile_in_current_folder(manifest: Path) -> None:
+    proc = run_krakend("check-plugin", "--manifest", str(manifest), "-o", "json", cwd=GEO)
+    assert proc.returncode == 1
+    assert json.loads(proc.stdout)["meta"]["tool"] == "uv"
+
+
+def test_manifest_from_environment_variable(manifest: Path) -> None:
+    proc = run_krakend("check-plugin", "-s", str(GEO / "uv.lock"),
+                       env={"KRAKEND_MANIFEST": str(manifest)})
+    assert proc.returncode == 1 and "want: 1.26.18" in proc.stdout
+
+
+def test_markers_use_the_targets_environment(tmp_path: Path) -> None:
+    """typing-extensions applies on aarch64 only; colorama on win32 only — whatever runs the check."""
+    amd = gateway_manifest(tmp_path, "generic/amd64")
+    arm = gateway_manifest(tmp_path, "generic/arm64")
+    for lockname in ("uv.lock", "poetry.lock", "pylock.uv.toml", "pdm.lock"):  # universal locks
+        _, on_amd = check_json(GEO / lockname, amd)
+        _, on_arm = check_json(GEO / lockname, arm)
+        names_amd = {f["name"] for f in on_amd["findings"]}  # type: ignore[union-attr]
+        names_arm = {f["name"] for f in on_arm["findings"]}  # type: ignore[union-attr]
+        assert "typing-extensions" in names_arm - names_amd, lockname
+        assert "colorama" not in names_amd | names_arm, lockname
+
+
+def test_win_only_pin_does_not_leak_into_linux(manifest: Path) -> None:
+    """win-agent locks urllib3 <2 for win32 and >=2 elsewhere: linux sees the 2.x pin."""
+    code, data = check_json(WIN / "uv.lock", manifest)
+    found = failures(data)
+    assert code == 1
+    assert found["urllib3"]["have"].startswith("2.")  # type: ignore[union-attr]
+    assert "pywin32-ctypes" not in {f["name"] for f in data["findings"]}  # type: ignore[union-attr]
+
+
+def test_python_rule_comes_first(manifest: Path) -> None:
+    code, data = check_json(GEO / "uv.lock", manifest, "-g", "3.10")
+    assert code == 1
+    first = data["findings"][0]  # type: ignore[index]
+    assert first["name"] == "python" and first["want"] == "3.10.0" and ">=3.11" in first["have"]
+    proc = run_krakend("check-plugin", "-s", str(GEO / "uv.lock"), "--manifest", str(manifest),
+                       "-g", "3.10")
+    assert proc.stdout.splitlines()[0] == "python"
+
+
+def test_fix_commands_know_direct_from_transitive(manifest: Path) -> None:
+    _, uv = check_json(GEO / "uv.lock", manifest, "-f")
+    fixes = {name: f["fix"] for name, f in failures(uv).items()}
+    assert fixes["requests"] == ['uv add "requests==2.31.0"']
+    assert any("constraint-dependencies" in line and "urllib3==1.26.18" in line
+               for line in fixes["urllib3"])
+    _, poetry = check_json(GEO / "poetry.lock", manifest, "-f")
+    assert failures(poetry)["requests"]["fix"] == ['poetry add "requests==2.31.0"']
+    _, pdm = check_json(GEO / "pdm.lock", manifest, "-f")
+    assert any("resolution.overrides" in line for line in failures(pdm)["idna"]["fix"])  # type: ignore[union-attr]
+    _, req = check_json(GEO / "requirements.txt", manifest, "-f")
+    assert failures(req)["idna"]["fix"] == ["pip-compile --upgrade-package 'idna==3.6' requirements.in"]
+
+
+def test_groups_and_extras_only_on_request(manifest: Path) -> None:
+    _, plain = check_json(GEO / "uv.lock", manifest)
+    _, extra = check_json(GEO / "uv.lock", manifest, "--extra", "yaml")
+    names = {f["name"] for f in plain["findings"]}  # type: ignore[union-attr]
+    with_extra = {f["name"] for f in extra["findings"]}  # type: ignore[union-attr]
+    assert "pyyaml" not in names and "pyyaml" in with_extra
+    _, dev = check_json(GEO / "uv.lock", manifest, "--group", "dev")
+    assert "iniconfig" in {f["name"] for f in dev["findings"]} - names  # type: ignore[union-attr]
+
+
+def test_github_annotations_point_at_lockfile_lines(manifest: Path) -> None:
+    proc = run_krakend("check-plugin", "-s", str(GEO / "uv.lock"), "--manifest", str(manifest),
+                       "-o", "github")
+    line = next(x for x in proc.stdout.splitlines() if "title=package urllib3" in x)
+    number = int(line.split("line=")[1].split(",")[0])
+    text = (GEO / "uv.lock").read_text().splitlines()
+    assert text[number - 1] == "[[package]]" or 'name = "urllib3"' in text[number - 1]
+
+
+@pytest.mark.parametrize("content, needle", [
+    ("[[package]]\nname = \n", ":2:"),
+    ("version = 1\n[[package]]\nname = 'x'\nversion = 'not a version!'\nsource = { registry = 'r' }\n",
+     "version"),
+])
+def test_broken_lockfiles_are_one_line_exit_2(tmp_path: Path, manifest: Path, content: str,
+                                               needle: str) -> None:
+    lock = tmp_path / "uv.lock"
+    lock.write_text(content)
+    proc = run_krakend("check-plugin", "-s", str(lock), "--manifest", str(manifest))
+    assert proc.returncode == 2, proc.stdout
+    assert proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr
+    assert str(lock) in proc.stderr and needle in proc.stderr.lower()
+    assert proc.stdout == ""
+
+
+def test_usage_errors_exit_2(tmp_path: Path) -> None:
+    for args in (["-o", "xml"], ["--bogus"], ["-s", str(tmp_path / "missing.lock")],
+                 ["-s", str(tmp_path)], ["-l", "BIONIC-1"]):
+        proc = run_krakend("check-plugin", *args, cwd=tmp_path)
+        assert proc.returncode == 2, args
+        assert proc.stderr.startswith("krakend") and proc.stderr.count("\n") == 1, proc.stderr
+    proc = run_krakend("check-plugin", cwd=tmp_path)
+    assert proc.returncode == 2 and "no lockfile found" in proc.stderr
