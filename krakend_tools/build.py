@@ -31,6 +31,7 @@ DEFAULT_COMMAND = ("krakend-build-wheel", "/src", "/out")
 EXCLUDE = {".git", ".venv", "venv", "dist", "build", "__pycache__", ".mypy_cache",
            ".pytest_cache", ".ruff_cache", ".tox", "node_modules"}
 PLUGIN_TYPES = ("server", "client", "modifier")
+EXCEPTION_LINE = re.compile(r"^[A-Za-z_][\w.]*(Error|Exception|Exit|Interrupt)\b.*")
 ERROR_LINE = re.compile(r"(\berror\b|\bError\b|Traceback|undefined reference)")
 
 
@@ -143,6 +144,9 @@ def error_line(log: str) -> str:
     lines = [ln.strip() for ln in log.splitlines() if ln.strip()]
     for ln in lines:
         if ": error:" in ln or ": fatal error:" in ln:
+            return ln
+    for ln in reversed(lines):  # a Python traceback: its last line is the exception
+        if EXCEPTION_LINE.match(ln):
             return ln
     for ln in reversed(lines):
         if ERROR_LINE.search(ln):

@@ -123,6 +123,19 @@ musl_python() {
   rm -rf "$w"
 }
 
+# setuptools + wheel for the musl CPython (it has no pip): downloaded once, kept in the cache
+build_wheels() {
+  ls "$C"/wheels/setuptools-*.whl "$C"/wheels/wheel-*.whl >/dev/null 2>&1 && return 0
+  local py=""
+  for cand in "${PYTHON:-}" "$HERE/../.venv/bin/python" python3; do
+    [ -n "$cand" ] && "$cand" -m pip --version >/dev/null 2>&1 && { py=$cand; break; }
+  done
+  [ -n "$py" ] || { echo "make-base-images: need a Python with pip to fetch setuptools and wheel" >&2; exit 1; }
+  step "setuptools and wheel for the musl CPython"
+  mkdir -p "$C/wheels"
+  "$py" -m pip download -q --no-deps --only-binary=:all: -d "$C/wheels" "setuptools>=70" "wheel>=0.40"
+}
+
 need_musl=""
 [ -s "$C/musl-aarch64-cross.tar" ] || need_musl=1
 for a in x86_64 aarch64; do
@@ -149,11 +162,13 @@ for arch in amd64 arm64; do
       tar -cf "$ctx/cross.tar" -T /dev/null
     fi
     cp "$HERE/musl-builder-setup.sh" "$ctx/setup.sh"
+    build_wheels; mkdir "$ctx/wheels"; cp "$C"/wheels/*.whl "$ctx/wheels/"
     cat >"$ctx/Dockerfile" <<EOD
 FROM $REPO:generic-$arch-builder
 ADD install.tar /
 ADD cross.tar /opt/cross-aarch64/
 COPY setup.sh /tmp/setup.sh
+COPY wheels/ /tmp/wheels/
 RUN sh /tmp/setup.sh $m && rm /tmp/setup.sh
 ENV PATH=/usr/local/bin:/usr/bin:/bin LANG=C.UTF-8
 EOD

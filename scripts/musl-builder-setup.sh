@@ -11,12 +11,10 @@ case "\$1" in -print-multiarch|--print-multiarch) echo $A-linux-musl; exit 0;; e
 exec $MCC "\$@"
 EOW
 chmod +x /usr/local/bin/mcc
+# setuptools and wheel for this interpreter: pure-Python wheels, unpacked (no pip here)
 SP=/usr/local/lib/python3.11/site-packages
-DP=/usr/lib/python3/dist-packages
-for p in setuptools pkg_resources _distutils_hack wheel distutils-precedence.pth; do
-  [ -e "$DP/$p" ] && cp -a "$DP/$p" "$SP/"
-done
-cp -a "$DP"/setuptools-*-info "$DP"/wheel-*-info "$SP/" 2>/dev/null || true
+for w in /tmp/wheels/*.whl; do /usr/local/bin/python3 -m zipfile -e "$w" "$SP"; done
+rm -rf /tmp/wheels
 X=/opt/cross-aarch64/usr/local
 if [ -f "$X/include/python3.11/pyconfig.h" ]; then
   I=/usr/local/include/python3.11
@@ -26,4 +24,4 @@ if [ -f "$X/include/python3.11/pyconfig.h" ]; then
   cp "$X"/lib/python3.11/_sysconfigdata_*.py /usr/local/lib/python3.11/
 fi
 rm -rf /opt/cross-aarch64
-/usr/local/bin/python3 -c 'import setuptools, wheel, zlib; print("musl python ok")'
+/usr/local/bin/python3 -c 'import setuptools.build_meta, setuptools.command.bdist_wheel, zlib; print("musl python ok")'

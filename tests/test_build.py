@@ -128,10 +128,9 @@ def test_bad_target_is_usage_error() -> None:
 
 
 
-def _so_facts(wheel: Path, tmp: Path) -> list[tuple[str, Any]]:
+def _so_facts(wheel: Path, dest: Path) -> list[tuple[str, Any]]:
     from krakend_tools.elf import read_elf
 
-    dest = tmp / wheel.stem
     with zipfile.ZipFile(wheel) as zf:
         zf.extractall(dest)
     return [(p.name, read_elf(p)) for p in sorted(dest.rglob("*.so"))]
@@ -173,7 +172,7 @@ def test_artifacts_elf_facts_match_targets(built_all: tuple[Any, Path], tmp_path
     for name in ("alpine/amd64", "alpine/arm64", "generic/amd64", "generic/arm64"):
         target = Target.parse(name)
         wheel = next((out / f"{target.flavour}-{target.arch}").glob("*.whl"))
-        facts = _so_facts(wheel, tmp_path)
+        facts = _so_facts(wheel, tmp_path / f"{target.flavour}-{target.arch}")
         assert len(facts) == 1, facts
         filename, elf = facts[0]
         libc_tag = "gnu" if target.libc_family == "glibc" else "musl"
