@@ -42,6 +42,7 @@ _PT_LOAD, _PT_DYNAMIC, _PT_INTERP = 1, 2, 3
 _DT_NEEDED, _DT_HASH, _DT_STRTAB, _DT_SYMTAB, _DT_STRSZ, _DT_SYMENT = 1, 4, 5, 6, 10, 11
 _DT_SONAME, _DT_RPATH, _DT_RUNPATH = 14, 15, 29
 _DT_GNU_HASH, _DT_VERSYM, _DT_VERNEED, _DT_VERNEEDNUM = 0x6FFFFEF5, 0x6FFFFFF0, 0x6FFFFFFE, 0x6FFFFFFF
+_DT_VERDEF, _DT_VERDEFNUM = 0x6FFFFFFC, 0x6FFFFFFD
 _SHN_UNDEF = 0
 _STB_LOCAL = 0
 _ELF_TYPES = {0: "NONE", 1: "REL", 2: "EXEC", 3: "DYN", 4: "CORE"}
@@ -87,6 +88,7 @@ class ElfFacts:
     libc: str | None = None  # glibc | musl | None (no libc dependency seen)
     libc_evidence: str | None = None  # the DT_NEEDED / PT_INTERP entry libc was inferred from
     version_needs: list[VersionNeed] = field(default_factory=list)
+    version_defs: list[str] = field(default_factory=list)  # versions it exports: GLIBC_2.34 ...
     defined: list[str] = field(default_factory=list)
     undefined: list[str] = field(default_factory=list)
 
@@ -396,6 +398,9 @@ def _read_dynamic(r: _Reader, facts: ElfFacts, e: str, is64: bool, dynamic: tupl
                 break
             off += vnext
     users: dict[int, list[str]] = {i: [] for i in need_index}
+    if _DT_VERDEF in tags:
+        facts.version_defs = _version_defs(r, e, dstr, at(tags[_DT_VERDEF], "version defs"),
+                                           tags.get(_DT_VERDEFNUM, _MAX_TABLE))
 
     if _DT_SYMTAB in tags:
         sym_fmt = e + ("IBBHQQ" if is64 else "IIIBBH")
@@ -428,6 +433,20 @@ def _read_dynamic(r: _Reader, facts: ElfFacts, e: str, is64: bool, dynamic: tupl
                 defined.append(name)
     facts.version_needs = [VersionNeed(lib, name, sorted(users[i]), weak)
                            for i, (lib, name, weak) in need_index.items()]
+
+
+def _version_defs(r: _Reader, e: str, dstr: bytes, off: int, count: int) -> list[str]:
+    """Names of the versions a library defines (``.gnu.version_d``), its own name left out."""
+    names: list[str] = []
+    for _ in range(min(count, _MAX_TABLE)):
+        _v, flags, _ndx, cnt, _hash, aux, nxt = struct.unpack(e + "HHHHIII", r.read(off, 20, "verdef"))
+        if cnt and not flags & 1:  # VER_FLG_BASE names the file itself
+            (name, _anext) = struct.unpack(e + "II", r.read(off + aux, 8, "verdaux"))
+            names.append(_cstr(dstr, name))
+        if not nxt:
+            break
+        off += nxt
+    return names
 
 
 def _symbol_count(r: _Reader, e: str, is64: bool, tags: dict[int, int],

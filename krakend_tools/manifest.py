@@ -161,22 +161,11 @@ def _abi_tags(facts: dict[str, Any]) -> list[str]:
 
 def symbol_versions(path: str) -> list[str]:
     """Version names a shared library defines (``.gnu.version_d``), e.g. GLIBC_2.34."""
-    from elftools.common.exceptions import ELFError
-    from elftools.elf.elffile import ELFFile
-    from elftools.elf.gnuversions import GNUVerDefSection
+    from krakend_tools.elf import ElfError, read_elf
 
     try:
-        with open(path, "rb") as fh:
-            elf = ELFFile(fh)
-            names: list[str] = []
-            for section in elf.iter_sections():
-                if isinstance(section, GNUVerDefSection):
-                    for verdef, auxes in section.iter_versions():
-                        if verdef["vd_flags"] & 1:  # VER_FLG_BASE: the file's own name
-                            continue
-                        names.extend(aux.name for aux in list(auxes)[:1])
-            return names
-    except (OSError, ELFError):
+        return read_elf(path).version_defs
+    except (OSError, ElfError):
         return []
 
 

@@ -130,3 +130,18 @@ def test_target_parsing() -> None:
     assert Target.parse("generic/x86_64").arch == "amd64"
     with pytest.raises(InputError):
         Target.parse("windows/amd64")
+
+
+def test_symbol_versions_match_readelf() -> None:
+    import re
+    import shutil
+    import subprocess
+
+    if shutil.which("readelf") is None:
+        pytest.skip("binutils' readelf is not installed")
+    manifest = mf.from_facts(mf.introspect(None))
+    for name, lib in manifest.libraries.items():
+        out = subprocess.run(["readelf", "-V", "--wide", lib.path], capture_output=True, text=True).stdout
+        section = out.split("Version definition section", 1)[1].split("Version needs section")[0]
+        names = re.findall(r"Flags: (\w+)\s+Index: \d+\s+Cnt: \d+\s+Name: (\S+)", section)
+        assert lib.symbol_versions == [v for flags, v in names if flags != "BASE"], name
