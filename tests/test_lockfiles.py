@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import re
 import shutil
-import time
-import tomllib
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -529,20 +527,8 @@ def _big_uv_lock(count: int) -> str:
     return "".join(parts)
 
 
-def test_parse_and_select_stay_close_to_plain_toml_loading(tmp_path: Path) -> None:
+def test_big_graph_lock_selects_every_reachable_package(tmp_path: Path) -> None:
+    """Speed is measured by bench/check_plugin.py; this checks the walk on a 1,000-node graph."""
     path = tmp_path / "uv.lock"
     path.write_text(_big_uv_lock(1000))
-    text = path.read_text()
-
-    def best(fn: object) -> float:
-        times = []
-        for _ in range(5):
-            start = time.perf_counter()
-            fn()  # type: ignore[operator]
-            times.append(time.perf_counter() - start)
-        return min(times)
-
-    base = best(lambda: tomllib.loads(text))
-    ours = best(lambda: load_lockfile(path).select(LINUX))
     assert len(load_lockfile(path).select(LINUX)) == 1000
-    assert ours < 3 * base + 0.02, (ours, base)
