@@ -462,6 +462,11 @@ def ensure_image(engine: Engine, target: Target, role: str, *, manifest: Manifes
                            platform=target.platform, labels=labels, progress=progress)
     finally:
         engine.remove_image(stage)
+    if attrs is not None:  # the version this one replaces, now untagged
+        old_id = str(attrs.get("Id"))
+        new = engine.image_attrs(tag)
+        if new is not None and new.get("Id") != old_id:
+            engine.remove_image(old_id)
     return tag
 
 
