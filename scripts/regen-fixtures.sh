@@ -174,6 +174,12 @@ cp "$W/requirements.txt" "$P/"
 poetry_lock "$TOOLS/poetry/bin/poetry" "$W" "$P"
 rm -rf "$W"
 
+# --- zig-runner: uv; ziglang publishes wheels only (no sdist) ---------------------------
+log zig-runner
+P=$FIX/plugins/zig-runner; W=$(workdir "$P"); mkdir -p "$P/expected"
+uv_lock "$W" "$P"
+rm -rf "$W"
+
 # --- no real host may remain ----------------------------------------------------------
 mapfile -t generated < <(find "$FIX" -type f \( -name '*.lock' -o -name 'pylock*.toml' \
   -o -name 'requirements.txt' -o -path '*/expected/*' \))

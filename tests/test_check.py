@@ -188,3 +188,24 @@ def test_usage_errors_exit_2(tmp_path: Path) -> None:
         assert proc.stderr.startswith("krakend") and proc.stderr.count("\n") == 1, proc.stderr
     proc = run_krakend("check-plugin", cwd=tmp_path)
     assert proc.returncode == 2 and "no lockfile found" in proc.stderr
+
+
+ZIG = FIXTURES / "plugins" / "zig-runner"  # ziglang publishes wheels only: no sdist to fall back on
+
+
+def test_wheel_only_package_needs_a_new_enough_libc(manifest: Path, tmp_path: Path) -> None:
+    code, ok = check_json(ZIG / "uv.lock", manifest)
+    assert code == 0 and not failures(ok)
+    code, old = check_json(ZIG / "uv.lock", manifest, "-l", "GLIBC-2.5")
+    assert code == 1
+    found = failures(old)["ziglang"]
+    assert found["kind"] == "platform" and "GLIBC-2.12 or newer" in str(found["message"])
+    # version-aware, not a string compare: 2.12 is newer than 2.5 but "2.12" < "2.5"
+    code, _ = check_json(ZIG / "uv.lock", manifest, "-l", "GLIBC-2.12")
+    assert code == 0
+    arm_musl = gateway_manifest(tmp_path, "alpine/arm64")
+    code, on_musl = check_json(ZIG / "uv.lock", arm_musl)
+    wheel = next(f for f in on_musl["findings"] if f["name"] == "ziglang")  # type: ignore[union-attr]
+    assert code == 0 and "musllinux_1_1_aarch64" in wheel["details"]["wheel"]
+    code, old_musl = check_json(ZIG / "uv.lock", arm_musl, "-l", "MUSL-1.0")
+    assert code == 1 and "MUSL-1.1 or newer" in str(failures(old_musl)["ziglang"]["message"])
