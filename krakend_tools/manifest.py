@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -206,6 +205,8 @@ def introspect(python: str | None = None) -> dict[str, Any]:
         from krakend_tools import introspect as here
 
         return here.facts()
+    import subprocess
+
     script = Path(__file__).with_name("introspect.py")
     try:
         proc = subprocess.run([python, "-I", str(script)], capture_output=True, text=True, timeout=60)
