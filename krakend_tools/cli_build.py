@@ -155,6 +155,10 @@ def register(app: typer.Typer) -> None:
         try:
             with display.progress:
                 report = core.build(opts, events)
+        except KeyboardInterrupt:
+            sys.stderr.write("krakend build: interrupted; its containers are removed and no "
+                             "partial artifact was written\n")
+            raise typer.Exit(130) from None
         finally:
             signal.signal(signal.SIGTERM, previous)
         if output is Output.text:
