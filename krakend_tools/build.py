@@ -326,7 +326,7 @@ def build_target(engine: Any, plan: Plan, opts: BuildOptions, events: Events,
         finding.details.update(artifact=main.name, size=main.stat().st_size,
                                files=[f.name for f in files])
         ok, message = True, f"built {main.name} ({_human(main.stat().st_size)})"
-        if plan.runtime is not None:
+        if plan.runtime is not None and not cancel.is_set():
             events.step(name, "testing")
             manifest = manifest_from_labels(engine, plan.runtime)
             ok, verdict, details = _test_artifacts(engine, plan, files, opts.types, manifest)
@@ -334,6 +334,8 @@ def build_target(engine: Any, plan: Plan, opts: BuildOptions, events: Events,
                                    test_details=details)
             message += f"; test {'OK' if ok else 'KO'}: {verdict}"
         # publish: replace the target's folder with the complete staging content
+        if cancel.is_set():
+            raise KeyboardInterrupt
         events.step(name, "writing")
         final = staging / "final"
         final.mkdir()
