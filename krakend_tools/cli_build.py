@@ -100,10 +100,10 @@ def register(app: typer.Typer) -> None:
                        "writes <out>/<flavour>-<arch>/ (default: PLUGIN_DIR/dist)")] = None,
         base_image: Annotated[list[str] | None, typer.Option("--base-image", help="TARGET=IMAGE"
                               ": builder base instead of the official Python image "
-                              "(repeatable)")] = None,
+                              "(repeatable; also $KRAKEND_BASE_IMAGES=T=IMG,...)")] = None,
         runtime_base_image: Annotated[list[str] | None, typer.Option(
             "--runtime-base-image", help="TARGET=IMAGE: runtime base for the test "
-            "(repeatable)")] = None,
+            "(repeatable; also $KRAKEND_RUNTIME_BASE_IMAGES)")] = None,
         command: Annotated[str | None, typer.Option("--command", help="Build command, run by "
                            "sh in /src; artifacts go to /out (default: build a wheel)")] = None,
         network: Annotated[str | None, typer.Option("--network", help="Container network "

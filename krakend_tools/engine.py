@@ -446,8 +446,17 @@ def ensure_image(engine: Engine, target: Target, role: str, *, manifest: Manifes
     buildargs = {"BASE_IMAGE": base_image, "PYTHON_VERSION": minor, "FLAVOUR": target.flavour}
     progress(f"building {role} image {tag} from {base_image}")
     stage = f"{tag}-stage"
-    engine.build_image(context, f"{sub}/Dockerfile", stage, buildargs=buildargs,
-                       platform=target.platform, progress=progress)
+    try:
+        engine.build_image(context, f"{sub}/Dockerfile", stage, buildargs=buildargs,
+                           platform=target.platform, progress=progress)
+    except InputError as err:
+        if base_attrs is not None:
+            raise
+        option = "--base-image" if role == "builder" else "--runtime-base-image"
+        reason = str(err).rpartition(" failed: ")[2]
+        raise InputError(f"{target}: base image {base_image} is not on this engine and cannot "
+                         f"be pulled ({reason}); pull it, or pass {option} {target}=IMAGE "
+                         "(scripts/make-base-images.sh makes local ones)") from None
     try:
         gateway: dict[str, str | None] = dict(manifest.gateway) if manifest \
             else {"name": None, "version": None}

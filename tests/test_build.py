@@ -252,3 +252,17 @@ def test_interrupt_removes_container_and_leaves_no_artifact(
     assert our_containers(docker_client) == before
     assert not list(tmp_path.rglob("*.whl"))
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+
+
+@pytest.mark.docker
+def test_missing_base_image_is_one_line_exit_2(docker_env: dict[str, str],
+                                               tmp_path: Path) -> None:
+    proc = run_krakend("build", str(EXAMPLE), "--target", "generic/amd64", "--base-image",
+                       "generic/amd64=krakend-tools/no-such-base:1", "--out", str(tmp_path),
+                       env=docker_env, timeout=300)
+    assert proc.returncode == 2
+    last = proc.stderr.strip().splitlines()[-1]
+    assert last.startswith("krakend: error: generic/amd64: base image "
+                           "krakend-tools/no-such-base:1 is not on this engine")
+    assert "--base-image generic/amd64=IMAGE" in last
+    assert not (tmp_path / "generic-amd64").exists()
