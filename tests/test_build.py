@@ -1,4 +1,3 @@
-# ruff: noqa: F811  (pytest fixtures imported from tests.dockerenv are parameters here)
 """krakend build: options, preflight and, with a real engine, every target end to end."""
 
 from __future__ import annotations
@@ -17,7 +16,7 @@ from krakend_tools import build as core
 from krakend_tools.errors import InputError
 from krakend_tools.platforms import Target
 from tests.conftest import FIXTURES, run_krakend
-from tests.dockerenv import docker_client, docker_env, our_containers  # noqa: F401
+from tests.dockerenv import our_containers
 
 EXAMPLE = FIXTURES / "example-plugin"
 BROKEN = FIXTURES / "broken-plugin"

@@ -1,4 +1,3 @@
-# ruff: noqa: F811  (pytest fixtures imported from tests.dockerenv are parameters here)
 """Runtime images: their manifests, and test-plugin importing inside them."""
 
 from __future__ import annotations
@@ -12,7 +11,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import FIXTURES, run_krakend
-from tests.dockerenv import TARGETS, base, docker_client, docker_env, our_containers  # noqa: F401
+from tests.dockerenv import TARGETS, base, our_containers
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
