@@ -11,5 +11,5 @@ fi
 .venv/bin/python -m pip install -q -e . >&2
 set -x
 .venv/bin/krakend version --manifest fixtures/gateway/manifest.json
-.venv/bin/krakend check-plugin --fix -s "${1:-fixtures/plugins/webhooks/uv.lock}" \
+.venv/bin/krakend check-plugin --fix -s "${1:-fixtures/plugins/geo-lookup/uv.lock}" \
   --manifest fixtures/gateway/manifest.json
