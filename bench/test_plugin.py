@@ -1,4 +1,5 @@
-"""Benchmark (b): whole-process time of ``krakend test-plugin -s`` over N compiled plugins.
+"""Benchmark of test-plugin: (a) static analysis vs ``auditwheel show`` (bench/test_plugin_static.py),
+then (b) whole-process time of ``krakend test-plugin -s`` over N compiled plugins.
 
 Builds N distinct C extension plugins (fixtures/plugins_src/cext_plugin.c, one module name
 each) in a temporary folder and times, as a median over ``--runs``:
@@ -133,4 +134,10 @@ def main() -> int:
 
 
 if __name__ == "__main__":
+    sys.path.insert(0, str(Path(__file__).parent))
+    import test_plugin_static
+
+    print("== (a) static analysis per wheel vs auditwheel show (target: ours >= 5x faster)")
+    test_plugin_static.main(ROOT / ".cache" / "wheels")
+    print("== (b) test-plugin over compiled plugins vs bare interpreter start-ups (target <= 1.5x)")
     sys.exit(main())

@@ -69,8 +69,9 @@ def median_time(fn: Callable[[], object], runs: int) -> float:
     return statistics.median(times)
 
 
-def main() -> int:
-    folder = Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT / ".cache" / "wheels"
+def main(folder: Path | None = None) -> int:
+    if folder is None:
+        folder = Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT / ".cache" / "wheels"
     wheels = sorted(folder.glob("*.whl"))
     if not wheels:
         print(f"no wheels in {folder}: run scripts/fetch-wheels.sh {folder}")
