@@ -9,11 +9,16 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import TYPE_CHECKING
+from urllib.parse import unquote
 
 from krakend_tools.errors import InputError
 from krakend_tools.lockfiles import LockedPackage, Lockfile
-from krakend_tools.lockfiles._common import entry_lines, line_at, load_toml
+from krakend_tools.lockfiles._common import entry_lines, file_name, line_at, load_toml
 from krakend_tools.lockfiles._pyproject import direct_names, read_pyproject
+
+if TYPE_CHECKING:
+    from packaging.pylock import PackageSdist, PackageWheel
 
 TOOL = "pylock"
 _NAME = re.compile(r"^pylock\.([^.]+\.)?toml$")
@@ -59,8 +64,8 @@ def parse(path: Path, text: str) -> Lockfile:
             source = "path"
         elif pkg.archive is not None:
             source = "url" if pkg.archive.url else "path"
-        wheels = tuple(w.filename for w in pkg.wheels or ())
-        sdist = pkg.sdist.filename if pkg.sdist is not None else None
+        wheels = tuple(_filename(w) for w in pkg.wheels or ())
+        sdist = _filename(pkg.sdist) if pkg.sdist is not None else None
         packages.append(LockedPackage(
             name=str(pkg.name), version=pkg.version, marker=pkg.marker, wheels=wheels,
             sdist=sdist, has_file_names=bool(wheels or sdist), line=line,
@@ -68,3 +73,8 @@ def parse(path: Path, text: str) -> Lockfile:
     return Lockfile(path=path, tool=TOOL, packages=packages,
                     requires_python=lock.requires_python, lock_version=str(lock.lock_version),
                     project=project)
+
+
+def _filename(dist: PackageWheel | PackageSdist) -> str:
+    """``dist.filename`` without its urlparse per file (a third of a 1,000-package parse)."""
+    return dist.name or file_name(dist.path) or unquote(file_name(dist.url) or "")
