@@ -108,24 +108,26 @@ def version_cmd(
     sys.stdout.write("\n".join(lines) + "\n")
 
 
-@app.command("check-plugin", add_help_option=False,
-             context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
-def check_plugin_cmd(ctx: typer.Context) -> None:
-    """Compare a plugin's lockfile with the gateway manifest (see check-plugin --help)."""
-    from krakend_tools.cli_check import run
+def _forward(name: str, module: str, summary: str) -> None:
+    """List ``name`` in ``krakend --help``; its own argparse parser does the rest."""
 
-    raise typer.Exit(run(list(ctx.args)))
+    def command(ctx: typer.Context) -> None:
+        from importlib import import_module
+
+        raise typer.Exit(import_module(f"krakend_tools.{module}").run(list(ctx.args)))
+
+    command.__doc__ = f"{summary} (see krakend {name} --help)"
+    app.command(name, add_help_option=False,
+                context_settings={"ignore_unknown_options": True, "allow_extra_args": True})(command)
+
+
+_forward("check-plugin", "cli_check", "Compare a plugin's lockfile with the gateway manifest.")
+_forward("test-plugin", "cli_test_plugin", "Load compiled plugins the way the gateway does and "
+         "tell whether they work.")
 
 
 def register_optional_commands() -> None:
-    """test-plugin and build live in their own thin modules."""
-    from importlib import import_module
+    """build lives in its own thin module (its Docker imports stay inside the command)."""
+    from krakend_tools.cli_build import register
 
-    for name in ("cli_test_plugin", "cli_build"):
-        try:
-            module = import_module(f"krakend_tools.{name}")
-        except ModuleNotFoundError as err:
-            if err.name != f"krakend_tools.{name}":
-                raise
-            continue
-        module.register(app)
+    register(app)

@@ -20,13 +20,15 @@ if TYPE_CHECKING:
 OUTPUTS = ("text", "json", "junit", "github")
 
 
-class _Parser(argparse.ArgumentParser):
+class ArgumentParser(argparse.ArgumentParser):
+    """Usage errors become InputError: one line on stderr, exit 2."""
+
     def error(self, message: str) -> NoReturn:
         raise InputError(f"{message} (see --help)")
 
 
 def parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="krakend check-plugin",
+    p = ArgumentParser(prog="krakend check-plugin",
                 description="Compare a plugin's lockfile with the gateway manifest.")
     p.add_argument("lockfiles", nargs="*", type=Path, metavar="LOCKFILE",
                    help="more lockfiles to check (as pre-commit passes them)")

@@ -107,23 +107,19 @@ def _set_subreaper() -> bool:
 
 
 def _group_members(pgid: int) -> list[int]:
-    """Pids whose process group is ``pgid`` (from /proc)."""
-    pids = []
+    """Pids whose process group is ``pgid`` (one getpgid call per running process)."""
     try:
         entries = os.listdir("/proc")
     except OSError:
         return []
+    pids = []
     for entry in entries:
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat", "rb") as fh:
-                stat = fh.read()
-        except OSError:
-            continue
-        fields = stat[stat.rfind(b")") + 2:].split()
-        if len(fields) > 2 and int(fields[2]) == pgid:
-            pids.append(int(entry))
+        if entry.isdigit():
+            try:
+                if os.getpgid(int(entry)) == pgid:
+                    pids.append(int(entry))
+            except OSError:  # gone meanwhile
+                continue
     return pids
 
 

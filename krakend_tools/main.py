@@ -6,13 +6,17 @@ import sys
 
 
 def main(argv: list[str] | None = None) -> None:
-    """``krakend``: check-plugin skips the CLI framework; never a traceback for bad input."""
+    """``krakend``: check-plugin and test-plugin skip the CLI framework; never a traceback."""
     from krakend_tools.errors import InputError
 
     args = sys.argv[1:] if argv is None else argv
     try:
-        if args[:1] == ["check-plugin"]:  # the CI gate's fast path
+        if args[:1] == ["check-plugin"]:  # the CI gates' fast path: no CLI framework
             from krakend_tools.cli_check import run
+
+            code = run(args[1:])
+        elif args[:1] == ["test-plugin"]:
+            from krakend_tools.cli_test_plugin import run
 
             code = run(args[1:])
         else:
