@@ -57,3 +57,18 @@ def test_json_round_trips() -> None:
     data = json.loads(json_out.render(sample()))
     assert data["ok"] is False and data["failures"] == 2
     assert data["findings"][1]["have"] == "2.2.1" and data["findings"][1]["line"] == 42
+
+
+def test_rich_table_keeps_brackets_literal() -> None:
+    """Fix lines such as ``[tool.uv]`` must not be taken for rich markup."""
+    import io
+
+    from rich.console import Console
+
+    report = sample()
+    report.findings[1].fix = ['# pyproject.toml: [tool.uv] constraint-dependencies = ["urllib3==1.26.18"]']
+    buffer = io.StringIO()
+    console = Console(file=buffer, width=200, color_system=None)
+    text.print_rich(report, console)
+    out = buffer.getvalue()
+    assert "[tool.uv]" in out and "2 incompatibilities found" in out

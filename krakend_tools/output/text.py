@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from krakend_tools.report import Finding, Report
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 
 def render(report: Report) -> str:
@@ -57,34 +62,34 @@ def _render_build(report: Report) -> str:
     return "\n".join(lines) + "\n"
 
 
-def print_rich(report: Report) -> None:
+def print_rich(report: Report, console: Console | None = None) -> None:
     """The same result as a coloured table, for a terminal."""
-    if report.command != "check-plugin":
+    if console is None:
         from rich.console import Console
 
-        Console(highlight=False).print(render(report), end="", markup=False)
+        console = Console(highlight=False)
+    if report.command != "check-plugin":
+        console.print(render(report), end="", markup=False, highlight=False)
         return
-    from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
 
-    console = Console(highlight=False)
-    own = [f for f in report.findings if f.ok and f.kind == "plugin-only"]
-    if own:
-        table = Table(title="Packages only the plugin brings", title_justify="left")
-        table.add_column("package")
-        table.add_column("version")
-        table.add_column("note")
-        for f in own:
-            table.add_row(f.name, f.have or "", f.message)
-        console.print(table)
     if report.failures:
         table = Table(title="Incompatibilities", title_justify="left")
         for column in ("item", "have", "want", "why / fix"):
             table.add_column(column)
         for f in report.failures:
             note = "\n".join(([f.message] if f.kind != "package" else []) + f.fix)
-            table.add_row(f"[bold]{f.name}[/]", f"[red]{f.have or ''}[/]",
-                          f"[green]{f.want or ''}[/]", note)
+            table.add_row(f"[bold]{escape(f.name)}[/]", f"[red]{escape(f.have or '')}[/]",
+                          f"[green]{escape(f.want or '')}[/]", escape(note))
+        console.print(table)
+    own = [f for f in report.findings if f.ok and f.kind == "plugin-only"]
+    if own:
+        table = Table(title="Packages only the plugin brings", title_justify="left")
+        for column in ("package", "version", "note"):
+            table.add_column(column)
+        for f in own:
+            table.add_row(escape(f.name), escape(f.have or ""), escape(f.message))
         console.print(table)
     style = "bold green" if report.ok else "bold red"
     console.print(_summary(report), style=style)
