@@ -515,13 +515,13 @@ class DockerRunner:
                   timeout: float) -> Completed:
         from krakend_tools.importtest import PROBE_PATH, Completed, probe_argv
 
-        volumes = {str(PROBE_PATH): {"bind": "/krakend/probe.py", "mode": "ro"}}
+        volumes = {str(PROBE_PATH): {"bind": "/krakend/krakend_probe.py", "mode": "ro"}}
         inside = []
         for n, path in enumerate(paths):
             where = f"/plugin/{n}"
             volumes[str(Path(path).resolve())] = {"bind": where, "mode": "ro"}
             inside.append(where)
-        argv = probe_argv(self.python, "/krakend/probe.py", inside, module, types)
+        argv = probe_argv(self.python, "/krakend/krakend_probe.py", inside, module, types)
         start = time.monotonic()
         local = self.engine.local  # a remote engine cannot see our paths: copy them in
         try:

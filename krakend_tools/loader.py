@@ -21,7 +21,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from krakend_tools import probe
+from krakend_tools._probe import krakend_probe as probe
 from krakend_tools.contract import REGISTERERS, TYPES
 
 

@@ -24,6 +24,7 @@ step "pip install -e .[test]"
 .venv/bin/python -m pip install -q --upgrade pip
 # compat mode: a path entry, not an import-hook finder that costs every process ~15 ms
 .venv/bin/python -m pip install -q -e '.[test]' --config-settings editable_mode=compat
+.venv/bin/python -m compileall -q krakend_tools  # as an installed package has it, even with PYTHONDONTWRITEBYTECODE
 
 if [ -x scripts/fetch-wheels.sh ]; then
   step "third-party wheels for the static tests"

@@ -11,7 +11,8 @@ from typing import Any
 
 import pytest
 
-from krakend_tools import contract, probe
+from krakend_tools import contract
+from krakend_tools._probe import krakend_probe as probe
 
 SRC = Path(__file__).resolve().parent.parent / "fixtures" / "plugins_src"
 

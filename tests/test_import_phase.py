@@ -146,7 +146,7 @@ def test_probe_needs_only_the_stdlib(plugins: Path) -> None:
                   if os.access(p, os.X_OK)), sys.executable)
     argv = importtest.probe_argv(other, str(importtest.PROBE_PATH), [str(plugins)],
                                  "good_plugin", ["client"])
-    assert argv[:3] == [other, "-I", str(importtest.PROBE_PATH)]
+    assert argv[:2] == [other, "-I"] and str(importtest.PROBE_PATH.parent) in argv
     proc = subprocess.run(argv, capture_output=True, text=True, timeout=30, cwd="/")
     assert proc.returncode == 0, proc.stderr
     data = json.loads(proc.stdout.strip().splitlines()[-1])

@@ -4,7 +4,7 @@ Run as a script by the gateway's own interpreter (any CPython >= 3.8, including 
 build in a minimal image without pip), so it is stdlib-only and never imports
 ``krakend_tools``::
 
-    python -I probe.py --path DIR [--path DIR ...] --module NAME [--type server ...]
+    python -I krakend_probe.py --path DIR [--path DIR ...] --module NAME [--type server ...]
 
 The ``--path`` folders are put first on ``sys.path``; ``NAME`` is imported; for each
 ``--type`` (server, client, modifier) the registerer is looked up and its ``register_*``
@@ -38,7 +38,7 @@ METHODS = {"server": "register_handlers", "client": "register_clients",
 FACTORY_ARGS = {"server": 2, "client": 1, "modifier": 1}
 MARKER = "krakend-probe: importing "
 REGISTERING = "krakend-probe: registering "
-USAGE = ("usage: python -I probe.py --path DIR [--path DIR ...] --module NAME "
+USAGE = ("usage: python -I krakend_probe.py --path DIR [--path DIR ...] --module NAME "
          "[--type server|client|modifier ...]")
 
 
@@ -322,7 +322,12 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-if __name__ == "__main__":
+def run() -> None:
+    """Run :func:`main` and leave at once: plugin finalizers are not part of loading."""
     code = main()
     sys.stderr.flush()
-    os._exit(code)  # no interpreter teardown: plugin finalizers are not part of loading
+    os._exit(code)
+
+
+if __name__ == "__main__":
+    run()

@@ -1,0 +1,1 @@
+"""The probe runs in other interpreters as the top-level module ``krakend_probe``."""
