@@ -13,7 +13,7 @@ def fix_commands(lock: Lockfile, pkg: LockedPackage, want: str) -> list[str]:
     """Shell lines (``#`` lines are edits to make by hand) that pin ``pkg`` to ``want``."""
     pin = f"{pkg.name}=={want}"
     tool = lock.tool
-    if tool == "uv" or (tool == "pylock" and _created_by_uv(lock)):
+    if tool == "uv" or (tool == "pylock" and lock.created_by == "uv"):
         if pkg.direct:
             return [f'uv add "{pin}"']
         return [f'# pyproject.toml: [tool.uv] constraint-dependencies = ["{pin}"]', "uv lock"]
@@ -36,10 +36,3 @@ def fix_commands(lock: Lockfile, pkg: LockedPackage, want: str) -> list[str]:
     source = lock.path.with_suffix(".in").name
     return [f"pip-compile --upgrade-package '{pin}' {source}"]
 
-
-def _created_by_uv(lock: Lockfile) -> bool:
-    try:
-        head = lock.path.read_text(encoding="utf-8")[:4096]
-    except OSError:
-        return False
-    return 'created-by = "uv"' in head

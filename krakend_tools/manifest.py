@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -294,6 +293,3 @@ def resolve(manifest_path: str | None) -> Manifest:
         return load(path)
     return from_facts(introspect(None))
 
-
-def current_python() -> str:
-    return sys.executable

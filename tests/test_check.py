@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -209,3 +210,19 @@ def test_wheel_only_package_needs_a_new_enough_libc(manifest: Path, tmp_path: Pa
     assert code == 0 and "musllinux_1_1_aarch64" in wheel["details"]["wheel"]
     code, old_musl = check_json(ZIG / "uv.lock", arm_musl, "-l", "MUSL-1.0")
     assert code == 1 and "MUSL-1.1 or newer" in str(failures(old_musl)["ziglang"]["message"])
+
+
+def test_compiled_plugin_must_pin_the_gateways_python_minor(manifest: Path, tmp_path: Path) -> None:
+    """Pipfile.lock pins python_version 3.11: fine for pure Python, not for a C extension on 3.12."""
+    shutil.copy(GEO / "Pipfile.lock", tmp_path / "Pipfile.lock")
+    code, pure = check_json(tmp_path / "Pipfile.lock", manifest, "-g", "3.12")
+    assert "python" not in failures(pure)
+    (tmp_path / "ext.c").write_text("int answer(void) { return 42; }\n")
+    code, compiled = check_json(tmp_path / "Pipfile.lock", manifest, "-g", "3.12")
+    found = failures(compiled)["python"]
+    assert code == 1 and found["have"] == "3.11" and found["want"] == "3.12"
+
+
+def test_uv_exported_pylock_gets_uv_fixes(manifest: Path) -> None:
+    _, data = check_json(GEO / "pylock.uv.toml", manifest, "-f")
+    assert any("constraint-dependencies" in line for line in failures(data)["idna"]["fix"])  # type: ignore[union-attr]

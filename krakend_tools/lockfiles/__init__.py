@@ -69,6 +69,7 @@ class Lockfile:
     requires_python: SpecifierSet | None = None
     python_pin: str | None = None  # an exact X.Y the tool pinned (Pipfile.lock python_version)
     lock_version: str | None = None
+    created_by: str | None = None  # the tool that wrote it, when recorded (pylock)
     project: str | None = None  # the root project's canonical name, when recorded
     # graph formats: group name -> root edges; package key -> outgoing edges
     roots: dict[str, list[Edge]] = field(default_factory=dict)

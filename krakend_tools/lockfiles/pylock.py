@@ -72,6 +72,7 @@ def parse(path: Path, text: str) -> Lockfile:
             direct=pkg.name in direct, source=source))
     return Lockfile(path=path, tool=TOOL, packages=packages,
                     requires_python=lock.requires_python, lock_version=str(lock.lock_version),
+                    created_by=lock.created_by,
                     project=project)
 
 
