@@ -185,7 +185,7 @@ class _Checker:
         suffix = name[len(module):]
         inits = f.py_inits
         if suffix not in self.suffixes:
-            if _PY_SUFFIX.match(suffix):
+            if _PY_SUFFIX.match(suffix) or f"PyInit_{module}" in inits:
                 result.problems.append(self._suffix_problem(f.path, suffix))
             return
         if suffix == ".so" and not inits:
@@ -206,6 +206,8 @@ class _Checker:
         what = "another Python"
         if ours and theirs and ours.group(1) == theirs.group(1):
             what = "another platform"
+        elif not _PY_SUFFIX.match(suffix):
+            what = "no Python: the import system does not look at it"
         return f"{path}: suffix {suffix} is for {what} (gateway: {gateway})"
 
     def stable_abi(self, f: ElfFacts) -> list[str]:

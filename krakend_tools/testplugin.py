@@ -111,27 +111,6 @@ def plan_import(manifest: Manifest, python: str | None = None) -> ImportPlan:
                             "use --python or --image")
 
 
-def _accepted_suffixes(manifest: Manifest) -> list[str]:
-    suffixes = [manifest.python.ext_suffix]
-    if not (manifest.python.free_threaded or manifest.python.debug):
-        suffixes.append(".abi3.so")
-    return [*suffixes, ".so"]
-
-
-def suffix_problems(artifact: Artifact, manifest: Manifest) -> list[str]:
-    """Extension files the gateway's import system would not even look at."""
-    accepted = _accepted_suffixes(manifest)
-    problems = []
-    for path in artifact.files:
-        if path.is_file() and path.name.endswith(".so"):
-            suffix = path.name[len(path.name.split(".", 1)[0]):]
-            if suffix not in accepted:
-                problems.append(
-                    f"{path.name}: suffix {suffix} is not importable by "
-                    f"{manifest.python.soabi} (accepts {', '.join(accepted)})")
-    return problems
-
-
 def static_phase(artifact: Artifact, manifest: Manifest) -> tuple[list[str], dict[str, Any]]:
     """One-line problems and the static facts (ELF files, extension modules) for -o json."""
     from krakend_tools import static
@@ -139,7 +118,7 @@ def static_phase(artifact: Artifact, manifest: Manifest) -> tuple[list[str], dic
     if artifact.root.is_file() and artifact.root.suffix != ".so":
         return [], {}  # a .py file: nothing compiled to read
     result = static.check_tree(artifact.root, manifest)
-    problems = list(result.problems) or suffix_problems(artifact, manifest)
+    problems = list(result.problems)
     facts = result.to_dict()
     facts.pop("root", None)
     facts.pop("ok", None)

@@ -425,6 +425,14 @@ def test_other_python_suffix(build: Callable[[str], Path], tmp_path: Path) -> No
         "another Python (gateway: .cpython-311-x86_64-linux-gnu.so, abi3)"]
 
 
+def test_extension_with_a_suffix_no_python_imports(build: Callable[[str], Path], tmp_path: Path) -> None:
+    """It defines PyInit_plugmod, so it is meant as a module; a plain library is left alone."""
+    shutil.copy(build("gnu") / "plugmod.cpython-311-x86_64-linux-gnu.so", tmp_path / "plugmod.x86_64.so")
+    assert check_tree(tmp_path, make_manifest()).problems == [
+        "plugmod.x86_64.so: suffix .x86_64.so is for no Python: the import system does not look "
+        "at it (gateway: .cpython-311-x86_64-linux-gnu.so, abi3)"]
+
+
 def test_aarch64_module_on_x86_64_gateway(build: Callable[[str], Path], host: Manifest) -> None:
     problems = check_tree(build("aarch64"), host).problems
     assert problems == [
