@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import json
 import os
 import re
 import shutil
@@ -247,8 +248,11 @@ def _test_artifacts(engine: Any, plan: Plan, files: list[Path], types: list[str]
     kinds = types or list(PLUGIN_TYPES)
     report = testplugin.run([str(f) for f in testable], manifest, kinds, runner=runner,
                             jobs=1)
-    details: dict[str, Any] = {"runner": runner.description,
-                               "findings": [vars(f) for f in report.findings]}
+    # the files are tested in the staging folder, gone after the run: name their published place
+    result = json.loads(json.dumps(report.to_dict(), default=str).replace(
+        json.dumps(str(testable[0].parent))[1:-1], json.dumps(str(plan.out_dir))[1:-1]))
+    details: dict[str, Any] = {"runner": runner.description, "findings": result["findings"],
+                               "artifacts": result.get("artifacts", [])}
     if types:
         bad = report.failures
     else:  # every type the plugin has: "does not contain a ...Registerer" is not a failure
@@ -270,7 +274,7 @@ def build_target(engine: Any, plan: Plan, opts: BuildOptions, events: Events,
 
     name = str(plan.target)
     start = time.monotonic()
-    finding = Finding(name=name, kind="TARGET", ok=False,
+    finding = Finding(name=name, kind="target", ok=False,
                       details={"builder": plan.builder, "runtime": plan.runtime,
                                "arm64": ("cross" if plan.cross else "emulate")
                                if plan.target.arch == "arm64" else None,
@@ -407,5 +411,6 @@ def build(opts: BuildOptions, events: Events | None = None, engine: Any = None) 
         raise
     meta = {"targets": [str(t) for t in opts.targets], "arm64": opts.arm64,
             "network": opts.network or "none", "jobs": opts.jobs,
-            "plugin": str(opts.plugin_dir), "engine": engine.url}
+            "plugin": str(opts.plugin_dir), "engine": engine.url,
+            "manifest": opts.manifest.summary() if opts.manifest is not None else None}
     return Report("build", findings, time.monotonic() - start, meta)

@@ -40,13 +40,26 @@ def check_plugin(lock: Lockfile, manifest: Manifest, *, groups: Iterable[str] = 
             finding = _check_plugin_only(lock, pkg, manifest)
             (own if finding.ok else platform).append(finding)
     findings += platform + shared + own
+    failures = sum(1 for f in findings if not f.ok)
     meta = {
-        "lockfile": str(lock.path), "tool": lock.tool, "lock_version": lock.lock_version,
-        "python": manifest.python.version, "libc": str(manifest.platform.libc),
-        "platform": f"{manifest.platform.os}/{manifest.platform.arch}",
-        "packages": len(selected),
+        "manifest": manifest.summary(),
+        "lockfiles": [{"path": str(lock.path), "tool": lock.tool, "lock_version": lock.lock_version,
+                       "packages": len(selected), "failures": failures}],
     }
     return Report("check-plugin", findings, time.perf_counter() - started, meta)
+
+
+def check_plugins(locks: Iterable[Lockfile], manifest: Manifest, *, groups: Iterable[str] = (),
+                  extras: Iterable[str] = (), fix: bool = False) -> Report:
+    """:func:`check_plugin` over several lockfiles, as one report: findings in lockfile order,
+    each naming its lockfile (``file``); ``meta.lockfiles`` describes every one."""
+    started = time.perf_counter()
+    groups, extras = list(groups), list(extras)
+    reports = [check_plugin(lock, manifest, groups=groups, extras=extras, fix=fix) for lock in locks]
+    meta = {"manifest": manifest.summary(),
+            "lockfiles": [entry for r in reports for entry in r.meta["lockfiles"]]}
+    return Report("check-plugin", [f for r in reports for f in r.findings],
+                  time.perf_counter() - started, meta)
 
 
 def check_python(lock: Lockfile, manifest: Manifest) -> list[Finding]:

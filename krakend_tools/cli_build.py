@@ -139,7 +139,7 @@ def register(app: typer.Typer) -> None:
                                                      "--runtime-base-image"),
             command=command, network=network, arm64=arm64, test=not no_test,
             types=list(plugin_type or []), timeout=timeout, jobs=jobs,
-            manifest=mf.resolve(manifest_file), rebuild_images=rebuild_images)
+            manifest=mf.resolve(manifest_file, plugin_dir.resolve()), rebuild_images=rebuild_images)
         core.apply_config(opts, core.plugin_config(opts.plugin_dir))
         for key, value in env_base_images("KRAKEND_BASE_IMAGES").items():
             opts.base_images.setdefault(key, value)

@@ -34,8 +34,9 @@ def parser() -> argparse.ArgumentParser:
                    help="more lockfiles to check (as pre-commit passes them)")
     p.add_argument("-s", "--sum", type=Path, metavar="LOCKFILE",
                    help="the plugin's lockfile (default: autodetect in the current folder)")
-    p.add_argument("--manifest", metavar="FILE", help="gateway manifest (krakend version -o json); "
-                   "default: $KRAKEND_MANIFEST, else the current environment")
+    p.add_argument("--manifest", metavar="FILE", help="gateway manifest (krakend version -o json), "
+                   "or 'host' for this interpreter; default: $KRAKEND_MANIFEST, else manifest = "
+                   "\"PATH\" in [tool.krakend] of the nearest pyproject.toml")
     p.add_argument("-g", "--python", metavar="X.Y[.Z]", help="override the manifest's Python version")
     p.add_argument("-l", "--libc", metavar="LIBC", help="override the manifest's libc "
                    "(GLIBC-2.36 | MUSL-1.2.4)")
@@ -50,18 +51,14 @@ def parser() -> argparse.ArgumentParser:
 def run(argv: list[str]) -> int:
     """Parse ``argv`` (after ``check-plugin``), check, render on stdout; the exit code."""
     from krakend_tools import manifest as mf
-    from krakend_tools.check import check_plugin
+    from krakend_tools.check import check_plugins
     from krakend_tools.lockfiles import find_lockfile, load_lockfile
 
     args = parser().parse_args(argv)
     paths = ([args.sum] if args.sum is not None else []) + args.lockfiles
     locks = [load_lockfile(p) for p in paths or [find_lockfile(Path.cwd())]]
-    manifest = mf.resolve(args.manifest).with_overrides(args.python, args.libc)
-    reports = [check_plugin(lock, manifest, groups=args.group, extras=args.extra, fix=args.fix)
-               for lock in locks]
-    report = reports[0]
-    for other in reports[1:]:
-        report.findings += other.findings
+    manifest = mf.resolve(args.manifest, locks[0].path.parent).with_overrides(args.python, args.libc)
+    report = check_plugins(locks, manifest, groups=args.group, extras=args.extra, fix=args.fix)
     return render(report, args.output)
 
 
