@@ -66,6 +66,7 @@ def make_manifest(machine: str = "x86_64", family: str = "glibc", libc: str = "2
         "machine": machine, "libc_family": family, "libc_version": libc,
         "marker_environment": target_environment(target, python),
         "distributions": {}, "libraries": libraries or {}, "site_packages": [],
+        "libraries_complete": False,
     })
 
 

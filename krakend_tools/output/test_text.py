@@ -24,7 +24,7 @@ def lines(finding: Finding) -> list[str]:
 
 
 def render_test_text(report: Report) -> str:
-    """All lines, then the summary: ``[OK] N tested plugin(s) in 1.23s``."""
+    """The manifest used, all lines, then the summary: ``[OK] N tested plugin(s) in 1.23s``."""
     used = manifest_line(report.meta)
     out = [used] if used else []
     out += [text for f in report.findings for text in lines(f)]

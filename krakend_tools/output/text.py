@@ -35,9 +35,8 @@ def _lockfiles(report: Report) -> list[str | None]:
 
 
 def _render_check(report: Report) -> str:
-    used = manifest_line(report.meta)
-    lines: list[str] = [used] if used else []
-    paths = _lockfiles(report)
+    lines: list[str] = []
+    paths = list(dict.fromkeys(_lockfiles(report)))
     for path in paths:
         mine = [f for f in report.findings if path is None or f.file == path]
         block: list[str] = []
@@ -53,7 +52,8 @@ def _render_check(report: Report) -> str:
             block = [f"{path}: {failures} incompatibilit{'y' if failures == 1 else 'ies'}"] + [
                 f"  {text}" for text in block]
         lines += block
-    lines.append(_summary(report))
+    used = manifest_line(report.meta)
+    lines += ([used] if used else []) + [_summary(report)]
     return "\n".join(lines) + "\n"
 
 
@@ -70,12 +70,13 @@ def _incompatibility(finding: Finding) -> list[str]:
 
 
 def _render_build(report: Report) -> str:
-    used = manifest_line(report.meta)
-    lines = [used] if used else []
+    lines = []
     for f in report.findings:
         mark = "[OK]" if f.ok else "[KO]"
         lines.append(f"{mark} {f.name}\t{f.message}")
     status = "[OK]" if report.ok else "[KO]"
+    used = manifest_line(report.meta)
+    lines += [used] if used else []
     lines.append(f"{status} {len(report.findings)} target(s) built in {report.elapsed:.2f}s")
     return "\n".join(lines) + "\n"
 
@@ -92,10 +93,7 @@ def print_rich(report: Report, console: Console | None = None) -> None:
     from rich.markup import escape
     from rich.table import Table
 
-    used = manifest_line(report.meta)
-    if used:
-        console.print(used, markup=False, highlight=False)
-    several = len(_lockfiles(report)) > 1
+    several = len(set(_lockfiles(report))) > 1
     if report.failures:
         table = Table(title="Incompatibilities", title_justify="left")
         for column in (["lockfile"] if several else []) + ["item", "have", "want", "why / fix"]:
@@ -114,5 +112,8 @@ def print_rich(report: Report, console: Console | None = None) -> None:
         for f in own:
             table.add_row(escape(f.name), escape(f.have or ""), escape(f.message))
         console.print(table)
+    used = manifest_line(report.meta)
+    if used:
+        console.print(used, markup=False, highlight=False)
     style = "bold green" if report.ok else "bold red"
     console.print(_summary(report), style=style)
