@@ -31,7 +31,8 @@ def parser() -> argparse.ArgumentParser:
     p = ArgumentParser(prog="krakend check-plugin",
                 description="Compare a plugin's lockfile with the gateway manifest.")
     p.add_argument("lockfiles", nargs="*", type=Path, metavar="LOCKFILE",
-                   help="more lockfiles to check (as pre-commit passes them)")
+                   help="more lockfiles to check (as pre-commit passes them; a pyproject.toml "
+                   "stands for the lockfile beside it)")
     p.add_argument("-s", "--sum", type=Path, metavar="LOCKFILE",
                    help="the plugin's lockfile (default: autodetect in the current folder)")
     p.add_argument("--manifest", metavar="FILE", help="gateway manifest (krakend version -o json), "
@@ -51,11 +52,16 @@ def parser() -> argparse.ArgumentParser:
 def run(argv: list[str]) -> int:
     """Parse ``argv`` (after ``check-plugin``), check, render on stdout; the exit code."""
     from krakend_tools import manifest as mf
-    from krakend_tools.check import check_plugins
+    from krakend_tools.check import check_plugins, lockfile_paths
     from krakend_tools.lockfiles import find_lockfile, load_lockfile
 
     args = parser().parse_args(argv)
-    paths = ([args.sum] if args.sum is not None else []) + args.lockfiles
+    given = ([args.sum] if args.sum is not None else []) + args.lockfiles
+    paths = lockfile_paths(given)
+    if given and not paths:  # only pyproject.toml files, none with a lockfile beside it
+        sys.stderr.write("krakend check-plugin: no lockfile next to the given pyproject.toml, "
+                         "nothing to check\n")
+        return 0
     locks = [load_lockfile(p) for p in paths or [find_lockfile(Path.cwd())]]
     manifest = mf.resolve(args.manifest, locks[0].path.parent).with_overrides(args.python, args.libc)
     report = check_plugins(locks, manifest, groups=args.group, extras=args.extra, fix=args.fix)
