@@ -43,6 +43,11 @@ def _table(report: Report) -> None:
                       test)
     console.print(table)
     failed = len(report.failures)
+    from krakend_tools.report import manifest_line
+
+    used = manifest_line(report.meta)
+    if used:
+        console.print(used, markup=False)
     console.print(f"{len(report.findings) - failed} OK, {failed} KO in {report.elapsed:.1f}s; "
                   f"logs: {', '.join(str(f.details.get('log')) for f in report.findings)}")
 
