@@ -348,8 +348,6 @@ def resolve(option: str | None, start: Path | None = None) -> Manifest:
         where = config.root / "pyproject.toml"
         if not isinstance(value, str) or not value:
             raise InputError("[tool.krakend] manifest must be a path (a string)", path=where)
-        if value == "host":
-            return host()
         path = config.root / value
         if not path.is_file():
             raise InputError(f"[tool.krakend] manifest {value!r}: no such file {path}", path=where)

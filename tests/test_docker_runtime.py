@@ -20,7 +20,7 @@ pytestmark = [pytest.mark.docker, pytest.mark.slow]
 def glibc_build(docker_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The example plugin built for generic/amd64 (glibc), unpacked: the .so and package."""
     out = tmp_path_factory.mktemp("glibc")
-    proc = run_krakend("build", str(FIXTURES / "example-plugin"), "--target", "generic/amd64",
+    proc = run_krakend("build", str(FIXTURES / "example-plugin"), "--manifest", "host", "--target", "generic/amd64",
                        "--no-test", "--out", str(out), env=docker_env, timeout=900)
     assert proc.returncode == 0, proc.stderr
     unpacked = out / "unpacked"
@@ -67,6 +67,14 @@ def test_glibc_plugin_passes_in_generic_runtime(glibc_build: Path,
     assert proc.returncode == 0, proc.stdout + proc.stderr
     report = json.loads(proc.stdout)
     assert all(f["ok"] for f in report["findings"]), report
+    # the manifest the runtime image carries, named in the result; the result fits its schema
+    import jsonschema
+
+    from krakend_tools.report import RESULT_SCHEMA_PATH
+
+    jsonschema.validate(report, json.loads(RESULT_SCHEMA_PATH.read_text()))
+    assert report["meta"]["manifest"]["source"].startswith("image krakend-tools/")
+    assert report["meta"]["import_phase"] == "run"
 
 
 def test_probe_runner_is_isolated(docker_env: dict[str, str], tmp_path: Path) -> None:

@@ -314,3 +314,33 @@ def test_highest_missing_glibc_version_first(tmp_path: Path, host_manifest: Path
     assert len(data["findings"]) == 3 and len(data["artifacts"]) == 1
     assert proc.stdout.count('"version_needs"') == 1
     assert {f["kind"] for f in data["findings"]} == {"server", "client", "modifier"}
+
+
+# -- build's result ---------------------------------------------------------------------------
+
+@pytest.mark.docker
+@pytest.mark.slow
+def test_build_result_fits_the_schema_and_names_no_staging_folder(docker_env: dict[str, str],
+                                                                  tmp_path: Path) -> None:
+    proc = run_krakend("build", str(FIXTURES / "example-plugin"), "--manifest", "host", "--target",
+                       "generic/amd64", "--out", str(tmp_path), "-o", "json", env=docker_env, timeout=900)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    data = json.loads(proc.stdout)
+    validate_result(data)
+    assert data["meta"]["manifest"]["source"] == "host"
+    finding = data["findings"][0]
+    assert finding["kind"] == "target" and finding["details"]["test"] == "OK"
+    tested = finding["details"]["test_details"]
+    assert len(tested["artifacts"]) == 1 and "static" in tested["artifacts"][0]
+    assert all("static" not in f["details"] for f in tested["findings"])
+    # every path in the result still exists: the staging folder is gone, its name is not shown
+    assert f"{tmp_path}/." not in proc.stdout
+    assert tested["artifacts"][0]["name"].startswith(str(tmp_path / "generic-amd64"))
+    assert Path(tested["artifacts"][0]["name"]).is_file()
+
+
+def test_build_without_a_manifest_exits_2(tmp_path: Path) -> None:
+    plugin = tmp_path / "plugin"
+    shutil.copytree(FIXTURES / "example-plugin", plugin)
+    proc = run_krakend("build", str(plugin), "--target", "generic/amd64", cwd=tmp_path)
+    assert proc.returncode == 2 and "no gateway manifest" in proc.stderr and proc.stderr.count("\n") == 1
