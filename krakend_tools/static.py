@@ -37,6 +37,8 @@ _GLIBC_LIBS = re.compile(
     r"^(libc\.so\.6|libm\.so\.6|libpthread\.so\.0|libdl\.so\.2|librt\.so\.1|libutil\.so\.1|"
     r"libresolv\.so\.2|libanl\.so\.1|libnsl\.so\.1|libmvec\.so\.1|ld-linux[-\w.]*|ld64\.so\.\d)$")
 _GLIBC_NAMED = {"GLIBC_ABI_DT_RELR": (2, 36)}
+# Names musl's loader answers with itself, whatever is on disk (ldso/dynlink.c "reserved").
+_MUSL_SELF = re.compile(r"^lib(c|pthread|rt|m|dl|util|xnet)\.")
 _SHOWN = 3  # symbols named per problem line
 
 
@@ -418,6 +420,8 @@ def _needed_libraries(parsed: list[tuple[ElfFacts, Path]], manifest: Manifest,
             continue  # it cannot load at all: said once, above
         for name in facts.needed:
             if name in bundled or name in known or _LIBPYTHON.match(name):
+                continue
+            if plat.libc_family == "musl" and _MUSL_SELF.match(name):
                 continue
             wanted.setdefault(name, []).append(facts.path)
     absent: list[str] = []

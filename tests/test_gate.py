@@ -344,3 +344,30 @@ def test_build_without_a_manifest_exits_2(tmp_path: Path) -> None:
     shutil.copytree(FIXTURES / "example-plugin", plugin)
     proc = run_krakend("build", str(plugin), "--target", "generic/amd64", cwd=tmp_path)
     assert proc.returncode == 2 and "no gateway manifest" in proc.stderr and proc.stderr.count("\n") == 1
+
+
+def test_musl_loader_answers_for_its_own_names(tmp_path: Path) -> None:
+    """musl's loader maps libc.so, libc.musl-*.so.1, libpthread.so… to itself: a complete
+    musl manifest need not list them, another library still has to be there."""
+    from .test_static import make_manifest
+
+    need("musl-gcc")
+    module = tmp_path / "plugmod.cpython-311-x86_64-linux-musl.so"
+    proc = subprocess.run(["musl-gcc", "-shared", "-fPIC", "-o", str(module), str(SRC / "plugmod.c"),
+                           python_h(), "-lm"], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    manifest = make_manifest("x86_64", "musl", "1.2.4")
+    manifest.libraries_complete = True
+    assert check_tree(module, manifest).ok
+    tiny = tmp_path / "tiny"
+    tiny.mkdir()
+    shutil.copy(module, tiny / module.name)
+    lib = tmp_path / "libtiny.so.1"
+    subprocess.run(["musl-gcc", "-shared", "-fPIC", "-o", str(lib), "-Wl,-soname,libtiny.so.1",
+                    "-x", "c", "-"], input="int tiny_answer(void) { return 42; }\n", text=True, check=True)
+    user = tiny / "user.so"
+    subprocess.run(["musl-gcc", "-shared", "-fPIC", "-o", str(user), "-x", "c", "-", f"-L{tmp_path}",
+                    "-l:libtiny.so.1"], input="int tiny_answer(void);\nint f(void) { return tiny_answer(); }\n",
+                   text=True, check=True)
+    assert check_tree(tiny, manifest).problems == [
+        "needs libtiny.so.1 (in user.so), which the gateway does not have"]
