@@ -19,6 +19,7 @@ import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from krakend_tools.artifacts import DEFAULT_PATTERN, Artifact, expand
@@ -151,13 +152,24 @@ def check_artifact(artifact: Artifact, manifest: Manifest, types: Sequence[str],
 
 
 def _relabel(outcome: ProbeOutcome, artifact: Artifact) -> ProbeOutcome:
-    """Paths into a wheel's temporary folder (gone after the run) shown inside the wheel."""
-    if artifact.kind != "wheel":
-        return outcome
-    tmp = str(artifact.import_path)
+    """Paths that are gone after the run, shown as the user knows them: a path inside the
+    probe's container becomes the host path it was mounted from, and a path into a wheel's
+    temporary folder a path inside the wheel."""
+    replace: list[tuple[str, str]] = []
+    base = artifact.import_path
+    if outcome.file and not os.path.exists(outcome.file):
+        parts = PurePosixPath(outcome.file).parts
+        for i in range(1, len(parts)):
+            if (base / Path(*parts[i:])).exists():
+                replace.append((str(PurePosixPath(*parts[:i])), str(base)))
+                break
+    if artifact.kind == "wheel":
+        replace.append((str(base), artifact.name))
 
     def fix(text: str | None) -> str | None:
-        return text.replace(tmp, artifact.name) if text else text
+        for old, new in replace:
+            text = text.replace(old, new) if text else text
+        return text
 
     outcome.file = fix(outcome.file)
     outcome.error = fix(outcome.error)
