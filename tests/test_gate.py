@@ -225,6 +225,7 @@ def test_plugin_needing_a_library_the_gateway_lacks(tiny: dict[str, Path], host_
     out = proc.stdout.splitlines()
     assert out[1] == f"[OK] SERVER\t{module} (static only)"
     assert out[2].startswith(f"\twarning: needs libtiny.so.1 (in {module.name}): the manifest does not list")
+    assert out[3].endswith("s (1 with warnings)")
     proc = run_krakend("test-plugin", "-s", "--static-only", "-o", "github", "--manifest", str(gw), str(module))
     assert any(x.startswith("::warning ") and "libtiny.so.1" in x for x in proc.stdout.splitlines())
     proc = run_krakend("test-plugin", "-s", "--static-only", "-o", "json", "--manifest", str(gw), str(module))

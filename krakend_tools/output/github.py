@@ -44,6 +44,7 @@ def render(report: Report) -> str:
     lines += [w for f in report.findings for w in warnings(f)]
     count = len(report.failures)
     used = manifest_line(report.meta)
-    summary = f"{count} problem(s) in {len(report.findings)} checked item(s)"
+    warned = sum(len(f.warnings) + bool(f.skipped) for f in report.findings)
+    summary = f"{count} problem(s), {warned} warning(s) in {len(report.findings)} checked item(s)"
     lines.append(f"::notice title=krakend {report.command}::{_data(summary + (f'; {used}' if used else ''))}")
     return "\n".join(lines) + "\n"

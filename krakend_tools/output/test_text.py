@@ -31,9 +31,11 @@ def render_test_text(report: Report) -> str:
     names = list(dict.fromkeys(f.name for f in report.findings))
     tested = int(report.meta.get("tested", len(names)))
     failed = len({f.name for f in report.failures})
+    warned = len({f.name for f in report.findings if f.warnings})
+    note = f" ({warned} with warnings)" if warned else ""
     if failed:
-        out.append(f"[KO] {tested} tested plugin(s) in {report.elapsed:.2f}s.")
+        out.append(f"[KO] {tested} tested plugin(s) in {report.elapsed:.2f}s{note}.")
         out.append(f"{failed} plugin(s) failed.")
     else:
-        out.append(f"[OK] {tested} tested plugin(s) in {report.elapsed:.2f}s")
+        out.append(f"[OK] {tested} tested plugin(s) in {report.elapsed:.2f}s{note}")
     return "\n".join(out) + "\n"
