@@ -1,9 +1,11 @@
 """``test-plugin``: will this compiled plugin load in the gateway? Static checks, then import.
 
 For each artifact the static phase (:func:`krakend_tools.static.check_tree`) reads the
-files without running them; any problem is a KO and the import is skipped. Then, when
-the gateway's interpreter can run here (or in a runtime image), each module is imported
-and registered by the probe in an isolated process. One finding per artifact and type.
+files without running them; any problem is a KO and the import is skipped. Then each
+module is imported and registered by the probe in an isolated process, with the gateway's
+interpreter here or in a runtime image; when that cannot run, the plugin is a KO (nothing
+was proven), unless ``static_only`` asked for the static phase alone. One finding per
+artifact and type; the static facts once per artifact (``Report.artifacts``).
 """
 
 from __future__ import annotations
