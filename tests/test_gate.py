@@ -255,15 +255,21 @@ def test_bundled_library_is_followed_through_origin(tiny: dict[str, Path], host_
         (tmp_path / "libtiny.so.1").rename(folder / "pkg.libs" / "libtiny.so.1")
 
 
-def test_wheel_with_bundled_library(tiny: dict[str, Path], host_manifest: Path, tmp_path: Path) -> None:
+def tiny_wheel(tiny: dict[str, Path], folder: Path) -> Path:
+    """The bundled usestiny plugin as an auditwheel-style wheel: ``pkg.libs/libtiny.so.1``."""
     import zipfile
 
-    wheel = tmp_path / "usestiny-1.0-cp311-cp311-linux_x86_64.whl"
+    wheel = folder / "usestiny-1.0-cp311-cp311-linux_x86_64.whl"
     with zipfile.ZipFile(wheel, "w") as zf:
         zf.write(tiny["module"], f"pkg/{tiny['module'].name}")
         zf.write(tiny["lib"], "pkg.libs/libtiny.so.1")
         zf.writestr("pkg/__init__.py", "from .usestiny import HandlerRegisterer\n")
         zf.writestr("usestiny-1.0.dist-info/top_level.txt", "pkg\n")
+    return wheel
+
+
+def test_wheel_with_bundled_library(tiny: dict[str, Path], host_manifest: Path, tmp_path: Path) -> None:
+    wheel = tiny_wheel(tiny, tmp_path)
     assert check_tree(wheel, mf.load(host_manifest)).ok
     old = mf.load(capped_manifest(host_manifest, tmp_path / "old.json", "2.28"))
     assert check_tree(wheel, old).problems == [
@@ -338,6 +344,25 @@ def test_build_result_fits_the_schema_and_names_no_staging_folder(docker_env: di
     assert f"{tmp_path}/." not in proc.stdout
     assert tested["artifacts"][0]["name"].startswith(str(tmp_path / "generic-amd64"))
     assert Path(tested["artifacts"][0]["name"]).is_file()
+
+
+@pytest.mark.docker
+@pytest.mark.slow
+def test_runtime_image_manifest_knows_its_libraries(docker_env: dict[str, str], tiny: dict[str, Path],
+                                                    tmp_path: Path) -> None:
+    """Against the manifest the gateway's runtime image carries: the module needing libtiny.so.1
+    is a KO before any import; bundled in a wheel, the image's own loader finds it."""
+    alone = tiny["alone"]
+    proc = run_krakend("test-plugin", "-s", "--target", "generic/amd64", str(alone), env=docker_env,
+                       timeout=900)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    out = proc.stdout.splitlines()
+    assert out[0].startswith("manifest: image krakend-tools/runtime:")
+    assert out[1] == f"[KO] SERVER\t{alone}: needs libtiny.so.1 (in {alone.name}), which the gateway does not have"
+    wheel = tiny_wheel(tiny, tmp_path)
+    proc = run_krakend("test-plugin", "-s", "--target", "generic/amd64", str(wheel), env=docker_env, timeout=900)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert proc.stdout.splitlines()[1] == f"[OK] SERVER\t{wheel} (registered: tiny-42)"
 
 
 def test_build_without_a_manifest_exits_2(tmp_path: Path) -> None:
