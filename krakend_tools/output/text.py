@@ -107,10 +107,11 @@ def print_rich(report: Report, console: Console | None = None) -> None:
     own = [f for f in report.findings if f.ok and f.kind == "plugin-only"]
     if own:
         table = Table(title="Packages only the plugin brings", title_justify="left")
-        for column in ("package", "version", "note"):
+        for column in (["lockfile"] if several else []) + ["package", "version", "note"]:
             table.add_column(column)
         for f in own:
-            table.add_row(escape(f.name), escape(f.have or ""), escape(f.message))
+            table.add_row(*([escape(f.file or "")] if several else []), escape(f.name),
+                          escape(f.have or ""), escape(f.message))
         console.print(table)
     used = manifest_line(report.meta)
     if used:
