@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from functools import cache, lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -49,14 +49,23 @@ def check_plugin(lock: Lockfile, manifest: Manifest, *, groups: Iterable[str] = 
     return Report("check-plugin", findings, time.perf_counter() - started, meta)
 
 
-def check_plugins(locks: Iterable[Lockfile], manifest: Manifest, *, groups: Iterable[str] = (),
-                  extras: Iterable[str] = (), fix: bool = False) -> Report:
+def check_plugins(locks: Iterable[Lockfile], manifest: Manifest | Callable[[Lockfile], Manifest], *,
+                  groups: Iterable[str] = (), extras: Iterable[str] = (), fix: bool = False) -> Report:
     """:func:`check_plugin` over several lockfiles, as one report: findings in lockfile order,
-    each naming its lockfile (``file``); ``meta.lockfiles`` describes every one."""
+    each naming its lockfile (``file``); ``meta.lockfiles`` describes every one. ``manifest``
+    is one for all, or gives each lockfile its own (its project's ``[tool.krakend]``); when
+    they differ, ``meta.manifest`` is None and each lockfile's entry names its manifest."""
     started = time.perf_counter()
     groups, extras = list(groups), list(extras)
-    reports = [check_plugin(lock, manifest, groups=groups, extras=extras, fix=fix) for lock in locks]
-    meta = {"manifest": manifest.summary(),
+    reports = []
+    used: dict[str | None, dict[str, Any]] = {}
+    for lock in locks:
+        chosen = manifest(lock) if callable(manifest) else manifest
+        summary = used.setdefault(chosen.source, chosen.summary())
+        report = check_plugin(lock, chosen, groups=groups, extras=extras, fix=fix)
+        report.meta["lockfiles"][0]["manifest"] = summary
+        reports.append(report)
+    meta = {"manifest": next(iter(used.values())) if len(used) == 1 else None,
             "lockfiles": [entry for r in reports for entry in r.meta["lockfiles"]]}
     return Report("check-plugin", [f for r in reports for f in r.findings],
                   time.perf_counter() - started, meta)

@@ -81,3 +81,17 @@ def manifest_line(meta: dict[str, Any]) -> str | None:
     gateway = " ".join(str(x) for x in (gw.get("name"), gw.get("version")) if x) or "gateway"
     python = f"Python {m.get('python')} {m.get('soabi') or ''}".rstrip()
     return f"manifest: {m.get('source')} ({gateway}; {python}; {m.get('platform')} {m.get('libc')})"
+
+
+def manifest_lines(meta: dict[str, Any]) -> list[str]:
+    """The manifest line, or, when the lockfiles of one check-plugin run were checked against
+    different manifests (each project's own), one ``LOCKFILE: manifest: …`` line each."""
+    one = manifest_line(meta)
+    if one:
+        return [one]
+    lines = []
+    for entry in meta.get("lockfiles", []):
+        line = manifest_line({"manifest": entry.get("manifest")})
+        if line:
+            lines.append(f"{entry['path']}: {line}")
+    return lines

@@ -29,6 +29,9 @@ from .test_static import CI, PY_INCLUDE, SRC, need
 EXT = sysconfig.get_config_var("EXT_SUFFIX")
 GEO = FIXTURES / "plugins" / "geo-lookup"
 CSV = FIXTURES / "plugins" / "csv-export"
+# What the geo-lookup lockfiles pin (the bundled gateway wants other versions of these).
+GEO_PINS = {"certifi": "2026.10.18", "charset-normalizer": "3.5.2", "idna": "3.20", "requests": "2.32.5",
+            "urllib3": "2.8.0"}
 
 
 def cc(out: Path, source: str, *flags: str) -> Path:
@@ -397,3 +400,34 @@ def test_musl_loader_answers_for_its_own_names(tmp_path: Path) -> None:
                    text=True, check=True)
     assert check_tree(tiny, manifest).problems == [
         "needs libtiny.so.1 (in user.so), which the gateway does not have"]
+
+
+def test_each_lockfile_is_checked_against_its_own_projects_manifest(tmp_path: Path) -> None:
+    """pre-commit passes the lockfiles of several plugins at once: each is checked against the
+    manifest its own pyproject names, never against another project's."""
+    gw = json.loads((FIXTURES / "gateway" / "manifest.json").read_text())
+    lenient = dict(gw, gateway={"name": "new-gateway", "version": "2.0"},
+                   distributions={**gw["distributions"], **GEO_PINS})
+    for name, manifest in (("old", gw), ("new", lenient)):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "gateway.json").write_text(json.dumps(manifest))
+        (tmp_path / name / "pyproject.toml").write_text('[tool.krakend]\nmanifest = "gateway.json"\n')
+        shutil.copy(GEO / "poetry.lock", tmp_path / name / "poetry.lock")
+    new, old = str(tmp_path / "new" / "poetry.lock"), str(tmp_path / "old" / "poetry.lock")
+    proc = run_krakend("check-plugin", new, old, "-o", "json", cwd=tmp_path)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    data = json.loads(proc.stdout)
+    validate_result(data)
+    assert data["meta"]["manifest"] is None
+    entries = {e["path"]: e for e in data["meta"]["lockfiles"]}
+    assert entries[new]["failures"] == 0 and entries[old]["failures"] == 5
+    assert entries[new]["manifest"]["gateway"]["name"] == "new-gateway"
+    assert entries[old]["manifest"]["gateway"]["name"] == gw["gateway"]["name"]
+    proc = run_krakend("check-plugin", new, old, cwd=tmp_path)
+    out = proc.stdout.splitlines()
+    assert f"{new}: manifest: {tmp_path / 'new' / 'gateway.json'} (new-gateway 2.0; " in proc.stdout
+    assert out.index(f"{old}: 5 incompatibilities") > out.index(f"{new}: 0 incompatibilities")
+    # --manifest (or $KRAKEND_MANIFEST) is one manifest for all
+    proc = run_krakend("check-plugin", new, old, "--manifest", str(tmp_path / "new" / "gateway.json"),
+                       "-o", "json", cwd=tmp_path)
+    assert proc.returncode == 0 and json.loads(proc.stdout)["meta"]["manifest"]["gateway"]["name"] == "new-gateway"

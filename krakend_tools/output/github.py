@@ -3,7 +3,7 @@ a ``::warning`` for what could not be checked."""
 
 from __future__ import annotations
 
-from krakend_tools.report import Finding, Report, manifest_line
+from krakend_tools.report import Finding, Report, manifest_lines
 
 
 def _data(text: str) -> str:
@@ -43,7 +43,7 @@ def render(report: Report) -> str:
     lines = [annotation(f) for f in report.failures]
     lines += [w for f in report.findings for w in warnings(f)]
     count = len(report.failures)
-    used = manifest_line(report.meta)
+    used = "; ".join(manifest_lines(report.meta))
     warned = sum(len(f.warnings) + bool(f.skipped) for f in report.findings)
     summary = f"{count} problem(s), {warned} warning(s) in {len(report.findings)} checked item(s)"
     lines.append(f"::notice title=krakend {report.command}::{_data(summary + (f'; {used}' if used else ''))}")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 
-from krakend_tools.report import Finding, Report, manifest_line
+from krakend_tools.report import Finding, Report, manifest_lines
 
 
 def _case(suite: ET.Element, report: Report, f: Finding, suffix: str = "") -> ET.Element:
@@ -24,10 +24,11 @@ def render(report: Report) -> str:
     suite = ET.Element("testsuite", name=f"krakend {report.command}", tests=str(cases),
                        failures=str(len(report.failures)), errors="0", skipped=str(skipped),
                        time=f"{report.elapsed:.3f}")
-    used = manifest_line(report.meta)
+    used = manifest_lines(report.meta)
     if used:
         props = ET.SubElement(suite, "properties")
-        ET.SubElement(props, "property", name="manifest", value=used)
+        for value in used:
+            ET.SubElement(props, "property", name="manifest", value=value)
     for f in report.findings:
         case = _case(suite, report, f, ".static" if f.skipped else "")
         if not f.ok:

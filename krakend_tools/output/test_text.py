@@ -3,7 +3,7 @@ every further reason and warning indented under it."""
 
 from __future__ import annotations
 
-from krakend_tools.report import Finding, Report, manifest_line
+from krakend_tools.report import Finding, Report, manifest_lines
 
 
 def line(finding: Finding) -> str:
@@ -25,8 +25,7 @@ def lines(finding: Finding) -> list[str]:
 
 def render_test_text(report: Report) -> str:
     """The manifest used, all lines, then the summary: ``[OK] N tested plugin(s) in 1.23s``."""
-    used = manifest_line(report.meta)
-    out = [used] if used else []
+    out = manifest_lines(report.meta)
     out += [text for f in report.findings for text in lines(f)]
     names = list(dict.fromkeys(f.name for f in report.findings))
     tested = int(report.meta.get("tested", len(names)))

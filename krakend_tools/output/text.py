@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from krakend_tools.report import Finding, Report, manifest_line
+from krakend_tools.report import Finding, Report, manifest_lines
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -52,8 +52,7 @@ def _render_check(report: Report) -> str:
             block = [f"{path}: {failures} incompatibilit{'y' if failures == 1 else 'ies'}"] + [
                 f"  {text}" for text in block]
         lines += block
-    used = manifest_line(report.meta)
-    lines += ([used] if used else []) + [_summary(report)]
+    lines += manifest_lines(report.meta) + [_summary(report)]
     return "\n".join(lines) + "\n"
 
 
@@ -75,8 +74,7 @@ def _render_build(report: Report) -> str:
         mark = "[OK]" if f.ok else "[KO]"
         lines.append(f"{mark} {f.name}\t{f.message}")
     status = "[OK]" if report.ok else "[KO]"
-    used = manifest_line(report.meta)
-    lines += [used] if used else []
+    lines += manifest_lines(report.meta)
     lines.append(f"{status} {len(report.findings)} target(s) built in {report.elapsed:.2f}s")
     return "\n".join(lines) + "\n"
 
@@ -113,8 +111,7 @@ def print_rich(report: Report, console: Console | None = None) -> None:
             table.add_row(*([escape(f.file or "")] if several else []), escape(f.name),
                           escape(f.have or ""), escape(f.message))
         console.print(table)
-    used = manifest_line(report.meta)
-    if used:
+    for used in manifest_lines(report.meta):
         console.print(used, markup=False, highlight=False)
     style = "bold green" if report.ok else "bold red"
     console.print(_summary(report), style=style)
