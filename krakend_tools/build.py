@@ -347,6 +347,8 @@ def build_target(engine: Any, plan: Plan, opts: BuildOptions, events: Events,
             shutil.move(str(f), final / f.name)
         _publish(final, plan.out_dir)
         finding.ok = ok
+        if plan.runtime is None:  # --no-test: built, not proven to load; every format says so
+            finding.skipped = "import test not run (--no-test)"
         finding.message = message
         return finding
     finally:
