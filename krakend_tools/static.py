@@ -352,8 +352,7 @@ def _evaluate(result: StaticResult, parsed: list[tuple[ElfFacts, Path]],
     python = StaticResult(result.root)
     linked: list[str] = []
     for facts, rel in parsed:
-        wrong = checker.arch(facts) + checker.libc(facts)
-        fatal += wrong
+        fatal += checker.arch(facts) + checker.libc(facts)
         missing += [(need, has, facts.path) for need, has in checker.missing_versions(facts, bundled)]
         linked += checker.libpython(facts)
         checker.python(facts, rel, python)
@@ -393,7 +392,8 @@ def _version_problems(missing: list[tuple[VersionNeed, str, str]]) -> tuple[list
 
 
 def _search_dirs(rel: Path, facts: ElfFacts) -> list[str]:
-    """The RPATH/RUNPATH folders of ``facts`` that lie inside the artifact ($ORIGIN)."""
+    """The RPATH/RUNPATH folders of ``facts`` given relative to it (``$ORIGIN``), as paths
+    relative to the artifact's root (they may lead out of it: ``../foo.libs``)."""
     origin = rel.parent.as_posix()
     dirs = []
     for entry in facts.rpath:
