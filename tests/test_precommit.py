@@ -7,6 +7,7 @@ so this is slow (about 40 s once; the environment is reused by the other runs).
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -17,6 +18,8 @@ import pytest
 from .conftest import FIXTURES, ROOT
 
 pytestmark = pytest.mark.slow
+GEO = FIXTURES / "plugins" / "geo-lookup"
+LOCKS = ["uv.lock", "poetry.lock", "pdm.lock", "pylock.toml", "pylock.uv.toml", "Pipfile.lock", "requirements.txt"]
 
 GIT = ["git", "-c", "user.name=t", "-c", "user.email=t@example.invalid", "-c", "commit.gpgsign=false"]
 
@@ -47,15 +50,17 @@ def hook_repo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str,
     return repo, env
 
 
-def project(tmp_path: Path, lock: Path, config: bool = True) -> Path:
-    """A git folder: ``plugin/`` with the lockfile and a pyproject whose [tool.krakend] names
-    the gateway manifest committed at the top."""
-    (tmp_path / "plugin").mkdir()
-    shutil.copy(lock, tmp_path / "plugin" / lock.name)
+def project(tmp_path: Path, plugin: Path, config: str | None = "plugin") -> Path:
+    """A git folder: ``plugin/`` a copy of a fixture plugin (its lockfiles, its pyproject),
+    ``gateway.json`` at the top, named by a [tool.krakend] table in the plugin's pyproject
+    (``config="plugin"``), in a top-level pyproject (``"top"``), or nowhere (None)."""
+    shutil.copytree(plugin, tmp_path / "plugin", ignore=shutil.ignore_patterns("expected"))
     shutil.copy(FIXTURES / "gateway" / "manifest.json", tmp_path / "gateway.json")
-    table = '[tool.krakend]\nmanifest = "../gateway.json"\n' if config else ""
-    (tmp_path / "plugin" / "pyproject.toml").write_text('[project]\nname = "plugin"\nversion = "1"\n\n'
-                                                        + table)
+    if config == "plugin":
+        with open(tmp_path / "plugin" / "pyproject.toml", "a") as fh:
+            fh.write('\n[tool.krakend]\nmanifest = "../gateway.json"\n')
+    elif config == "top":
+        (tmp_path / "pyproject.toml").write_text('[tool.krakend]\nmanifest = "gateway.json"\n')
     git(tmp_path, "init", "-q")
     git(tmp_path, "add", "-A")
     return tmp_path
@@ -69,27 +74,39 @@ def try_repo(hook_repo: tuple[Path, dict[str, str]], cwd: Path, *files: str) -> 
                           text=True, timeout=900)
 
 
-def test_hook_fails_on_an_incompatible_lock(hook_repo: tuple[Path, dict[str, str]], tmp_path: Path) -> None:
-    folder = project(tmp_path, FIXTURES / "plugins" / "geo-lookup" / "uv.lock")
+def test_hook_fails_on_every_incompatible_lock(hook_repo: tuple[Path, dict[str, str]],
+                                               tmp_path: Path) -> None:
+    """The seven lockfiles of the geo-lookup plugin (uv, poetry, pdm, pylock, uv's pylock,
+    Pipfile, requirements), a [tool.krakend] manifest found upward: the hook fails, and says
+    which lockfile each finding comes from."""
+    folder = project(tmp_path, GEO, config="top")
     proc = try_repo(hook_repo, folder)
     assert proc.returncode == 1, proc.stdout + proc.stderr
     assert "Failed" in proc.stdout and "- exit code: 1" in proc.stdout
-    assert "want: 1.26.18" in proc.stdout and "5 incompatibilities found" in proc.stdout
-    assert f"manifest: {folder / 'plugin' / '..' / 'gateway.json'} (example-gateway" in proc.stdout
-    # a change to the plugin's pyproject.toml alone re-checks the lockfile beside it
+    for name in LOCKS:
+        assert re.search(rf"^plugin/{re.escape(name)}: [56] incompatibilities$", proc.stdout, re.M), name
+    assert "  \twant: 1.26.18" in proc.stdout
+    assert f"manifest: {folder / 'gateway.json'} (example-gateway 1.4.0;" in proc.stdout
+
+
+def test_hook_runs_on_a_pyproject_change(hook_repo: tuple[Path, dict[str, str]], tmp_path: Path) -> None:
+    """Only the plugin's pyproject.toml changed: the lockfile beside it is checked."""
+    folder = project(tmp_path, GEO, config="plugin")
     proc = try_repo(hook_repo, folder, "plugin/pyproject.toml")
-    assert proc.returncode == 1 and "5 incompatibilities found" in proc.stdout, proc.stdout
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "5 incompatibilities found" in proc.stdout
+    assert f"manifest: {folder / 'plugin' / '..' / 'gateway.json'} (example-gateway" in proc.stdout
 
 
 def test_hook_without_a_manifest_fails(hook_repo: tuple[Path, dict[str, str]], tmp_path: Path) -> None:
-    folder = project(tmp_path, FIXTURES / "plugins" / "geo-lookup" / "uv.lock", config=False)
+    folder = project(tmp_path, GEO, config=None)
     proc = try_repo(hook_repo, folder)
     assert proc.returncode == 1, proc.stdout + proc.stderr
     assert "- exit code: 2" in proc.stdout and "no gateway manifest" in proc.stdout
 
 
 def test_hook_passes_a_compatible_lock(hook_repo: tuple[Path, dict[str, str]], tmp_path: Path) -> None:
-    folder = project(tmp_path, FIXTURES / "plugins" / "csv-export" / "poetry.lock")
+    folder = project(tmp_path, FIXTURES / "plugins" / "csv-export")
     proc = try_repo(hook_repo, folder)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "Passed" in proc.stdout
