@@ -131,6 +131,17 @@ def test_resolution_order(tmp_path: Path, host_manifest: Path, monkeypatch: pyte
     assert find_config(tmp_path) is None
 
 
+def test_bad_project_config_is_one_line_exit_2(tmp_path: Path) -> None:
+    shutil.copy(GEO / "uv.lock", tmp_path / "uv.lock")
+    for text, needle in (("[tool.krakend\n", "invalid TOML"),
+                         ("[tool.krakend]\nmanifest = 3\n", "manifest must be a path"),
+                         ("[tool.krakend]\nmanifest = \"nope.json\"\n", "no such file")):
+        (tmp_path / "pyproject.toml").write_text(text)
+        proc = run_krakend("check-plugin", "-s", str(tmp_path / "uv.lock"), cwd=tmp_path)
+        assert proc.returncode == 2 and needle in proc.stderr and proc.stderr.count("\n") == 1, proc.stderr
+        assert str(tmp_path / "pyproject.toml") in proc.stderr
+
+
 def test_check_plugin_without_a_manifest_exits_2(tmp_path: Path) -> None:
     lock = tmp_path / "uv.lock"
     shutil.copy(GEO / "uv.lock", lock)
