@@ -176,6 +176,7 @@ def facts() -> dict[str, object]:
         "marker_environment": _marker_environment(),
         "distributions": _distributions(),
         "libraries": _libraries(),
+        "libraries_complete": True,  # every soname the loader resolves, not a sample
         "site_packages": [p for p in sys.path if p.endswith(("site-packages", "dist-packages"))],
     }
 

@@ -214,7 +214,7 @@ def from_facts(facts: dict[str, Any], gateway: dict[str, str | None] | None = No
         distributions={str(canonicalize_name(k)): v for k, v in sorted(facts["distributions"].items())},
         libraries=libraries,
         site_packages=facts["site_packages"],
-        libraries_complete=bool(facts.get("libraries_complete", True)),
+        libraries_complete=bool(facts.get("libraries_complete", False)),
     )
 
 
