@@ -49,18 +49,19 @@ def check_plugin(lock: Lockfile, manifest: Manifest, *, groups: Iterable[str] = 
     return Report("check-plugin", findings, time.perf_counter() - started, meta)
 
 
-def check_plugins(locks: Iterable[Lockfile], manifest: Manifest | Callable[[Lockfile], Manifest], *,
+def check_plugins(locks: Iterable[Lockfile], manifest: Manifest | Callable[[Path], Manifest], *,
                   groups: Iterable[str] = (), extras: Iterable[str] = (), fix: bool = False) -> Report:
     """:func:`check_plugin` over several lockfiles, as one report: findings in lockfile order,
     each naming its lockfile (``file``); ``meta.lockfiles`` describes every one. ``manifest``
-    is one for all, or gives each lockfile its own (its project's ``[tool.krakend]``); when
-    they differ, ``meta.manifest`` is None and each lockfile's entry names its manifest."""
+    is one for all, or gives the manifest of a lockfile's folder (its project's
+    ``[tool.krakend]``, :func:`krakend_tools.manifest.resolver`); when they differ,
+    ``meta.manifest`` is None and each lockfile's entry names its manifest."""
     started = time.perf_counter()
     groups, extras = list(groups), list(extras)
     reports = []
     used: dict[str | None, dict[str, Any]] = {}
     for lock in locks:
-        chosen = manifest(lock) if callable(manifest) else manifest
+        chosen = manifest(lock.path.parent) if callable(manifest) else manifest
         summary = used.setdefault(chosen.source, chosen.summary())
         report = check_plugin(lock, chosen, groups=groups, extras=extras, fix=fix)
         report.meta["lockfiles"][0]["manifest"] = summary

@@ -15,8 +15,6 @@ from typing import TYPE_CHECKING, NoReturn
 from krakend_tools.errors import InputError
 
 if TYPE_CHECKING:
-    from krakend_tools.lockfiles import Lockfile
-    from krakend_tools.manifest import Manifest
     from krakend_tools.report import Report
 
 OUTPUTS = ("text", "json", "junit", "github")
@@ -65,19 +63,8 @@ def run(argv: list[str]) -> int:
                          "nothing to check\n")
         return 0
     locks = [load_lockfile(p) for p in paths or [find_lockfile(Path.cwd())]]
-    folders: dict[Path, Manifest] = {}
-
-    def manifest_for(lock: Lockfile) -> Manifest:  # each lockfile's own project decides
-        folder = lock.path.parent.absolute()
-        if folder not in folders:
-            folders[folder] = mf.resolve(args.manifest, folder).with_overrides(args.python, args.libc)
-        return folders[folder]
-
-    chosen = manifest_for(locks[0])
-    if args.manifest or os.environ.get("KRAKEND_MANIFEST"):
-        report = check_plugins(locks, chosen, groups=args.group, extras=args.extra, fix=args.fix)
-    else:
-        report = check_plugins(locks, manifest_for, groups=args.group, extras=args.extra, fix=args.fix)
+    manifests = mf.resolver(args.manifest, python=args.python, libc=args.libc)
+    report = check_plugins(locks, manifests, groups=args.group, extras=args.extra, fix=args.fix)
     return render(report, args.output)
 
 

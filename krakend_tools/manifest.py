@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -354,3 +355,20 @@ def resolve(option: str | None, start: Path | None = None) -> Manifest:
         return load(path)
     raise InputError(NO_MANIFEST)
 
+
+
+def resolver(option: str | None, *, python: str | None = None,
+             libc: str | None = None) -> Callable[[Path], Manifest]:
+    """:func:`resolve` for several folders (the lockfiles of one pre-commit run): each folder's
+    own project decides, each resolved once; with ``option`` or ``$KRAKEND_MANIFEST``, one
+    manifest for all. ``python``/``libc`` override it (``-g``/``-l``)."""
+    one = option or os.environ.get("KRAKEND_MANIFEST")
+    found: dict[Path | None, Manifest] = {}
+
+    def manifest_for(folder: Path) -> Manifest:
+        key = None if one else folder.absolute()
+        if key not in found:
+            found[key] = resolve(option, folder).with_overrides(python, libc)
+        return found[key]
+
+    return manifest_for
