@@ -54,14 +54,14 @@ def wall(argv: list[str], runs: int, expect: int | None = 0) -> float:
     times, cpu = [], []
     for i in range(runs + 1):
         start, cpu0 = time.perf_counter(), _children_cpu()
-        proc = subprocess.run(argv, cwd=ROOT, env=ENV, capture_output=True, text=True,
-                              check=False)
+        proc = subprocess.run(argv, cwd=ROOT, env=ENV, capture_output=True, text=True, check=False)
         elapsed = time.perf_counter() - start
         if i:
             cpu.append(_children_cpu() - cpu0)
         if expect is not None and proc.returncode != expect:
-            raise SystemExit(f"{' '.join(argv[:6])}... exited {proc.returncode}:\n"
-                             f"{proc.stdout[-2000:]}{proc.stderr[-2000:]}")
+            raise SystemExit(
+                f"{' '.join(argv[:6])}... exited {proc.returncode}:\n{proc.stdout[-2000:]}{proc.stderr[-2000:]}"
+            )
         if i:
             times.append(elapsed)
     CPU[" ".join(argv)] = statistics.median(cpu)
@@ -96,9 +96,11 @@ def main() -> int:
             build.build_c(folder, name=f"bench_plugin_{i:03d}")
         built = time.perf_counter() - start
         manifest = Path(tmp, "gateway.json")
-        manifest.write_text(subprocess.run([*krakend, "version", "-o", "json"], cwd=ROOT,
-                                           env=ENV, capture_output=True, text=True,
-                                           check=True).stdout)
+        manifest.write_text(
+            subprocess.run(
+                [*krakend, "version", "-o", "json"], cwd=ROOT, env=ENV, capture_output=True, text=True, check=True
+            ).stdout
+        )
         bare = wall([sys.executable, "-I", "-c", "pass"], max(args.runs, 15), None)
         floor = args.plugins * bare / cores
         measured = parallel_floor(args.plugins, cores, args.runs)
@@ -126,10 +128,14 @@ def main() -> int:
     bare_cpu = CPU[f"{sys.executable} -I -c pass"]
     cli_cpu = CPU[" ".join(cli_argv)]
     print(f"{'CPU: plugins x bare':<44} {args.plugins * bare_cpu * 1e3:9.1f} ms")
-    print(f"{'CPU: test-plugin -s --manifest M':<44} {cli_cpu * 1e3:9.1f} ms   "
-          f"ratio {cli_cpu / (args.plugins * bare_cpu):4.2f} (load-independent)")
-    print(f"{'test-plugin -s -j 1 --manifest M':<44} {serial * 1e3:9.1f} ms   "
-          f"per plugin {serial / args.plugins * 1e3:.1f} ms")
+    print(
+        f"{'CPU: test-plugin -s --manifest M':<44} {cli_cpu * 1e3:9.1f} ms   "
+        f"ratio {cli_cpu / (args.plugins * bare_cpu):4.2f} (load-independent)"
+    )
+    print(
+        f"{'test-plugin -s -j 1 --manifest M':<44} {serial * 1e3:9.1f} ms   "
+        f"per plugin {serial / args.plugins * 1e3:.1f} ms"
+    )
     return 0
 
 

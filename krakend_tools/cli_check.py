@@ -39,12 +39,12 @@ def parser() -> argparse.ArgumentParser:
                    "or 'host' for this interpreter; default: $KRAKEND_MANIFEST, else manifest = "
                    "\"PATH\" in [tool.krakend] of the nearest pyproject.toml")
     p.add_argument("-g", "--python", metavar="X.Y[.Z]", help="override the manifest's Python version")
-    p.add_argument("-l", "--libc", metavar="LIBC", help="override the manifest's libc "
-                   "(GLIBC-2.36 | MUSL-1.2.4)")
+    p.add_argument("-l", "--libc", metavar="LIBC", help="override the manifest's libc (GLIBC-2.36 | MUSL-1.2.4)")
     p.add_argument("-f", "--fix", action="store_true", help="print fix commands")
     p.add_argument("-o", "--output", choices=OUTPUTS, default="text", help="result format")
-    p.add_argument("--group", action="append", default=[], help="also check this optional "
-                   "dependency group (repeatable)")
+    p.add_argument(
+        "--group", action="append", default=[], help="also check this optional dependency group (repeatable)"
+    )
     p.add_argument("--extra", action="append", default=[], help="also check this extra (repeatable)")
     return p
 

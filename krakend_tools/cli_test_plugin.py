@@ -17,8 +17,7 @@ if TYPE_CHECKING:
     from krakend_tools.manifest import Manifest
 
 
-def docker_runner(image: str | None, target: str | None,
-                  manifest: Manifest | None) -> tuple[Runner, Manifest]:
+def docker_runner(image: str | None, target: str | None, manifest: Manifest | None) -> tuple[Runner, Manifest]:
     """The runner that probes inside a runtime image, and the manifest to check against:
     ``manifest`` when given, else the one the image carries."""
     from krakend_tools.errors import InputError
@@ -41,11 +40,16 @@ def docker_runner(image: str | None, target: str | None,
 
 
 def parser() -> argparse.ArgumentParser:
-    p = ArgumentParser(prog="krakend test-plugin",
-                       description="Load compiled plugins the way the gateway does and tell "
-                       "whether they work.")
-    p.add_argument("artifacts", nargs="+", metavar="ARTIFACT",
-                   help="plugins: extension .so, .py, package folder, wheel, or a plugin folder")
+    p = ArgumentParser(
+        prog="krakend test-plugin",
+        description="Load compiled plugins the way the gateway does and tell whether they work.",
+    )
+    p.add_argument(
+        "artifacts",
+        nargs="+",
+        metavar="ARTIFACT",
+        help="plugins: extension .so, .py, package folder, wheel, or a plugin folder",
+    )
     p.add_argument("-s", "--server", action="store_true", help="test it as a server (handler) plugin")
     p.add_argument("-c", "--client", action="store_true", help="test it as an HTTP client plugin")
     p.add_argument("-m", "--modifier", action="store_true",

@@ -67,8 +67,7 @@ def _soabi_of(python: str) -> str:
     """``SOABI`` of another interpreter; InputError when it does not run."""
     code = "import sysconfig; print(sysconfig.get_config_var('SOABI') or '')"
     try:
-        proc = subprocess.run([python, "-I", "-c", code], capture_output=True, text=True,
-                              timeout=30, check=False)
+        proc = subprocess.run([python, "-I", "-c", code], capture_output=True, text=True, timeout=30, check=False)
     except (OSError, subprocess.TimeoutExpired) as err:
         raise InputError(f"cannot run {python}: {err}") from None
     if proc.returncode != 0:
@@ -79,8 +78,9 @@ def _soabi_of(python: str) -> str:
 
 def _gateway_label(manifest: Manifest) -> str:
     plat = manifest.platform
-    return (f"linux/{plat.arch} {plat.libc_family} {plat.libc_version}, "
-            f"{manifest.python.soabi or manifest.python.version}").replace("  ", " ")
+    return (
+        f"linux/{plat.arch} {plat.libc_family} {plat.libc_version}, {manifest.python.soabi or manifest.python.version}"
+    ).replace("  ", " ")
 
 
 def plan_import(manifest: Manifest, python: str | None = None) -> ImportPlan:
@@ -89,21 +89,23 @@ def plan_import(manifest: Manifest, python: str | None = None) -> ImportPlan:
     if python is not None:
         have = _soabi_of(python)
         if want and have != want:
-            raise InputError(f"--python {python} is {have or 'unknown'}, "
-                             f"the manifest's gateway is {want}")
+            raise InputError(f"--python {python} is {have or 'unknown'}, the manifest's gateway is {want}")
         return ImportPlan(LocalRunner(python, manifest.site_packages))
     from krakend_tools.platforms import MACHINE_ARCH
 
-    host = f"linux/{MACHINE_ARCH.get(platform.machine(), platform.machine())} " \
-           f"{_host_libc_family()}"
+    host = f"linux/{MACHINE_ARCH.get(platform.machine(), platform.machine())} {_host_libc_family()}"
     plat = manifest.platform
     if plat.machine != platform.machine() or plat.libc_family != _host_libc_family():
         return ImportPlan(None, f"the gateway ({_gateway_label(manifest)}) cannot run on this "
                                 f"host ({host})")
     exe = manifest.python.executable
-    if exe and os.path.exists(exe) and os.path.exists(sys.executable) \
-            and os.path.samefile(exe, sys.executable) \
-            and sysconfig.get_config_var("SOABI") == want:
+    if (
+        exe
+        and os.path.exists(exe)
+        and os.path.exists(sys.executable)
+        and os.path.samefile(exe, sys.executable)
+        and sysconfig.get_config_var("SOABI") == want
+    ):
         return ImportPlan(LocalRunner(sys.executable, manifest.site_packages))
     if exe and os.access(exe, os.X_OK):
         try:
@@ -132,8 +134,9 @@ WAYS_TO_IMPORT = ("run the import phase with --python PATH (the gateway's interp
                   "--static-only to run the static checks alone")
 
 
-def check_artifact(artifact: Artifact, manifest: Manifest, types: Sequence[str],
-                  plan: ImportPlan, timeout: float) -> ArtifactResult:
+def check_artifact(
+    artifact: Artifact, manifest: Manifest, types: Sequence[str], plan: ImportPlan, timeout: float
+) -> ArtifactResult:
     """Static phase, then (if clean and possible) the import phase, for one artifact."""
     res = ArtifactResult(artifact)
     if artifact.error:
@@ -246,11 +249,17 @@ def artifact_details(res: ArtifactResult) -> dict[str, Any]:
 
 
 def _probe_details(outcome: ProbeOutcome) -> dict[str, Any]:
-    return {"module": outcome.module, "file": outcome.file, "python": outcome.python,
-            "returncode": outcome.returncode, "elapsed": round(outcome.elapsed, 3),
-            "error": outcome.error, "stderr": outcome.stderr,
-            "leftover_processes": outcome.leftovers,
-            "results": {k: vars(v) for k, v in outcome.results.items()}}
+    return {
+        "module": outcome.module,
+        "file": outcome.file,
+        "python": outcome.python,
+        "returncode": outcome.returncode,
+        "elapsed": round(outcome.elapsed, 3),
+        "error": outcome.error,
+        "stderr": outcome.stderr,
+        "leftover_processes": outcome.leftovers,
+        "results": {k: vars(v) for k, v in outcome.results.items()},
+    }
 
 
 def _terminate_as_interrupt() -> Callable[[], None]:
@@ -269,13 +278,13 @@ def _terminate_as_interrupt() -> Callable[[], None]:
     return restore
 
 
-def _parallel(arts: list[Artifact], manifest: Manifest, kinds: list[str], plan: ImportPlan,
-              timeout: float, workers: int) -> list[ArtifactResult]:
+def _parallel(
+    arts: list[Artifact], manifest: Manifest, kinds: list[str], plan: ImportPlan, timeout: float, workers: int
+) -> list[ArtifactResult]:
     """check_artifact over a thread pool; on Ctrl-C the running probes are killed at once."""
     pool = ThreadPoolExecutor(max_workers=min(workers, len(arts)))
     try:
-        results = list(pool.map(
-            lambda a: check_artifact(a, manifest, kinds, plan, timeout), arts))
+        results = list(pool.map(lambda a: check_artifact(a, manifest, kinds, plan, timeout), arts))
     except BaseException:
         pool.shutdown(wait=False, cancel_futures=True)
         abort = getattr(plan.runner, "abort", None)
@@ -328,7 +337,9 @@ def run(artifacts: Sequence[str], manifest: Manifest, types: Sequence[str], *,
         "tested": len(results), "failed": len(failed), "types": kinds,
         "import_phase": "static-only" if static_only else "not-run" if plan.runner is None else "run",
         "runner": plan.runner.description if plan.runner is not None else None,
-        "gateway": _gateway_label(manifest), "timeout": timeout, "jobs": workers,
+        "gateway": _gateway_label(manifest),
+        "timeout": timeout,
+        "jobs": workers,
     }
     if plan.skipped:
         meta["import_not_run"] = plan.skipped
