@@ -43,8 +43,13 @@ ENV = {
 def krakend(*args: str) -> tuple[float, dict[str, object]]:
     """Wall time and JSON report of one ``krakend build``."""
     start = time.monotonic()
-    proc = subprocess.run([sys.executable, "-m", "krakend_tools", "build", *args, "--manifest", "host", "-o", "json"],
-                          capture_output=True, text=True, env=ENV, cwd=ROOT)
+    proc = subprocess.run(
+        [sys.executable, "-m", "krakend_tools", "build", *args, "--manifest", "host", "-o", "json"],
+        capture_output=True,
+        text=True,
+        env=ENV,
+        cwd=ROOT,
+    )
     wall = time.monotonic() - start
     if proc.returncode not in (0, 1):
         sys.exit(f"krakend build failed: {proc.stderr.strip()[-500:]}")

@@ -270,13 +270,18 @@ def _test_artifacts(
         return False, "no wheel or extension module in the build output", {}
     runner = DockerRunner(plan.runtime, plan.target.platform, engine)
     kinds = types or list(PLUGIN_TYPES)
-    report = testplugin.run([str(f) for f in testable], manifest, kinds, runner=runner,
-                            jobs=1)
+    report = testplugin.run([str(f) for f in testable], manifest, kinds, runner=runner, jobs=1)
     # the files are tested in the staging folder, gone after the run: name their published place
-    result = json.loads(json.dumps(report.to_dict(), default=str).replace(
-        json.dumps(str(testable[0].parent))[1:-1], json.dumps(str(plan.out_dir))[1:-1]))
-    details: dict[str, Any] = {"runner": runner.description, "findings": result["findings"],
-                               "artifacts": result.get("artifacts", [])}
+    result = json.loads(
+        json.dumps(report.to_dict(), default=str).replace(
+            json.dumps(str(testable[0].parent))[1:-1], json.dumps(str(plan.out_dir))[1:-1]
+        )
+    )
+    details: dict[str, Any] = {
+        "runner": runner.description,
+        "findings": result["findings"],
+        "artifacts": result.get("artifacts", []),
+    }
     if types:
         bad = report.failures
     else:  # every type the plugin has: "does not contain a ...Registerer" is not a failure
@@ -296,11 +301,18 @@ def build_target(engine: Any, plan: Plan, opts: BuildOptions, events: Events, ca
 
     name = str(plan.target)
     start = time.monotonic()
-    finding = Finding(name=name, kind="target", ok=False,
-                      details={"builder": plan.builder, "runtime": plan.runtime,
-                               "arm64": ("cross" if plan.cross else "emulate")
-                               if plan.target.arch == "arm64" else None,
-                               "out": str(plan.out_dir), "test": "skipped"})
+    finding = Finding(
+        name=name,
+        kind="target",
+        ok=False,
+        details={
+            "builder": plan.builder,
+            "runtime": plan.runtime,
+            "arm64": ("cross" if plan.cross else "emulate") if plan.target.arch == "arm64" else None,
+            "out": str(plan.out_dir),
+            "test": "skipped",
+        },
+    )
     plan.out_dir.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{plan.out_dir.name}.", dir=plan.out_dir.parent))
     log_path = staging / "build.log"
@@ -439,8 +451,13 @@ def build(opts: BuildOptions, events: Events | None = None, engine: Any = None) 
         cancel.set()
         engine.cleanup()
         raise
-    meta = {"targets": [str(t) for t in opts.targets], "arm64": opts.arm64,
-            "network": opts.network or "none", "jobs": opts.jobs,
-            "plugin": str(opts.plugin_dir), "engine": engine.url,
-            "manifest": opts.manifest.summary() if opts.manifest is not None else None}
+    meta = {
+        "targets": [str(t) for t in opts.targets],
+        "arm64": opts.arm64,
+        "network": opts.network or "none",
+        "jobs": opts.jobs,
+        "plugin": str(opts.plugin_dir),
+        "engine": engine.url,
+        "manifest": opts.manifest.summary() if opts.manifest is not None else None,
+    }
     return Report("build", findings, time.monotonic() - start, meta)

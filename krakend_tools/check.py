@@ -44,14 +44,27 @@ def check_plugin(
     failures = sum(1 for f in findings if not f.ok)
     meta = {
         "manifest": manifest.summary(),
-        "lockfiles": [{"path": str(lock.path), "tool": lock.tool, "lock_version": lock.lock_version,
-                       "packages": len(selected), "failures": failures}],
+        "lockfiles": [
+            {
+                "path": str(lock.path),
+                "tool": lock.tool,
+                "lock_version": lock.lock_version,
+                "packages": len(selected),
+                "failures": failures,
+            }
+        ],
     }
     return Report("check-plugin", findings, time.perf_counter() - started, meta)
 
 
-def check_plugins(locks: Iterable[Lockfile], manifest: Manifest | Callable[[Path], Manifest], *,
-                  groups: Iterable[str] = (), extras: Iterable[str] = (), fix: bool = False) -> Report:
+def check_plugins(
+    locks: Iterable[Lockfile],
+    manifest: Manifest | Callable[[Path], Manifest],
+    *,
+    groups: Iterable[str] = (),
+    extras: Iterable[str] = (),
+    fix: bool = False,
+) -> Report:
     """:func:`check_plugin` over several lockfiles, as one report: findings in lockfile order,
     each naming its lockfile (``file``); ``meta.lockfiles`` describes every one. ``manifest``
     is one for all, or gives the manifest of a lockfile's folder (its project's
@@ -67,10 +80,11 @@ def check_plugins(locks: Iterable[Lockfile], manifest: Manifest | Callable[[Path
         report = check_plugin(lock, chosen, groups=groups, extras=extras, fix=fix)
         report.meta["lockfiles"][0]["manifest"] = summary
         reports.append(report)
-    meta = {"manifest": next(iter(used.values())) if len(used) == 1 else None,
-            "lockfiles": [entry for r in reports for entry in r.meta["lockfiles"]]}
-    return Report("check-plugin", [f for r in reports for f in r.findings],
-                  time.perf_counter() - started, meta)
+    meta = {
+        "manifest": next(iter(used.values())) if len(used) == 1 else None,
+        "lockfiles": [entry for r in reports for entry in r.meta["lockfiles"]],
+    }
+    return Report("check-plugin", [f for r in reports for f in r.findings], time.perf_counter() - started, meta)
 
 
 def lockfile_paths(paths: Iterable[Path]) -> list[Path]:

@@ -36,9 +36,12 @@ class VersionOutput(StrEnum):
 
 ManifestOpt = Annotated[
     str | None,
-    typer.Option("--manifest", help="Gateway manifest (krakend version -o json), or 'host' for "
-                 "this interpreter. Default: $KRAKEND_MANIFEST, else manifest = \"PATH\" in "
-                 "[tool.krakend] of the nearest pyproject.toml."),
+    typer.Option(
+        "--manifest",
+        help="Gateway manifest (krakend version -o json), or 'host' for "
+        'this interpreter. Default: $KRAKEND_MANIFEST, else manifest = "PATH" in '
+        "[tool.krakend] of the nearest pyproject.toml.",
+    ),
 ]
 OutputOpt = Annotated[Output, typer.Option("-o", "--output", help="Result format.")]
 

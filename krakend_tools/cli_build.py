@@ -54,8 +54,10 @@ def _table(report: Report) -> None:
     used = manifest_line(report.meta)
     if used:
         console.print(used, markup=False)
-    console.print(f"{len(report.findings) - failed} OK, {failed} KO in {report.elapsed:.1f}s; "
-                  f"logs: {', '.join(str(f.details.get('log')) for f in report.findings)}")
+    console.print(
+        f"{len(report.findings) - failed} OK, {failed} KO in {report.elapsed:.1f}s; "
+        f"logs: {', '.join(str(f.details.get('log')) for f in report.findings)}"
+    )
 
 
 class _Display:
@@ -174,11 +176,17 @@ def register(app: typer.Typer) -> None:
             targets=targets,
             out=out.resolve() if out else None,
             base_images=core.parse_image_map(base_image or [], "--base-image"),
-            runtime_base_images=core.parse_image_map(runtime_base_image or [],
-                                                     "--runtime-base-image"),
-            command=command, network=network, arm64=arm64, test=not no_test,
-            types=list(plugin_type or []), timeout=timeout, jobs=jobs,
-            manifest=mf.resolve(manifest_file, plugin_dir.resolve()), rebuild_images=rebuild_images)
+            runtime_base_images=core.parse_image_map(runtime_base_image or [], "--runtime-base-image"),
+            command=command,
+            network=network,
+            arm64=arm64,
+            test=not no_test,
+            types=list(plugin_type or []),
+            timeout=timeout,
+            jobs=jobs,
+            manifest=mf.resolve(manifest_file, plugin_dir.resolve()),
+            rebuild_images=rebuild_images,
+        )
         core.apply_config(opts, core.plugin_config(opts.plugin_dir))
         for key, value in env_base_images("KRAKEND_BASE_IMAGES").items():
             opts.base_images.setdefault(key, value)

@@ -28,16 +28,30 @@ class ArgumentParser(argparse.ArgumentParser):
 
 
 def parser() -> argparse.ArgumentParser:
-    p = ArgumentParser(prog="krakend check-plugin",
-                description="Compare a plugin's lockfile with the gateway manifest.")
-    p.add_argument("lockfiles", nargs="*", type=Path, metavar="LOCKFILE",
-                   help="more lockfiles to check (as pre-commit passes them; a pyproject.toml "
-                   "stands for the lockfile beside it)")
-    p.add_argument("-s", "--sum", type=Path, metavar="LOCKFILE",
-                   help="the plugin's lockfile (default: autodetect in the current folder)")
-    p.add_argument("--manifest", metavar="FILE", help="gateway manifest (krakend version -o json), "
-                   "or 'host' for this interpreter; default: $KRAKEND_MANIFEST, else manifest = "
-                   "\"PATH\" in [tool.krakend] of the nearest pyproject.toml")
+    p = ArgumentParser(
+        prog="krakend check-plugin", description="Compare a plugin's lockfile with the gateway manifest."
+    )
+    p.add_argument(
+        "lockfiles",
+        nargs="*",
+        type=Path,
+        metavar="LOCKFILE",
+        help="more lockfiles to check (as pre-commit passes them; a pyproject.toml stands for the lockfile beside it)",
+    )
+    p.add_argument(
+        "-s",
+        "--sum",
+        type=Path,
+        metavar="LOCKFILE",
+        help="the plugin's lockfile (default: autodetect in the current folder)",
+    )
+    p.add_argument(
+        "--manifest",
+        metavar="FILE",
+        help="gateway manifest (krakend version -o json), "
+        "or 'host' for this interpreter; default: $KRAKEND_MANIFEST, else manifest = "
+        '"PATH" in [tool.krakend] of the nearest pyproject.toml',
+    )
     p.add_argument("-g", "--python", metavar="X.Y[.Z]", help="override the manifest's Python version")
     p.add_argument("-l", "--libc", metavar="LIBC", help="override the manifest's libc (GLIBC-2.36 | MUSL-1.2.4)")
     p.add_argument("-f", "--fix", action="store_true", help="print fix commands")
@@ -59,8 +73,7 @@ def run(argv: list[str]) -> int:
     given = ([args.sum] if args.sum is not None else []) + args.lockfiles
     paths = lockfile_paths(given)
     if given and not paths:  # only pyproject.toml files, none with a lockfile beside it
-        sys.stderr.write("krakend check-plugin: no lockfile next to the given pyproject.toml, "
-                         "nothing to check\n")
+        sys.stderr.write("krakend check-plugin: no lockfile next to the given pyproject.toml, nothing to check\n")
         return 0
     locks = [load_lockfile(p) for p in paths or [find_lockfile(Path.cwd())]]
     manifests = mf.resolver(args.manifest, python=args.python, libc=args.libc)

@@ -52,25 +52,28 @@ def parser() -> argparse.ArgumentParser:
     )
     p.add_argument("-s", "--server", action="store_true", help="test it as a server (handler) plugin")
     p.add_argument("-c", "--client", action="store_true", help="test it as an HTTP client plugin")
-    p.add_argument("-m", "--modifier", action="store_true",
-                   help="test it as a request/response modifier")
-    p.add_argument("--manifest", metavar="FILE", help="gateway manifest (krakend version -o json), "
-                   "or 'host' for this interpreter; default: $KRAKEND_MANIFEST, else manifest = "
-                   "\"PATH\" in [tool.krakend] of the nearest pyproject.toml; with --image/--target, "
-                   "the manifest the runtime image carries")
-    p.add_argument("--python", metavar="PATH", help="import with this interpreter (must match the "
-                   "manifest's)")
-    p.add_argument("--pattern", default=".so", help="in a plugin folder, test entries whose name "
-                   "contains this (default: .so)")
-    p.add_argument("-j", "--jobs", type=_positive, metavar="N", help="parallel imports (default: "
-                   "CPU count)")
-    p.add_argument("--timeout", type=float, default=30.0, metavar="S",
-                   help="seconds an import may take (default: 30)")
+    p.add_argument("-m", "--modifier", action="store_true", help="test it as a request/response modifier")
+    p.add_argument(
+        "--manifest",
+        metavar="FILE",
+        help="gateway manifest (krakend version -o json), "
+        "or 'host' for this interpreter; default: $KRAKEND_MANIFEST, else manifest = "
+        '"PATH" in [tool.krakend] of the nearest pyproject.toml; with --image/--target, '
+        "the manifest the runtime image carries",
+    )
+    p.add_argument("--python", metavar="PATH", help="import with this interpreter (must match the manifest's)")
+    p.add_argument(
+        "--pattern", default=".so", help="in a plugin folder, test entries whose name contains this (default: .so)"
+    )
+    p.add_argument("-j", "--jobs", type=_positive, metavar="N", help="parallel imports (default: CPU count)")
+    p.add_argument("--timeout", type=float, default=30.0, metavar="S", help="seconds an import may take (default: 30)")
     p.add_argument("--image", help="import inside this runtime image (Docker)")
-    p.add_argument("--target", help="import inside the runtime image of this target, e.g. "
-                   "alpine/arm64 (Docker)")
-    p.add_argument("--static-only", action="store_true", help="run the static checks alone, on "
-                   "purpose: every output says the import was not run")
+    p.add_argument("--target", help="import inside the runtime image of this target, e.g. alpine/arm64 (Docker)")
+    p.add_argument(
+        "--static-only",
+        action="store_true",
+        help="run the static checks alone, on purpose: every output says the import was not run",
+    )
     p.add_argument("-o", "--output", choices=OUTPUTS, default="text", help="result format")
     return p
 
@@ -101,7 +104,15 @@ def run(argv: list[str]) -> int:
         runner, manifest = docker_runner(args.image, args.target, given)
     else:
         manifest = mf.resolve(args.manifest, Path(args.artifacts[0]).absolute().parent)
-    report = test(args.artifacts, manifest, types, pattern=args.pattern, jobs=args.jobs,
-                  timeout=args.timeout, python=args.python, runner=runner,
-                  static_only=args.static_only)
+    report = test(
+        args.artifacts,
+        manifest,
+        types,
+        pattern=args.pattern,
+        jobs=args.jobs,
+        timeout=args.timeout,
+        python=args.python,
+        runner=runner,
+        static_only=args.static_only,
+    )
     return render(report, args.output)

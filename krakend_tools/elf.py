@@ -259,16 +259,14 @@ def libc_of(needed: list[str], interp: str | None) -> tuple[str | None, str | No
 _ERRORS = (struct.error, ValueError, IndexError, OverflowError, MemoryError)
 
 
-def read_elf(path: str | os.PathLike[str], display: str | None = None, *,
-             symbols: bool = True) -> ElfFacts:
+def read_elf(path: str | os.PathLike[str], display: str | None = None, *, symbols: bool = True) -> ElfFacts:
     """Parse ``path``; ``display`` is the path recorded in the facts (default: ``path``).
     ``symbols=False`` skips the symbol table (no defined/undefined names, no symbols per
     version need): enough for the needed libraries and the versions a library exports."""
     try:
         with open(path, "rb") as fh:
             size = os.fstat(fh.fileno()).st_size
-            return _parse(_FileReader(fh, size), display if display is not None else str(path),
-                          symbols)
+            return _parse(_FileReader(fh, size), display if display is not None else str(path), symbols)
     except OSError as err:
         raise ElfError(f"cannot read: {err.strerror or err}") from None
     except _ERRORS as err:
@@ -376,8 +374,15 @@ def _parse(r: _Reader, display: str, symbols: bool = True) -> ElfFacts:
     return facts
 
 
-def _read_dynamic(r: _Reader, facts: ElfFacts, e: str, is64: bool, dynamic: tuple[int, int],
-                  loads: list[tuple[int, int, int]], symbols: bool = True) -> None:
+def _read_dynamic(
+    r: _Reader,
+    facts: ElfFacts,
+    e: str,
+    is64: bool,
+    dynamic: tuple[int, int],
+    loads: list[tuple[int, int, int]],
+    symbols: bool = True,
+) -> None:
     def at(vaddr: int, what: str) -> int:
         for start, offset, filesz in loads:
             if start <= vaddr < start + filesz:

@@ -116,8 +116,9 @@ def _libraries() -> dict[str, str]:
         except OSError:
             continue
         candidates += [(base, os.path.join(d, base)) for base in names if _SONAME.fullmatch(base)]
-    candidates += [(os.path.basename(p), p) for p in _loaded_paths()
-                   if re.match(r"(lib|ld)[^/]*\.so", os.path.basename(p))]
+    candidates += [
+        (os.path.basename(p), p) for p in _loaded_paths() if re.match(r"(lib|ld)[^/]*\.so", os.path.basename(p))
+    ]
     found: dict[str, str] = {}
     for name, path in candidates:
         if name in found or (not musl and name.startswith("ld-musl")):

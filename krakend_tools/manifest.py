@@ -77,9 +77,19 @@ class Manifest:
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
-        order = ["schema_version", "tools_version", "gateway", "python", "platform", "tags",
-                 "marker_environment", "distributions", "libraries", "libraries_complete",
-                 "site_packages"]
+        order = [
+            "schema_version",
+            "tools_version",
+            "gateway",
+            "python",
+            "platform",
+            "tags",
+            "marker_environment",
+            "distributions",
+            "libraries",
+            "libraries_complete",
+            "site_packages",
+        ]
         data["platform"]["libc"] = {
             "family": data["platform"].pop("libc_family"),
             "version": data["platform"].pop("libc_version"),
@@ -113,8 +123,10 @@ class Manifest:
         return {
             "source": self.source or "unknown",
             "gateway": {"name": self.gateway.get("name"), "version": self.gateway.get("version")},
-            "python": self.python.version, "soabi": self.python.soabi,
-            "platform": f"{plat.os}/{plat.arch}", "libc": f"{plat.libc_family} {plat.libc_version}".strip(),
+            "python": self.python.version,
+            "soabi": self.python.soabi,
+            "platform": f"{plat.os}/{plat.arch}",
+            "libc": f"{plat.libc_family} {plat.libc_version}".strip(),
             "libraries_complete": self.libraries_complete,
         }
 
@@ -268,8 +280,10 @@ def from_lock(
         "libc_family": lib.family,
         "libc_version": lib.version_text,
         "marker_environment": target_environment(target, python_version),
-        "distributions": {}, "libraries": dict.fromkeys(base_libraries(lib.family, target.machine), ""),
-        "libraries_complete": False, "site_packages": [],
+        "distributions": {},
+        "libraries": dict.fromkeys(base_libraries(lib.family, target.machine), ""),
+        "libraries_complete": False,
+        "site_packages": [],
     }
     manifest = from_facts(facts, gateway)
     lock = load_lockfile(lockfile)
@@ -286,8 +300,17 @@ def base_libraries(family: str, machine: str) -> list[str]:
     if family == "musl":
         return [f"ld-musl-{machine}.so.1", f"libc.musl-{machine}.so.1"]
     loader = {"x86_64": "ld-linux-x86-64.so.2", "aarch64": "ld-linux-aarch64.so.1"}.get(machine)
-    names = ["libanl.so.1", "libc.so.6", "libdl.so.2", "libgcc_s.so.1", "libm.so.6",
-             "libpthread.so.0", "libresolv.so.2", "librt.so.1", "libutil.so.1"]
+    names = [
+        "libanl.so.1",
+        "libc.so.6",
+        "libdl.so.2",
+        "libgcc_s.so.1",
+        "libm.so.6",
+        "libpthread.so.0",
+        "libresolv.so.2",
+        "librt.so.1",
+        "libutil.so.1",
+    ]
     return sorted([*names, loader] if loader else names)
 
 
@@ -337,9 +360,11 @@ def host() -> Manifest:
     return manifest
 
 
-NO_MANIFEST = ("no gateway manifest: pass --manifest FILE (or --manifest host for this "
-               "interpreter), set $KRAKEND_MANIFEST, or add manifest = \"PATH\" to [tool.krakend] "
-               "in the project's pyproject.toml")
+NO_MANIFEST = (
+    "no gateway manifest: pass --manifest FILE (or --manifest host for this "
+    'interpreter), set $KRAKEND_MANIFEST, or add manifest = "PATH" to [tool.krakend] '
+    "in the project's pyproject.toml"
+)
 
 
 def resolve(option: str | None, start: Path | None = None) -> Manifest:
@@ -365,9 +390,7 @@ def resolve(option: str | None, start: Path | None = None) -> Manifest:
     raise InputError(NO_MANIFEST)
 
 
-
-def resolver(option: str | None, *, python: str | None = None,
-             libc: str | None = None) -> Callable[[Path], Manifest]:
+def resolver(option: str | None, *, python: str | None = None, libc: str | None = None) -> Callable[[Path], Manifest]:
     """:func:`resolve` for several folders (the lockfiles of one pre-commit run): each folder's
     own project decides, each resolved once; with ``option`` or ``$KRAKEND_MANIFEST``, one
     manifest for all. ``python``/``libc`` override it (``-g``/``-l``)."""

@@ -9,9 +9,16 @@ from typing import Any
 RESULT_SCHEMA_VERSION = 1
 RESULT_SCHEMA_PATH = Path(__file__).with_name("schema") / "result.schema.json"
 # One vocabulary for Finding.kind, over every command.
-KINDS = ("python", "platform", "package", "plugin-only",  # check-plugin
-         "server", "client", "modifier",  # test-plugin (one per plugin type)
-         "target")  # build
+KINDS = (
+    "python",
+    "platform",
+    "package",
+    "plugin-only",  # check-plugin
+    "server",
+    "client",
+    "modifier",  # test-plugin (one per plugin type)
+    "target",
+)  # build
 
 
 @dataclass

@@ -59,9 +59,15 @@ class StaticResult:
         return not self.problems
 
     def to_dict(self) -> dict[str, Any]:
-        return {"root": self.root, "ok": self.ok, "problems": self.problems,
-                "warnings": self.warnings, "modules": self.modules, "notes": self.notes,
-                "files": [f.to_dict() for f in self.files]}
+        return {
+            "root": self.root,
+            "ok": self.ok,
+            "problems": self.problems,
+            "warnings": self.warnings,
+            "modules": self.modules,
+            "notes": self.notes,
+            "files": [f.to_dict() for f in self.files],
+        }
 
 
 def version_key(name: str) -> tuple[str, tuple[int, ...]] | None:
@@ -343,8 +349,7 @@ def check_wheel(wheel: Path, manifest: Manifest) -> StaticResult:
     return result
 
 
-def _evaluate(result: StaticResult, parsed: list[tuple[ElfFacts, Path]],
-              manifest: Manifest) -> None:
+def _evaluate(result: StaticResult, parsed: list[tuple[ElfFacts, Path]], manifest: Manifest) -> None:
     """Every check over every ELF file; problems in the order a user should read them: the
     file cannot load at all (CPU, libc), then the newest missing symbol version of each
     library, libraries the gateway does not have, Python-level problems, then the older
@@ -368,8 +373,9 @@ def _evaluate(result: StaticResult, parsed: list[tuple[ElfFacts, Path]],
     result.modules += python.modules
     result.warnings += unknown
     if checker.limited_missing:
-        result.notes.append("abi3 modules were not checked against the stable ABI: "
-                            "the abi3info package is not installed")
+        result.notes.append(
+            "abi3 modules were not checked against the stable ABI: the abi3info package is not installed"
+        )
 
 
 def _version_problems(missing: list[tuple[VersionNeed, str, str]]) -> tuple[list[str], list[str]]:
@@ -409,8 +415,9 @@ def _search_dirs(rel: Path, facts: ElfFacts) -> list[str]:
     return dirs
 
 
-def _needed_libraries(parsed: list[tuple[ElfFacts, Path]], manifest: Manifest,
-                      bundled: set[str]) -> tuple[list[str], list[str]]:
+def _needed_libraries(
+    parsed: list[tuple[ElfFacts, Path]], manifest: Manifest, bundled: set[str]
+) -> tuple[list[str], list[str]]:
     """Problems for each needed soname neither bundled nor in the manifest; warnings instead
     when the manifest does not list every library of the gateway."""
     from krakend_tools.manifest import base_libraries
@@ -437,6 +444,8 @@ def _needed_libraries(parsed: list[tuple[ElfFacts, Path]], manifest: Manifest,
         if manifest.libraries_complete:
             absent.append(f"needs {name} (in {where}), which the gateway does not have")
         else:
-            unknown.append(f"needs {name} (in {where}): the manifest does not list all the "
-                           "gateway's libraries, so whether it has it is unknown")
+            unknown.append(
+                f"needs {name} (in {where}): the manifest does not list all the "
+                "gateway's libraries, so whether it has it is unknown"
+            )
     return absent, unknown

@@ -96,8 +96,7 @@ def plan_import(manifest: Manifest, python: str | None = None) -> ImportPlan:
     host = f"linux/{MACHINE_ARCH.get(platform.machine(), platform.machine())} {_host_libc_family()}"
     plat = manifest.platform
     if plat.machine != platform.machine() or plat.libc_family != _host_libc_family():
-        return ImportPlan(None, f"the gateway ({_gateway_label(manifest)}) cannot run on this "
-                                f"host ({host})")
+        return ImportPlan(None, f"the gateway ({_gateway_label(manifest)}) cannot run on this host ({host})")
     exe = manifest.python.executable
     if (
         exe
@@ -129,9 +128,11 @@ def static_phase(artifact: Artifact, manifest: Manifest) -> tuple[list[str], lis
     return list(result.problems), list(result.warnings), facts
 
 
-WAYS_TO_IMPORT = ("run the import phase with --python PATH (the gateway's interpreter) or in "
-                  "its runtime image with --image IMAGE or --target TARGET; or pass "
-                  "--static-only to run the static checks alone")
+WAYS_TO_IMPORT = (
+    "run the import phase with --python PATH (the gateway's interpreter) or in "
+    "its runtime image with --image IMAGE or --target TARGET; or pass "
+    "--static-only to run the static checks alone"
+)
 
 
 def check_artifact(
@@ -201,8 +202,7 @@ def findings_for(res: ArtifactResult, types: Sequence[str], static_only: bool = 
     art = res.artifact
     findings = []
     for kind in types:
-        finding = Finding(name=art.name, kind=kind, ok=False, file=art.name,
-                          warnings=list(res.warnings))
+        finding = Finding(name=art.name, kind=kind, ok=False, file=art.name, warnings=list(res.warnings))
         details = finding.details
         findings.append(finding)
         if res.problems:
@@ -230,8 +230,7 @@ def findings_for(res: ArtifactResult, types: Sequence[str], static_only: bool = 
         merged = _merge(res.outcomes, kind)
         details["registered"] = merged.registered
         finding.ok = merged.ok
-        finding.message = (f"registered: {', '.join(merged.registered)}" if merged.ok
-                           else merged.error or "failed")
+        finding.message = f"registered: {', '.join(merged.registered)}" if merged.ok else merged.error or "failed"
         if not merged.ok:
             finding.problems = [finding.message]
     return findings
@@ -296,10 +295,18 @@ def _parallel(
     return results
 
 
-def run(artifacts: Sequence[str], manifest: Manifest, types: Sequence[str], *,
-        pattern: str = DEFAULT_PATTERN, jobs: int | None = None,
-        timeout: float = DEFAULT_TIMEOUT, python: str | None = None,
-        runner: Runner | None = None, static_only: bool = False) -> Report:
+def run(
+    artifacts: Sequence[str],
+    manifest: Manifest,
+    types: Sequence[str],
+    *,
+    pattern: str = DEFAULT_PATTERN,
+    jobs: int | None = None,
+    timeout: float = DEFAULT_TIMEOUT,
+    python: str | None = None,
+    runner: Runner | None = None,
+    static_only: bool = False,
+) -> Report:
     """Test every artifact for every plugin type; the report has one finding per pair.
 
     An import phase that cannot run is a KO, never a pass; ``static_only`` runs the static
@@ -334,7 +341,9 @@ def run(artifacts: Sequence[str], manifest: Manifest, types: Sequence[str], *,
     failed = {f.name for f in findings if not f.ok}
     meta: dict[str, Any] = {
         "manifest": manifest.summary(),
-        "tested": len(results), "failed": len(failed), "types": kinds,
+        "tested": len(results),
+        "failed": len(failed),
+        "types": kinds,
         "import_phase": "static-only" if static_only else "not-run" if plan.runner is None else "run",
         "runner": plan.runner.description if plan.runner is not None else None,
         "gateway": _gateway_label(manifest),
@@ -344,4 +353,3 @@ def run(artifacts: Sequence[str], manifest: Manifest, types: Sequence[str], *,
     if plan.skipped:
         meta["import_not_run"] = plan.skipped
     return Report("test-plugin", findings, time.monotonic() - start, meta, facts)
-

@@ -77,8 +77,15 @@ def test_source_tar_skips_outputs(tmp_path: Path) -> None:
 
 
 def test_unreachable_engine_is_one_line_exit_2(tmp_path: Path) -> None:
-    proc = run_krakend("build", str(EXAMPLE), "--manifest", "host", "--target", "generic/amd64",
-                       env={"DOCKER_HOST": f"unix://{tmp_path}/nothing.sock"})
+    proc = run_krakend(
+        "build",
+        str(EXAMPLE),
+        "--manifest",
+        "host",
+        "--target",
+        "generic/amd64",
+        env={"DOCKER_HOST": f"unix://{tmp_path}/nothing.sock"},
+    )
     assert proc.returncode == 2
     lines = proc.stderr.strip().splitlines()
     assert lines[-1].startswith("krakend: error: cannot reach the Docker engine at unix://")
@@ -146,8 +153,22 @@ def _so_facts(wheel: Path, dest: Path) -> list[tuple[str, Any]]:
 @pytest.fixture(scope="module")
 def built_all(docker_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> tuple[Any, Path]:
     out = tmp_path_factory.mktemp("dist")
-    proc = run_krakend("build", str(EXAMPLE), "--manifest", "host", "--target", "all", "-j", "2", "--out", str(out),
-                       "-o", "json", env=docker_env, timeout=1800)
+    proc = run_krakend(
+        "build",
+        str(EXAMPLE),
+        "--manifest",
+        "host",
+        "--target",
+        "all",
+        "-j",
+        "2",
+        "--out",
+        str(out),
+        "-o",
+        "json",
+        env=docker_env,
+        timeout=1800,
+    )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     return json.loads(proc.stdout), out
 
@@ -192,8 +213,20 @@ def test_broken_plugin_ko_with_compiler_error_and_no_leftovers(
     docker_env: dict[str, str], docker_client: Any, tmp_path: Path
 ) -> None:
     before = our_containers(docker_client)
-    proc = run_krakend("build", str(BROKEN), "--manifest", "host", "--target", "generic/amd64", "--out",
-                       str(tmp_path), "-o", "json", env=docker_env, timeout=600)
+    proc = run_krakend(
+        "build",
+        str(BROKEN),
+        "--manifest",
+        "host",
+        "--target",
+        "generic/amd64",
+        "--out",
+        str(tmp_path),
+        "-o",
+        "json",
+        env=docker_env,
+        timeout=600,
+    )
     assert proc.returncode == 1, proc.stderr
     finding = json.loads(proc.stdout)["findings"][0]
     assert not finding["ok"]
@@ -209,9 +242,25 @@ def test_broken_plugin_ko_with_compiler_error_and_no_leftovers(
 @pytest.mark.slow
 def test_timeout_removes_container(docker_env: dict[str, str], docker_client: Any, tmp_path: Path) -> None:
     before = our_containers(docker_client)
-    proc = run_krakend("build", str(EXAMPLE), "--manifest", "host", "--target", "generic/amd64", "--no-test",
-                       "--command", "echo started; sleep 60", "--timeout", "3",
-                       "--out", str(tmp_path), "-o", "json", env=docker_env, timeout=300)
+    proc = run_krakend(
+        "build",
+        str(EXAMPLE),
+        "--manifest",
+        "host",
+        "--target",
+        "generic/amd64",
+        "--no-test",
+        "--command",
+        "echo started; sleep 60",
+        "--timeout",
+        "3",
+        "--out",
+        str(tmp_path),
+        "-o",
+        "json",
+        env=docker_env,
+        timeout=300,
+    )
     assert proc.returncode == 1, proc.stderr
     finding = json.loads(proc.stdout)["findings"][0]
     assert "timed out after 3s" in finding["message"]
@@ -223,8 +272,22 @@ def test_timeout_removes_container(docker_env: dict[str, str], docker_client: An
 @pytest.mark.slow
 def test_custom_command_text_table_and_verbose_log(docker_env: dict[str, str], tmp_path: Path) -> None:
     cmd = "echo building-now && gcc -shared -fPIC -o /out/plain.so -x c /dev/null"
-    proc = run_krakend("build", str(EXAMPLE), "--manifest", "host", "--target", "generic/amd64", "--no-test", "-v",
-                       "--command", cmd, "--out", str(tmp_path), env=docker_env, timeout=600)
+    proc = run_krakend(
+        "build",
+        str(EXAMPLE),
+        "--manifest",
+        "host",
+        "--target",
+        "generic/amd64",
+        "--no-test",
+        "-v",
+        "--command",
+        cmd,
+        "--out",
+        str(tmp_path),
+        env=docker_env,
+        timeout=600,
+    )
     assert proc.returncode == 0, proc.stderr
     assert "building-now" in proc.stderr  # -v streams the log
     assert "generic/amd64" in proc.stdout and "OK" in proc.stdout and "plain.so" in proc.stdout
@@ -244,9 +307,26 @@ def test_interrupt_removes_container_and_leaves_no_artifact(
     before = our_containers(docker_client)
     env = {**os.environ, "NO_COLOR": "1", **docker_env}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "krakend_tools", "build", str(EXAMPLE), "--manifest", "host", "--target",
-         "generic/amd64", "--no-test", "--command", "touch /out/half.whl; sleep 120",
-         "--out", str(tmp_path)], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        [
+            sys.executable,
+            "-m",
+            "krakend_tools",
+            "build",
+            str(EXAMPLE),
+            "--manifest",
+            "host",
+            "--target",
+            "generic/amd64",
+            "--no-test",
+            "--command",
+            "touch /out/half.whl; sleep 120",
+            "--out",
+            str(tmp_path),
+        ],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     deadline = time.monotonic() + 300
     while len(our_containers(docker_client)) == len(before) and time.monotonic() < deadline:
         time.sleep(0.2)
@@ -260,11 +340,21 @@ def test_interrupt_removes_container_and_leaves_no_artifact(
 
 
 @pytest.mark.docker
-def test_missing_base_image_is_one_line_exit_2(docker_env: dict[str, str],
-                                               tmp_path: Path) -> None:
-    proc = run_krakend("build", str(EXAMPLE), "--manifest", "host", "--target", "generic/amd64", "--base-image",
-                       "generic/amd64=krakend-tools/no-such-base:1", "--out", str(tmp_path),
-                       env=docker_env, timeout=300)
+def test_missing_base_image_is_one_line_exit_2(docker_env: dict[str, str], tmp_path: Path) -> None:
+    proc = run_krakend(
+        "build",
+        str(EXAMPLE),
+        "--manifest",
+        "host",
+        "--target",
+        "generic/amd64",
+        "--base-image",
+        "generic/amd64=krakend-tools/no-such-base:1",
+        "--out",
+        str(tmp_path),
+        env=docker_env,
+        timeout=300,
+    )
     assert proc.returncode == 2
     last = proc.stderr.strip().splitlines()[-1]
     assert last.startswith(

@@ -20,8 +20,19 @@ pytestmark = [pytest.mark.docker, pytest.mark.slow]
 def glibc_build(docker_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The example plugin built for generic/amd64 (glibc), unpacked: the .so and package."""
     out = tmp_path_factory.mktemp("glibc")
-    proc = run_krakend("build", str(FIXTURES / "example-plugin"), "--manifest", "host", "--target", "generic/amd64",
-                       "--no-test", "--out", str(out), env=docker_env, timeout=900)
+    proc = run_krakend(
+        "build",
+        str(FIXTURES / "example-plugin"),
+        "--manifest",
+        "host",
+        "--target",
+        "generic/amd64",
+        "--no-test",
+        "--out",
+        str(out),
+        env=docker_env,
+        timeout=900,
+    )
     assert proc.returncode == 0, proc.stderr
     unpacked = out / "unpacked"
     with zipfile.ZipFile(next((out / "generic-amd64").glob("*.whl"))) as zf:

@@ -30,8 +30,13 @@ EXT = sysconfig.get_config_var("EXT_SUFFIX")
 GEO = FIXTURES / "plugins" / "geo-lookup"
 CSV = FIXTURES / "plugins" / "csv-export"
 # What the geo-lookup lockfiles pin (the bundled gateway wants other versions of these).
-GEO_PINS = {"certifi": "2026.10.18", "charset-normalizer": "3.5.2", "idna": "3.20", "requests": "2.32.5",
-            "urllib3": "2.8.0"}
+GEO_PINS = {
+    "certifi": "2026.10.18",
+    "charset-normalizer": "3.5.2",
+    "idna": "3.20",
+    "requests": "2.32.5",
+    "urllib3": "2.8.0",
+}
 
 
 def cc(out: Path, source: str, *flags: str) -> Path:
@@ -66,8 +71,9 @@ def capped_manifest(source: Path, out: Path, top: str) -> Path:
     assert limit is not None
     data["platform"]["libc"]["version"] = top
     for lib in data["libraries"].values():
-        lib["symbol_versions"] = [v for v in lib["symbol_versions"]
-                                  if (k := version_key(v)) is None or k[0] != "GLIBC" or k[1] <= limit[1]]
+        lib["symbol_versions"] = [
+            v for v in lib["symbol_versions"] if (k := version_key(v)) is None or k[0] != "GLIBC" or k[1] <= limit[1]
+        ]
     out.write_text(json.dumps(data))
     return out
 
@@ -90,15 +96,14 @@ def tiny(tmp_path_factory: pytest.TempPathFactory, host_data: dict[str, Any]) ->
     flags = [python_h(), f"-L{lib.parent}", "-l:libtiny.so.1"]
     alone = cc(base / "alone" / f"usestiny{EXT}", "usestiny.c", *flags)
     bundled = base / "bundled"
-    cc(bundled / "pkg" / f"usestiny{EXT}", "usestiny.c", *flags,
-       "-Wl,-rpath,$ORIGIN/../pkg.libs")
+    cc(bundled / "pkg" / f"usestiny{EXT}", "usestiny.c", *flags, "-Wl,-rpath,$ORIGIN/../pkg.libs")
     (bundled / "pkg.libs").mkdir()
     shutil.copy(lib, bundled / "pkg.libs" / "libtiny.so.1")
-    return {"lib": lib, "alone": alone, "bundled": bundled,
-            "module": bundled / "pkg" / f"usestiny{EXT}"}
+    return {"lib": lib, "alone": alone, "bundled": bundled, "module": bundled / "pkg" / f"usestiny{EXT}"}
 
 
 # -- manifest resolution -------------------------------------------------------------------
+
 
 def test_resolution_order(tmp_path: Path, host_manifest: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     project = tmp_path / "repo"
@@ -133,9 +138,11 @@ def test_resolution_order(tmp_path: Path, host_manifest: Path, monkeypatch: pyte
 
 def test_bad_project_config_is_one_line_exit_2(tmp_path: Path) -> None:
     shutil.copy(GEO / "uv.lock", tmp_path / "uv.lock")
-    for text, needle in (("[tool.krakend\n", "invalid TOML"),
-                         ("[tool.krakend]\nmanifest = 3\n", "manifest must be a path"),
-                         ("[tool.krakend]\nmanifest = \"nope.json\"\n", "no such file")):
+    for text, needle in (
+        ("[tool.krakend\n", "invalid TOML"),
+        ("[tool.krakend]\nmanifest = 3\n", "manifest must be a path"),
+        ('[tool.krakend]\nmanifest = "nope.json"\n', "no such file"),
+    ):
         (tmp_path / "pyproject.toml").write_text(text)
         proc = run_krakend("check-plugin", "-s", str(tmp_path / "uv.lock"), cwd=tmp_path)
         assert proc.returncode == 2 and needle in proc.stderr and proc.stderr.count("\n") == 1, proc.stderr
@@ -163,8 +170,11 @@ def test_check_plugin_without_a_manifest_exits_2(tmp_path: Path) -> None:
 def test_every_format_names_the_manifest(tmp_path: Path) -> None:
     manifest = FIXTURES / "gateway" / "manifest.json"
     lock = str(GEO / "uv.lock")
-    for fmt, needle in (("text", f"manifest: {manifest} ("), ("junit", 'name="manifest" value="manifest: '),
-                        ("github", f"manifest: {manifest} (")):
+    for fmt, needle in (
+        ("text", f"manifest: {manifest} ("),
+        ("junit", 'name="manifest" value="manifest: '),
+        ("github", f"manifest: {manifest} ("),
+    ):
         proc = run_krakend("check-plugin", "-s", lock, "--manifest", str(manifest), "-o", fmt)
         assert proc.returncode == 1 and needle in proc.stdout, (fmt, proc.stdout)
     proc = run_krakend("check-plugin", "-s", lock, "--manifest", str(manifest), "-o", "json")
@@ -178,6 +188,7 @@ def test_every_format_names_the_manifest(tmp_path: Path) -> None:
 
 # -- several lockfiles -----------------------------------------------------------------------
 
+
 def test_several_lockfiles_are_grouped(tmp_path: Path) -> None:
     manifest = str(FIXTURES / "gateway" / "manifest.json")
     a, b = GEO / "poetry.lock", CSV / "poetry.lock"
@@ -186,8 +197,8 @@ def test_several_lockfiles_are_grouped(tmp_path: Path) -> None:
     out = proc.stdout.splitlines()
     first, second = out.index(f"{a}: 5 incompatibilities"), out.index(f"{b}: 0 incompatibilities")
     assert first == 0 < second
-    assert all(line.startswith("  ") for line in out[first + 1:second])
-    assert "  urllib3" in out[first + 1:second]
+    assert all(line.startswith("  ") for line in out[first + 1 : second])
+    assert "  urllib3" in out[first + 1 : second]
     proc = run_krakend("check-plugin", str(a), str(b), "--manifest", manifest, "-o", "json")
     data = json.loads(proc.stdout)
     validate_result(data)
@@ -199,10 +210,14 @@ def test_several_lockfiles_are_grouped(tmp_path: Path) -> None:
 
 # -- libraries the gateway lacks -----------------------------------------------------------
 
+
 def test_host_manifest_lists_every_soname_the_loader_resolves(host_data: dict[str, Any]) -> None:
     out = subprocess.run(["ldconfig", "-p"], capture_output=True, text=True).stdout
-    cached = {line.split()[0] for line in out.splitlines()[1:]
-              if "x86-64" in line and not line.split()[0].startswith("ld-musl")}  # not for glibc
+    cached = {
+        line.split()[0]
+        for line in out.splitlines()[1:]
+        if "x86-64" in line and not line.split()[0].startswith("ld-musl")
+    }  # not for glibc
     libs = host_data["libraries"]
     assert host_data["libraries_complete"] is True
     assert cached <= set(libs), sorted(cached - set(libs))[:5]
@@ -214,8 +229,17 @@ def test_host_manifest_lists_every_soname_the_loader_resolves(host_data: dict[st
 
 
 def test_from_lock_manifest_has_the_base_set_only(tmp_path: Path) -> None:
-    proc = run_krakend("version", "-o", "json", "--from-lock", str(FIXTURES / "gateway" / "uv.lock"),
-                       "--target", "alpine/arm64", "--python-version", "3.12.4")
+    proc = run_krakend(
+        "version",
+        "-o",
+        "json",
+        "--from-lock",
+        str(FIXTURES / "gateway" / "uv.lock"),
+        "--target",
+        "alpine/arm64",
+        "--python-version",
+        "3.12.4",
+    )
     data = json.loads(proc.stdout)
     assert data["libraries_complete"] is False
     assert set(data["libraries"]) == {"ld-musl-aarch64.so.1", "libc.musl-aarch64.so.1"}
@@ -223,17 +247,28 @@ def test_from_lock_manifest_has_the_base_set_only(tmp_path: Path) -> None:
     assert {"libc.so.6", "libm.so.6", "libpthread.so.0", "ld-linux-x86-64.so.2"} <= set(manifest.libraries)
 
 
-def test_plugin_needing_a_library_the_gateway_lacks(tiny: dict[str, Path], host_manifest: Path,
-                                                    tmp_path: Path) -> None:
+def test_plugin_needing_a_library_the_gateway_lacks(tiny: dict[str, Path], host_manifest: Path, tmp_path: Path) -> None:
     module = tiny["alone"]
     proc = run_krakend("test-plugin", "-s", "--manifest", str(host_manifest), str(module))
     assert proc.returncode == 1
     assert proc.stdout.splitlines()[1] == (
-        f"[KO] SERVER\t{module}: needs libtiny.so.1 (in {module.name}), which the gateway does not have")
+        f"[KO] SERVER\t{module}: needs libtiny.so.1 (in {module.name}), which the gateway does not have"
+    )
     # a --from-lock manifest cannot know: a warning, not a pass and not a KO
     gw = tmp_path / "gw.json"
-    gw.write_text(run_krakend("version", "-o", "json", "--from-lock", str(FIXTURES / "gateway" / "uv.lock"),
-                              "--target", "generic/amd64", "--python-version", "3.11.7").stdout)
+    gw.write_text(
+        run_krakend(
+            "version",
+            "-o",
+            "json",
+            "--from-lock",
+            str(FIXTURES / "gateway" / "uv.lock"),
+            "--target",
+            "generic/amd64",
+            "--python-version",
+            "3.11.7",
+        ).stdout
+    )
     proc = run_krakend("test-plugin", "-s", "--static-only", "--manifest", str(gw), str(module))
     assert proc.returncode == 0, proc.stdout
     out = proc.stdout.splitlines()
@@ -248,8 +283,7 @@ def test_plugin_needing_a_library_the_gateway_lacks(tiny: dict[str, Path], host_
     assert data["warnings"] == 1 and "libtiny.so.1" in data["findings"][0]["warnings"][0]
 
 
-def test_bundled_library_is_followed_through_origin(tiny: dict[str, Path], host_manifest: Path,
-                                                    tmp_path: Path) -> None:
+def test_bundled_library_is_followed_through_origin(tiny: dict[str, Path], host_manifest: Path, tmp_path: Path) -> None:
     folder, module = tiny["bundled"], tiny["module"]
     assert check_tree(folder, mf.load(host_manifest)).ok
     # the loader really finds it there: the import registers the library's number
@@ -264,7 +298,8 @@ def test_bundled_library_is_followed_through_origin(tiny: dict[str, Path], host_
     (folder / "pkg.libs" / "libtiny.so.1").rename(tmp_path / "libtiny.so.1")
     try:
         assert check_tree(module, mf.load(host_manifest)).problems == [
-            f"needs libtiny.so.1 (in {module.name}), which the gateway does not have"]
+            f"needs libtiny.so.1 (in {module.name}), which the gateway does not have"
+        ]
     finally:
         (tmp_path / "libtiny.so.1").rename(folder / "pkg.libs" / "libtiny.so.1")
 
@@ -286,8 +321,7 @@ def test_wheel_with_bundled_library(tiny: dict[str, Path], host_manifest: Path, 
     wheel = tiny_wheel(tiny, tmp_path)
     assert check_tree(wheel, mf.load(host_manifest)).ok
     old = mf.load(capped_manifest(host_manifest, tmp_path / "old.json", "2.28"))
-    assert check_tree(wheel, old).problems == [
-        "needs GLIBC_2.30 (gettid in pkg.libs/libtiny.so.1), gateway has 2.28"]
+    assert check_tree(wheel, old).problems == ["needs GLIBC_2.30 (gettid in pkg.libs/libtiny.so.1), gateway has 2.28"]
 
 
 def test_ssl_and_sqlite_against_an_old_gateway(tmp_path: Path, host_manifest: Path) -> None:
@@ -300,17 +334,18 @@ def test_ssl_and_sqlite_against_an_old_gateway(tmp_path: Path, host_manifest: Pa
     old.write_text(json.dumps(data))
     assert check_tree(lib.parent, mf.load(old)).problems == [
         "needs libsqlite3.so.0 (in libssq.so), which the gateway does not have",
-        "needs libssl.so.3 (in libssq.so), which the gateway does not have"]
+        "needs libssl.so.3 (in libssq.so), which the gateway does not have",
+    ]
     assert check_tree(lib.parent, mf.load(host_manifest)).ok
     # a glibc 2.17 manifest made from a lockfile cannot know: warnings, never a silent pass
-    legacy = mf.from_lock(FIXTURES / "gateway" / "uv.lock", mf.Target.parse("generic/amd64"), "3.11.7",
-                          "GLIBC-2.17")
+    legacy = mf.from_lock(FIXTURES / "gateway" / "uv.lock", mf.Target.parse("generic/amd64"), "3.11.7", "GLIBC-2.17")
     result = check_tree(lib.parent, legacy)
     assert result.ok and len(result.warnings) == 2
     assert all("the manifest does not list all the gateway's libraries" in w for w in result.warnings)
 
 
 # -- the decisive reason first ---------------------------------------------------------------
+
 
 def test_highest_missing_glibc_version_first(tmp_path: Path, host_manifest: Path) -> None:
     lib = cc(tmp_path / "wheel" / "needs234.so", "needs234.c")
@@ -339,12 +374,24 @@ def test_highest_missing_glibc_version_first(tmp_path: Path, host_manifest: Path
 
 # -- build's result ---------------------------------------------------------------------------
 
+
 @pytest.mark.docker
 @pytest.mark.slow
-def test_build_result_fits_the_schema_and_names_no_staging_folder(docker_env: dict[str, str],
-                                                                  tmp_path: Path) -> None:
-    proc = run_krakend("build", str(FIXTURES / "example-plugin"), "--manifest", "host", "--target",
-                       "generic/amd64", "--out", str(tmp_path), "-o", "json", env=docker_env, timeout=900)
+def test_build_result_fits_the_schema_and_names_no_staging_folder(docker_env: dict[str, str], tmp_path: Path) -> None:
+    proc = run_krakend(
+        "build",
+        str(FIXTURES / "example-plugin"),
+        "--manifest",
+        "host",
+        "--target",
+        "generic/amd64",
+        "--out",
+        str(tmp_path),
+        "-o",
+        "json",
+        env=docker_env,
+        timeout=900,
+    )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     data = json.loads(proc.stdout)
     validate_result(data)
@@ -362,13 +409,13 @@ def test_build_result_fits_the_schema_and_names_no_staging_folder(docker_env: di
 
 @pytest.mark.docker
 @pytest.mark.slow
-def test_runtime_image_manifest_knows_its_libraries(docker_env: dict[str, str], tiny: dict[str, Path],
-                                                    tmp_path: Path) -> None:
+def test_runtime_image_manifest_knows_its_libraries(
+    docker_env: dict[str, str], tiny: dict[str, Path], tmp_path: Path
+) -> None:
     """Against the manifest the gateway's runtime image carries: the module needing libtiny.so.1
     is a KO before any import; bundled in a wheel, the image's own loader finds it."""
     alone = tiny["alone"]
-    proc = run_krakend("test-plugin", "-s", "--target", "generic/amd64", str(alone), env=docker_env,
-                       timeout=900)
+    proc = run_krakend("test-plugin", "-s", "--target", "generic/amd64", str(alone), env=docker_env, timeout=900)
     assert proc.returncode == 1, proc.stdout + proc.stderr
     out = proc.stdout.splitlines()
     assert out[0].startswith("manifest: image krakend-tools/runtime:")
@@ -393,8 +440,11 @@ def test_musl_loader_answers_for_its_own_names(tmp_path: Path) -> None:
 
     need("musl-gcc")
     module = tmp_path / "plugmod.cpython-311-x86_64-linux-musl.so"
-    proc = subprocess.run(["musl-gcc", "-shared", "-fPIC", "-o", str(module), str(SRC / "plugmod.c"),
-                           python_h(), "-lm"], capture_output=True, text=True)
+    proc = subprocess.run(
+        ["musl-gcc", "-shared", "-fPIC", "-o", str(module), str(SRC / "plugmod.c"), python_h(), "-lm"],
+        capture_output=True,
+        text=True,
+    )
     assert proc.returncode == 0, proc.stderr
     manifest = make_manifest("x86_64", "musl", "1.2.4")
     manifest.libraries_complete = True
@@ -403,22 +453,29 @@ def test_musl_loader_answers_for_its_own_names(tmp_path: Path) -> None:
     tiny.mkdir()
     shutil.copy(module, tiny / module.name)
     lib = tmp_path / "libtiny.so.1"
-    subprocess.run(["musl-gcc", "-shared", "-fPIC", "-o", str(lib), "-Wl,-soname,libtiny.so.1",
-                    "-x", "c", "-"], input="int tiny_answer(void) { return 42; }\n", text=True, check=True)
+    subprocess.run(
+        ["musl-gcc", "-shared", "-fPIC", "-o", str(lib), "-Wl,-soname,libtiny.so.1", "-x", "c", "-"],
+        input="int tiny_answer(void) { return 42; }\n",
+        text=True,
+        check=True,
+    )
     user = tiny / "user.so"
-    subprocess.run(["musl-gcc", "-shared", "-fPIC", "-o", str(user), "-x", "c", "-", f"-L{tmp_path}",
-                    "-l:libtiny.so.1"], input="int tiny_answer(void);\nint f(void) { return tiny_answer(); }\n",
-                   text=True, check=True)
-    assert check_tree(tiny, manifest).problems == [
-        "needs libtiny.so.1 (in user.so), which the gateway does not have"]
+    subprocess.run(
+        ["musl-gcc", "-shared", "-fPIC", "-o", str(user), "-x", "c", "-", f"-L{tmp_path}", "-l:libtiny.so.1"],
+        input="int tiny_answer(void);\nint f(void) { return tiny_answer(); }\n",
+        text=True,
+        check=True,
+    )
+    assert check_tree(tiny, manifest).problems == ["needs libtiny.so.1 (in user.so), which the gateway does not have"]
 
 
 def test_each_lockfile_is_checked_against_its_own_projects_manifest(tmp_path: Path) -> None:
     """pre-commit passes the lockfiles of several plugins at once: each is checked against the
     manifest its own pyproject names, never against another project's."""
     gw = json.loads((FIXTURES / "gateway" / "manifest.json").read_text())
-    lenient = dict(gw, gateway={"name": "new-gateway", "version": "2.0"},
-                   distributions={**gw["distributions"], **GEO_PINS})
+    lenient = dict(
+        gw, gateway={"name": "new-gateway", "version": "2.0"}, distributions={**gw["distributions"], **GEO_PINS}
+    )
     for name, manifest in (("old", gw), ("new", lenient)):
         (tmp_path / name).mkdir()
         (tmp_path / name / "gateway.json").write_text(json.dumps(manifest))
@@ -439,6 +496,7 @@ def test_each_lockfile_is_checked_against_its_own_projects_manifest(tmp_path: Pa
     assert f"{new}: manifest: {tmp_path / 'new' / 'gateway.json'} (new-gateway 2.0; " in proc.stdout
     assert out.index(f"{old}: 5 incompatibilities") > out.index(f"{new}: 0 incompatibilities")
     # --manifest (or $KRAKEND_MANIFEST) is one manifest for all
-    proc = run_krakend("check-plugin", new, old, "--manifest", str(tmp_path / "new" / "gateway.json"),
-                       "-o", "json", cwd=tmp_path)
+    proc = run_krakend(
+        "check-plugin", new, old, "--manifest", str(tmp_path / "new" / "gateway.json"), "-o", "json", cwd=tmp_path
+    )
     assert proc.returncode == 0 and json.loads(proc.stdout)["meta"]["manifest"]["gateway"]["name"] == "new-gateway"

@@ -125,12 +125,16 @@ def test_rich_tables_name_the_lockfile_when_there_are_several() -> None:
 
 def test_a_part_not_run_is_skipped_and_warned() -> None:
     """build --no-test (like test-plugin --static-only): JUnit <skipped>, a GitHub ::warning."""
-    report = Report("build", [Finding("generic/amd64", "target", True, "built x.whl",
-                                      skipped="import test not run (--no-test)")], 1.0)
+    report = Report(
+        "build",
+        [Finding("generic/amd64", "target", True, "built x.whl", skipped="import test not run (--no-test)")],
+        1.0,
+    )
     suite = ET.fromstring(junit.render(report)).find("testsuite")
     assert suite is not None and suite.get("skipped") == "1" and suite.get("tests") == "2"
     assert [c.get("classname") for c in suite.iter("testcase")] == ["build.target", "build.target.import"]
     assert github.render(report).splitlines()[0] == (
-        "::warning title=target generic/amd64::not checked: import test not run (--no-test)")
+        "::warning title=target generic/amd64::not checked: import test not run (--no-test)"
+    )
     data = json.loads(json_out.render(report))
     assert data["ok"] is True and data["findings"][0]["skipped"] == "import test not run (--no-test)"

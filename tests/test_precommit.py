@@ -39,13 +39,11 @@ def hook_repo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str,
     for name in ("pyproject.toml", "README.md", ".pre-commit-hooks.yaml", "LICENSE"):
         if (ROOT / name).exists():
             shutil.copy(ROOT / name, repo / name)
-    shutil.copytree(ROOT / "krakend_tools", repo / "krakend_tools",
-                    ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(ROOT / "krakend_tools", repo / "krakend_tools", ignore=shutil.ignore_patterns("__pycache__"))
     git(repo, "init", "-q")
     git(repo, "add", "-A")
     git(repo, "commit", "-q", "-m", "hook")
-    env = {**os.environ, "PRE_COMMIT_HOME": str(tmp_path_factory.mktemp("pre-commit-home")),
-           "NO_COLOR": "1"}
+    env = {**os.environ, "PRE_COMMIT_HOME": str(tmp_path_factory.mktemp("pre-commit-home")), "NO_COLOR": "1"}
     env.pop("KRAKEND_MANIFEST", None)
     return repo, env
 
@@ -69,13 +67,17 @@ def project(tmp_path: Path, plugin: Path, config: str | None = "plugin") -> Path
 def try_repo(hook_repo: tuple[Path, dict[str, str]], cwd: Path, *files: str) -> subprocess.CompletedProcess[str]:
     repo, env = hook_repo
     which = ["--files", *files] if files else ["--all-files"]
-    return subprocess.run([str(Path(sys.executable).with_name("pre-commit")), "try-repo", str(repo),
-                           "krakend-check-plugin", *which], cwd=cwd, env=env, capture_output=True,
-                          text=True, timeout=900)
+    return subprocess.run(
+        [str(Path(sys.executable).with_name("pre-commit")), "try-repo", str(repo), "krakend-check-plugin", *which],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
 
 
-def test_hook_fails_on_every_incompatible_lock(hook_repo: tuple[Path, dict[str, str]],
-                                               tmp_path: Path) -> None:
+def test_hook_fails_on_every_incompatible_lock(hook_repo: tuple[Path, dict[str, str]], tmp_path: Path) -> None:
     """The seven lockfiles of the geo-lookup plugin (uv, poetry, pdm, pylock, uv's pylock,
     Pipfile, requirements), a [tool.krakend] manifest found upward: the hook fails, and says
     which lockfile each finding comes from."""

@@ -62,16 +62,25 @@ def make_manifest(
     target = Target("alpine" if family == "musl" else "generic", arch)
     major, minor = python.split(".")[:2]
     multiarch = f"{machine}-linux-{'musl' if family == 'musl' else 'gnu'}"
-    return from_facts({
-        "implementation": "cpython", "version": python,
-        "soabi": f"cpython-{major}{minor}-{multiarch}",
-        "ext_suffix": f".cpython-{major}{minor}-{multiarch}.so",
-        "free_threaded": False, "debug": False, "executable": None,
-        "machine": machine, "libc_family": family, "libc_version": libc,
-        "marker_environment": target_environment(target, python),
-        "distributions": {}, "libraries": libraries or {}, "site_packages": [],
-        "libraries_complete": False,
-    })
+    return from_facts(
+        {
+            "implementation": "cpython",
+            "version": python,
+            "soabi": f"cpython-{major}{minor}-{multiarch}",
+            "ext_suffix": f".cpython-{major}{minor}-{multiarch}.so",
+            "free_threaded": False,
+            "debug": False,
+            "executable": None,
+            "machine": machine,
+            "libc_family": family,
+            "libc_version": libc,
+            "marker_environment": target_environment(target, python),
+            "distributions": {},
+            "libraries": libraries or {},
+            "site_packages": [],
+            "libraries_complete": False,
+        }
+    )
 
 
 def capped(manifest: Manifest, soname: str, prefix: str, top: str) -> Manifest:
@@ -301,9 +310,14 @@ def test_repaired_wheel_resolves_bundled_libraries(wheels: dict[str, Path], tmp_
     stdcxx = next((folder / "pyzmq.libs").glob("libstdc++-*"))
     shutil.copy(stdcxx, tmp_path)
     problems = check_tree(tmp_path, manifest).problems
-    assert problems and all(re.fullmatch(rf"(also )?needs GCC_[\d.]+ \(.+ in {re.escape(stdcxx.name)}\),"
-                                         r" gateway's libgcc_s-\w+\.so\.1 has 3\.0", p)
-                            for p in problems), problems
+    assert problems and all(
+        re.fullmatch(
+            rf"(also )?needs GCC_[\d.]+ \(.+ in {re.escape(stdcxx.name)}\),"
+            r" gateway's libgcc_s-\w+\.so\.1 has 3\.0",
+            p,
+        )
+        for p in problems
+    ), problems
     # the newest missing version is the KO line, the older ones follow
     versions = [version_key(m.group(1)) for p in problems if (m := re.search(r"needs (GCC_[\d.]+)", p))]
     assert problems[0].startswith("needs ") and all(p.startswith("also needs ") for p in problems[1:])
@@ -322,13 +336,18 @@ def test_real_wheels_needed_libraries(wheels: dict[str, Path], host: Manifest, t
         assert result.ok and result.warnings == [], (name, result.problems, result.warnings)
     name = next(n for n in glibc if n.startswith("pyzmq"))
     unknown = check_tree(glibc[name], make_manifest("x86_64", "glibc", "2.36")).warnings
-    assert len(unknown) == 1 and re.fullmatch(r"needs libstdc\+\+\.so\.6 \(in pyzmq\.libs/libzmq-\w+\.so"
-                                              r"\.[\d.]+\): the manifest does not list .*", unknown[0]), unknown
+    assert len(unknown) == 1 and re.fullmatch(
+        r"needs libstdc\+\+\.so\.6 \(in pyzmq\.libs/libzmq-\w+\.so"
+        r"\.[\d.]+\): the manifest does not list .*",
+        unknown[0],
+    ), unknown
     shutil.copytree(glibc[name], tmp_path / "pyzmq", ignore=shutil.ignore_patterns("pyzmq.libs"))
     problems = check_tree(tmp_path / "pyzmq", host).problems
     assert len(problems) == 1 and re.fullmatch(
         r"needs libzmq-\w+\.so\.[\d.]+ \(in zmq/backend/cython/_zmq\.cpython-311-x86_64-linux-gnu\.so\), "
-        r"which the gateway does not have", problems[0]), problems
+        r"which the gateway does not have",
+        problems[0],
+    ), problems
 
 
 def test_manylinux_tag_matches_glibc_needs(wheels: dict[str, Path]) -> None:

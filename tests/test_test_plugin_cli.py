@@ -242,22 +242,19 @@ def foreign_manifest(host_manifest: Path, tmp_path: Path) -> Path:
     return path
 
 
-def test_import_that_cannot_run_is_a_ko(sources: Path, compiled: dict[str, Path],
-                                         foreign_manifest: Path) -> None:
+def test_import_that_cannot_run_is_a_ko(sources: Path, compiled: dict[str, Path], foreign_manifest: Path) -> None:
     """A gateway whose interpreter cannot run here: never a pass, in any format."""
     good, so = str(sources / "good_plugin.py"), str(compiled["c"])
     proc = run_krakend("test-plugin", "-s", "--manifest", str(foreign_manifest), good, so)
     out = lines(proc)
     assert proc.returncode == 1
-    assert out[0].startswith(f"[KO] SERVER\t{good}: import phase cannot run: the gateway "
-                             f"(linux/{OTHER[1]}")
+    assert out[0].startswith(f"[KO] SERVER\t{good}: import phase cannot run: the gateway (linux/{OTHER[1]}")
     assert "cannot run on this host (linux/" in out[0]
     assert out[1].startswith("\trun the import phase with --python PATH")
     assert "--image IMAGE or --target TARGET" in out[1] and "--static-only" in out[1]
     assert out[2].startswith(f"[KO] SERVER\t{so}: ")
     assert f"gateway is {OTHER[0]}" in out[2]
-    proc = run_krakend("test-plugin", "-s", "-o", "json", "--manifest", str(foreign_manifest),
-                       good)
+    proc = run_krakend("test-plugin", "-s", "-o", "json", "--manifest", str(foreign_manifest), good)
     data = json.loads(proc.stdout)
     assert proc.returncode == 1 and data["ok"] is False
     assert data["meta"]["import_phase"] == "not-run"
@@ -267,34 +264,33 @@ def test_import_that_cannot_run_is_a_ko(sources: Path, compiled: dict[str, Path]
         assert proc.returncode == 1 and needle in proc.stdout and "import phase cannot run" in proc.stdout
 
 
-def test_static_only_says_so_in_every_format(sources: Path, compiled: dict[str, Path],
-                                             foreign_manifest: Path, host_manifest: Path) -> None:
+def test_static_only_says_so_in_every_format(
+    sources: Path, compiled: dict[str, Path], foreign_manifest: Path, host_manifest: Path
+) -> None:
     so = str(compiled["c"])
     proc = run_krakend("test-plugin", "-s", "--static-only", "--manifest", str(host_manifest), so)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert lines(proc)[0] == f"[OK] SERVER\t{so} (static only)"
-    proc = run_krakend("test-plugin", "-sc", "--static-only", "-o", "junit", "--manifest",
-                       str(host_manifest), so)
+    proc = run_krakend("test-plugin", "-sc", "--static-only", "-o", "junit", "--manifest", str(host_manifest), so)
     suite = ET.fromstring(proc.stdout).find("testsuite")
     assert suite is not None and suite.get("skipped") == "2" and suite.get("failures") == "0"
     imports = [c for c in suite.iter("testcase") if c.get("classname", "").endswith(".import")]
     assert len(imports) == 2 and all(c.find("skipped") is not None for c in imports)
     statics = [c for c in suite.iter("testcase") if c.get("classname", "").endswith(".static")]
     assert len(statics) == 2 and all(len(c) == 0 for c in statics)
-    proc = run_krakend("test-plugin", "-s", "--static-only", "-o", "github", "--manifest",
-                       str(host_manifest), so)
+    proc = run_krakend("test-plugin", "-s", "--static-only", "-o", "github", "--manifest", str(host_manifest), so)
     assert proc.returncode == 0
     assert any(x.startswith("::warning file=") and "--static-only" in x for x in proc.stdout.splitlines())
-    proc = run_krakend("test-plugin", "-s", "--static-only", "-o", "json", "--manifest",
-                       str(host_manifest), so)
+    proc = run_krakend("test-plugin", "-s", "--static-only", "-o", "json", "--manifest", str(host_manifest), so)
     data = json.loads(proc.stdout)
     assert data["meta"]["import_phase"] == "static-only"
     assert data["findings"][0]["skipped"] == "import phase not run (--static-only)"
     # the static phase still fails what it can see: another CPU
     proc = run_krakend("test-plugin", "-s", "--static-only", "--manifest", str(foreign_manifest), so)
     assert proc.returncode == 1 and f"gateway is {OTHER[0]}" in proc.stdout
-    proc = run_krakend("test-plugin", "-s", "--static-only", "--python", sys.executable,
-                       "--manifest", str(host_manifest), so)
+    proc = run_krakend(
+        "test-plugin", "-s", "--static-only", "--python", sys.executable, "--manifest", str(host_manifest), so
+    )
     assert proc.returncode == 2 and "--static-only" in proc.stderr
 
 

@@ -9,8 +9,7 @@ from krakend_tools.report import Finding, Report, manifest_lines
 
 
 def _case(suite: ET.Element, report: Report, f: Finding, suffix: str = "") -> ET.Element:
-    case = ET.SubElement(suite, "testcase", classname=f"{report.command}.{f.kind}{suffix}",
-                         name=f.name)
+    case = ET.SubElement(suite, "testcase", classname=f"{report.command}.{f.kind}{suffix}", name=f.name)
     if f.file:
         case.set("file", f.file)
     if f.line:
@@ -21,9 +20,15 @@ def _case(suite: ET.Element, report: Report, f: Finding, suffix: str = "") -> ET
 def render(report: Report) -> str:
     cases = len(report.findings) + sum(1 for f in report.findings if f.skipped)
     skipped = sum(1 for f in report.findings if f.skipped)
-    suite = ET.Element("testsuite", name=f"krakend {report.command}", tests=str(cases),
-                       failures=str(len(report.failures)), errors="0", skipped=str(skipped),
-                       time=f"{report.elapsed:.3f}")
+    suite = ET.Element(
+        "testsuite",
+        name=f"krakend {report.command}",
+        tests=str(cases),
+        failures=str(len(report.failures)),
+        errors="0",
+        skipped=str(skipped),
+        time=f"{report.elapsed:.3f}",
+    )
     used = manifest_lines(report.meta)
     if used:
         props = ET.SubElement(suite, "properties")

@@ -50,7 +50,8 @@ def _render_check(report: Report) -> str:
         if len(paths) > 1:  # several lockfiles (as pre-commit passes them): one section each
             failures = sum(1 for f in mine if not f.ok)
             block = [f"{path}: {failures} incompatibilit{'y' if failures == 1 else 'ies'}"] + [
-                f"  {text}" for text in block]
+                f"  {text}" for text in block
+            ]
         lines += block
     lines += manifest_lines(report.meta) + [_summary(report)]
     return "\n".join(lines) + "\n"
@@ -98,9 +99,13 @@ def print_rich(report: Report, console: Console | None = None) -> None:
             table.add_column(column)
         for f in report.failures:
             note = "\n".join(([f.message] if f.kind != "package" else []) + f.fix)
-            table.add_row(*([escape(f.file or "")] if several else []),
-                          f"[bold]{escape(f.name)}[/]", f"[red]{escape(f.have or '')}[/]",
-                          f"[green]{escape(f.want or '')}[/]", escape(note))
+            table.add_row(
+                *([escape(f.file or "")] if several else []),
+                f"[bold]{escape(f.name)}[/]",
+                f"[red]{escape(f.have or '')}[/]",
+                f"[green]{escape(f.want or '')}[/]",
+                escape(note),
+            )
         console.print(table)
     own = [f for f in report.findings if f.ok and f.kind == "plugin-only"]
     if own:
@@ -108,8 +113,9 @@ def print_rich(report: Report, console: Console | None = None) -> None:
         for column in (["lockfile"] if several else []) + ["package", "version", "note"]:
             table.add_column(column)
         for f in own:
-            table.add_row(*([escape(f.file or "")] if several else []), escape(f.name),
-                          escape(f.have or ""), escape(f.message))
+            table.add_row(
+                *([escape(f.file or "")] if several else []), escape(f.name), escape(f.have or ""), escape(f.message)
+            )
         console.print(table)
     for used in manifest_lines(report.meta):
         console.print(used, markup=False, highlight=False)
