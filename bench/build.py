@@ -44,7 +44,7 @@ def krakend(*args: str) -> tuple[float, dict[str, object]]:
     """Wall time and JSON report of one ``krakend build``."""
     start = time.monotonic()
     proc = subprocess.run(
-        [sys.executable, "-m", "krakend_tools", "build", *args, "-o", "json"],
+        [sys.executable, "-m", "krakend_tools", "build", *args, "--manifest", "host", "-o", "json"],
         capture_output=True,
         text=True,
         env=ENV,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import json
 import os
 import re
 import shutil
@@ -270,7 +271,17 @@ def _test_artifacts(
     runner = DockerRunner(plan.runtime, plan.target.platform, engine)
     kinds = types or list(PLUGIN_TYPES)
     report = testplugin.run([str(f) for f in testable], manifest, kinds, runner=runner, jobs=1)
-    details: dict[str, Any] = {"runner": runner.description, "findings": [vars(f) for f in report.findings]}
+    # the files are tested in the staging folder, gone after the run: name their published place
+    result = json.loads(
+        json.dumps(report.to_dict(), default=str).replace(
+            json.dumps(str(testable[0].parent))[1:-1], json.dumps(str(plan.out_dir))[1:-1]
+        )
+    )
+    details: dict[str, Any] = {
+        "runner": runner.description,
+        "findings": result["findings"],
+        "artifacts": result.get("artifacts", []),
+    }
     if types:
         bad = report.failures
     else:  # every type the plugin has: "does not contain a ...Registerer" is not a failure
@@ -292,7 +303,7 @@ def build_target(engine: Any, plan: Plan, opts: BuildOptions, events: Events, ca
     start = time.monotonic()
     finding = Finding(
         name=name,
-        kind="TARGET",
+        kind="target",
         ok=False,
         details={
             "builder": plan.builder,
@@ -377,6 +388,8 @@ def build_target(engine: Any, plan: Plan, opts: BuildOptions, events: Events, ca
             shutil.move(str(f), final / f.name)
         _publish(final, plan.out_dir)
         finding.ok = ok
+        if plan.runtime is None:  # --no-test: built, not proven to load; every format says so
+            finding.skipped = "import test not run (--no-test)"
         finding.message = message
         return finding
     finally:
@@ -445,5 +458,6 @@ def build(opts: BuildOptions, events: Events | None = None, engine: Any = None) 
         "jobs": opts.jobs,
         "plugin": str(opts.plugin_dir),
         "engine": engine.url,
+        "manifest": opts.manifest.summary() if opts.manifest is not None else None,
     }
     return Report("build", findings, time.monotonic() - start, meta)

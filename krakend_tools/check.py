@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from functools import cache, lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -41,16 +41,68 @@ def check_plugin(
             finding = _check_plugin_only(lock, pkg, manifest)
             (own if finding.ok else platform).append(finding)
     findings += platform + shared + own
+    failures = sum(1 for f in findings if not f.ok)
     meta = {
-        "lockfile": str(lock.path),
-        "tool": lock.tool,
-        "lock_version": lock.lock_version,
-        "python": manifest.python.version,
-        "libc": str(manifest.platform.libc),
-        "platform": f"{manifest.platform.os}/{manifest.platform.arch}",
-        "packages": len(selected),
+        "manifest": manifest.summary(),
+        "lockfiles": [
+            {
+                "path": str(lock.path),
+                "tool": lock.tool,
+                "lock_version": lock.lock_version,
+                "packages": len(selected),
+                "failures": failures,
+            }
+        ],
     }
     return Report("check-plugin", findings, time.perf_counter() - started, meta)
+
+
+def check_plugins(
+    locks: Iterable[Lockfile],
+    manifest: Manifest | Callable[[Path], Manifest],
+    *,
+    groups: Iterable[str] = (),
+    extras: Iterable[str] = (),
+    fix: bool = False,
+) -> Report:
+    """:func:`check_plugin` over several lockfiles, as one report: findings in lockfile order,
+    each naming its lockfile (``file``); ``meta.lockfiles`` describes every one. ``manifest``
+    is one for all, or gives the manifest of a lockfile's folder (its project's
+    ``[tool.krakend]``, :func:`krakend_tools.manifest.resolver`); when they differ,
+    ``meta.manifest`` is None and each lockfile's entry names its manifest."""
+    started = time.perf_counter()
+    groups, extras = list(groups), list(extras)
+    reports = []
+    used: dict[str | None, dict[str, Any]] = {}
+    for lock in locks:
+        chosen = manifest(lock.path.parent) if callable(manifest) else manifest
+        summary = used.setdefault(chosen.source, chosen.summary())
+        report = check_plugin(lock, chosen, groups=groups, extras=extras, fix=fix)
+        report.meta["lockfiles"][0]["manifest"] = summary
+        reports.append(report)
+    meta = {
+        "manifest": next(iter(used.values())) if len(used) == 1 else None,
+        "lockfiles": [entry for r in reports for entry in r.meta["lockfiles"]],
+    }
+    return Report("check-plugin", [f for r in reports for f in r.findings], time.perf_counter() - started, meta)
+
+
+def lockfile_paths(paths: Iterable[Path]) -> list[Path]:
+    """The lockfiles named by ``paths`` (as pre-commit passes them), each once: a
+    ``pyproject.toml`` stands for the lockfile in its folder, and is dropped when there is none."""
+    from krakend_tools.errors import InputError
+    from krakend_tools.lockfiles import find_lockfile
+
+    found: list[Path] = []
+    for path in paths:
+        if path.name == "pyproject.toml":
+            try:
+                path = find_lockfile(path.parent)
+            except InputError:
+                continue
+        if path not in found:
+            found.append(path)
+    return found
 
 
 def check_python(lock: Lockfile, manifest: Manifest) -> list[Finding]:

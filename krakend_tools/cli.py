@@ -38,7 +38,9 @@ ManifestOpt = Annotated[
     str | None,
     typer.Option(
         "--manifest",
-        help="Gateway manifest (krakend version -o json). Default: $KRAKEND_MANIFEST, else the current environment.",
+        help="Gateway manifest (krakend version -o json), or 'host' for "
+        'this interpreter. Default: $KRAKEND_MANIFEST, else manifest = "PATH" in '
+        "[tool.krakend] of the nearest pyproject.toml.",
     ),
 ]
 OutputOpt = Annotated[Output, typer.Option("-o", "--output", help="Result format.")]

@@ -49,6 +49,11 @@ def _table(report: Report) -> None:
         )
     console.print(table)
     failed = len(report.failures)
+    from krakend_tools.report import manifest_line
+
+    used = manifest_line(report.meta)
+    if used:
+        console.print(used, markup=False)
     console.print(
         f"{len(report.findings) - failed} OK, {failed} KO in {report.elapsed:.1f}s; "
         f"logs: {', '.join(str(f.details.get('log')) for f in report.findings)}"
@@ -179,7 +184,7 @@ def register(app: typer.Typer) -> None:
             types=list(plugin_type or []),
             timeout=timeout,
             jobs=jobs,
-            manifest=mf.resolve(manifest_file),
+            manifest=mf.resolve(manifest_file, plugin_dir.resolve()),
             rebuild_images=rebuild_images,
         )
         core.apply_config(opts, core.plugin_config(opts.plugin_dir))

@@ -36,7 +36,7 @@ def parser() -> argparse.ArgumentParser:
         nargs="*",
         type=Path,
         metavar="LOCKFILE",
-        help="more lockfiles to check (as pre-commit passes them)",
+        help="more lockfiles to check (as pre-commit passes them; a pyproject.toml stands for the lockfile beside it)",
     )
     p.add_argument(
         "-s",
@@ -48,7 +48,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--manifest",
         metavar="FILE",
-        help="gateway manifest (krakend version -o json); default: $KRAKEND_MANIFEST, else the current environment",
+        help="gateway manifest (krakend version -o json), "
+        "or 'host' for this interpreter; default: $KRAKEND_MANIFEST, else manifest = "
+        '"PATH" in [tool.krakend] of the nearest pyproject.toml',
     )
     p.add_argument("-g", "--python", metavar="X.Y[.Z]", help="override the manifest's Python version")
     p.add_argument("-l", "--libc", metavar="LIBC", help="override the manifest's libc (GLIBC-2.36 | MUSL-1.2.4)")
@@ -64,17 +66,18 @@ def parser() -> argparse.ArgumentParser:
 def run(argv: list[str]) -> int:
     """Parse ``argv`` (after ``check-plugin``), check, render on stdout; the exit code."""
     from krakend_tools import manifest as mf
-    from krakend_tools.check import check_plugin
+    from krakend_tools.check import check_plugins, lockfile_paths
     from krakend_tools.lockfiles import find_lockfile, load_lockfile
 
     args = parser().parse_args(argv)
-    paths = ([args.sum] if args.sum is not None else []) + args.lockfiles
+    given = ([args.sum] if args.sum is not None else []) + args.lockfiles
+    paths = lockfile_paths(given)
+    if given and not paths:  # only pyproject.toml files, none with a lockfile beside it
+        sys.stderr.write("krakend check-plugin: no lockfile next to the given pyproject.toml, nothing to check\n")
+        return 0
     locks = [load_lockfile(p) for p in paths or [find_lockfile(Path.cwd())]]
-    manifest = mf.resolve(args.manifest).with_overrides(args.python, args.libc)
-    reports = [check_plugin(lock, manifest, groups=args.group, extras=args.extra, fix=args.fix) for lock in locks]
-    report = reports[0]
-    for other in reports[1:]:
-        report.findings += other.findings
+    manifests = mf.resolver(args.manifest, python=args.python, libc=args.libc)
+    report = check_plugins(locks, manifests, groups=args.group, extras=args.extra, fix=args.fix)
     return render(report, args.output)
 
 

@@ -7,6 +7,7 @@ CLI-framework start-up; :func:`krakend_tools.main.main` calls :func:`run` direct
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from krakend_tools.cli_check import OUTPUTS, ArgumentParser, render
@@ -34,6 +35,7 @@ def docker_runner(image: str | None, target: str | None, manifest: Manifest | No
         runner = engine.DockerRunner(str(image))
     if manifest is None:
         manifest = engine.manifest_from_image(runner.image)
+        manifest.source = f"image {runner.image}"
     return runner, manifest
 
 
@@ -54,7 +56,10 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--manifest",
         metavar="FILE",
-        help="gateway manifest (krakend version -o json); default: $KRAKEND_MANIFEST, else the current environment",
+        help="gateway manifest (krakend version -o json), "
+        "or 'host' for this interpreter; default: $KRAKEND_MANIFEST, else manifest = "
+        '"PATH" in [tool.krakend] of the nearest pyproject.toml; with --image/--target, '
+        "the manifest the runtime image carries",
     )
     p.add_argument("--python", metavar="PATH", help="import with this interpreter (must match the manifest's)")
     p.add_argument(
@@ -64,6 +69,11 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--timeout", type=float, default=30.0, metavar="S", help="seconds an import may take (default: 30)")
     p.add_argument("--image", help="import inside this runtime image (Docker)")
     p.add_argument("--target", help="import inside the runtime image of this target, e.g. alpine/arm64 (Docker)")
+    p.add_argument(
+        "--static-only",
+        action="store_true",
+        help="run the static checks alone, on purpose: every output says the import was not run",
+    )
     p.add_argument("-o", "--output", choices=OUTPUTS, default="text", help="result format")
     return p
 
@@ -86,12 +96,14 @@ def run(argv: list[str]) -> int:
         raise InputError("at least one plugin type is required: -s, -c or -m")
     if args.python is not None and (args.image or args.target):
         raise InputError("--python and --image/--target exclude each other")
+    if args.static_only and (args.python or args.image or args.target):
+        raise InputError("--static-only runs no import: it excludes --python, --image and --target")
     runner = None
     if args.image is not None or args.target is not None:
-        given = mf.load(args.manifest) if args.manifest is not None else None
+        given = mf.resolve(args.manifest) if args.manifest is not None else None
         runner, manifest = docker_runner(args.image, args.target, given)
     else:
-        manifest = mf.resolve(args.manifest)
+        manifest = mf.resolve(args.manifest, Path(args.artifacts[0]).absolute().parent)
     report = test(
         args.artifacts,
         manifest,
@@ -101,5 +113,6 @@ def run(argv: list[str]) -> int:
         timeout=args.timeout,
         python=args.python,
         runner=runner,
+        static_only=args.static_only,
     )
     return render(report, args.output)

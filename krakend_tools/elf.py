@@ -259,12 +259,14 @@ def libc_of(needed: list[str], interp: str | None) -> tuple[str | None, str | No
 _ERRORS = (struct.error, ValueError, IndexError, OverflowError, MemoryError)
 
 
-def read_elf(path: str | os.PathLike[str], display: str | None = None) -> ElfFacts:
-    """Parse ``path``; ``display`` is the path recorded in the facts (default: ``path``)."""
+def read_elf(path: str | os.PathLike[str], display: str | None = None, *, symbols: bool = True) -> ElfFacts:
+    """Parse ``path``; ``display`` is the path recorded in the facts (default: ``path``).
+    ``symbols=False`` skips the symbol table (no defined/undefined names, no symbols per
+    version need): enough for the needed libraries and the versions a library exports."""
     try:
         with open(path, "rb") as fh:
             size = os.fstat(fh.fileno()).st_size
-            return _parse(_FileReader(fh, size), display if display is not None else str(path))
+            return _parse(_FileReader(fh, size), display if display is not None else str(path), symbols)
     except OSError as err:
         raise ElfError(f"cannot read: {err.strerror or err}") from None
     except _ERRORS as err:
@@ -315,7 +317,7 @@ def is_elf(path: str | os.PathLike[str]) -> bool:
         return False
 
 
-def _parse(r: _Reader, display: str) -> ElfFacts:
+def _parse(r: _Reader, display: str, symbols: bool = True) -> ElfFacts:
     if r.size == 0:
         raise ElfError("not an ELF file (empty file)")
     head = r.read(0, min(r.size, 4), "ELF magic")
@@ -367,13 +369,19 @@ def _parse(r: _Reader, display: str) -> ElfFacts:
         if offset + filesz > r.size:
             raise ElfError(f"truncated: a loaded segment ends at byte {offset + filesz}, the file has {r.size} bytes")
     if dynamic is not None:
-        _read_dynamic(r, facts, e, is64, dynamic, loads)
+        _read_dynamic(r, facts, e, is64, dynamic, loads, symbols)
     facts.libc, facts.libc_evidence = libc_of(facts.needed, facts.interp)
     return facts
 
 
 def _read_dynamic(
-    r: _Reader, facts: ElfFacts, e: str, is64: bool, dynamic: tuple[int, int], loads: list[tuple[int, int, int]]
+    r: _Reader,
+    facts: ElfFacts,
+    e: str,
+    is64: bool,
+    dynamic: tuple[int, int],
+    loads: list[tuple[int, int, int]],
+    symbols: bool = True,
 ) -> None:
     def at(vaddr: int, what: str) -> int:
         for start, offset, filesz in loads:
@@ -432,7 +440,7 @@ def _read_dynamic(
             r, e, dstr, at(tags[_DT_VERDEF], "version defs"), tags.get(_DT_VERDEFNUM, _MAX_TABLE)
         )
 
-    if _DT_SYMTAB in tags:
+    if _DT_SYMTAB in tags and symbols:
         sym_fmt = e + ("IBBHQQ" if is64 else "IIIBBH")
         entsize = tags.get(_DT_SYMENT) or struct.calcsize(sym_fmt)
         if entsize != struct.calcsize(sym_fmt):

@@ -52,34 +52,81 @@ def _loaded_paths() -> list[str]:
         return []
 
 
-def _library_dirs() -> list[str]:
+def _library_dirs(musl: bool) -> list[str]:
+    """The loader's default search path, then Python's own library folders."""
     multiarch = sysconfig.get_config_var("MULTIARCH") or ""
-    dirs = ["/lib", "/usr/lib", "/usr/local/lib", "/lib64", "/usr/lib64"]
-    if multiarch:
-        dirs = [f"/lib/{multiarch}", f"/usr/lib/{multiarch}", *dirs]
+    dirs: list[str] = []
+    if musl:
+        arch = platform.machine()
+        try:
+            with open(f"/etc/ld-musl-{arch}.path") as fh:
+                dirs = [d for line in fh for d in re.split(r"[:\s]+", line) if d]
+        except OSError:
+            dirs = ["/lib", "/usr/local/lib", "/usr/lib"]
+    else:
+        dirs = ["/lib", "/usr/lib", "/lib64", "/usr/lib64"]
+        if multiarch:
+            dirs = [f"/lib/{multiarch}", f"/usr/lib/{multiarch}", *dirs]
     dirs += [d for d in os.environ.get("LD_LIBRARY_PATH", "").split(":") if d]
-    return [d for d in dirs if os.path.isdir(d)]
+    dirs.append(sysconfig.get_config_var("LIBDIR") or "")
+    dirs += [os.path.dirname(p) for p in _loaded_paths() if os.path.basename(p).startswith("libpython")]
+    return [d for d in dict.fromkeys(dirs) if d and os.path.isdir(d)]
 
 
-_WANTED = re.compile(r"(libc|libstdc\+\+|libgcc_s|libz|libm)\.so\.\d+|ld-musl-\w+\.so\.1")
+def _ld_cache() -> list[tuple[str, str]]:
+    """(soname, path) pairs of the glibc loader's cache (``ldconfig -p``); none on musl."""
+    import shutil
+    import subprocess
+
+    for exe in ("/sbin/ldconfig", "/usr/sbin/ldconfig", shutil.which("ldconfig")):
+        if not exe or not os.path.exists(exe):
+            continue
+        try:
+            out = subprocess.run([exe, "-p"], capture_output=True, text=True, timeout=20).stdout
+        except (OSError, subprocess.SubprocessError):
+            continue
+        return [(m.group(1), m.group(2)) for m in re.finditer(r"^\s+(\S+) \(.*\) => (\S+)$", out, re.M)]
+    return []
+
+
+def _elf_kind(path: str) -> bytes | None:
+    """ELF class, byte order and machine of ``path`` (None when it is not ELF)."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(20)
+    except OSError:
+        return None
+    if len(head) < 20 or head[:4] != b"\x7fELF":
+        return None
+    return head[4:6] + head[18:20]
+
+
+_SONAME = re.compile(r"[^/]+\.so(\.[0-9]+)*")
 
 
 def _libraries() -> dict[str, str]:
-    """soname -> real path, for the libraries plugins commonly need."""
-    found: dict[str, str] = {}
+    """soname -> real path, for every library the loader can resolve by name: the ld.so
+    cache, the default search path and Python's own library folders, for this machine."""
     musl = _libc()[0] == "musl"
-    for path in _loaded_paths():
-        if _WANTED.fullmatch(os.path.basename(path)):
-            found.setdefault(os.path.basename(path), os.path.realpath(path))
-    for d in _library_dirs():
+    own = _elf_kind(os.path.realpath(sys.executable))
+    candidates = _ld_cache()
+    for d in _library_dirs(musl):
         try:
             names = sorted(os.listdir(d))
         except OSError:
             continue
-        for base in names:
-            if _WANTED.fullmatch(base) and (musl or not base.startswith("ld-musl")):
-                found.setdefault(base, os.path.realpath(os.path.join(d, base)))
-    return found
+        candidates += [(base, os.path.join(d, base)) for base in names if _SONAME.fullmatch(base)]
+    candidates += [
+        (os.path.basename(p), p) for p in _loaded_paths() if re.match(r"(lib|ld)[^/]*\.so", os.path.basename(p))
+    ]
+    found: dict[str, str] = {}
+    for name, path in candidates:
+        if name in found or (not musl and name.startswith("ld-musl")):
+            continue
+        real = os.path.realpath(path)
+        if os.path.isfile(real) and (own is None or _elf_kind(real) == own):
+            found[name] = real
+    return dict(sorted(found.items()))
 
 
 def _distributions() -> dict[str, str]:
@@ -130,6 +177,7 @@ def facts() -> dict[str, object]:
         "marker_environment": _marker_environment(),
         "distributions": _distributions(),
         "libraries": _libraries(),
+        "libraries_complete": True,  # every soname the loader resolves, not a sample
         "site_packages": [p for p in sys.path if p.endswith(("site-packages", "dist-packages"))],
     }
 

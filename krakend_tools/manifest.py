@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -66,8 +67,13 @@ class Manifest:
     distributions: dict[str, str]
     libraries: dict[str, Library] = field(default_factory=dict)
     site_packages: list[str] = field(default_factory=list)
+    # True: ``libraries`` is every soname the gateway's loader resolves; False: only some
+    # (a --from-lock manifest's libc base set, an older manifest), the rest is unknown.
+    libraries_complete: bool = False
     schema_version: int = SCHEMA_VERSION
     tools_version: str = __version__
+    # Where this manifest came from: a file path, "host", "image NAME"; not serialized.
+    source: str | None = field(default=None, compare=False)
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -81,6 +87,7 @@ class Manifest:
             "marker_environment",
             "distributions",
             "libraries",
+            "libraries_complete",
             "site_packages",
         ]
         data["platform"]["libc"] = {
@@ -107,7 +114,21 @@ class Manifest:
             distributions=dict(data["distributions"]),
             libraries={k: Library(**v) for k, v in (data.get("libraries") or {}).items()},
             site_packages=list(data.get("site_packages") or []),
+            libraries_complete=bool(data.get("libraries_complete", False)),
         )
+
+    def summary(self) -> dict[str, Any]:
+        """Which manifest a result was checked against (``meta.manifest`` of every report)."""
+        plat = self.platform
+        return {
+            "source": self.source or "unknown",
+            "gateway": {"name": self.gateway.get("name"), "version": self.gateway.get("version")},
+            "python": self.python.version,
+            "soabi": self.python.soabi,
+            "platform": f"{plat.os}/{plat.arch}",
+            "libc": f"{plat.libc_family} {plat.libc_version}".strip(),
+            "libraries_complete": self.libraries_complete,
+        }
 
     def with_overrides(self, python: str | None = None, libc: str | None = None) -> Manifest:
         """A copy with another Python version and/or libc (``-g`` / ``-l``); tags recomputed."""
@@ -140,6 +161,7 @@ class Manifest:
             new = Libc.parse(libc)
             data["platform"]["libc"] = {"family": new.family, "version": new.version_text}
         manifest = Manifest.from_dict(data)
+        manifest.source = self.source
         manifest.tags = compute_tags(manifest.python, manifest.platform.libc, manifest.platform.machine, impl)
         return manifest
 
@@ -174,7 +196,7 @@ def symbol_versions(path: str) -> list[str]:
     from krakend_tools.elf import ElfError, read_elf
 
     try:
-        return read_elf(path).version_defs
+        return read_elf(path, symbols=False).version_defs
     except (OSError, ElfError):
         return []
 
@@ -207,6 +229,7 @@ def from_facts(facts: dict[str, Any], gateway: dict[str, str | None] | None = No
         distributions={str(canonicalize_name(k)): v for k, v in sorted(facts["distributions"].items())},
         libraries=libraries,
         site_packages=facts["site_packages"],
+        libraries_complete=bool(facts.get("libraries_complete", False)),
     )
 
 
@@ -258,7 +281,8 @@ def from_lock(
         "libc_version": lib.version_text,
         "marker_environment": target_environment(target, python_version),
         "distributions": {},
-        "libraries": {},
+        "libraries": dict.fromkeys(base_libraries(lib.family, target.machine), ""),
+        "libraries_complete": False,
         "site_packages": [],
     }
     manifest = from_facts(facts, gateway)
@@ -268,6 +292,26 @@ def from_lock(
         p.name: str(p.version) for p in sorted(selected, key=lambda p: p.name) if p.version is not None
     }
     return manifest
+
+
+def base_libraries(family: str, machine: str) -> list[str]:
+    """Sonames every system of this libc family has: the libc itself and its loader (and,
+    for glibc, its split-off libraries and libgcc_s, which libc needs)."""
+    if family == "musl":
+        return [f"ld-musl-{machine}.so.1", f"libc.musl-{machine}.so.1"]
+    loader = {"x86_64": "ld-linux-x86-64.so.2", "aarch64": "ld-linux-aarch64.so.1"}.get(machine)
+    names = [
+        "libanl.so.1",
+        "libc.so.6",
+        "libdl.so.2",
+        "libgcc_s.so.1",
+        "libm.so.6",
+        "libpthread.so.0",
+        "libresolv.so.2",
+        "librt.so.1",
+        "libutil.so.1",
+    ]
+    return sorted([*names, loader] if loader else names)
 
 
 def target_environment(target: Target, python_version: str) -> dict[str, str]:
@@ -304,12 +348,59 @@ def load(path: Path | str) -> Manifest:
         raise InputError(f"invalid manifest: {problem}", path=path)
     if data["schema_version"] != SCHEMA_VERSION:
         raise InputError(f"unsupported manifest schema_version {data['schema_version']}", path=path)
-    return Manifest.from_dict(data)
+    manifest = Manifest.from_dict(data)
+    manifest.source = str(path)
+    return manifest
 
 
-def resolve(manifest_path: str | None) -> Manifest:
-    """The manifest a command works against: a file, ``$KRAKEND_MANIFEST``, or this interpreter."""
-    path = manifest_path or os.environ.get("KRAKEND_MANIFEST")
-    if path:
+def host() -> Manifest:
+    """The manifest of the running interpreter (``--manifest host``)."""
+    manifest = from_facts(introspect(None))
+    manifest.source = "host"
+    return manifest
+
+
+NO_MANIFEST = (
+    "no gateway manifest: pass --manifest FILE (or --manifest host for this "
+    'interpreter), set $KRAKEND_MANIFEST, or add manifest = "PATH" to [tool.krakend] '
+    "in the project's pyproject.toml"
+)
+
+
+def resolve(option: str | None, start: Path | None = None) -> Manifest:
+    """The manifest a command works against: ``option`` (a path, or "host" for this
+    interpreter), else ``$KRAKEND_MANIFEST``, else ``manifest = "PATH"`` in the
+    ``[tool.krakend]`` table of the nearest pyproject.toml from ``start`` (default: the
+    current folder) upward, relative to that pyproject. Never a silent fallback."""
+    from krakend_tools.config import find_config
+
+    chosen = option or os.environ.get("KRAKEND_MANIFEST")
+    if chosen:
+        return host() if chosen == "host" else load(chosen)
+    config = find_config(start if start is not None else Path.cwd())
+    if config is not None and "manifest" in config.table:
+        value = config.table["manifest"]
+        where = config.root / "pyproject.toml"
+        if not isinstance(value, str) or not value:
+            raise InputError("[tool.krakend] manifest must be a path (a string)", path=where)
+        path = config.root / value
+        if not path.is_file():
+            raise InputError(f"[tool.krakend] manifest {value!r}: no such file {path}", path=where)
         return load(path)
-    return from_facts(introspect(None))
+    raise InputError(NO_MANIFEST)
+
+
+def resolver(option: str | None, *, python: str | None = None, libc: str | None = None) -> Callable[[Path], Manifest]:
+    """:func:`resolve` for several folders (the lockfiles of one pre-commit run): each folder's
+    own project decides, each resolved once; with ``option`` or ``$KRAKEND_MANIFEST``, one
+    manifest for all. ``python``/``libc`` override it (``-g``/``-l``)."""
+    one = option or os.environ.get("KRAKEND_MANIFEST")
+    found: dict[Path | None, Manifest] = {}
+
+    def manifest_for(folder: Path) -> Manifest:
+        key = None if one else folder.absolute()
+        if key not in found:
+            found[key] = resolve(option, folder).with_overrides(python, libc)
+        return found[key]
+
+    return manifest_for

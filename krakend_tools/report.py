@@ -2,8 +2,23 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
+
+RESULT_SCHEMA_VERSION = 1
+RESULT_SCHEMA_PATH = Path(__file__).with_name("schema") / "result.schema.json"
+# One vocabulary for Finding.kind, over every command.
+KINDS = (
+    "python",
+    "platform",
+    "package",
+    "plugin-only",  # check-plugin
+    "server",
+    "client",
+    "modifier",  # test-plugin (one per plugin type)
+    "target",
+)  # build
 
 
 @dataclass
@@ -12,14 +27,17 @@ class Finding:
     (test-plugin) or a target (build)."""
 
     name: str  # package name, artifact path or target
-    kind: str  # check: python|platform|package|plugin-only; test: SERVER|CLIENT|MODIFIER
+    kind: str  # one of KINDS
     ok: bool
-    message: str = ""  # one line: why it is KO, or what was seen when OK
+    message: str = ""  # one line: why it is KO (the decisive reason), or what was seen when OK
     have: str | None = None
     want: str | None = None
     file: str | None = None  # where to point an annotation (lockfile, artifact)
     line: int | None = None
     fix: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)  # every reason, the decisive one first
+    warnings: list[str] = field(default_factory=list)  # what could not be known: not a pass
+    skipped: str | None = None  # a part that was not run, and why (e.g. --static-only)
     details: dict[str, Any] = field(default_factory=dict)  # extra facts for -o json
 
 
@@ -29,6 +47,7 @@ class Report:
     findings: list[Finding]
     elapsed: float = 0.0
     meta: dict[str, Any] = field(default_factory=dict)
+    artifacts: list[dict[str, Any]] = field(default_factory=list)  # test-plugin: static facts, once each
 
     @property
     def failures(self) -> list[Finding]:
@@ -41,3 +60,45 @@ class Report:
     @property
     def exit_code(self) -> int:
         return 0 if self.ok else 1
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON result (``krakend_tools/schema/result.schema.json``)."""
+        data: dict[str, Any] = {
+            "schema_version": RESULT_SCHEMA_VERSION,
+            "command": self.command,
+            "ok": self.ok,
+            "failures": len(self.failures),
+            "warnings": sum(len(f.warnings) for f in self.findings),
+            "elapsed": round(self.elapsed, 3),
+            "meta": self.meta,
+            "findings": [asdict(f) for f in self.findings],
+        }
+        if self.artifacts:
+            data["artifacts"] = self.artifacts
+        return data
+
+
+def manifest_line(meta: dict[str, Any]) -> str | None:
+    """``manifest: gateway.json (krakend 2.7; Python 3.11.7 cpython-311-…; linux/amd64 glibc 2.36)``
+    from ``meta["manifest"]``; None when the report has none."""
+    m = meta.get("manifest")
+    if not isinstance(m, dict):
+        return None
+    gw = m.get("gateway") or {}
+    gateway = " ".join(str(x) for x in (gw.get("name"), gw.get("version")) if x) or "gateway"
+    python = f"Python {m.get('python')} {m.get('soabi') or ''}".rstrip()
+    return f"manifest: {m.get('source')} ({gateway}; {python}; {m.get('platform')} {m.get('libc')})"
+
+
+def manifest_lines(meta: dict[str, Any]) -> list[str]:
+    """The manifest line, or, when the lockfiles of one check-plugin run were checked against
+    different manifests (each project's own), one ``LOCKFILE: manifest: …`` line each."""
+    one = manifest_line(meta)
+    if one:
+        return [one]
+    lines = []
+    for entry in meta.get("lockfiles", []):
+        line = manifest_line({"manifest": entry.get("manifest")})
+        if line:
+            lines.append(f"{entry['path']}: {line}")
+    return lines

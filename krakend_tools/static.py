@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import os
+import posixpath
 import re
 import zipfile
 import zlib
@@ -37,6 +38,8 @@ _GLIBC_LIBS = re.compile(
     r"libresolv\.so\.2|libanl\.so\.1|libnsl\.so\.1|libmvec\.so\.1|ld-linux[-\w.]*|ld64\.so\.\d)$"
 )
 _GLIBC_NAMED = {"GLIBC_ABI_DT_RELR": (2, 36)}
+# Names musl's loader answers with itself, whatever is on disk (ldso/dynlink.c "reserved").
+_MUSL_SELF = re.compile(r"^lib(c|pthread|rt|m|dl|util|xnet)\.")
 _SHOWN = 3  # symbols named per problem line
 
 
@@ -49,6 +52,7 @@ class StaticResult:
     files: list[ElfFacts] = field(default_factory=list)  # every ELF found, path relative to root
     modules: list[str] = field(default_factory=list)  # importable extension modules (dotted)
     notes: list[str] = field(default_factory=list)  # informational, never a KO
+    warnings: list[str] = field(default_factory=list)  # what the manifest cannot tell: not a pass
 
     @property
     def ok(self) -> bool:
@@ -59,6 +63,7 @@ class StaticResult:
             "root": self.root,
             "ok": self.ok,
             "problems": self.problems,
+            "warnings": self.warnings,
             "modules": self.modules,
             "notes": self.notes,
             "files": [f.to_dict() for f in self.files],
@@ -146,18 +151,19 @@ class _Checker:
         gateway = f"{family} {self.m.platform.libc_version}".strip()
         return [f"{f.path} links {f.libc} ({f.libc_evidence}), gateway has {gateway}"]
 
-    def versions(self, f: ElfFacts, bundled: set[str]) -> list[str]:
-        problems: list[str] = []
+    def missing_versions(self, f: ElfFacts, bundled: set[str]) -> list[tuple[VersionNeed, str]]:
+        """(need, what the gateway has) for each version ``f`` needs that the gateway lacks."""
+        missing = []
         for need in f.version_needs:
             if need.weak or need.library in bundled:
                 continue
-            problem = self._version(f, need)
-            if problem:
-                problems.append(problem)
-        return problems
+            has = self._version(need)
+            if has is not None:
+                missing.append((need, has))
+        return missing
 
-    def _version(self, f: ElfFacts, need: VersionNeed) -> str | None:
-        where = _symbols(need.symbols, f.path)
+    def _version(self, need: VersionNeed) -> str | None:
+        """None when the gateway has ``need``, else what it has (``gateway has 2.28``)."""
         lib = self.m.libraries.get(need.library)
         if lib is not None and lib.symbol_versions:
             if need.version in lib.symbol_versions:
@@ -170,8 +176,8 @@ class _Checker:
             )
             has = _dotted(same[-1]) if same else f"no {key[0] if key else need.version} version"
             if _GLIBC_LIBS.match(need.library):
-                return f"needs {need.version} ({where}), gateway has {has}"
-            return f"needs {need.version} ({where}), gateway's {need.library} has {has}"
+                return f"gateway has {has}"
+            return f"gateway's {need.library} has {has}"
         # No data on this library: only glibc's own versions can be judged, from its release.
         plat = self.m.platform
         if plat.libc_family != "glibc" or not plat.libc_version or not _GLIBC_LIBS.match(need.library):
@@ -183,7 +189,7 @@ class _Checker:
         have = version_key("GLIBC_" + plat.libc_version)
         if have is None or wanted <= have[1]:
             return None
-        return f"needs {need.version} ({where}), gateway has {plat.libc_version}"
+        return f"gateway has {plat.libc_version}"
 
     def libpython(self, f: ElfFacts) -> list[str]:
         return [
@@ -289,8 +295,34 @@ def check_tree(root: Path, manifest: Manifest) -> StaticResult:
             parsed.append((read_elf(path, str(rel)), rel))
         except ElfError as err:
             result.problems.append(f"{rel}: {err.reason}")
+    _follow_origin(root.parent if single else root, parsed, result)
     _evaluate(result, parsed, manifest)
     return result
+
+
+def _follow_origin(base: Path, parsed: list[tuple[ElfFacts, Path]], result: StaticResult) -> None:
+    """Add the libraries the files load through an ``$ORIGIN`` RPATH/RUNPATH that lie outside
+    ``base`` (a module next to its ``../foo.libs``), as the loader would find them."""
+    have = {f.soname for f, _ in parsed if f.soname} | {rel.name for _, rel in parsed}
+    seen = {os.path.realpath(base / rel) for _, rel in parsed}
+    queue = list(parsed)
+    while queue:
+        facts, rel = queue.pop()
+        for folder in _search_dirs(rel, facts):
+            for name in facts.needed:
+                path = base / folder / name
+                if name in have or not path.is_file() or os.path.realpath(path) in seen:
+                    continue
+                shown = Path(os.path.normpath(folder)) / name
+                seen.add(os.path.realpath(path))
+                have.add(name)
+                try:
+                    found = (read_elf(path, str(shown)), shown)
+                except ElfError as err:
+                    result.problems.append(f"{shown}: {err.reason}")
+                    continue
+                parsed.append(found)
+                queue.append(found)
 
 
 def check_wheel(wheel: Path, manifest: Manifest) -> StaticResult:
@@ -318,17 +350,102 @@ def check_wheel(wheel: Path, manifest: Manifest) -> StaticResult:
 
 
 def _evaluate(result: StaticResult, parsed: list[tuple[ElfFacts, Path]], manifest: Manifest) -> None:
+    """Every check over every ELF file; problems in the order a user should read them: the
+    file cannot load at all (CPU, libc), then the newest missing symbol version of each
+    library, libraries the gateway does not have, Python-level problems, then the older
+    missing versions (every reason shown, the decisive one first)."""
     checker = _Checker(manifest)
     parsed.sort(key=lambda item: item[1].parts)
     result.files.extend(facts for facts, _ in parsed)
     bundled = {f.soname for f, _ in parsed if f.soname} | {rel.name for _, rel in parsed}
+    fatal: list[str] = []
+    missing: list[tuple[VersionNeed, str, str]] = []  # (need, gateway has, file)
+    python = StaticResult(result.root)
+    linked: list[str] = []
     for facts, rel in parsed:
-        result.problems.extend(checker.arch(facts))
-        result.problems.extend(checker.libc(facts))
-        result.problems.extend(checker.versions(facts, bundled))
-        result.problems.extend(checker.libpython(facts))
-        checker.python(facts, rel, result)
+        fatal += checker.arch(facts) + checker.libc(facts)
+        missing += [(need, has, facts.path) for need, has in checker.missing_versions(facts, bundled)]
+        linked += checker.libpython(facts)
+        checker.python(facts, rel, python)
+    newest, older = _version_problems(missing)
+    absent, unknown = _needed_libraries(parsed, manifest, bundled)
+    result.problems += fatal + newest + absent + linked + python.problems + older
+    result.modules += python.modules
+    result.warnings += unknown
     if checker.limited_missing:
         result.notes.append(
             "abi3 modules were not checked against the stable ABI: the abi3info package is not installed"
         )
+
+
+def _version_problems(missing: list[tuple[VersionNeed, str, str]]) -> tuple[list[str], list[str]]:
+    """One line naming the highest missing version of every library (with its symbols and
+    files), then one line per older missing version."""
+    by_lib: dict[str, dict[str, tuple[str, list[str], list[str]]]] = {}
+    for need, has, where in missing:
+        versions = by_lib.setdefault(need.library, {})
+        _has, symbols, files = versions.setdefault(need.version, (has, [], []))
+        symbols += [s for s in need.symbols if s not in symbols]
+        if where not in files:
+            files.append(where)
+
+    def order(version: str) -> tuple[int, ...]:
+        key = version_key(version)
+        return key[1] if key else ()
+
+    newest: list[str] = []
+    older: list[str] = []
+    for library in sorted(by_lib):
+        for i, version in enumerate(sorted(by_lib[library], key=order, reverse=True)):
+            has, symbols, files = by_lib[library][version]
+            text = f"needs {version} ({_symbols(sorted(symbols), ', '.join(files))}), {has}"
+            (older if i else newest).append(text if not i else f"also {text}")
+    return (["; ".join(newest)] if newest else []), older
+
+
+def _search_dirs(rel: Path, facts: ElfFacts) -> list[str]:
+    """The RPATH/RUNPATH folders of ``facts`` given relative to it (``$ORIGIN``), as paths
+    relative to the artifact's root (they may lead out of it: ``../foo.libs``)."""
+    origin = rel.parent.as_posix()
+    dirs = []
+    for entry in facts.rpath:
+        if "$ORIGIN" in entry or "${ORIGIN}" in entry:
+            path = entry.replace("${ORIGIN}", origin).replace("$ORIGIN", origin)
+            dirs.append(posixpath.normpath(path))
+    return dirs
+
+
+def _needed_libraries(
+    parsed: list[tuple[ElfFacts, Path]], manifest: Manifest, bundled: set[str]
+) -> tuple[list[str], list[str]]:
+    """Problems for each needed soname neither bundled nor in the manifest; warnings instead
+    when the manifest does not list every library of the gateway."""
+    from krakend_tools.manifest import base_libraries
+
+    plat = manifest.platform
+    known = set(manifest.libraries)
+    if not manifest.libraries_complete:
+        known |= set(base_libraries(plat.libc_family, plat.machine))
+    checker = _Checker(manifest)
+    wanted: dict[str, list[str]] = {}
+    for facts, _rel in parsed:
+        if checker.arch(facts) or checker.libc(facts):
+            continue  # it cannot load at all: said once, above
+        for name in facts.needed:
+            if name in bundled or name in known or _LIBPYTHON.match(name):
+                continue
+            if plat.libc_family == "musl" and _MUSL_SELF.match(name):
+                continue
+            wanted.setdefault(name, []).append(facts.path)
+    absent: list[str] = []
+    unknown: list[str] = []
+    for name, files in sorted(wanted.items()):
+        where = ", ".join(files)
+        if manifest.libraries_complete:
+            absent.append(f"needs {name} (in {where}), which the gateway does not have")
+        else:
+            unknown.append(
+                f"needs {name} (in {where}): the manifest does not list all the "
+                "gateway's libraries, so whether it has it is unknown"
+            )
+    return absent, unknown

@@ -1,9 +1,11 @@
 """``test-plugin``: will this compiled plugin load in the gateway? Static checks, then import.
 
 For each artifact the static phase (:func:`krakend_tools.static.check_tree`) reads the
-files without running them; any problem is a KO and the import is skipped. Then, when
-the gateway's interpreter can run here (or in a runtime image), each module is imported
-and registered by the probe in an isolated process. One finding per artifact and type.
+files without running them; any problem is a KO and the import is skipped. Then each
+module is imported and registered by the probe in an isolated process, with the gateway's
+interpreter here or in a runtime image; when that cannot run, the plugin is a KO (nothing
+was proven), unless ``static_only`` asked for the static phase alone. One finding per
+artifact and type; the static facts once per artifact (``Report.artifacts``).
 """
 
 from __future__ import annotations
@@ -19,10 +21,11 @@ import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from krakend_tools.artifacts import DEFAULT_PATTERN, Artifact, expand
-from krakend_tools.contract import KINDS, REGISTERERS, TYPES
+from krakend_tools.contract import REGISTERERS, TYPES
 from krakend_tools.errors import InputError
 from krakend_tools.importtest import (
     DEFAULT_TIMEOUT,
@@ -53,6 +56,7 @@ class ArtifactResult:
     static: dict[str, Any] = field(default_factory=dict)
     outcomes: list[ProbeOutcome] = field(default_factory=list)
     skipped: str | None = None
+    warnings: list[str] = field(default_factory=list)
 
 
 def _host_libc_family() -> str:
@@ -92,9 +96,7 @@ def plan_import(manifest: Manifest, python: str | None = None) -> ImportPlan:
     host = f"linux/{MACHINE_ARCH.get(platform.machine(), platform.machine())} {_host_libc_family()}"
     plat = manifest.platform
     if plat.machine != platform.machine() or plat.libc_family != _host_libc_family():
-        return ImportPlan(
-            None, f"the gateway ({_gateway_label(manifest)}) cannot run on this host ({host}); use --image or --python"
-        )
+        return ImportPlan(None, f"the gateway ({_gateway_label(manifest)}) cannot run on this host ({host})")
     exe = manifest.python.executable
     if (
         exe
@@ -110,21 +112,27 @@ def plan_import(manifest: Manifest, python: str | None = None) -> ImportPlan:
                 return ImportPlan(LocalRunner(exe, manifest.site_packages))
         except InputError:
             pass
-    return ImportPlan(None, f"the gateway's interpreter ({exe or want}) is not on this host; use --python or --image")
+    return ImportPlan(None, f"the gateway's interpreter ({exe or want}) is not on this host")
 
 
-def static_phase(artifact: Artifact, manifest: Manifest) -> tuple[list[str], dict[str, Any]]:
-    """One-line problems and the static facts (ELF files, extension modules) for -o json."""
+def static_phase(artifact: Artifact, manifest: Manifest) -> tuple[list[str], list[str], dict[str, Any]]:
+    """Problems (decisive first), warnings and the static facts (ELF files, extension modules)."""
     from krakend_tools import static
 
     if artifact.root.is_file() and artifact.root.suffix != ".so":
-        return [], {}  # a .py file: nothing compiled to read
+        return [], [], {}  # a .py file: nothing compiled to read
     result = static.check_tree(artifact.root, manifest)
-    problems = list(result.problems)
     facts = result.to_dict()
     facts.pop("root", None)
     facts.pop("ok", None)
-    return problems, {"static": facts}
+    return list(result.problems), list(result.warnings), facts
+
+
+WAYS_TO_IMPORT = (
+    "run the import phase with --python PATH (the gateway's interpreter) or in "
+    "its runtime image with --image IMAGE or --target TARGET; or pass "
+    "--static-only to run the static checks alone"
+)
 
 
 def check_artifact(
@@ -135,7 +143,7 @@ def check_artifact(
     if artifact.error:
         res.problems = [artifact.error]
         return res
-    res.problems, res.static = static_phase(artifact, manifest)
+    res.problems, res.warnings, res.static = static_phase(artifact, manifest)
     if res.problems:
         return res
     if plan.runner is None:
@@ -143,10 +151,36 @@ def check_artifact(
         return res
     for module in artifact.modules:
         outcome = import_test(plan.runner, [str(artifact.import_path)], module, types, timeout)
-        res.outcomes.append(outcome)
+        res.outcomes.append(_relabel(outcome, artifact))
         if outcome.error:
             break
     return res
+
+
+def _relabel(outcome: ProbeOutcome, artifact: Artifact) -> ProbeOutcome:
+    """Paths that are gone after the run, shown as the user knows them: a path inside the
+    probe's container becomes the host path it was mounted from, and a path into a wheel's
+    temporary folder a path inside the wheel."""
+    replace: list[tuple[str, str]] = []
+    base = artifact.import_path
+    if outcome.file and not os.path.exists(outcome.file):
+        parts = PurePosixPath(outcome.file).parts
+        for i in range(1, len(parts)):
+            if (base / Path(*parts[i:])).exists():
+                replace.append((str(PurePosixPath(*parts[:i])), str(base)))
+                break
+    if artifact.kind == "wheel":
+        replace.append((str(base), artifact.name))
+
+    def fix(text: str | None) -> str | None:
+        for old, new in replace:
+            text = text.replace(old, new) if text else text
+        return text
+
+    outcome.file = fix(outcome.file)
+    outcome.error = fix(outcome.error)
+    outcome.stderr = fix(outcome.stderr) or ""
+    return outcome
 
 
 def _merge(outcomes: list[ProbeOutcome], kind: str) -> TypeResult:
@@ -163,35 +197,54 @@ def _merge(outcomes: list[ProbeOutcome], kind: str) -> TypeResult:
     return TypeResult(True, registered=names, hooks=[h for r in present for h in r.hooks])
 
 
-def findings_for(res: ArtifactResult, types: Sequence[str]) -> list[Finding]:
+def findings_for(res: ArtifactResult, types: Sequence[str], static_only: bool = False) -> list[Finding]:
     """One finding per requested type for an artifact."""
     art = res.artifact
-    base: dict[str, Any] = {"artifact_kind": art.kind, "modules": art.modules, **res.static}
     findings = []
     for kind in types:
-        details = dict(base)
-        finding = Finding(name=art.name, kind=KINDS[kind], ok=False, file=art.name, details=details)
+        finding = Finding(name=art.name, kind=kind, ok=False, file=art.name, warnings=list(res.warnings))
+        details = finding.details
         findings.append(finding)
         if res.problems:
             finding.message = res.problems[0]
-            details.update(phase="static", problems=res.problems)
+            finding.problems = list(res.problems)
+            details["phase"] = "static"
+            continue
+        if static_only:
+            finding.ok = True
+            finding.message = "static only"
+            finding.skipped = "import phase not run (--static-only)"
+            details["phase"] = "static"
             continue
         if res.skipped:
-            finding.ok = True
-            finding.message = f"static checks passed; import skipped: {res.skipped}"
-            details.update(phase="static", import_skipped=res.skipped)
+            finding.message = f"import phase cannot run: {res.skipped}"
+            finding.problems = [finding.message, WAYS_TO_IMPORT]
+            details["phase"] = "import"
             continue
         details["phase"] = "import"
-        details["probes"] = [_probe_details(o) for o in res.outcomes]
         broken = next((o for o in res.outcomes if o.error), None)
         if broken is not None:
             finding.message = broken.error or ""
+            finding.problems = [finding.message]
             continue
         merged = _merge(res.outcomes, kind)
         details["registered"] = merged.registered
         finding.ok = merged.ok
         finding.message = f"registered: {', '.join(merged.registered)}" if merged.ok else merged.error or "failed"
+        if not merged.ok:
+            finding.problems = [finding.message]
     return findings
+
+
+def artifact_details(res: ArtifactResult) -> dict[str, Any]:
+    """The facts of one artifact for -o json, once however many plugin types were tested."""
+    art = res.artifact
+    data: dict[str, Any] = {"name": art.name, "artifact_kind": art.kind, "modules": art.modules}
+    if res.static:
+        data["static"] = res.static
+    if res.outcomes:
+        data["probes"] = [_probe_details(o) for o in res.outcomes]
+    return data
 
 
 def _probe_details(outcome: ProbeOutcome) -> dict[str, Any]:
@@ -252,15 +305,24 @@ def run(
     timeout: float = DEFAULT_TIMEOUT,
     python: str | None = None,
     runner: Runner | None = None,
+    static_only: bool = False,
 ) -> Report:
-    """Test every artifact for every plugin type; the report has one finding per pair."""
+    """Test every artifact for every plugin type; the report has one finding per pair.
+
+    An import phase that cannot run is a KO, never a pass; ``static_only`` runs the static
+    phase alone, on purpose, and every finding says the import was not run."""
     start = time.monotonic()
     if not types:
         raise InputError("at least one plugin type is required: -s, -c or -m")
     if timeout <= 0:
         raise InputError("--timeout must be positive")
     kinds = [t for t in TYPES if t in types]
-    plan = ImportPlan(runner) if runner is not None else plan_import(manifest, python)
+    if static_only and (runner is not None or python is not None):
+        raise InputError("--static-only runs no import: it excludes --python, --image and --target")
+    if static_only:
+        plan = ImportPlan(None)
+    else:
+        plan = ImportPlan(runner) if runner is not None else plan_import(manifest, python)
     workers = max(1, jobs or os.cpu_count() or 1)
     restore = _terminate_as_interrupt()
     try:
@@ -269,7 +331,8 @@ def run(
                 results = [check_artifact(a, manifest, kinds, plan, timeout) for a in arts]
             else:
                 results = _parallel(arts, manifest, kinds, plan, timeout, workers)
-            findings = [f for r in results for f in findings_for(r, kinds)]
+            findings = [f for r in results for f in findings_for(r, kinds, static_only)]
+            facts = [artifact_details(r) for r in results]
     finally:
         restore()
         close = getattr(plan.runner, "close", None)
@@ -277,15 +340,16 @@ def run(
             close()
     failed = {f.name for f in findings if not f.ok}
     meta: dict[str, Any] = {
+        "manifest": manifest.summary(),
         "tested": len(results),
         "failed": len(failed),
         "types": kinds,
-        "import_phase": "skipped" if plan.runner is None else "run",
+        "import_phase": "static-only" if static_only else "not-run" if plan.runner is None else "run",
         "runner": plan.runner.description if plan.runner is not None else None,
         "gateway": _gateway_label(manifest),
         "timeout": timeout,
         "jobs": workers,
     }
     if plan.skipped:
-        meta["import_skipped"] = plan.skipped
-    return Report("test-plugin", findings, time.monotonic() - start, meta)
+        meta["import_not_run"] = plan.skipped
+    return Report("test-plugin", findings, time.monotonic() - start, meta, facts)

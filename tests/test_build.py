@@ -78,7 +78,13 @@ def test_source_tar_skips_outputs(tmp_path: Path) -> None:
 
 def test_unreachable_engine_is_one_line_exit_2(tmp_path: Path) -> None:
     proc = run_krakend(
-        "build", str(EXAMPLE), "--target", "generic/amd64", env={"DOCKER_HOST": f"unix://{tmp_path}/nothing.sock"}
+        "build",
+        str(EXAMPLE),
+        "--manifest",
+        "host",
+        "--target",
+        "generic/amd64",
+        env={"DOCKER_HOST": f"unix://{tmp_path}/nothing.sock"},
     )
     assert proc.returncode == 2
     lines = proc.stderr.strip().splitlines()
@@ -129,7 +135,7 @@ def test_platform_mismatch_message() -> None:
 
 
 def test_bad_target_is_usage_error() -> None:
-    proc = run_krakend("build", str(EXAMPLE), "--target", "alpine/riscv")
+    proc = run_krakend("build", str(EXAMPLE), "--manifest", "host", "--target", "alpine/riscv")
     assert proc.returncode == 2 and "invalid target" in proc.stderr
 
 
@@ -150,6 +156,8 @@ def built_all(docker_env: dict[str, str], tmp_path_factory: pytest.TempPathFacto
     proc = run_krakend(
         "build",
         str(EXAMPLE),
+        "--manifest",
+        "host",
         "--target",
         "all",
         "-j",
@@ -208,6 +216,8 @@ def test_broken_plugin_ko_with_compiler_error_and_no_leftovers(
     proc = run_krakend(
         "build",
         str(BROKEN),
+        "--manifest",
+        "host",
         "--target",
         "generic/amd64",
         "--out",
@@ -235,6 +245,8 @@ def test_timeout_removes_container(docker_env: dict[str, str], docker_client: An
     proc = run_krakend(
         "build",
         str(EXAMPLE),
+        "--manifest",
+        "host",
         "--target",
         "generic/amd64",
         "--no-test",
@@ -263,6 +275,8 @@ def test_custom_command_text_table_and_verbose_log(docker_env: dict[str, str], t
     proc = run_krakend(
         "build",
         str(EXAMPLE),
+        "--manifest",
+        "host",
         "--target",
         "generic/amd64",
         "--no-test",
@@ -299,6 +313,8 @@ def test_interrupt_removes_container_and_leaves_no_artifact(
             "krakend_tools",
             "build",
             str(EXAMPLE),
+            "--manifest",
+            "host",
             "--target",
             "generic/amd64",
             "--no-test",
@@ -328,6 +344,8 @@ def test_missing_base_image_is_one_line_exit_2(docker_env: dict[str, str], tmp_p
     proc = run_krakend(
         "build",
         str(EXAMPLE),
+        "--manifest",
+        "host",
         "--target",
         "generic/amd64",
         "--base-image",

@@ -79,7 +79,7 @@ def test_shared_pins_have_and_want_in_every_format(manifest: Path, lockname: str
         expected["pyyaml"] = "6.0.1"
     assert {name: f["want"] for name, f in found.items()} == expected
     assert found["requests"]["have"].startswith("2.32.")  # type: ignore[union-attr]
-    assert data["meta"]["packages"] >= 6  # type: ignore[index]
+    assert data["meta"]["lockfiles"][0]["packages"] >= 6  # type: ignore[index]
 
 
 @pytest.mark.parametrize("lockname", GEO_LOCKS)
@@ -102,7 +102,7 @@ def test_compatible_plugin_exits_zero(manifest: Path) -> None:
 def test_autodetects_lockfile_in_current_folder(manifest: Path) -> None:
     proc = run_krakend("check-plugin", "--manifest", str(manifest), "-o", "json", cwd=GEO)
     assert proc.returncode == 1
-    assert json.loads(proc.stdout)["meta"]["tool"] == "uv"
+    assert json.loads(proc.stdout)["meta"]["lockfiles"][0]["tool"] == "uv"
 
 
 def test_manifest_from_environment_variable(manifest: Path) -> None:

@@ -23,6 +23,8 @@ def glibc_build(docker_env: dict[str, str], tmp_path_factory: pytest.TempPathFac
     proc = run_krakend(
         "build",
         str(FIXTURES / "example-plugin"),
+        "--manifest",
+        "host",
         "--target",
         "generic/amd64",
         "--no-test",
@@ -87,6 +89,17 @@ def test_glibc_plugin_passes_in_generic_runtime(glibc_build: Path, docker_env: d
     assert proc.returncode == 0, proc.stdout + proc.stderr
     report = json.loads(proc.stdout)
     assert all(f["ok"] for f in report["findings"]), report
+    # the manifest the runtime image carries, named in the result; the result fits its schema
+    import jsonschema
+
+    from krakend_tools.report import RESULT_SCHEMA_PATH
+
+    jsonschema.validate(report, json.loads(RESULT_SCHEMA_PATH.read_text()))
+    assert report["meta"]["manifest"]["source"].startswith("image krakend-tools/")
+    assert report["meta"]["import_phase"] == "run"
+    # the probe ran in a container that is gone: its files are named by their host paths
+    files = [p["file"] for a in report["artifacts"] for p in a.get("probes", [])]
+    assert files and all(Path(f).exists() for f in files), files
 
 
 def test_probe_runner_is_isolated(docker_env: dict[str, str], tmp_path: Path) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import xml.etree.ElementTree as ET
+from pathlib import Path
 
 from krakend_tools.output import github, junit, text
 from krakend_tools.output import json as json_out
@@ -99,3 +100,41 @@ def test_rich_table_keeps_brackets_literal() -> None:
     text.print_rich(report, console)
     out = buffer.getvalue()
     assert "[tool.uv]" in out and "2 incompatibilities found" in out
+
+
+def test_rich_tables_name_the_lockfile_when_there_are_several() -> None:
+    import io
+
+    from rich.console import Console
+
+    from krakend_tools import manifest as mf
+    from krakend_tools.check import check_plugins
+    from krakend_tools.lockfiles import load_lockfile
+
+    plugins = Path(__file__).resolve().parent.parent / "fixtures" / "plugins"
+    locks = [load_lockfile(plugins / name / "poetry.lock") for name in ("geo-lookup", "csv-export")]
+    manifest = mf.load(plugins.parent / "gateway" / "manifest.json")
+    buffer = io.StringIO()
+    text.print_rich(check_plugins(locks, manifest), Console(file=buffer, width=250, color_system=None))
+    rows = [line for line in buffer.getvalue().splitlines() if "docopt" in line or "urllib3" in line]
+    assert len(rows) == 3 and all("poetry.lock" in row for row in rows)
+    assert any("geo-lookup/poetry.lock" in r and "urllib3" in r for r in rows)
+    assert any("csv-export/poetry.lock" in r and "docopt" in r for r in rows)
+    assert "manifest: " in buffer.getvalue()
+
+
+def test_a_part_not_run_is_skipped_and_warned() -> None:
+    """build --no-test (like test-plugin --static-only): JUnit <skipped>, a GitHub ::warning."""
+    report = Report(
+        "build",
+        [Finding("generic/amd64", "target", True, "built x.whl", skipped="import test not run (--no-test)")],
+        1.0,
+    )
+    suite = ET.fromstring(junit.render(report)).find("testsuite")
+    assert suite is not None and suite.get("skipped") == "1" and suite.get("tests") == "2"
+    assert [c.get("classname") for c in suite.iter("testcase")] == ["build.target", "build.target.import"]
+    assert github.render(report).splitlines()[0] == (
+        "::warning title=target generic/amd64::not checked: import test not run (--no-test)"
+    )
+    data = json.loads(json_out.render(report))
+    assert data["ok"] is True and data["findings"][0]["skipped"] == "import test not run (--no-test)"

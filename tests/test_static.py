@@ -78,6 +78,7 @@ def make_manifest(
             "distributions": {},
             "libraries": libraries or {},
             "site_packages": [],
+            "libraries_complete": False,
         }
     )
 
@@ -311,11 +312,41 @@ def test_repaired_wheel_resolves_bundled_libraries(wheels: dict[str, Path], tmp_
     problems = check_tree(tmp_path, manifest).problems
     assert problems and all(
         re.fullmatch(
-            rf"needs GCC_[\d.]+ \(.+ in {re.escape(stdcxx.name)}\),"
+            rf"(also )?needs GCC_[\d.]+ \(.+ in {re.escape(stdcxx.name)}\),"
             r" gateway's libgcc_s-\w+\.so\.1 has 3\.0",
             p,
         )
         for p in problems
+    ), problems
+    # the newest missing version is the KO line, the older ones follow
+    versions = [version_key(m.group(1)) for p in problems if (m := re.search(r"needs (GCC_[\d.]+)", p))]
+    assert problems[0].startswith("needs ") and all(p.startswith("also needs ") for p in problems[1:])
+    assert versions[0] == max(v for v in versions if v), problems
+
+
+def test_real_wheels_needed_libraries(wheels: dict[str, Path], host: Manifest, tmp_path: Path) -> None:
+    """Every needed soname is followed: against this host's complete manifest the x86_64 glibc
+    wheels need nothing missing; pyzmq's bundled libzmq (RPATH $ORIGIN/../../../pyzmq.libs)
+    answers its module's need, and libzmq's own need of libstdc++.so.6 is a warning where the
+    manifest cannot know."""
+    glibc = {n: f for n, f in wheels.items() if wheel_target(n) == ("x86_64", "glibc")}
+    assert glibc
+    for name, folder in glibc.items():
+        result = check_tree(folder, host)
+        assert result.ok and result.warnings == [], (name, result.problems, result.warnings)
+    name = next(n for n in glibc if n.startswith("pyzmq"))
+    unknown = check_tree(glibc[name], make_manifest("x86_64", "glibc", "2.36")).warnings
+    assert len(unknown) == 1 and re.fullmatch(
+        r"needs libstdc\+\+\.so\.6 \(in pyzmq\.libs/libzmq-\w+\.so"
+        r"\.[\d.]+\): the manifest does not list .*",
+        unknown[0],
+    ), unknown
+    shutil.copytree(glibc[name], tmp_path / "pyzmq", ignore=shutil.ignore_patterns("pyzmq.libs"))
+    problems = check_tree(tmp_path / "pyzmq", host).problems
+    assert len(problems) == 1 and re.fullmatch(
+        r"needs libzmq-\w+\.so\.[\d.]+ \(in zmq/backend/cython/_zmq\.cpython-311-x86_64-linux-gnu\.so\), "
+        r"which the gateway does not have",
+        problems[0],
     ), problems
 
 

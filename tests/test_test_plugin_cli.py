@@ -56,7 +56,10 @@ def sources(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def lines(proc: object) -> list[str]:
-    return str(getattr(proc, "stdout", "")).splitlines()
+    """stdout lines after the first, which names the manifest used."""
+    out = str(getattr(proc, "stdout", "")).splitlines()
+    assert out and out[0].startswith("manifest: "), out
+    return out[1:]
 
 
 def test_good_plugin_all_types(sources: Path, host_manifest: Path) -> None:
@@ -128,7 +131,7 @@ def test_child_process_is_gone_when_the_command_returns(tmp_path: Path, host_man
     assert proc.returncode == 0, proc.stdout + proc.stderr
     pid = int((tmp_path / "hostile_spawner.pid").read_text())
     assert not Path(f"/proc/{pid}").exists(), f"pid {pid} started by the plugin is still there"
-    probes = json.loads(proc.stdout)["findings"][0]["details"]["probes"]
+    probes = json.loads(proc.stdout)["artifacts"][0]["probes"]
     assert probes[0]["leftover_processes"] == 1
 
 
@@ -160,10 +163,11 @@ def test_json_keeps_stderr_and_registrations(sources: Path, host_manifest: Path)
     assert proc.returncode == 1 and data["failures"] == 2
     assert data["meta"]["tested"] == 2 and data["meta"]["failed"] == 1
     raised = data["findings"][0]
-    assert raised["kind"] == "SERVER" and not raised["ok"]
-    assert "Traceback" in raised["details"]["probes"][0]["stderr"]
+    assert raised["kind"] == "server" and not raised["ok"]
+    assert data["artifacts"][0]["name"] == raised["name"]
+    assert "Traceback" in data["artifacts"][0]["probes"][0]["stderr"]
     good = data["findings"][3]
-    assert good["kind"] == "CLIENT" and good["ok"]
+    assert good["kind"] == "client" and good["ok"]
     assert good["details"]["registered"] == ["good-client"]
 
 
@@ -206,10 +210,14 @@ def test_wheel_is_unpacked_and_cleaned(tmp_path: Path, compiled: dict[str, Path]
     before = set(Path("/tmp").glob("krakend-wheel-*"))
     proc = run_krakend("test-plugin", "-m", "-o", "json", "--manifest", str(host_manifest), str(wheel))
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    finding = json.loads(proc.stdout)["findings"][0]
+    data = json.loads(proc.stdout)
+    finding = data["findings"][0]
     assert finding["message"] == "registered: c-modifier"
-    assert finding["details"]["artifact_kind"] == "wheel"
+    assert data["artifacts"][0]["artifact_kind"] == "wheel"
     assert set(Path("/tmp").glob("krakend-wheel-*")) <= before
+    # no path into the temporary folder, gone after the run
+    assert "krakend-wheel-" not in proc.stdout
+    assert data["artifacts"][0]["probes"][0]["file"].startswith(str(wheel))
 
 
 def test_package_folder(tmp_path: Path, host_manifest: Path) -> None:
@@ -234,24 +242,56 @@ def foreign_manifest(host_manifest: Path, tmp_path: Path) -> Path:
     return path
 
 
-def test_foreign_gateway_skips_the_import_visibly(
-    sources: Path, compiled: dict[str, Path], foreign_manifest: Path
-) -> None:
+def test_import_that_cannot_run_is_a_ko(sources: Path, compiled: dict[str, Path], foreign_manifest: Path) -> None:
+    """A gateway whose interpreter cannot run here: never a pass, in any format."""
     good, so = str(sources / "good_plugin.py"), str(compiled["c"])
     proc = run_krakend("test-plugin", "-s", "--manifest", str(foreign_manifest), good, so)
     out = lines(proc)
     assert proc.returncode == 1
-    assert out[0].startswith(
-        f"[OK] SERVER\t{good} (static checks passed; import skipped: the gateway (linux/{OTHER[1]}"
-    )
+    assert out[0].startswith(f"[KO] SERVER\t{good}: import phase cannot run: the gateway (linux/{OTHER[1]}")
     assert "cannot run on this host (linux/" in out[0]
-    assert "use --image or --python" in out[0]
-    assert out[1].startswith(f"[KO] SERVER\t{so}: ")
-    assert f"gateway is {OTHER[0]}" in out[1]
+    assert out[1].startswith("\trun the import phase with --python PATH")
+    assert "--image IMAGE or --target TARGET" in out[1] and "--static-only" in out[1]
+    assert out[2].startswith(f"[KO] SERVER\t{so}: ")
+    assert f"gateway is {OTHER[0]}" in out[2]
     proc = run_krakend("test-plugin", "-s", "-o", "json", "--manifest", str(foreign_manifest), good)
     data = json.loads(proc.stdout)
-    assert data["meta"]["import_phase"] == "skipped"
-    assert data["findings"][0]["details"]["phase"] == "static"
+    assert proc.returncode == 1 and data["ok"] is False
+    assert data["meta"]["import_phase"] == "not-run"
+    assert data["findings"][0]["problems"][1].startswith("run the import phase with --python")
+    for fmt, needle in (("junit", "<failure"), ("github", "::error ")):
+        proc = run_krakend("test-plugin", "-s", "-o", fmt, "--manifest", str(foreign_manifest), good)
+        assert proc.returncode == 1 and needle in proc.stdout and "import phase cannot run" in proc.stdout
+
+
+def test_static_only_says_so_in_every_format(
+    sources: Path, compiled: dict[str, Path], foreign_manifest: Path, host_manifest: Path
+) -> None:
+    so = str(compiled["c"])
+    proc = run_krakend("test-plugin", "-s", "--static-only", "--manifest", str(host_manifest), so)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert lines(proc)[0] == f"[OK] SERVER\t{so} (static only)"
+    proc = run_krakend("test-plugin", "-sc", "--static-only", "-o", "junit", "--manifest", str(host_manifest), so)
+    suite = ET.fromstring(proc.stdout).find("testsuite")
+    assert suite is not None and suite.get("skipped") == "2" and suite.get("failures") == "0"
+    imports = [c for c in suite.iter("testcase") if c.get("classname", "").endswith(".import")]
+    assert len(imports) == 2 and all(c.find("skipped") is not None for c in imports)
+    statics = [c for c in suite.iter("testcase") if c.get("classname", "").endswith(".static")]
+    assert len(statics) == 2 and all(len(c) == 0 for c in statics)
+    proc = run_krakend("test-plugin", "-s", "--static-only", "-o", "github", "--manifest", str(host_manifest), so)
+    assert proc.returncode == 0
+    assert any(x.startswith("::warning file=") and "--static-only" in x for x in proc.stdout.splitlines())
+    proc = run_krakend("test-plugin", "-s", "--static-only", "-o", "json", "--manifest", str(host_manifest), so)
+    data = json.loads(proc.stdout)
+    assert data["meta"]["import_phase"] == "static-only"
+    assert data["findings"][0]["skipped"] == "import phase not run (--static-only)"
+    # the static phase still fails what it can see: another CPU
+    proc = run_krakend("test-plugin", "-s", "--static-only", "--manifest", str(foreign_manifest), so)
+    assert proc.returncode == 1 and f"gateway is {OTHER[0]}" in proc.stdout
+    proc = run_krakend(
+        "test-plugin", "-s", "--static-only", "--python", sys.executable, "--manifest", str(host_manifest), so
+    )
+    assert proc.returncode == 2 and "--static-only" in proc.stderr
 
 
 def test_python_option_picks_the_interpreter(sources: Path, host_manifest: Path) -> None:
@@ -294,9 +334,14 @@ def test_github_annotations_point_at_the_artifact(sources: Path, host_manifest: 
     assert "exited with code 3 during import" in first
 
 
-def test_default_manifest_is_this_interpreter(sources: Path) -> None:
-    proc = run_krakend("test-plugin", "-s", str(sources / "good_plugin.py"))
+def test_no_manifest_is_an_input_error_and_host_is_explicit(sources: Path) -> None:
+    proc = run_krakend("test-plugin", "-s", str(sources / "good_plugin.py"), cwd=sources)
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert proc.stderr.count("\n") == 1
+    assert all(w in proc.stderr for w in ("--manifest", "$KRAKEND_MANIFEST", "[tool.krakend]"))
+    proc = run_krakend("test-plugin", "-s", "--manifest", "host", str(sources / "good_plugin.py"))
     assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert proc.stdout.startswith("manifest: host (gateway; Python ")
     assert lines(proc)[0].endswith("(registered: good-auth, good-headers)")
 
 

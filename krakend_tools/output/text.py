@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from krakend_tools.report import Finding, Report
+from krakend_tools.report import Finding, Report, manifest_lines
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -28,15 +28,32 @@ def _summary(report: Report) -> str:
     return f"{count} incompatibilit{'y' if count == 1 else 'ies'} found"
 
 
+def _lockfiles(report: Report) -> list[str | None]:
+    """The lockfile paths of a check, in order (one None when the report names none)."""
+    paths = [entry["path"] for entry in report.meta.get("lockfiles", [])]
+    return paths or [None]
+
+
 def _render_check(report: Report) -> str:
     lines: list[str] = []
-    for finding in report.failures:
-        lines += _incompatibility(finding)
-    own = [f for f in report.findings if f.ok and f.kind == "plugin-only"]
-    if own:
-        lines.append("Packages only the plugin brings:")
-        lines += [f"\t{f.name} {f.have}: {f.message}" for f in own]
-    lines.append(_summary(report))
+    paths = list(dict.fromkeys(_lockfiles(report)))
+    for path in paths:
+        mine = [f for f in report.findings if path is None or f.file == path]
+        block: list[str] = []
+        for finding in mine:
+            if not finding.ok:
+                block += _incompatibility(finding)
+        own = [f for f in mine if f.ok and f.kind == "plugin-only"]
+        if own:
+            block.append("Packages only the plugin brings:")
+            block += [f"\t{f.name} {f.have}: {f.message}" for f in own]
+        if len(paths) > 1:  # several lockfiles (as pre-commit passes them): one section each
+            failures = sum(1 for f in mine if not f.ok)
+            block = [f"{path}: {failures} incompatibilit{'y' if failures == 1 else 'ies'}"] + [
+                f"  {text}" for text in block
+            ]
+        lines += block
+    lines += manifest_lines(report.meta) + [_summary(report)]
     return "\n".join(lines) + "\n"
 
 
@@ -58,6 +75,7 @@ def _render_build(report: Report) -> str:
         mark = "[OK]" if f.ok else "[KO]"
         lines.append(f"{mark} {f.name}\t{f.message}")
     status = "[OK]" if report.ok else "[KO]"
+    lines += manifest_lines(report.meta)
     lines.append(f"{status} {len(report.findings)} target(s) built in {report.elapsed:.2f}s")
     return "\n".join(lines) + "\n"
 
@@ -74,13 +92,15 @@ def print_rich(report: Report, console: Console | None = None) -> None:
     from rich.markup import escape
     from rich.table import Table
 
+    several = len(set(_lockfiles(report))) > 1
     if report.failures:
         table = Table(title="Incompatibilities", title_justify="left")
-        for column in ("item", "have", "want", "why / fix"):
+        for column in (["lockfile"] if several else []) + ["item", "have", "want", "why / fix"]:
             table.add_column(column)
         for f in report.failures:
             note = "\n".join(([f.message] if f.kind != "package" else []) + f.fix)
             table.add_row(
+                *([escape(f.file or "")] if several else []),
                 f"[bold]{escape(f.name)}[/]",
                 f"[red]{escape(f.have or '')}[/]",
                 f"[green]{escape(f.want or '')}[/]",
@@ -90,10 +110,14 @@ def print_rich(report: Report, console: Console | None = None) -> None:
     own = [f for f in report.findings if f.ok and f.kind == "plugin-only"]
     if own:
         table = Table(title="Packages only the plugin brings", title_justify="left")
-        for column in ("package", "version", "note"):
+        for column in (["lockfile"] if several else []) + ["package", "version", "note"]:
             table.add_column(column)
         for f in own:
-            table.add_row(escape(f.name), escape(f.have or ""), escape(f.message))
+            table.add_row(
+                *([escape(f.file or "")] if several else []), escape(f.name), escape(f.have or ""), escape(f.message)
+            )
         console.print(table)
+    for used in manifest_lines(report.meta):
+        console.print(used, markup=False, highlight=False)
     style = "bold green" if report.ok else "bold red"
     console.print(_summary(report), style=style)
