@@ -31,17 +31,20 @@ def check_plugin(
     platform: list[Finding] = []
     shared: list[Finding] = []
     own: list[Finding] = []
+    mismatches: list[tuple[LockedPackage, str]] = []
     for pkg in sorted(selected, key=lambda p: p.name):
         if pkg.version is None or pkg.name == lock.project:
             continue
         want = manifest.distributions.get(pkg.name)
         if want is not None:
-            shared.append(_check_shared(lock, pkg, want, fix))
+            shared.append(_check_shared(lock, pkg, want))
+            if not shared[-1].ok:
+                mismatches.append((pkg, want))
         else:
             finding = _check_plugin_only(lock, pkg, manifest)
             (own if finding.ok else platform).append(finding)
     findings += platform + shared + own
-    meta = {
+    meta: dict[str, Any] = {
         "lockfile": str(lock.path),
         "tool": lock.tool,
         "lock_version": lock.lock_version,
@@ -50,6 +53,8 @@ def check_plugin(
         "platform": f"{manifest.platform.os}/{manifest.platform.arch}",
         "packages": len(selected),
     }
+    if fix and mismatches:
+        meta["fixes"] = {str(lock.path): fix_commands(lock, mismatches)}
     return Report("check-plugin", findings, time.perf_counter() - started, meta)
 
 
@@ -100,7 +105,7 @@ def is_compiled_project(folder: Path) -> bool:
     return any(backend in pyproject for backend in COMPILED_BACKENDS)
 
 
-def _check_shared(lock: Lockfile, pkg: LockedPackage, want: str, fix: bool) -> Finding:
+def _check_shared(lock: Lockfile, pkg: LockedPackage, want: str) -> Finding:
     """Rule 3: a package both import must be the gateway's exact version."""
     from packaging.version import InvalidVersion, Version
 
@@ -128,7 +133,6 @@ def _check_shared(lock: Lockfile, pkg: LockedPackage, want: str, fix: bool) -> F
         want=want,
         file=str(lock.path),
         line=pkg.line,
-        fix=fix_commands(lock, pkg, want) if fix else [],
         details={"direct": pkg.direct},
     )
 

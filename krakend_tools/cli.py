@@ -1,4 +1,7 @@
-"""Command line: parses arguments, calls the core, renders. Nothing else lives here."""
+"""Command line: the Typer app; each command parses, calls the core, renders. Nothing else lives here.
+
+Every command module imports only typer and the standard library at load time: a CI gate starts fast.
+"""
 
 from __future__ import annotations
 
@@ -6,27 +9,41 @@ import os
 import sys
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 
-if TYPE_CHECKING:
-    from krakend_tools.report import Report
+from krakend_tools import cli_build, cli_check, cli_test_plugin
+from krakend_tools.cli_options import ManifestOpt
 
 app = typer.Typer(
     name="krakend",
-    add_completion=False,
     no_args_is_help=True,
     rich_markup_mode=None,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
     help="Check, test and build compiled Python plugins so they load in the gateway.",
 )
 
 
-class Output(StrEnum):
-    text = "text"
-    json = "json"
-    junit = "junit"
-    github = "github"
+def _print_version(value: bool) -> None:
+    if value:
+        from krakend_tools import __version__
+
+        sys.stdout.write(f"krakend-tools {__version__}\n")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def top(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", is_eager=True, callback=_print_version, help="Print the krakend-tools version and exit."
+        ),
+    ] = False,
+) -> None:
+    """Check, test and build compiled Python plugins so they load in the gateway."""
 
 
 class VersionOutput(StrEnum):
@@ -34,29 +51,14 @@ class VersionOutput(StrEnum):
     json = "json"
 
 
-ManifestOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--manifest",
-        help="Gateway manifest (krakend version -o json). Default: $KRAKEND_MANIFEST, else the current environment.",
-    ),
-]
-OutputOpt = Annotated[Output, typer.Option("-o", "--output", help="Result format.")]
-
-
-def emit(report: Report, output: Output) -> None:
-    """Render ``report`` on stdout in ``output`` format and exit with its code."""
-    from krakend_tools.cli_check import render
-
-    raise typer.Exit(render(report, output.value))
-
-
 @app.command("version")
 def version_cmd(
     output: Annotated[
         VersionOutput, typer.Option("-o", "--output", help="text, or json: the manifest")
     ] = VersionOutput.text,
-    python: Annotated[str | None, typer.Option("--python", help="Introspect this interpreter instead")] = None,
+    python: Annotated[
+        str | None, typer.Option("--python", metavar="PATH", help="Introspect this interpreter instead")
+    ] = None,
     from_lock: Annotated[
         Path | None, typer.Option("--from-lock", help="The gateway's lockfile, for a gateway that cannot run here")
     ] = None,
@@ -113,26 +115,6 @@ def version_cmd(
     sys.stdout.write("\n".join(lines) + "\n")
 
 
-def _forward(name: str, module: str, summary: str) -> None:
-    """List ``name`` in ``krakend --help``; its own argparse parser does the rest."""
-
-    def command(ctx: typer.Context) -> None:
-        from importlib import import_module
-
-        raise typer.Exit(import_module(f"krakend_tools.{module}").run(list(ctx.args)))
-
-    command.__doc__ = f"{summary} (see krakend {name} --help)"
-    app.command(
-        name, add_help_option=False, context_settings={"ignore_unknown_options": True, "allow_extra_args": True}
-    )(command)
-
-
-_forward("check-plugin", "cli_check", "Compare a plugin's lockfile with the gateway manifest.")
-_forward("test-plugin", "cli_test_plugin", "Load compiled plugins the way the gateway does and tell whether they work.")
-
-
-def register_optional_commands() -> None:
-    """build lives in its own thin module (its Docker imports stay inside the command)."""
-    from krakend_tools.cli_build import register
-
-    register(app)
+app.command("check-plugin")(cli_check.check_plugin)
+app.command("test-plugin")(cli_test_plugin.test_plugin)
+app.command("build")(cli_build.build)

@@ -307,9 +307,12 @@ def load(path: Path | str) -> Manifest:
     return Manifest.from_dict(data)
 
 
-def resolve(manifest_path: str | None) -> Manifest:
-    """The manifest a command works against: a file, ``$KRAKEND_MANIFEST``, or this interpreter."""
+def resolve(manifest_path: str | None, start: Path | None = None) -> Manifest:
+    """The manifest a command works against: a file, ``$KRAKEND_MANIFEST``, or this interpreter.
+
+    ``start`` (the lockfile's folder, the plugin dir or the current folder) is where a
+    ``[tool.krakend]`` manifest would be looked up from."""
     path = manifest_path or os.environ.get("KRAKEND_MANIFEST")
-    if path:
+    if path and path != "host":
         return load(path)
     return from_facts(introspect(None))

@@ -252,15 +252,21 @@ def run(
     timeout: float = DEFAULT_TIMEOUT,
     python: str | None = None,
     runner: Runner | None = None,
+    static_only: bool = False,
 ) -> Report:
-    """Test every artifact for every plugin type; the report has one finding per pair."""
+    """Test every artifact for every plugin type; the report has one finding per pair.
+
+    ``static_only``: run the static phase alone; the import phase is not run."""
     start = time.monotonic()
     if not types:
         raise InputError("at least one plugin type is required: -s, -c or -m")
     if timeout <= 0:
         raise InputError("--timeout must be positive")
     kinds = [t for t in TYPES if t in types]
-    plan = ImportPlan(runner) if runner is not None else plan_import(manifest, python)
+    if static_only:
+        plan = ImportPlan(None, skipped="static only: the import was not run (--static-only)")
+    else:
+        plan = ImportPlan(runner) if runner is not None else plan_import(manifest, python)
     workers = max(1, jobs or os.cpu_count() or 1)
     restore = _terminate_as_interrupt()
     try:

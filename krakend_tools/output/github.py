@@ -1,4 +1,5 @@
-"""GitHub Actions workflow commands: an ``::error`` annotation per KO, at its file and line."""
+"""GitHub Actions workflow commands: an ``::error`` annotation per KO at its file and line,
+a ``::warning`` per ignored KO (with its reason), a ``::notice`` summary with the fix commands."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ def _prop(text: str) -> str:
 
 
 def annotation(finding: Finding) -> str:
+    """``::error file=F,line=N,title=KIND NAME::message; have: H, want: W; fix: …``."""
     props = []
     if finding.file:
         props.append(f"file={_prop(finding.file)}")
@@ -24,13 +26,19 @@ def annotation(finding: Finding) -> str:
     if finding.have is not None or finding.want is not None:
         parts.append(f"have: {finding.have}, want: {finding.want}")
     parts += [f"fix: {c}" for c in finding.fix]
-    return f"::error {','.join(props)}::{_data('; '.join(parts) or 'incompatible')}"
+    level = "error"
+    if finding.ignored is not None:
+        level = "warning"
+        parts.append(f"ignored: {finding.ignored or 'no reason given'}")
+    return f"::{level} {','.join(props)}::{_data('; '.join(parts) or 'incompatible')}"
 
 
 def render(report: Report) -> str:
-    lines = [annotation(f) for f in report.failures]
-    count = len(report.failures)
-    lines.append(
-        f"::notice title=krakend {report.command}::{count} problem(s) in {len(report.findings)} checked item(s)"
-    )
+    lines = [annotation(f) for f in report.findings if not f.ok]
+    summary = f"{len(report.failures)} problem(s) in {len(report.findings)} checked item(s)"
+    if report.ignored:
+        summary += f", {len(report.ignored)} ignored"
+    for lockfile, commands in (report.meta.get("fixes") or {}).items():
+        summary += f"\nfix {lockfile}:\n" + "\n".join(commands)
+    lines.append(f"::notice title=krakend {report.command}::{_data(summary)}")
     return "\n".join(lines) + "\n"

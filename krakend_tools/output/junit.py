@@ -1,4 +1,4 @@
-"""JUnit XML: one testcase per checked item, a failure for each KO."""
+"""JUnit XML: one testcase per checked item, a failure for each KO, skipped for an ignored KO."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ def render(report: Report) -> str:
         tests=str(len(report.findings)),
         failures=str(len(report.failures)),
         errors="0",
+        skipped=str(len(report.ignored)),
         time=f"{report.elapsed:.3f}",
     )
     for f in report.findings:
@@ -22,15 +23,23 @@ def render(report: Report) -> str:
             case.set("file", f.file)
         if f.line:
             case.set("line", str(f.line))
-        if not f.ok:
-            failure = ET.SubElement(case, "failure", message=f.message or "incompatible")
-            text = [f.message]
-            if f.have is not None:
-                text.append(f"have: {f.have}")
-            if f.want is not None:
-                text.append(f"want: {f.want}")
-            text += [f"fix: {c}" for c in f.fix]
-            failure.text = "\n".join(t for t in text if t)
+        if f.ok:
+            continue
+        text = [f.message]
+        if f.have is not None:
+            text.append(f"have: {f.have}")
+        if f.want is not None:
+            text.append(f"want: {f.want}")
+        text += [f"fix: {c}" for c in f.fix]
+        if f.ignored is not None:
+            element = ET.SubElement(case, "skipped", message=f"ignored: {f.ignored or 'no reason given'}")
+        else:
+            element = ET.SubElement(case, "failure", message=f.message or "incompatible")
+        element.text = "\n".join(t for t in text if t)
+    fixes = report.meta.get("fixes") or {}
+    if fixes:
+        out = ET.SubElement(suite, "system-out")
+        out.text = "\n".join(f"fix {lock}:\n" + "\n".join(cmds) for lock, cmds in fixes.items())
     suites = ET.Element("testsuites")
     suites.append(suite)
     ET.indent(suites)
