@@ -54,12 +54,13 @@ def check_plugin(
     from krakend_tools.lockfiles import find_lockfile, load_lockfile
     from krakend_tools.output import emit
 
+    cli_specs = cli_options.outputs(output, None)  # bad -o values fail before any work
     paths = ([sum_] if sum_ is not None else []) + list(lockfiles or [])
     if not paths:
         paths = [find_lockfile(Path.cwd())]
     start = paths[0].resolve().parent
     defaults = cli_options.load_defaults("check-plugin", start)
-    specs = cli_options.outputs(output, defaults)
+    specs = cli_specs or cli_options.outputs(None, defaults)
     locks = [load_lockfile(p) for p in paths]
     gateway = mf.resolve(manifest, start).with_overrides(python_version, libc)
     groups = group if group else defaults.groups

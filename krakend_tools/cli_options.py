@@ -110,12 +110,15 @@ def parse_ignores(values: list[str]) -> dict[str, str]:
     return out
 
 
-def outputs(cli: list[str] | None, defaults: Defaults) -> list[OutputSpec]:
-    """The command line's ``-o`` if any, else the config's ``outputs`` (files relative to its folder)."""
+def outputs(cli: list[str] | None, defaults: Defaults | None) -> list[OutputSpec]:
+    """The command line's ``-o`` if any, else the config's ``outputs`` (files relative to its folder);
+    with ``defaults=None``, only the command line's (empty when it has none)."""
     from krakend_tools.output import parse_outputs
 
     if cli:
         return parse_outputs(cli)
+    if defaults is None:
+        return []
     return parse_outputs(defaults.outputs, defaults.root)
 
 

@@ -8,9 +8,12 @@ start with ``#`` are edits to make by hand; the others can be pasted into a shel
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from krakend_tools.lockfiles import LockedPackage, Lockfile
+
+if TYPE_CHECKING:
+    from packaging.requirements import Requirement
 
 Mismatch = tuple[LockedPackage, str]  # a locked package and the gateway's version
 
@@ -75,18 +78,19 @@ def requirement_conflicts(lock: Lockfile, mismatches: Sequence[Mismatch]) -> lis
             version = Version(want)
         except InvalidVersion:
             continue
-        for req in declared.get(pkg.name, []):
+        for text, req in declared.get(pkg.name, []):
             if not req.specifier.contains(version, prereleases=True):
                 lines.append(
-                    f'# warning: pyproject.toml requires "{req}", which excludes the gateway\'s '
+                    f'# warning: pyproject.toml requires "{text}", which excludes the gateway\'s '
                     f'{pkg.name} {want}: change that requirement first (e.g. to "{pkg.name}=={want}")'
                 )
     return lines
 
 
-def declared_requirements(pyproject: Mapping[str, Any]) -> dict[str, list[Any]]:
-    """Canonical name -> the project's own requirements on it (PEP 621, PEP 735 and Poetry tables)."""
-    from packaging.requirements import InvalidRequirement, Requirement
+def declared_requirements(pyproject: Mapping[str, Any]) -> dict[str, list[tuple[str, Requirement]]]:
+    """Canonical name -> the project's own requirements on it, as written and parsed (PEP 621,
+    PEP 735 and Poetry tables; requirements without a version constraint are left out)."""
+    from packaging import requirements
     from packaging.utils import canonicalize_name
 
     from krakend_tools.lockfiles._common import caret_tilde_to_pep440
@@ -106,14 +110,14 @@ def declared_requirements(pyproject: Mapping[str, Any]) -> dict[str, list[Any]]:
                 specs.append(f"{name}{caret_tilde_to_pep440(version)}")
             except ValueError:
                 continue
-    out: dict[str, list[Any]] = {}
+    out: dict[str, list[tuple[str, Requirement]]] = {}
     for text in specs:
         try:
-            req = Requirement(text)
-        except InvalidRequirement:
+            req = requirements.Requirement(text)
+        except requirements.InvalidRequirement:
             continue
         if req.specifier:
-            out.setdefault(canonicalize_name(req.name), []).append(req)
+            out.setdefault(canonicalize_name(req.name), []).append((text.split(";")[0].strip(), req))
     return out
 
 
