@@ -141,17 +141,65 @@ def test_python_rule_comes_first(manifest: Path) -> None:
     assert proc.stdout.splitlines()[0] == "python"
 
 
-def test_fix_commands_know_direct_from_transitive(manifest: Path) -> None:
-    _, uv = check_json(GEO / "uv.lock", manifest, "-f")
-    fixes = {name: f["fix"] for name, f in failures(uv).items()}
-    assert fixes["requests"] == ['uv add "requests==2.31.0"']
-    assert any("constraint-dependencies" in line and "urllib3==1.26.18" in line for line in fixes["urllib3"])
-    _, poetry = check_json(GEO / "poetry.lock", manifest, "-f")
-    assert failures(poetry)["requests"]["fix"] == ['poetry add "requests==2.31.0"']
-    _, pdm = check_json(GEO / "pdm.lock", manifest, "-f")
-    assert any("resolution.overrides" in line for line in failures(pdm)["idna"]["fix"])  # type: ignore[union-attr]
-    _, req = check_json(GEO / "requirements.txt", manifest, "-f")
-    assert failures(req)["idna"]["fix"] == ["pip-compile --upgrade-package 'idna==3.6' requirements.in"]
+REQUIREMENT_WARNING = (
+    '# warning: pyproject.toml requires "requests>=2.32,<2.33", which excludes the gateway\'s requests 2.31.0: '
+    'change that requirement first (e.g. to "requests==2.31.0")'
+)
+TRANSITIVE = ["certifi==2024.2.2", "charset-normalizer==3.3.2", "idna==3.6", "urllib3==1.26.18"]
+
+
+def fixes_of(lock: Path, manifest: Path) -> list[str]:
+    _, data = check_json(lock, manifest, "-f")
+    assert all(f["fix"] == [] for f in data["findings"])  # type: ignore[union-attr]
+    fixes = data["meta"]["fixes"]  # type: ignore[index]
+    assert list(fixes) == [str(lock)]
+    return list(fixes[str(lock)])
+
+
+def test_one_combined_fix_per_lockfile_knows_direct_from_transitive(manifest: Path) -> None:
+    quoted = ", ".join(f'"{p}"' for p in TRANSITIVE)
+    assert fixes_of(GEO / "uv.lock", manifest) == [
+        REQUIREMENT_WARNING,
+        f"# pyproject.toml: [tool.uv] constraint-dependencies = [{quoted}]",
+        'uv add "requests==2.31.0"',
+    ]
+    assert fixes_of(GEO / "poetry.lock", manifest) == [
+        REQUIREMENT_WARNING,
+        "# transitive (certifi, charset-normalizer, idna, urllib3): pinned as explicit constraints by this command",
+        "poetry add --lock " + " ".join(f'"{p}"' for p in ["requests==2.31.0", *TRANSITIVE]),
+    ]
+    overrides = ", ".join(f'{p.split("==")[0]} = "=={p.split("==")[1]}"' for p in TRANSITIVE)
+    assert fixes_of(GEO / "pdm.lock", manifest) == [
+        REQUIREMENT_WARNING,
+        f"# pyproject.toml: [tool.pdm.resolution.overrides] {overrides}",
+        'pdm add "requests==2.31.0"',
+    ]
+    assert fixes_of(GEO / "Pipfile.lock", manifest) == [
+        REQUIREMENT_WARNING,
+        'pipenv install "requests==2.31.0"',
+        "pipenv upgrade " + " ".join(f'"{p}"' for p in TRANSITIVE),
+    ]
+    req = fixes_of(GEO / "requirements.txt", manifest)
+    assert req[0] == REQUIREMENT_WARNING and len(req) == 2
+    assert req[1].startswith("pip-compile --upgrade-package ") and req[1].endswith(" requirements.in")
+    assert req[1].count("--upgrade-package") == 6 and "'urllib3==1.26.18'" in req[1]
+
+
+def test_combined_fix_in_text_and_no_warning_when_the_requirement_admits_the_pin(
+    manifest: Path, tmp_path: Path
+) -> None:
+    shutil.copy(GEO / "uv.lock", tmp_path / "uv.lock")
+    pyproject = (GEO / "pyproject.toml").read_text().replace('"requests>=2.32,<2.33"', '"requests>=2.31"')
+    (tmp_path / "pyproject.toml").write_text(pyproject)
+    proc = run_krakend("check-plugin", "-s", str(tmp_path / "uv.lock"), "--manifest", str(manifest), "-f")
+    lines = proc.stdout.splitlines()
+    i = lines.index(f"Fix {tmp_path / 'uv.lock'}:")
+    assert lines[i + 1 :] == [
+        "\t# pyproject.toml: [tool.uv] constraint-dependencies = [" + ", ".join(f'"{p}"' for p in TRANSITIVE) + "]",
+        '\tuv add "requests==2.31.0"',
+        "5 incompatibilities found",
+    ]
+    assert not any("\tfix:" in line for line in lines)
 
 
 def test_groups_and_extras_only_on_request(manifest: Path) -> None:
@@ -237,5 +285,6 @@ def test_compiled_plugin_must_pin_the_gateways_python_minor(manifest: Path, tmp_
 
 
 def test_uv_exported_pylock_gets_uv_fixes(manifest: Path) -> None:
-    _, data = check_json(GEO / "pylock.uv.toml", manifest, "-f")
-    assert any("constraint-dependencies" in line for line in failures(data)["idna"]["fix"])  # type: ignore[union-attr]
+    fixes = fixes_of(GEO / "pylock.uv.toml", manifest)
+    assert any(line.startswith("# pyproject.toml: [tool.uv] constraint-dependencies = [") for line in fixes)
+    assert fixes[-1].startswith("uv add ")
