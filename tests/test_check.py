@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -48,13 +49,13 @@ def manifest(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return gateway_manifest(tmp_path_factory.mktemp("gw"))
 
 
-def check_json(lock: Path, manifest: Path, *extra: str) -> tuple[int, dict[str, object]]:
+def check_json(lock: Path, manifest: Path, *extra: str) -> tuple[int, dict[str, Any]]:
     proc = run_krakend("check-plugin", "-s", str(lock), "--manifest", str(manifest), "-o", "json", *extra)
     assert proc.returncode in (0, 1), proc.stderr
     return proc.returncode, json.loads(proc.stdout)
 
 
-def failures(data: dict[str, object]) -> dict[str, dict[str, object]]:
+def failures(data: dict[str, Any]) -> dict[str, dict[str, Any]]:
     findings = data["findings"]
     assert isinstance(findings, list)
     return {f["name"]: f for f in findings if not f["ok"]}
@@ -78,8 +79,8 @@ def test_shared_pins_have_and_want_in_every_format(manifest: Path, lockname: str
     if lockname in ("pylock.uv.toml", "requirements.txt"):  # exported with --all-extras
         expected["pyyaml"] = "6.0.1"
     assert {name: f["want"] for name, f in found.items()} == expected
-    assert found["requests"]["have"].startswith("2.32.")  # type: ignore[union-attr]
-    assert data["meta"]["packages"] >= 6  # type: ignore[index]
+    assert found["requests"]["have"].startswith("2.32.")
+    assert data["meta"]["packages"] >= 6
 
 
 @pytest.mark.parametrize("lockname", GEO_LOCKS)
@@ -117,8 +118,8 @@ def test_markers_use_the_targets_environment(tmp_path: Path) -> None:
     for lockname in ("uv.lock", "poetry.lock", "pylock.uv.toml", "pdm.lock"):  # universal locks
         _, on_amd = check_json(GEO / lockname, amd)
         _, on_arm = check_json(GEO / lockname, arm)
-        names_amd = {f["name"] for f in on_amd["findings"]}  # type: ignore[union-attr]
-        names_arm = {f["name"] for f in on_arm["findings"]}  # type: ignore[union-attr]
+        names_amd = {f["name"] for f in on_amd["findings"]}
+        names_arm = {f["name"] for f in on_arm["findings"]}
         assert "typing-extensions" in names_arm - names_amd, lockname
         assert "colorama" not in names_amd | names_arm, lockname
 
@@ -128,14 +129,14 @@ def test_win_only_pin_does_not_leak_into_linux(manifest: Path) -> None:
     code, data = check_json(WIN / "uv.lock", manifest)
     found = failures(data)
     assert code == 1
-    assert found["urllib3"]["have"].startswith("2.")  # type: ignore[union-attr]
-    assert "pywin32-ctypes" not in {f["name"] for f in data["findings"]}  # type: ignore[union-attr]
+    assert found["urllib3"]["have"].startswith("2.")
+    assert "pywin32-ctypes" not in {f["name"] for f in data["findings"]}
 
 
 def test_python_rule_comes_first(manifest: Path) -> None:
     code, data = check_json(GEO / "uv.lock", manifest, "-g", "3.10")
     assert code == 1
-    first = data["findings"][0]  # type: ignore[index]
+    first = data["findings"][0]
     assert first["name"] == "python" and first["want"] == "3.10.0" and ">=3.11" in first["have"]
     proc = run_krakend("check-plugin", "-s", str(GEO / "uv.lock"), "--manifest", str(manifest), "-g", "3.10")
     assert proc.stdout.splitlines()[0] == "python"
@@ -150,8 +151,8 @@ TRANSITIVE = ["certifi==2024.2.2", "charset-normalizer==3.3.2", "idna==3.6", "ur
 
 def fixes_of(lock: Path, manifest: Path) -> list[str]:
     _, data = check_json(lock, manifest, "-f")
-    assert all(f["fix"] == [] for f in data["findings"])  # type: ignore[union-attr]
-    fixes = data["meta"]["fixes"]  # type: ignore[index]
+    assert all(f["fix"] == [] for f in data["findings"])
+    fixes = data["meta"]["fixes"]
     assert list(fixes) == [str(lock)]
     return list(fixes[str(lock)])
 
@@ -205,11 +206,11 @@ def test_combined_fix_in_text_and_no_warning_when_the_requirement_admits_the_pin
 def test_groups_and_extras_only_on_request(manifest: Path) -> None:
     _, plain = check_json(GEO / "uv.lock", manifest)
     _, extra = check_json(GEO / "uv.lock", manifest, "--extra", "yaml")
-    names = {f["name"] for f in plain["findings"]}  # type: ignore[union-attr]
-    with_extra = {f["name"] for f in extra["findings"]}  # type: ignore[union-attr]
+    names = {f["name"] for f in plain["findings"]}
+    with_extra = {f["name"] for f in extra["findings"]}
     assert "pyyaml" not in names and "pyyaml" in with_extra
     _, dev = check_json(GEO / "uv.lock", manifest, "--group", "dev")
-    assert "iniconfig" in {f["name"] for f in dev["findings"]} - names  # type: ignore[union-attr]
+    assert "iniconfig" in {f["name"] for f in dev["findings"]} - names
 
 
 def test_github_annotations_point_at_lockfile_lines(manifest: Path) -> None:
@@ -267,7 +268,7 @@ def test_wheel_only_package_needs_a_new_enough_libc(manifest: Path, tmp_path: Pa
     assert code == 0
     arm_musl = gateway_manifest(tmp_path, "alpine/arm64")
     code, on_musl = check_json(ZIG / "uv.lock", arm_musl)
-    wheel = next(f for f in on_musl["findings"] if f["name"] == "ziglang")  # type: ignore[union-attr]
+    wheel = next(f for f in on_musl["findings"] if f["name"] == "ziglang")
     assert code == 0 and "musllinux_1_1_aarch64" in wheel["details"]["wheel"]
     code, old_musl = check_json(ZIG / "uv.lock", arm_musl, "-l", "MUSL-1.0")
     assert code == 1 and "MUSL-1.1 or newer" in str(failures(old_musl)["ziglang"]["message"])

@@ -119,7 +119,8 @@ def test_bad_config_is_one_line(project: Path, table: str, message: str) -> None
 
 def test_test_plugin_takes_types_and_timeout_from_its_table(tmp_path: Path, host_manifest: Path) -> None:
     (tmp_path / "pyproject.toml").write_text(
-        '[tool.krakend]\ntimeout = 99\ntypes = ["client"]\n\n[tool.krakend.test-plugin]\ntypes = ["server", "modifier"]\n'
+        '[tool.krakend]\ntimeout = 99\ntypes = ["client"]\n\n'
+        '[tool.krakend.test-plugin]\ntypes = ["server", "modifier"]\n'
     )
     shutil.copy(GOOD, tmp_path / "good_plugin.py")
     proc = run_krakend("test-plugin", "good_plugin.py", "--manifest", str(host_manifest), "-o", "json", cwd=tmp_path)

@@ -128,7 +128,9 @@ def test_a_bundled_library_is_matched_by_its_soname() -> None:
 def test_manylinux2014_tags_for_aarch64() -> None:
     tags = platform_tags(Libc("glibc", (2, 28)), "aarch64")
     assert "manylinux2014_aarch64" in tags and "manylinux_2_17_aarch64" in tags
-    assert tags.index("manylinux_2_17_aarch64") < tags.index("manylinux2014_aarch64") < tags.index(
-        "manylinux_2_16_aarch64"
+    assert (
+        tags.index("manylinux_2_17_aarch64")
+        < tags.index("manylinux2014_aarch64")
+        < tags.index("manylinux_2_16_aarch64")
     )
     assert "manylinux2010_aarch64" not in tags and "manylinux1_aarch64" not in tags
