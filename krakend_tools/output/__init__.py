@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import sys
-import tempfile
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -67,6 +66,8 @@ def emit(report: Report, specs: Iterable[OutputSpec], text: TextRenderer | None 
             _write(report, spec.format, sys.stdout, text, _rich(sys.stdout))
             sys.stdout.flush()
             continue
+        import tempfile
+
         fd, tmp = tempfile.mkstemp(prefix=f".{spec.file.name}.", dir=spec.file.parent)
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as fh:
