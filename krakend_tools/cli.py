@@ -13,17 +13,36 @@ from typing import Annotated
 
 import typer
 
-from krakend_tools import cli_build, cli_check, cli_test_plugin
 from krakend_tools.cli_options import ManifestOpt
 
-app = typer.Typer(
-    name="krakend",
-    no_args_is_help=True,
-    rich_markup_mode=None,
-    pretty_exceptions_enable=False,
-    context_settings={"help_option_names": ["-h", "--help"]},
-    help="Check, test and build compiled Python plugins so they load in the gateway.",
-)
+HELP = "Check, test and build compiled Python plugins so they load in the gateway."
+# command -> (module, function); a module is imported only when its command is registered
+COMMANDS = {
+    "version": ("krakend_tools.cli", "version_cmd"),
+    "check-plugin": ("krakend_tools.cli_check", "check_plugin"),
+    "test-plugin": ("krakend_tools.cli_test_plugin", "test_plugin"),
+    "build": ("krakend_tools.cli_build", "build"),
+}
+
+
+def make_app(only: str | None = None) -> typer.Typer:
+    """The ``krakend`` app with every command, or with ``only`` that one (what a run of it needs:
+    the other commands' options are never built)."""
+    from importlib import import_module
+
+    app = typer.Typer(
+        name="krakend",
+        no_args_is_help=True,
+        rich_markup_mode=None,
+        pretty_exceptions_enable=False,
+        context_settings={"help_option_names": ["-h", "--help"]},
+        help=HELP,
+    )
+    app.callback()(top)
+    for name, (module, function) in COMMANDS.items():
+        if only is None or name == only:
+            app.command(name)(getattr(import_module(module), function))
+    return app
 
 
 def _print_version(value: bool) -> None:
@@ -34,7 +53,6 @@ def _print_version(value: bool) -> None:
         raise typer.Exit(0)
 
 
-@app.callback()
 def top(
     version: Annotated[
         bool,
@@ -51,7 +69,6 @@ class VersionOutput(StrEnum):
     json = "json"
 
 
-@app.command("version")
 def version_cmd(
     output: Annotated[
         VersionOutput, typer.Option("-o", "--output", help="text, or json: the manifest")
@@ -113,8 +130,3 @@ def version_cmd(
     lines.append(f"Libc version: {manifest.platform.libc}")
     lines.append(f"Platform: {manifest.platform.os}/{manifest.platform.arch}")
     sys.stdout.write("\n".join(lines) + "\n")
-
-
-app.command("check-plugin")(cli_check.check_plugin)
-app.command("test-plugin")(cli_test_plugin.test_plugin)
-app.command("build")(cli_build.build)

@@ -15,7 +15,7 @@ def main(argv: list[str] | None = None) -> None:
     command = next((a for a in args if a in COMMANDS), "")
     prefix = f"krakend {command}" if command else "krakend"
     try:
-        code = _run(args or ["--help"])
+        code = _run(args or ["--help"], command)
     except InputError as err:
         sys.stderr.write(f"{prefix}: error: {err}\n")
         code = 2
@@ -31,11 +31,16 @@ def main(argv: list[str] | None = None) -> None:
     sys.exit(code)
 
 
-def _run(args: list[str]) -> int:
+def _run(args: list[str], command: str = "") -> int:
+    """Run the app; for one command's run, an app holding that command alone (faster to build).
+    Completion needs them all."""
+    import os
+
     import typer
 
-    from krakend_tools.cli import app
+    from krakend_tools.cli import make_app
 
+    app = make_app(command if command and "_KRAKEND_COMPLETE" not in os.environ else None)
     try:
         code = typer.main.get_command(app).main(args=args, prog_name="krakend", standalone_mode=False)
     except typer.Abort:

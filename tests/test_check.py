@@ -218,7 +218,11 @@ def test_github_annotations_point_at_lockfile_lines(manifest: Path) -> None:
     line = next(x for x in proc.stdout.splitlines() if "title=package urllib3" in x)
     number = int(line.split("line=")[1].split(",")[0])
     text = (GEO / "uv.lock").read_text().splitlines()
-    assert text[number - 1] == "[[package]]" or 'name = "urllib3"' in text[number - 1]
+    assert text[number - 1] == 'name = "urllib3"'
+    assert line == (
+        f"::error file={str(GEO / 'uv.lock').replace(':', '%3A')},line={number},title=package urllib3::"
+        "the gateway has another version; have: 2.8.0, want: 1.26.18"
+    )
 
 
 @pytest.mark.parametrize(
@@ -248,7 +252,7 @@ def test_usage_errors_exit_2(tmp_path: Path) -> None:
     ):
         proc = run_krakend("check-plugin", *args, cwd=tmp_path)
         assert proc.returncode == 2, args
-        assert proc.stderr.startswith("krakend") and proc.stderr.count("\n") == 1, proc.stderr
+        assert proc.stderr.startswith("krakend check-plugin: error: ") and proc.stderr.count("\n") == 1, proc.stderr
     proc = run_krakend("check-plugin", cwd=tmp_path)
     assert proc.returncode == 2 and "no lockfile found" in proc.stderr
 

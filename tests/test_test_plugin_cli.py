@@ -173,7 +173,24 @@ def test_junit_has_one_case_per_artifact_and_type(sources: Path, host_manifest: 
     )
     suite = ET.fromstring(proc.stdout).find("testsuite")
     assert suite is not None
-    assert (suite.get("tests"), suite.get("failures")) == ("3", "3")
+    assert (suite.get("name"), suite.get("tests"), suite.get("failures"), suite.get("skipped")) == (
+        "krakend test-plugin",
+        "3",
+        "3",
+        "0",
+    )
+    artifact = str(sources / "missing_registerer.py")
+    cases = suite.findall("testcase")
+    assert [dict(c.attrib) for c in cases] == [
+        {"classname": f"test-plugin.{kind}", "name": artifact, "file": artifact}
+        for kind in ("SERVER", "CLIENT", "MODIFIER")
+    ]
+    messages = [c.find("failure").get("message") for c in cases]  # type: ignore[union-attr]
+    assert messages == [
+        "The plugin does not contain a HandlerRegisterer.",
+        "The plugin does not contain a ClientRegisterer.",
+        "The plugin does not contain a ModifierRegisterer.",
+    ]
 
 
 def test_plugin_folder_with_pattern(tmp_path: Path, compiled: dict[str, Path], host_manifest: Path) -> None:
