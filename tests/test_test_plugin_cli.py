@@ -136,7 +136,9 @@ def test_no_type_flag_is_a_usage_error(sources: Path) -> None:
     proc = run_krakend("test-plugin", str(sources / "good_plugin.py"))
     assert proc.returncode == 2
     assert proc.stdout == ""
-    assert proc.stderr.strip() == ("krakend: error: at least one plugin type is required: -s, -c or -m")
+    assert proc.stderr == (
+        "krakend test-plugin: error: at least one plugin type is required: -s, -c or -m (or types in [tool.krakend])\n"
+    )
 
 
 def test_missing_artifact_is_an_input_error(tmp_path: Path, host_manifest: Path) -> None:
@@ -298,7 +300,7 @@ def test_python_option_rejects_another_abi(sources: Path, foreign_manifest: Path
         str(sources / "good_plugin.py"),
     )
     assert proc.returncode == 2
-    assert proc.stderr.startswith(f"krakend: error: --python {sys.executable} is cpython-")
+    assert proc.stderr.startswith(f"krakend test-plugin: error: --python {sys.executable} is cpython-")
     assert proc.stderr.rstrip().endswith(f"-{OTHER[0]}-linux-gnu")
 
 
