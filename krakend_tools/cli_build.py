@@ -39,7 +39,7 @@ def _table(report: Report, stream: TextIO, color: bool) -> None:
             test = f.message
         table.add_row(
             f.name,
-            "OK" if f.ok else "KO",
+            "OK" if f.ok else ("IGNORED" if f.ignored is not None else "KO"),
             str(d.get("artifact") or "-"),
             size_text,
             f"{build_time:.1f}s" if isinstance(build_time, int | float) else "-",

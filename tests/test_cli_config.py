@@ -142,3 +142,25 @@ def test_static_only_does_not_import(tmp_path: Path, host_manifest: Path) -> Non
     assert data["meta"]["import_phase"] == "skipped"
     assert "static only" in data["meta"]["import_skipped"]
     assert "probes" not in data["findings"][0]["details"]
+
+
+def test_build_text_table_goes_through_emit(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from krakend_tools.cli_build import _table
+    from krakend_tools.output import OutputSpec, emit
+    from krakend_tools.report import Finding, Report
+
+    report = Report(
+        "build",
+        [
+            Finding("generic/amd64", "TARGET", True, "built", details={"artifact": "dist/p.whl", "size": 2048}),
+            Finding("alpine/arm64", "TARGET", False, "compile error", details={"log": "b.log"}),
+        ],
+        elapsed=1.0,
+    )
+    report.apply_ignores({"alpine/arm64": "musl toolchain pending"})
+    code = emit(report, [OutputSpec("text"), OutputSpec("json", tmp_path / "r.json")], text=_table)
+    assert code == 0
+    out = capsys.readouterr().out
+    assert "generic/amd64" in out and "dist/p.whl" in out and "2.0 KB" in out and "IGNORED" in out
+    data = json.loads((tmp_path / "r.json").read_text())
+    assert data["findings"][1]["ignored"] == "musl toolchain pending" and data["failures"] == 0
