@@ -13,8 +13,6 @@ from typing import Annotated
 
 import typer
 
-from krakend_tools.cli_options import ManifestOpt
-
 HELP = "Check, test and build compiled Python plugins so they load in the gateway."
 # command -> (module, function); a module is imported only when its command is registered
 COMMANDS = {
@@ -89,7 +87,9 @@ def version_cmd(
     image: Annotated[
         str | None, typer.Option("--image", help="Read the manifest a builder or runtime image carries")
     ] = None,
-    manifest_file: ManifestOpt = None,
+    manifest_file: Annotated[
+        Path | None, typer.Option("--manifest", metavar="FILE", help="Print this manifest file (validated)")
+    ] = None,
     name: Annotated[str | None, typer.Option("--gateway-name", help="Gateway name to record")] = None,
     gw_version: Annotated[str | None, typer.Option("--gateway-version", help="Gateway version to record")] = None,
 ) -> None:
