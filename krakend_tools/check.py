@@ -6,16 +6,13 @@ import time
 from collections.abc import Callable, Iterable
 from functools import cache, lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from krakend_tools.fixes import fix_commands
 from krakend_tools.lockfiles import LockedPackage, Lockfile
 from krakend_tools.manifest import Manifest
 from krakend_tools.platforms import Libc, needed_libc, tag_machine
 from krakend_tools.report import Finding, Report
-
-if TYPE_CHECKING:
-    from packaging.tags import Tag
 
 COMPILED_SOURCES = ("*.c", "*.cc", "*.cpp", "*.cxx", "*.pyx", "*.rs", "Cargo.toml")
 COMPILED_BACKENDS = ("scikit_build_core", "mesonpy", "maturin", "pdm.backend.hooks", "enscons")
@@ -31,18 +28,21 @@ def check_plugin(
     platform: list[Finding] = []
     shared: list[Finding] = []
     own: list[Finding] = []
+    mismatches: list[tuple[LockedPackage, str]] = []
     for pkg in sorted(selected, key=lambda p: p.name):
         if pkg.version is None or pkg.name == lock.project:
             continue
         want = manifest.distributions.get(pkg.name)
         if want is not None:
-            shared.append(_check_shared(lock, pkg, want, fix))
+            shared.append(_check_shared(lock, pkg, want))
+            if not shared[-1].ok:
+                mismatches.append((pkg, want))
         else:
             finding = _check_plugin_only(lock, pkg, manifest)
             (own if finding.ok else platform).append(finding)
     findings += platform + shared + own
     failures = sum(1 for f in findings if not f.ok)
-    meta = {
+    meta: dict[str, Any] = {
         "manifest": manifest.summary(),
         "lockfiles": [
             {
@@ -54,6 +54,8 @@ def check_plugin(
             }
         ],
     }
+    if fix and mismatches:
+        meta["fixes"] = {str(lock.path): fix_commands(lock, mismatches)}
     return Report("check-plugin", findings, time.perf_counter() - started, meta)
 
 
@@ -80,10 +82,13 @@ def check_plugins(
         report = check_plugin(lock, chosen, groups=groups, extras=extras, fix=fix)
         report.meta["lockfiles"][0]["manifest"] = summary
         reports.append(report)
-    meta = {
+    meta: dict[str, Any] = {
         "manifest": next(iter(used.values())) if len(used) == 1 else None,
         "lockfiles": [entry for r in reports for entry in r.meta["lockfiles"]],
     }
+    fixes = {path: cmds for r in reports for path, cmds in (r.meta.get("fixes") or {}).items()}
+    if fixes:
+        meta["fixes"] = fixes
     return Report("check-plugin", [f for r in reports for f in r.findings], time.perf_counter() - started, meta)
 
 
@@ -152,7 +157,7 @@ def is_compiled_project(folder: Path) -> bool:
     return any(backend in pyproject for backend in COMPILED_BACKENDS)
 
 
-def _check_shared(lock: Lockfile, pkg: LockedPackage, want: str, fix: bool) -> Finding:
+def _check_shared(lock: Lockfile, pkg: LockedPackage, want: str) -> Finding:
     """Rule 3: a package both import must be the gateway's exact version."""
     from packaging.version import InvalidVersion, Version
 
@@ -180,7 +185,6 @@ def _check_shared(lock: Lockfile, pkg: LockedPackage, want: str, fix: bool) -> F
         want=want,
         file=str(lock.path),
         line=pkg.line,
-        fix=fix_commands(lock, pkg, want) if fix else [],
         details={"direct": pkg.direct},
     )
 
@@ -232,34 +236,37 @@ def _why_no_wheel(wheels: Iterable[str], manifest: Manifest) -> str:
     reasons: list[str] = []
     for wheel in wheels:
         for tag in _wheel_tags(wheel):
-            plat_machine = tag_machine(tag.platform)
-            need = needed_libc(tag.platform)
+            interpreter, abi, platform = tag.split("-")
+            plat_machine = tag_machine(platform)
+            need = needed_libc(platform)
             if plat_machine is not None and plat_machine != machine:
                 reasons.append(f"wheels are for {plat_machine}, the gateway runs {machine}")
             elif need is not None and need.family != host.family:
-                reasons.append(f"wheels need {need.family} ({tag.platform}), the gateway has {host}")
+                reasons.append(f"wheels need {need.family} ({platform}), the gateway has {host}")
             elif need is not None and need.version > host.version:
-                reasons.append(f"wheels need {need} or newer ({tag.platform}), the gateway has {host}")
+                reasons.append(f"wheels need {need} or newer ({platform}), the gateway has {host}")
             else:
-                reasons.append(f"no wheel for {manifest.python.interpreter_tag} (have {tag.interpreter}-{tag.abi})")
+                reasons.append(f"no wheel for {manifest.python.interpreter_tag} (have {interpreter}-{abi})")
     order = ("or newer", "need glibc", "need musl", "are for", "no wheel")
     reasons.sort(key=lambda r: next((i for i, key in enumerate(order) if key in r), 9))
     return reasons[0] if reasons else "no wheel or sdist fits the target"
 
 
 @lru_cache(maxsize=4)
-def _rank(tags: tuple[str, ...]) -> dict[Tag, int]:
-    """Supported tag -> preference (0 is best)."""
-    from packaging.tags import Tag
-
-    return {Tag(*t.split("-")): i for i, t in enumerate(tags)}
+def _rank(tags: tuple[str, ...]) -> dict[str, int]:
+    """Supported tag (``cp311-cp311-manylinux_2_17_x86_64``) -> preference (0 is best)."""
+    return {t.lower(): i for i, t in enumerate(tags)}
 
 
 @cache
-def _wheel_tags(filename: str) -> frozenset[Tag]:
-    from packaging.utils import InvalidWheelFilename, parse_wheel_filename
-
-    try:
-        return parse_wheel_filename(filename)[3]
-    except InvalidWheelFilename:
+def _wheel_tags(filename: str) -> frozenset[str]:
+    """The ``interpreter-abi-platform`` tags a wheel file name declares, compressed tag sets
+    expanded (as packaging's ``parse_wheel_filename``, without building Tag objects); empty for
+    a name that is not a wheel's."""
+    if not filename.endswith(".whl"):
         return frozenset()
+    parts = filename[:-4].lower().split("-")
+    if len(parts) not in (5, 6) or not all(parts):
+        return frozenset()
+    interpreters, abis, platforms = (p.split(".") for p in parts[-3:])
+    return frozenset(f"{i}-{a}-{p}" for i in interpreters for a in abis for p in platforms)

@@ -1,4 +1,7 @@
-"""Command line: parses arguments, calls the core, renders. Nothing else lives here."""
+"""Command line: the Typer app; each command parses, calls the core, renders. Nothing else lives here.
+
+Every command module imports only typer and the standard library at load time: a CI gate starts fast.
+"""
 
 from __future__ import annotations
 
@@ -6,27 +9,57 @@ import os
 import sys
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 
-if TYPE_CHECKING:
-    from krakend_tools.report import Report
-
-app = typer.Typer(
-    name="krakend",
-    add_completion=False,
-    no_args_is_help=True,
-    rich_markup_mode=None,
-    help="Check, test and build compiled Python plugins so they load in the gateway.",
-)
+HELP = "Check, test and build compiled Python plugins so they load in the gateway."
+# command -> (module, function); a module is imported only when its command is registered
+COMMANDS = {
+    "version": ("krakend_tools.cli", "version_cmd"),
+    "check-plugin": ("krakend_tools.cli_check", "check_plugin"),
+    "test-plugin": ("krakend_tools.cli_test_plugin", "test_plugin"),
+    "build": ("krakend_tools.cli_build", "build"),
+}
 
 
-class Output(StrEnum):
-    text = "text"
-    json = "json"
-    junit = "junit"
-    github = "github"
+def make_app(only: str | None = None) -> typer.Typer:
+    """The ``krakend`` app with every command, or with ``only`` that one (what a run of it needs:
+    the other commands' options are never built)."""
+    from importlib import import_module
+
+    app = typer.Typer(
+        name="krakend",
+        no_args_is_help=True,
+        rich_markup_mode=None,
+        pretty_exceptions_enable=False,
+        context_settings={"help_option_names": ["-h", "--help"]},
+        help=HELP,
+    )
+    app.callback()(top)
+    for name, (module, function) in COMMANDS.items():
+        if only is None or name == only:
+            app.command(name)(getattr(import_module(module), function))
+    return app
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from krakend_tools import __version__
+
+        sys.stdout.write(f"krakend-tools {__version__}\n")
+        raise typer.Exit(0)
+
+
+def top(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", is_eager=True, callback=_print_version, help="Print the krakend-tools version and exit."
+        ),
+    ] = False,
+) -> None:
+    """Check, test and build compiled Python plugins so they load in the gateway."""
 
 
 class VersionOutput(StrEnum):
@@ -34,31 +67,13 @@ class VersionOutput(StrEnum):
     json = "json"
 
 
-ManifestOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--manifest",
-        help="Gateway manifest (krakend version -o json), or 'host' for "
-        'this interpreter. Default: $KRAKEND_MANIFEST, else manifest = "PATH" in '
-        "[tool.krakend] of the nearest pyproject.toml.",
-    ),
-]
-OutputOpt = Annotated[Output, typer.Option("-o", "--output", help="Result format.")]
-
-
-def emit(report: Report, output: Output) -> None:
-    """Render ``report`` on stdout in ``output`` format and exit with its code."""
-    from krakend_tools.cli_check import render
-
-    raise typer.Exit(render(report, output.value))
-
-
-@app.command("version")
 def version_cmd(
     output: Annotated[
         VersionOutput, typer.Option("-o", "--output", help="text, or json: the manifest")
     ] = VersionOutput.text,
-    python: Annotated[str | None, typer.Option("--python", help="Introspect this interpreter instead")] = None,
+    python: Annotated[
+        str | None, typer.Option("--python", metavar="PATH", help="Introspect this interpreter instead")
+    ] = None,
     from_lock: Annotated[
         Path | None, typer.Option("--from-lock", help="The gateway's lockfile, for a gateway that cannot run here")
     ] = None,
@@ -72,7 +87,9 @@ def version_cmd(
     image: Annotated[
         str | None, typer.Option("--image", help="Read the manifest a builder or runtime image carries")
     ] = None,
-    manifest_file: ManifestOpt = None,
+    manifest_file: Annotated[
+        Path | None, typer.Option("--manifest", metavar="FILE", help="Print this manifest file (validated)")
+    ] = None,
     name: Annotated[str | None, typer.Option("--gateway-name", help="Gateway name to record")] = None,
     gw_version: Annotated[str | None, typer.Option("--gateway-version", help="Gateway version to record")] = None,
 ) -> None:
@@ -113,28 +130,3 @@ def version_cmd(
     lines.append(f"Libc version: {manifest.platform.libc}")
     lines.append(f"Platform: {manifest.platform.os}/{manifest.platform.arch}")
     sys.stdout.write("\n".join(lines) + "\n")
-
-
-def _forward(name: str, module: str, summary: str) -> None:
-    """List ``name`` in ``krakend --help``; its own argparse parser does the rest."""
-
-    def command(ctx: typer.Context) -> None:
-        from importlib import import_module
-
-        raise typer.Exit(import_module(f"krakend_tools.{module}").run(list(ctx.args)))
-
-    command.__doc__ = f"{summary} (see krakend {name} --help)"
-    app.command(
-        name, add_help_option=False, context_settings={"ignore_unknown_options": True, "allow_extra_args": True}
-    )(command)
-
-
-_forward("check-plugin", "cli_check", "Compare a plugin's lockfile with the gateway manifest.")
-_forward("test-plugin", "cli_test_plugin", "Load compiled plugins the way the gateway does and tell whether they work.")
-
-
-def register_optional_commands() -> None:
-    """build lives in its own thin module (its Docker imports stay inside the command)."""
-    from krakend_tools.cli_build import register
-
-    register(app)

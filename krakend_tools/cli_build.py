@@ -2,29 +2,27 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import sys
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, TextIO
 
 import typer
 
-from krakend_tools.cli import ManifestOpt, Output, OutputOpt, emit
+from krakend_tools.cli_options import IgnoreOpt, ManifestOpt, OutputsOpt
 
 if TYPE_CHECKING:
     from krakend_tools.report import Report
 
 
-def _table(report: Report) -> None:
-    """The final per-target table, on stdout."""
+def _table(report: Report, stream: TextIO, color: bool) -> None:
+    """The final per-target table (``-o text``)."""
     from rich.console import Console
     from rich.table import Table
 
-    color = sys.stdout.isatty() and "NO_COLOR" not in os.environ
     console = Console(
-        file=sys.stdout, no_color=not color, highlight=False, force_terminal=color, width=None if color else 200
+        file=stream, no_color=not color, highlight=False, force_terminal=color, width=None if color else 200
     )
     table = Table(title=None, show_lines=False, box=None if not color else None)
     for col in ("TARGET", "RESULT", "ARTIFACT", "SIZE", "BUILD", "TEST"):
@@ -41,7 +39,7 @@ def _table(report: Report) -> None:
             test = f.message
         table.add_row(
             f.name,
-            "OK" if f.ok else "KO",
+            "OK" if f.ok else ("IGNORED" if f.ignored is not None else "KO"),
             str(d.get("artifact") or "-"),
             size_text,
             f"{build_time:.1f}s" if isinstance(build_time, int | float) else "-",
@@ -105,111 +103,110 @@ class _Display:
             self.console.print(Text.assemble((f"{target} | ", "dim"), line), soft_wrap=True)
 
 
-def register(app: typer.Typer) -> None:
-    """Add ``build`` to ``app``."""
+def build(
+    plugin_dir: Annotated[Path, typer.Argument(help="The plugin project (pyproject.toml or setup.py)")] = Path("."),
+    target: Annotated[
+        list[str] | None, typer.Option("-t", "--target", help="alpine|generic/amd64|arm64, or all (repeatable)")
+    ] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out", help="Output root: each target writes <out>/<flavour>-<arch>/ (default: PLUGIN_DIR/dist)"
+        ),
+    ] = None,
+    base_image: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--base-image",
+            help="TARGET=IMAGE"
+            ": builder base instead of the official Python image "
+            "(repeatable; also $KRAKEND_BASE_IMAGES=T=IMG,...)",
+        ),
+    ] = None,
+    runtime_base_image: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--runtime-base-image",
+            help="TARGET=IMAGE: runtime base for the test (repeatable; also $KRAKEND_RUNTIME_BASE_IMAGES)",
+        ),
+    ] = None,
+    command: Annotated[
+        str | None,
+        typer.Option(
+            "--command", help="Build command, run by sh in /src; artifacts go to /out (default: build a wheel)"
+        ),
+    ] = None,
+    network: Annotated[
+        str | None, typer.Option("--network", help="Container network for the build (default: none)")
+    ] = None,
+    arm64: Annotated[
+        str,
+        typer.Option(
+            "--arm64", help="cross: cross toolchain in the amd64 builder (fast); emulate: arm64 builder under QEMU"
+        ),
+    ] = "cross",
+    no_test: Annotated[bool, typer.Option("--no-test", help="Skip the import test in the runtime image")] = False,
+    plugin_type: Annotated[
+        list[str] | None,
+        typer.Option("--type", help="server|client|modifier the test must register (default: what the plugin has)"),
+    ] = None,
+    timeout: Annotated[float, typer.Option("--timeout", help="Seconds per target build")] = 1800.0,
+    jobs: Annotated[int, typer.Option("-j", "--jobs", min=1, help="Targets built in parallel")] = 1,
+    verbose: Annotated[bool, typer.Option("-v", "--verbose", help="Stream the build log")] = False,
+    rebuild_images: Annotated[
+        bool, typer.Option("--rebuild-images", help="Rebuild the builder and runtime images")
+    ] = False,
+    manifest_file: ManifestOpt = None,
+    output: OutputsOpt = None,
+    ignore: IgnoreOpt = None,
+) -> None:
+    """Build the plugin in each target's builder image, then import-test it."""
+    from krakend_tools import build as core
+    from krakend_tools import cli_options
+    from krakend_tools import manifest as mf
+    from krakend_tools.engine import env_base_images
+    from krakend_tools.output import emit
 
-    @app.command("build")
-    def build_cmd(
-        plugin_dir: Annotated[Path, typer.Argument(help="The plugin project (pyproject.toml or setup.py)")] = Path("."),
-        target: Annotated[
-            list[str] | None, typer.Option("-t", "--target", help="alpine|generic/amd64|arm64, or all (repeatable)")
-        ] = None,
-        out: Annotated[
-            Path | None,
-            typer.Option(
-                "--out", help="Output root: each target writes <out>/<flavour>-<arch>/ (default: PLUGIN_DIR/dist)"
-            ),
-        ] = None,
-        base_image: Annotated[
-            list[str] | None,
-            typer.Option(
-                "--base-image",
-                help="TARGET=IMAGE"
-                ": builder base instead of the official Python image "
-                "(repeatable; also $KRAKEND_BASE_IMAGES=T=IMG,...)",
-            ),
-        ] = None,
-        runtime_base_image: Annotated[
-            list[str] | None,
-            typer.Option(
-                "--runtime-base-image",
-                help="TARGET=IMAGE: runtime base for the test (repeatable; also $KRAKEND_RUNTIME_BASE_IMAGES)",
-            ),
-        ] = None,
-        command: Annotated[
-            str | None,
-            typer.Option(
-                "--command", help="Build command, run by sh in /src; artifacts go to /out (default: build a wheel)"
-            ),
-        ] = None,
-        network: Annotated[
-            str | None, typer.Option("--network", help="Container network for the build (default: none)")
-        ] = None,
-        arm64: Annotated[
-            str,
-            typer.Option(
-                "--arm64", help="cross: cross toolchain in the amd64 builder (fast); emulate: arm64 builder under QEMU"
-            ),
-        ] = "cross",
-        no_test: Annotated[bool, typer.Option("--no-test", help="Skip the import test in the runtime image")] = False,
-        plugin_type: Annotated[
-            list[str] | None,
-            typer.Option("--type", help="server|client|modifier the test must register (default: what the plugin has)"),
-        ] = None,
-        timeout: Annotated[float, typer.Option("--timeout", help="Seconds per target build")] = 1800.0,
-        jobs: Annotated[int, typer.Option("-j", "--jobs", min=1, help="Targets built in parallel")] = 1,
-        verbose: Annotated[bool, typer.Option("-v", "--verbose", help="Stream the build log")] = False,
-        rebuild_images: Annotated[
-            bool, typer.Option("--rebuild-images", help="Rebuild the builder and runtime images")
-        ] = False,
-        manifest_file: ManifestOpt = None,
-        output: OutputOpt = Output.text,
-    ) -> None:
-        """Build the plugin in each target's builder image, then import-test it."""
-        from krakend_tools import build as core
-        from krakend_tools import manifest as mf
-        from krakend_tools.engine import env_base_images
+    defaults = cli_options.load_defaults("build", plugin_dir)
+    specs = cli_options.outputs(output, defaults)
+    targets = core.parse_targets(target or [])
+    opts = core.BuildOptions(
+        plugin_dir=plugin_dir.resolve(),
+        targets=targets,
+        out=out.resolve() if out else None,
+        base_images=core.parse_image_map(base_image or [], "--base-image"),
+        runtime_base_images=core.parse_image_map(runtime_base_image or [], "--runtime-base-image"),
+        command=command,
+        network=network,
+        arm64=arm64,
+        test=not no_test,
+        types=list(plugin_type or []),
+        timeout=timeout,
+        jobs=jobs,
+        manifest=mf.resolve(manifest_file, plugin_dir.resolve()),
+        rebuild_images=rebuild_images,
+    )
+    core.apply_config(opts, core.plugin_config(opts.plugin_dir))
+    if not opts.types:
+        opts.types = list(defaults.types)
+    for key, value in env_base_images("KRAKEND_BASE_IMAGES").items():
+        opts.base_images.setdefault(key, value)
+    for key, value in env_base_images("KRAKEND_RUNTIME_BASE_IMAGES").items():
+        opts.runtime_base_images.setdefault(key, value)
+    display = _Display([str(t) for t in targets], verbose)
+    events = core.Events(step=display.step, log=display.log)
 
-        targets = core.parse_targets(target or [])
-        opts = core.BuildOptions(
-            plugin_dir=plugin_dir.resolve(),
-            targets=targets,
-            out=out.resolve() if out else None,
-            base_images=core.parse_image_map(base_image or [], "--base-image"),
-            runtime_base_images=core.parse_image_map(runtime_base_image or [], "--runtime-base-image"),
-            command=command,
-            network=network,
-            arm64=arm64,
-            test=not no_test,
-            types=list(plugin_type or []),
-            timeout=timeout,
-            jobs=jobs,
-            manifest=mf.resolve(manifest_file, plugin_dir.resolve()),
-            rebuild_images=rebuild_images,
-        )
-        core.apply_config(opts, core.plugin_config(opts.plugin_dir))
-        for key, value in env_base_images("KRAKEND_BASE_IMAGES").items():
-            opts.base_images.setdefault(key, value)
-        for key, value in env_base_images("KRAKEND_RUNTIME_BASE_IMAGES").items():
-            opts.runtime_base_images.setdefault(key, value)
-        display = _Display([str(t) for t in targets], verbose)
-        events = core.Events(step=display.step, log=display.log)
+    def on_term(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
 
-        def on_term(signum: int, frame: Any) -> None:
-            raise KeyboardInterrupt
-
-        previous = signal.signal(signal.SIGTERM, on_term)
-        try:
-            with display.progress:
-                report = core.build(opts, events)
-        except KeyboardInterrupt:
-            sys.stderr.write(
-                "krakend build: interrupted; its containers are removed and no partial artifact was written\n"
-            )
-            raise typer.Exit(130) from None
-        finally:
-            signal.signal(signal.SIGTERM, previous)
-        if output is Output.text:
-            _table(report)
-            raise typer.Exit(report.exit_code)
-        emit(report, output)
+    previous = signal.signal(signal.SIGTERM, on_term)
+    try:
+        with display.progress:
+            report = core.build(opts, events)
+    except KeyboardInterrupt:
+        sys.stderr.write("krakend build: interrupted; its containers are removed and no partial artifact was written\n")
+        raise typer.Exit(130) from None
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    report.apply_ignores(cli_options.ignores(ignore, defaults))
+    raise typer.Exit(emit(report, specs, text=_table))

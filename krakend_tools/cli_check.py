@@ -1,94 +1,74 @@
-"""``krakend check-plugin``: parsed with argparse so a CI gate pays no CLI-framework start-up.
+"""``krakend check-plugin``: parse, call :func:`krakend_tools.check.check_plugin`, render.
 
-``krakend check-plugin …`` reaches :func:`run` straight from :func:`krakend_tools.main.main`,
-without importing typer (which costs more than parsing a 1,000-package lockfile).
-"""
+Only typer and the standard library load at import time; the core loads inside the command."""
 
 from __future__ import annotations
 
-import argparse
-import os
-import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, NoReturn
+from typing import Annotated
 
-from krakend_tools.errors import InputError
+import typer
 
-if TYPE_CHECKING:
-    from krakend_tools.report import Report
-
-OUTPUTS = ("text", "json", "junit", "github")
+from krakend_tools.cli_options import IgnoreOpt, ManifestOpt, OutputsOpt
 
 
-class ArgumentParser(argparse.ArgumentParser):
-    """Usage errors become InputError: one line on stderr, exit 2."""
-
-    def error(self, message: str) -> NoReturn:
-        raise InputError(f"{message} (see --help)")
-
-
-def parser() -> argparse.ArgumentParser:
-    p = ArgumentParser(
-        prog="krakend check-plugin", description="Compare a plugin's lockfile with the gateway manifest."
-    )
-    p.add_argument(
-        "lockfiles",
-        nargs="*",
-        type=Path,
-        metavar="LOCKFILE",
-        help="more lockfiles to check (as pre-commit passes them; a pyproject.toml stands for the lockfile beside it)",
-    )
-    p.add_argument(
-        "-s",
-        "--sum",
-        type=Path,
-        metavar="LOCKFILE",
-        help="the plugin's lockfile (default: autodetect in the current folder)",
-    )
-    p.add_argument(
-        "--manifest",
-        metavar="FILE",
-        help="gateway manifest (krakend version -o json), "
-        "or 'host' for this interpreter; default: $KRAKEND_MANIFEST, else manifest = "
-        '"PATH" in [tool.krakend] of the nearest pyproject.toml',
-    )
-    p.add_argument("-g", "--python", metavar="X.Y[.Z]", help="override the manifest's Python version")
-    p.add_argument("-l", "--libc", metavar="LIBC", help="override the manifest's libc (GLIBC-2.36 | MUSL-1.2.4)")
-    p.add_argument("-f", "--fix", action="store_true", help="print fix commands")
-    p.add_argument("-o", "--output", choices=OUTPUTS, default="text", help="result format")
-    p.add_argument(
-        "--group", action="append", default=[], help="also check this optional dependency group (repeatable)"
-    )
-    p.add_argument("--extra", action="append", default=[], help="also check this extra (repeatable)")
-    return p
-
-
-def run(argv: list[str]) -> int:
-    """Parse ``argv`` (after ``check-plugin``), check, render on stdout; the exit code."""
+def check_plugin(
+    lockfiles: Annotated[
+        list[Path] | None,
+        typer.Argument(
+            metavar="[LOCKFILE]...", help="More lockfiles to check (as pre-commit passes them).", show_default=False
+        ),
+    ] = None,
+    sum_: Annotated[
+        Path | None,
+        typer.Option(
+            "-s", "--sum", metavar="LOCKFILE", help="The plugin's lockfile (default: autodetect in the current folder)."
+        ),
+    ] = None,
+    manifest: ManifestOpt = None,
+    python_version: Annotated[
+        str | None,
+        typer.Option("-g", "--python-version", metavar="X.Y[.Z]", help="Override the manifest's Python version."),
+    ] = None,
+    libc: Annotated[
+        str | None,
+        typer.Option("-l", "--libc", metavar="LIBC", help="Override the manifest's libc (GLIBC-2.36 | MUSL-1.2.4)."),
+    ] = None,
+    fix: Annotated[
+        bool, typer.Option("-f", "--fix", help="Print fix commands, one combined set per lockfile.")
+    ] = False,
+    output: OutputsOpt = None,
+    group: Annotated[
+        list[str] | None,
+        typer.Option("--group", metavar="GROUP", help="Also check this optional dependency group (repeatable)."),
+    ] = None,
+    extra: Annotated[
+        list[str] | None, typer.Option("--extra", metavar="EXTRA", help="Also check this extra (repeatable).")
+    ] = None,
+    ignore: IgnoreOpt = None,
+) -> None:
+    """Compare a plugin's lockfile with the gateway manifest."""
+    from krakend_tools import cli_options
     from krakend_tools import manifest as mf
     from krakend_tools.check import check_plugins, lockfile_paths
     from krakend_tools.lockfiles import find_lockfile, load_lockfile
+    from krakend_tools.output import emit
 
-    args = parser().parse_args(argv)
-    given = ([args.sum] if args.sum is not None else []) + args.lockfiles
+    cli_specs = cli_options.outputs(output, None)  # bad -o values fail before any work
+    given = ([sum_] if sum_ is not None else []) + list(lockfiles or [])
     paths = lockfile_paths(given)
     if given and not paths:  # only pyproject.toml files, none with a lockfile beside it
-        sys.stderr.write("krakend check-plugin: no lockfile next to the given pyproject.toml, nothing to check\n")
-        return 0
-    locks = [load_lockfile(p) for p in paths or [find_lockfile(Path.cwd())]]
-    manifests = mf.resolver(args.manifest, python=args.python, libc=args.libc)
-    report = check_plugins(locks, manifests, groups=args.group, extras=args.extra, fix=args.fix)
-    return render(report, args.output)
-
-
-def render(report: Report, output: str) -> int:
-    """Write ``report`` in ``output`` format to stdout (rich only on a terminal); its exit code."""
-    from importlib import import_module
-
-    module = import_module(f"krakend_tools.output.{output}")
-    if output == "text" and sys.stdout.isatty() and "NO_COLOR" not in os.environ:
-        module.print_rich(report)
-    else:
-        sys.stdout.write(module.render(report))
-        sys.stdout.flush()
-    return report.exit_code
+        typer.echo("krakend check-plugin: no lockfile next to the given pyproject.toml, nothing to check", err=True)
+        raise typer.Exit(0)
+    if not paths:
+        paths = [find_lockfile(Path.cwd())]
+    start = paths[0].resolve().parent
+    defaults = cli_options.load_defaults("check-plugin", start)
+    specs = cli_specs or cli_options.outputs(None, defaults)
+    locks = [load_lockfile(p) for p in paths]
+    manifests = mf.resolver(manifest, python=python_version, libc=libc)
+    groups = group if group else defaults.groups
+    extras = extra if extra else defaults.extras
+    report = check_plugins(locks, manifests, groups=groups, extras=extras, fix=fix)
+    report.apply_ignores(cli_options.ignores(ignore, defaults))
+    raise typer.Exit(emit(report, specs))

@@ -1,20 +1,19 @@
-"""``krakend test-plugin``: the command line of :mod:`krakend_tools.testplugin`.
-
-Parsed with argparse, like check-plugin, so a CI gate testing many plugins pays no
-CLI-framework start-up; :func:`krakend_tools.main.main` calls :func:`run` directly.
-"""
+"""``krakend test-plugin``: the command line of :mod:`krakend_tools.testplugin`."""
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-from krakend_tools.cli_check import OUTPUTS, ArgumentParser, render
+import typer
+
+from krakend_tools.cli_options import IgnoreOpt, ManifestOpt, OutputsOpt
 
 if TYPE_CHECKING:
     from krakend_tools.importtest import Runner
     from krakend_tools.manifest import Manifest
+
+TYPES = ("server", "client", "modifier")
 
 
 def docker_runner(image: str | None, target: str | None, manifest: Manifest | None) -> tuple[Runner, Manifest]:
@@ -39,80 +38,86 @@ def docker_runner(image: str | None, target: str | None, manifest: Manifest | No
     return runner, manifest
 
 
-def parser() -> argparse.ArgumentParser:
-    p = ArgumentParser(
-        prog="krakend test-plugin",
-        description="Load compiled plugins the way the gateway does and tell whether they work.",
-    )
-    p.add_argument(
-        "artifacts",
-        nargs="+",
-        metavar="ARTIFACT",
-        help="plugins: extension .so, .py, package folder, wheel, or a plugin folder",
-    )
-    p.add_argument("-s", "--server", action="store_true", help="test it as a server (handler) plugin")
-    p.add_argument("-c", "--client", action="store_true", help="test it as an HTTP client plugin")
-    p.add_argument("-m", "--modifier", action="store_true", help="test it as a request/response modifier")
-    p.add_argument(
-        "--manifest",
-        metavar="FILE",
-        help="gateway manifest (krakend version -o json), "
-        "or 'host' for this interpreter; default: $KRAKEND_MANIFEST, else manifest = "
-        '"PATH" in [tool.krakend] of the nearest pyproject.toml; with --image/--target, '
-        "the manifest the runtime image carries",
-    )
-    p.add_argument("--python", metavar="PATH", help="import with this interpreter (must match the manifest's)")
-    p.add_argument(
-        "--pattern", default=".so", help="in a plugin folder, test entries whose name contains this (default: .so)"
-    )
-    p.add_argument("-j", "--jobs", type=_positive, metavar="N", help="parallel imports (default: CPU count)")
-    p.add_argument("--timeout", type=float, default=30.0, metavar="S", help="seconds an import may take (default: 30)")
-    p.add_argument("--image", help="import inside this runtime image (Docker)")
-    p.add_argument("--target", help="import inside the runtime image of this target, e.g. alpine/arm64 (Docker)")
-    p.add_argument(
-        "--static-only",
-        action="store_true",
-        help="run the static checks alone, on purpose: every output says the import was not run",
-    )
-    p.add_argument("-o", "--output", choices=OUTPUTS, default="text", help="result format")
-    return p
-
-
-def _positive(text: str) -> int:
-    if not text.isdigit() or int(text) < 1:
-        raise argparse.ArgumentTypeError(f"expected a whole number of 1 or more, got {text!r}")
-    return int(text)
-
-
-def run(argv: list[str]) -> int:
-    """Parse ``argv`` (after ``test-plugin``), test, render on stdout; the exit code."""
+def test_plugin(
+    artifacts: Annotated[
+        list[str],
+        typer.Argument(
+            metavar="ARTIFACT...",
+            help="Plugins: extension .so, .py, package folder, wheel, or a plugin folder.",
+            show_default=False,
+        ),
+    ],
+    server: Annotated[bool, typer.Option("-s", "--server", help="Test it as a server (handler) plugin.")] = False,
+    client: Annotated[bool, typer.Option("-c", "--client", help="Test it as an HTTP client plugin.")] = False,
+    modifier: Annotated[bool, typer.Option("-m", "--modifier", help="Test it as a request/response modifier.")] = False,
+    manifest: ManifestOpt = None,
+    python: Annotated[
+        str | None,
+        typer.Option("--python", metavar="PATH", help="Import with this interpreter (must match the manifest's)."),
+    ] = None,
+    pattern: Annotated[
+        str, typer.Option("--pattern", help="In a plugin folder, test entries whose name contains this.")
+    ] = ".so",
+    jobs: Annotated[
+        int | None, typer.Option("-j", "--jobs", min=1, metavar="N", help="Parallel imports (default: CPU count).")
+    ] = None,
+    timeout: Annotated[
+        float | None,
+        typer.Option(
+            "--timeout", metavar="S", help="Seconds an import may take (default: 30, or timeout in [tool.krakend])."
+        ),
+    ] = None,
+    image: Annotated[str | None, typer.Option("--image", help="Import inside this runtime image (Docker).")] = None,
+    target: Annotated[
+        str | None,
+        typer.Option("--target", help="Import inside the runtime image of this target, e.g. alpine/arm64 (Docker)."),
+    ] = None,
+    static_only: Annotated[
+        bool,
+        typer.Option(
+            "--static-only", help="Run the static checks only; the import is not run, and the result says so."
+        ),
+    ] = False,
+    output: OutputsOpt = None,
+    ignore: IgnoreOpt = None,
+) -> None:
+    """Load compiled plugins the way the gateway does and tell whether they work."""
+    from krakend_tools import cli_options
     from krakend_tools import manifest as mf
     from krakend_tools.errors import InputError
+    from krakend_tools.importtest import DEFAULT_TIMEOUT
+    from krakend_tools.output import emit
     from krakend_tools.testplugin import run as test
 
-    args = parser().parse_args(argv)
-    types = [t for t in ("server", "client", "modifier") if getattr(args, t)]
+    start = Path(artifacts[0]).absolute().parent
+    defaults = cli_options.load_defaults("test-plugin", start)
+    specs = cli_options.outputs(output, defaults)
+    types = [t for t, on in zip(TYPES, (server, client, modifier), strict=True) if on] or defaults.types
     if not types:
-        raise InputError("at least one plugin type is required: -s, -c or -m")
-    if args.python is not None and (args.image or args.target):
+        raise InputError("at least one plugin type is required: -s, -c or -m (or types in [tool.krakend])")
+    unknown = sorted(set(types) - set(TYPES))
+    if unknown:
+        raise InputError(f"[tool.krakend] types: unknown plugin type {unknown[0]!r} (server, client, modifier)")
+    if python is not None and (image or target):
         raise InputError("--python and --image/--target exclude each other")
-    if args.static_only and (args.python or args.image or args.target):
+    if static_only and (python or image or target):
         raise InputError("--static-only runs no import: it excludes --python, --image and --target")
     runner = None
-    if args.image is not None or args.target is not None:
-        given = mf.resolve(args.manifest) if args.manifest is not None else None
-        runner, manifest = docker_runner(args.image, args.target, given)
+    if image is not None or target is not None:
+        given = mf.resolve(manifest, start) if manifest is not None else None
+        runner, gateway = docker_runner(image, target, given)
     else:
-        manifest = mf.resolve(args.manifest, Path(args.artifacts[0]).absolute().parent)
+        gateway = mf.resolve(manifest, start)
     report = test(
-        args.artifacts,
-        manifest,
+        artifacts,
+        gateway,
         types,
-        pattern=args.pattern,
-        jobs=args.jobs,
-        timeout=args.timeout,
-        python=args.python,
+        pattern=pattern,
+        jobs=jobs,
+        timeout=timeout if timeout is not None else defaults.timeout or DEFAULT_TIMEOUT,
+        python=python,
         runner=runner,
-        static_only=args.static_only,
+        static_only=static_only,
     )
-    return render(report, args.output)
+    report.apply_ignores(cli_options.ignores(ignore, defaults))
+    raise typer.Exit(emit(report, specs))

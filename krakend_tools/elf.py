@@ -116,10 +116,6 @@ class ElfFacts:
         """Defined ``PyInit_*`` symbols."""
         return [name for name in self.defined if name.startswith("PyInit_")]
 
-    @property
-    def has_py_init(self) -> bool:
-        return bool(self.py_inits)
-
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready facts (symbol lists are left out, except ``PyInit_*``)."""
         return {

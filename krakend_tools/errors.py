@@ -11,3 +11,17 @@ class InputError(Exception):
         super().__init__(f"{where}{message}")
         self.path = path
         self.line = line
+
+
+def internal_error(command: str, exc: BaseException) -> int:
+    """A bug, not bad input: save the traceback to a file, print one line, return exit code 3."""
+    import sys
+    import tempfile
+    import traceback
+
+    prefix = f"krakend {command}" if command else "krakend"
+    first = (traceback.format_exception_only(exc)[-1].strip().splitlines() or [type(exc).__name__])[0]
+    with tempfile.NamedTemporaryFile("w", prefix="krakend-traceback-", suffix=".txt", delete=False) as fh:
+        fh.write("".join(traceback.format_exception(exc)))
+    sys.stderr.write(f"{prefix}: internal error: {first}; full traceback in {fh.name}\n")
+    return 3

@@ -162,7 +162,7 @@ class LocalRunner:
         self.site_packages = [p for p in site_packages if os.path.isdir(p)]
         self.probe_path = probe_path or str(PROBE_PATH)
         self.description = f"local {python}"
-        self.reaper = _set_subreaper()
+        _set_subreaper()
         self._local = threading.local()
         self._active: set[int] = set()  # process groups of the probes running now
         self._scratch_dirs: list[str] = []

@@ -1,51 +1,63 @@
-"""Entry point: dispatch, and turn bad input into one line on stderr with exit code 2."""
+"""Entry point: run the Typer app; bad input is one line on stderr and exit 2, never a traceback."""
 
 from __future__ import annotations
 
 import sys
 
+COMMANDS = ("version", "check-plugin", "test-plugin", "build")
+
 
 def main(argv: list[str] | None = None) -> None:
-    """``krakend``: check-plugin and test-plugin skip the CLI framework; never a traceback."""
+    """``krakend``: alone, the help (exit 0); usage errors ``krakend <cmd>: error: … (see --help)``."""
     from krakend_tools.errors import InputError
 
-    args = sys.argv[1:] if argv is None else argv
+    args = sys.argv[1:] if argv is None else list(argv)
+    command = next((a for a in args if a in COMMANDS), "")
+    prefix = f"krakend {command}" if command else "krakend"
     try:
-        if args[:1] == ["check-plugin"]:  # the CI gates' fast path: no CLI framework
-            from krakend_tools.cli_check import run
-
-            code = run(args[1:])
-        elif args[:1] == ["test-plugin"]:
-            from krakend_tools.cli_test_plugin import run
-
-            code = run(args[1:])
-        else:
-            code = _run_typer(args)
+        code = _run(args or ["--help"], command)
     except InputError as err:
-        sys.stderr.write(f"krakend: error: {err}\n")
+        sys.stderr.write(f"{prefix}: error: {err}\n")
         code = 2
     except KeyboardInterrupt:
-        sys.stderr.write("krakend: interrupted\n")
+        sys.stderr.write(f"{prefix}: interrupted\n")
         code = 130
     except BrokenPipeError:
         code = 1
+    except Exception as exc:  # a bug: one line and a saved traceback, never a wall of text
+        from krakend_tools.errors import internal_error
+
+        code = internal_error(command, exc)
     sys.exit(code)
 
 
-def _run_typer(args: list[str]) -> int:
+def _run(args: list[str], command: str = "") -> int:
+    """Run the app; for one command's run, an app holding that command alone (faster to build).
+    Completion needs them all."""
+    import os
+
     import typer
-    from typer._click.exceptions import UsageError
 
-    from krakend_tools.cli import app, register_optional_commands
+    from krakend_tools.cli import make_app
 
-    register_optional_commands()
+    app = make_app(command if command and "_KRAKEND_COMPLETE" not in os.environ else None)
     try:
         code = typer.main.get_command(app).main(args=args, prog_name="krakend", standalone_mode=False)
-    except UsageError as err:
-        where = f"krakend {err.ctx.info_name}" if err.ctx and err.ctx.parent else "krakend"
-        sys.stderr.write(f"{where}: error: {err.format_message()} (see --help)\n")
-        return 2
     except typer.Abort:
         sys.stderr.write("krakend: aborted\n")
         return 130
+    except Exception as err:
+        if not _is_usage_error(err):
+            raise
+        ctx = getattr(err, "ctx", None)
+        where = ctx.command_path if ctx is not None else "krakend"
+        message = " ".join(err.format_message().split())  # type: ignore[attr-defined]
+        sys.stderr.write(f"{where}: error: {message} (see --help)\n")
+        return 2
     return code if isinstance(code, int) else 0
+
+
+def _is_usage_error(err: Exception) -> bool:
+    """Click's UsageError (exit code 2, ``format_message()``), recognised without importing click
+    or typer's private copy of it: typer re-exports only ``BadParameter``, one of its subclasses."""
+    return getattr(err, "exit_code", None) == 2 and callable(getattr(err, "format_message", None))

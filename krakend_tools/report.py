@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -39,6 +40,7 @@ class Finding:
     warnings: list[str] = field(default_factory=list)  # what could not be known: not a pass
     skipped: str | None = None  # a part that was not run, and why (e.g. --static-only)
     details: dict[str, Any] = field(default_factory=dict)  # extra facts for -o json
+    ignored: str | None = None  # a KO accepted with --ignore / ignore = [...]: its reason ("" if none given)
 
 
 @dataclass
@@ -51,7 +53,33 @@ class Report:
 
     @property
     def failures(self) -> list[Finding]:
-        return [f for f in self.findings if not f.ok]
+        """KO findings that count: not ignored."""
+        return [f for f in self.findings if not f.ok and f.ignored is None]
+
+    @property
+    def ignored(self) -> list[Finding]:
+        """KO findings accepted by an ignore rule; still reported, with their reason."""
+        return [f for f in self.findings if not f.ok and f.ignored is not None]
+
+    def apply_ignores(self, ignores: Mapping[str, str]) -> None:
+        """Mark KO findings named in ``ignores`` (NAME -> reason) as ignored.
+
+        A name matches a finding's name as written, as a normalized package name, or as the
+        file name of an artifact path."""
+        if not ignores:
+            return
+        from packaging.utils import canonicalize_name
+
+        wanted: dict[str, str] = {canonicalize_name(name): reason for name, reason in ignores.items()}
+        wanted.update(ignores)
+        for f in self.findings:
+            if f.ok:
+                continue
+            keys: tuple[str, ...] = (f.name, canonicalize_name(f.name), f.name.rsplit("/", 1)[-1])
+            for key in keys:
+                if key in wanted:
+                    f.ignored = wanted[key]
+                    break
 
     @property
     def ok(self) -> bool:

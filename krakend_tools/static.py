@@ -121,8 +121,6 @@ class _Checker:
         py = manifest.python
         self.abi3 = "abi3" in py.abi_tags
         self.suffixes = [py.ext_suffix] + ([".abi3.so"] if self.abi3 else []) + [".so"]
-        self.limited: dict[str, tuple[int, int] | None] | None = None
-        self.limited_missing = False
 
     # -- per-file checks ------------------------------------------------------------------
     def arch(self, f: ElfFacts) -> list[str]:
@@ -230,9 +228,7 @@ class _Checker:
         return f"{path}: suffix {suffix} is for {what} (gateway: {gateway})"
 
     def stable_abi(self, f: ElfFacts) -> list[str]:
-        limited = self._limited()
-        if limited is None:
-            return []
+        limited = stable_abi_table(self.m.python.debug)
         version = self.m.python.minor
         bad: list[str] = []
         for sym in sorted(set(f.undefined)):
@@ -252,21 +248,12 @@ class _Checker:
         more = f" and {len(bad) - _SHOWN} more" if len(bad) > _SHOWN else ""
         return [f"{f.path}: abi3 module uses symbols outside Python {_dotted(version)}'s stable ABI: {shown}{more}"]
 
-    def _limited(self) -> dict[str, tuple[int, int] | None] | None:
-        if self.limited is None and not self.limited_missing:
-            self.limited = stable_abi_table(self.m.python.debug)
-            self.limited_missing = self.limited is None
-        return self.limited
-
 
 @functools.cache
-def stable_abi_table(debug: bool = False) -> dict[str, tuple[int, int] | None] | None:
-    """Stable-ABI symbol -> version it was added in (None: not on Linux / this build);
-    None when the abi3info package is not installed."""
-    try:
-        import abi3info
-    except ImportError:
-        return None
+def stable_abi_table(debug: bool = False) -> dict[str, tuple[int, int] | None]:
+    """Stable-ABI symbol -> version it was added in (None: not on Linux / this build)."""
+    import abi3info
+
     on = {"HAVE_FORK", "PY_HAVE_THREAD_NATIVE_ID"} | ({"Py_REF_DEBUG", "Py_TRACE_REFS"} if debug else set())
     table: dict[str, tuple[int, int] | None] = {}
     for items in (abi3info.FUNCTIONS, abi3info.DATAS):
@@ -372,10 +359,6 @@ def _evaluate(result: StaticResult, parsed: list[tuple[ElfFacts, Path]], manifes
     result.problems += fatal + newest + absent + linked + python.problems + older
     result.modules += python.modules
     result.warnings += unknown
-    if checker.limited_missing:
-        result.notes.append(
-            "abi3 modules were not checked against the stable ABI: the abi3info package is not installed"
-        )
 
 
 def _version_problems(missing: list[tuple[VersionNeed, str, str]]) -> tuple[list[str], list[str]]:

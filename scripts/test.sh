@@ -43,7 +43,8 @@ fi
 
 step "static checks"
 .venv/bin/ruff check krakend_tools tests bench
-.venv/bin/mypy krakend_tools
+.venv/bin/ruff format --check krakend_tools tests bench
+.venv/bin/mypy krakend_tools tests
 
 step "pytest"
 .venv/bin/python -m pytest -q -p no:cacheprovider "$@"

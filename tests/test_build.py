@@ -88,7 +88,7 @@ def test_unreachable_engine_is_one_line_exit_2(tmp_path: Path) -> None:
     )
     assert proc.returncode == 2
     lines = proc.stderr.strip().splitlines()
-    assert lines[-1].startswith("krakend: error: cannot reach the Docker engine at unix://")
+    assert lines[-1].startswith("krakend build: error: cannot reach the Docker engine at unix://")
     assert "DOCKER_HOST" in lines[-1] and "docker-env.sh start" in lines[-1]
     assert "Traceback" not in proc.stderr
 
@@ -358,7 +358,7 @@ def test_missing_base_image_is_one_line_exit_2(docker_env: dict[str, str], tmp_p
     assert proc.returncode == 2
     last = proc.stderr.strip().splitlines()[-1]
     assert last.startswith(
-        "krakend: error: generic/amd64: base image krakend-tools/no-such-base:1 is not on this engine"
+        "krakend build: error: generic/amd64: base image krakend-tools/no-such-base:1 is not on this engine"
     )
     assert "--base-image generic/amd64=IMAGE" in last
     assert not (tmp_path / "generic-amd64").exists()

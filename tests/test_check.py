@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -48,13 +49,13 @@ def manifest(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return gateway_manifest(tmp_path_factory.mktemp("gw"))
 
 
-def check_json(lock: Path, manifest: Path, *extra: str) -> tuple[int, dict[str, object]]:
+def check_json(lock: Path, manifest: Path, *extra: str) -> tuple[int, dict[str, Any]]:
     proc = run_krakend("check-plugin", "-s", str(lock), "--manifest", str(manifest), "-o", "json", *extra)
     assert proc.returncode in (0, 1), proc.stderr
     return proc.returncode, json.loads(proc.stdout)
 
 
-def failures(data: dict[str, object]) -> dict[str, dict[str, object]]:
+def failures(data: dict[str, Any]) -> dict[str, dict[str, Any]]:
     findings = data["findings"]
     assert isinstance(findings, list)
     return {f["name"]: f for f in findings if not f["ok"]}
@@ -78,8 +79,8 @@ def test_shared_pins_have_and_want_in_every_format(manifest: Path, lockname: str
     if lockname in ("pylock.uv.toml", "requirements.txt"):  # exported with --all-extras
         expected["pyyaml"] = "6.0.1"
     assert {name: f["want"] for name, f in found.items()} == expected
-    assert found["requests"]["have"].startswith("2.32.")  # type: ignore[union-attr]
-    assert data["meta"]["lockfiles"][0]["packages"] >= 6  # type: ignore[index]
+    assert found["requests"]["have"].startswith("2.32.")
+    assert data["meta"]["lockfiles"][0]["packages"] >= 6
 
 
 @pytest.mark.parametrize("lockname", GEO_LOCKS)
@@ -117,8 +118,8 @@ def test_markers_use_the_targets_environment(tmp_path: Path) -> None:
     for lockname in ("uv.lock", "poetry.lock", "pylock.uv.toml", "pdm.lock"):  # universal locks
         _, on_amd = check_json(GEO / lockname, amd)
         _, on_arm = check_json(GEO / lockname, arm)
-        names_amd = {f["name"] for f in on_amd["findings"]}  # type: ignore[union-attr]
-        names_arm = {f["name"] for f in on_arm["findings"]}  # type: ignore[union-attr]
+        names_amd = {f["name"] for f in on_amd["findings"]}
+        names_arm = {f["name"] for f in on_arm["findings"]}
         assert "typing-extensions" in names_arm - names_amd, lockname
         assert "colorama" not in names_amd | names_arm, lockname
 
@@ -128,40 +129,88 @@ def test_win_only_pin_does_not_leak_into_linux(manifest: Path) -> None:
     code, data = check_json(WIN / "uv.lock", manifest)
     found = failures(data)
     assert code == 1
-    assert found["urllib3"]["have"].startswith("2.")  # type: ignore[union-attr]
-    assert "pywin32-ctypes" not in {f["name"] for f in data["findings"]}  # type: ignore[union-attr]
+    assert found["urllib3"]["have"].startswith("2.")
+    assert "pywin32-ctypes" not in {f["name"] for f in data["findings"]}
 
 
 def test_python_rule_comes_first(manifest: Path) -> None:
     code, data = check_json(GEO / "uv.lock", manifest, "-g", "3.10")
     assert code == 1
-    first = data["findings"][0]  # type: ignore[index]
+    first = data["findings"][0]
     assert first["name"] == "python" and first["want"] == "3.10.0" and ">=3.11" in first["have"]
     proc = run_krakend("check-plugin", "-s", str(GEO / "uv.lock"), "--manifest", str(manifest), "-g", "3.10")
     assert proc.stdout.splitlines()[0] == "python"
 
 
-def test_fix_commands_know_direct_from_transitive(manifest: Path) -> None:
-    _, uv = check_json(GEO / "uv.lock", manifest, "-f")
-    fixes = {name: f["fix"] for name, f in failures(uv).items()}
-    assert fixes["requests"] == ['uv add "requests==2.31.0"']
-    assert any("constraint-dependencies" in line and "urllib3==1.26.18" in line for line in fixes["urllib3"])
-    _, poetry = check_json(GEO / "poetry.lock", manifest, "-f")
-    assert failures(poetry)["requests"]["fix"] == ['poetry add "requests==2.31.0"']
-    _, pdm = check_json(GEO / "pdm.lock", manifest, "-f")
-    assert any("resolution.overrides" in line for line in failures(pdm)["idna"]["fix"])  # type: ignore[union-attr]
-    _, req = check_json(GEO / "requirements.txt", manifest, "-f")
-    assert failures(req)["idna"]["fix"] == ["pip-compile --upgrade-package 'idna==3.6' requirements.in"]
+REQUIREMENT_WARNING = (
+    '# warning: pyproject.toml requires "requests>=2.32,<2.33", which excludes the gateway\'s requests 2.31.0: '
+    'change that requirement first (e.g. to "requests==2.31.0")'
+)
+TRANSITIVE = ["certifi==2024.2.2", "charset-normalizer==3.3.2", "idna==3.6", "urllib3==1.26.18"]
+
+
+def fixes_of(lock: Path, manifest: Path) -> list[str]:
+    _, data = check_json(lock, manifest, "-f")
+    assert all(f["fix"] == [] for f in data["findings"])
+    fixes = data["meta"]["fixes"]
+    assert list(fixes) == [str(lock)]
+    return list(fixes[str(lock)])
+
+
+def test_one_combined_fix_per_lockfile_knows_direct_from_transitive(manifest: Path) -> None:
+    quoted = ", ".join(f'"{p}"' for p in TRANSITIVE)
+    assert fixes_of(GEO / "uv.lock", manifest) == [
+        REQUIREMENT_WARNING,
+        f"# pyproject.toml: [tool.uv] constraint-dependencies = [{quoted}]",
+        'uv add "requests==2.31.0"',
+    ]
+    assert fixes_of(GEO / "poetry.lock", manifest) == [
+        REQUIREMENT_WARNING,
+        "# transitive (certifi, charset-normalizer, idna, urllib3): pinned as explicit constraints by this command",
+        "poetry add --lock " + " ".join(f'"{p}"' for p in ["requests==2.31.0", *TRANSITIVE]),
+    ]
+    overrides = ", ".join(f'{p.split("==")[0]} = "=={p.split("==")[1]}"' for p in TRANSITIVE)
+    assert fixes_of(GEO / "pdm.lock", manifest) == [
+        REQUIREMENT_WARNING,
+        f"# pyproject.toml: [tool.pdm.resolution.overrides] {overrides}",
+        'pdm add "requests==2.31.0"',
+    ]
+    assert fixes_of(GEO / "Pipfile.lock", manifest) == [
+        REQUIREMENT_WARNING,
+        'pipenv install "requests==2.31.0"',
+        "pipenv upgrade " + " ".join(f'"{p}"' for p in TRANSITIVE),
+    ]
+    req = fixes_of(GEO / "requirements.txt", manifest)
+    assert req[0] == REQUIREMENT_WARNING and len(req) == 2
+    assert req[1].startswith("pip-compile --upgrade-package ") and req[1].endswith(" requirements.in")
+    assert req[1].count("--upgrade-package") == 6 and "'urllib3==1.26.18'" in req[1]
+
+
+def test_combined_fix_in_text_and_no_warning_when_the_requirement_admits_the_pin(
+    manifest: Path, tmp_path: Path
+) -> None:
+    shutil.copy(GEO / "uv.lock", tmp_path / "uv.lock")
+    pyproject = (GEO / "pyproject.toml").read_text().replace('"requests>=2.32,<2.33"', '"requests>=2.31"')
+    (tmp_path / "pyproject.toml").write_text(pyproject)
+    proc = run_krakend("check-plugin", "-s", str(tmp_path / "uv.lock"), "--manifest", str(manifest), "-f")
+    lines = proc.stdout.splitlines()
+    i = lines.index(f"Fix {tmp_path / 'uv.lock'}:")
+    assert lines[i + 1 :] == [
+        "\t# pyproject.toml: [tool.uv] constraint-dependencies = [" + ", ".join(f'"{p}"' for p in TRANSITIVE) + "]",
+        '\tuv add "requests==2.31.0"',
+        "5 incompatibilities found",
+    ]
+    assert not any("\tfix:" in line for line in lines)
 
 
 def test_groups_and_extras_only_on_request(manifest: Path) -> None:
     _, plain = check_json(GEO / "uv.lock", manifest)
     _, extra = check_json(GEO / "uv.lock", manifest, "--extra", "yaml")
-    names = {f["name"] for f in plain["findings"]}  # type: ignore[union-attr]
-    with_extra = {f["name"] for f in extra["findings"]}  # type: ignore[union-attr]
+    names = {f["name"] for f in plain["findings"]}
+    with_extra = {f["name"] for f in extra["findings"]}
     assert "pyyaml" not in names and "pyyaml" in with_extra
     _, dev = check_json(GEO / "uv.lock", manifest, "--group", "dev")
-    assert "iniconfig" in {f["name"] for f in dev["findings"]} - names  # type: ignore[union-attr]
+    assert "iniconfig" in {f["name"] for f in dev["findings"]} - names
 
 
 def test_github_annotations_point_at_lockfile_lines(manifest: Path) -> None:
@@ -169,7 +218,11 @@ def test_github_annotations_point_at_lockfile_lines(manifest: Path) -> None:
     line = next(x for x in proc.stdout.splitlines() if "title=package urllib3" in x)
     number = int(line.split("line=")[1].split(",")[0])
     text = (GEO / "uv.lock").read_text().splitlines()
-    assert text[number - 1] == "[[package]]" or 'name = "urllib3"' in text[number - 1]
+    assert text[number - 1] == 'name = "urllib3"'
+    assert line == (
+        f"::error file={str(GEO / 'uv.lock').replace(':', '%3A')},line={number},title=package urllib3::"
+        "the gateway has another version; have: 2.8.0, want: 1.26.18"
+    )
 
 
 @pytest.mark.parametrize(
@@ -199,7 +252,7 @@ def test_usage_errors_exit_2(tmp_path: Path) -> None:
     ):
         proc = run_krakend("check-plugin", *args, cwd=tmp_path)
         assert proc.returncode == 2, args
-        assert proc.stderr.startswith("krakend") and proc.stderr.count("\n") == 1, proc.stderr
+        assert proc.stderr.startswith("krakend check-plugin: error: ") and proc.stderr.count("\n") == 1, proc.stderr
     proc = run_krakend("check-plugin", cwd=tmp_path)
     assert proc.returncode == 2 and "no lockfile found" in proc.stderr
 
@@ -219,7 +272,7 @@ def test_wheel_only_package_needs_a_new_enough_libc(manifest: Path, tmp_path: Pa
     assert code == 0
     arm_musl = gateway_manifest(tmp_path, "alpine/arm64")
     code, on_musl = check_json(ZIG / "uv.lock", arm_musl)
-    wheel = next(f for f in on_musl["findings"] if f["name"] == "ziglang")  # type: ignore[union-attr]
+    wheel = next(f for f in on_musl["findings"] if f["name"] == "ziglang")
     assert code == 0 and "musllinux_1_1_aarch64" in wheel["details"]["wheel"]
     code, old_musl = check_json(ZIG / "uv.lock", arm_musl, "-l", "MUSL-1.0")
     assert code == 1 and "MUSL-1.1 or newer" in str(failures(old_musl)["ziglang"]["message"])
@@ -237,5 +290,6 @@ def test_compiled_plugin_must_pin_the_gateways_python_minor(manifest: Path, tmp_
 
 
 def test_uv_exported_pylock_gets_uv_fixes(manifest: Path) -> None:
-    _, data = check_json(GEO / "pylock.uv.toml", manifest, "-f")
-    assert any("constraint-dependencies" in line for line in failures(data)["idna"]["fix"])  # type: ignore[union-attr]
+    fixes = fixes_of(GEO / "pylock.uv.toml", manifest)
+    assert any(line.startswith("# pyproject.toml: [tool.uv] constraint-dependencies = [") for line in fixes)
+    assert fixes[-1].startswith("uv add ")

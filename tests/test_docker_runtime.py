@@ -106,6 +106,7 @@ def test_probe_runner_is_isolated(docker_env: dict[str, str], tmp_path: Path) ->
     """No network, read-only mounts: a plugin that tries either is told so."""
     from krakend_tools import engine
     from krakend_tools.importtest import import_test
+    from krakend_tools.platforms import Target
 
     plugin = tmp_path / "nosy.py"
     plugin.write_text(
@@ -120,7 +121,7 @@ def test_probe_runner_is_isolated(docker_env: dict[str, str], tmp_path: Path) ->
     )
     image = engine.ensure_image(
         engine.connect(),
-        engine.Target.parse("generic/amd64"),
+        Target.parse("generic/amd64"),
         "runtime",
         manifest=None,
         base=base("generic/amd64", "runtime"),

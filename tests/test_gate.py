@@ -20,6 +20,7 @@ import pytest
 from krakend_tools import manifest as mf
 from krakend_tools.config import find_config
 from krakend_tools.errors import InputError
+from krakend_tools.platforms import Target
 from krakend_tools.report import RESULT_SCHEMA_PATH
 from krakend_tools.static import check_tree, version_key
 
@@ -243,7 +244,7 @@ def test_from_lock_manifest_has_the_base_set_only(tmp_path: Path) -> None:
     data = json.loads(proc.stdout)
     assert data["libraries_complete"] is False
     assert set(data["libraries"]) == {"ld-musl-aarch64.so.1", "libc.musl-aarch64.so.1"}
-    manifest = mf.from_lock(FIXTURES / "gateway" / "uv.lock", mf.Target.parse("generic/amd64"), "3.11.7", None)
+    manifest = mf.from_lock(FIXTURES / "gateway" / "uv.lock", Target.parse("generic/amd64"), "3.11.7", None)
     assert {"libc.so.6", "libm.so.6", "libpthread.so.0", "ld-linux-x86-64.so.2"} <= set(manifest.libraries)
 
 
@@ -338,7 +339,7 @@ def test_ssl_and_sqlite_against_an_old_gateway(tmp_path: Path, host_manifest: Pa
     ]
     assert check_tree(lib.parent, mf.load(host_manifest)).ok
     # a glibc 2.17 manifest made from a lockfile cannot know: warnings, never a silent pass
-    legacy = mf.from_lock(FIXTURES / "gateway" / "uv.lock", mf.Target.parse("generic/amd64"), "3.11.7", "GLIBC-2.17")
+    legacy = mf.from_lock(FIXTURES / "gateway" / "uv.lock", Target.parse("generic/amd64"), "3.11.7", "GLIBC-2.17")
     result = check_tree(lib.parent, legacy)
     assert result.ok and len(result.warnings) == 2
     assert all("the manifest does not list all the gateway's libraries" in w for w in result.warnings)

@@ -139,7 +139,9 @@ def test_no_type_flag_is_a_usage_error(sources: Path) -> None:
     proc = run_krakend("test-plugin", str(sources / "good_plugin.py"))
     assert proc.returncode == 2
     assert proc.stdout == ""
-    assert proc.stderr.strip() == ("krakend: error: at least one plugin type is required: -s, -c or -m")
+    assert proc.stderr == (
+        "krakend test-plugin: error: at least one plugin type is required: -s, -c or -m (or types in [tool.krakend])\n"
+    )
 
 
 def test_missing_artifact_is_an_input_error(tmp_path: Path, host_manifest: Path) -> None:
@@ -177,7 +179,24 @@ def test_junit_has_one_case_per_artifact_and_type(sources: Path, host_manifest: 
     )
     suite = ET.fromstring(proc.stdout).find("testsuite")
     assert suite is not None
-    assert (suite.get("tests"), suite.get("failures")) == ("3", "3")
+    assert (suite.get("name"), suite.get("tests"), suite.get("failures"), suite.get("skipped")) == (
+        "krakend test-plugin",
+        "3",
+        "3",
+        "0",
+    )
+    artifact = str(sources / "missing_registerer.py")
+    cases = suite.findall("testcase")
+    assert [dict(c.attrib) for c in cases] == [
+        {"classname": f"test-plugin.{kind}", "name": artifact, "file": artifact}
+        for kind in ("SERVER", "CLIENT", "MODIFIER")
+    ]
+    messages = [c.find("failure").get("message") for c in cases]  # type: ignore[union-attr]
+    assert messages == [
+        "The plugin does not contain a HandlerRegisterer.",
+        "The plugin does not contain a ClientRegisterer.",
+        "The plugin does not contain a ModifierRegisterer.",
+    ]
 
 
 def test_plugin_folder_with_pattern(tmp_path: Path, compiled: dict[str, Path], host_manifest: Path) -> None:
@@ -321,7 +340,7 @@ def test_python_option_rejects_another_abi(sources: Path, foreign_manifest: Path
         str(sources / "good_plugin.py"),
     )
     assert proc.returncode == 2
-    assert proc.stderr.startswith(f"krakend: error: --python {sys.executable} is cpython-")
+    assert proc.stderr.startswith(f"krakend test-plugin: error: --python {sys.executable} is cpython-")
     assert proc.stderr.rstrip().endswith(f"-{OTHER[0]}-linux-gnu")
 
 

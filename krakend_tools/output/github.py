@@ -1,5 +1,6 @@
-"""GitHub Actions workflow commands: an ``::error`` annotation per KO, at its file and line;
-a ``::warning`` for what could not be checked."""
+"""GitHub Actions workflow commands: an ``::error`` annotation per KO at its file and line,
+a ``::warning`` per ignored KO (with its reason) and for what could not be checked, a
+``::notice`` summary naming the manifest, with the fix commands."""
 
 from __future__ import annotations
 
@@ -25,12 +26,17 @@ def _props(finding: Finding) -> list[str]:
 
 
 def annotation(finding: Finding) -> str:
+    """``::error file=F,line=N,title=KIND NAME::message; problems; have: H, want: W; fix: …``."""
     parts = [finding.message] if finding.message else []
     parts += [p for p in finding.problems if p != finding.message]
     if finding.have is not None or finding.want is not None:
         parts.append(f"have: {finding.have}, want: {finding.want}")
     parts += [f"fix: {c}" for c in finding.fix]
-    return f"::error {','.join(_props(finding))}::{_data('; '.join(parts) or 'incompatible')}"
+    level = "error"
+    if finding.ignored is not None:
+        level = "warning"
+        parts.append(f"ignored: {finding.ignored or 'no reason given'}")
+    return f"::{level} {','.join(_props(finding))}::{_data('; '.join(parts) or 'incompatible')}"
 
 
 def warnings(finding: Finding) -> list[str]:
@@ -40,11 +46,16 @@ def warnings(finding: Finding) -> list[str]:
 
 
 def render(report: Report) -> str:
-    lines = [annotation(f) for f in report.failures]
+    lines = [annotation(f) for f in report.findings if not f.ok]
     lines += [w for f in report.findings for w in warnings(f)]
-    count = len(report.failures)
-    used = "; ".join(manifest_lines(report.meta))
     warned = sum(len(f.warnings) + bool(f.skipped) for f in report.findings)
-    summary = f"{count} problem(s), {warned} warning(s) in {len(report.findings)} checked item(s)"
-    lines.append(f"::notice title=krakend {report.command}::{_data(summary + (f'; {used}' if used else ''))}")
+    summary = f"{len(report.failures)} problem(s), {warned} warning(s) in {len(report.findings)} checked item(s)"
+    if report.ignored:
+        summary += f", {len(report.ignored)} ignored"
+    used = "; ".join(manifest_lines(report.meta))
+    if used:
+        summary += f"; {used}"
+    for lockfile, commands in (report.meta.get("fixes") or {}).items():
+        summary += f"\nfix {lockfile}:\n" + "\n".join(commands)
+    lines.append(f"::notice title=krakend {report.command}::{_data(summary)}")
     return "\n".join(lines) + "\n"

@@ -1,5 +1,5 @@
-"""JUnit XML: one testcase per checked item, a failure for each KO; a part not run
-(``--static-only``) is its own ``<skipped>`` testcase."""
+"""JUnit XML: one testcase per checked item, a failure for each KO, skipped for an ignored KO;
+a part not run (``--static-only``) is its own ``<skipped>`` testcase."""
 
 from __future__ import annotations
 
@@ -18,15 +18,14 @@ def _case(suite: ET.Element, report: Report, f: Finding, suffix: str = "") -> ET
 
 
 def render(report: Report) -> str:
-    cases = len(report.findings) + sum(1 for f in report.findings if f.skipped)
-    skipped = sum(1 for f in report.findings if f.skipped)
+    not_run = sum(1 for f in report.findings if f.skipped)
     suite = ET.Element(
         "testsuite",
         name=f"krakend {report.command}",
-        tests=str(cases),
+        tests=str(len(report.findings) + not_run),
         failures=str(len(report.failures)),
         errors="0",
-        skipped=str(skipped),
+        skipped=str(not_run + len(report.ignored)),
         time=f"{report.elapsed:.3f}",
     )
     used = manifest_lines(report.meta)
@@ -38,18 +37,25 @@ def render(report: Report) -> str:
         static = f.skipped and report.command == "test-plugin"
         case = _case(suite, report, f, ".static" if static else "")
         if not f.ok:
-            failure = ET.SubElement(case, "failure", message=f.message or "incompatible")
             text = [f.message] + [f"\t{p}" for p in f.problems if p != f.message]
             if f.have is not None:
                 text.append(f"have: {f.have}")
             if f.want is not None:
                 text.append(f"want: {f.want}")
             text += [f"fix: {c}" for c in f.fix]
-            failure.text = "\n".join(t for t in text if t)
+            if f.ignored is not None:
+                element = ET.SubElement(case, "skipped", message=f"ignored: {f.ignored or 'no reason given'}")
+            else:
+                element = ET.SubElement(case, "failure", message=f.message or "incompatible")
+            element.text = "\n".join(t for t in text if t)
         if f.warnings:
             ET.SubElement(case, "system-out").text = "\n".join(f"warning: {w}" for w in f.warnings)
         if f.skipped:
             ET.SubElement(_case(suite, report, f, ".import"), "skipped", message=f.skipped)
+    fixes = report.meta.get("fixes") or {}
+    if fixes:
+        out = ET.SubElement(suite, "system-out")
+        out.text = "\n".join(f"fix {lock}:\n" + "\n".join(cmds) for lock, cmds in fixes.items())
     suites = ET.Element("testsuites")
     suites.append(suite)
     ET.indent(suites)

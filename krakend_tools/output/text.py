@@ -12,12 +12,10 @@ if TYPE_CHECKING:
 
 def render(report: Report) -> str:
     if report.command == "test-plugin":
-        from krakend_tools.output.test_text import render_test_text
+        from krakend_tools.output.plugin_lines import render_plugin_lines
 
-        text: str = render_test_text(report)
+        text: str = render_plugin_lines(report)
         return text
-    if report.command == "build":
-        return _render_build(report)
     return _render_check(report)
 
 
@@ -41,20 +39,42 @@ def _render_check(report: Report) -> str:
         mine = [f for f in report.findings if path is None or f.file == path]
         block: list[str] = []
         for finding in mine:
-            if not finding.ok:
+            if not finding.ok and finding.ignored is None:
                 block += _incompatibility(finding)
         own = [f for f in mine if f.ok and f.kind == "plugin-only"]
         if own:
             block.append("Packages only the plugin brings:")
             block += [f"\t{f.name} {f.have}: {f.message}" for f in own]
         if len(paths) > 1:  # several lockfiles (as pre-commit passes them): one section each
-            failures = sum(1 for f in mine if not f.ok)
+            failures = sum(1 for f in mine if not f.ok and f.ignored is None)
             block = [f"{path}: {failures} incompatibilit{'y' if failures == 1 else 'ies'}"] + [
                 f"  {text}" for text in block
             ]
         lines += block
+    lines += ignored_lines(report)
+    lines += fix_lines(report)
     lines += manifest_lines(report.meta) + [_summary(report)]
     return "\n".join(lines) + "\n"
+
+
+def ignored_lines(report: Report) -> list[str]:
+    """``Ignored (accepted mismatches):`` then one ``\tNAME have -> want: reason`` line each."""
+    if not report.ignored:
+        return []
+    lines = ["Ignored (accepted mismatches):"]
+    for f in report.ignored:
+        versions = f" {f.have} (gateway: {f.want})" if f.have is not None and f.want is not None else ""
+        lines.append(f"\t{f.name}{versions}: {f.ignored or 'no reason given'}")
+    return lines
+
+
+def fix_lines(report: Report) -> list[str]:
+    """The combined fix commands, per lockfile (``-f``)."""
+    lines: list[str] = []
+    for lockfile, commands in (report.meta.get("fixes") or {}).items():
+        lines.append(f"Fix {lockfile}:")
+        lines += [f"\t{c}" for c in commands]
+    return lines
 
 
 def _incompatibility(finding: Finding) -> list[str]:
@@ -67,17 +87,6 @@ def _incompatibility(finding: Finding) -> list[str]:
         lines.append(f"\twhy: {finding.message}")
     lines += [f"\tfix: {cmd}" for cmd in finding.fix]
     return lines
-
-
-def _render_build(report: Report) -> str:
-    lines = []
-    for f in report.findings:
-        mark = "[OK]" if f.ok else "[KO]"
-        lines.append(f"{mark} {f.name}\t{f.message}")
-    status = "[OK]" if report.ok else "[KO]"
-    lines += manifest_lines(report.meta)
-    lines.append(f"{status} {len(report.findings)} target(s) built in {report.elapsed:.2f}s")
-    return "\n".join(lines) + "\n"
 
 
 def print_rich(report: Report, console: Console | None = None) -> None:
@@ -117,7 +126,8 @@ def print_rich(report: Report, console: Console | None = None) -> None:
                 *([escape(f.file or "")] if several else []), escape(f.name), escape(f.have or ""), escape(f.message)
             )
         console.print(table)
-    for used in manifest_lines(report.meta):
-        console.print(used, markup=False, highlight=False)
+    extra = ignored_lines(report) + fix_lines(report) + manifest_lines(report.meta)
+    if extra:
+        console.print("\n".join(extra), markup=False, highlight=False)
     style = "bold green" if report.ok else "bold red"
     console.print(_summary(report), style=style)

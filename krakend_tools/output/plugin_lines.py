@@ -1,4 +1,4 @@
-"""``test-plugin`` text, as KrakenD prints it: one ``[OK]``/``[KO]`` line per artifact and type,
+"""``test-plugin`` lines, as KrakenD prints them: one ``[OK]``/``[KO]`` line per artifact and type,
 every further reason and warning indented under it."""
 
 from __future__ import annotations
@@ -9,6 +9,9 @@ from krakend_tools.report import Finding, Report, manifest_lines
 def line(finding: Finding) -> str:
     """``[OK] SERVER\\tplugin.so (registered: a)`` or ``[KO] CLIENT\\tplugin.so: reason``."""
     kind = finding.kind.upper()
+    if finding.ignored is not None:
+        why = finding.ignored or "no reason given"
+        return f"[IGNORED] {kind}\t{finding.name}: {finding.message or 'failed'} (ignored: {why})"
     if finding.ok:
         note = f" ({finding.message})" if finding.message else ""
         return f"[OK] {kind}\t{finding.name}{note}"
@@ -23,7 +26,7 @@ def lines(finding: Finding) -> list[str]:
     return out
 
 
-def render_test_text(report: Report) -> str:
+def render_plugin_lines(report: Report) -> str:
     """The manifest used, all lines, then the summary: ``[OK] N tested plugin(s) in 1.23s``."""
     out = manifest_lines(report.meta)
     out += [text for f in report.findings for text in lines(f)]
