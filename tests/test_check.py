@@ -198,6 +198,7 @@ def test_combined_fix_in_text_and_no_warning_when_the_requirement_admits_the_pin
     assert lines[i + 1 :] == [
         "\t# pyproject.toml: [tool.uv] constraint-dependencies = [" + ", ".join(f'"{p}"' for p in TRANSITIVE) + "]",
         '\tuv add "requests==2.31.0"',
+        f"manifest: {manifest} (gateway; Python 3.11.7 cpython-311-x86_64-linux-gnu; linux/amd64 glibc 2.36)",
         "5 incompatibilities found",
     ]
     assert not any("\tfix:" in line for line in lines)

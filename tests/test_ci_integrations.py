@@ -79,7 +79,13 @@ def test_action_globs_artifacts_and_refuses_other_commands(tmp_path: Path) -> No
         tmp_path,
     )
     assert proc.returncode == 0, proc.stderr  # static only: clean .py files pass ...
-    assert proc.stdout == "::notice title=krakend test-plugin::0 problem(s) in 2 checked item(s)\n"  # ... both
+    assert proc.stdout.splitlines() == [  # ... both, and say the import was not run
+        f"::warning file=dist/{name},title=server dist/{name}::not checked: import phase not run (--static-only)"
+        for name in ("a_plugin.py", "b_plugin.py")
+    ] + [
+        "::notice title=krakend test-plugin::0 problem(s), 2 warning(s) in 2 checked item(s); "
+        "manifest: host (gateway; Python 3.11.7 cpython-311-x86_64-linux-gnu; linux/amd64 glibc 2.36)"
+    ]
 
 
 def test_pre_commit_hook_entry_runs_on_the_files_it_matches(tmp_path: Path) -> None:

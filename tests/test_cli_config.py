@@ -38,7 +38,10 @@ def test_several_outputs_in_one_run(project: Path) -> None:
         cwd=project,
     )  # fmt: skip
     assert proc.returncode == 1, proc.stderr
-    assert proc.stdout.splitlines()[-1] == "::notice title=krakend check-plugin::5 problem(s) in 6 checked item(s)"
+    assert proc.stdout.splitlines()[-1] == (
+        "::notice title=krakend check-plugin::5 problem(s), 0 warning(s) in 6 checked item(s); "
+        f"manifest: {MANIFEST} (example-gateway 1.4.0; Python 3.11.7 cpython-311-x86_64-linux-gnu; linux/amd64 glibc 2.36)"
+    )
     assert json.loads((project / "result.json").read_text())["failures"] == 5
     suite = ET.parse(project / "report.xml").getroot().find("testsuite")
     assert suite is not None and suite.get("failures") == "5"
@@ -127,7 +130,7 @@ def test_test_plugin_takes_types_and_timeout_from_its_table(tmp_path: Path, host
     assert proc.returncode == 0, proc.stderr
     data = json.loads(proc.stdout)
     assert data["meta"]["timeout"] == 99 and data["meta"]["types"] == ["server", "modifier"]
-    assert [f["kind"] for f in data["findings"]] == ["SERVER", "MODIFIER"]
+    assert [f["kind"] for f in data["findings"]] == ["server", "modifier"]
     proc = run_krakend("test-plugin", "-c", "good_plugin.py", "--manifest", str(host_manifest), "--timeout", "5",
                        "-o", "json", cwd=tmp_path)  # fmt: skip
     data = json.loads(proc.stdout)
@@ -139,8 +142,8 @@ def test_static_only_does_not_import(tmp_path: Path, host_manifest: Path) -> Non
     proc = run_krakend("test-plugin", "-s", "--static-only", "good_plugin.py", "--manifest", str(host_manifest),
                        "-o", "json", cwd=tmp_path)  # fmt: skip
     data = json.loads(proc.stdout)
-    assert data["meta"]["import_phase"] == "skipped"
-    assert "static only" in data["meta"]["import_skipped"]
+    assert data["meta"]["import_phase"] == "static-only"
+    assert data["findings"][0]["skipped"] == "import phase not run (--static-only)"
     assert "probes" not in data["findings"][0]["details"]
 
 

@@ -141,7 +141,7 @@ def test_bad_project_config_is_one_line_exit_2(tmp_path: Path) -> None:
     shutil.copy(GEO / "uv.lock", tmp_path / "uv.lock")
     for text, needle in (
         ("[tool.krakend\n", "invalid TOML"),
-        ("[tool.krakend]\nmanifest = 3\n", "manifest must be a path"),
+        ("[tool.krakend]\nmanifest = 3\n", "manifest must be a string"),
         ('[tool.krakend]\nmanifest = "nope.json"\n', "no such file"),
     ):
         (tmp_path / "pyproject.toml").write_text(text)
@@ -155,7 +155,7 @@ def test_check_plugin_without_a_manifest_exits_2(tmp_path: Path) -> None:
     shutil.copy(GEO / "uv.lock", lock)
     proc = run_krakend("check-plugin", "-s", str(lock), cwd=tmp_path)
     assert proc.returncode == 2 and proc.stdout == ""
-    assert proc.stderr.startswith("krakend: error: no gateway manifest: ")
+    assert proc.stderr.startswith("krakend check-plugin: error: no gateway manifest: ")
     assert proc.stderr.count("\n") == 1
     # the same lockfile with a [tool.krakend] manifest next to it: really checked, and said so
     shutil.copy(FIXTURES / "gateway" / "manifest.json", tmp_path / "gateway.json")

@@ -96,7 +96,7 @@ def test_github_annotations_point_at_lines_and_escape() -> None:
         "have: >=3.12, want: 3.11.7",
         "::error file=plugin/uv.lock,line=42,title=package urllib3::bad: 50%25%0Areally; have: 2.2.1, "
         "want: 1.26.18; fix: uv lock",
-        "::notice title=krakend check-plugin::2 problem(s) in 3 checked item(s)",
+        "::notice title=krakend check-plugin::2 problem(s), 0 warning(s) in 3 checked item(s)",
     ]
 
 
@@ -142,7 +142,7 @@ def test_ignored_is_reported_in_every_format() -> None:
         "::warning file=plugin/uv.lock,line=42,title=package urllib3::the gateway has another version; "
         "have: 2.2.1, want: 1.26.18; fix: uv lock; ignored: gateway upgrade planned in Q3"
     )
-    assert gh[-1] == "::notice title=krakend check-plugin::1 problem(s) in 3 checked item(s), 1 ignored"
+    assert gh[-1] == "::notice title=krakend check-plugin::1 problem(s), 0 warning(s) in 3 checked item(s), 1 ignored"
     results = json.loads(sarif.render(report))["runs"][0]["results"]
     assert [r.get("suppressions") for r in results] == [
         None,

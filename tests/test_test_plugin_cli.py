@@ -189,7 +189,7 @@ def test_junit_has_one_case_per_artifact_and_type(sources: Path, host_manifest: 
     cases = suite.findall("testcase")
     assert [dict(c.attrib) for c in cases] == [
         {"classname": f"test-plugin.{kind}", "name": artifact, "file": artifact}
-        for kind in ("SERVER", "CLIENT", "MODIFIER")
+        for kind in ("server", "client", "modifier")
     ]
     messages = [c.find("failure").get("message") for c in cases]  # type: ignore[union-attr]
     assert messages == [
