@@ -40,7 +40,8 @@ def test_several_outputs_in_one_run(project: Path) -> None:
     assert proc.returncode == 1, proc.stderr
     assert proc.stdout.splitlines()[-1] == (
         "::notice title=krakend check-plugin::5 problem(s), 0 warning(s) in 6 checked item(s); "
-        f"manifest: {MANIFEST} (example-gateway 1.4.0; Python 3.11.7 cpython-311-x86_64-linux-gnu; linux/amd64 glibc 2.36)"
+        f"manifest: {MANIFEST} (example-gateway 1.4.0; "
+        "Python 3.11.7 cpython-311-x86_64-linux-gnu; linux/amd64 glibc 2.36)"
     )
     assert json.loads((project / "result.json").read_text())["failures"] == 5
     suite = ET.parse(project / "report.xml").getroot().find("testsuite")
