@@ -56,6 +56,9 @@ def run(argv: list[str]) -> int:
     args = parser().parse_args(argv)
     paths = ([args.sum] if args.sum is not None else []) + args.lockfiles
     locks = [load_lockfile(p) for p in paths or [find_lockfile(Path.cwd())]]
+    for lock in locks:
+        for note in lock.notes:
+            print(f"{lock.path}: note: {note}", file=sys.stderr)
     manifest = mf.resolve(args.manifest).with_overrides(args.python, args.libc)
     reports = [check_plugin(lock, manifest, groups=args.group, extras=args.extra, fix=args.fix)
                for lock in locks]

@@ -151,10 +151,15 @@ def line_at(lines: list[int], index: int) -> int | None:
 
 
 def file_name(url_or_name: object) -> str | None:
-    """The last path segment of a URL or path, without query or fragment."""
+    """The last path segment of a URL or path, without query or fragment, %-decoded."""
     if not isinstance(url_or_name, str) or not url_or_name:
         return None
-    return url_or_name.split("#", 1)[0].split("?", 1)[0].rstrip("/").rsplit("/", 1)[-1]
+    name = url_or_name.split("#", 1)[0].split("?", 1)[0].rstrip("/").rsplit("/", 1)[-1]
+    if "%" in name:  # torch-2.5.1%2Bcpu-...whl is torch-2.5.1+cpu-...whl
+        from urllib.parse import unquote
+
+        name = unquote(name)
+    return name
 
 
 def split_files(names: list[str]) -> tuple[tuple[str, ...], str | None]:

@@ -1,4 +1,4 @@
-"""poetry.lock, lock-version 1.1, 2.0 and 2.1.
+"""poetry.lock, lock-version 1.0, 1.1, 2.0 and 2.1.
 
 2.1 records ``groups`` and ``markers`` per package, so it is read flat. 1.1 and 2.0 record
 neither markers nor (2.0) groups: with the pyproject.toml beside the lockfile their
@@ -35,7 +35,7 @@ from krakend_tools.lockfiles._pyproject import (
 )
 
 TOOL = "poetry"
-SUPPORTED = ("1.1", "2.0", "2.1")
+SUPPORTED = ("1.0", "1.1", "2.0", "2.1")
 _SOURCES = {"legacy": "registry", "git": "git", "directory": "path", "file": "path",
             "url": "url"}
 
@@ -107,6 +107,13 @@ def parse(path: Path, text: str) -> Lockfile:
 
     lock = Lockfile(path=path, tool=TOOL, packages=packages, requires_python=requires_python,
                     lock_version=str(lock_version))
+    lock.extras_defined = frozenset(_canon(e) for e in table(data.get("extras"), "[extras]", path))
+    if pyproject is None and not flat:
+        lock.notes.append(
+            "no pyproject.toml beside this lock-version " + str(lock_version) + " lock: its "
+            "markers and groups live there, so " + (
+                "packages are taken by their category, on every platform" if lock_version in
+                ("1.0", "1.1") else "every locked package is taken, on every platform"))
     if pyproject is not None:
         project = table(pyproject.get("project"), "[project]", path).get("name") or table(
             table(pyproject.get("tool"), "[tool]", path).get("poetry"), "[tool.poetry]",

@@ -38,6 +38,7 @@ def parse(path: Path, text: str) -> Lockfile:
 
     data = load_toml(path, text)
     lines = entry_lines(text, "packages")
+    notes = _normalize_names(data)
     try:
         lock = Pylock.from_dict(data)
     except PylockUnsupportedVersionError as err:
@@ -73,7 +74,26 @@ def parse(path: Path, text: str) -> Lockfile:
     return Lockfile(path=path, tool=TOOL, packages=packages,
                     requires_python=lock.requires_python, lock_version=str(lock.lock_version),
                     created_by=lock.created_by,
-                    project=project)
+                    project=project, notes=notes,
+                    default_groups=frozenset(lock.default_groups) if lock.default_groups else None,
+                    extras_defined=frozenset(str(e) for e in lock.extras or ()))
+
+
+def _normalize_names(data: dict[str, object]) -> list[str]:
+    """PEP 751 wants normalized names; pipenv writes them as typed: normalize, with a note."""
+    from packaging.utils import canonicalize_name
+
+    changed = []
+    packages = data.get("packages")
+    for pkg in packages if isinstance(packages, list) else ():
+        name = pkg.get("name") if isinstance(pkg, dict) else None
+        if isinstance(name, str) and canonicalize_name(name) != name:
+            pkg["name"] = canonicalize_name(name)
+            changed.append(name)
+    if not changed:
+        return []
+    return [f"{len(changed)} package name(s) not normalized as PEP 751 requires (e.g. "
+            f"{changed[0]!r}); read as normalized"]
 
 
 def _filename(dist: PackageWheel | PackageSdist) -> str:
