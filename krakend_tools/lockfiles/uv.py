@@ -107,10 +107,17 @@ def parse(path: Path, text: str) -> Lockfile:
             direct.update(name_of(d.get("name"), path, line) for d in array(group, "", path, line)
                           if isinstance(d, dict))
     members = _virtual_members(data, entries, root, path)
+    manifest = table(data.get("manifest"), "[manifest]", path)
+    if root is None and members is None and "requirements" in manifest:
+        # a script's lock (script.py.lock): the script's requirements are the roots
+        lock.roots[RUNTIME] = [
+            Edge(name_of(r.get("name"), path, None), _marker(r.get("marker"), path, None),
+                 frozenset(_canon(e) for e in array(r.get("extras"), "extras", path)))
+            for r in array(manifest.get("requirements"), "[manifest] requirements", path)
+            if isinstance(r, Mapping)]
     if members is not None:  # a virtual workspace root: its members are the project
         lock.roots[RUNTIME] = [Edge(m) for m in members]
         direct.update(members)
-        manifest = table(data.get("manifest"), "[manifest]", path)
         for group, reqs in table(manifest.get("dependency-groups"), "[manifest.dependency-groups]",
                                  path).items():
             lock.roots[group] = [Edge(name_of(r.get("name"), path, None),

@@ -1,0 +1,207 @@
+#!/usr/bin/env python3
+"""Ask the lock tools themselves what each real lockfile in fixtures/real/ installs.
+
+For every entry ``fixtures/real/NAME/`` (a public project's lockfile with the pyproject.toml
+or Pipfile of the same commit, see its SOURCE) this runs the tool that wrote the lockfile and
+saves its answer under ``NAME/expected/``:
+
+- uv.lock           ``uv export --frozen --no-default-groups --no-hashes``
+- NAME.py.lock      ``uv export --script NAME.py --frozen --no-hashes``
+- poetry.lock       ``poetry export --only main --without-hashes`` (poetry-plugin-export;
+                    Poetry 2.x, else 1.8 for a lock it calls stale)
+- pdm.lock          ``pdm export --prod --no-hashes``
+- Pipfile.lock      ``pipenv requirements``
+- pylock*.toml and requirements*.txt: no tool exports them with markers, so uv installs
+  them (``uv pip install --dry-run``) for each target instead: one file per target.
+
+An export the tool refuses is saved as ``expected/TOOL.skip`` with the tool's own last line:
+tests/test_corpus.py reports it as a visible skip. Every index/file host of the real package
+index in what is saved is rewritten to registry.invalid, as scripts/regen-fixtures.sh does;
+the scratch copy the tools run in gets the real hosts back.
+
+Usage: scripts/export-corpus.py [NAME...]    (needs python3.11 and the package index)
+       scripts/export-corpus.py --import DIR  copy DIR/NAME/ entries in, hosts rewritten
+  TOOLS=dir  where the tool venvs live (default .cache/tools)
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+CORPUS = ROOT / "fixtures" / "real"
+TOOLS = Path(os.environ.get("TOOLS", ROOT / ".cache" / "tools"))
+PLACEHOLDER = "https://registry.invalid"
+VERSIONS = {  # venv name -> what is installed in it
+    "uv": ["uv==0.13.9"],
+    "poetry": ["poetry==2.5.1", "poetry-plugin-export==1.9.0"],
+    "poetry18": ["poetry==1.8.5", "poetry-plugin-export==1.8.0"],
+    "pdm": ["pdm[locked]==2.29.3"],
+    "pipenv": ["pipenv==2026.10.3"],
+}
+# The targets tests/test_corpus.py compares: uv's --python-platform for each.
+TARGETS = {
+    "generic/amd64": "x86_64-manylinux_2_36", "generic/arm64": "aarch64-manylinux_2_36",
+    "alpine/amd64": "x86_64-unknown-linux-musl", "alpine/arm64": "aarch64-unknown-linux-musl",
+}
+PYTHONS = ("3.11", "3.12")
+
+
+def tool(name: str) -> Path:
+    """The venv of one tool, made on first use with pinned versions."""
+    venv = TOOLS / name
+    stamp = venv / ".ok"
+    want = " ".join(VERSIONS[name])
+    if not stamp.is_file() or stamp.read_text().strip() != want:
+        shutil.rmtree(venv, ignore_errors=True)
+        subprocess.run([os.environ.get("PYTHON", "python3.11"), "-m", "venv", str(venv)],
+                       check=True)
+        subprocess.run([str(venv / "bin" / "pip"), "install", "-q", *VERSIONS[name]], check=True)
+        stamp.write_text(want + "\n")
+    return venv / "bin"
+
+
+def hosts() -> tuple[str, str]:
+    """The real index URL and file host, as pip itself defines them (so no host is named here)."""
+    out = subprocess.run([str(tool("uv") / "python"), "-c", "from pip._internal.models.index "
+                          "import PyPI as P; print(P.simple_url, P.file_storage_domain)"],
+                         check=True, capture_output=True, text=True).stdout.split()
+    return out[0], out[1]
+
+
+INDEX, FILES_HOST = hosts()
+INDEX_HOST = INDEX.split("://", 1)[1].split("/", 1)[0]
+
+
+def hide(text: str) -> str:
+    """Real hosts -> registry.invalid."""
+    text = text.replace(f"https://{FILES_HOST}/", f"{PLACEHOLDER}/").replace(
+        INDEX.rstrip("/"), f"{PLACEHOLDER}/simple")
+    return text.replace(INDEX_HOST, "registry.invalid").replace(FILES_HOST, "registry.invalid")
+
+
+def reveal(text: str) -> str:
+    """registry.invalid -> the real hosts, for the tools' scratch copy."""
+    text = text.replace(f"{PLACEHOLDER}/simple", INDEX.rstrip("/"))
+    return text.replace(f"{PLACEHOLDER}/", f"https://{FILES_HOST}/")
+
+
+def run(args: list[str], cwd: Path) -> tuple[bool, str]:
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("PIP_", "UV_", "VIRTUAL_ENV", "POETRY_", "PDM_", "PIPENV_"))}
+    env.update(PIP_CONFIG_FILE="/dev/null", UV_NO_PROGRESS="1", PDM_CHECK_UPDATE="false",
+               PDM_NON_INTERACTIVE="1", PIPENV_IGNORE_VIRTUALENVS="1", PIPENV_YES="1",
+               PIPENV_VERBOSITY="-1", NO_COLOR="1", POETRY_VIRTUALENVS_CREATE="false")
+    proc = subprocess.run(args, cwd=cwd, capture_output=True, text=True, env=env, timeout=300)
+    if proc.returncode != 0:
+        lines = [ln.strip() for ln in (proc.stderr + proc.stdout).splitlines() if ln.strip()]
+        return False, (lines[-1] if lines else f"exit {proc.returncode}")
+    return True, proc.stdout
+
+
+def exports(work: Path) -> dict[str, tuple[str, list[str], list[list[str]]]]:
+    """expected file stem -> (lockfile, header args, commands to try in order)."""
+    uv = str(tool("uv") / "uv")
+    out: dict[str, tuple[str, list[str], list[list[str]]]] = {}
+    for lock in sorted(work.iterdir()):
+        name = lock.name
+        if name == "uv.lock":
+            out["uv"] = (name, [], [[uv, "export", "--frozen", "--no-default-groups",
+                                     "--no-hashes", "--no-emit-project",
+                                     "--format", "requirements-txt"]])
+        elif name.endswith(".py.lock"):
+            script = name[: -len(".lock")]
+            out["uv-script"] = (name, [], [[uv, "export", "--script", script, "--frozen",
+                                            "--no-hashes"]])
+        elif name == "poetry.lock":
+            cmd = ["export", "--only", "main", "--without-hashes", "-f", "requirements.txt", "-n"]
+            out["poetry"] = (name, [], [[str(tool("poetry") / "poetry"), *cmd],
+                                        [str(tool("poetry18") / "poetry"), *cmd]])
+        elif name == "pdm.lock":
+            out["pdm"] = (name, [], [[str(tool("pdm") / "pdm"), "export", "--prod",
+                                      "--no-hashes", "-f", "requirements"]])
+        elif name == "Pipfile.lock":
+            out["pipenv"] = (name, [], [[str(tool("pipenv") / "pipenv"), "requirements"]])
+        elif re.fullmatch(r"pylock(\.[^.]+)?\.toml|requirements.*\.txt", name):
+            for target, platform in TARGETS.items():
+                for python in PYTHONS:
+                    stem = f"uv-pip-{name}-{target.replace('/', '-')}-{python}"
+                    flag = ["--no-deps"] if name.endswith(".txt") else []
+                    out[stem] = (name, [target, python], [[
+                        uv, "pip", "install", "--dry-run", "--target", str(work / ".target"),
+                        "--python-platform", platform, "--python-version", python,
+                        "--index-url", INDEX, *flag, "-r", name]])
+    return out
+
+
+def as_requirements(stdout: str) -> str:
+    """``uv pip install --dry-run`` lines ``+ name==version`` as requirement lines."""
+    return "".join(f"{m.group(1)}\n" for m in re.finditer(r"(?m)^ \+ (\S+)", stdout))
+
+
+def export(entry: Path) -> None:
+    expected = entry / "expected"
+    shutil.rmtree(expected, ignore_errors=True)
+    expected.mkdir()
+    with tempfile.TemporaryDirectory(prefix="krakend-corpus.") as scratch:
+        work = Path(scratch) / entry.name
+        shutil.copytree(entry, work, ignore=shutil.ignore_patterns("expected", "SOURCE"))
+        for path in work.iterdir():
+            if path.is_file():
+                path.write_text(reveal(path.read_text()))
+        for stem, (lock, extra, commands) in exports(work).items():
+            why = "no command"
+            for command in commands:
+                ok, text = run(command, work)
+                if ok:
+                    if stem.startswith("uv-pip-"):
+                        text = as_requirements(text)
+                    header = (f"# krakend-corpus: lock={lock} tool={Path(command[0]).parent.parent.name}"
+                              f"{' target=' + extra[0] + ' python=' + extra[1] if extra else ''}\n")
+                    (expected / f"{stem}.txt").write_text(header + hide(text))
+                    break
+                why = text
+            else:
+                (expected / f"{stem}.skip").write_text(
+                    f"lock={lock}\n{hide(why)}\n")
+                print(f"{entry.name}: {stem} skipped: {hide(why)}", file=sys.stderr)
+
+
+def import_entries(raw: Path) -> list[str]:
+    """Copy each ``raw/NAME/`` (files as fetched) to fixtures/real/NAME/, hosts rewritten."""
+    names = []
+    for source in sorted(p for p in raw.iterdir() if p.is_dir()):
+        dest = CORPUS / source.name
+        dest.mkdir(parents=True, exist_ok=True)
+        for path in source.iterdir():
+            if path.is_file():
+                (dest / path.name).write_text(hide(path.read_text()))
+        names.append(source.name)
+    return names
+
+
+def main(names: list[str]) -> int:
+    if names[:1] == ["--import"]:
+        names = import_entries(Path(names[1]))
+    entries = [CORPUS / n for n in names] if names else sorted(
+        p for p in CORPUS.iterdir() if p.is_dir())
+    for entry in entries:
+        print(f"--- {entry.name}", file=sys.stderr)
+        export(entry)
+    left = [str(p) for p in CORPUS.rglob("*") if p.is_file()
+            and (INDEX_HOST in p.read_text(errors="replace")
+                 or FILES_HOST in p.read_text(errors="replace"))]
+    if left:
+        print("a real host name is left in: " + ", ".join(left), file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,104 @@
+"""Real public projects' lockfiles (fixtures/real/) against the lock tools' own exports.
+
+scripts/export-corpus.py ran each tool (uv, Poetry, PDM, pipenv; uv's installer for pylock
+and requirements files) on each entry and saved its answer under expected/. Here, with no
+network, the exports' markers are evaluated for each target the way ``version --from-lock``
+builds a gateway's marker environment, and check-plugin's selection must be the same set of
+packages at the same versions. An export the tool refused is a visible skip with its reason.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
+
+from krakend_tools.lockfiles import load_lockfile
+from krakend_tools.manifest import target_environment
+from krakend_tools.platforms import Target
+
+CORPUS = Path(__file__).resolve().parent.parent / "fixtures" / "real"
+TARGETS = [(t, p) for t in ("generic/amd64", "generic/arm64", "alpine/amd64", "alpine/arm64")
+           for p in ("3.11.9", "3.12.4")]
+EXPORTS = sorted(CORPUS.glob("*/expected/*.txt"))
+SKIPS = sorted(CORPUS.glob("*/expected/*.skip"))
+
+
+def header(export: Path) -> dict[str, str]:
+    first = export.read_text().splitlines()[0]
+    assert first.startswith("# krakend-corpus: "), export
+    return dict(item.split("=", 1) for item in first.split(": ", 1)[1].split())
+
+
+def exported(export: Path, environment: dict[str, str]) -> tuple[set[str], set[str]]:
+    """(``name==version`` of registry packages, names of URL/VCS/local ones) for ``environment``."""
+    pinned: set[str] = set()
+    other: set[str] = set()
+    for raw in export.read_text().splitlines():
+        line = raw.split(" #", 1)[0].strip()
+        if not line or line.startswith(("#", "--")):
+            continue
+        if line.startswith("-e ") or line.startswith(("./", "../", "file:", "/")):
+            continue  # the project or a workspace member: the plugin's own
+        req = Requirement(line.rstrip("\\").strip())
+        if req.marker is not None and not req.marker.evaluate(environment):
+            continue
+        name = canonicalize_name(req.name)
+        if req.url:
+            if not req.url.startswith("file:"):
+                other.add(name)
+            continue
+        (version,) = [s.version for s in req.specifier if s.operator in ("==", "===")]
+        pinned.add(f"{name}=={version}")
+    return pinned, other
+
+
+def selected(lock_path: Path, environment: dict[str, str]) -> tuple[set[str], set[str]]:
+    lock = load_lockfile(lock_path)
+    pinned: set[str] = set()
+    other: set[str] = set()
+    for pkg in lock.select(environment):
+        if pkg.name == lock.project or pkg.source == "path":
+            continue
+        if pkg.version is None or pkg.source in ("git", "vcs", "url"):
+            other.add(pkg.name)
+        else:
+            pinned.add(f"{pkg.name}=={pkg.version}")
+    return pinned, other
+
+
+def _id(path: Path) -> str:
+    return f"{path.parent.parent.name}/{path.stem}"
+
+
+@pytest.mark.parametrize("export", EXPORTS, ids=_id)
+def test_selection_equals_the_tools_export(export: Path) -> None:
+    facts = header(export)
+    lock = export.parent.parent / facts["lock"]
+    targets = ([(facts["target"], facts["python"] + ".4")] if "target" in facts else TARGETS)
+    for target, python in targets:
+        environment = target_environment(Target.parse(target), python)
+        want = exported(export, environment)
+        have = selected(lock, environment)
+        assert have == want, (f"{target} py{python}: only ours {sorted(have[0] - want[0])}, "
+                              f"only the tool's {sorted(want[0] - have[0])}, "
+                              f"by name {sorted(have[1] ^ want[1])}")
+
+
+@pytest.mark.parametrize("skip", SKIPS, ids=_id)
+def test_tool_could_not_export(skip: Path) -> None:
+    lock, reason = skip.read_text().split("\n", 1)
+    assert (skip.parent.parent / lock.split("=", 1)[1]).is_file()
+    load_lockfile(skip.parent.parent / lock.split("=", 1)[1])  # we still read it
+    pytest.skip(f"{skip.stem} cannot export it: {reason.strip()}")
+
+
+def test_corpus_is_there() -> None:
+    assert len({p.parent.parent for p in EXPORTS + SKIPS}) >= 2
+    for entry in CORPUS.iterdir():
+        assert (entry / "SOURCE").is_file(), entry
+        assert "commit:" in (entry / "SOURCE").read_text()
+
+
