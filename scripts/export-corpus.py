@@ -152,7 +152,7 @@ def export(entry: Path) -> None:
     with tempfile.TemporaryDirectory(prefix="krakend-corpus.") as scratch:
         work = Path(scratch) / entry.name
         shutil.copytree(entry, work, ignore=shutil.ignore_patterns("expected", "SOURCE"))
-        for path in work.iterdir():
+        for path in work.rglob("*"):
             if path.is_file():
                 path.write_text(reveal(path.read_text()))
         for stem, (lock, extra, commands) in exports(work).items():
@@ -177,11 +177,11 @@ def import_entries(raw: Path) -> list[str]:
     """Copy each ``raw/NAME/`` (files as fetched) to fixtures/real/NAME/, hosts rewritten."""
     names = []
     for source in sorted(p for p in raw.iterdir() if p.is_dir()):
-        dest = CORPUS / source.name
-        dest.mkdir(parents=True, exist_ok=True)
-        for path in source.iterdir():
+        for path in source.rglob("*"):
             if path.is_file():
-                (dest / path.name).write_text(hide(path.read_text()))
+                dest = CORPUS / source.name / path.relative_to(source)
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                dest.write_text(hide(path.read_text()))
         names.append(source.name)
     return names
 
