@@ -105,12 +105,43 @@ def run(args: list[str], cwd: Path) -> tuple[bool, str]:
     return True, proc.stdout
 
 
+def groups_of(work: Path, lock: str) -> list[str]:
+    """The optional dependency groups a lockfile's project defines (each exported too)."""
+    import tomllib
+
+    data = tomllib.loads((work / lock).read_text())
+    pyproject = work / "pyproject.toml"
+    project = tomllib.loads(pyproject.read_text()) if pyproject.is_file() else {}
+    if lock == "pdm.lock":
+        return [g for g in data.get("metadata", {}).get("groups", []) if g != "default"]
+    if lock == "uv.lock":
+        found = set(project.get("dependency-groups", {}))
+        found |= set(project.get("tool", {}).get("uv", {}).get("dev-dependencies", []) and ["dev"])
+        return sorted(found)
+    if lock == "poetry.lock":
+        poetry = project.get("tool", {}).get("poetry", {})
+        found = set(poetry.get("group", {})) | ({"dev"} if poetry.get("dev-dependencies") else set())
+        return sorted(found)
+    return []
+
+
 def exports(work: Path) -> dict[str, tuple[str, list[str], list[list[str]]]]:
     """expected file stem -> (lockfile, header args, commands to try in order)."""
     uv = str(tool("uv") / "uv")
     out: dict[str, tuple[str, list[str], list[list[str]]]] = {}
     for lock in sorted(work.iterdir()):
         name = lock.name
+        for group in groups_of(work, name) if name in ("uv.lock", "pdm.lock",
+                                                       "poetry.lock") else []:
+            cmd = {"uv.lock": [[uv, "export", "--frozen", "--no-default-groups", "--group", group,
+                                "--no-hashes", "--no-emit-project", "--format",
+                                "requirements-txt"]],
+                   "pdm.lock": [[str(tool("pdm") / "pdm"), "export", "-G", group, "--no-hashes",
+                                 "-f", "requirements"]],
+                   "poetry.lock": [[str(tool(t) / "poetry"), "export", "--with", group,
+                                    "--without-hashes", "-f", "requirements.txt", "-n"]
+                                   for t in ("poetry", "poetry18")]}[name]
+            out[f"{name.split('.')[0]}-group-{group}"] = (name, [f"groups={group}"], cmd)
         if name == "uv.lock":
             out["uv"] = (name, [], [[uv, "export", "--frozen", "--no-default-groups",
                                      "--no-hashes", "--no-emit-project",
@@ -133,7 +164,7 @@ def exports(work: Path) -> dict[str, tuple[str, list[str], list[list[str]]]]:
                 for python in PYTHONS:
                     stem = f"uv-pip-{name}-{target.replace('/', '-')}-{python}"
                     flag = ["--no-deps"] if name.endswith(".txt") else []
-                    out[stem] = (name, [target, python], [[
+                    out[stem] = (name, [f"target={target}", f"python={python}"], [[
                         uv, "pip", "install", "--dry-run", "--target", str(work / ".target"),
                         "--python-platform", platform, "--python-version", python,
                         "--index-url", INDEX, *flag, "-r", name]])
@@ -162,8 +193,8 @@ def export(entry: Path) -> None:
                 if ok:
                     if stem.startswith("uv-pip-"):
                         text = as_requirements(text)
-                    header = (f"# krakend-corpus: lock={lock} tool={Path(command[0]).parent.parent.name}"
-                              f"{' target=' + extra[0] + ' python=' + extra[1] if extra else ''}\n")
+                    header = (f"# krakend-corpus: lock={lock} "
+                              f"tool={Path(command[0]).parent.parent.name} {' '.join(extra)}\n")
                     (expected / f"{stem}.txt").write_text(header + hide(text))
                     break
                 why = text

@@ -55,11 +55,12 @@ def exported(export: Path, environment: dict[str, str]) -> tuple[set[str], set[s
     return pinned, other
 
 
-def selected(lock_path: Path, environment: dict[str, str]) -> tuple[set[str], set[str]]:
+def selected(lock_path: Path, environment: dict[str, str],
+             groups: list[str]) -> tuple[set[str], set[str]]:
     lock = load_lockfile(lock_path)
     pinned: set[str] = set()
     other: set[str] = set()
-    for pkg in lock.select(environment):
+    for pkg in lock.select(environment, groups=groups):
         if pkg.name == lock.project or pkg.source == "path":
             continue
         if pkg.version is None or pkg.source in ("git", "vcs", "url"):
@@ -81,7 +82,7 @@ def test_selection_equals_the_tools_export(export: Path) -> None:
     for target, python in targets:
         environment = target_environment(Target.parse(target), python)
         want = exported(export, environment)
-        have = selected(lock, environment)
+        have = selected(lock, environment, [g for g in facts.get("groups", "").split(",") if g])
         assert have == want, (f"{target} py{python}: only ours {sorted(have[0] - want[0])}, "
                               f"only the tool's {sorted(want[0] - have[0])}, "
                               f"by name {sorted(have[1] ^ want[1])}")
