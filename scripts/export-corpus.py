@@ -159,6 +159,8 @@ def exports(work: Path) -> dict[str, tuple[str, list[str], list[list[str]]]]:
                                       "--no-hashes", "-f", "requirements"]])
         elif name == "Pipfile.lock":
             out["pipenv"] = (name, [], [[str(tool("pipenv") / "pipenv"), "requirements"]])
+            out["pipenv-group-dev"] = (name, ["groups=dev"], [[str(tool("pipenv") / "pipenv"),
+                                                               "requirements", "--dev"]])
         elif re.fullmatch(r"pylock(\.[^.]+)?\.toml|requirements.*\.txt", name):
             for target, platform in TARGETS.items():
                 for python in PYTHONS:

@@ -38,10 +38,8 @@ def exported(export: Path, environment: dict[str, str]) -> tuple[set[str], set[s
     other: set[str] = set()
     for raw in export.read_text().splitlines():
         line = raw.split(" #", 1)[0].strip()
-        if not line or line.startswith(("#", "--")):
-            continue
-        if line.startswith("-e ") or line.startswith(("./", "../", "file:", "/")):
-            continue  # the project or a workspace member: the plugin's own
+        if not line or line.startswith(("#", "-", "./", "../", "file:", "/")):
+            continue  # options (-i, --hash), and -e/path lines: the project or its members
         req = Requirement(line.rstrip("\\").strip())
         if req.marker is not None and not req.marker.evaluate(environment):
             continue
