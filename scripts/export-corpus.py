@@ -129,7 +129,7 @@ def exports(work: Path) -> dict[str, tuple[str, list[str], list[list[str]]]]:
     """expected file stem -> (lockfile, header args, commands to try in order)."""
     uv = str(tool("uv") / "uv")
     out: dict[str, tuple[str, list[str], list[list[str]]]] = {}
-    for lock in sorted(work.iterdir()):
+    for lock in sorted(p for p in work.iterdir() if not p.name.endswith(".readback.toml")):
         name = lock.name
         for group in groups_of(work, name) if name in ("uv.lock", "pdm.lock",
                                                        "poetry.lock") else []:
@@ -162,6 +162,13 @@ def exports(work: Path) -> dict[str, tuple[str, list[str], list[list[str]]]]:
             out["pipenv-group-dev"] = (name, ["groups=dev"], [[str(tool("pipenv") / "pipenv"),
                                                                "requirements", "--dev"]])
         elif re.fullmatch(r"pylock(\.[^.]+)?\.toml|requirements.*\.txt", name):
+            source = name
+            if name.endswith(".toml"):  # the project's own directory entry cannot be built here
+                source = "pylock.readback.toml"
+                blocks = re.split(r"(?m)^(?=\[\[packages\]\]$)", lock.read_text())
+                (work / source).write_text("".join(
+                    b for b in blocks
+                    if not re.search(r"(?m)^(directory = |\[packages\.directory\])", b)))
             for target, platform in TARGETS.items():
                 for python in PYTHONS:
                     stem = f"uv-pip-{name}-{target.replace('/', '-')}-{python}"
@@ -169,7 +176,7 @@ def exports(work: Path) -> dict[str, tuple[str, list[str], list[list[str]]]]:
                     out[stem] = (name, [f"target={target}", f"python={python}"], [[
                         uv, "pip", "install", "--dry-run", "--target", str(work / ".target"),
                         "--python-platform", platform, "--python-version", python,
-                        "--index-url", INDEX, *flag, "-r", name]])
+                        "--index-url", INDEX, *flag, "-r", source]])
     return out
 
 

@@ -9,15 +9,19 @@ packages at the same versions. An export the tool refused is a visible skip with
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
+from krakend_tools.check import check_plugin
 from krakend_tools.lockfiles import load_lockfile
 from krakend_tools.manifest import target_environment
 from krakend_tools.platforms import Target
+
+from .test_lockfile_semantics import _manifest
 
 CORPUS = Path(__file__).resolve().parent.parent / "fixtures" / "real"
 TARGETS = [(t, p) for t in ("generic/amd64", "generic/arm64", "alpine/amd64", "alpine/arm64")
@@ -88,9 +92,17 @@ def test_selection_equals_the_tools_export(export: Path) -> None:
 
 @pytest.mark.parametrize("skip", SKIPS, ids=_id)
 def test_tool_could_not_export(skip: Path) -> None:
-    lock, reason = skip.read_text().split("\n", 1)
-    assert (skip.parent.parent / lock.split("=", 1)[1]).is_file()
-    load_lockfile(skip.parent.parent / lock.split("=", 1)[1])  # we still read it
+    """A file the tool refused is still read; where uv refused to install a package for a
+    target (no wheel fits), check-plugin must fail that package for that target too."""
+    lock_line, reason = skip.read_text().split("\n", 1)
+    lock = load_lockfile(skip.parent.parent / lock_line.split("=", 1)[1])
+    refused = re.search(r"`([^`]+)` \(v[^)]*\) (only has wheels|can't be installed)", reason)
+    found = re.search(r"-(generic|alpine)-(amd64|arm64)-(3\.\d+)$", skip.stem)
+    if refused and found:
+        manifest = _manifest(f"{found[1]}/{found[2]}", f"{found[3]}.4")
+        report = check_plugin(lock, manifest)
+        assert refused[1] in {f.name for f in report.findings if not f.ok}, report.findings
+        return
     pytest.skip(f"{skip.stem} cannot export it: {reason.strip()}")
 
 
