@@ -41,7 +41,7 @@ PLACEHOLDER = "https://registry.invalid"
 VERSIONS = {  # venv name -> what is installed in it
     "uv": ["uv==0.13.9"],
     "poetry": ["poetry==2.5.1", "poetry-plugin-export==1.9.0"],
-    "poetry18": ["poetry==1.8.5", "poetry-plugin-export==1.8.0"],
+    "poetry18": ["poetry==1.8.5", "poetry-plugin-export==1.8.0"],  # writes lock-version 2.0
     "pdm": ["pdm[locked]==2.29.3"],
     "pipenv": ["pipenv==2026.10.3"],
 }
@@ -101,7 +101,9 @@ def run(args: list[str], cwd: Path) -> tuple[bool, str]:
     proc = subprocess.run(args, cwd=cwd, capture_output=True, text=True, env=env, timeout=300)
     if proc.returncode != 0:
         lines = [ln.strip() for ln in (proc.stderr + proc.stdout).splitlines() if ln.strip()]
-        return False, (lines[-1] if lines else f"exit {proc.returncode}")
+        return False, (" ".join(lines[-3:]) if lines else f"exit {proc.returncode}")
+    if args[1:3] == ["pip", "install"]:  # uv reports a dry run on stderr
+        return True, proc.stdout + proc.stderr
     return True, proc.stdout
 
 
@@ -125,6 +127,28 @@ def groups_of(work: Path, lock: str) -> list[str]:
     return []
 
 
+def poetries(lock: Path) -> tuple[str, ...]:
+    """Poetry installs to try, the one that writes the lock's version first: Poetry 2's export
+    plugin drops packages reached through a dependency's extras from lock-version 2.0 files
+    (uvloop of uvicorn[standard]) although its installer installs them."""
+    version = re.search(r'(?m)^lock-version = "([^"]+)"', lock.read_text())
+    if version and version.group(1) in ("1.0", "1.1", "2.0"):
+        return ("poetry18", "poetry")
+    return ("poetry", "poetry18")
+
+
+def extras_of(work: Path, lock: str) -> list[str]:
+    """The project's extras (each exported too), for the tools that export one at a time."""
+    import tomllib
+
+    pyproject = work / "pyproject.toml"
+    if lock not in ("uv.lock", "poetry.lock") or not pyproject.is_file():
+        return []
+    project = tomllib.loads(pyproject.read_text())
+    return sorted(set(project.get("project", {}).get("optional-dependencies", {}))
+                  | set(project.get("tool", {}).get("poetry", {}).get("extras", {})))
+
+
 def exports(work: Path) -> dict[str, tuple[str, list[str], list[list[str]]]]:
     """expected file stem -> (lockfile, header args, commands to try in order)."""
     uv = str(tool("uv") / "uv")
@@ -140,8 +164,17 @@ def exports(work: Path) -> dict[str, tuple[str, list[str], list[list[str]]]]:
                                  "-f", "requirements"]],
                    "poetry.lock": [[str(tool(t) / "poetry"), "export", "--with", group,
                                     "--without-hashes", "-f", "requirements.txt", "-n"]
-                                   for t in ("poetry", "poetry18")]}[name]
+                                   for t in poetries(lock)] if name == "poetry.lock" else []}[name]
             out[f"{name.split('.')[0]}-group-{group}"] = (name, [f"groups={group}"], cmd)
+        for extra in extras_of(work, name):
+            cmd = {"uv.lock": [[uv, "export", "--frozen", "--no-default-groups", "--extra", extra,
+                                "--no-hashes", "--no-emit-project", "--format",
+                                "requirements-txt"]],
+                   "poetry.lock": [[str(tool(t) / "poetry"), "export", "--only", "main",
+                                    "--extras", extra, "--without-hashes", "-f",
+                                    "requirements.txt", "-n"] for t in poetries(lock)]
+                   if name == "poetry.lock" else []}
+            out[f"{name.split('.')[0]}-extra-{extra}"] = (name, [f"extras={extra}"], cmd[name])
         if name == "uv.lock":
             out["uv"] = (name, [], [[uv, "export", "--frozen", "--no-default-groups",
                                      "--no-hashes", "--no-emit-project",
@@ -152,8 +185,7 @@ def exports(work: Path) -> dict[str, tuple[str, list[str], list[list[str]]]]:
                                             "--no-hashes"]])
         elif name == "poetry.lock":
             cmd = ["export", "--only", "main", "--without-hashes", "-f", "requirements.txt", "-n"]
-            out["poetry"] = (name, [], [[str(tool("poetry") / "poetry"), *cmd],
-                                        [str(tool("poetry18") / "poetry"), *cmd]])
+            out["poetry"] = (name, [], [[str(tool(t) / "poetry"), *cmd] for t in poetries(lock)])
         elif name == "pdm.lock":
             out["pdm"] = (name, [], [[str(tool("pdm") / "pdm"), "export", "--prod",
                                       "--no-hashes", "-f", "requirements"]])
@@ -165,10 +197,19 @@ def exports(work: Path) -> dict[str, tuple[str, list[str], list[list[str]]]]:
             source = name
             if name.endswith(".toml"):  # the project's own directory entry cannot be built here
                 source = "pylock.readback.toml"
-                blocks = re.split(r"(?m)^(?=\[\[packages\]\]$)", lock.read_text())
+                # pipenv writes `environments = []` (no environment at all), which uv refuses
+                text = re.sub(r"(?m)^environments = \[\]\n", "", lock.read_text())
+                blocks = re.split(r"(?m)^(?=\[\[packages\]\]$)", text)
                 (work / source).write_text("".join(
                     b for b in blocks
                     if not re.search(r"(?m)^(directory = |\[packages\.directory\])", b)))
+            if 'created-by = "pdm"' in lock.read_text():  # PDM reads its own pylock back
+                pdm = [str(tool("pdm") / "pdm"), "export", "--no-hashes", "-f", "requirements",
+                       "-L", name]
+                out["pdm-pylock"] = (name, [], [[*pdm, "--prod"]])
+                for group in ("dev",):
+                    out[f"pdm-pylock-group-{group}"] = (name, [f"groups={group}"],
+                                                        [[*pdm, "-G", group]])
             for target, platform in TARGETS.items():
                 for python in PYTHONS:
                     stem = f"uv-pip-{name}-{target.replace('/', '-')}-{python}"
@@ -182,7 +223,8 @@ def exports(work: Path) -> dict[str, tuple[str, list[str], list[list[str]]]]:
 
 def as_requirements(stdout: str) -> str:
     """``uv pip install --dry-run`` lines ``+ name==version`` as requirement lines."""
-    return "".join(f"{m.group(1)}\n" for m in re.finditer(r"(?m)^ \+ (\S+)", stdout))
+    return "".join(f"{m.group(1)}{' @ ' + m.group(2) if m.group(2) else ''}\n"
+                   for m in re.finditer(r"(?m)^ \+ (\S+)(?: @ (\S+))?", stdout))
 
 
 def export(entry: Path) -> None:

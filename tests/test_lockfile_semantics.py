@@ -420,3 +420,16 @@ def test_python_mismatch_is_named_before_libc(tmp_path: Path) -> None:
     report = check_plugin(load_lockfile(write(tmp_path, "uv.lock", text)), _manifest())
     (failed,) = [f for f in report.findings if not f.ok]
     assert failed.message.startswith("no wheel for cp311") and "cp314" in failed.message
+
+
+def test_pipenv_pylock_entry_without_files_fails_only_where_it_applies(tmp_path: Path) -> None:
+    text = ('lock-version = "1.0"\nenvironments = []\ncreated-by = "pipenv"\n\n[[packages]]\n'
+            'name = "pywin32"\nmarker = "sys_platform == \'win32\'"\nindex = '
+            '"https://registry.invalid/simple/"\n\n[[packages]]\nname = "six"\nversion = "1.16.0"\n'
+            'sdist = {name = "six-1.16.0.tar.gz", url = "https://registry.invalid/six-1.16.0.tar.gz",'
+            ' hashes = {sha256 = "00"}}\n')
+    lock = load_lockfile(write(tmp_path, "pylock.toml", text))
+    assert pins(lock.select(LINUX)) == {"six==1.16.0"}
+    assert lock.packages[0].line == 11 and "no wheel, sdist or source" in lock.notes[0]
+    with pytest.raises(InputError, match="pywin32 is locked with no wheel"):
+        lock.select(WINDOWS)
