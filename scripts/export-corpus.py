@@ -189,6 +189,11 @@ def exports(work: Path) -> dict[str, tuple[str, list[str], list[list[str]]]]:
         elif name == "pdm.lock":
             out["pdm"] = (name, [], [[str(tool("pdm") / "pdm"), "export", "--prod",
                                       "--no-hashes", "-f", "requirements"]])
+            if "inherit_metadata" not in lock.read_text():
+                # pdm export refuses a lock without markers; its installer still reads it, for
+                # this machine only (CPython 3.11 on glibc x86_64)
+                out["pdm-sync-host"] = (name, ["target=generic/amd64", "python=3.11"], [[
+                    str(tool("pdm") / "pdm"), "sync", "--dry-run", "--prod", "--no-self"]])
         elif name == "Pipfile.lock":
             out["pipenv"] = (name, [], [[str(tool("pipenv") / "pipenv"), "requirements"]])
             out["pipenv-group-dev"] = (name, ["groups=dev"], [[str(tool("pipenv") / "pipenv"),
@@ -244,6 +249,9 @@ def export(entry: Path) -> None:
                 if ok:
                     if stem.startswith("uv-pip-"):
                         text = as_requirements(text)
+                    elif stem == "pdm-sync-host":  # "  - name version" lines
+                        text = "".join(f"{m[1]}=={m[2]}\n" for m in
+                                       re.finditer(r"(?m)^  - (\S+) (\S+)$", text))
                     header = (f"# krakend-corpus: lock={lock} "
                               f"tool={Path(command[0]).parent.parent.name} {' '.join(extra)}\n")
                     (expected / f"{stem}.txt").write_text(header + hide(text))
