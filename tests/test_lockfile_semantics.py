@@ -433,3 +433,16 @@ def test_pipenv_pylock_entry_without_files_fails_only_where_it_applies(tmp_path:
     assert lock.packages[0].line == 11 and "no wheel, sdist or source" in lock.notes[0]
     with pytest.raises(InputError, match="pywin32 is locked with no wheel"):
         lock.select(WINDOWS)
+
+
+def test_poetry_012_lock_without_lock_version(tmp_path: Path) -> None:
+    text = ('[[package]]\ncategory = "main"\ndescription = ""\nname = "six"\noptional = false\n'
+            'python-versions = "*"\nversion = "1.12.0"\n\n[[package]]\ncategory = "dev"\n'
+            'description = ""\nmarker = "sys_platform == \\"win32\\""\nname = "colorama"\n'
+            'optional = false\npython-versions = "*"\nversion = "0.4.1"\n\n[metadata]\n'
+            'content-hash = "0"\npython-versions = "^3.6"\n\n[metadata.hashes]\nsix = ["00"]\n'
+            'colorama = ["00"]\n')
+    lock = load_lockfile(write(tmp_path, "poetry.lock", text))
+    assert lock.lock_version == "0.12" and "0.12" in lock.notes[0]
+    assert pins(lock.select(WINDOWS, groups=["dev"])) == {"six==1.12.0", "colorama==0.4.1"}
+    assert pins(lock.select(LINUX, groups=["dev"])) == {"six==1.12.0"}

@@ -1,4 +1,4 @@
-"""poetry.lock, lock-version 1.0, 1.1, 2.0 and 2.1.
+"""poetry.lock, lock-version 1.0, 1.1, 2.0 and 2.1, and Poetry 0.12 locks (no lock-version).
 
 2.1 records ``groups`` and ``markers`` per package, so it is read flat. 1.1 and 2.0 record
 neither markers nor (2.0) groups: with the pyproject.toml beside the lockfile their
@@ -35,7 +35,7 @@ from krakend_tools.lockfiles._pyproject import (
 )
 
 TOOL = "poetry"
-SUPPORTED = ("1.0", "1.1", "2.0", "2.1")
+SUPPORTED = ("0.12", "1.0", "1.1", "2.0", "2.1")
 _SOURCES = {"legacy": "registry", "git": "git", "directory": "path", "file": "path",
             "url": "url"}
 
@@ -52,6 +52,9 @@ def parse(path: Path, text: str) -> Lockfile:
     data = load_toml(path, text)
     meta = table(data.get("metadata"), "[metadata]", path)
     lock_version = meta.get("lock-version")
+    legacy = lock_version is None and "hashes" in meta  # Poetry 0.12: a marker per package
+    if legacy:
+        lock_version = "0.12"
     if lock_version is None:
         raise InputError("no [metadata] lock-version: not a Poetry lockfile", path=path)
     if str(lock_version) not in SUPPORTED:
@@ -89,7 +92,7 @@ def parse(path: Path, text: str) -> Lockfile:
         wheels, sdist = split_files(names)
         groups = entry.get("groups")
         if groups is None:
-            flat = False
+            flat = legacy
             category = entry.get("category", "main")
             groups = [RUNTIME if category == "main" else str(category)]
             if entry.get("optional") and extras_of.get(name):
@@ -98,7 +101,7 @@ def parse(path: Path, text: str) -> Lockfile:
         source = table(entry.get("source"), f"source of {name}", path, line).get("type")
         packages.append(LockedPackage(
             name=name, version=version,
-            marker=_marker(entry.get("markers"), group_set, path, line),
+            marker=_marker(entry.get("marker" if legacy else "markers"), group_set, path, line),
             groups=group_set, wheels=wheels, sdist=sdist, has_file_names=bool(names),
             line=line, direct=name in direct,
             source=_SOURCES.get(str(source), str(source)) if source else "registry"))
@@ -107,6 +110,9 @@ def parse(path: Path, text: str) -> Lockfile:
 
     lock = Lockfile(path=path, tool=TOOL, packages=packages, requires_python=requires_python,
                     lock_version=str(lock_version))
+    if legacy:
+        lock.notes.append("no [metadata] lock-version: read as a Poetry 0.12 lock ([metadata."
+                          "hashes], a marker and a category per package)")
     lock.extras_defined = frozenset(_canon(e) for e in table(data.get("extras"), "[extras]", path))
     if pyproject is None and not flat:
         lock.notes.append(
