@@ -153,7 +153,7 @@ def exports(work: Path) -> dict[str, tuple[str, list[str], list[list[str]]]]:
     """expected file stem -> (lockfile, header args, commands to try in order)."""
     uv = str(tool("uv") / "uv")
     out: dict[str, tuple[str, list[str], list[list[str]]]] = {}
-    for lock in sorted(p for p in work.iterdir() if not p.name.endswith(".readback.toml")):
+    for lock in sorted(p for p in work.iterdir() if ".readback." not in p.name):
         name = lock.name
         for group in groups_of(work, name) if name in ("uv.lock", "pdm.lock",
                                                        "poetry.lock") else []:
@@ -198,8 +198,19 @@ def exports(work: Path) -> dict[str, tuple[str, list[str], list[list[str]]]]:
             out["pipenv"] = (name, [], [[str(tool("pipenv") / "pipenv"), "requirements"]])
             out["pipenv-group-dev"] = (name, ["groups=dev"], [[str(tool("pipenv") / "pipenv"),
                                                                "requirements", "--dev"]])
-        elif re.fullmatch(r"pylock(\.[^.]+)?\.toml|requirements.*\.txt", name):
+        elif re.fullmatch(r"pylock(\.[^.]+)?\.toml|requirements.*\.(txt|lock)", name):
             source = name
+            dropped: list[str] = []
+            if not name.endswith(".toml"):  # the project (-e) and VCS lines cannot be fetched here
+                source = "requirements.readback.txt"
+                kept = []
+                for line in lock.read_text().splitlines():
+                    vcs = re.match(r"([A-Za-z0-9._-]+)\s*@\s*(git|hg|svn|bzr)\+", line)
+                    if vcs:
+                        dropped.append(vcs.group(1))
+                    elif not line.startswith(("-e ", "--editable")):
+                        kept.append(line)
+                (work / source).write_text("\n".join(kept) + "\n")
             if name.endswith(".toml"):  # the project's own directory entry cannot be built here
                 source = "pylock.readback.toml"
                 # pipenv writes `environments = []` (no environment at all), which uv refuses
@@ -218,8 +229,9 @@ def exports(work: Path) -> dict[str, tuple[str, list[str], list[list[str]]]]:
             for target, platform in TARGETS.items():
                 for python in PYTHONS:
                     stem = f"uv-pip-{name}-{target.replace('/', '-')}-{python}"
-                    flag = ["--no-deps"] if name.endswith(".txt") else []
-                    out[stem] = (name, [f"target={target}", f"python={python}"], [[
+                    flag = [] if name.endswith(".toml") else ["--no-deps"]
+                    out[stem] = (name, [f"target={target}", f"python={python}",
+                                        *([f"dropped={','.join(dropped)}"] if dropped else [])], [[
                         uv, "pip", "install", "--dry-run", "--target", str(work / ".target"),
                         "--python-platform", platform, "--python-version", python,
                         "--index-url", INDEX, *flag, "-r", source]])
