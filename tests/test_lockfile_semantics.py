@@ -446,3 +446,14 @@ def test_poetry_012_lock_without_lock_version(tmp_path: Path) -> None:
     assert lock.lock_version == "0.12" and "0.12" in lock.notes[0]
     assert pins(lock.select(WINDOWS, groups=["dev"])) == {"six==1.12.0", "colorama==0.4.1"}
     assert pins(lock.select(LINUX, groups=["dev"])) == {"six==1.12.0"}
+
+
+@pytest.mark.parametrize(("name", "text"), [
+    ("Pipfile.lock", '{"_meta": {"pipfile-spec": 6}, "default": {}, "develop": {}}'),
+    ("pdm.lock", '[metadata]\ngroups = ["default", "dev"]\nlock_version = "4.4"\n'
+                 'strategy = ["inherit_metadata"]\n'),
+])
+def test_unknown_extra_per_format(tmp_path: Path, name: str, text: str) -> None:
+    lock = load_lockfile(write(tmp_path, name, text))
+    with pytest.raises(InputError, match="extra 'fast' is not defined"):
+        lock.select(LINUX, extras=["fast"])

@@ -101,6 +101,10 @@ def parse(path: Path, text: str) -> Lockfile:
         project = name_of(raw_name, path, None) if isinstance(raw_name, str) else None
     lock = Lockfile(path=path, tool=TOOL, packages=packages, requires_python=requires_python,
                     lock_version=lock_version, project=project)
+    if "groups" in meta:  # PDM locks extras as groups: the ones it locked are all there is
+        lock.extras_defined = frozenset(
+            name_of(g, path, None) for g in array(meta["groups"], "[metadata] groups", path)
+            if g != "default")
     if not flat and not any(p.groups - {RUNTIME} or p.marker for p in packages):
         if pyproject is None:
             lock.notes.append(f"no pyproject.toml beside this lock_version {lock_version} lock "

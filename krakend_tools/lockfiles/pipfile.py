@@ -72,7 +72,7 @@ def parse(path: Path, text: str) -> Lockfile:
             packages.append(pkg)
     return Lockfile(path=path, tool=TOOL, packages=packages,
                     python_pin=pin if isinstance(pin, str) else None, lock_version=str(spec),
-                    notes=notes)
+                    notes=notes, extras_defined=frozenset())  # a Pipfile has no extras
 
 
 def _package(raw_name: str, entry: Mapping[str, Any], group: str, path: Path,
