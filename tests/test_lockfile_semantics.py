@@ -457,3 +457,13 @@ def test_unknown_extra_per_format(tmp_path: Path, name: str, text: str) -> None:
     lock = load_lockfile(write(tmp_path, name, text))
     with pytest.raises(InputError, match="extra 'fast' is not defined"):
         lock.select(LINUX, extras=["fast"])
+
+
+def test_notes_go_to_stderr_and_the_run_goes_on(tmp_path: Path) -> None:
+    from .conftest import run_krakend
+
+    lock = write(tmp_path, "poetry.lock", POETRY_20)  # no pyproject.toml beside it
+    proc = run_krakend("check-plugin", "-s", str(lock))
+    assert proc.returncode in (0, 1), proc.stderr
+    assert f"{lock}: note: no pyproject.toml" in proc.stderr
+    assert "note:" not in proc.stdout
