@@ -191,9 +191,13 @@ def exports(work: Path) -> dict[str, tuple[str, list[str], list[list[str]]]]:
                                       "--no-hashes", "-f", "requirements"]])
             if "inherit_metadata" not in lock.read_text():
                 # pdm export refuses a lock without markers; its installer still reads it, for
-                # this machine only (CPython 3.11 on glibc x86_64)
-                out["pdm-sync-host"] = (name, ["target=generic/amd64", "python=3.11"], [[
-                    str(tool("pdm") / "pdm"), "sync", "--dry-run", "--prod", "--no-self"]])
+                # this machine only (glibc x86_64, the CPython PDM picks for the project)
+                sync = [str(tool("pdm") / "pdm"), "sync", "--dry-run", "--no-self"]
+                host = ["target=generic/amd64", "python=3.11"]
+                out["pdm-sync-host"] = (name, host, [[*sync, "--prod"]])
+                for group in groups_of(work, name):
+                    out[f"pdm-sync-host-group-{group}"] = (name, [*host, f"groups={group}"],
+                                                           [[*sync, "-G", group]])
         elif name == "Pipfile.lock":
             out["pipenv"] = (name, [], [[str(tool("pipenv") / "pipenv"), "requirements"]])
             out["pipenv-group-dev"] = (name, ["groups=dev"], [[str(tool("pipenv") / "pipenv"),
@@ -261,9 +265,15 @@ def export(entry: Path) -> None:
                 if ok:
                     if stem.startswith("uv-pip-"):
                         text = as_requirements(text)
-                    elif stem == "pdm-sync-host":  # "  - name version" lines
+                    elif stem.startswith("pdm-sync-host"):  # "  - name version" lines
                         text = "".join(f"{m[1]}=={m[2]}\n" for m in
                                        re.finditer(r"(?m)^  - (\S+) (\S+)$", text))
+                        python = subprocess.run(  # the interpreter PDM picked for the project
+                            [str(work / ".venv" / "bin" / "python"), "-c",
+                             "import sys; print('%d.%d' % sys.version_info[:2])"],
+                            capture_output=True, text=True, check=True).stdout.strip()
+                        extra = [e if not e.startswith("python=") else f"python={python}"
+                                 for e in extra]
                     header = (f"# krakend-corpus: lock={lock} "
                               f"tool={Path(command[0]).parent.parent.name} {' '.join(extra)}\n")
                     (expected / f"{stem}.txt").write_text(header + hide(text))
