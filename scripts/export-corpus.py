@@ -142,7 +142,7 @@ def extras_of(work: Path, lock: str) -> list[str]:
     import tomllib
 
     pyproject = work / "pyproject.toml"
-    if lock not in ("uv.lock", "poetry.lock") or not pyproject.is_file():
+    if lock not in ("uv.lock", "poetry.lock", "pyproject") or not pyproject.is_file():
         return []
     project = tomllib.loads(pyproject.read_text())
     return sorted(set(project.get("project", {}).get("optional-dependencies", {}))
@@ -165,8 +165,12 @@ def exports(work: Path) -> dict[str, tuple[str, list[str], list[list[str]]]]:
                    "poetry.lock": [[str(tool(t) / "poetry"), "export", "--with", group,
                                     "--without-hashes", "-f", "requirements.txt", "-n"]
                                    for t in poetries(lock)] if name == "poetry.lock" else []}[name]
+            if name == "pdm.lock" and group in extras_of(work, "pyproject"):
+                # PDM locks extras as groups; -G adds the dev groups unless --prod
+                out[f"pdm-extra-{group}"] = (name, [f"extras={group}"], [[*cmd[0], "--prod"]])
+                continue
             out[f"{name.split('.')[0]}-group-{group}"] = (name, [f"groups={group}"], cmd)
-        for extra in extras_of(work, name):
+        for extra in extras_of(work, name) if name != "pyproject" else []:
             cmd = {"uv.lock": [[uv, "export", "--frozen", "--no-default-groups", "--extra", extra,
                                 "--no-hashes", "--no-emit-project", "--format",
                                 "requirements-txt"]],
