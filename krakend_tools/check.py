@@ -45,7 +45,7 @@ def check_plugin(lock: Lockfile, manifest: Manifest, *, groups: Iterable[str] = 
             continue
         if pkg.version is None:  # git/path/URL or dynamic-version member: the plugin's own
             own.append(Finding(pkg.name, "plugin-only", True, "only the plugin brings it; "
-                               f"no version locked ({pkg.source or 'unknown'} source)",
+                               "no version locked", have=f"({pkg.source or 'unknown'} source)",
                                file=str(lock.path), line=pkg.line,
                                details={"source": pkg.source}))
             continue
