@@ -468,3 +468,11 @@ def test_notes_go_to_stderr_and_the_run_goes_on(tmp_path: Path) -> None:
     assert proc.returncode in (0, 1), proc.stderr
     assert f"{lock}: note: no pyproject.toml" in proc.stderr
     assert "note:" not in proc.stdout
+
+
+def test_gateway_manifest_from_a_pdm_pylock_keeps_its_packages(tmp_path: Path) -> None:
+    from krakend_tools.manifest import from_lock
+
+    lock = write(tmp_path, "pylock.toml", PDM_PYLOCK)
+    manifest = from_lock(lock, Target.parse("alpine/arm64"), "3.12.4", None)
+    assert manifest.distributions == {"idna": "3.7"}
