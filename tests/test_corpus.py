@@ -118,3 +118,17 @@ def test_corpus_is_there() -> None:
         assert "commit:" in (entry / "SOURCE").read_text()
 
 
+
+
+LOCKS = sorted({e.parent.parent / header(e)["lock"] for e in EXPORTS}
+               | {s.parent.parent / s.read_text().split("\n", 1)[0].split("=", 1)[1]
+                  for s in SKIPS})
+
+
+@pytest.mark.parametrize("lock_path", LOCKS, ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_check_plugin_runs_on_every_target(lock_path: Path) -> None:
+    """Every corpus lockfile gives a report (no exception) for every target and Python."""
+    lock = load_lockfile(lock_path)
+    for target, python in TARGETS:
+        report = check_plugin(lock, _manifest(target, python))
+        assert report.meta["packages"] >= 0 and report.exit_code in (0, 1)
