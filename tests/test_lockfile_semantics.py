@@ -476,3 +476,23 @@ def test_gateway_manifest_from_a_pdm_pylock_keeps_its_packages(tmp_path: Path) -
     lock = write(tmp_path, "pylock.toml", PDM_PYLOCK)
     manifest = from_lock(lock, Target.parse("alpine/arm64"), "3.12.4", None)
     assert manifest.distributions == {"idna": "3.7"}
+
+
+@pytest.mark.parametrize(("name", "text"), [
+    ("pdm.lock", '[metadata]\ngroups = ["default"]\nstrategy = ["inherit_metadata"]\n'
+                 'lock_version = "4.5.0"\n\n[[package]]\nname = "six"\nversion = "1.16.0"\n'
+                 'groups = ["default"]\n\n[[package]]\nname = "pywin32"\nversion = ">=306"\n'
+                 'groups = ["default"]\nmarker = "sys_platform == \'win32\'"\n'),
+    ("poetry.lock", '[[package]]\nname = "six"\nversion = "1.16.0"\ndescription = ""\n'
+                    'optional = false\npython-versions = "*"\ngroups = ["main"]\nfiles = []\n\n'
+                    '[[package]]\nname = "pywin32"\nversion = ">=306"\ndescription = ""\n'
+                    'optional = false\npython-versions = "*"\ngroups = ["main"]\n'
+                    'markers = "sys_platform == \'win32\'"\nfiles = []\n\n[metadata]\n'
+                    'lock-version = "2.1"\npython-versions = ">=3.11"\ncontent-hash = "0"\n'),
+])
+def test_unreadable_version_fails_only_where_its_marker_holds(tmp_path: Path, name: str,
+                                                              text: str) -> None:
+    lock = load_lockfile(write(tmp_path, name, text))
+    assert pins(lock.select(LINUX)) == {"six==1.16.0"}
+    with pytest.raises(InputError, match="invalid version '>=306' for pywin32"):
+        lock.select(WINDOWS)

@@ -68,6 +68,18 @@ def version_of(value: object, path: Path, line: int | None, name: str = "") -> V
                          line=line) from None
 
 
+def version_or_problem(value: object, path: Path, line: int | None, name: str,
+                       marker: object) -> tuple[Version | None, str | None]:
+    """A version, or, for an entry with a marker, the reason it is unreadable: such an entry
+    fails the run only for a target its marker selects (see :func:`select`)."""
+    try:
+        return version_of(value, path, line, name), None
+    except InputError as err:
+        if not marker:
+            raise
+        return None, str(err).removeprefix(f"{path}:{line}: " if line else f"{path}: ")
+
+
 def marker_of(value: object, path: Path, line: int | None) -> Marker | None:
     """A parsed (and cached: lockfiles repeat the same markers) PEP 508 marker."""
     if value is None or value == "":

@@ -24,7 +24,7 @@ from krakend_tools.lockfiles._common import (
     specifier_of,
     split_files,
     table,
-    version_of,
+    version_or_problem,
 )
 from krakend_tools.lockfiles._pyproject import declared_roots, direct_names, read_pyproject
 
@@ -72,7 +72,8 @@ def parse(path: Path, text: str) -> Lockfile:
         entry = table(raw, "[[package]]", path, line)
         name = name_of(entry.get("name"), path, line)
         raw_version = entry.get("version")
-        version = None if raw_version is None else version_of(raw_version, path, line, name)
+        version, problem = (None, None) if raw_version is None else version_or_problem(
+            raw_version, path, line, name, entry.get("marker"))
         raw_groups = entry.get("groups", entry.get("sections", ["default"]))
         groups = frozenset(RUNTIME if g == "default" else str(g)
                            for g in array(raw_groups, "groups", path, line))
@@ -94,7 +95,7 @@ def parse(path: Path, text: str) -> Lockfile:
         packages.append(LockedPackage(
             name=name, version=version, marker=marker_of(entry.get("marker"), path, line),
             groups=groups, wheels=wheels, sdist=sdist, has_file_names=bool(names), line=line,
-            direct=name in direct, source=source))
+            direct=name in direct, source=source, problem=problem))
     project = None
     if pyproject is not None:
         raw_name = table(pyproject.get("project"), "[project]", path).get("name")

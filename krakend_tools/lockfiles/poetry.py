@@ -25,7 +25,7 @@ from krakend_tools.lockfiles._common import (
     specifier_of,
     split_files,
     table,
-    version_of,
+    version_or_problem,
 )
 from krakend_tools.lockfiles._pyproject import (
     declared_roots,
@@ -83,7 +83,8 @@ def parse(path: Path, text: str) -> Lockfile:
         line = line_at(lines, index)
         entry = table(raw, "[[package]]", path, line)
         name = name_of(entry.get("name"), path, line)
-        version = version_of(entry.get("version"), path, line, name)
+        version, problem = version_or_problem(entry.get("version"), path, line, name,
+                                              entry.get("markers") or entry.get("marker"))
         files = entry.get("files")
         if files is None:
             files = old_files.get(entry["name"], old_files.get(name))
@@ -103,7 +104,7 @@ def parse(path: Path, text: str) -> Lockfile:
             name=name, version=version,
             marker=_marker(entry.get("marker" if legacy else "markers"), group_set, path, line),
             groups=group_set, wheels=wheels, sdist=sdist, has_file_names=bool(names),
-            line=line, direct=name in direct,
+            line=line, direct=name in direct, problem=problem,
             source=_SOURCES.get(str(source), str(source)) if source else "registry"))
         if lock_version != "2.1":  # only older locks need the graph
             _package_edges(entry, name, edges, extra_edges, path, line)
