@@ -33,8 +33,7 @@ def parse(path: Path, text: str) -> Lockfile:
     try:
         data = json.loads(text)
     except json.JSONDecodeError as err:
-        raise InputError(f"invalid JSON: {err.msg} (column {err.colno})", path=path,
-                         line=err.lineno) from None
+        raise InputError(f"invalid JSON: {err.msg} (column {err.colno})", path=path, line=err.lineno) from None
     if not isinstance(data, Mapping):
         raise InputError("a Pipfile.lock must be a JSON object", path=path, line=1)
     meta = table(data.get("_meta"), "_meta", path)
@@ -44,8 +43,9 @@ def parse(path: Path, text: str) -> Lockfile:
         notes.append("no _meta.pipfile-spec: read as pipfile-spec 6")
         spec = SUPPORTED[-1]
     if spec not in SUPPORTED:
-        raise InputError(f"unsupported Pipfile.lock pipfile-spec {spec!r} (supported: "
-                         f"{', '.join(map(str, SUPPORTED))})", path=path)
+        raise InputError(
+            f"unsupported Pipfile.lock pipfile-spec {spec!r} (supported: {', '.join(map(str, SUPPORTED))})", path=path
+        )
     requires = table(meta.get("requires"), "_meta.requires", path)
     # The Python the lock was made with: a pin (python_pin), not a requires-python range.
     pin = requires.get("python_version")
@@ -75,8 +75,7 @@ def parse(path: Path, text: str) -> Lockfile:
                     notes=notes, extras_defined=frozenset())  # a Pipfile has no extras
 
 
-def _package(raw_name: str, entry: Mapping[str, Any], group: str, path: Path,
-             line: int | None) -> LockedPackage:
+def _package(raw_name: str, entry: Mapping[str, Any], group: str, path: Path, line: int | None) -> LockedPackage:
     name = name_of(raw_name, path, line)
     pinned = entry.get("version")
     version = None
@@ -117,8 +116,7 @@ def _declared(path: Path) -> frozenset[str]:
             pipfile = tomllib.load(fh)
     except (OSError, tomllib.TOMLDecodeError):
         return frozenset()
-    return frozenset(canonicalize_name(n) for s in ("packages", "dev-packages")
-                     for n in table(pipfile.get(s), s, path))
+    return frozenset(canonicalize_name(n) for s in ("packages", "dev-packages") for n in table(pipfile.get(s), s, path))
 
 
 def _entry_lines(text: str) -> dict[tuple[str, str], int]:

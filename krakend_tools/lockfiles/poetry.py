@@ -58,17 +58,20 @@ def parse(path: Path, text: str) -> Lockfile:
     if lock_version is None:
         raise InputError("no [metadata] lock-version: not a Poetry lockfile", path=path)
     if str(lock_version) not in SUPPORTED:
-        raise InputError(f"unsupported Poetry lock-version {lock_version!r} (supported: "
-                         f"{', '.join(SUPPORTED)})", path=path,
-                         line=_key_line(text, "lock-version"))
+        raise InputError(
+            f"unsupported Poetry lock-version {lock_version!r} (supported: {', '.join(SUPPORTED)})",
+            path=path,
+            line=_key_line(text, "lock-version"),
+        )
     python = meta.get("python-versions")
     requires_python = None
     if isinstance(python, str) and python.strip() not in ("", "*"):
         try:
             requires_python = specifier_of(caret_tilde_to_pep440(python), path, None)
         except InputError as err:
-            raise InputError(f"invalid [metadata] python-versions {python!r}", path=path,
-                             line=_key_line(text, "python-versions")) from err
+            raise InputError(
+                f"invalid [metadata] python-versions {python!r}", path=path, line=_key_line(text, "python-versions")
+            ) from err
 
     pyproject = read_pyproject(path)
     direct = direct_names(pyproject) or frozenset()
@@ -88,8 +91,11 @@ def parse(path: Path, text: str) -> Lockfile:
         files = entry.get("files")
         if files is None:
             files = old_files.get(entry["name"], old_files.get(name))
-        names = [n for f in array(files, f"files of {name}", path, line)
-                 if isinstance(f, Mapping) and (n := file_name(f.get("file")))]
+        names = [
+            n
+            for f in array(files, f"files of {name}", path, line)
+            if isinstance(f, Mapping) and (n := file_name(f.get("file")))
+        ]
         wheels, sdist = split_files(names)
         groups = entry.get("groups")
         if groups is None:
@@ -123,8 +129,8 @@ def parse(path: Path, text: str) -> Lockfile:
                 ("1.0", "1.1") else "every locked package is taken, on every platform"))
     if pyproject is not None:
         project = table(pyproject.get("project"), "[project]", path).get("name") or table(
-            table(pyproject.get("tool"), "[tool]", path).get("poetry"), "[tool.poetry]",
-            path).get("name")
+            table(pyproject.get("tool"), "[tool]", path).get("poetry"), "[tool.poetry]", path
+        ).get("name")
         lock.project = name_of(project, path, None) if isinstance(project, str) else None
         if not flat:  # markers and groups live on the graph: walk it
             groups_roots, extras_roots = declared_roots(pyproject)
@@ -147,13 +153,17 @@ def _marker(value: object, groups: frozenset[str], path: Path, line: int | None)
     return marker_of(" or ".join(terms), path, line)
 
 
-def _package_edges(entry: Mapping[str, Any], name: str, edges: dict[str, list[Edge]],
-                   extra_edges: dict[str, dict[str, list[Edge]]], path: Path,
-                   line: int | None) -> None:
+def _package_edges(
+    entry: Mapping[str, Any],
+    name: str,
+    edges: dict[str, list[Edge]],
+    extra_edges: dict[str, dict[str, list[Edge]]],
+    path: Path,
+    line: int | None,
+) -> None:
     optional: dict[str, Edge] = {}
     out = edges.setdefault(name, [])
-    for dep, spec in table(entry.get("dependencies"), f"dependencies of {name}", path,
-                           line).items():
+    for dep, spec in table(entry.get("dependencies"), f"dependencies of {name}", path, line).items():
         for edge, is_optional in poetry_edges(dep, spec):
             if is_optional:
                 optional[edge.target] = edge
@@ -163,8 +173,7 @@ def _package_edges(entry: Mapping[str, Any], name: str, edges: dict[str, list[Ed
         targets = extra_edges.setdefault(name, {}).setdefault(_canon(extra), [])
         for req in array(reqs, f"extra {extra} of {name}", path, line):
             if isinstance(req, str) and req.strip():
-                dep = _canon(req.strip().split(" ", 1)[0].split("[", 1)[0].split(";", 1)[0]
-                             .split("(", 1)[0])
+                dep = _canon(req.strip().split(" ", 1)[0].split("[", 1)[0].split(";", 1)[0].split("(", 1)[0])
                 targets.append(optional.get(dep, Edge(dep)))
 
 

@@ -48,8 +48,9 @@ def parse(path: Path, text: str) -> Lockfile:
     try:
         lock = Pylock.from_dict(data)
     except PylockUnsupportedVersionError as err:
-        raise InputError(f"unsupported pylock lock-version {data.get('lock-version')!r} "
-                         f"(supported: 1.x): {err}", path=path) from None
+        raise InputError(
+            f"unsupported pylock lock-version {data.get('lock-version')!r} (supported: 1.x): {err}", path=path
+        ) from None
     except PylockValidationError as err:
         line = None
         found = _INDEX.search(err.context or "")
