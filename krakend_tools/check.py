@@ -40,15 +40,31 @@ def check_plugin(
             continue
         if len(versions.get(pkg.name, ())) > 1:  # two pins that both hold for the target
             if str(pkg.version) == versions[pkg.name][0]:
-                platform.append(Finding(pkg.name, "package", False, "locked at two versions "
-                                        "for this target", have=", ".join(versions[pkg.name]),
-                                        file=str(lock.path), line=pkg.line))
+                platform.append(
+                    Finding(
+                        pkg.name,
+                        "package",
+                        False,
+                        "locked at two versions for this target",
+                        have=", ".join(versions[pkg.name]),
+                        file=str(lock.path),
+                        line=pkg.line,
+                    )
+                )
             continue
         if pkg.version is None:  # git/path/URL or dynamic-version member: the plugin's own
-            own.append(Finding(pkg.name, "plugin-only", True, "only the plugin brings it; "
-                               "no version locked", have=f"({pkg.source or 'unknown'} source)",
-                               file=str(lock.path), line=pkg.line,
-                               details={"source": pkg.source}))
+            own.append(
+                Finding(
+                    pkg.name,
+                    "plugin-only",
+                    True,
+                    "only the plugin brings it; no version locked",
+                    have=f"({pkg.source or 'unknown'} source)",
+                    file=str(lock.path),
+                    line=pkg.line,
+                    details={"source": pkg.source},
+                )
+            )
             continue
         want = manifest.distributions.get(pkg.name)
         if want is not None:
@@ -200,8 +216,10 @@ def _why_no_wheel(wheels: Iterable[str], manifest: Manifest) -> str:
     fitting_python = [t for t in tags if (t.interpreter, t.abi) in python_ok]
     if tags and not fitting_python:  # a Python mismatch first: no platform would help
         have = sorted({f"{t.interpreter}-{t.abi}" for t in tags})
-        return (f"no wheel for {manifest.python.interpreter_tag} (have {', '.join(have[:3])}"
-                f"{', …' if len(have) > 3 else ''})")
+        return (
+            f"no wheel for {manifest.python.interpreter_tag} (have {', '.join(have[:3])}"
+            f"{', …' if len(have) > 3 else ''})"
+        )
     for tag in fitting_python:
         plat_machine = tag_machine(tag.platform)
         need = needed_libc(tag.platform)
@@ -210,8 +228,7 @@ def _why_no_wheel(wheels: Iterable[str], manifest: Manifest) -> str:
         elif need is not None and need.family != host.family:
             reasons.append(f"wheels need {need.family} ({tag.platform}), the gateway has {host}")
         elif need is not None and need.version > host.version:
-            reasons.append(f"wheels need {need} or newer ({tag.platform}), the gateway has "
-                           f"{host}")
+            reasons.append(f"wheels need {need} or newer ({tag.platform}), the gateway has {host}")
         else:
             reasons.append(f"no wheel for the gateway's platform (have {tag.platform})")
     order = ("or newer", "need glibc", "need musl", "are for", "no wheel")  # nearest first

@@ -47,8 +47,10 @@ VERSIONS = {  # venv name -> what is installed in it
 }
 # The targets tests/test_corpus.py compares: uv's --python-platform for each.
 TARGETS = {
-    "generic/amd64": "x86_64-manylinux_2_36", "generic/arm64": "aarch64-manylinux_2_36",
-    "alpine/amd64": "x86_64-unknown-linux-musl", "alpine/arm64": "aarch64-unknown-linux-musl",
+    "generic/amd64": "x86_64-manylinux_2_36",
+    "generic/arm64": "aarch64-manylinux_2_36",
+    "alpine/amd64": "x86_64-unknown-linux-musl",
+    "alpine/arm64": "aarch64-unknown-linux-musl",
 }
 PYTHONS = ("3.11", "3.12")
 
@@ -60,8 +62,7 @@ def tool(name: str) -> Path:
     want = " ".join(VERSIONS[name])
     if not stamp.is_file() or stamp.read_text().strip() != want:
         shutil.rmtree(venv, ignore_errors=True)
-        subprocess.run([os.environ.get("PYTHON", "python3.11"), "-m", "venv", str(venv)],
-                       check=True)
+        subprocess.run([os.environ.get("PYTHON", "python3.11"), "-m", "venv", str(venv)], check=True)
         subprocess.run([str(venv / "bin" / "pip"), "install", "-q", *VERSIONS[name]], check=True)
         stamp.write_text(want + "\n")
     return venv / "bin"
@@ -69,9 +70,16 @@ def tool(name: str) -> Path:
 
 def hosts() -> tuple[str, str]:
     """The real index URL and file host, as pip itself defines them (so no host is named here)."""
-    out = subprocess.run([str(tool("uv") / "python"), "-c", "from pip._internal.models.index "
-                          "import PyPI as P; print(P.simple_url, P.file_storage_domain)"],
-                         check=True, capture_output=True, text=True).stdout.split()
+    out = subprocess.run(
+        [
+            str(tool("uv") / "python"),
+            "-c",
+            "from pip._internal.models.index import PyPI as P; print(P.simple_url, P.file_storage_domain)",
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.split()
     return out[0], out[1]
 
 
@@ -81,8 +89,7 @@ INDEX_HOST = INDEX.split("://", 1)[1].split("/", 1)[0]
 
 def hide(text: str) -> str:
     """Real hosts -> registry.invalid."""
-    text = text.replace(f"https://{FILES_HOST}/", f"{PLACEHOLDER}/").replace(
-        INDEX.rstrip("/"), f"{PLACEHOLDER}/simple")
+    text = text.replace(f"https://{FILES_HOST}/", f"{PLACEHOLDER}/").replace(INDEX.rstrip("/"), f"{PLACEHOLDER}/simple")
     return text.replace(INDEX_HOST, "registry.invalid").replace(FILES_HOST, "registry.invalid")
 
 
@@ -93,11 +100,22 @@ def reveal(text: str) -> str:
 
 
 def run(args: list[str], cwd: Path) -> tuple[bool, str]:
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("PIP_", "UV_", "VIRTUAL_ENV", "POETRY_", "PDM_", "PIPENV_"))}
-    env.update(PIP_CONFIG_FILE="/dev/null", UV_NO_PROGRESS="1", PDM_CHECK_UPDATE="false",
-               PDM_NON_INTERACTIVE="1", PIPENV_IGNORE_VIRTUALENVS="1", PIPENV_YES="1",
-               PIPENV_VERBOSITY="-1", NO_COLOR="1", POETRY_VIRTUALENVS_CREATE="false")
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("PIP_", "UV_", "VIRTUAL_ENV", "POETRY_", "PDM_", "PIPENV_"))
+    }
+    env.update(
+        PIP_CONFIG_FILE="/dev/null",
+        UV_NO_PROGRESS="1",
+        PDM_CHECK_UPDATE="false",
+        PDM_NON_INTERACTIVE="1",
+        PIPENV_IGNORE_VIRTUALENVS="1",
+        PIPENV_YES="1",
+        PIPENV_VERBOSITY="-1",
+        NO_COLOR="1",
+        POETRY_VIRTUALENVS_CREATE="false",
+    )
     proc = subprocess.run(args, cwd=cwd, capture_output=True, text=True, env=env, timeout=300)
     if proc.returncode != 0:
         lines = [ln.strip() for ln in (proc.stderr + proc.stdout).splitlines() if ln.strip()]
@@ -145,8 +163,10 @@ def extras_of(work: Path, lock: str) -> list[str]:
     if lock not in ("uv.lock", "poetry.lock", "pyproject") or not pyproject.is_file():
         return []
     project = tomllib.loads(pyproject.read_text())
-    return sorted(set(project.get("project", {}).get("optional-dependencies", {}))
-                  | set(project.get("tool", {}).get("poetry", {}).get("extras", {})))
+    return sorted(
+        set(project.get("project", {}).get("optional-dependencies", {}))
+        | set(project.get("tool", {}).get("poetry", {}).get("extras", {}))
+    )
 
 
 def exports(work: Path) -> dict[str, tuple[str, list[str], list[list[str]]]]:
@@ -155,44 +175,108 @@ def exports(work: Path) -> dict[str, tuple[str, list[str], list[list[str]]]]:
     out: dict[str, tuple[str, list[str], list[list[str]]]] = {}
     for lock in sorted(p for p in work.iterdir() if ".readback." not in p.name):
         name = lock.name
-        for group in groups_of(work, name) if name in ("uv.lock", "pdm.lock",
-                                                       "poetry.lock") else []:
-            cmd = {"uv.lock": [[uv, "export", "--frozen", "--no-default-groups", "--group", group,
-                                "--no-hashes", "--no-emit-project", "--format",
-                                "requirements-txt"]],
-                   "pdm.lock": [[str(tool("pdm") / "pdm"), "export", "-G", group, "--no-hashes",
-                                 "-f", "requirements"]],
-                   "poetry.lock": [[str(tool(t) / "poetry"), "export", "--with", group,
-                                    "--without-hashes", "-f", "requirements.txt", "-n"]
-                                   for t in poetries(lock)] if name == "poetry.lock" else []}[name]
+        for group in groups_of(work, name) if name in ("uv.lock", "pdm.lock", "poetry.lock") else []:
+            cmd = {
+                "uv.lock": [
+                    [
+                        uv,
+                        "export",
+                        "--frozen",
+                        "--no-default-groups",
+                        "--group",
+                        group,
+                        "--no-hashes",
+                        "--no-emit-project",
+                        "--format",
+                        "requirements-txt",
+                    ]
+                ],
+                "pdm.lock": [[str(tool("pdm") / "pdm"), "export", "-G", group, "--no-hashes", "-f", "requirements"]],
+                "poetry.lock": [
+                    [
+                        str(tool(t) / "poetry"),
+                        "export",
+                        "--with",
+                        group,
+                        "--without-hashes",
+                        "-f",
+                        "requirements.txt",
+                        "-n",
+                    ]
+                    for t in poetries(lock)
+                ]
+                if name == "poetry.lock"
+                else [],
+            }[name]
             if name == "pdm.lock" and group in extras_of(work, "pyproject"):
                 # PDM locks extras as groups; -G adds the dev groups unless --prod
                 out[f"pdm-extra-{group}"] = (name, [f"extras={group}"], [[*cmd[0], "--prod"]])
                 continue
             out[f"{name.split('.')[0]}-group-{group}"] = (name, [f"groups={group}"], cmd)
         for extra in extras_of(work, name) if name != "pyproject" else []:
-            cmd = {"uv.lock": [[uv, "export", "--frozen", "--no-default-groups", "--extra", extra,
-                                "--no-hashes", "--no-emit-project", "--format",
-                                "requirements-txt"]],
-                   "poetry.lock": [[str(tool(t) / "poetry"), "export", "--only", "main",
-                                    "--extras", extra, "--without-hashes", "-f",
-                                    "requirements.txt", "-n"] for t in poetries(lock)]
-                   if name == "poetry.lock" else []}
+            cmd = {
+                "uv.lock": [
+                    [
+                        uv,
+                        "export",
+                        "--frozen",
+                        "--no-default-groups",
+                        "--extra",
+                        extra,
+                        "--no-hashes",
+                        "--no-emit-project",
+                        "--format",
+                        "requirements-txt",
+                    ]
+                ],
+                "poetry.lock": [
+                    [
+                        str(tool(t) / "poetry"),
+                        "export",
+                        "--only",
+                        "main",
+                        "--extras",
+                        extra,
+                        "--without-hashes",
+                        "-f",
+                        "requirements.txt",
+                        "-n",
+                    ]
+                    for t in poetries(lock)
+                ]
+                if name == "poetry.lock"
+                else [],
+            }
             out[f"{name.split('.')[0]}-extra-{extra}"] = (name, [f"extras={extra}"], cmd[name])
         if name == "uv.lock":
-            out["uv"] = (name, [], [[uv, "export", "--frozen", "--no-default-groups",
-                                     "--no-hashes", "--no-emit-project",
-                                     "--format", "requirements-txt"]])
+            out["uv"] = (
+                name,
+                [],
+                [
+                    [
+                        uv,
+                        "export",
+                        "--frozen",
+                        "--no-default-groups",
+                        "--no-hashes",
+                        "--no-emit-project",
+                        "--format",
+                        "requirements-txt",
+                    ]
+                ],
+            )
         elif name.endswith(".py.lock"):
             script = name[: -len(".lock")]
-            out["uv-script"] = (name, [], [[uv, "export", "--script", script, "--frozen",
-                                            "--no-hashes"]])
+            out["uv-script"] = (name, [], [[uv, "export", "--script", script, "--frozen", "--no-hashes"]])
         elif name == "poetry.lock":
             cmd = ["export", "--only", "main", "--without-hashes", "-f", "requirements.txt", "-n"]
             out["poetry"] = (name, [], [[str(tool(t) / "poetry"), *cmd] for t in poetries(lock)])
         elif name == "pdm.lock":
-            out["pdm"] = (name, [], [[str(tool("pdm") / "pdm"), "export", "--prod",
-                                      "--no-hashes", "-f", "requirements"]])
+            out["pdm"] = (
+                name,
+                [],
+                [[str(tool("pdm") / "pdm"), "export", "--prod", "--no-hashes", "-f", "requirements"]],
+            )
             if "inherit_metadata" not in lock.read_text():
                 # pdm export refuses a lock without markers; its installer still reads it, for
                 # this machine only (glibc x86_64, the CPython PDM picks for the project)
@@ -200,12 +284,14 @@ def exports(work: Path) -> dict[str, tuple[str, list[str], list[list[str]]]]:
                 host = ["target=generic/amd64", "python=3.11"]
                 out["pdm-sync-host"] = (name, host, [[*sync, "--prod"]])
                 for group in groups_of(work, name):
-                    out[f"pdm-sync-host-group-{group}"] = (name, [*host, f"groups={group}"],
-                                                           [[*sync, "-G", group]])
+                    out[f"pdm-sync-host-group-{group}"] = (name, [*host, f"groups={group}"], [[*sync, "-G", group]])
         elif name == "Pipfile.lock":
             out["pipenv"] = (name, [], [[str(tool("pipenv") / "pipenv"), "requirements"]])
-            out["pipenv-group-dev"] = (name, ["groups=dev"], [[str(tool("pipenv") / "pipenv"),
-                                                               "requirements", "--dev"]])
+            out["pipenv-group-dev"] = (
+                name,
+                ["groups=dev"],
+                [[str(tool("pipenv") / "pipenv"), "requirements", "--dev"]],
+            )
         elif re.fullmatch(r"pylock(\.[^.]+)?\.toml|requirements.*\.(txt|lock)", name):
             source = name
             dropped: list[str] = []
@@ -224,32 +310,54 @@ def exports(work: Path) -> dict[str, tuple[str, list[str], list[list[str]]]]:
                 # pipenv writes `environments = []` (no environment at all), which uv refuses
                 text = re.sub(r"(?m)^environments = \[\]\n", "", lock.read_text())
                 blocks = re.split(r"(?m)^(?=\[\[packages\]\]$)", text)
-                (work / source).write_text("".join(
-                    b for b in blocks
-                    if not re.search(r"(?m)^(directory = |\[packages\.directory\])", b)))
+                (work / source).write_text(
+                    "".join(b for b in blocks if not re.search(r"(?m)^(directory = |\[packages\.directory\])", b))
+                )
             if 'created-by = "pdm"' in lock.read_text():  # PDM reads its own pylock back
-                pdm = [str(tool("pdm") / "pdm"), "export", "--no-hashes", "-f", "requirements",
-                       "-L", name]
+                pdm = [str(tool("pdm") / "pdm"), "export", "--no-hashes", "-f", "requirements", "-L", name]
                 out["pdm-pylock"] = (name, [], [[*pdm, "--prod"]])
                 for group in ("dev",):
-                    out[f"pdm-pylock-group-{group}"] = (name, [f"groups={group}"],
-                                                        [[*pdm, "-G", group]])
+                    out[f"pdm-pylock-group-{group}"] = (name, [f"groups={group}"], [[*pdm, "-G", group]])
             for target, platform in TARGETS.items():
                 for python in PYTHONS:
                     stem = f"uv-pip-{name}-{target.replace('/', '-')}-{python}"
                     flag = [] if name.endswith(".toml") else ["--no-deps"]
-                    out[stem] = (name, [f"target={target}", f"python={python}",
-                                        *([f"dropped={','.join(dropped)}"] if dropped else [])], [[
-                        uv, "pip", "install", "--dry-run", "--target", str(work / ".target"),
-                        "--python-platform", platform, "--python-version", python,
-                        "--index-url", INDEX, *flag, "-r", source]])
+                    out[stem] = (
+                        name,
+                        [
+                            f"target={target}",
+                            f"python={python}",
+                            *([f"dropped={','.join(dropped)}"] if dropped else []),
+                        ],
+                        [
+                            [
+                                uv,
+                                "pip",
+                                "install",
+                                "--dry-run",
+                                "--target",
+                                str(work / ".target"),
+                                "--python-platform",
+                                platform,
+                                "--python-version",
+                                python,
+                                "--index-url",
+                                INDEX,
+                                *flag,
+                                "-r",
+                                source,
+                            ]
+                        ],
+                    )
     return out
 
 
 def as_requirements(stdout: str) -> str:
     """``uv pip install --dry-run`` lines ``+ name==version`` as requirement lines."""
-    return "".join(f"{m.group(1)}{' @ ' + m.group(2) if m.group(2) else ''}\n"
-                   for m in re.finditer(r"(?m)^ \+ (\S+)(?: @ (\S+))?", stdout))
+    return "".join(
+        f"{m.group(1)}{' @ ' + m.group(2) if m.group(2) else ''}\n"
+        for m in re.finditer(r"(?m)^ \+ (\S+)(?: @ (\S+))?", stdout)
+    )
 
 
 def export(entry: Path) -> None:
@@ -270,22 +378,26 @@ def export(entry: Path) -> None:
                     if stem.startswith("uv-pip-"):
                         text = as_requirements(text)
                     elif stem.startswith("pdm-sync-host"):  # "  - name version" lines
-                        text = "".join(f"{m[1]}=={m[2]}\n" for m in
-                                       re.finditer(r"(?m)^  - (\S+) (\S+)$", text))
+                        text = "".join(f"{m[1]}=={m[2]}\n" for m in re.finditer(r"(?m)^  - (\S+) (\S+)$", text))
                         python = subprocess.run(  # the interpreter PDM picked for the project
-                            [str(work / ".venv" / "bin" / "python"), "-c",
-                             "import sys; print('%d.%d' % sys.version_info[:2])"],
-                            capture_output=True, text=True, check=True).stdout.strip()
-                        extra = [e if not e.startswith("python=") else f"python={python}"
-                                 for e in extra]
-                    header = (f"# krakend-corpus: lock={lock} "
-                              f"tool={Path(command[0]).parent.parent.name} {' '.join(extra)}\n")
+                            [
+                                str(work / ".venv" / "bin" / "python"),
+                                "-c",
+                                "import sys; print('%d.%d' % sys.version_info[:2])",
+                            ],
+                            capture_output=True,
+                            text=True,
+                            check=True,
+                        ).stdout.strip()
+                        extra = [e if not e.startswith("python=") else f"python={python}" for e in extra]
+                    header = (
+                        f"# krakend-corpus: lock={lock} tool={Path(command[0]).parent.parent.name} {' '.join(extra)}\n"
+                    )
                     (expected / f"{stem}.txt").write_text(header + hide(text))
                     break
                 why = text
             else:
-                (expected / f"{stem}.skip").write_text(
-                    f"lock={lock}\n{hide(why)}\n")
+                (expected / f"{stem}.skip").write_text(f"lock={lock}\n{hide(why)}\n")
                 print(f"{entry.name}: {stem} skipped: {hide(why)}", file=sys.stderr)
 
 
@@ -305,14 +417,15 @@ def import_entries(raw: Path) -> list[str]:
 def main(names: list[str]) -> int:
     if names[:1] == ["--import"]:
         names = import_entries(Path(names[1]))
-    entries = [CORPUS / n for n in names] if names else sorted(
-        p for p in CORPUS.iterdir() if p.is_dir())
+    entries = [CORPUS / n for n in names] if names else sorted(p for p in CORPUS.iterdir() if p.is_dir())
     for entry in entries:
         print(f"--- {entry.name}", file=sys.stderr)
         export(entry)
-    left = [str(p) for p in CORPUS.rglob("*") if p.is_file()
-            and (INDEX_HOST in p.read_text(errors="replace")
-                 or FILES_HOST in p.read_text(errors="replace"))]
+    left = [
+        str(p)
+        for p in CORPUS.rglob("*")
+        if p.is_file() and (INDEX_HOST in p.read_text(errors="replace") or FILES_HOST in p.read_text(errors="replace"))
+    ]
     if left:
         print("a real host name is left in: " + ", ".join(left), file=sys.stderr)
         return 1

@@ -24,8 +24,9 @@ from krakend_tools.platforms import Target
 from .test_lockfile_semantics import _manifest
 
 CORPUS = Path(__file__).resolve().parent.parent / "fixtures" / "real"
-TARGETS = [(t, p) for t in ("generic/amd64", "generic/arm64", "alpine/amd64", "alpine/arm64")
-           for p in ("3.11.9", "3.12.4")]
+TARGETS = [
+    (t, p) for t in ("generic/amd64", "generic/arm64", "alpine/amd64", "alpine/arm64") for p in ("3.11.9", "3.12.4")
+]
 EXPORTS = sorted(CORPUS.glob("*/expected/*.txt"))
 SKIPS = sorted(CORPUS.glob("*/expected/*.skip"))
 
@@ -57,8 +58,9 @@ def exported(export: Path, environment: dict[str, str]) -> tuple[set[str], set[s
     return pinned, other
 
 
-def selected(lock_path: Path, environment: dict[str, str], groups: list[str],
-             extras: list[str]) -> tuple[set[str], set[str]]:
+def selected(
+    lock_path: Path, environment: dict[str, str], groups: list[str], extras: list[str]
+) -> tuple[set[str], set[str]]:
     lock = load_lockfile(lock_path)
     pinned: set[str] = set()
     other: set[str] = set()
@@ -80,17 +82,23 @@ def _id(path: Path) -> str:
 def test_selection_equals_the_tools_export(export: Path) -> None:
     facts = header(export)
     lock = export.parent.parent / facts["lock"]
-    targets = ([(facts["target"], facts["python"] + ".4")] if "target" in facts else TARGETS)
+    targets = [(facts["target"], facts["python"] + ".4")] if "target" in facts else TARGETS
     for target, python in targets:
         environment = target_environment(Target.parse(target), python)
         want = exported(export, environment)
-        have = selected(lock, environment, [g for g in facts.get("groups", "").split(",") if g],
-                        [e for e in facts.get("extras", "").split(",") if e])
+        have = selected(
+            lock,
+            environment,
+            [g for g in facts.get("groups", "").split(",") if g],
+            [e for e in facts.get("extras", "").split(",") if e],
+        )
         dropped = {canonicalize_name(n) for n in facts.get("dropped", "").split(",") if n}
         have = ({p for p in have[0] if p.split("==")[0] not in dropped}, have[1] - dropped)
-        assert have == want, (f"{target} py{python}: only ours {sorted(have[0] - want[0])}, "
-                              f"only the tool's {sorted(want[0] - have[0])}, "
-                              f"by name {sorted(have[1] ^ want[1])}")
+        assert have == want, (
+            f"{target} py{python}: only ours {sorted(have[0] - want[0])}, "
+            f"only the tool's {sorted(want[0] - have[0])}, "
+            f"by name {sorted(have[1] ^ want[1])}"
+        )
 
 
 @pytest.mark.parametrize("skip", SKIPS, ids=_id)
@@ -118,11 +126,10 @@ def test_corpus_is_there() -> None:
         assert "commit:" in (entry / "SOURCE").read_text()
 
 
-
-
-LOCKS = sorted({e.parent.parent / header(e)["lock"] for e in EXPORTS}
-               | {s.parent.parent / s.read_text().split("\n", 1)[0].split("=", 1)[1]
-                  for s in SKIPS})
+LOCKS = sorted(
+    {e.parent.parent / header(e)["lock"] for e in EXPORTS}
+    | {s.parent.parent / s.read_text().split("\n", 1)[0].split("=", 1)[1] for s in SKIPS}
+)
 
 
 @pytest.mark.parametrize("lock_path", LOCKS, ids=lambda p: f"{p.parent.name}/{p.name}")

@@ -65,8 +65,9 @@ def version_of(value: object, path: Path, line: int | None, name: str = "") -> V
         raise InputError(f"invalid version {value!r} for {name or 'a package'}", path=path, line=line) from None
 
 
-def version_or_problem(value: object, path: Path, line: int | None, name: str,
-                       marker: object) -> tuple[Version | None, str | None]:
+def version_or_problem(
+    value: object, path: Path, line: int | None, name: str, marker: object
+) -> tuple[Version | None, str | None]:
     """A version, or, for an entry with a marker, the reason it is unreadable: such an entry
     fails the run only for a target its marker selects (see :func:`select`)."""
     try:

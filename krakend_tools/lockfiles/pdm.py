@@ -47,9 +47,11 @@ def parse(path: Path, text: str) -> Lockfile:
     if not isinstance(lock_version, str):
         raise InputError("no [metadata] lock_version: not a PDM lockfile", path=path)
     if lock_version.split(".", 1)[0] not in SUPPORTED_MAJORS:
-        raise InputError(f"unsupported pdm.lock lock_version {lock_version!r} "
-                         f"(supported: {', '.join(m + '.x' for m in SUPPORTED_MAJORS)})",
-                         path=path)
+        raise InputError(
+            f"unsupported pdm.lock lock_version {lock_version!r} "
+            f"(supported: {', '.join(m + '.x' for m in SUPPORTED_MAJORS)})",
+            path=path,
+        )
     strategy = array(meta.get("strategy"), "[metadata] strategy", path)
     flat = "inherit_metadata" in strategy
     old_files = table(meta.get("files"), "[metadata.files]", path)
@@ -72,16 +74,21 @@ def parse(path: Path, text: str) -> Lockfile:
         entry = table(raw, "[[package]]", path, line)
         name = name_of(entry.get("name"), path, line)
         raw_version = entry.get("version")
-        version, problem = (None, None) if raw_version is None else version_or_problem(
-            raw_version, path, line, name, entry.get("marker"))
+        version, problem = (
+            (None, None)
+            if raw_version is None
+            else version_or_problem(raw_version, path, line, name, entry.get("marker"))
+        )
         raw_groups = entry.get("groups", entry.get("sections", ["default"]))
-        groups = frozenset(RUNTIME if g == "default" else str(g)
-                           for g in array(raw_groups, "groups", path, line))
+        groups = frozenset(RUNTIME if g == "default" else str(g) for g in array(raw_groups, "groups", path, line))
         files = entry.get("files")
         if files is None:
             files = old_files.get(f"{entry.get('name')} {raw_version}")
-        names = [n for f in array(files, f"files of {name}", path, line)
-                 if isinstance(f, Mapping) and (n := file_name(f.get("file") or f.get("url")))]
+        names = [
+            n
+            for f in array(files, f"files of {name}", path, line)
+            if isinstance(f, Mapping) and (n := file_name(f.get("file") or f.get("url")))
+        ]
         if not flat:
             _edges(entry, name, edges, extra_edges, path, line)
         wheels, sdist = split_files(names)
@@ -92,25 +99,44 @@ def parse(path: Path, text: str) -> Lockfile:
             source = "path"
         elif entry.get("url"):
             source = "url"
-        packages.append(LockedPackage(
-            name=name, version=version, marker=marker_of(entry.get("marker"), path, line),
-            groups=groups, wheels=wheels, sdist=sdist, has_file_names=bool(names), line=line,
-            direct=name in direct, source=source, problem=problem))
+        packages.append(
+            LockedPackage(
+                name=name,
+                version=version,
+                marker=marker_of(entry.get("marker"), path, line),
+                groups=groups,
+                wheels=wheels,
+                sdist=sdist,
+                has_file_names=bool(names),
+                line=line,
+                direct=name in direct,
+                source=source,
+                problem=problem,
+            )
+        )
     project = None
     if pyproject is not None:
         raw_name = table(pyproject.get("project"), "[project]", path).get("name")
         project = name_of(raw_name, path, None) if isinstance(raw_name, str) else None
-    lock = Lockfile(path=path, tool=TOOL, packages=packages, requires_python=requires_python,
-                    lock_version=lock_version, project=project)
+    lock = Lockfile(
+        path=path,
+        tool=TOOL,
+        packages=packages,
+        requires_python=requires_python,
+        lock_version=lock_version,
+        project=project,
+    )
     if "groups" in meta:  # PDM locks extras as groups: the ones it locked are all there is
         lock.extras_defined = frozenset(
-            name_of(g, path, None) for g in array(meta["groups"], "[metadata] groups", path)
-            if g != "default")
+            name_of(g, path, None) for g in array(meta["groups"], "[metadata] groups", path) if g != "default"
+        )
     if not flat and not any(p.groups - {RUNTIME} or p.marker for p in packages):
         if pyproject is None:
-            lock.notes.append(f"no pyproject.toml beside this lock_version {lock_version} lock "
-                              "(no groups or markers per package): every locked package is "
-                              "taken, on every platform")
+            lock.notes.append(
+                f"no pyproject.toml beside this lock_version {lock_version} lock "
+                "(no groups or markers per package): every locked package is "
+                "taken, on every platform"
+            )
         else:  # groups and markers live on the graph: walk it from the declared dependencies
             groups_roots, extras_roots = declared_roots(pyproject)
             lock.roots = {**extras_roots, **groups_roots}
@@ -118,8 +144,14 @@ def parse(path: Path, text: str) -> Lockfile:
     return lock
 
 
-def _edges(entry: Mapping[str, object], name: str, edges: dict[str, list[Edge]],
-           extra_edges: dict[str, dict[str, list[Edge]]], path: Path, line: int | None) -> None:
+def _edges(
+    entry: Mapping[str, object],
+    name: str,
+    edges: dict[str, list[Edge]],
+    extra_edges: dict[str, dict[str, list[Edge]]],
+    path: Path,
+    line: int | None,
+) -> None:
     """The dependency edges of one entry; an entry with ``extras`` holds that extra's edges."""
     from packaging.requirements import InvalidRequirement, Requirement
 
@@ -128,10 +160,10 @@ def _edges(entry: Mapping[str, object], name: str, edges: dict[str, list[Edge]],
         try:
             req = Requirement(str(spec))
         except InvalidRequirement:
-            raise InputError(f"invalid dependency {spec!r} of {name}", path=path,
-                             line=line) from None
-        out.append(Edge(name_of(req.name, path, line), req.marker,
-                        frozenset(name_of(e, path, line) for e in req.extras)))
+            raise InputError(f"invalid dependency {spec!r} of {name}", path=path, line=line) from None
+        out.append(
+            Edge(name_of(req.name, path, line), req.marker, frozenset(name_of(e, path, line) for e in req.extras))
+        )
     extras = [str(e) for e in array(entry.get("extras"), f"extras of {name}", path, line)]
     if not extras:
         edges.setdefault(name, []).extend(out)

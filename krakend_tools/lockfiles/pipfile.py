@@ -70,9 +70,15 @@ def parse(path: Path, text: str) -> Lockfile:
                 continue
             seen[key] = len(packages)
             packages.append(pkg)
-    return Lockfile(path=path, tool=TOOL, packages=packages,
-                    python_pin=pin if isinstance(pin, str) else None, lock_version=str(spec),
-                    notes=notes, extras_defined=frozenset())  # a Pipfile has no extras
+    return Lockfile(
+        path=path,
+        tool=TOOL,
+        packages=packages,
+        python_pin=pin if isinstance(pin, str) else None,
+        lock_version=str(spec),
+        notes=notes,
+        extras_defined=frozenset(),
+    )  # a Pipfile has no extras
 
 
 def _package(raw_name: str, entry: Mapping[str, Any], group: str, path: Path, line: int | None) -> LockedPackage:
@@ -99,10 +105,17 @@ def _package(raw_name: str, entry: Mapping[str, Any], group: str, path: Path, li
         source = "path"
     elif entry.get("url"):
         source = "url"
-    return LockedPackage(name=name, version=version,
-                         marker=marker_of(entry.get("markers"), path, line),
-                         groups=frozenset({group}), has_file_names=False, line=line,
-                         direct=False, source=source, problem=problem)
+    return LockedPackage(
+        name=name,
+        version=version,
+        marker=marker_of(entry.get("markers"), path, line),
+        groups=frozenset({group}),
+        has_file_names=False,
+        line=line,
+        direct=False,
+        source=source,
+        problem=problem,
+    )
 
 
 def _declared(path: Path) -> frozenset[str]:

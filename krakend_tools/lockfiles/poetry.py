@@ -36,8 +36,7 @@ from krakend_tools.lockfiles._pyproject import (
 
 TOOL = "poetry"
 SUPPORTED = ("0.12", "1.0", "1.1", "2.0", "2.1")
-_SOURCES = {"legacy": "registry", "git": "git", "directory": "path", "file": "path",
-            "url": "url"}
+_SOURCES = {"legacy": "registry", "git": "git", "directory": "path", "file": "path", "url": "url"}
 
 
 def matches(path: Path, text: str) -> bool:
@@ -86,8 +85,9 @@ def parse(path: Path, text: str) -> Lockfile:
         line = line_at(lines, index)
         entry = table(raw, "[[package]]", path, line)
         name = name_of(entry.get("name"), path, line)
-        version, problem = version_or_problem(entry.get("version"), path, line, name,
-                                              entry.get("markers") or entry.get("marker"))
+        version, problem = version_or_problem(
+            entry.get("version"), path, line, name, entry.get("markers") or entry.get("marker")
+        )
         files = entry.get("files")
         if files is None:
             files = old_files.get(entry["name"], old_files.get(name))
@@ -106,27 +106,43 @@ def parse(path: Path, text: str) -> Lockfile:
                 groups = sorted(extras_of[name])
         group_set = frozenset(str(g) for g in array(groups, f"groups of {name}", path, line))
         source = table(entry.get("source"), f"source of {name}", path, line).get("type")
-        packages.append(LockedPackage(
-            name=name, version=version,
-            marker=_marker(entry.get("marker" if legacy else "markers"), group_set, path, line),
-            groups=group_set, wheels=wheels, sdist=sdist, has_file_names=bool(names),
-            line=line, direct=name in direct, problem=problem,
-            source=_SOURCES.get(str(source), str(source)) if source else "registry"))
+        packages.append(
+            LockedPackage(
+                name=name,
+                version=version,
+                marker=_marker(entry.get("marker" if legacy else "markers"), group_set, path, line),
+                groups=group_set,
+                wheels=wheels,
+                sdist=sdist,
+                has_file_names=bool(names),
+                line=line,
+                direct=name in direct,
+                problem=problem,
+                source=_SOURCES.get(str(source), str(source)) if source else "registry",
+            )
+        )
         if lock_version != "2.1":  # only older locks need the graph
             _package_edges(entry, name, edges, extra_edges, path, line)
 
-    lock = Lockfile(path=path, tool=TOOL, packages=packages, requires_python=requires_python,
-                    lock_version=str(lock_version))
+    lock = Lockfile(
+        path=path, tool=TOOL, packages=packages, requires_python=requires_python, lock_version=str(lock_version)
+    )
     if legacy:
-        lock.notes.append("no [metadata] lock-version: read as a Poetry 0.12 lock ([metadata."
-                          "hashes], a marker and a category per package)")
+        lock.notes.append(
+            "no [metadata] lock-version: read as a Poetry 0.12 lock ([metadata."
+            "hashes], a marker and a category per package)"
+        )
     lock.extras_defined = frozenset(_canon(e) for e in table(data.get("extras"), "[extras]", path))
     if pyproject is None and not flat:
         lock.notes.append(
             "no pyproject.toml beside this lock-version " + str(lock_version) + " lock: its "
-            "markers and groups live there, so " + (
-                "packages are taken by their category, on every platform" if lock_version in
-                ("1.0", "1.1") else "every locked package is taken, on every platform"))
+            "markers and groups live there, so "
+            + (
+                "packages are taken by their category, on every platform"
+                if lock_version in ("1.0", "1.1")
+                else "every locked package is taken, on every platform"
+            )
+        )
     if pyproject is not None:
         project = table(pyproject.get("project"), "[project]", path).get("name") or table(
             table(pyproject.get("tool"), "[tool]", path).get("poetry"), "[tool.poetry]", path

@@ -42,9 +42,11 @@ def parse(path: Path, text: str) -> Lockfile:
     empty = _drop_empty_entries(data, lines, path)
     lines = [line for line in lines if line not in {p.line for p in empty}]
     if empty:
-        notes.append(f"{len(empty)} package(s) with no wheel, sdist or source (e.g. "
-                     f"{empty[0].name!r}, as pipenv writes a package it found no file for): "
-                     "an error only for a target they apply to")
+        notes.append(
+            f"{len(empty)} package(s) with no wheel, sdist or source (e.g. "
+            f"{empty[0].name!r}, as pipenv writes a package it found no file for): "
+            "an error only for a target they apply to"
+        )
     try:
         lock = Pylock.from_dict(data)
     except PylockUnsupportedVersionError as err:
@@ -74,21 +76,35 @@ def parse(path: Path, text: str) -> Lockfile:
             source = "url" if pkg.archive.url else "path"
         wheels = tuple(_filename(w) for w in pkg.wheels or ())
         sdist = _filename(pkg.sdist) if pkg.sdist is not None else None
-        packages.append(LockedPackage(
-            name=str(pkg.name), version=pkg.version, marker=pkg.marker, wheels=wheels,
-            sdist=sdist, has_file_names=bool(wheels or sdist), line=line,
-            direct=pkg.name in direct, source=source))
+        packages.append(
+            LockedPackage(
+                name=str(pkg.name),
+                version=pkg.version,
+                marker=pkg.marker,
+                wheels=wheels,
+                sdist=sdist,
+                has_file_names=bool(wheels or sdist),
+                line=line,
+                direct=pkg.name in direct,
+                source=source,
+            )
+        )
     packages.extend(empty)
-    return Lockfile(path=path, tool=TOOL, packages=packages,
-                    requires_python=lock.requires_python, lock_version=str(lock.lock_version),
-                    created_by=lock.created_by,
-                    project=project, notes=notes,
-                    default_groups=frozenset(lock.default_groups) if lock.default_groups else None,
-                    extras_defined=frozenset(str(e) for e in lock.extras or ()))
+    return Lockfile(
+        path=path,
+        tool=TOOL,
+        packages=packages,
+        requires_python=lock.requires_python,
+        lock_version=str(lock.lock_version),
+        created_by=lock.created_by,
+        project=project,
+        notes=notes,
+        default_groups=frozenset(lock.default_groups) if lock.default_groups else None,
+        extras_defined=frozenset(str(e) for e in lock.extras or ()),
+    )
 
 
-def _drop_empty_entries(data: dict[str, object], lines: list[int],
-                        path: Path) -> list[LockedPackage]:
+def _drop_empty_entries(data: dict[str, object], lines: list[int], path: Path) -> list[LockedPackage]:
     """Entries PEP 751 forbids (no wheels, sdist, vcs, directory nor archive), taken out of
     ``data`` and kept as packages that fail only where their marker holds."""
     from krakend_tools.lockfiles._common import marker_of, name_of
@@ -103,10 +119,17 @@ def _drop_empty_entries(data: dict[str, object], lines: list[int],
         if isinstance(pkg, dict) and not any(k in pkg for k in keys):
             line = line_at(lines, index)
             name = name_of(pkg.get("name"), path, line)
-            empty.append(LockedPackage(
-                name=name, version=None, marker=marker_of(pkg.get("marker"), path, line),
-                has_file_names=False, line=line, source="registry",
-                problem=f"{name} is locked with no wheel, sdist or source"))
+            empty.append(
+                LockedPackage(
+                    name=name,
+                    version=None,
+                    marker=marker_of(pkg.get("marker"), path, line),
+                    has_file_names=False,
+                    line=line,
+                    source="registry",
+                    problem=f"{name} is locked with no wheel, sdist or source",
+                )
+            )
         else:
             kept.append(pkg)
     data["packages"] = kept
@@ -126,8 +149,9 @@ def _normalize_names(data: dict[str, object]) -> list[str]:
             changed.append(name)
     if not changed:
         return []
-    return [f"{len(changed)} package name(s) not normalized as PEP 751 requires (e.g. "
-            f"{changed[0]!r}); read as normalized"]
+    return [
+        f"{len(changed)} package name(s) not normalized as PEP 751 requires (e.g. {changed[0]!r}); read as normalized"
+    ]
 
 
 def _filename(dist: PackageWheel | PackageSdist) -> str:

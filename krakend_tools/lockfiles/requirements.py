@@ -160,9 +160,15 @@ def _requirement(line: str, path: Path, number: int, top: bool) -> LockedPackage
         found = _WHEEL.match(wheel or "")
         if found and version is None:  # name @ URL-to-a-wheel: the wheel names its version
             version = version_of(found.group(2), path, number, name)
-    return LockedPackage(name=name, version=version, marker=req.marker,
-                         has_file_names=bool(wheels), wheels=wheels, line=where,
-                         source=_url_kind(req.url) if req.url else "registry")
+    return LockedPackage(
+        name=name,
+        version=version,
+        marker=req.marker,
+        has_file_names=bool(wheels),
+        wheels=wheels,
+        line=where,
+        source=_url_kind(req.url) if req.url else "registry",
+    )
 
 
 def _url_package(value: str, path: Path, line: int | None) -> LockedPackage | None:

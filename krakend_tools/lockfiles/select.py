@@ -28,8 +28,7 @@ def select(
     unknown = sorted(extras - lock.extras_defined) if lock.extras_defined is not None else []
     if unknown:
         known = ", ".join(sorted(lock.extras_defined or ())) or "none"
-        raise InputError(f"extra {unknown[0]!r} is not defined by the project (defined: {known})",
-                         path=lock.path)
+        raise InputError(f"extra {unknown[0]!r} is not defined by the project (defined: {known})", path=lock.path)
     wanted = frozenset({RUNTIME}) | groups
     env: Env = dict(environment)
     env["extras"] = extras | _conflict_names(lock.project, groups, extras)
@@ -39,8 +38,7 @@ def select(
         chosen = _walk(lock, judge, wanted, extras)
     else:
         wanted_all = wanted | extras
-        chosen = [p for p in lock.packages
-                  if p.groups & wanted_all and judge.applies(p.marker, p.line)]
+        chosen = [p for p in lock.packages if p.groups & wanted_all and judge.applies(p.marker, p.line)]
     out: list[LockedPackage] = []
     seen: set[tuple[str, object]] = set()
     for pkg in chosen:
@@ -52,13 +50,14 @@ def select(
     return out
 
 
-def _conflict_names(project: str | None, groups: frozenset[str],
-                    extras: frozenset[str]) -> frozenset[str]:
+def _conflict_names(project: str | None, groups: frozenset[str], extras: frozenset[str]) -> frozenset[str]:
     """uv's synthetic extras for a project with conflicts: ``group-<len>-<project>-<group>``."""
     if not project:
         return frozenset()
-    return frozenset({f"group-{len(project)}-{project}-{g}" for g in groups}
-                     | {f"extra-{len(project)}-{project}-{e}" for e in extras})
+    return frozenset(
+        {f"group-{len(project)}-{project}-{g}" for g in groups}
+        | {f"extra-{len(project)}-{project}-{e}" for e in extras}
+    )
 
 
 class _Judge:
@@ -70,8 +69,7 @@ class _Judge:
         self.extra_values = ("", *sorted(extras))
         self.seen: dict[tuple[int, str | None], bool] = {}
 
-    def applies(self, marker: Marker | None, line: int | None = None,
-                via: str | None = None) -> bool:
+    def applies(self, marker: Marker | None, line: int | None = None, via: str | None = None) -> bool:
         """Whether ``marker`` holds; ``via``: the extra of the package the edge leaves from."""
         if marker is None:
             return True

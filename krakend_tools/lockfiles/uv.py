@@ -46,7 +46,6 @@ def matches(path: Path, text: str) -> bool:
     return "requires-python" in text and "[metadata]" not in text and "lock-version" not in text
 
 
-
 def parse(path: Path, text: str) -> Lockfile:
     """Parse a uv.lock into packages plus the dependency graph."""
     data = load_toml(path, text)
@@ -63,8 +62,7 @@ def parse(path: Path, text: str) -> Lockfile:
         entry = table(raw, "[[package]]", path, line)
         name: str = name_of(entry.get("name"), path, line)
         count[name] = count.get(name, 0) + 1
-        count[f"{name}=={entry.get('version')}"] = count.get(f"{name}=={entry.get('version')}",
-                                                             0) + 1
+        count[f"{name}=={entry.get('version')}"] = count.get(f"{name}=={entry.get('version')}", 0) + 1
         entries.append((entry, line, name))
 
     def key(name: str, version: object, source: object = None) -> str:
@@ -84,12 +82,10 @@ def parse(path: Path, text: str) -> Lockfile:
         for dep in array(deps, what, path, line):
             dep = table(dep, what, path, line)
             target: str = name_of(dep.get("name"), path, line)
-            ref = (key(target, dep.get("version"), dep.get("source")), dep.get("marker"),
-                   dep.get("extra"))
+            ref = (key(target, dep.get("version"), dep.get("source")), dep.get("marker"), dep.get("extra"))
             edge = made.get(ref) if type(ref[2]) is not list else None
             if edge is None:
-                extras = frozenset(_canon(e) for e in array(ref[2], what, path, line)
-                                   if isinstance(e, str))
+                extras = frozenset(_canon(e) for e in array(ref[2], what, path, line) if isinstance(e, str))
                 edge = Edge(ref[0], _marker(ref[1], path, line), extras)
                 if type(ref[2]) is not list:
                     made[ref] = edge
@@ -107,29 +103,36 @@ def parse(path: Path, text: str) -> Lockfile:
     direct: set[str] = set()
     if root is not None:
         entry, line, _ = entries[root]
-        for group in ([entry.get("dependencies")]
-                      + list(table(entry.get("optional-dependencies"), "", path, line).values())
-                      + list(table(entry.get("dev-dependencies"), "", path, line).values())):
-            direct.update(name_of(d.get("name"), path, line) for d in array(group, "", path, line)
-                          if isinstance(d, dict))
+        for group in (
+            [entry.get("dependencies")]
+            + list(table(entry.get("optional-dependencies"), "", path, line).values())
+            + list(table(entry.get("dev-dependencies"), "", path, line).values())
+        ):
+            direct.update(
+                name_of(d.get("name"), path, line) for d in array(group, "", path, line) if isinstance(d, dict)
+            )
     members = _virtual_members(data, entries, root, path)
     manifest = table(data.get("manifest"), "[manifest]", path)
     if root is None and members is None and "requirements" in manifest:
         # a script's lock (script.py.lock): the script's requirements are the roots
         lock.roots[RUNTIME] = [
-            Edge(name_of(r.get("name"), path, None), _marker(r.get("marker"), path, None),
-                 frozenset(_canon(e) for e in array(r.get("extras"), "extras", path)))
+            Edge(
+                name_of(r.get("name"), path, None),
+                _marker(r.get("marker"), path, None),
+                frozenset(_canon(e) for e in array(r.get("extras"), "extras", path)),
+            )
             for r in array(manifest.get("requirements"), "[manifest] requirements", path)
-            if isinstance(r, Mapping)]
+            if isinstance(r, Mapping)
+        ]
     if members is not None:  # a virtual workspace root: its members are the project
         lock.roots[RUNTIME] = [Edge(m) for m in members]
         direct.update(members)
-        for group, reqs in table(manifest.get("dependency-groups"), "[manifest.dependency-groups]",
-                                 path).items():
-            lock.roots[group] = [Edge(name_of(r.get("name"), path, None),
-                                      _marker(r.get("marker"), path, None))
-                                 for r in array(reqs, "dependency group", path)
-                                 if isinstance(r, Mapping)]
+        for group, reqs in table(manifest.get("dependency-groups"), "[manifest.dependency-groups]", path).items():
+            lock.roots[group] = [
+                Edge(name_of(r.get("name"), path, None), _marker(r.get("marker"), path, None))
+                for r in array(reqs, "dependency group", path)
+                if isinstance(r, Mapping)
+            ]
     for index, (entry, line, name) in enumerate(entries):
         source = table(entry.get("source"), f"source of {name}", path, line)
         is_root = index == root
@@ -146,8 +149,7 @@ def parse(path: Path, text: str) -> Lockfile:
             lock.roots[RUNTIME] = deps
             lock.roots.update(optional)
             lock.extras_defined = frozenset(optional)
-            for group, d in table(entry.get("dev-dependencies"), f"dev-dependencies of {name}",
-                                  path, line).items():
+            for group, d in table(entry.get("dev-dependencies"), f"dev-dependencies of {name}", path, line).items():
                 lock.roots[group] = edges_of(d, f"group {group} of {name}", line)
             continue
         lock.edges[pkg_key] = deps
@@ -162,21 +164,23 @@ def parse(path: Path, text: str) -> Lockfile:
 def _marker(value: object, path: Path, line: int | None) -> Any:
     """An edge marker; ``extra == 'x'`` tests become ``'x' in extras`` (a set, not one value)."""
     if isinstance(value, str) and "extra" in value:
-        value = _EXTRA_TEST.sub(lambda m: f"'{m.group(3)}' {'in' if m.group(1) == '==' else 'not in'}"
-                                " extras", value)
+        value = _EXTRA_TEST.sub(lambda m: f"'{m.group(3)}' {'in' if m.group(1) == '==' else 'not in'} extras", value)
     return marker_of(value, path, line)
 
 
-def _virtual_members(data: Mapping[str, Any], entries: list[tuple[Mapping[str, Any], int | None,
-                     str]], root: int | None, path: Path) -> list[str] | None:
+def _virtual_members(
+    data: Mapping[str, Any], entries: list[tuple[Mapping[str, Any], int | None, str]], root: int | None, path: Path
+) -> list[str] | None:
     """The members of a virtual workspace root (``[manifest] members``, no package at ".")."""
     if root is not None:
         return None
     manifest = table(data.get("manifest"), "[manifest]", path)
-    members: list[str] = [name_of(m, path, None)
-                          for m in array(manifest.get("members"), "members", path)]
-    local = {name for entry, _, name in entries
-             if any(k in _ROOT_SOURCES for k in table(entry.get("source"), "source", path))}
+    members: list[str] = [name_of(m, path, None) for m in array(manifest.get("members"), "members", path)]
+    local = {
+        name
+        for entry, _, name in entries
+        if any(k in _ROOT_SOURCES for k in table(entry.get("source"), "source", path))
+    }
     found = [m for m in members if m in local]
     return found or None
 
