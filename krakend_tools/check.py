@@ -29,8 +29,40 @@ def check_plugin(
     shared: list[Finding] = []
     own: list[Finding] = []
     mismatches: list[tuple[LockedPackage, str]] = []
+    versions: dict[str, list[str]] = {}
+    for pkg in selected:
+        if pkg.version is not None and pkg.name != lock.project:
+            versions.setdefault(pkg.name, []).append(str(pkg.version))
     for pkg in sorted(selected, key=lambda p: p.name):
-        if pkg.version is None or pkg.name == lock.project:
+        if pkg.name == lock.project:
+            continue
+        if len(versions.get(pkg.name, ())) > 1:  # two pins that both hold for the target
+            if str(pkg.version) == versions[pkg.name][0]:
+                platform.append(
+                    Finding(
+                        pkg.name,
+                        "package",
+                        False,
+                        "locked at two versions for this target",
+                        have=", ".join(versions[pkg.name]),
+                        file=str(lock.path),
+                        line=pkg.line,
+                    )
+                )
+            continue
+        if pkg.version is None:  # git/path/URL or dynamic-version member: the plugin's own
+            own.append(
+                Finding(
+                    pkg.name,
+                    "plugin-only",
+                    True,
+                    "only the plugin brings it; no version locked",
+                    have=f"({pkg.source or 'unknown'} source)",
+                    file=str(lock.path),
+                    line=pkg.line,
+                    details={"source": pkg.source},
+                )
+            )
             continue
         want = manifest.distributions.get(pkg.name)
         if want is not None:
@@ -234,20 +266,28 @@ def _why_no_wheel(wheels: Iterable[str], manifest: Manifest) -> str:
     host: Libc = manifest.platform.libc
     machine = manifest.platform.machine
     reasons: list[str] = []
-    for wheel in wheels:
-        for tag in _wheel_tags(wheel):
-            interpreter, abi, platform = tag.split("-")
-            plat_machine = tag_machine(platform)
-            need = needed_libc(platform)
-            if plat_machine is not None and plat_machine != machine:
-                reasons.append(f"wheels are for {plat_machine}, the gateway runs {machine}")
-            elif need is not None and need.family != host.family:
-                reasons.append(f"wheels need {need.family} ({platform}), the gateway has {host}")
-            elif need is not None and need.version > host.version:
-                reasons.append(f"wheels need {need} or newer ({platform}), the gateway has {host}")
-            else:
-                reasons.append(f"no wheel for {manifest.python.interpreter_tag} (have {interpreter}-{abi})")
-    order = ("or newer", "need glibc", "need musl", "are for", "no wheel")
+    supported = _rank(tuple(manifest.tags))
+    python_ok = {t.rsplit("-", 1)[0] for t in supported}
+    tags = [t.split("-") for w in wheels for t in _wheel_tags(w)]
+    fitting_python = [t for t in tags if f"{t[0]}-{t[1]}" in python_ok]
+    if tags and not fitting_python:  # a Python mismatch first: no platform would help
+        have = sorted({f"{t[0]}-{t[1]}" for t in tags})
+        return (
+            f"no wheel for {manifest.python.interpreter_tag} (have {', '.join(have[:3])}"
+            f"{', …' if len(have) > 3 else ''})"
+        )
+    for _interpreter, _abi, platform in fitting_python:
+        plat_machine = tag_machine(platform)
+        need = needed_libc(platform)
+        if plat_machine is not None and plat_machine != machine:
+            reasons.append(f"wheels are for {plat_machine}, the gateway runs {machine}")
+        elif need is not None and need.family != host.family:
+            reasons.append(f"wheels need {need.family} ({platform}), the gateway has {host}")
+        elif need is not None and need.version > host.version:
+            reasons.append(f"wheels need {need} or newer ({platform}), the gateway has {host}")
+        else:
+            reasons.append(f"no wheel for the gateway's platform (have {platform})")
+    order = ("or newer", "need glibc", "need musl", "are for", "no wheel")  # nearest first
     reasons.sort(key=lambda r: next((i for i, key in enumerate(order) if key in r), 9))
     return reasons[0] if reasons else "no wheel or sdist fits the target"
 

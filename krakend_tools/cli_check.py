@@ -66,6 +66,9 @@ def check_plugin(
     defaults = cli_options.load_defaults("check-plugin", start)
     specs = cli_specs or cli_options.outputs(None, defaults)
     locks = [load_lockfile(p) for p in paths]
+    for lock in locks:
+        for note in lock.notes:
+            typer.echo(f"{lock.path}: note: {note}", err=True)
     manifests = mf.resolver(manifest, python=python_version, libc=libc)
     groups = group if group else defaults.groups
     extras = extra if extra else defaults.extras

@@ -471,9 +471,9 @@ def test_unknown_format(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("name", "text", "supported"),
     [
-        ("poetry.lock", '[metadata]\nlock-version = "3.0"\ncontent-hash = "0"\n', "1.1, 2.0, 2.1"),
+        ("poetry.lock", '[metadata]\nlock-version = "3.0"\ncontent-hash = "0"\n', "1.0, 1.1, 2.0, 2.1"),
         ("uv.lock", "version = 2\nrevision = 1\n", "supported: 1"),
-        ("pdm.lock", '[metadata]\nlock_version = "3.1"\n', "4.x"),
+        ("pdm.lock", '[metadata]\nlock_version = "2.0"\n', "3.x, 4.x"),
         ("pylock.toml", 'lock-version = "2.0"\ncreated-by = "x"\npackages = []\n', "1.x"),
         ("Pipfile.lock", '{"_meta": {"pipfile-spec": 5}, "default": {}}', "supported: 6"),
     ],

@@ -52,6 +52,7 @@ class LockedPackage:
     line: int | None = None  # 1-based line of the package's entry in the lockfile
     direct: bool = False  # a direct dependency of the project (vs transitive)
     source: str | None = None  # "registry" | "git" | "path" | "url" ...
+    problem: str | None = None  # an unreadable field: an error only if the package is selected
 
 
 @dataclass
@@ -74,6 +75,10 @@ class Lockfile:
     roots: dict[str, list[Edge]] = field(default_factory=dict)
     edges: dict[str, list[Edge]] = field(default_factory=dict)
     extra_edges: dict[str, dict[str, list[Edge]]] = field(default_factory=dict)  # pkg -> extra -> edges
+    nodes: dict[str, LockedPackage] = field(default_factory=dict)  # graph key -> package
+    default_groups: frozenset[str] | None = None  # what "runtime" means, when the lock says (pylock)
+    extras_defined: frozenset[str] | None = None  # the project's extras, when known
+    notes: list[str] = field(default_factory=list)  # where the file strays from its spec (stderr)
 
     def select(
         self, environment: Mapping[str, str], groups: Iterable[str] = (), extras: Iterable[str] = ()

@@ -65,6 +65,19 @@ def version_of(value: object, path: Path, line: int | None, name: str = "") -> V
         raise InputError(f"invalid version {value!r} for {name or 'a package'}", path=path, line=line) from None
 
 
+def version_or_problem(
+    value: object, path: Path, line: int | None, name: str, marker: object
+) -> tuple[Version | None, str | None]:
+    """A version, or, for an entry with a marker, the reason it is unreadable: such an entry
+    fails the run only for a target its marker selects (see :func:`select`)."""
+    try:
+        return version_of(value, path, line, name), None
+    except InputError as err:
+        if not marker:
+            raise
+        return None, str(err).removeprefix(f"{path}:{line}: " if line else f"{path}: ")
+
+
 def marker_of(value: object, path: Path, line: int | None) -> Marker | None:
     """A parsed (and cached: lockfiles repeat the same markers) PEP 508 marker."""
     if value is None or value == "":
@@ -146,10 +159,15 @@ def line_at(lines: list[int], index: int) -> int | None:
 
 
 def file_name(url_or_name: object) -> str | None:
-    """The last path segment of a URL or path, without query or fragment."""
+    """The last path segment of a URL or path, without query or fragment, %-decoded."""
     if not isinstance(url_or_name, str) or not url_or_name:
         return None
-    return url_or_name.split("#", 1)[0].split("?", 1)[0].rstrip("/").rsplit("/", 1)[-1]
+    name = url_or_name.split("#", 1)[0].split("?", 1)[0].rstrip("/").rsplit("/", 1)[-1]
+    if "%" in name:  # torch-2.5.1%2Bcpu-...whl is torch-2.5.1+cpu-...whl
+        from urllib.parse import unquote
+
+        name = unquote(name)
+    return name
 
 
 def split_files(names: list[str]) -> tuple[tuple[str, ...], str | None]:

@@ -39,6 +39,10 @@ def declared_roots(pyproject: Mapping[str, Any]) -> tuple[Roots, Roots]:
     for extra, specs in _map(project.get("optional-dependencies")).items():
         for spec in _list(specs):
             _add_pep508(extras, _canon(extra), spec)
+    pdm_groups = _map(_map(_map(pyproject.get("tool")).get("pdm")).get("dev-dependencies"))
+    for group, specs in pdm_groups.items():
+        for spec in _list(specs):
+            _add_pep508(groups, group, spec)
     dep_groups = _map(pyproject.get("dependency-groups"))
     for group in dep_groups:
         for spec in _group_specs(dep_groups, group, set()):
@@ -115,10 +119,14 @@ def poetry_edges(name: str, spec: object) -> list[tuple[Edge, bool]]:
 
 
 def poetry_marker(item: Mapping[str, Any]) -> Marker | None:
-    """The PEP 508 marker of a Poetry dependency table (its ``markers`` and ``python``)."""
+    """The PEP 508 marker of a Poetry dependency table (``markers``, ``platform``, ``python``)."""
     parts: list[str] = []
     if isinstance(item.get("markers"), str) and item["markers"].strip():
         parts.append(f"({item['markers']})")
+    platform = item.get("platform")  # Poetry's platform = "win32" is sys_platform
+    if isinstance(platform, str) and platform.strip():
+        alternatives = [p.strip() for p in platform.split("||") if p.strip()]
+        parts.append("(" + " or ".join(f'sys_platform == "{p}"' for p in alternatives) + ")")
     python = item.get("python")
     if isinstance(python, str) and python.strip() not in ("", "*"):
         spec = caret_tilde_to_pep440(python)

@@ -38,6 +38,10 @@ def parse(path: Path, text: str) -> Lockfile:
         raise InputError("a Pipfile.lock must be a JSON object", path=path, line=1)
     meta = table(data.get("_meta"), "_meta", path)
     spec = meta.get("pipfile-spec")
+    notes = []
+    if spec is None and ("default" in data or "develop" in data):
+        notes.append("no _meta.pipfile-spec: read as pipfile-spec 6")
+        spec = SUPPORTED[-1]
     if spec not in SUPPORTED:
         raise InputError(
             f"unsupported Pipfile.lock pipfile-spec {spec!r} (supported: {', '.join(map(str, SUPPORTED))})", path=path
@@ -72,17 +76,28 @@ def parse(path: Path, text: str) -> Lockfile:
         packages=packages,
         python_pin=pin if isinstance(pin, str) else None,
         lock_version=str(spec),
-    )
+        notes=notes,
+        extras_defined=frozenset(),
+    )  # a Pipfile has no extras
 
 
 def _package(raw_name: str, entry: Mapping[str, Any], group: str, path: Path, line: int | None) -> LockedPackage:
     name = name_of(raw_name, path, line)
     pinned = entry.get("version")
     version = None
+    problem = None
     if pinned is not None:
         if not isinstance(pinned, str) or not pinned.startswith("=="):
-            raise InputError(f"version of {name} must be pinned as '==X', not {pinned!r}", path=path, line=line)
-        version = version_of(pinned[2:].strip(), path, line, name)
+            problem = f"version of {name} must be pinned as '==X', not {pinned!r}"
+        else:
+            try:
+                version = version_of(pinned[2:].strip(), path, line, name)
+            except InputError:
+                problem = f"invalid version {pinned[2:].strip()!r} for {name}"
+        if problem and not entry.get("markers"):
+            raise InputError(problem, path=path, line=line)
+        # pipenv writes "==>=306" for a ">=306" spec with markers: that is an error only for
+        # a target where the markers hold (raised by select)
     source = "registry"
     if entry.get("git"):
         source = "git"
@@ -99,6 +114,7 @@ def _package(raw_name: str, entry: Mapping[str, Any], group: str, path: Path, li
         line=line,
         direct=False,
         source=source,
+        problem=problem,
     )
 
 

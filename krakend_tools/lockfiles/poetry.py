@@ -1,4 +1,4 @@
-"""poetry.lock, lock-version 1.1, 2.0 and 2.1.
+"""poetry.lock, lock-version 1.0, 1.1, 2.0 and 2.1, and Poetry 0.12 locks (no lock-version).
 
 2.1 records ``groups`` and ``markers`` per package, so it is read flat. 1.1 and 2.0 record
 neither markers nor (2.0) groups: with the pyproject.toml beside the lockfile their
@@ -25,7 +25,7 @@ from krakend_tools.lockfiles._common import (
     specifier_of,
     split_files,
     table,
-    version_of,
+    version_or_problem,
 )
 from krakend_tools.lockfiles._pyproject import (
     declared_roots,
@@ -35,7 +35,7 @@ from krakend_tools.lockfiles._pyproject import (
 )
 
 TOOL = "poetry"
-SUPPORTED = ("1.1", "2.0", "2.1")
+SUPPORTED = ("0.12", "1.0", "1.1", "2.0", "2.1")
 _SOURCES = {"legacy": "registry", "git": "git", "directory": "path", "file": "path", "url": "url"}
 
 
@@ -51,6 +51,9 @@ def parse(path: Path, text: str) -> Lockfile:
     data = load_toml(path, text)
     meta = table(data.get("metadata"), "[metadata]", path)
     lock_version = meta.get("lock-version")
+    legacy = lock_version is None and "hashes" in meta  # Poetry 0.12: a marker per package
+    if legacy:
+        lock_version = "0.12"
     if lock_version is None:
         raise InputError("no [metadata] lock-version: not a Poetry lockfile", path=path)
     if str(lock_version) not in SUPPORTED:
@@ -82,7 +85,9 @@ def parse(path: Path, text: str) -> Lockfile:
         line = line_at(lines, index)
         entry = table(raw, "[[package]]", path, line)
         name = name_of(entry.get("name"), path, line)
-        version = version_of(entry.get("version"), path, line, name)
+        version, problem = version_or_problem(
+            entry.get("version"), path, line, name, entry.get("markers") or entry.get("marker")
+        )
         files = entry.get("files")
         if files is None:
             files = old_files.get(entry["name"], old_files.get(name))
@@ -94,7 +99,7 @@ def parse(path: Path, text: str) -> Lockfile:
         wheels, sdist = split_files(names)
         groups = entry.get("groups")
         if groups is None:
-            flat = False
+            flat = legacy
             category = entry.get("category", "main")
             groups = [RUNTIME if category == "main" else str(category)]
             if entry.get("optional") and extras_of.get(name):
@@ -105,13 +110,14 @@ def parse(path: Path, text: str) -> Lockfile:
             LockedPackage(
                 name=name,
                 version=version,
-                marker=_marker(entry.get("markers"), group_set, path, line),
+                marker=_marker(entry.get("marker" if legacy else "markers"), group_set, path, line),
                 groups=group_set,
                 wheels=wheels,
                 sdist=sdist,
                 has_file_names=bool(names),
                 line=line,
                 direct=name in direct,
+                problem=problem,
                 source=_SOURCES.get(str(source), str(source)) if source else "registry",
             )
         )
@@ -121,6 +127,22 @@ def parse(path: Path, text: str) -> Lockfile:
     lock = Lockfile(
         path=path, tool=TOOL, packages=packages, requires_python=requires_python, lock_version=str(lock_version)
     )
+    if legacy:
+        lock.notes.append(
+            "no [metadata] lock-version: read as a Poetry 0.12 lock ([metadata."
+            "hashes], a marker and a category per package)"
+        )
+    lock.extras_defined = frozenset(_canon(e) for e in table(data.get("extras"), "[extras]", path))
+    if pyproject is None and not flat:
+        lock.notes.append(
+            "no pyproject.toml beside this lock-version " + str(lock_version) + " lock: its "
+            "markers and groups live there, so "
+            + (
+                "packages are taken by their category, on every platform"
+                if lock_version in ("1.0", "1.1")
+                else "every locked package is taken, on every platform"
+            )
+        )
     if pyproject is not None:
         project = table(pyproject.get("project"), "[project]", path).get("name") or table(
             table(pyproject.get("tool"), "[tool]", path).get("poetry"), "[tool.poetry]", path

@@ -38,6 +38,15 @@ def parse(path: Path, text: str) -> Lockfile:
 
     data = load_toml(path, text)
     lines = entry_lines(text, "packages")
+    notes = _normalize_names(data)
+    empty = _drop_empty_entries(data, lines, path)
+    lines = [line for line in lines if line not in {p.line for p in empty}]
+    if empty:
+        notes.append(
+            f"{len(empty)} package(s) with no wheel, sdist or source (e.g. "
+            f"{empty[0].name!r}, as pipenv writes a package it found no file for): "
+            "an error only for a target they apply to"
+        )
     try:
         lock = Pylock.from_dict(data)
     except PylockUnsupportedVersionError as err:
@@ -80,6 +89,7 @@ def parse(path: Path, text: str) -> Lockfile:
                 source=source,
             )
         )
+    packages.extend(empty)
     return Lockfile(
         path=path,
         tool=TOOL,
@@ -88,7 +98,60 @@ def parse(path: Path, text: str) -> Lockfile:
         lock_version=str(lock.lock_version),
         created_by=lock.created_by,
         project=project,
+        notes=notes,
+        default_groups=frozenset(lock.default_groups) if lock.default_groups else None,
+        extras_defined=frozenset(str(e) for e in lock.extras or ()),
     )
+
+
+def _drop_empty_entries(data: dict[str, object], lines: list[int], path: Path) -> list[LockedPackage]:
+    """Entries PEP 751 forbids (no wheels, sdist, vcs, directory nor archive), taken out of
+    ``data`` and kept as packages that fail only where their marker holds."""
+    from krakend_tools.lockfiles._common import marker_of, name_of
+
+    packages = data.get("packages")
+    if not isinstance(packages, list):
+        return []
+    keys = ("wheels", "sdist", "vcs", "directory", "archive")
+    kept: list[object] = []
+    empty: list[LockedPackage] = []
+    for index, pkg in enumerate(packages):
+        if isinstance(pkg, dict) and not any(k in pkg for k in keys):
+            line = line_at(lines, index)
+            name = name_of(pkg.get("name"), path, line)
+            empty.append(
+                LockedPackage(
+                    name=name,
+                    version=None,
+                    marker=marker_of(pkg.get("marker"), path, line),
+                    has_file_names=False,
+                    line=line,
+                    source="registry",
+                    problem=f"{name} is locked with no wheel, sdist or source",
+                )
+            )
+        else:
+            kept.append(pkg)
+    data["packages"] = kept
+    return empty
+
+
+def _normalize_names(data: dict[str, object]) -> list[str]:
+    """PEP 751 wants normalized names; pipenv writes them as typed: normalize, with a note."""
+    from packaging.utils import canonicalize_name
+
+    changed = []
+    packages = data.get("packages")
+    for pkg in packages if isinstance(packages, list) else ():
+        name = pkg.get("name") if isinstance(pkg, dict) else None
+        if isinstance(name, str) and canonicalize_name(name) != name:
+            pkg["name"] = canonicalize_name(name)
+            changed.append(name)
+    if not changed:
+        return []
+    return [
+        f"{len(changed)} package name(s) not normalized as PEP 751 requires (e.g. {changed[0]!r}); read as normalized"
+    ]
 
 
 def _filename(dist: PackageWheel | PackageSdist) -> str:

@@ -157,6 +157,9 @@ def _requirement(line: str, path: Path, number: int, top: bool) -> LockedPackage
     if req.url:
         wheel = file_name(req.url)
         wheels = (wheel,) if wheel and wheel.endswith(".whl") else ()
+        found = _WHEEL.match(wheel or "")
+        if found and version is None:  # name @ URL-to-a-wheel: the wheel names its version
+            version = version_of(found.group(2), path, number, name)
     return LockedPackage(
         name=name,
         version=version,

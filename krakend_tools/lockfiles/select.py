@@ -19,20 +19,45 @@ def select(
 ) -> list[LockedPackage]:
     """Packages of ``lock`` installed for ``environment`` with RUNTIME + ``groups`` + ``extras``.
 
-    ``environment`` is a full PEP 508 environment (never the running interpreter's).
+    ``environment`` is a full PEP 508 environment (never the running interpreter's). One
+    package per name and version, in lockfile order.
     """
     from packaging.utils import canonicalize_name
 
     extras = frozenset(canonicalize_name(e) for e in extras)
+    unknown = sorted(extras - lock.extras_defined) if lock.extras_defined is not None else []
+    if unknown:
+        known = ", ".join(sorted(lock.extras_defined or ())) or "none"
+        raise InputError(f"extra {unknown[0]!r} is not defined by the project (defined: {known})", path=lock.path)
     wanted = frozenset({RUNTIME}) | groups
     env: Env = dict(environment)
-    env["extras"] = extras
-    env["dependency_groups"] = wanted
+    env["extras"] = extras | _conflict_names(lock.project, groups, extras)
+    env["dependency_groups"] = (lock.default_groups or frozenset({RUNTIME})) | groups
     judge = _Judge(lock, env, extras)
     if lock.roots:
-        return _walk(lock, judge, wanted, extras)
-    wanted_all = wanted | extras
-    return [p for p in lock.packages if p.groups & wanted_all and judge.applies(p.marker, p.line)]
+        chosen = _walk(lock, judge, wanted, extras)
+    else:
+        wanted_all = wanted | extras
+        chosen = [p for p in lock.packages if p.groups & wanted_all and judge.applies(p.marker, p.line)]
+    out: list[LockedPackage] = []
+    seen: set[tuple[str, object]] = set()
+    for pkg in chosen:
+        if pkg.problem is not None:
+            raise InputError(pkg.problem, path=lock.path, line=pkg.line)
+        if (pkg.name, pkg.version) not in seen:
+            seen.add((pkg.name, pkg.version))
+            out.append(pkg)
+    return out
+
+
+def _conflict_names(project: str | None, groups: frozenset[str], extras: frozenset[str]) -> frozenset[str]:
+    """uv's synthetic extras for a project with conflicts: ``group-<len>-<project>-<group>``."""
+    if not project:
+        return frozenset()
+    return frozenset(
+        {f"group-{len(project)}-{project}-{g}" for g in groups}
+        | {f"extra-{len(project)}-{project}-{e}" for e in extras}
+    )
 
 
 class _Judge:
@@ -42,21 +67,23 @@ class _Judge:
         self.lock = lock
         self.env = env
         self.extra_values = ("", *sorted(extras))
-        self.seen: dict[int, bool] = {}
+        self.seen: dict[tuple[int, str | None], bool] = {}
 
-    def applies(self, marker: Marker | None, line: int | None = None) -> bool:
+    def applies(self, marker: Marker | None, line: int | None = None, via: str | None = None) -> bool:
+        """Whether ``marker`` holds; ``via``: the extra of the package the edge leaves from."""
         if marker is None:
             return True
-        found = self.seen.get(id(marker))
+        found = self.seen.get((id(marker), via))
         if found is None:
-            found = self.seen[id(marker)] = self._evaluate(marker, line)
+            found = self.seen[(id(marker), via)] = self._evaluate(marker, line, via)
         return found
 
-    def _evaluate(self, marker: Marker, line: int | None) -> bool:
+    def _evaluate(self, marker: Marker, line: int | None, via: str | None) -> bool:
         from packaging.markers import UndefinedComparison, UndefinedEnvironmentName
 
+        values = self.extra_values if via is None else ("", via)
         try:
-            for extra in self.extra_values:
+            for extra in values:
                 self.env["extra"] = extra
                 if marker.evaluate(self.env, context="lock_file"):
                     return True
@@ -71,6 +98,8 @@ def _walk(lock: Lockfile, judge: _Judge, groups: frozenset[str], extras: frozens
         by_name.setdefault(pkg.name, []).append(pkg)
 
     def resolve(target: str) -> list[tuple[str, LockedPackage]]:
+        if target in lock.nodes:
+            return [(target, lock.nodes[target])]
         name, sep, version = target.partition("==")
         found = by_name.get(name, [])
         if sep:
@@ -79,12 +108,12 @@ def _walk(lock: Lockfile, judge: _Judge, groups: frozenset[str], extras: frozens
 
     selected: dict[int, LockedPackage] = {}
     enabled: dict[str, set[str]] = {}  # key -> extras already followed
-    todo: list[Edge] = []
+    todo: list[tuple[Edge, str | None]] = []  # (edge, extra of the package it leaves from)
     for group in sorted(groups | extras):
-        todo.extend(lock.roots.get(group, ()))
+        todo.extend((e, None) for e in lock.roots.get(group, ()))
     while todo:
-        edge = todo.pop()
-        if not judge.applies(edge.marker):
+        edge, via = todo.pop()
+        if not judge.applies(edge.marker, via=via):
             continue
         first = edge.target not in enabled
         done = enabled.setdefault(edge.target, set())
@@ -94,12 +123,12 @@ def _walk(lock: Lockfile, judge: _Judge, groups: frozenset[str], extras: frozens
         done |= new_extras
         if edge.target == lock.project:  # the project's own extras, e.g. all = [me[a], me[b]]
             for extra in new_extras:
-                todo.extend(lock.roots.get(extra, ()))
+                todo.extend((e, None) for e in lock.roots.get(extra, ()))
             continue
         for key, pkg in resolve(edge.target):
             selected[id(pkg)] = pkg
             if first:
-                todo.extend(lock.edges.get(key, ()))
+                todo.extend((e, None) for e in lock.edges.get(key, ()))
             for extra in new_extras:
-                todo.extend(lock.extra_edges.get(key, {}).get(extra, ()))
+                todo.extend((e, extra) for e in lock.extra_edges.get(key, {}).get(extra, ()))
     return [p for p in lock.packages if id(p) in selected]

@@ -30,13 +30,20 @@ TOOL = "uv"
 SUPPORTED = (1,)
 _VERSION_LINE = re.compile(r"(?m)^version = \d+\s*$")
 _ROOT_SOURCES = ("editable", "virtual", "directory")
+# uv writes conflicting extras/groups as synthetic extras: `extra == 'group-3-app-dev'`
+_EXTRA_TEST = re.compile(r"\bextra\s*(==|!=)\s*(['\"])([^'\"]*)\2")
 
 
 def matches(path: Path, text: str) -> bool:
     """uv.lock by name, or a top-level integer ``version`` with ``[[package]]`` sources."""
     if path.name == "uv.lock":
         return True
-    return "[[package]]" in text and "source = {" in text and _VERSION_LINE.search(text[:2000]) is not None
+    if _VERSION_LINE.search(text[:2000]) is None:
+        return False
+    if "[[package]]" in text:
+        return "source = {" in text
+    # a lock with no package yet: version and requires-python only
+    return "requires-python" in text and "[metadata]" not in text and "lock-version" not in text
 
 
 def parse(path: Path, text: str) -> Lockfile:
@@ -55,11 +62,17 @@ def parse(path: Path, text: str) -> Lockfile:
         entry = table(raw, "[[package]]", path, line)
         name: str = name_of(entry.get("name"), path, line)
         count[name] = count.get(name, 0) + 1
+        count[f"{name}=={entry.get('version')}"] = count.get(f"{name}=={entry.get('version')}", 0) + 1
         entries.append((entry, line, name))
 
-    def key(name: str, version: object) -> str:
+    def key(name: str, version: object, source: object = None) -> str:
+        """``name``, or ``name==version`` when several versions are locked, plus the source
+        when one version is locked from several (e.g. torch from two indexes)."""
         if count.get(name, 0) > 1 and isinstance(version, str):
-            return f"{name}=={version}"
+            pinned = f"{name}=={version}"
+            if count.get(pinned, 0) > 1 and isinstance(source, Mapping):
+                return f"{pinned}@" + ",".join(f"{k}={v}" for k, v in sorted(source.items()))
+            return pinned
         return name
 
     made: dict[tuple[str, object, object], Edge] = {}  # identical edges are shared
@@ -69,11 +82,11 @@ def parse(path: Path, text: str) -> Lockfile:
         for dep in array(deps, what, path, line):
             dep = table(dep, what, path, line)
             target: str = name_of(dep.get("name"), path, line)
-            ref = (key(target, dep.get("version")), dep.get("marker"), dep.get("extra"))
+            ref = (key(target, dep.get("version"), dep.get("source")), dep.get("marker"), dep.get("extra"))
             edge = made.get(ref) if type(ref[2]) is not list else None
             if edge is None:
                 extras = frozenset(_canon(e) for e in array(ref[2], what, path, line) if isinstance(e, str))
-                edge = Edge(ref[0], marker_of(ref[1], path, line), extras)
+                edge = Edge(ref[0], _marker(ref[1], path, line), extras)
                 if type(ref[2]) is not list:
                     made[ref] = edge
             out.append(edge)
@@ -98,10 +111,32 @@ def parse(path: Path, text: str) -> Lockfile:
             direct.update(
                 name_of(d.get("name"), path, line) for d in array(group, "", path, line) if isinstance(d, dict)
             )
+    members = _virtual_members(data, entries, root, path)
+    manifest = table(data.get("manifest"), "[manifest]", path)
+    if root is None and members is None and "requirements" in manifest:
+        # a script's lock (script.py.lock): the script's requirements are the roots
+        lock.roots[RUNTIME] = [
+            Edge(
+                name_of(r.get("name"), path, None),
+                _marker(r.get("marker"), path, None),
+                frozenset(_canon(e) for e in array(r.get("extras"), "extras", path)),
+            )
+            for r in array(manifest.get("requirements"), "[manifest] requirements", path)
+            if isinstance(r, Mapping)
+        ]
+    if members is not None:  # a virtual workspace root: its members are the project
+        lock.roots[RUNTIME] = [Edge(m) for m in members]
+        direct.update(members)
+        for group, reqs in table(manifest.get("dependency-groups"), "[manifest.dependency-groups]", path).items():
+            lock.roots[group] = [
+                Edge(name_of(r.get("name"), path, None), _marker(r.get("marker"), path, None))
+                for r in array(reqs, "dependency group", path)
+                if isinstance(r, Mapping)
+            ]
     for index, (entry, line, name) in enumerate(entries):
         source = table(entry.get("source"), f"source of {name}", path, line)
         is_root = index == root
-        pkg_key = key(name, entry.get("version"))
+        pkg_key = key(name, entry.get("version"), entry.get("source"))
         deps = edges_of(entry.get("dependencies"), f"dependencies of {name}", line)
         optional = {
             _canon(extra): edges_of(d, f"optional dependencies of {name}", line)
@@ -113,14 +148,41 @@ def parse(path: Path, text: str) -> Lockfile:
             lock.project = name
             lock.roots[RUNTIME] = deps
             lock.roots.update(optional)
+            lock.extras_defined = frozenset(optional)
             for group, d in table(entry.get("dev-dependencies"), f"dev-dependencies of {name}", path, line).items():
                 lock.roots[group] = edges_of(d, f"group {group} of {name}", line)
             continue
         lock.edges[pkg_key] = deps
         if optional:
             lock.extra_edges[pkg_key] = optional
-        lock.packages.append(_package(entry, name, source, path, line, name in direct))
+        pkg = _package(entry, name, source, path, line, name in direct)
+        lock.packages.append(pkg)
+        lock.nodes[pkg_key] = pkg
     return lock
+
+
+def _marker(value: object, path: Path, line: int | None) -> Any:
+    """An edge marker; ``extra == 'x'`` tests become ``'x' in extras`` (a set, not one value)."""
+    if isinstance(value, str) and "extra" in value:
+        value = _EXTRA_TEST.sub(lambda m: f"'{m.group(3)}' {'in' if m.group(1) == '==' else 'not in'} extras", value)
+    return marker_of(value, path, line)
+
+
+def _virtual_members(
+    data: Mapping[str, Any], entries: list[tuple[Mapping[str, Any], int | None, str]], root: int | None, path: Path
+) -> list[str] | None:
+    """The members of a virtual workspace root (``[manifest] members``, no package at ".")."""
+    if root is not None:
+        return None
+    manifest = table(data.get("manifest"), "[manifest]", path)
+    members: list[str] = [name_of(m, path, None) for m in array(manifest.get("members"), "members", path)]
+    local = {
+        name
+        for entry, _, name in entries
+        if any(k in _ROOT_SOURCES for k in table(entry.get("source"), "source", path))
+    }
+    found = [m for m in members if m in local]
+    return found or None
 
 
 def _is_root(entry: object) -> bool:
