@@ -516,7 +516,7 @@ def test_notes_go_to_stderr_and_the_run_goes_on(tmp_path: Path) -> None:
     from .conftest import run_krakend
 
     lock = write(tmp_path, "poetry.lock", POETRY_20)  # no pyproject.toml beside it
-    proc = run_krakend("check-plugin", "-s", str(lock))
+    proc = run_krakend("check-plugin", "-s", str(lock), "--manifest", "host")
     assert proc.returncode in (0, 1), proc.stderr
     assert f"{lock}: note: no pyproject.toml" in proc.stderr
     assert "note:" not in proc.stdout
