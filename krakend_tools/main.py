@@ -7,9 +7,13 @@ import sys
 
 def main(argv: list[str] | None = None) -> None:
     """``krakend``: check-plugin and test-plugin skip the CLI framework; never a traceback."""
-    from krakend_tools.errors import InputError
+    from krakend_tools.errors import InputError, internal_error, print_input_error
 
     args = sys.argv[1:] if argv is None else argv
+    for stream in (sys.stdout, sys.stderr):  # undecodable names never crash a renderer
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            reconfigure(errors="backslashreplace")
     try:
         if args[:1] == ["check-plugin"]:  # the CI gates' fast path: no CLI framework
             from krakend_tools.cli_check import run
@@ -22,13 +26,16 @@ def main(argv: list[str] | None = None) -> None:
         else:
             code = _run_typer(args)
     except InputError as err:
-        sys.stderr.write(f"krakend: error: {err}\n")
-        code = 2
+        code = print_input_error(err)
     except KeyboardInterrupt:
         sys.stderr.write("krakend: interrupted\n")
         code = 130
     except BrokenPipeError:
         code = 1
+    except (SystemExit, GeneratorExit):
+        raise
+    except BaseException as exc:  # noqa: BLE001 - a bug: one line and exit 3, never a wall of text
+        code = internal_error(args[0] if args and not args[0].startswith("-") else "", exc)
     sys.exit(code)
 
 
@@ -43,7 +50,9 @@ def _run_typer(args: list[str]) -> int:
         code = typer.main.get_command(app).main(args=args, prog_name="krakend", standalone_mode=False)
     except UsageError as err:
         where = f"krakend {err.ctx.info_name}" if err.ctx and err.ctx.parent else "krakend"
-        sys.stderr.write(f"{where}: error: {err.format_message()} (see --help)\n")
+        from krakend_tools.errors import one_line
+
+        sys.stderr.write(f"{where}: error: {one_line(err.format_message())} (see --help)\n")
         return 2
     except typer.Abort:
         sys.stderr.write("krakend: aborted\n")
