@@ -481,7 +481,9 @@ def ensure_image(engine: Engine, target: Target, role: str, *, manifest: Manifes
 
 def manifest_from_image(image: str) -> Manifest:
     """The gateway manifest a builder or runtime image carries (``krakend version --image``)."""
-    return manifest_from_labels(connect(), image)
+    from krakend_tools.arguments import image_name
+
+    return manifest_from_labels(connect(), image_name(image))
 
 
 # -- the probe runner for test-plugin ------------------------------------------------------
@@ -496,6 +498,9 @@ class DockerRunner:
 
     def __init__(self, image: str, platform: str | None = None,
                  engine: Engine | None = None, python: str = "python3") -> None:
+        from krakend_tools.arguments import image_name
+
+        image_name(image)
         self.engine = engine or connect()
         attrs = self.engine.image_attrs(image)
         if attrs is None:

@@ -26,7 +26,7 @@ MAX_LOCKFILE_BYTES = 10 * 1024 * 1024  # one lockfile, or a requirements file wi
 MAX_EXPRESSION = 4096  # characters of one version, specifier or marker
 MAX_DIGITS = 40  # digits in one number of a version (int() of 4,300+ digits fails)
 MAX_NESTING = 32  # parentheses in one marker
-_LONG_NUMBER = re.compile(r"\d{%d,}" % (MAX_DIGITS + 1))
+_LONG_NUMBER = re.compile(rf"[0-9]{{{MAX_DIGITS + 1},}}")
 
 
 def read_text(path: Path | str, what: str, limit: int = MAX_LOCKFILE_BYTES) -> str:

@@ -1,7 +1,7 @@
 """A small JSON Schema validator for the subset our shipped schemas use.
 
 Covers type, required, properties, additionalProperties, items, enum, pattern and
-minimum; the tests check the shipped schema against the full ``jsonschema`` package.
+minimum, maximum and maxLength; the tests check the shipped schema against the full ``jsonschema`` package.
 """
 
 from __future__ import annotations
@@ -29,11 +29,17 @@ def validate(value: Any, schema: dict[str, Any], where: str = "$") -> str | None
         if not any(_is(value, k) for k in kinds):
             return f"{where}: expected {' or '.join(kinds)}, got {type(value).__name__}"
     if "enum" in schema and value not in schema["enum"]:
-        return f"{where}: {value!r} is not one of {schema['enum']}"
+        shown = repr(value) if len(repr(value)) <= 80 else type(value).__name__
+        return f"{where}: {shown} is not one of {schema['enum']}"
     if isinstance(value, str) and "pattern" in schema and not re.search(schema["pattern"], value):
-        return f"{where}: {value!r} does not match {schema['pattern']}"
+        shown = repr(value) if len(value) <= 80 else repr(value[:77]) + "..."
+        return f"{where}: {shown} does not match {schema['pattern']!r}"
     if _is(value, "number") and "minimum" in schema and value < schema["minimum"]:
         return f"{where}: {value} is below {schema['minimum']}"
+    if _is(value, "number") and "maximum" in schema and value > schema["maximum"]:
+        return f"{where}: {value} is above {schema['maximum']}"
+    if isinstance(value, str) and len(value) > schema.get("maxLength", len(value)):
+        return f"{where}: longer than {schema['maxLength']} characters"
     if isinstance(value, dict):
         for key in schema.get("required", []):
             if key not in value:
