@@ -276,6 +276,9 @@ def read_elf_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, display: str) ->
     try:
         reader = _member_reader(zf, info)
         if reader is None:
+            if info.file_size > _MAX_INFLATE:
+                raise ElfError(f"member over the {_MAX_INFLATE >> 20} MiB limit for its "
+                               "compression method")
             return read_elf_bytes(zf.read(info), display)
         return _parse(reader, display)
     except _ERRORS as err:
