@@ -66,6 +66,9 @@ def _single(arg: str, path: Path) -> Artifact:
             return Artifact(arg, path, parent, [path.name], "package", [path])
         return Artifact(arg, path, parent, [], "folder", [],
                         error="a folder that is neither a package nor a plugin folder")
+    if not path.is_file():
+        return Artifact(arg, path, parent, [module_name(path.name)], "unknown", [path],
+                        error="not a regular file (a FIFO, socket or device)")
     if path.suffix == ".so":
         return Artifact(arg, path, parent, [module_name(path.name)], "extension", [path])
     if path.suffix == ".py":

@@ -483,7 +483,8 @@ def manifest_from_image(image: str) -> Manifest:
     """The gateway manifest a builder or runtime image carries (``krakend version --image``)."""
     from krakend_tools.arguments import image_name
 
-    return manifest_from_labels(connect(), image_name(image))
+    image_name(image)
+    return manifest_from_labels(connect(), image)
 
 
 # -- the probe runner for test-plugin ------------------------------------------------------
