@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 from dataclasses import asdict, dataclass, field
@@ -292,11 +293,17 @@ def load(path: Path | str) -> Manifest:
     return Manifest.from_dict(_validated(data, path))
 
 
+@functools.cache
+def _schema() -> dict[str, Any]:
+    schema: dict[str, Any] = json.loads(SCHEMA_PATH.read_text())
+    return schema
+
+
 def _validated(data: Any, path: Path | str) -> dict[str, Any]:
     """``data`` once it passed the schema and the checks the schema cannot express."""
     from krakend_tools.schema import validate
 
-    problem = validate(data, json.loads(SCHEMA_PATH.read_text()))
+    problem = validate(data, _schema())
     if problem:
         raise InputError(f"invalid manifest: {problem}", path=path)
     if data["schema_version"] != SCHEMA_VERSION:
