@@ -23,7 +23,7 @@ _NAMES: dict[str, NormalizedName] = {}
 
 # Input limits (documented in the README). The largest real lockfiles are a few MB.
 MAX_LOCKFILE_BYTES = 10 * 1024 * 1024  # one lockfile, or a requirements file with all its -r/-c
-MAX_EXPRESSION = 4096  # characters of one version, specifier or marker
+MAX_EXPRESSION = 32_768  # characters of one version, specifier or marker (uv writes long ones)
 MAX_DIGITS = 40  # digits in one number of a version (int() of 4,300+ digits fails)
 MAX_NESTING = 32  # parentheses in one marker
 _LONG_NUMBER = re.compile(rf"[0-9]{{{MAX_DIGITS + 1},}}")
