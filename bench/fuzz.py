@@ -16,6 +16,7 @@ import collections
 import multiprocessing
 import random
 import resource
+import shutil
 import signal
 import sys
 import tempfile
@@ -58,9 +59,9 @@ _SEEDS: Seeds | None = None
 _ARGS: argparse.Namespace | None = None
 
 
-def _init(args: argparse.Namespace) -> None:
+def _init(args: argparse.Namespace, root: str) -> None:
     global _SEEDS, _ARGS
-    scratch = Path(tempfile.mkdtemp(prefix="krakend-fuzz-"))
+    scratch = Path(tempfile.mkdtemp(prefix="worker-", dir=root))
     scratch_env(scratch)
     _SEEDS, _ARGS = make_seeds(scratch / "seeds"), args
     signal.signal(signal.SIGALRM, _alarm)
@@ -139,7 +140,8 @@ def main() -> int:
     start = time.monotonic()
     done = 0
     ctx = multiprocessing.get_context("fork")
-    with ctx.Pool(args.workers, initializer=_init, initargs=(args,),
+    root = tempfile.mkdtemp(prefix="krakend-fuzz-")
+    with ctx.Pool(args.workers, initializer=_init, initargs=(args, root),
                   maxtasksperchild=20) as pool:
         for stats in pool.imap_unordered(_chunk, range(0, args.cases, CHUNK)):
             total.add(stats)
@@ -148,6 +150,7 @@ def main() -> int:
                 print(f"... {done} cases, {time.monotonic() - start:.0f}s", file=sys.stderr,
                       flush=True)
                 report(total, done, time.monotonic() - start, args.seed)
+    shutil.rmtree(root, ignore_errors=True)
     print("== final ==")
     report(total, done, time.monotonic() - start, args.seed)
     return 1 if sum(v for c in total.counts.values() for k, v in c.items()
