@@ -88,7 +88,8 @@ def wheel_modules(root: Path) -> list[str]:
                 text = top.read_text(encoding="utf-8")
             except UnicodeDecodeError:
                 raise InputError(f"{top.relative_to(root)} is not UTF-8 text") from None
-            names = [n.strip() for n in text.splitlines() if n.strip().isidentifier()]
+            names = [n.strip() for n in text.splitlines()
+                     if n.strip().isidentifier() and len(n.strip()) <= 200]
             found = [n for n in names if (root / n).exists() or any(root.glob(f"{n}.*"))]
             if found:
                 return sorted(dict.fromkeys(found))
@@ -131,6 +132,9 @@ def open_wheel(path: Path | str, display: object = None) -> zipfile.ZipFile:
             if (not name or name.startswith("/") or ".." in parts or "\0" in name
                     or any(ord(c) < 32 for c in name)):
                 raise InputError(f"unsafe member name {name[:80]!r}")
+            if len(name) > 1024 or any(len(p.encode("utf-8", "surrogateescape")) > 200
+                                       for p in parts):
+                raise InputError(f"member name too long: {name[:80]!r}...")
             if member.flag_bits & 1:
                 raise InputError(f"encrypted member {name[:80]!r}")
             if member.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED,

@@ -263,7 +263,15 @@ def _elf_random(seeds: Seeds, rng: random.Random) -> Verdict:
 
 
 def rebuild_wheel(seed: bytes, rng: random.Random) -> bytes:
-    """A well-formed zip whose members (contents, names, compression) are mutated."""
+    """A well-formed zip whose members (contents, names, compression) are mutated
+    (the seed itself when zipfile cannot write the mutated name)."""
+    try:
+        return _rebuild(seed, rng)
+    except (ValueError, IndexError, OSError):
+        return seed
+
+
+def _rebuild(seed: bytes, rng: random.Random) -> bytes:
     with zipfile.ZipFile(io.BytesIO(seed)) as zf:
         members = [(i.filename, zf.read(i)) for i in zf.infolist()]
     i = rng.randrange(len(members))

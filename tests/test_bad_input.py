@@ -78,6 +78,14 @@ def test_huge_version_numbers(tmp_path: Path, host_manifest: Path, line: str) ->
     one_line_error(check(tmp_path / "requirements.txt", host_manifest))
 
 
+@pytest.mark.parametrize("name", ["uv.lock", "poetry.lock", "pdm.lock"])
+def test_huge_toml_integers(tmp_path: Path, host_manifest: Path, name: str) -> None:
+    """Found by bench/fuzz.py: tomllib's int() of 5,000 digits."""
+    (tmp_path / name).write_text("version = " + "9" * 5000 + "\n")
+    (tmp_path / "pyproject.toml").write_text("x = " + "9" * 5000 + "\n")
+    one_line_error(check(tmp_path / name, host_manifest))
+
+
 @pytest.mark.parametrize("field", ['marker = { a = 1 }', 'extra = { a = 1 }', 'extra = "x"'])
 def test_uv_edge_fields_of_the_wrong_type(tmp_path: Path, host_manifest: Path,
                                           field: str) -> None:
@@ -299,6 +307,16 @@ def test_undecodable_top_level(tmp_path: Path, host_manifest: Path) -> None:
     wheel = _wheel(tmp_path / "plug-1.0-py3-none-any.whl",
                    {**GOOD, "plug-1.0.dist-info/top_level.txt": b"\xff\xfeplug\n"})
     one_line_error(_test_wheel(wheel, host_manifest), "top_level.txt")
+
+
+def test_long_names_in_a_wheel(tmp_path: Path, host_manifest: Path) -> None:
+    """Found by bench/fuzz.py: a top_level.txt name or member name longer than NAME_MAX."""
+    long = "p" + "9" * 300
+    wheel = _wheel(tmp_path / "plug-1.0-py3-none-any.whl",
+                   {**GOOD, "plug-1.0.dist-info/top_level.txt": f"{long}\nplug\n".encode()})
+    assert _test_wheel(wheel, host_manifest).returncode in (0, 1)
+    wheel = _wheel(tmp_path / "plug-2.0-py3-none-any.whl", {**GOOD, f"{long}.py": b""})
+    one_line_error(_test_wheel(wheel, host_manifest), "too long")
 
 
 def test_zip_bomb_is_not_inflated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -138,6 +138,8 @@ def load_toml(path: Path, text: str) -> dict[str, Any]:
         msg = _AT_LINE.sub("", msg).replace("(at end of document)", "").strip()
         raise InputError(f"invalid TOML: {msg}", path=path,
                          line=line) from None
+    except ValueError as err:  # an integer of more than 4,300 digits
+        raise InputError(f"invalid TOML: {first_line(err)}", path=path) from None
 
 
 def name_of(value: object, path: Path, line: int | None) -> NormalizedName:

@@ -23,7 +23,7 @@ def read_pyproject(lockfile: Path) -> Mapping[str, Any] | None:
 
     try:
         return tomllib.loads(read_text(lockfile.parent / "pyproject.toml", "pyproject.toml"))
-    except (InputError, tomllib.TOMLDecodeError, RecursionError):
+    except (InputError, ValueError, RecursionError):  # TOMLDecodeError is a ValueError
         return None
 
 

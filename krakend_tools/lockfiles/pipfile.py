@@ -102,7 +102,7 @@ def _declared(path: Path) -> frozenset[str]:
 
     try:
         pipfile = tomllib.loads(read_text(path.parent / "Pipfile", "Pipfile"))
-    except (InputError, tomllib.TOMLDecodeError, RecursionError):
+    except (InputError, ValueError, RecursionError):  # TOMLDecodeError is a ValueError
         return frozenset()
     return frozenset(canonicalize_name(n) for s in ("packages", "dev-packages")
                      for n in _map(pipfile.get(s)))
