@@ -54,8 +54,8 @@ def module_name(filename: str) -> str:
 
 def is_package(path: Path) -> bool:
     return path.is_dir() and any(
-        p.name.split(".", 1)[0] == "__init__" and p.suffix in (".py", ".so")
-        for p in path.iterdir())
+        p.name.split(".", 1)[0] == "__init__" and p.suffix in (".py", ".so") for p in path.iterdir()
+    )
 
 
 def _single(arg: str, path: Path) -> Artifact:
@@ -73,8 +73,15 @@ def _single(arg: str, path: Path) -> Artifact:
         return Artifact(arg, path, parent, [module_name(path.name)], "extension", [path])
     if path.suffix == ".py":
         return Artifact(arg, path, parent, [path.stem], "source", [path])
-    return Artifact(arg, path, parent, [module_name(path.name)], "unknown", [path],
-                    error="not a Python module (expected .so, .py, .whl or a package folder)")
+    return Artifact(
+        arg,
+        path,
+        parent,
+        [module_name(path.name)],
+        "unknown",
+        [path],
+        error="not a Python module (expected .so, .py, .whl or a package folder)",
+    )
 
 
 def wheel_modules(root: Path) -> list[str]:

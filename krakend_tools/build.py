@@ -28,8 +28,19 @@ from krakend_tools.platforms import TARGETS, Target
 from krakend_tools.report import Finding, Report
 
 DEFAULT_COMMAND = ("krakend-build-wheel", "/src", "/out")
-EXCLUDE = {".git", ".venv", "venv", "dist", "build", "__pycache__", ".mypy_cache",
-           ".pytest_cache", ".ruff_cache", ".tox", "node_modules"}
+EXCLUDE = {
+    ".git",
+    ".venv",
+    "venv",
+    "dist",
+    "build",
+    "__pycache__",
+    ".mypy_cache",
+    ".pytest_cache",
+    ".ruff_cache",
+    ".tox",
+    "node_modules",
+}
 PLUGIN_TYPES = ("server", "client", "modifier")
 EXCEPTION_LINE = re.compile(r"^[A-Za-z_][\w.]*(Error|Exception|Exit|Interrupt)\b.*")
 ERROR_LINE = re.compile(r"(\berror\b|\bError\b|Traceback|undefined reference)")
@@ -68,8 +79,7 @@ def parse_targets(values: list[str]) -> list[Target]:
         for item in filter(None, (v.strip() for v in value.split(","))):
             names += list(TARGETS) if item == "all" else [str(Target.parse(item))]
     if not names:
-        raise InputError("at least one --target is needed (alpine/amd64, generic/arm64, ... "
-                         "or all)")
+        raise InputError("at least one --target is needed (alpine/amd64, generic/arm64, ... or all)")
     return [Target.parse(n) for n in dict.fromkeys(names)]
 
 
@@ -103,8 +113,7 @@ def apply_config(opts: BuildOptions, table: dict[str, Any]) -> None:
     """Fill options the command line left unset from ``[tool.krakend.build]``."""
     if opts.command is None and table.get("command"):
         opts.command = str(table["command"])
-    for key, attr in (("base-images", "base_images"),
-                      ("runtime-base-images", "runtime_base_images")):
+    for key, attr in (("base-images", "base_images"), ("runtime-base-images", "runtime_base_images")):
         images = table.get(key) or {}
         if not isinstance(images, dict):
             raise InputError(f"[tool.krakend.build.{key}] must be a table of TARGET = IMAGE")
@@ -188,19 +197,34 @@ def prepare(engine: Any, opts: BuildOptions, events: Events) -> list[Plan]:
         cross = target.arch == "arm64" and opts.arm64 == "cross" and engine.arch == "amd64"
         build_target = Target(target.flavour, "amd64") if cross else target
         say = (lambda t: lambda line: events.step(t, line))(str(target))
-        builder = ensure_image(engine, build_target, "builder", manifest=opts.manifest,
-                               base=opts.base_images.get(str(build_target)), progress=say,
-                               rebuild=opts.rebuild_images)
+        builder = ensure_image(
+            engine,
+            build_target,
+            "builder",
+            manifest=opts.manifest,
+            base=opts.base_images.get(str(build_target)),
+            progress=say,
+            rebuild=opts.rebuild_images,
+        )
         if cross and not engine.labels(builder).get(LABEL_CROSS):
-            raise InputError(f"{target}: builder {builder} has no arm64 cross toolchain; "
-                             "use --arm64=emulate or a base image that carries one")
+            raise InputError(
+                f"{target}: builder {builder} has no arm64 cross toolchain; "
+                "use --arm64=emulate or a base image that carries one"
+            )
         runtime = None
         if opts.test:
-            runtime = ensure_image(engine, target, "runtime", manifest=opts.manifest,
-                                   base=opts.runtime_base_images.get(str(target)), progress=say,
-                                   rebuild=opts.rebuild_images)
-        plans.append(Plan(target, builder, build_target.platform, cross, runtime,
-                          out_root / f"{target.flavour}-{target.arch}"))
+            runtime = ensure_image(
+                engine,
+                target,
+                "runtime",
+                manifest=opts.manifest,
+                base=opts.runtime_base_images.get(str(target)),
+                progress=say,
+                rebuild=opts.rebuild_images,
+            )
+        plans.append(
+            Plan(target, builder, build_target.platform, cross, runtime, out_root / f"{target.flavour}-{target.arch}")
+        )
     return plans
 
 
@@ -228,13 +252,13 @@ def _extract_out(container: Any, dest: Path) -> list[Path]:
         members = [m for m in tar.getmembers() if m.isfile() or m.isdir()]
         for m in members:
             m.name = m.name[2:] if m.name.startswith("./") else m.name
-        tar.extractall(dest, members=[m for m in members if m.name not in ("", ".")],
-                       filter="data")
+        tar.extractall(dest, members=[m for m in members if m.name not in ("", ".")], filter="data")
     return sorted(p for p in dest.iterdir() if p.is_file())
 
 
-def _test_artifacts(engine: Any, plan: Plan, files: list[Path], types: list[str],
-                    manifest: Manifest) -> tuple[bool, str, dict[str, Any]]:
+def _test_artifacts(
+    engine: Any, plan: Plan, files: list[Path], types: list[str], manifest: Manifest
+) -> tuple[bool, str, dict[str, Any]]:
     """Static checks on the host, then the import probe in the runtime image."""
     from krakend_tools import testplugin
     from krakend_tools.engine import DockerRunner
@@ -245,36 +269,39 @@ def _test_artifacts(engine: Any, plan: Plan, files: list[Path], types: list[str]
         return False, "no wheel or extension module in the build output", {}
     runner = DockerRunner(plan.runtime, plan.target.platform, engine)
     kinds = types or list(PLUGIN_TYPES)
-    report = testplugin.run([str(f) for f in testable], manifest, kinds, runner=runner,
-                            jobs=1)
-    details: dict[str, Any] = {"runner": runner.description,
-                               "findings": [vars(f) for f in report.findings]}
+    report = testplugin.run([str(f) for f in testable], manifest, kinds, runner=runner, jobs=1)
+    details: dict[str, Any] = {"runner": runner.description, "findings": [vars(f) for f in report.findings]}
     if types:
         bad = report.failures
     else:  # every type the plugin has: "does not contain a ...Registerer" is not a failure
         bad = [f for f in report.failures if "does not contain a" not in f.message]
         if not [f for f in report.findings if f.ok]:
             bad = bad or report.failures
-    registered = sorted({n for f in report.findings if f.ok
-                         for n in f.details.get("registered", [])})
+    registered = sorted({n for f in report.findings if f.ok for n in f.details.get("registered", [])})
     details["registered"] = registered
     if bad:
         return False, f"{bad[0].kind.lower()}: {bad[0].message}", details
     return True, "registered " + ", ".join(registered) if registered else "imported", details
 
 
-def build_target(engine: Any, plan: Plan, opts: BuildOptions, events: Events,
-                 cancel: threading.Event) -> Finding:
+def build_target(engine: Any, plan: Plan, opts: BuildOptions, events: Events, cancel: threading.Event) -> Finding:
     """Build, collect, test and publish one target. Never leaves a container behind."""
     from krakend_tools.engine import CACHE_VOLUME, manifest_from_labels
 
     name = str(plan.target)
     start = time.monotonic()
-    finding = Finding(name=name, kind="TARGET", ok=False,
-                      details={"builder": plan.builder, "runtime": plan.runtime,
-                               "arm64": ("cross" if plan.cross else "emulate")
-                               if plan.target.arch == "arm64" else None,
-                               "out": str(plan.out_dir), "test": "skipped"})
+    finding = Finding(
+        name=name,
+        kind="TARGET",
+        ok=False,
+        details={
+            "builder": plan.builder,
+            "runtime": plan.runtime,
+            "arm64": ("cross" if plan.cross else "emulate") if plan.target.arch == "arm64" else None,
+            "out": str(plan.out_dir),
+            "test": "skipped",
+        },
+    )
     plan.out_dir.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{plan.out_dir.name}.", dir=plan.out_dir.parent))
     log_path = staging / "build.log"
@@ -291,14 +318,24 @@ def build_target(engine: Any, plan: Plan, opts: BuildOptions, events: Events,
         command = ["sh", "-c", opts.command] if opts.command else list(DEFAULT_COMMAND)
         if plan.cross:
             command = ["krakend-cross", plan.target.machine, *command]
-        env = {"SRC": "/src", "OUT": "/out", "KRAKEND_TARGET": name,
-               "PIP_CACHE_DIR": "/cache/pip", "KRAKEND_NETWORK": "1" if opts.network else "0"}
+        env = {
+            "SRC": "/src",
+            "OUT": "/out",
+            "KRAKEND_TARGET": name,
+            "PIP_CACHE_DIR": "/cache/pip",
+            "KRAKEND_NETWORK": "1" if opts.network else "0",
+        }
         log(f"# {name}: {plan.builder} ({plan.builder_platform}) $ {' '.join(command)}")
         events.step(name, "compiling")
-        container = engine.create(plan.builder, command, platform=plan.builder_platform,
-                                  network=opts.network or "none", environment=env,
-                                  volumes={CACHE_VOLUME: {"bind": "/cache", "mode": "rw"}},
-                                  working_dir="/src")
+        container = engine.create(
+            plan.builder,
+            command,
+            platform=plan.builder_platform,
+            network=opts.network or "none",
+            environment=env,
+            volumes={CACHE_VOLUME: {"bind": "/cache", "mode": "rw"}},
+            working_dir="/src",
+        )
         try:
             container.put_archive("/", source_tar(opts.plugin_dir, [plan.out_dir.parent]))
             if cancel.is_set():
@@ -309,8 +346,7 @@ def build_target(engine: Any, plan: Plan, opts: BuildOptions, events: Events,
                 finding.message = f"build timed out after {opts.timeout:g}s"
                 return finding
             if result.exit_code != 0:
-                finding.message = f"build failed (exit {result.exit_code}): " \
-                    f"{error_line(result.log)}"
+                finding.message = f"build failed (exit {result.exit_code}): {error_line(result.log)}"
                 return finding
             events.step(name, "collecting")
             produced = staging / "artifacts"
@@ -323,15 +359,13 @@ def build_target(engine: Any, plan: Plan, opts: BuildOptions, events: Events,
             return finding
         main = next((f for f in files if f.suffix == ".whl"), files[0])
         finding.file = str(plan.out_dir / main.name)
-        finding.details.update(artifact=main.name, size=main.stat().st_size,
-                               files=[f.name for f in files])
+        finding.details.update(artifact=main.name, size=main.stat().st_size, files=[f.name for f in files])
         ok, message = True, f"built {main.name} ({_human(main.stat().st_size)})"
         if plan.runtime is not None and not cancel.is_set():
             events.step(name, "testing")
             manifest = manifest_from_labels(engine, plan.runtime)
             ok, verdict, details = _test_artifacts(engine, plan, files, opts.types, manifest)
-            finding.details.update(test="OK" if ok else "KO", test_message=verdict,
-                                   test_details=details)
+            finding.details.update(test="OK" if ok else "KO", test_message=verdict, test_details=details)
             message += f"; test {'OK' if ok else 'KO'}: {verdict}"
         # publish: replace the target's folder with the complete staging content
         if cancel.is_set():
@@ -396,8 +430,7 @@ def build(opts: BuildOptions, events: Events | None = None, engine: Any = None) 
         else:
             pool = ThreadPoolExecutor(max_workers=min(opts.jobs, len(plans)))
             try:
-                futures = [pool.submit(build_target, engine, p, opts, events, cancel)
-                           for p in plans]
+                futures = [pool.submit(build_target, engine, p, opts, events, cancel) for p in plans]
                 findings = [f.result() for f in futures]
             finally:
                 pool.shutdown(wait=False, cancel_futures=True)
@@ -405,7 +438,12 @@ def build(opts: BuildOptions, events: Events | None = None, engine: Any = None) 
         cancel.set()
         engine.cleanup()
         raise
-    meta = {"targets": [str(t) for t in opts.targets], "arm64": opts.arm64,
-            "network": opts.network or "none", "jobs": opts.jobs,
-            "plugin": str(opts.plugin_dir), "engine": engine.url}
+    meta = {
+        "targets": [str(t) for t in opts.targets],
+        "arm64": opts.arm64,
+        "network": opts.network or "none",
+        "jobs": opts.jobs,
+        "plugin": str(opts.plugin_dir),
+        "engine": engine.url,
+    }
     return Report("build", findings, time.monotonic() - start, meta)

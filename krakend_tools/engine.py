@@ -42,11 +42,12 @@ LABEL_RUN = "io.krakend.run"  # on every container we start: cleanup finds them 
 BUILDER_REPO = "krakend-tools/builder"
 RUNTIME_REPO = "krakend-tools/runtime"
 CACHE_VOLUME = "krakend-tools-cache"
-BUILDERS_DIR = Path(os.environ.get("KRAKEND_BUILDERS_DIR")
-                    or Path(__file__).resolve().parent.parent / "builders")
-START_HINT = ('start one (`sudo systemctl start docker`, or in this repository '
-              '`eval "$(sudo scripts/docker-env.sh start)"`), or point DOCKER_HOST or '
-              '`docker context use` at a running engine')
+BUILDERS_DIR = Path(os.environ.get("KRAKEND_BUILDERS_DIR") or Path(__file__).resolve().parent.parent / "builders")
+START_HINT = (
+    "start one (`sudo systemctl start docker`, or in this repository "
+    '`eval "$(sudo scripts/docker-env.sh start)"`), or point DOCKER_HOST or '
+    "`docker context use` at a running engine"
+)
 Progress = Callable[[str], None]
 
 
@@ -73,8 +74,10 @@ def docker_host() -> tuple[str | None, str]:
             host = data["Endpoints"]["docker"]["Host"]
             return str(host), f"docker context {name!r}"
         except (OSError, ValueError, KeyError, TypeError):
-            raise InputError(f"docker context {name!r} not found in {cfg_dir / 'contexts'}; "
-                             "run `docker context use default` or set DOCKER_HOST") from None
+            raise InputError(
+                f"docker context {name!r} not found in {cfg_dir / 'contexts'}; "
+                "run `docker context use default` or set DOCKER_HOST"
+            ) from None
     return None, "default socket"
 
 
@@ -90,9 +93,11 @@ def qemu_arm64_ready() -> bool:
     return text.startswith("enabled")
 
 
-QEMU_FIX = ("arm64 needs QEMU emulation on this amd64 host: `sudo apt-get install "
-            "qemu-user-static binfmt-support && sudo update-binfmts --enable qemu-aarch64` "
-            "(or `sudo scripts/docker-env.sh start`)")
+QEMU_FIX = (
+    "arm64 needs QEMU emulation on this amd64 host: `sudo apt-get install "
+    "qemu-user-static binfmt-support && sudo update-binfmts --enable qemu-aarch64` "
+    "(or `sudo scripts/docker-env.sh start`)"
+)
 
 
 @dataclass
@@ -144,28 +149,40 @@ class Engine:
             raise InputError(f"image {name} not found on the Docker engine ({self.url})")
         return dict((attrs.get("Config") or {}).get("Labels") or {})
 
-    def build_image(self, context: Path, dockerfile: str, tag: str, *,
-                    buildargs: Mapping[str, str], platform: str,
-                    labels: Mapping[str, str] | None = None,
-                    progress: Progress = _noop) -> None:
+    def build_image(
+        self,
+        context: Path,
+        dockerfile: str,
+        tag: str,
+        *,
+        buildargs: Mapping[str, str],
+        platform: str,
+        labels: Mapping[str, str] | None = None,
+        progress: Progress = _noop,
+    ) -> None:
         """``docker build`` through the API, each output line to ``progress``."""
         from docker.errors import APIError
 
         try:
             stream = self.client.api.build(
-                path=str(context), dockerfile=dockerfile, tag=tag, buildargs=dict(buildargs),
-                platform=platform, labels=dict(labels or {}), rm=True, forcerm=True,
-                decode=True)
+                path=str(context),
+                dockerfile=dockerfile,
+                tag=tag,
+                buildargs=dict(buildargs),
+                platform=platform,
+                labels=dict(labels or {}),
+                rm=True,
+                forcerm=True,
+                decode=True,
+            )
             for chunk in stream:
                 if "error" in chunk:
-                    raise InputError(f"building image {tag} failed: "
-                                     f"{str(chunk['error']).strip().splitlines()[-1]}")
+                    raise InputError(f"building image {tag} failed: {str(chunk['error']).strip().splitlines()[-1]}")
                 line = str(chunk.get("stream") or chunk.get("status") or "").rstrip()
                 if line:
                     progress(line)
         except APIError as err:
-            raise InputError(f"building image {tag} failed: {api_message(err, platform)}") \
-                from None
+            raise InputError(f"building image {tag} failed: {api_message(err, platform)}") from None
 
     def remove_image(self, name: str) -> None:
         from docker.errors import APIError
@@ -206,31 +223,47 @@ class Engine:
             with self._lock:
                 self._active.discard(cid)
 
-    def create(self, image: str, command: Sequence[str], *, platform: str,
-               network: str = "none", environment: Mapping[str, str] | None = None,
-               volumes: Mapping[str, Mapping[str, str]] | None = None,
-               working_dir: str | None = None, read_only: bool = False,
-               user: str | None = None, tmpfs: Mapping[str, str] | None = None) -> Any:
+    def create(
+        self,
+        image: str,
+        command: Sequence[str],
+        *,
+        platform: str,
+        network: str = "none",
+        environment: Mapping[str, str] | None = None,
+        volumes: Mapping[str, Mapping[str, str]] | None = None,
+        working_dir: str | None = None,
+        read_only: bool = False,
+        user: str | None = None,
+        tmpfs: Mapping[str, str] | None = None,
+    ) -> Any:
         """Create (not start) a container; it is tracked for cleanup."""
         from docker.errors import APIError, ImageNotFound
 
         try:
             container = self.client.containers.create(
-                image, list(command), platform=platform, network_mode=network,
-                environment=dict(environment or {}), volumes=dict(volumes or {}),
-                working_dir=working_dir, read_only=read_only, user=user,
-                labels={LABEL_RUN: "1"}, stdin_open=False, tty=False,
-                tmpfs=dict(tmpfs or {}))
+                image,
+                list(command),
+                platform=platform,
+                network_mode=network,
+                environment=dict(environment or {}),
+                volumes=dict(volumes or {}),
+                working_dir=working_dir,
+                read_only=read_only,
+                user=user,
+                labels={LABEL_RUN: "1"},
+                stdin_open=False,
+                tty=False,
+                tmpfs=dict(tmpfs or {}),
+            )
         except ImageNotFound:
             raise InputError(f"image {image} not found on the Docker engine") from None
         except APIError as err:
-            raise InputError(f"cannot start a container of {image}: "
-                             f"{api_message(err, platform, image)}") from None
+            raise InputError(f"cannot start a container of {image}: {api_message(err, platform, image)}") from None
         self._track(container.id)
         return container
 
-    def run_streaming(self, container: Any, *, timeout: float,
-                      on_line: Progress = _noop) -> RunResult:
+    def run_streaming(self, container: Any, *, timeout: float, on_line: Progress = _noop) -> RunResult:
         """Start ``container``, stream its output lines, wait; kill it on timeout."""
         start = time.monotonic()
         container.start()
@@ -262,11 +295,11 @@ class Engine:
         finally:
             done.set()
         code = None if timed_out.is_set() else int(status.get("StatusCode", 1))
-        return RunResult(code, "\n".join(lines) + "\n", time.monotonic() - start,
-                         timed_out.is_set())
+        return RunResult(code, "\n".join(lines) + "\n", time.monotonic() - start, timed_out.is_set())
 
-    def run_command(self, image: str, command: Sequence[str], *, platform: str,
-                    timeout: float = 120) -> tuple[int | None, str, str]:
+    def run_command(
+        self, image: str, command: Sequence[str], *, platform: str, timeout: float = 120
+    ) -> tuple[int | None, str, str]:
         """Run a short command (``--network none``); (exit code, stdout, stderr)."""
         container = self.create(image, command, platform=platform)
         try:
@@ -282,8 +315,7 @@ class Engine:
         finally:
             self.remove_container(container)
 
-    def read_files(self, image: str, paths: Iterable[str], dest: Path, *,
-                   platform: str) -> dict[str, Path]:
+    def read_files(self, image: str, paths: Iterable[str], dest: Path, *, platform: str) -> dict[str, Path]:
         """Copy files out of an image (no process is run); container path -> host path."""
         from docker.errors import APIError, NotFound
 
@@ -315,13 +347,19 @@ def api_message(err: Exception, platform: str | None = None, image: str | None =
     text = str(getattr(err, "explanation", None) or err).strip().splitlines()
     line = text[-1] if text else type(err).__name__
     low = line.lower()
-    if platform and ("pull access denied" in low or "does not match the specified platform"
-                     in low or "no matching manifest" in low or "repository does not exist"
-                     in low or ("pull" in low and "platform" in low)):
+    if platform and (
+        "pull access denied" in low
+        or "does not match the specified platform" in low
+        or "no matching manifest" in low
+        or "repository does not exist" in low
+        or ("pull" in low and "platform" in low)
+    ):
         what = f"image {image}" if image else "the image"
-        return (f"{what} is not available for {platform} on this engine (it tried to pull "
-                f"it): build it for {platform} (docker build --platform {platform}) or pass "
-                f"an image made for that platform ({line})")
+        return (
+            f"{what} is not available for {platform} on this engine (it tried to pull "
+            f"it): build it for {platform} (docker build --platform {platform}) or pass "
+            f"an image made for that platform ({line})"
+        )
     return line
 
 
@@ -331,23 +369,24 @@ def connect() -> Engine:
         import docker
         from docker.errors import DockerException
     except ImportError:
-        raise InputError("the Docker SDK is not installed: pip install 'krakend-tools[docker]'") \
-            from None
+        raise InputError("the Docker SDK is not installed: pip install 'krakend-tools[docker]'") from None
     url, source = docker_host()
     shown = url or "unix:///var/run/docker.sock"
     try:
-        client = docker.DockerClient(base_url=url, timeout=600) if url \
-            else docker.from_env(timeout=600)
+        client = docker.DockerClient(base_url=url, timeout=600) if url else docker.from_env(timeout=600)
         version = client.version()
     except DockerException as err:
         reason = str(err).splitlines()[0] if str(err) else type(err).__name__
         if "Permission denied" in reason:
             reason = "permission denied on the socket (add yourself to the docker group)"
-        elif "No such file" in reason or "Connection refused" in reason \
-                or "ConnectionRefused" in reason or "FileNotFound" in reason:
+        elif (
+            "No such file" in reason
+            or "Connection refused" in reason
+            or "ConnectionRefused" in reason
+            or "FileNotFound" in reason
+        ):
             reason = "nothing listening there"
-        raise InputError(f"cannot reach the Docker engine at {shown} ({source}): {reason}; "
-                         f"{START_HINT}") from None
+        raise InputError(f"cannot reach the Docker engine at {shown} ({source}): {reason}; {START_HINT}") from None
     arch = str(version.get("Arch") or "amd64")
     arch = {"x86_64": "amd64", "aarch64": "arm64"}.get(arch, arch)
     local = shown.startswith("unix://") or shown.startswith("npipe://")
@@ -365,8 +404,7 @@ def python_minor(manifest: Manifest | None) -> str:
 
 def gateway_version(manifest: Manifest | None) -> str:
     """The version an image tag names: the gateway's, else ``py<X.Y>``."""
-    version = (manifest.gateway.get("version") if manifest else None) \
-        or os.environ.get("KRAKEND_GATEWAY_VERSION")
+    version = (manifest.gateway.get("version") if manifest else None) or os.environ.get("KRAKEND_GATEWAY_VERSION")
     return str(version) if version else f"py{python_minor(manifest)}"
 
 
@@ -393,8 +431,9 @@ def _dir_digest(*dirs: Path) -> str:
     return digest.hexdigest()[:16]
 
 
-def manifest_for_image(engine: Engine, image: str, platform: str,
-                       gateway: dict[str, str | None] | None = None) -> Manifest:
+def manifest_for_image(
+    engine: Engine, image: str, platform: str, gateway: dict[str, str | None] | None = None
+) -> Manifest:
     """Run the stdlib-only introspection in ``image``; assemble the manifest here."""
     import tempfile
 
@@ -402,8 +441,7 @@ def manifest_for_image(engine: Engine, image: str, platform: str,
     from krakend_tools.manifest import Library
 
     script = Path(mf.__file__).with_name("introspect.py").read_text()
-    code, out, err = engine.run_command(image, ["python3", "-I", "-c", script],
-                                        platform=platform)
+    code, out, err = engine.run_command(image, ["python3", "-I", "-c", script], platform=platform)
     if code != 0:
         last = (err.strip().splitlines() or ["no output"])[-1]
         raise InputError(f"cannot introspect the Python of image {image}: {last}")
@@ -415,12 +453,21 @@ def manifest_for_image(engine: Engine, image: str, platform: str,
         copies = engine.read_files(image, libraries.values(), Path(tmp), platform=platform)
         manifest.libraries = {
             name: Library(path, mf.symbol_versions(str(copies[path])) if path in copies else [])
-            for name, path in sorted(libraries.items())}
+            for name, path in sorted(libraries.items())
+        }
     return manifest
 
 
-def ensure_image(engine: Engine, target: Target, role: str, *, manifest: Manifest | None,
-                 base: str | None, progress: Progress = _noop, rebuild: bool = False) -> str:
+def ensure_image(
+    engine: Engine,
+    target: Target,
+    role: str,
+    *,
+    manifest: Manifest | None,
+    base: str | None,
+    progress: Progress = _noop,
+    rebuild: bool = False,
+) -> str:
     """The builder or runtime image for ``target``; built from ``builders/`` when missing.
 
     The image carries the gateway manifest (label ``io.krakend.manifest``) read from its
@@ -436,8 +483,7 @@ def ensure_image(engine: Engine, target: Target, role: str, *, manifest: Manifes
     if not (context / sub / "Dockerfile").is_file():
         raise InputError(f"builder definitions not found in {context} (set KRAKEND_BUILDERS_DIR)")
     base_attrs = engine.image_attrs(base_image)
-    digest = _dir_digest(context / sub, context / "common") + ":" + \
-        str((base_attrs or {}).get("Id", base_image))[:19]
+    digest = _dir_digest(context / sub, context / "common") + ":" + str((base_attrs or {}).get("Id", base_image))[:19]
     attrs = engine.image_attrs(tag)
     if attrs is not None and not rebuild:
         labels = (attrs.get("Config") or {}).get("Labels") or {}
@@ -447,28 +493,40 @@ def ensure_image(engine: Engine, target: Target, role: str, *, manifest: Manifes
     progress(f"building {role} image {tag} from {base_image}")
     stage = f"{tag}-stage"
     try:
-        engine.build_image(context, f"{sub}/Dockerfile", stage, buildargs=buildargs,
-                           platform=target.platform, progress=progress)
+        engine.build_image(
+            context, f"{sub}/Dockerfile", stage, buildargs=buildargs, platform=target.platform, progress=progress
+        )
     except InputError as err:
         if base_attrs is not None:
             raise
         option = "--base-image" if role == "builder" else "--runtime-base-image"
         reason = str(err).rpartition(" failed: ")[2]
-        raise InputError(f"{target}: base image {base_image} is not on this engine and cannot "
-                         f"be pulled ({reason}); pull it, or pass {option} {target}=IMAGE "
-                         "(scripts/make-base-images.sh makes local ones)") from None
+        raise InputError(
+            f"{target}: base image {base_image} is not on this engine and cannot "
+            f"be pulled ({reason}); pull it, or pass {option} {target}=IMAGE "
+            "(scripts/make-base-images.sh makes local ones)"
+        ) from None
     try:
-        gateway: dict[str, str | None] = dict(manifest.gateway) if manifest \
-            else {"name": None, "version": None}
+        gateway: dict[str, str | None] = dict(manifest.gateway) if manifest else {"name": None, "version": None}
         found = manifest_for_image(engine, stage, target.platform, gateway)
-        labels = {LABEL_MANIFEST: json.dumps(found.to_dict(), separators=(",", ":")),
-                  LABEL_ROLE: role, LABEL_TARGET: str(target), LABEL_DIGEST: digest}
+        labels = {
+            LABEL_MANIFEST: json.dumps(found.to_dict(), separators=(",", ":")),
+            LABEL_ROLE: role,
+            LABEL_TARGET: str(target),
+            LABEL_DIGEST: digest,
+        }
         if role == "builder" and target.arch == "amd64":
-            code, _, _ = engine.run_command(stage, ["krakend-cross", "--check", "aarch64"],
-                                            platform=target.platform)
+            code, _, _ = engine.run_command(stage, ["krakend-cross", "--check", "aarch64"], platform=target.platform)
             labels[LABEL_CROSS] = "aarch64" if code == 0 else ""
-        engine.build_image(context, f"{sub}/Dockerfile", tag, buildargs=buildargs,
-                           platform=target.platform, labels=labels, progress=progress)
+        engine.build_image(
+            context,
+            f"{sub}/Dockerfile",
+            tag,
+            buildargs=buildargs,
+            platform=target.platform,
+            labels=labels,
+            progress=progress,
+        )
     finally:
         engine.remove_image(stage)
     if attrs is not None:  # the version this one replaces, now untagged
@@ -508,17 +566,18 @@ class DockerRunner:
             raise InputError(f"image {image} not found on the Docker engine ({self.engine.url})")
         arch = str(attrs.get("Architecture") or "amd64")
         if platform and platform.split("/")[-1] != arch:
-            raise InputError(f"image {image} is linux/{arch}, not {platform}: this engine "
-                             f"would try to pull a {platform} variant; pass an image built "
-                             f"for {platform} (docker build --platform {platform})")
+            raise InputError(
+                f"image {image} is linux/{arch}, not {platform}: this engine "
+                f"would try to pull a {platform} variant; pass an image built "
+                f"for {platform} (docker build --platform {platform})"
+            )
         self.platform = platform or f"linux/{arch}"
         self.engine.require_platform(self.platform.split("/")[-1])
         self.image = image
         self.python = python
         self.description = f"docker {image} ({self.platform})"
 
-    def run_probe(self, paths: Sequence[str], module: str, types: Sequence[str],
-                  timeout: float) -> Completed:
+    def run_probe(self, paths: Sequence[str], module: str, types: Sequence[str], timeout: float) -> Completed:
         from krakend_tools.importtest import PROBE_PATH, Completed, probe_argv
 
         volumes = {str(PROBE_PATH): {"bind": "/krakend/krakend_probe.py", "mode": "ro"}}
@@ -531,10 +590,15 @@ class DockerRunner:
         start = time.monotonic()
         local = self.engine.local  # a remote engine cannot see our paths: copy them in
         try:
-            container = self.engine.create(self.image, argv, platform=self.platform,
-                                           volumes=volumes if local else None,
-                                           working_dir="/tmp", read_only=local,
-                                           tmpfs={"/tmp": "rw,size=64m"})
+            container = self.engine.create(
+                self.image,
+                argv,
+                platform=self.platform,
+                volumes=volumes if local else None,
+                working_dir="/tmp",
+                read_only=local,
+                tmpfs={"/tmp": "rw,size=64m"},
+            )
         except InputError as err:
             return Completed(None, "", str(err))
         timed_out = False
@@ -573,9 +637,14 @@ def _copy_in_tar(volumes: Mapping[str, Mapping[str, str]]) -> bytes:
     return buf.getvalue()
 
 
-def runtime_runner(target: Target | str, *, image: str | None = None,
-                   base_image: str | None = None, manifest: Manifest | None = None,
-                   progress: Progress = _noop) -> DockerRunner:
+def runtime_runner(
+    target: Target | str,
+    *,
+    image: str | None = None,
+    base_image: str | None = None,
+    manifest: Manifest | None = None,
+    progress: Progress = _noop,
+) -> DockerRunner:
     """The runner for ``test-plugin --target T`` (or ``--image IMAGE``).
 
     With ``image``: that image. Otherwise the target's runtime image, built from
@@ -587,8 +656,7 @@ def runtime_runner(target: Target | str, *, image: str | None = None,
     engine.require_platform(tgt.arch)
     if image is None:
         base = base_image or env_base_images("KRAKEND_RUNTIME_BASE_IMAGES").get(str(tgt))
-        image = ensure_image(engine, tgt, "runtime", manifest=manifest, base=base,
-                             progress=progress)
+        image = ensure_image(engine, tgt, "runtime", manifest=manifest, base=base, progress=progress)
     return DockerRunner(image, tgt.platform, engine)
 
 
@@ -613,16 +681,16 @@ def manifest_from_labels(engine: Engine, image: str) -> Manifest:
 
     text = engine.labels(image).get(LABEL_MANIFEST)
     if not text:
-        raise InputError(f"image {image} carries no gateway manifest (label {LABEL_MANIFEST}); "
-                         "images made by `krakend build` do")
+        raise InputError(
+            f"image {image} carries no gateway manifest (label {LABEL_MANIFEST}); images made by `krakend build` do"
+        )
     try:
         return Manifest.from_dict(json.loads(text))
     except (ValueError, KeyError, TypeError) as err:
         raise InputError(f"image {image}: unreadable manifest label ({err})") from None
 
 
-def probe_runner(*, image: str | None = None,
-                 target: str | None = None) -> tuple[DockerRunner, Manifest | None]:
+def probe_runner(*, image: str | None = None, target: str | None = None) -> tuple[DockerRunner, Manifest | None]:
     """For ``test-plugin --image/--target``: the runner and the image's manifest (if any)."""
     if image is None and target is None:
         raise InputError("--image or --target is needed to import in a runtime image")
@@ -634,6 +702,5 @@ def probe_runner(*, image: str | None = None,
         assert target is not None
         runner = runtime_runner(target)
     labels = runner.engine.labels(runner.image)
-    manifest = manifest_from_labels(runner.engine, runner.image) \
-        if labels.get(LABEL_MANIFEST) else None
+    manifest = manifest_from_labels(runner.engine, runner.image) if labels.get(LABEL_MANIFEST) else None
     return runner, manifest

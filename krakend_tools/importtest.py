@@ -30,8 +30,7 @@ from typing import Any, Protocol
 PROBE_PATH = Path(__file__).with_name("_probe") / "krakend_probe.py"
 # Imported rather than run as a script, so its compiled bytecode is reused (~4 ms a probe);
 # its folder leaves sys.path before the plugin is imported.
-_BOOT = ("import sys; sys.path.insert(0, sys.argv.pop(1)); import krakend_probe; "
-         "del sys.path[0]; krakend_probe.run()")
+_BOOT = "import sys; sys.path.insert(0, sys.argv.pop(1)); import krakend_probe; del sys.path[0]; krakend_probe.run()"
 DEFAULT_TIMEOUT = 30.0
 STDERR_KEEP = 20_000  # characters of the probe's stderr kept for -o json
 STDERR_CAP = 64 * 1024  # bytes of the probe's stderr held while it runs (the last ones)
@@ -87,8 +86,7 @@ class Runner(Protocol):
 
     description: str  # e.g. "local /usr/bin/python3.11" or "docker image:tag"
 
-    def run_probe(self, paths: Sequence[str], module: str, types: Sequence[str],
-                  timeout: float) -> Completed:
+    def run_probe(self, paths: Sequence[str], module: str, types: Sequence[str], timeout: float) -> Completed:
         """Run the probe for ``module`` with ``paths`` (host paths) first on sys.path."""
         ...
 
@@ -247,8 +245,7 @@ class LocalRunner:
     (or garbage collection) removes them.
     """
 
-    def __init__(self, python: str, site_packages: Sequence[str] = (),
-                 probe_path: str | None = None) -> None:
+    def __init__(self, python: str, site_packages: Sequence[str] = (), probe_path: str | None = None) -> None:
         self.python = python
         self.site_packages = [p for p in site_packages if os.path.isdir(p)]
         self.probe_path = probe_path or str(PROBE_PATH)
@@ -540,7 +537,7 @@ def _last_error_line(stderr: str) -> str:
 def _phase(stderr: str) -> str:
     """``" during import"`` or ``" while registering the server plugin"``, from the marks."""
     at = stderr.rfind(REGISTERING)
-    rest = stderr[at + len(REGISTERING):].split() if at >= 0 else []
+    rest = stderr[at + len(REGISTERING) :].split() if at >= 0 else []
     return f" while registering the {rest[0]} plugin" if rest else " during import"
 
 
@@ -590,8 +587,9 @@ def parse_probe_output(completed: Completed, module: str = "",
     return outcome
 
 
-def import_test(runner: Runner, paths: Sequence[str], module: str, types: Sequence[str],
-                timeout: float = DEFAULT_TIMEOUT) -> ProbeOutcome:
+def import_test(
+    runner: Runner, paths: Sequence[str], module: str, types: Sequence[str], timeout: float = DEFAULT_TIMEOUT
+) -> ProbeOutcome:
     """Probe ``module`` with ``runner``: the whole import phase for one module."""
     completed = runner.run_probe(paths, module, types, timeout)
     return parse_probe_output(completed, module, timeout, types)

@@ -15,13 +15,20 @@ ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "fixtures"
 
 
-def run_krakend(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None,
-                timeout: float = 120) -> subprocess.CompletedProcess[str]:
+def run_krakend(
+    *args: str, cwd: Path | None = None, env: dict[str, str] | None = None, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
     """``python -m krakend_tools ARGS`` with plain output."""
     full_env = {**os.environ, "NO_COLOR": "1", **(env or {})}
     full_env.pop("KRAKEND_MANIFEST", None) if env is None or "KRAKEND_MANIFEST" not in env else None
-    return subprocess.run([sys.executable, "-m", "krakend_tools", *args], cwd=cwd, env=full_env,
-                          capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "krakend_tools", *args],
+        cwd=cwd,
+        env=full_env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 @pytest.fixture(scope="session")

@@ -37,13 +37,13 @@ def docker_client() -> Iterator[Any]:
         client = docker.from_env(timeout=600)
         client.ping()
     except Exception as err:  # noqa: BLE001 - any failure means "no engine"
-        _unavailable(f"no Docker engine at {os.environ.get('DOCKER_HOST') or 'default socket'} "
-                     f"({type(err).__name__}); run: eval \"$(scripts/docker-env.sh start)\"")
-    missing = [base(t, r) for t in TARGETS for r in ("builder", "runtime")
-               if not client.images.list(name=base(t, r))]
+        _unavailable(
+            f"no Docker engine at {os.environ.get('DOCKER_HOST') or 'default socket'} "
+            f'({type(err).__name__}); run: eval "$(scripts/docker-env.sh start)"'
+        )
+    missing = [base(t, r) for t in TARGETS for r in ("builder", "runtime") if not client.images.list(name=base(t, r))]
     if missing:
-        _unavailable(f"local base images missing ({', '.join(missing)}); run "
-                     "scripts/make-base-images.sh")
+        _unavailable(f"local base images missing ({', '.join(missing)}); run scripts/make-base-images.sh")
     yield client
     client.close()
 

@@ -20,8 +20,17 @@ pytestmark = [pytest.mark.docker, pytest.mark.slow]
 def glibc_build(docker_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The example plugin built for generic/amd64 (glibc), unpacked: the .so and package."""
     out = tmp_path_factory.mktemp("glibc")
-    proc = run_krakend("build", str(FIXTURES / "example-plugin"), "--target", "generic/amd64",
-                       "--no-test", "--out", str(out), env=docker_env, timeout=900)
+    proc = run_krakend(
+        "build",
+        str(FIXTURES / "example-plugin"),
+        "--target",
+        "generic/amd64",
+        "--no-test",
+        "--out",
+        str(out),
+        env=docker_env,
+        timeout=900,
+    )
     assert proc.returncode == 0, proc.stderr
     unpacked = out / "unpacked"
     with zipfile.ZipFile(next((out / "generic-amd64").glob("*.whl"))) as zf:
@@ -36,8 +45,7 @@ def test_runtime_images_carry_their_manifest(docker_env: dict[str, str], target:
 
     tgt = Target.parse(target)
     eng = engine.connect()
-    image = engine.ensure_image(eng, tgt, "runtime", manifest=None,
-                                base=base(target, "runtime"))
+    image = engine.ensure_image(eng, tgt, "runtime", manifest=None, base=base(target, "runtime"))
     proc = run_krakend("version", "--image", image, "-o", "json")
     assert proc.returncode == 0, proc.stderr
     manifest = json.loads(proc.stdout)
@@ -48,11 +56,13 @@ def test_runtime_images_carry_their_manifest(docker_env: dict[str, str], target:
 
 
 def test_glibc_plugin_fails_in_alpine_runtime_naming_the_libc(
-        glibc_build: Path, docker_env: dict[str, str], docker_client: Any) -> None:
+    glibc_build: Path, docker_env: dict[str, str], docker_client: Any
+) -> None:
     before = our_containers(docker_client)
     so = next(glibc_build.rglob("*.so"))
-    proc = run_krakend("test-plugin", str(so), "-s", "--target", "alpine/amd64", "-o", "json",
-                       env=docker_env, timeout=600)
+    proc = run_krakend(
+        "test-plugin", str(so), "-s", "--target", "alpine/amd64", "-o", "json", env=docker_env, timeout=600
+    )
     assert proc.returncode == 1, proc.stdout + proc.stderr
     report = json.loads(proc.stdout)
     message = " ".join(f["message"] for f in report["findings"]).lower()
@@ -60,10 +70,20 @@ def test_glibc_plugin_fails_in_alpine_runtime_naming_the_libc(
     assert our_containers(docker_client) == before
 
 
-def test_glibc_plugin_passes_in_generic_runtime(glibc_build: Path,
-                                                docker_env: dict[str, str]) -> None:
-    proc = run_krakend("test-plugin", str(glibc_build / "krakend_example"), "-s", "-c", "-m",
-                       "--target", "generic/amd64", "-o", "json", env=docker_env, timeout=600)
+def test_glibc_plugin_passes_in_generic_runtime(glibc_build: Path, docker_env: dict[str, str]) -> None:
+    proc = run_krakend(
+        "test-plugin",
+        str(glibc_build / "krakend_example"),
+        "-s",
+        "-c",
+        "-m",
+        "--target",
+        "generic/amd64",
+        "-o",
+        "json",
+        env=docker_env,
+        timeout=600,
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     report = json.loads(proc.stdout)
     assert all(f["ok"] for f in report["findings"]), report
@@ -83,9 +103,15 @@ def test_probe_runner_is_isolated(docker_env: dict[str, str], tmp_path: Path) ->
         "try:\n    s.connect(('1.1.1.1', 80))\n    raise SystemExit('network reachable')\n"
         "except OSError:\n    pass\n"
         "class HandlerRegisterer:\n    def register_handlers(self, register):\n"
-        "        register('nosy', lambda cfg, nxt: nxt)\n")
-    image = engine.ensure_image(engine.connect(), engine.Target.parse("generic/amd64"),
-                                "runtime", manifest=None, base=base("generic/amd64", "runtime"))
+        "        register('nosy', lambda cfg, nxt: nxt)\n"
+    )
+    image = engine.ensure_image(
+        engine.connect(),
+        engine.Target.parse("generic/amd64"),
+        "runtime",
+        manifest=None,
+        base=base("generic/amd64", "runtime"),
+    )
     runner = engine.DockerRunner(image, "linux/amd64")
     outcome = import_test(runner, [str(tmp_path)], "nosy", ["server"], timeout=60)
     assert outcome.error is None, outcome.stderr
@@ -94,10 +120,16 @@ def test_probe_runner_is_isolated(docker_env: dict[str, str], tmp_path: Path) ->
 
 
 def test_platform_mismatch_is_a_clear_error(docker_env: dict[str, str], tmp_path: Path) -> None:
-    shutil.copy(FIXTURES / "example-plugin" / "krakend_example" / "handlers.py",
-                tmp_path / "handlers.py")
-    proc = run_krakend("test-plugin", str(tmp_path / "handlers.py"), "-s", "--image",
-                       base("generic/amd64", "runtime"), "--target", "generic/arm64",
-                       env=docker_env)
+    shutil.copy(FIXTURES / "example-plugin" / "krakend_example" / "handlers.py", tmp_path / "handlers.py")
+    proc = run_krakend(
+        "test-plugin",
+        str(tmp_path / "handlers.py"),
+        "-s",
+        "--image",
+        base("generic/amd64", "runtime"),
+        "--target",
+        "generic/arm64",
+        env=docker_env,
+    )
     assert proc.returncode == 2
     assert "is linux/amd64, not linux/arm64" in proc.stderr

@@ -75,13 +75,15 @@ def parse(path: Path, text: str) -> Lockfile:
     _read(path, text, state, constraint=False, top=True, depth=0)
     packages = state.packages
     if state.constraints:
-        packages = [replace(p, version=state.constraints[p.name].version)
-                    if p.version is None and p.name in state.constraints else p
-                    for p in packages]
+        packages = [
+            replace(p, version=state.constraints[p.name].version)
+            if p.version is None and p.name in state.constraints
+            else p
+            for p in packages
+        ]
     project = _project_name(path)
     if state.via:
-        packages = [replace(p, direct=_direct(state.via.get(i, []), project))
-                    for i, p in enumerate(packages)]
+        packages = [replace(p, direct=_direct(state.via.get(i, []), project)) for i, p in enumerate(packages)]
     return Lockfile(path=path, tool=TOOL, packages=packages, project=project)
 
 
@@ -157,8 +159,7 @@ def _requirement(line: str, path: Path, number: int, top: bool) -> LockedPackage
         name = name_of(pinned.group(1), path, number)
         pin = version_of(pinned.group(2), path, number, name)
         marker = marker_of((pinned.group(3) or "").strip() or None, path, number)
-        return LockedPackage(name=name, version=pin, marker=marker, has_file_names=False,
-                             line=where, source="registry")
+        return LockedPackage(name=name, version=pin, marker=marker, has_file_names=False, line=where, source="registry")
     if "://" in line and "@" not in line.split("://", 1)[0] or line.endswith(".whl"):
         return _url_package(line, path, where)
     from packaging.requirements import InvalidRequirement, Requirement
@@ -177,9 +178,15 @@ def _requirement(line: str, path: Path, number: int, top: bool) -> LockedPackage
     if req.url:
         wheel = file_name(req.url)
         wheels = (wheel,) if wheel and wheel.endswith(".whl") else ()
-    return LockedPackage(name=name, version=version, marker=req.marker,
-                         has_file_names=bool(wheels), wheels=wheels, line=where,
-                         source=_url_kind(req.url) if req.url else "registry")
+    return LockedPackage(
+        name=name,
+        version=version,
+        marker=req.marker,
+        has_file_names=bool(wheels),
+        wheels=wheels,
+        line=where,
+        source=_url_kind(req.url) if req.url else "registry",
+    )
 
 
 def _url_package(value: str, path: Path, line: int | None) -> LockedPackage | None:
@@ -189,11 +196,21 @@ def _url_package(value: str, path: Path, line: int | None) -> LockedPackage | No
     wheel = file_name(value)
     if wheel and (found := _WHEEL.match(wheel)):
         name = name_of(found.group(1), path, line)
-        return LockedPackage(name=name, version=version_of(found.group(2), path, line, name),
-                             wheels=(wheel,), line=line, source=_url_kind(value))
+        return LockedPackage(
+            name=name,
+            version=version_of(found.group(2), path, line, name),
+            wheels=(wheel,),
+            line=line,
+            source=_url_kind(value),
+        )
     if egg:
-        return LockedPackage(name=name_of(egg.group(1), path, line), version=None,
-                             has_file_names=False, line=line, source=_url_kind(value))
+        return LockedPackage(
+            name=name_of(egg.group(1), path, line),
+            version=None,
+            has_file_names=False,
+            line=line,
+            source=_url_kind(value),
+        )
     return None
 
 
