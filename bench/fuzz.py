@@ -42,7 +42,8 @@ def _alarm(signum: int, frame: object) -> None:
 @dataclass
 class Stats:
     counts: dict[str, collections.Counter[str]] = field(
-        default_factory=lambda: {n: collections.Counter() for n in TARGETS})
+        default_factory=lambda: {n: collections.Counter() for n in TARGETS}
+    )
     failures: collections.Counter[str] = field(default_factory=collections.Counter)
     slowest: tuple[float, str, int] = (0.0, "", 0)
     max_rss_kib: int = 0
@@ -141,20 +142,17 @@ def main() -> int:
     done = 0
     ctx = multiprocessing.get_context("fork")
     root = tempfile.mkdtemp(prefix="krakend-fuzz-")
-    with ctx.Pool(args.workers, initializer=_init, initargs=(args, root),
-                  maxtasksperchild=20) as pool:
+    with ctx.Pool(args.workers, initializer=_init, initargs=(args, root), maxtasksperchild=20) as pool:
         for stats in pool.imap_unordered(_chunk, range(0, args.cases, CHUNK)):
             total.add(stats)
             done += sum(sum(c.values()) for c in stats.counts.values())
             if done % 10_000 < CHUNK:
-                print(f"... {done} cases, {time.monotonic() - start:.0f}s", file=sys.stderr,
-                      flush=True)
+                print(f"... {done} cases, {time.monotonic() - start:.0f}s", file=sys.stderr, flush=True)
                 report(total, done, time.monotonic() - start, args.seed)
     shutil.rmtree(root, ignore_errors=True)
     print("== final ==")
     report(total, done, time.monotonic() - start, args.seed)
-    return 1 if sum(v for c in total.counts.values() for k, v in c.items()
-                    if k not in ("0", "1", "2")) else 0
+    return 1 if sum(v for c in total.counts.values() for k, v in c.items() if k not in ("0", "1", "2")) else 0
 
 
 if __name__ == "__main__":

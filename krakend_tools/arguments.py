@@ -26,8 +26,7 @@ def timeout(value: float | str, flag: str = "--timeout") -> float:
     except (TypeError, ValueError):
         raise InputError(f"{flag} must be a number of seconds, not {value!r}") from None
     if not math.isfinite(seconds) or not 0 < seconds <= MAX_TIMEOUT:
-        raise InputError(f"{flag} must be above 0 and at most {MAX_TIMEOUT:g} seconds, "
-                         f"not {value!r}")
+        raise InputError(f"{flag} must be above 0 and at most {MAX_TIMEOUT:g} seconds, not {value!r}")
     return seconds
 
 

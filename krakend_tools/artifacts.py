@@ -29,8 +29,17 @@ MAX_MEMBERS = 100_000
 MAX_TOP_LEVEL_BYTES = 1 << 20
 # What a broken, encrypted or unsupported zip member raises while it is read.
 ZIP_ERRORS: tuple[type[BaseException], ...] = (
-    OSError, EOFError, zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError,
-    RuntimeError, ValueError, zlib.error, lzma.LZMAError, UnicodeDecodeError)
+    OSError,
+    EOFError,
+    zipfile.BadZipFile,
+    zipfile.LargeZipFile,
+    NotImplementedError,
+    RuntimeError,
+    ValueError,
+    zlib.error,
+    lzma.LZMAError,
+    UnicodeDecodeError,
+)
 _SKIPPED_DATA = ("scripts", "headers", "data")  # .data folders nothing imports
 
 
@@ -64,11 +73,19 @@ def _single(arg: str, path: Path) -> Artifact:
     if path.is_dir():
         if is_package(path):
             return Artifact(arg, path, parent, [path.name], "package", [path])
-        return Artifact(arg, path, parent, [], "folder", [],
-                        error="a folder that is neither a package nor a plugin folder")
+        return Artifact(
+            arg, path, parent, [], "folder", [], error="a folder that is neither a package nor a plugin folder"
+        )
     if not path.is_file():
-        return Artifact(arg, path, parent, [module_name(path.name)], "unknown", [path],
-                        error="not a regular file (a FIFO, socket or device)")
+        return Artifact(
+            arg,
+            path,
+            parent,
+            [module_name(path.name)],
+            "unknown",
+            [path],
+            error="not a regular file (a FIFO, socket or device)",
+        )
     if path.suffix == ".so":
         return Artifact(arg, path, parent, [module_name(path.name)], "extension", [path])
     if path.suffix == ".py":
@@ -95,8 +112,7 @@ def wheel_modules(root: Path) -> list[str]:
                 text = top.read_text(encoding="utf-8")
             except UnicodeDecodeError:
                 raise InputError(f"{top.relative_to(root)} is not UTF-8 text") from None
-            names = [n.strip() for n in text.splitlines()
-                     if n.strip().isidentifier() and len(n.strip()) <= 200]
+            names = [n.strip() for n in text.splitlines() if n.strip().isidentifier() and len(n.strip()) <= 200]
             found = [n for n in names if (root / n).exists() or any(root.glob(f"{n}.*"))]
             if found:
                 return sorted(dict.fromkeys(found))
@@ -117,13 +133,11 @@ def open_wheel(path: Path | str, display: object = None) -> zipfile.ZipFile:
     try:
         info = os.stat(path)
     except (OSError, ValueError) as err:
-        raise InputError(f"cannot read wheel: {getattr(err, 'strerror', None) or err}",
-                         path=shown) from None
+        raise InputError(f"cannot read wheel: {getattr(err, 'strerror', None) or err}", path=shown) from None
     if not stat.S_ISREG(info.st_mode):
         raise InputError("a wheel must be a regular file", path=shown)
     if info.st_size > MAX_WHEEL_BYTES:
-        raise InputError(f"wheel too large: {info.st_size} bytes (limit {MAX_WHEEL_BYTES})",
-                         path=shown)
+        raise InputError(f"wheel too large: {info.st_size} bytes (limit {MAX_WHEEL_BYTES})", path=shown)
     try:
         zf = zipfile.ZipFile(path)
     except ZIP_ERRORS as err:
@@ -136,18 +150,19 @@ def open_wheel(path: Path | str, display: object = None) -> zipfile.ZipFile:
         for member in members:
             name = member.filename
             parts = name.replace("\\", "/").split("/")
-            if (not name or name.startswith("/") or ".." in parts or "\0" in name
-                    or any(ord(c) < 32 for c in name)):
+            if not name or name.startswith("/") or ".." in parts or "\0" in name or any(ord(c) < 32 for c in name):
                 raise InputError(f"unsafe member name {name[:80]!r}")
-            if len(name) > 1024 or any(len(p.encode("utf-8", "surrogateescape")) > 200
-                                       for p in parts):
+            if len(name) > 1024 or any(len(p.encode("utf-8", "surrogateescape")) > 200 for p in parts):
                 raise InputError(f"member name too long: {name[:80]!r}...")
             if member.flag_bits & 1:
                 raise InputError(f"encrypted member {name[:80]!r}")
-            if member.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED,
-                                            zipfile.ZIP_BZIP2, zipfile.ZIP_LZMA):
-                raise InputError(f"member {name[:80]!r} uses unsupported compression "
-                                 f"method {member.compress_type}")
+            if member.compress_type not in (
+                zipfile.ZIP_STORED,
+                zipfile.ZIP_DEFLATED,
+                zipfile.ZIP_BZIP2,
+                zipfile.ZIP_LZMA,
+            ):
+                raise InputError(f"member {name[:80]!r} uses unsupported compression method {member.compress_type}")
             total += member.file_size
         if total > MAX_UNPACKED_BYTES:
             raise InputError(f"wheel unpacks to {total} bytes (limit {MAX_UNPACKED_BYTES})")
@@ -179,12 +194,14 @@ def _extract(zf: zipfile.ZipFile, dest: Path, display: str) -> None:
                 while chunk := src.read(1 << 20):
                     written += len(chunk)
                     if written > member.file_size:
-                        raise InputError(f"member {member.filename[:80]!r} inflates past its "
-                                         "declared size", path=display)
+                        raise InputError(
+                            f"member {member.filename[:80]!r} inflates past its declared size", path=display
+                        )
                     out.write(chunk)
         except ZIP_ERRORS as err:
-            raise InputError(f"cannot unpack wheel member {member.filename[:80]!r}: "
-                             f"{_reason(err)}", path=display) from None
+            raise InputError(
+                f"cannot unpack wheel member {member.filename[:80]!r}: {_reason(err)}", path=display
+            ) from None
         mode = (member.external_attr >> 16) & 0o777
         if mode & 0o111:
             target.chmod(0o755)
@@ -217,8 +234,7 @@ def _folder(arg: str, path: Path, pattern: str, stack: ExitStack) -> list[Artifa
     return [a for group in found for a in group]
 
 
-def _expand_one(arg: str, path: Path, pattern: str, stack: ExitStack,
-                nested: bool = False) -> list[Artifact]:
+def _expand_one(arg: str, path: Path, pattern: str, stack: ExitStack, nested: bool = False) -> list[Artifact]:
     try:
         os.stat(path)
     except FileNotFoundError:

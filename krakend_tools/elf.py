@@ -205,8 +205,9 @@ class _InflateReader(_Reader):
     def _fetch(self, offset: int, length: int) -> bytes:
         end = offset + length
         if end > self.limit:
-            raise ElfError(f"reading byte {end} of a compressed member: over the "
-                           f"{_MAX_INFLATE >> 20} MiB inflate limit")
+            raise ElfError(
+                f"reading byte {end} of a compressed member: over the {_MAX_INFLATE >> 20} MiB inflate limit"
+            )
         while len(self.buf) < end and (self.left or self.inflater.unconsumed_tail):
             if self.inflater.unconsumed_tail:
                 chunk = self.inflater.unconsumed_tail
@@ -307,8 +308,7 @@ def read_elf_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, display: str) ->
         reader = _member_reader(zf, info)
         if reader is None:
             if info.file_size > _MAX_INFLATE:
-                raise ElfError(f"member over the {_MAX_INFLATE >> 20} MiB limit for its "
-                               "compression method")
+                raise ElfError(f"member over the {_MAX_INFLATE >> 20} MiB limit for its compression method")
             return read_elf_bytes(zf.read(info), display)
         return _parse(reader, display)
     except _ERRORS as err:
@@ -389,8 +389,7 @@ def _parse(r: _Reader, display: str) -> ElfFacts:
             elif p_type == _PT_INTERP and facts.interp is None:  # the loader uses the first
                 if filesz > _MAX_INTERP:
                     raise ElfError(f"corrupt PT_INTERP: {filesz} bytes")
-                facts.interp = r.read(offset, filesz, "PT_INTERP").split(b"\0")[0].decode(
-                    "utf-8", "replace")
+                facts.interp = r.read(offset, filesz, "PT_INTERP").split(b"\0")[0].decode("utf-8", "replace")
     for _vaddr, offset, filesz in loads:
         if offset + filesz > r.size:
             raise ElfError(f"truncated: a loaded segment ends at byte {offset + filesz}, the file has {r.size} bytes")
@@ -453,10 +452,8 @@ def _read_dynamic(
                 budget -= 1
                 if budget < 0:
                     raise ElfError("corrupt version needs: more entries than the file holds")
-                _h, flags, other, vname, anext = struct.unpack(e + "IHHII",
-                                                               r.read(aoff, 16, "vernaux"))
-                need_index.setdefault(other & 0x7FFF, (library, _cstr(dstr, vname),
-                                                       bool(flags & 2)))
+                _h, flags, other, vname, anext = struct.unpack(e + "IHHII", r.read(aoff, 16, "vernaux"))
+                need_index.setdefault(other & 0x7FFF, (library, _cstr(dstr, vname), bool(flags & 2)))
                 if not anext:
                     break
                 aoff += anext
@@ -478,8 +475,7 @@ def _read_dynamic(
         data = r.read(at(tags[_DT_SYMTAB], "symbol table"), count * entsize, "dynamic symbols")
         versym: array.array[int] | tuple[()] = ()
         if _DT_VERSYM in tags and users and count:
-            versym = _uints("H", e, r.read(at(tags[_DT_VERSYM], "versym"), count * 2,
-                                           "symbol versions"))
+            versym = _uints("H", e, r.read(at(tags[_DT_VERSYM], "versym"), count * 2, "symbol versions"))
         defined, undefined = facts.defined, facts.undefined
         find, strlen = dstr.find, len(dstr)
         names: dict[int, str] = {}  # a name repeated by offset is decoded once
@@ -492,8 +488,7 @@ def _read_dynamic(
             name = names.get(name_off)
             if name is None:
                 end = find(b"\0", name_off)
-                name = names[name_off] = dstr[name_off:end if end >= 0 else strlen].decode(
-                    "utf-8", "replace")
+                name = names[name_off] = dstr[name_off : end if end >= 0 else strlen].decode("utf-8", "replace")
             if shndx == _SHN_UNDEF:
                 undefined.append(name)
                 if versym:
@@ -510,7 +505,7 @@ def _read_dynamic(
 def _uints(code: str, e: str, data: bytes) -> array.array[int]:
     """``data`` as unsigned ints of the file's byte order (compact: no tuple of int objects)."""
     values = array.array(code)
-    values.frombytes(data[:len(data) - len(data) % values.itemsize])
+    values.frombytes(data[: len(data) - len(data) % values.itemsize])
     if (e == "<") != (sys.byteorder == "little"):
         values.byteswap()
     return values

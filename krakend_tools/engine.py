@@ -555,8 +555,9 @@ class DockerRunner:
     read-only, and is removed afterwards whatever happens.
     """
 
-    def __init__(self, image: str, platform: str | None = None,
-                 engine: Engine | None = None, python: str = "python3") -> None:
+    def __init__(
+        self, image: str, platform: str | None = None, engine: Engine | None = None, python: str = "python3"
+    ) -> None:
         from krakend_tools.arguments import image_name
 
         image_name(image)

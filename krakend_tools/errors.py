@@ -37,8 +37,7 @@ def one_line(text: str, limit: int = MAX_MESSAGE) -> str:
     return text
 
 
-def print_input_error(err: InputError, command: str | None = None,
-                      stream: TextIO | None = None) -> int:
+def print_input_error(err: InputError, command: str | None = None, stream: TextIO | None = None) -> int:
     """Write ``err`` as ``krakend[ <cmd>]: error: …`` on one line; the exit code (2)."""
     where = f"krakend {command}" if command else "krakend"
     (stream or sys.stderr).write(f"{where}: error: {one_line(str(err))}\n")

@@ -91,8 +91,9 @@ class Runner(Protocol):
         ...
 
 
-def probe_argv(python: str, probe_path: str, paths: Sequence[str], module: str,
-               types: Sequence[str], secret_stdin: bool = False) -> list[str]:
+def probe_argv(
+    python: str, probe_path: str, paths: Sequence[str], module: str, types: Sequence[str], secret_stdin: bool = False
+) -> list[str]:
     """``python -I -c BOOT PROBE_DIR [--secret-stdin] --path P... --module M --type T...``."""
     argv = [python, "-I", "-c", _BOOT, posixpath.dirname(probe_path)]
     if secret_stdin:
@@ -266,10 +267,8 @@ class LocalRunner:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(pgid, signal.SIGKILL)
 
-    def run_probe(self, paths: Sequence[str], module: str, types: Sequence[str],
-                  timeout: float) -> Completed:
-        argv = probe_argv(self.python, self.probe_path, [*paths, *self.site_packages],
-                          module, types, secret_stdin=True)
+    def run_probe(self, paths: Sequence[str], module: str, types: Sequence[str], timeout: float) -> Completed:
+        argv = probe_argv(self.python, self.probe_path, [*paths, *self.site_packages], module, types, secret_stdin=True)
         return self.run(argv, timeout, secrets.token_hex(16))
 
     def _scratch(self) -> str:
@@ -290,9 +289,13 @@ class LocalRunner:
         try:
             with _SPAWN_LOCK:
                 proc = subprocess.Popen(
-                    list(argv), stdin=subprocess.PIPE if secret else subprocess.DEVNULL,
-                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=cwd,
-                    start_new_session=True)
+                    list(argv),
+                    stdin=subprocess.PIPE if secret else subprocess.DEVNULL,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.PIPE,
+                    cwd=cwd,
+                    start_new_session=True,
+                )
                 _PROBES.add(proc.pid)
         except (OSError, ValueError) as exc:
             return Completed(None, "", f"cannot run {argv[0]}: {getattr(exc, 'strerror', exc)}")
@@ -305,8 +308,7 @@ class LocalRunner:
             with contextlib.suppress(OSError):
                 proc.stdin.close()
         out_fd, err_fd = proc.stdout.fileno(), proc.stderr.fileno()
-        sinks: dict[int, _Sink] = {out_fd: _Records(secret) if secret else _Tail(RECORD_CAP),
-                                   err_fd: _Tail(STDERR_CAP)}
+        sinks: dict[int, _Sink] = {out_fd: _Records(secret) if secret else _Tail(RECORD_CAP), err_fd: _Tail(STDERR_CAP)}
         leftovers = 0
         try:
             timed_out = not _pump_until_exit(proc, sinks, timeout)
@@ -326,8 +328,15 @@ class LocalRunner:
             proc.stdout.close()
             proc.stderr.close()
             _empty(cwd)
-        return Completed(proc.returncode, sinks[out_fd].text(), sinks[err_fd].text(), timed_out,
-                         time.monotonic() - start, leftovers, authenticated=bool(secret))
+        return Completed(
+            proc.returncode,
+            sinks[out_fd].text(),
+            sinks[err_fd].text(),
+            timed_out,
+            time.monotonic() - start,
+            leftovers,
+            authenticated=bool(secret),
+        )
 
 
 class _Sink(Protocol):
@@ -346,12 +355,15 @@ class _Tail:
         self.buf += chunk
         if len(self.buf) > 2 * self.cap:
             self.dropped += len(self.buf) - self.cap
-            del self.buf[:-self.cap]
+            del self.buf[: -self.cap]
 
     def text(self) -> str:
-        body = bytes(self.buf[-self.cap:] if len(self.buf) > self.cap else self.buf)
-        lead = f"[... {self.dropped + len(self.buf) - len(body)} bytes dropped ...]\n" \
-            if self.dropped or len(self.buf) > self.cap else ""
+        body = bytes(self.buf[-self.cap :] if len(self.buf) > self.cap else self.buf)
+        lead = (
+            f"[... {self.dropped + len(self.buf) - len(body)} bytes dropped ...]\n"
+            if self.dropped or len(self.buf) > self.cap
+            else ""
+        )
         return lead + body.decode(errors="replace")
 
 
@@ -367,15 +379,14 @@ class _Records:
     def feed(self, chunk: bytes) -> None:
         while chunk:
             end = chunk.find(b"\n")
-            piece, chunk = (chunk, b"") if end < 0 else (chunk[:end], chunk[end + 1:])
+            piece, chunk = (chunk, b"") if end < 0 else (chunk[:end], chunk[end + 1 :])
             if not self.skipping:
                 self.partial += piece
                 if len(self.partial) > RECORD_CAP:
                     self.skipping, self.partial = True, bytearray()
             if end >= 0:
-                if not self.skipping and self.partial.startswith(self.prefix) \
-                        and len(self.lines) < RECORDS_MAX:
-                    self.lines.append(bytes(self.partial[len(self.prefix):]))
+                if not self.skipping and self.partial.startswith(self.prefix) and len(self.lines) < RECORDS_MAX:
+                    self.lines.append(bytes(self.partial[len(self.prefix) :]))
                 self.partial, self.skipping = bytearray(), False
 
     def text(self) -> str:
@@ -403,8 +414,7 @@ def _empty(folder: str) -> None:
                 os.unlink(path)
 
 
-def _read_ready(sel: selectors.BaseSelector, buffers: dict[int, _Sink],
-                wait: float | None) -> bool:
+def _read_ready(sel: selectors.BaseSelector, buffers: dict[int, _Sink], wait: float | None) -> bool:
     """Read whatever is ready on the pipes; True once the exit fd (data None) is ready."""
     exited = False
     for key, _ in sel.select(wait):
@@ -419,8 +429,7 @@ def _read_ready(sel: selectors.BaseSelector, buffers: dict[int, _Sink],
     return exited
 
 
-def _pump_until_exit(proc: subprocess.Popen[bytes], buffers: dict[int, _Sink],
-                     timeout: float) -> bool:
+def _pump_until_exit(proc: subprocess.Popen[bytes], buffers: dict[int, _Sink], timeout: float) -> bool:
     """Collect output until ``proc`` exits (True) or ``timeout`` passes (False).
 
     Waits on a pidfd where there is one, so the exit is seen at once, not at a poll tick;
@@ -512,10 +521,12 @@ def _record(data: object, outcome: ProbeOutcome, types: Sequence[str] | None) ->
         if not isinstance(res, dict) or not isinstance(res.get("ok", False), bool):
             raise ValueError(f"result of {kind} is malformed")
         outcome.results[kind] = TypeResult(
-            ok=res.get("ok") is True, registered=_strings(res.get("registered"), "registered"),
+            ok=res.get("ok") is True,
+            registered=_strings(res.get("registered"), "registered"),
             error=_optional(res.get("error"), "error"),
             problems=_strings(res.get("problems"), "problems"),
-            hooks=_strings(res.get("hooks"), "hooks"))
+            hooks=_strings(res.get("hooks"), "hooks"),
+        )
 
 
 def _channel_phase(stdout: str) -> str | None:
@@ -548,26 +559,30 @@ def signal_name(signum: int) -> str:
         return f"signal {signum}"
 
 
-def parse_probe_output(completed: Completed, module: str = "",
-                       timeout: float | None = None,
-                       types: Sequence[str] | None = None) -> ProbeOutcome:
+def parse_probe_output(
+    completed: Completed, module: str = "", timeout: float | None = None, types: Sequence[str] | None = None
+) -> ProbeOutcome:
     """Read a probe's result record, or explain a crash, hang or exit without one.
 
     The record counts only when the probe exited with status 0: a plugin that prints a
     record and dies is reported by how it died. With an authenticated channel (the local
     runner's secret), the phase comes from the probe's own records, never from stderr."""
     stderr = completed.stderr[-STDERR_KEEP:]
-    outcome = ProbeOutcome(module, None, returncode=completed.returncode,
-                           stderr=stderr.encode("utf-8", "backslashreplace").decode(),
-                           elapsed=completed.elapsed, leftovers=completed.leftovers)
+    outcome = ProbeOutcome(
+        module,
+        None,
+        returncode=completed.returncode,
+        stderr=stderr.encode("utf-8", "backslashreplace").decode(),
+        elapsed=completed.elapsed,
+        leftovers=completed.leftovers,
+    )
     rc = completed.returncode
     if completed.authenticated:
         phase = _channel_phase(completed.stdout)
     else:
         phase = _phase(completed.stderr) if MARKER in completed.stderr else None
     if completed.timed_out:
-        outcome.error = (f"timed out after {timeout:g}s" if timeout is not None
-                         else "timed out")
+        outcome.error = f"timed out after {timeout:g}s" if timeout is not None else "timed out"
     elif rc == 0 and (data := _json_line(completed.stdout)) is not None:
         try:
             _record(data, outcome, types)

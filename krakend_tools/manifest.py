@@ -234,18 +234,16 @@ def introspect(python: str | None = None) -> dict[str, Any]:
     except (ValueError, RecursionError):
         facts = None
     if not isinstance(facts, dict) or facts.get("implementation") != "cpython":
-        raise InputError(f"{python} is not a CPython interpreter (its introspection "
-                         "printed no CPython facts)")
+        raise InputError(f"{python} is not a CPython interpreter (its introspection printed no CPython facts)")
     try:  # validated like a loaded manifest: nothing downstream meets an unchecked value
         libraries = facts.get("libraries")
         if not isinstance(libraries, dict) or not all(
-                isinstance(k, str) and isinstance(v, str) and "\0" not in v
-                for k, v in libraries.items()):
+            isinstance(k, str) and isinstance(v, str) and "\0" not in v for k, v in libraries.items()
+        ):
             raise TypeError("libraries")
         _validated(from_facts({**facts, "libraries": {}}).to_dict(), python)
     except (KeyError, TypeError, ValueError, AttributeError, IndexError):
-        raise InputError(f"{python} is not a CPython interpreter (unexpected introspection "
-                         "output)") from None
+        raise InputError(f"{python} is not a CPython interpreter (unexpected introspection output)") from None
     return facts
 
 

@@ -311,8 +311,7 @@ def check_wheel(wheel: Path, manifest: Manifest) -> StaticResult:
                 except ElfError as err:
                     result.problems.append(f"{rel}: {err.reason}")
     except ZIP_ERRORS as err:
-        raise InputError(f"cannot read wheel: {str(err) or type(err).__name__}",
-                         path=wheel) from None
+        raise InputError(f"cannot read wheel: {str(err) or type(err).__name__}", path=wheel) from None
     _evaluate(result, parsed, manifest)
     return result
 

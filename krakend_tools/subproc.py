@@ -17,13 +17,13 @@ class OutputTooLarge(Exception):
     """The command wrote more than the cap on one stream."""
 
 
-def run_bounded(argv: Sequence[str], timeout: float,
-                limit: int = MAX_OUTPUT) -> tuple[int, bytes, bytes]:
+def run_bounded(argv: Sequence[str], timeout: float, limit: int = MAX_OUTPUT) -> tuple[int, bytes, bytes]:
     """``(returncode, stdout, stderr)`` of ``argv`` in its own session, killed with all its
     group at ``timeout`` (TimeoutError) or once a stream passes ``limit`` (OutputTooLarge).
     OSError when it cannot start."""
-    proc = subprocess.Popen(list(argv), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, start_new_session=True)
+    proc = subprocess.Popen(
+        list(argv), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True
+    )
     assert proc.stdout is not None and proc.stderr is not None
     buffers = {proc.stdout.fileno(): bytearray(), proc.stderr.fileno(): bytearray()}
     deadline = time.monotonic() + timeout

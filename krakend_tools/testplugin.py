@@ -66,8 +66,7 @@ def _soabi_of(python: str) -> str:
     from krakend_tools.subproc import OutputTooLarge, run_bounded
 
     path_argument(python, "--python")
-    code = ("import sys, sysconfig; print(sys.implementation.name, "
-            "sysconfig.get_config_var('SOABI') or '')")
+    code = "import sys, sysconfig; print(sys.implementation.name, sysconfig.get_config_var('SOABI') or '')"
     try:
         rc, out, err = run_bounded([python, "-I", "-c", code], timeout=30, limit=4096)
     except (OSError, TimeoutError, OutputTooLarge) as exc:

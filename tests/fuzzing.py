@@ -24,15 +24,50 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "fixtures"
 
-LOCKFILE_NAMES = ("uv.lock", "poetry.lock", "pylock.toml", "pdm.lock", "Pipfile.lock",
-                  "requirements.txt")
+LOCKFILE_NAMES = ("uv.lock", "poetry.lock", "pylock.toml", "pdm.lock", "Pipfile.lock", "requirements.txt")
 # Tokens a hostile user types: nesting, huge numbers, NUL, BOM, newlines, wrong types, includes.
-TOKENS = [b"[" * 2000, b"{a=" * 500, b"(" * 500, b"9" * 5000, b"\0", b"\xef\xbb\xbf", b"\n",
-          b"\r", b"\xff\xfe", b"\xed\xa0\x80", b"-r ", b"-r inc.txt\n", b"-r /dev/zero\n",
-          b"-c ", b"marker = { a = 1 }", b"extra = { a = 1 }", b'"', b"'", b"\\", b" ; ",
-          b"==", b"===", b">=", b"@ file:///x", b"#egg=", b'version = "', b"[[package]]\n",
-          b"name = ", b"null", b"true", b"1e999", b"-1", b"[]", b"{}", b'"\\ud800"',
-          b"\x7fELF", b"PK\x03\x04", b"\xff" * 8, b"\0" * 8, b"\x01" * 8]
+TOKENS = [
+    b"[" * 2000,
+    b"{a=" * 500,
+    b"(" * 500,
+    b"9" * 5000,
+    b"\0",
+    b"\xef\xbb\xbf",
+    b"\n",
+    b"\r",
+    b"\xff\xfe",
+    b"\xed\xa0\x80",
+    b"-r ",
+    b"-r inc.txt\n",
+    b"-r /dev/zero\n",
+    b"-c ",
+    b"marker = { a = 1 }",
+    b"extra = { a = 1 }",
+    b'"',
+    b"'",
+    b"\\",
+    b" ; ",
+    b"==",
+    b"===",
+    b">=",
+    b"@ file:///x",
+    b"#egg=",
+    b'version = "',
+    b"[[package]]\n",
+    b"name = ",
+    b"null",
+    b"true",
+    b"1e999",
+    b"-1",
+    b"[]",
+    b"{}",
+    b'"\\ud800"',
+    b"\x7fELF",
+    b"PK\x03\x04",
+    b"\xff" * 8,
+    b"\0" * 8,
+    b"\x01" * 8,
+]
 
 
 @dataclass(frozen=True)
@@ -52,8 +87,9 @@ def _compile(out: Path, source: str) -> bytes | None:
     src = out.with_suffix(".c")
     src.write_text(source)
     try:
-        subprocess.run(["cc", "-shared", "-fPIC", "-O1", "-o", str(out), str(src)], check=True,
-                       capture_output=True, timeout=120)
+        subprocess.run(
+            ["cc", "-shared", "-fPIC", "-O1", "-o", str(out), str(src)], check=True, capture_output=True, timeout=120
+        )
     except (OSError, subprocess.SubprocessError):
         return None
     return out.read_bytes()
@@ -98,8 +134,7 @@ def make_seeds(folder: Path) -> Seeds:
     small = folder / "small" / "requirements.txt"
     small.parent.mkdir(exist_ok=True)
     small.write_text("six==1.16.0\nurllib3==2.2.1 ; python_version >= '3.8'\n")
-    return Seeds(folder, manifest, manifest_bytes, lockfiles, elves, [wheel.read_bytes()],
-                 small)
+    return Seeds(folder, manifest, manifest_bytes, lockfiles, elves, [wheel.read_bytes()], small)
 
 
 # --- mutations ------------------------------------------------------------------------------
@@ -114,13 +149,13 @@ def mutate(data: bytes, mutations: Sequence[Mutation]) -> bytes:
         at = int(where * len(buf)) if buf else 0
         kind %= 6
         if kind == 0 and buf:  # overwrite
-            buf[at:at + len(payload)] = payload
+            buf[at : at + len(payload)] = payload
         elif kind == 1:  # insert
             buf[at:at] = payload
         elif kind == 2:  # delete a span
-            del buf[at:at + length]
+            del buf[at : at + length]
         elif kind == 3 and buf:  # duplicate a span
-            buf[at:at] = buf[at:at + length] * (1 + length % 4)
+            buf[at:at] = buf[at : at + length] * (1 + length % 4)
         elif kind == 4:  # a hostile token
             buf[at:at] = TOKENS[length % len(TOKENS)]
         else:  # truncate
@@ -132,16 +167,34 @@ def random_mutations(rng: random.Random, count: int | None = None) -> list[Mutat
     out = []
     for _ in range(count if count is not None else rng.choice((1, 1, 2, 3, 5, 8))):
         size = rng.choice((1, 1, 2, 4, 8, 64))
-        out.append((rng.randrange(6), rng.random(), rng.randrange(256),
-                    bytes(rng.randrange(256) for _ in range(size))))
+        out.append((rng.randrange(6), rng.random(), rng.randrange(256), bytes(rng.randrange(256) for _ in range(size))))
     return out
 
 
 def mutate_json(data: object, rng: random.Random) -> object:
     """Replace one leaf or key of a JSON document with a hostile value."""
-    hostile: list[object] = [None, True, 0, -1, 10**40, 1.5e308, "", "x" * 10_000, "3.11.7junk",
-                             "a\0b", "cp-311", "\ud800", "GLIBC-2.10000000", [], {}, [[[[1]]]],
-                             {"a": {"b": {}}}, "9" * 5000, "../../etc/passwd", "\n"]
+    hostile: list[object] = [
+        None,
+        True,
+        0,
+        -1,
+        10**40,
+        1.5e308,
+        "",
+        "x" * 10_000,
+        "3.11.7junk",
+        "a\0b",
+        "cp-311",
+        "\ud800",
+        "GLIBC-2.10000000",
+        [],
+        {},
+        [[[[1]]]],
+        {"a": {"b": {}}},
+        "9" * 5000,
+        "../../etc/passwd",
+        "\n",
+    ]
     if isinstance(data, dict) and data:
         key = rng.choice(list(data))
         if rng.random() < 0.6:
@@ -151,7 +204,7 @@ def mutate_json(data: object, rng: random.Random) -> object:
         return {**data, rng.choice(["extra", "", "\0"]): rng.choice(hostile)}
     if isinstance(data, list) and data:
         i = rng.randrange(len(data))
-        return data[:i] + [mutate_json(data[i], rng)] + data[i + 1:]
+        return data[:i] + [mutate_json(data[i], rng)] + data[i + 1 :]
     return rng.choice(hostile)
 
 
@@ -206,11 +259,23 @@ def lockfile_case(seeds: Seeds, name: str, data: bytes, include: bytes = b"") ->
 def manifest_case(seeds: Seeds, data: bytes) -> Verdict:
     folder = _fresh(seeds.folder / "case")
     (folder / "gateway.json").write_bytes(data)
-    verdict = run_cli(["check-plugin", "-s", str(seeds.small_lock), "--manifest",
-                       str(folder / "gateway.json"), "-f", "-o", "json"])
+    verdict = run_cli(
+        ["check-plugin", "-s", str(seeds.small_lock), "--manifest", str(folder / "gateway.json"), "-f", "-o", "json"]
+    )
     if verdict.code in (0, 1):  # what loaded must hold everywhere downstream
-        text = run_cli(["check-plugin", "-s", str(seeds.small_lock), "--manifest",
-                        str(folder / "gateway.json"), "-g", "3.12", "-l", "GLIBC-2.17"])
+        text = run_cli(
+            [
+                "check-plugin",
+                "-s",
+                str(seeds.small_lock),
+                "--manifest",
+                str(folder / "gateway.json"),
+                "-g",
+                "3.12",
+                "-l",
+                "GLIBC-2.17",
+            ]
+        )
         if text.code not in (0, 1):
             return text
     return verdict
@@ -220,8 +285,7 @@ def elf_case(seeds: Seeds, data: bytes) -> Verdict:
     folder = _fresh(seeds.folder / "case")
     path = folder / "plug.cpython-311-x86_64-linux-gnu.so"
     path.write_bytes(data)
-    return run_cli(["test-plugin", "-s", "-o", "json", "--manifest", str(seeds.manifest),
-                    str(path)])
+    return run_cli(["test-plugin", "-s", "-o", "json", "--manifest", str(seeds.manifest), str(path)])
 
 
 def wheel_case(seeds: Seeds, data: bytes) -> Verdict:
@@ -237,8 +301,7 @@ TARGETS: dict[str, Callable[[Seeds, random.Random], Verdict]] = {}
 def _lockfile_random(seeds: Seeds, rng: random.Random) -> Verdict:
     name = rng.choice(LOCKFILE_NAMES)
     seed = rng.choice(seeds.lockfiles[name] or [b""])
-    include = mutate(b"six==1.16.0\n-r inc.txt\n", random_mutations(rng)) \
-        if rng.random() < 0.2 else b""
+    include = mutate(b"six==1.16.0\n-r inc.txt\n", random_mutations(rng)) if rng.random() < 0.2 else b""
     return lockfile_case(seeds, name, mutate(seed, random_mutations(rng)), include)
 
 
@@ -257,8 +320,9 @@ def _elf_random(seeds: Seeds, rng: random.Random) -> Verdict:
     seed = rng.choice(seeds.elves)
     mutations = random_mutations(rng)
     # Most of what the reader walks sits in the first pages: aim half the mutations there.
-    mutations = [(k, w * 0.05 if rng.random() < 0.5 else w, n, p) for k, w, n, p in mutations
-                 if k % 6 != 5 or rng.random() < 0.2]
+    mutations = [
+        (k, w * 0.05 if rng.random() < 0.5 else w, n, p) for k, w, n, p in mutations if k % 6 != 5 or rng.random() < 0.2
+    ]
     return elf_case(seeds, mutate(seed, mutations))
 
 
@@ -281,8 +345,7 @@ def _rebuild(seed: bytes, rng: random.Random) -> bytes:
     else:
         data = mutate(data, random_mutations(rng))
     members[i] = (name, data)
-    method = rng.choice((zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED, zipfile.ZIP_BZIP2,
-                         zipfile.ZIP_LZMA))
+    method = rng.choice((zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED, zipfile.ZIP_BZIP2, zipfile.ZIP_LZMA))
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w", method) as zf:
         for name, data in members:
@@ -300,8 +363,7 @@ def _wheel_random(seeds: Seeds, rng: random.Random) -> Verdict:
     return wheel_case(seeds, mutate(seed, mutations))
 
 
-TARGETS.update(lockfile=_lockfile_random, manifest=_manifest_random, elf=_elf_random,
-               wheel=_wheel_random)
+TARGETS.update(lockfile=_lockfile_random, manifest=_manifest_random, elf=_elf_random, wheel=_wheel_random)
 
 
 def clear_caches() -> None:

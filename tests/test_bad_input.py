@@ -27,10 +27,8 @@ def one_line_error(proc: subprocess.CompletedProcess[str], *words: str) -> str:
     return proc.stderr
 
 
-def check(lock: Path, manifest: Path, *extra: str, timeout: float = 60
-          ) -> subprocess.CompletedProcess[str]:
-    return run_krakend("check-plugin", "-s", str(lock), "--manifest", str(manifest), *extra,
-                       timeout=timeout)
+def check(lock: Path, manifest: Path, *extra: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    return run_krakend("check-plugin", "-s", str(lock), "--manifest", str(manifest), *extra, timeout=timeout)
 
 
 # --- lockfiles ------------------------------------------------------------------------------
@@ -38,12 +36,15 @@ def check(lock: Path, manifest: Path, *extra: str, timeout: float = 60
 DEEP = 50_000
 
 
-@pytest.mark.parametrize("name,text", [
-    ("uv.lock", "version = 1\na = " + "[" * DEEP + "]" * DEEP + "\n"),
-    ("poetry.lock", "x = " + "{a = " * 3000 + "1" + "}" * 3000 + "\n"),
-    ("Pipfile.lock", "[" * DEEP + "]" * DEEP),
-    ("requirements.txt", "x==1; " + "(" * 3000 + 'python_version > "3"' + ")" * 3000 + "\n"),
-])
+@pytest.mark.parametrize(
+    "name,text",
+    [
+        ("uv.lock", "version = 1\na = " + "[" * DEEP + "]" * DEEP + "\n"),
+        ("poetry.lock", "x = " + "{a = " * 3000 + "1" + "}" * 3000 + "\n"),
+        ("Pipfile.lock", "[" * DEEP + "]" * DEEP),
+        ("requirements.txt", "x==1; " + "(" * 3000 + 'python_version > "3"' + ")" * 3000 + "\n"),
+    ],
+)
 def test_deep_nesting(tmp_path: Path, host_manifest: Path, name: str, text: str) -> None:
     (tmp_path / name).write_text(text)
     one_line_error(check(tmp_path / name, host_manifest))
@@ -71,8 +72,9 @@ def test_deep_include_chain(tmp_path: Path, host_manifest: Path) -> None:
     one_line_error(check(tmp_path / "r0.txt", host_manifest), "nested")
 
 
-@pytest.mark.parametrize("line", ["six==" + "1" * 5000, "six>=" + "9" * 5000,
-                                  'six==1.0; python_version > "' + "3" * 5000 + '"'])
+@pytest.mark.parametrize(
+    "line", ["six==" + "1" * 5000, "six>=" + "9" * 5000, 'six==1.0; python_version > "' + "3" * 5000 + '"']
+)
 def test_huge_version_numbers(tmp_path: Path, host_manifest: Path, line: str) -> None:
     (tmp_path / "requirements.txt").write_text(line + "\n")
     one_line_error(check(tmp_path / "requirements.txt", host_manifest))
@@ -86,21 +88,20 @@ def test_huge_toml_integers(tmp_path: Path, host_manifest: Path, name: str) -> N
     one_line_error(check(tmp_path / name, host_manifest))
 
 
-@pytest.mark.parametrize("field", ['marker = { a = 1 }', 'extra = { a = 1 }', 'extra = "x"'])
-def test_uv_edge_fields_of_the_wrong_type(tmp_path: Path, host_manifest: Path,
-                                          field: str) -> None:
+@pytest.mark.parametrize("field", ["marker = { a = 1 }", "extra = { a = 1 }", 'extra = "x"'])
+def test_uv_edge_fields_of_the_wrong_type(tmp_path: Path, host_manifest: Path, field: str) -> None:
     (tmp_path / "uv.lock").write_text(
         'version = 1\nrequires-python = ">=3.8"\n\n'
         '[[package]]\nname = "a"\nversion = "1.0"\nsource = { registry = "https://registry.invalid/simple" }\n'
         f'dependencies = [{{ name = "b", {field} }}]\n\n'
-        '[[package]]\nname = "b"\nversion = "1.0"\nsource = { registry = "https://registry.invalid/simple" }\n')
+        '[[package]]\nname = "b"\nversion = "1.0"\nsource = { registry = "https://registry.invalid/simple" }\n'
+    )
     one_line_error(check(tmp_path / "uv.lock", host_manifest), "uv.lock")
 
 
 def test_fifo_and_devices_are_not_read(tmp_path: Path, host_manifest: Path) -> None:
     os.mkfifo(tmp_path / "requirements.txt")
-    one_line_error(check(tmp_path / "requirements.txt", host_manifest, timeout=20),
-                   "not a regular file")
+    one_line_error(check(tmp_path / "requirements.txt", host_manifest, timeout=20), "not a regular file")
     one_line_error(check(Path("/dev/zero"), host_manifest, timeout=20), "not a regular file")
     (tmp_path / "top.txt").write_text("-r requirements.txt\n")
     one_line_error(check(tmp_path / "top.txt", host_manifest, timeout=20), "not a regular file")
@@ -123,8 +124,7 @@ def test_a_lockfile_over_the_size_limit(tmp_path: Path, host_manifest: Path) -> 
     one_line_error(check(small, host_manifest, timeout=30), "too large")
 
 
-def test_packaging_multi_line_messages_and_newlines_are_one_line(tmp_path: Path,
-                                                                   host_manifest: Path) -> None:
+def test_packaging_multi_line_messages_and_newlines_are_one_line(tmp_path: Path, host_manifest: Path) -> None:
     (tmp_path / "requirements.txt").write_text("six ==== 1\n")
     one_line_error(check(tmp_path / "requirements.txt", host_manifest), "requirements.txt:1")
     one_line_error(check(tmp_path / "no\nsuch\rfile.txt", host_manifest), "no such file")
@@ -157,30 +157,36 @@ def _manifest(host_manifest: Path, change: dict[str, object]) -> str:
     return json.dumps(data)
 
 
-@pytest.mark.parametrize("change", [
-    {"python.version": "3.11.7junk"},
-    {"python.executable": "/usr/bin/python3\0x"},
-    {"python.abi_tags": ["cp-311", "abi3"]},
-    {"marker_environment.python_full_version": "banana"},
-    {"platform.libc.version": "2." + "9" * 50},
-    {"distributions": {"six": "1" * 5000}},
-    {"tags": ["cp311-cp311-" + "x" * 5000]},
-])
-def test_manifest_values_are_checked_at_load(tmp_path: Path, host_manifest: Path, lock: Path,
-                                             change: dict[str, object]) -> None:
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"python.version": "3.11.7junk"},
+        {"python.executable": "/usr/bin/python3\0x"},
+        {"python.abi_tags": ["cp-311", "abi3"]},
+        {"marker_environment.python_full_version": "banana"},
+        {"platform.libc.version": "2." + "9" * 50},
+        {"distributions": {"six": "1" * 5000}},
+        {"tags": ["cp311-cp311-" + "x" * 5000]},
+    ],
+)
+def test_manifest_values_are_checked_at_load(
+    tmp_path: Path, host_manifest: Path, lock: Path, change: dict[str, object]
+) -> None:
     bad = tmp_path / "gateway.json"
     bad.write_text(_manifest(host_manifest, change))
     one_line_error(check(lock, bad), "invalid manifest")
 
 
-@pytest.mark.parametrize("content", [
-    b'{"schema_version": 1, "gateway": "\xff\xfe"}',
-    b"[" * DEEP + b"]" * DEEP,
-    b'{"schema_version": 1' + b"0" * 5000 + b"}",
-    b'{"schema_version": 10000000000000000000000}',
-])
-def test_manifest_text_that_cannot_be_a_manifest(tmp_path: Path, lock: Path,
-                                                 content: bytes) -> None:
+@pytest.mark.parametrize(
+    "content",
+    [
+        b'{"schema_version": 1, "gateway": "\xff\xfe"}',
+        b"[" * DEEP + b"]" * DEEP,
+        b'{"schema_version": 1' + b"0" * 5000 + b"}",
+        b'{"schema_version": 10000000000000000000000}',
+    ],
+)
+def test_manifest_text_that_cannot_be_a_manifest(tmp_path: Path, lock: Path, content: bytes) -> None:
     bad = tmp_path / "gateway.json"
     bad.write_bytes(content)
     one_line_error(check(lock, bad))
@@ -195,15 +201,19 @@ def test_manifest_fifo(tmp_path: Path, lock: Path) -> None:
 
 
 @pytest.mark.parametrize("value", ["1e309", "nan", "inf", "-1", "0"])
-def test_timeout_must_be_finite_and_positive(tmp_path: Path, host_manifest: Path,
-                                             value: str) -> None:
+def test_timeout_must_be_finite_and_positive(tmp_path: Path, host_manifest: Path, value: str) -> None:
     (tmp_path / "p.py").write_text("")
-    one_line_error(run_krakend("test-plugin", "-s", "--manifest", str(host_manifest),
-                               f"--timeout={value}", str(tmp_path / "p.py")), "--timeout")
+    one_line_error(
+        run_krakend(
+            "test-plugin", "-s", "--manifest", str(host_manifest), f"--timeout={value}", str(tmp_path / "p.py")
+        ),
+        "--timeout",
+    )
 
 
-@pytest.mark.parametrize("flags", [["-g", "\u0663.\u0661\u0661"], ["-g", "3.11.7.1"],
-                                   ["-l", "GLIBC-2.10000000"], ["-l", "MUSL-1.\u0662"]])
+@pytest.mark.parametrize(
+    "flags", [["-g", "\u0663.\u0661\u0661"], ["-g", "3.11.7.1"], ["-l", "GLIBC-2.10000000"], ["-l", "MUSL-1.\u0662"]]
+)
 def test_version_flags(host_manifest: Path, lock: Path, flags: list[str]) -> None:
     one_line_error(check(lock, host_manifest, *flags, timeout=20))
 
@@ -212,15 +222,17 @@ def test_python_must_be_a_cpython_interpreter(host_manifest: Path, tmp_path: Pat
     one_line_error(run_krakend("version", "--python", "/bin/echo"), "not a CPython")
     one_line_error(run_krakend("version", "--python", "/bin/true"), "not a CPython")
     (tmp_path / "p.py").write_text("")
-    one_line_error(run_krakend("test-plugin", "-s", "--manifest", str(host_manifest),
-                               "--python", "/bin/echo", str(tmp_path / "p.py")), "not a CPython")
+    one_line_error(
+        run_krakend(
+            "test-plugin", "-s", "--manifest", str(host_manifest), "--python", "/bin/echo", str(tmp_path / "p.py")
+        ),
+        "not a CPython",
+    )
 
 
 def test_long_artifact_names(host_manifest: Path) -> None:
-    one_line_error(run_krakend("test-plugin", "-s", "--manifest", str(host_manifest), "x" * 5000),
-                   "too long")
-    one_line_error(run_krakend("test-plugin", "-s", "--manifest", str(host_manifest),
-                               "/tmp/" + "y" * 300 + ".so"))
+    one_line_error(run_krakend("test-plugin", "-s", "--manifest", str(host_manifest), "x" * 5000), "too long")
+    one_line_error(run_krakend("test-plugin", "-s", "--manifest", str(host_manifest), "/tmp/" + "y" * 300 + ".so"))
 
 
 def test_empty_image_names() -> None:
@@ -242,8 +254,11 @@ def _wheel(path: Path, members: dict[str, bytes], method: int = zipfile.ZIP_DEFL
     return path
 
 
-GOOD = {"plug/__init__.py": b"", "plug-1.0.dist-info/top_level.txt": b"plug\n",
-        "plug-1.0.dist-info/WHEEL": b"Wheel-Version: 1.0\n"}
+GOOD = {
+    "plug/__init__.py": b"",
+    "plug-1.0.dist-info/top_level.txt": b"plug\n",
+    "plug-1.0.dist-info/WHEEL": b"Wheel-Version: 1.0\n",
+}
 
 
 def _patch(path: Path, old: bytes, new: bytes, count: int = -1) -> None:
@@ -269,8 +284,7 @@ def _test_wheel(wheel: Path, manifest: Path) -> subprocess.CompletedProcess[str]
 
 @pytest.mark.parametrize("method", [zipfile.ZIP_DEFLATED, zipfile.ZIP_LZMA, zipfile.ZIP_BZIP2])
 def test_corrupt_member_data(tmp_path: Path, host_manifest: Path, method: int) -> None:
-    wheel = _wheel(tmp_path / "plug-1.0-py3-none-any.whl",
-                   {**GOOD, "plug/__init__.py": b"x = 1\n" * 1000}, method)
+    wheel = _wheel(tmp_path / "plug-1.0-py3-none-any.whl", {**GOOD, "plug/__init__.py": b"x = 1\n" * 1000}, method)
     _corrupt_payload(wheel, "plug/__init__.py")
     one_line_error(_test_wheel(wheel, host_manifest), "wheel")
 
@@ -304,16 +318,18 @@ def test_member_names(tmp_path: Path, host_manifest: Path) -> None:
 
 
 def test_undecodable_top_level(tmp_path: Path, host_manifest: Path) -> None:
-    wheel = _wheel(tmp_path / "plug-1.0-py3-none-any.whl",
-                   {**GOOD, "plug-1.0.dist-info/top_level.txt": b"\xff\xfeplug\n"})
+    wheel = _wheel(
+        tmp_path / "plug-1.0-py3-none-any.whl", {**GOOD, "plug-1.0.dist-info/top_level.txt": b"\xff\xfeplug\n"}
+    )
     one_line_error(_test_wheel(wheel, host_manifest), "top_level.txt")
 
 
 def test_long_names_in_a_wheel(tmp_path: Path, host_manifest: Path) -> None:
     """Found by bench/fuzz.py: a top_level.txt name or member name longer than NAME_MAX."""
     long = "p" + "9" * 300
-    wheel = _wheel(tmp_path / "plug-1.0-py3-none-any.whl",
-                   {**GOOD, "plug-1.0.dist-info/top_level.txt": f"{long}\nplug\n".encode()})
+    wheel = _wheel(
+        tmp_path / "plug-1.0-py3-none-any.whl", {**GOOD, "plug-1.0.dist-info/top_level.txt": f"{long}\nplug\n".encode()}
+    )
     assert _test_wheel(wheel, host_manifest).returncode in (0, 1)
     wheel = _wheel(tmp_path / "plug-2.0-py3-none-any.whl", {**GOOD, f"{long}.py": b""})
     one_line_error(_test_wheel(wheel, host_manifest), "too long")
@@ -325,8 +341,7 @@ def test_zip_bomb_is_not_inflated(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
 
     from krakend_tools import artifacts
 
-    wheel = _wheel(tmp_path / "plug-1.0-py3-none-any.whl",
-                   {**GOOD, "plug/bomb.bin": b"\0" * (8 << 20)})
+    wheel = _wheel(tmp_path / "plug-1.0-py3-none-any.whl", {**GOOD, "plug/bomb.bin": b"\0" * (8 << 20)})
     monkeypatch.setattr(artifacts, "MAX_UNPACKED_BYTES", 4 << 20)
     with ExitStack() as stack, pytest.raises(InputError, match="unpacks to"):
         artifacts._unpack_wheel(str(wheel), wheel, stack)
@@ -336,14 +351,20 @@ def test_zip_bomb_is_not_inflated(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
 # --- ELF files ------------------------------------------------------------------------------
 
 
-def _elf(path: Path, phdrs: list[tuple[int, int, int, int]], dynamic: list[tuple[int, int]],
-         body: bytes, size: int | None = None) -> Path:
+def _elf(
+    path: Path,
+    phdrs: list[tuple[int, int, int, int]],
+    dynamic: list[tuple[int, int]],
+    body: bytes,
+    size: int | None = None,
+) -> Path:
     """A little-endian ELF64 x86_64 DYN: program headers ``(type, offset, vaddr, filesz)``,
     then ``dynamic`` at 0x1000 and ``body`` at 0x2000; one PT_LOAD maps the whole file
     at address 0 (so addresses are offsets). Sparse up to ``size``."""
     size = size or 0x2000 + len(body)
-    head = struct.pack("<4sBBBB8xHHIQQQIHHHHHH", b"\x7fELF", 2, 1, 1, 0, 3, 62, 1, 0, 64, 0,
-                       0, 64, 56, len(phdrs) + 2, 64, 0, 0)
+    head = struct.pack(
+        "<4sBBBB8xHHIQQQIHHHHHH", b"\x7fELF", 2, 1, 1, 0, 3, 62, 1, 0, 64, 0, 0, 64, 56, len(phdrs) + 2, 64, 0, 0
+    )
     ph = [(1, 0, 0, size), (2, 0x1000, 0x1000, 16 * (len(dynamic) + 1))] + phdrs
     table = b"".join(struct.pack("<IIQQQQQQ", t, 4, off, va, va, fs, fs, 8) for t, off, va, fs in ph)
     dyn = b"".join(struct.pack("<qQ", t, v) for t, v in dynamic) + b"\0" * 16
@@ -358,8 +379,7 @@ def _elf(path: Path, phdrs: list[tuple[int, int, int, int]], dynamic: list[tuple
 
 
 def _static(path: Path, manifest: Path, timeout: float = 30) -> subprocess.CompletedProcess[str]:
-    return run_krakend("test-plugin", "-s", "--manifest", str(manifest), str(path),
-                       timeout=timeout)
+    return run_krakend("test-plugin", "-s", "--manifest", str(manifest), str(path), timeout=timeout)
 
 
 def _ko(proc: subprocess.CompletedProcess[str], *words: str) -> None:
@@ -374,29 +394,37 @@ def test_quadratic_version_need_chains(tmp_path: Path, host_manifest: Path) -> N
     record = struct.pack("<HHIII", 1, 0xFFFF, 0, 16, 16)
     strtab = b"\0libc.so.6\0GLIBC_2.2.5\0\0\0"
     body = strtab + record * 65536
-    so = _elf(tmp_path / "plug.so", [],
-              [(5, 0x2000), (10, len(strtab)), (0x6FFFFFFE, 0x2000 + len(strtab)),
-               (0x6FFFFFFF, 65536)], body)
+    so = _elf(
+        tmp_path / "plug.so",
+        [],
+        [(5, 0x2000), (10, len(strtab)), (0x6FFFFFFE, 0x2000 + len(strtab)), (0x6FFFFFFF, 65536)],
+        body,
+    )
     _ko(_static(so, host_manifest, timeout=30), "version needs")
 
 
 def test_many_and_huge_interpreters(tmp_path: Path, host_manifest: Path) -> None:
-    many = _elf(tmp_path / "many.so", [(3, 0x2000, 0x2000, 1 << 20)] * 2000, [], b"/x\0",
-                size=0x2000 + (1 << 20))
+    many = _elf(tmp_path / "many.so", [(3, 0x2000, 0x2000, 1 << 20)] * 2000, [], b"/x\0", size=0x2000 + (1 << 20))
     _ko(_static(many, host_manifest), "PT_INTERP")
-    huge = _elf(tmp_path / "huge.so", [(3, 0x2000, 0x2000, 1 << 30)], [], b"/x\0",
-                size=0x2000 + (1 << 30))
+    huge = _elf(tmp_path / "huge.so", [(3, 0x2000, 0x2000, 1 << 30)], [], b"/x\0", size=0x2000 + (1 << 30))
     _ko(_static(huge, host_manifest), "PT_INTERP")
 
 
 def _rss_of(args: list[str]) -> tuple[int, int]:
     """(exit code, max RSS in KiB) of the CLI run with ``args``."""
-    code = ("import resource, subprocess, sys; p = subprocess.run(sys.argv[1:], "
-            "capture_output=True); print(p.returncode, "
-            "resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)")
-    proc = subprocess.run([sys.executable, "-c", code, sys.executable, "-m", "krakend_tools",
-                           *args], capture_output=True, text=True, timeout=60,
-                          env={**os.environ, "NO_COLOR": "1"}, cwd=ROOT)
+    code = (
+        "import resource, subprocess, sys; p = subprocess.run(sys.argv[1:], "
+        "capture_output=True); print(p.returncode, "
+        "resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code, sys.executable, "-m", "krakend_tools", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "NO_COLOR": "1"},
+        cwd=ROOT,
+    )
     rc, rss = map(int, proc.stdout.split())
     return rc, rss
 
@@ -407,13 +435,17 @@ def test_huge_hash_tables_stay_small(tmp_path: Path, host_manifest: Path) -> Non
 
     n = (16 << 20) - 1  # 16M GNU-hash buckets, all different
     gnu = struct.pack("<IIII", n, 1, 1, 6) + b"\0" * 8 + array.array("I", range(2, n + 2)).tobytes()
-    so = _elf(tmp_path / "gnu.so", [], [(5, 0x2000), (10, 1), (6, 0x2000), (0x6FFFFEF5, 0x2000)],
-              gnu)
+    so = _elf(tmp_path / "gnu.so", [], [(5, 0x2000), (10, 1), (6, 0x2000), (0x6FFFFEF5, 0x2000)], gnu)
     rc, rss = _rss_of(["test-plugin", "-s", "--manifest", str(host_manifest), str(so)])
     assert rc == 1 and rss < 300 * 1024, (rc, rss)
     # A 16M-entry SysV hash table in a (sparse) file big enough to hold 16M symbols.
-    sysv = _elf(tmp_path / "hash.so", [], [(5, 0x2000), (10, 1), (6, 0x2000), (4, 0x2000)],
-                struct.pack("<II", 1, (1 << 24) - 1), size=0x2000 + 24 * (1 << 24))
+    sysv = _elf(
+        tmp_path / "hash.so",
+        [],
+        [(5, 0x2000), (10, 1), (6, 0x2000), (4, 0x2000)],
+        struct.pack("<II", 1, (1 << 24) - 1),
+        size=0x2000 + 24 * (1 << 24),
+    )
     start = time.monotonic()
     rc, rss = _rss_of(["test-plugin", "-s", "--manifest", str(host_manifest), str(sysv)])
     assert rc == 1 and rss < 300 * 1024 and time.monotonic() - start < 5, (rc, rss)
@@ -436,15 +468,23 @@ def test_fifos_and_devices_named_like_plugins(tmp_path: Path, host_manifest: Pat
 
 
 def test_an_unexpected_exception_is_one_line_and_exit_3(tmp_path: Path) -> None:
-    code = ("import sys; import krakend_tools.cli_check as c\n"
-            "def boom(argv):\n    raise ZeroDivisionError('bug\\nsecond line')\n"
-            "c.run = boom\nfrom krakend_tools.main import main\nmain(['check-plugin'])\n")
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          timeout=60, env={**os.environ, "TMPDIR": str(tmp_path)})
+    code = (
+        "import sys; import krakend_tools.cli_check as c\n"
+        "def boom(argv):\n    raise ZeroDivisionError('bug\\nsecond line')\n"
+        "c.run = boom\nfrom krakend_tools.main import main\nmain(['check-plugin'])\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "TMPDIR": str(tmp_path)},
+    )
     assert proc.returncode == 3
     assert proc.stderr.count("\n") == 1, proc.stderr
-    assert proc.stderr.startswith("krakend check-plugin: internal error: ZeroDivisionError: "
-                                  "bug second line; full traceback in ")
+    assert proc.stderr.startswith(
+        "krakend check-plugin: internal error: ZeroDivisionError: bug second line; full traceback in "
+    )
     trace = Path(proc.stderr.rsplit(" ", 1)[1].strip())
     assert trace.parent == tmp_path and oct(trace.stat().st_mode & 0o777) == "0o600"
     assert "Traceback (most recent call last)" in trace.read_text()

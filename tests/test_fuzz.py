@@ -30,10 +30,10 @@ from tests.fuzzing import (
     wheel_case,
 )
 
-settings.register_profile("ci", max_examples=30, deadline=None, derandomize=True,
-                          database=None, suppress_health_check=list(HealthCheck))
-settings.register_profile("fuzz", max_examples=5000, deadline=None,
-                          suppress_health_check=list(HealthCheck))
+settings.register_profile(
+    "ci", max_examples=30, deadline=None, derandomize=True, database=None, suppress_health_check=list(HealthCheck)
+)
+settings.register_profile("fuzz", max_examples=5000, deadline=None, suppress_health_check=list(HealthCheck))
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 
@@ -43,14 +43,12 @@ def seeds(tmp_path_factory: pytest.TempPathFactory) -> Seeds:
     return make_seeds(folder)
 
 
-mutation = st.tuples(st.integers(0, 5), st.floats(0, 1), st.integers(0, 255),
-                     st.binary(min_size=1, max_size=16))
+mutation = st.tuples(st.integers(0, 5), st.floats(0, 1), st.integers(0, 255), st.binary(min_size=1, max_size=16))
 mutations = st.lists(mutation, min_size=1, max_size=6)
 
 
 @given(name=st.sampled_from(LOCKFILE_NAMES), pick=st.integers(0, 1000), muts=mutations)
-def test_lockfile_parsers(seeds: Seeds, name: str, pick: int, muts: list[tuple[int, float, int, bytes]]
-                          ) -> None:
+def test_lockfile_parsers(seeds: Seeds, name: str, pick: int, muts: list[tuple[int, float, int, bytes]]) -> None:
     choices = seeds.lockfiles[name] or [b""]
     check_verdict(lockfile_case(seeds, name, mutate(choices[pick % len(choices)], muts)))
 
@@ -61,8 +59,7 @@ def test_lockfile_parsers_on_any_text(seeds: Seeds, name: str, text: str) -> Non
 
 
 @given(seed=st.integers(0, 2**32 - 1), muts=mutations, structural=st.booleans())
-def test_manifest_loader(seeds: Seeds, seed: int, muts: list[tuple[int, float, int, bytes]],
-                         structural: bool) -> None:
+def test_manifest_loader(seeds: Seeds, seed: int, muts: list[tuple[int, float, int, bytes]], structural: bool) -> None:
     if structural:
         rng = random.Random(seed)
         doc = mutate_json(json.loads(seeds.manifest_bytes), rng)
@@ -80,10 +77,8 @@ def test_elf_reader(seeds: Seeds, muts: list[tuple[int, float, int, bytes]], hea
 
 
 @given(muts=mutations, seed=st.integers(0, 2**32 - 1), rebuild=st.booleans())
-def test_wheel_reader(seeds: Seeds, muts: list[tuple[int, float, int, bytes]], seed: int,
-                      rebuild: bool) -> None:
-    data = rebuild_wheel(seeds.wheels[0], random.Random(seed)) if rebuild \
-        else mutate(seeds.wheels[0], muts)
+def test_wheel_reader(seeds: Seeds, muts: list[tuple[int, float, int, bytes]], seed: int, rebuild: bool) -> None:
+    data = rebuild_wheel(seeds.wheels[0], random.Random(seed)) if rebuild else mutate(seeds.wheels[0], muts)
     check_verdict(wheel_case(seeds, data))
 
 

@@ -57,7 +57,10 @@ def _wait_pids(path: Path, count: int) -> list[int]:
 
 
 def test_a_child_in_its_own_session_is_killed(runner: LocalRunner, tmp_path: Path) -> None:
-    plugin(tmp_path, "setsid_child", """
+    plugin(
+        tmp_path,
+        "setsid_child",
+        """
         import os, time
         from pathlib import Path
         pid = os.fork()
@@ -68,7 +71,8 @@ def test_a_child_in_its_own_session_is_killed(runner: LocalRunner, tmp_path: Pat
             os._exit(0)
         while not Path(__file__).with_suffix(".pid").exists():
             time.sleep(0.01)
-        """)
+        """,
+    )
     out = import_test(runner, [str(tmp_path)], "setsid_child", ["server"], 20)
     (pid,) = _wait_pids(tmp_path / "setsid_child.pid", 1)
     assert out.results["server"].ok
@@ -77,7 +81,10 @@ def test_a_child_in_its_own_session_is_killed(runner: LocalRunner, tmp_path: Pat
 
 
 def test_a_double_forked_daemon_is_killed(runner: LocalRunner, tmp_path: Path) -> None:
-    plugin(tmp_path, "daemon_child", """
+    plugin(
+        tmp_path,
+        "daemon_child",
+        """
         import os, time
         from pathlib import Path
         if os.fork() == 0:
@@ -90,7 +97,8 @@ def test_a_double_forked_daemon_is_killed(runner: LocalRunner, tmp_path: Path) -
         while not Path(__file__).with_suffix(".pid").exists():
             time.sleep(0.01)
         time.sleep(0.1)  # the middle process is gone: the daemon is an orphan
-        """)
+        """,
+    )
     out = import_test(runner, [str(tmp_path)], "daemon_child", ["server"], 20)
     (pid,) = _wait_pids(tmp_path / "daemon_child.pid", 1)
     assert out.results["server"].ok
@@ -112,8 +120,7 @@ for fd in range(0, 64):  # every descriptor the plugin can find, the probe's std
 
 
 @pytest.mark.parametrize("code", [3, 0])
-def test_a_forged_record_then_exit_is_not_a_success(runner: LocalRunner, tmp_path: Path,
-                                                    code: int) -> None:
+def test_a_forged_record_then_exit_is_not_a_success(runner: LocalRunner, tmp_path: Path, code: int) -> None:
     plugin(tmp_path, "forger", FORGE + f"os._exit({code})\n")
     out = import_test(runner, [str(tmp_path)], "forger", ["server"], 20)
     assert out.error == f"exited with code {code} during import"
@@ -131,36 +138,62 @@ def test_a_forged_record_with_wrong_types_is_reported_not_crashing() -> None:
 
 def test_output_is_capped_while_it_is_read(tmp_path: Path, host_manifest: Path) -> None:
     """300 MB on stdout and stderr: the CLI's memory stays small, the result is still read."""
-    plugin(tmp_path, "flood", """
+    plugin(
+        tmp_path,
+        "flood",
+        """
         import os
         block = b"x" * (1 << 20)
         for _ in range(150):
             os.write(1, block)  # the probe points fd 1 at stderr
             os.write(2, block)
-        """)
-    code = ("import resource, subprocess, sys; "
-            "p = subprocess.run(sys.argv[1:], capture_output=True); "
-            "print(p.returncode, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss); "
-            "sys.stderr.write(p.stderr.decode(errors='replace')[-2000:])")
+        """,
+    )
+    code = (
+        "import resource, subprocess, sys; "
+        "p = subprocess.run(sys.argv[1:], capture_output=True); "
+        "print(p.returncode, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss); "
+        "sys.stderr.write(p.stderr.decode(errors='replace')[-2000:])"
+    )
     proc = subprocess.run(
-        [sys.executable, "-c", code, sys.executable, "-m", "krakend_tools", "test-plugin", "-s",
-         "--manifest", str(host_manifest), str(tmp_path / "flood.py")],
-        capture_output=True, text=True, timeout=120, env={**os.environ, "NO_COLOR": "1"})
+        [
+            sys.executable,
+            "-c",
+            code,
+            sys.executable,
+            "-m",
+            "krakend_tools",
+            "test-plugin",
+            "-s",
+            "--manifest",
+            str(host_manifest),
+            str(tmp_path / "flood.py"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "NO_COLOR": "1"},
+    )
     rc, max_rss_kb = map(int, proc.stdout.split())
     assert rc == 0, proc.stderr
     assert max_rss_kb < 200 * 1024, f"{max_rss_kb} KiB"
 
 
-def test_a_lone_surrogate_name_does_not_crash_the_renderers(tmp_path: Path,
-                                                            host_manifest: Path) -> None:
-    plugin(tmp_path, "surrogate", """
+def test_a_lone_surrogate_name_does_not_crash_the_renderers(tmp_path: Path, host_manifest: Path) -> None:
+    plugin(
+        tmp_path,
+        "surrogate",
+        """
         class HandlerRegisterer:
             def register_handlers(self, register):
                 register("bad\\udcffname", lambda cfg, nxt: nxt)
-        """, register=False)
+        """,
+        register=False,
+    )
     for output in ("text", "json", "junit", "github"):
-        proc = run_krakend("test-plugin", "-s", "--manifest", str(host_manifest), "-o", output,
-                           str(tmp_path / "surrogate.py"))
+        proc = run_krakend(
+            "test-plugin", "-s", "--manifest", str(host_manifest), "-o", output, str(tmp_path / "surrogate.py")
+        )
         assert proc.returncode == 0, (output, proc.stderr)
         assert "Traceback" not in proc.stderr
         assert output not in ("text", "json") or "udcff" in proc.stdout

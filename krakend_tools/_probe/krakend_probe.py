@@ -42,8 +42,10 @@ METHODS = {"server": "register_handlers", "client": "register_clients", "modifie
 FACTORY_ARGS = {"server": 2, "client": 1, "modifier": 1}
 MARKER = "krakend-probe: importing "
 REGISTERING = "krakend-probe: registering "
-USAGE = ("usage: python -I krakend_probe.py [--secret-stdin] --path DIR [--path DIR ...] "
-         "--module NAME [--type server|client|modifier ...]")
+USAGE = (
+    "usage: python -I krakend_probe.py [--secret-stdin] --path DIR [--path DIR ...] "
+    "--module NAME [--type server|client|modifier ...]"
+)
 
 
 def last_line(exc: BaseException) -> str:
@@ -295,8 +297,7 @@ def _read_secret() -> str:
     return data.decode("ascii", "replace").strip()
 
 
-def probe(paths: list[str], name: str, types: list[str],
-          emit: Callable[[str], None] | None = None) -> dict[str, Any]:
+def probe(paths: list[str], name: str, types: list[str], emit: Callable[[str], None] | None = None) -> dict[str, Any]:
     """Import ``name`` from ``paths`` and register each of ``types``: the JSON object.
 
     ``emit`` gets the phase records (``importing NAME``, ``registering KIND``)."""
@@ -352,7 +353,7 @@ def main(argv: list[str] | None = None) -> int:
     def emit(record: str) -> None:
         data = f"{prefix}{record}\n".encode("utf-8", "backslashreplace")
         while data:
-            data = data[os.write(real_stdout, data):]
+            data = data[os.write(real_stdout, data) :]
 
     out = probe(opts["path"], opts["module"], opts["type"], emit if secret else None)
     sys.stderr.flush()

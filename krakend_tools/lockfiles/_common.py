@@ -57,8 +57,7 @@ def read_bytes(path: Path | str, what: str, limit: int) -> bytes:
         if stat.S_ISDIR(info.st_mode):
             raise InputError(f"is a directory, not a {what}", path=path)
         if not stat.S_ISREG(info.st_mode):
-            raise InputError(f"not a regular file (a FIFO, socket or device), not a {what}",
-                             path=path)
+            raise InputError(f"not a regular file (a FIFO, socket or device), not a {what}", path=path)
         if info.st_size > limit:
             raise InputError(f"{what} too large: {info.st_size} bytes (limit {limit})", path=path)
         chunks = []
@@ -79,15 +78,13 @@ def read_bytes(path: Path | str, what: str, limit: int) -> bytes:
     return data
 
 
-def check_expression(value: str, what: str, path: Path | str | None,
-                     line: int | None) -> None:
+def check_expression(value: str, what: str, path: Path | str | None, line: int | None) -> None:
     """Refuse a version, specifier or marker no real tool writes and packaging chokes on:
     too long, a number of more than MAX_DIGITS digits, parentheses nested too deeply."""
     if len(value) > MAX_EXPRESSION:
         raise InputError(f"{what} too long ({len(value)} characters)", path=path, line=line)
     if _LONG_NUMBER.search(value):
-        raise InputError(f"{what} has a number of more than {MAX_DIGITS} digits", path=path,
-                         line=line)
+        raise InputError(f"{what} has a number of more than {MAX_DIGITS} digits", path=path, line=line)
     if value.count("(") > MAX_NESTING:
         depth = deepest = 0
         for char in value:
@@ -97,8 +94,7 @@ def check_expression(value: str, what: str, path: Path | str | None,
             elif char == ")":
                 depth -= 1
         if deepest > MAX_NESTING:
-            raise InputError(f"{what} nested too deeply ({deepest} parentheses)", path=path,
-                             line=line)
+            raise InputError(f"{what} nested too deeply ({deepest} parentheses)", path=path, line=line)
 
 
 def first_line(err: BaseException) -> str:
@@ -113,8 +109,7 @@ def load_json(path: Path, text: str) -> Any:
     try:
         return json.loads(text)
     except json.JSONDecodeError as err:
-        raise InputError(f"invalid JSON: {err.msg} (column {err.colno})", path=path,
-                         line=err.lineno) from None
+        raise InputError(f"invalid JSON: {err.msg} (column {err.colno})", path=path, line=err.lineno) from None
     except RecursionError:
         raise InputError("invalid JSON: nested too deeply", path=path) from None
     except ValueError as err:  # an integer of more than 4,300 digits
@@ -136,8 +131,7 @@ def load_toml(path: Path, text: str) -> dict[str, Any]:
         if line is None and "end of document" in msg:
             line = text.count("\n") + 1
         msg = _AT_LINE.sub("", msg).replace("(at end of document)", "").strip()
-        raise InputError(f"invalid TOML: {msg}", path=path,
-                         line=line) from None
+        raise InputError(f"invalid TOML: {msg}", path=path, line=line) from None
     except ValueError as err:  # an integer of more than 4,300 digits
         raise InputError(f"invalid TOML: {first_line(err)}", path=path) from None
 
@@ -151,8 +145,7 @@ def name_of(value: object, path: Path, line: int | None) -> NormalizedName:
     from packaging.utils import InvalidName, canonicalize_name
 
     if not isinstance(value, str):
-        raise InputError(f"package name must be a string, not {_short(value)}", path=path,
-                         line=line)
+        raise InputError(f"package name must be a string, not {_short(value)}", path=path, line=line)
     try:
         name = _NAMES[value] = canonicalize_name(value, validate=True)
     except InvalidName:
@@ -165,14 +158,14 @@ def version_of(value: object, path: Path, line: int | None, name: str = "") -> V
     from packaging.version import InvalidVersion, Version
 
     if not isinstance(value, str):
-        raise InputError(f"version of {name or 'a package'} must be a string, not {_short(value)}",
-                         path=path, line=line)
+        raise InputError(
+            f"version of {name or 'a package'} must be a string, not {_short(value)}", path=path, line=line
+        )
     check_expression(value, f"version of {name or 'a package'}", path, line)
     try:
         return Version(value)
     except (InvalidVersion, ValueError):
-        raise InputError(f"invalid version {value!r} for {name or 'a package'}", path=path,
-                         line=line) from None
+        raise InputError(f"invalid version {value!r} for {name or 'a package'}", path=path, line=line) from None
 
 
 def marker_of(value: object, path: Path, line: int | None) -> Marker | None:
@@ -190,8 +183,7 @@ def marker_of(value: object, path: Path, line: int | None) -> Marker | None:
     try:
         marker = Marker(value)
     except (InvalidMarker, ValueError, RecursionError) as err:
-        raise InputError(f"invalid marker {value!r}: {first_line(err)}", path=path,
-                         line=line) from None
+        raise InputError(f"invalid marker {value!r}: {first_line(err)}", path=path, line=line) from None
     _MARKERS[value] = marker
     return marker
 
@@ -203,14 +195,12 @@ def specifier_of(value: object, path: Path, line: int | None) -> SpecifierSet | 
     from packaging.specifiers import InvalidSpecifier, SpecifierSet
 
     if not isinstance(value, str):
-        raise InputError(f"version specifier must be a string, not {_short(value)}", path=path,
-                         line=line)
+        raise InputError(f"version specifier must be a string, not {_short(value)}", path=path, line=line)
     check_expression(value, "version specifier", path, line)
     try:
         return SpecifierSet(value)
     except (InvalidSpecifier, ValueError):
-        raise InputError(f"invalid version specifier {value!r}", path=path,
-                         line=line) from None
+        raise InputError(f"invalid version specifier {value!r}", path=path, line=line) from None
 
 
 def _short(value: object) -> str:

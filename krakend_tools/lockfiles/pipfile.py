@@ -114,8 +114,7 @@ def _declared(path: Path) -> frozenset[str]:
         pipfile = tomllib.loads(read_text(path.parent / "Pipfile", "Pipfile"))
     except (InputError, ValueError, RecursionError):  # TOMLDecodeError is a ValueError
         return frozenset()
-    return frozenset(canonicalize_name(n) for s in ("packages", "dev-packages")
-                     for n in _map(pipfile.get(s)))
+    return frozenset(canonicalize_name(n) for s in ("packages", "dev-packages") for n in _map(pipfile.get(s)))
 
 
 def _map(value: object) -> Mapping[str, Any]:

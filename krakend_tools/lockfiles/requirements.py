@@ -30,8 +30,7 @@ if TYPE_CHECKING:
 TOOL = "requirements"
 MAX_INCLUDE_DEPTH = 32  # -r/-c nesting
 MAX_INCLUDES = 256  # files read through -r/-c; all of them share MAX_LOCKFILE_BYTES
-_PINNED = re.compile(
-    r"^([A-Za-z0-9][A-Za-z0-9._-]*)\s*(?:\[[^\]]*\])?\s*===?\s*([^\s;]+)\s*(?:;(.*))?$")
+_PINNED = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)\s*(?:\[[^\]]*\])?\s*===?\s*([^\s;]+)\s*(?:;(.*))?$")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*\s*(\[|==|>=|<=|~=|!=|===|<|>|;|@|$)")
 _EGG = re.compile(r"[#&]egg=([A-Za-z0-9][A-Za-z0-9._-]*)")
 _WHEEL = re.compile(r"^([^-]+)-([^-]+)-.*\.whl$")
@@ -87,8 +86,7 @@ def parse(path: Path, text: str) -> Lockfile:
     return Lockfile(path=path, tool=TOOL, packages=packages, project=project)
 
 
-def _read(path: Path, text: str, state: _State, *, constraint: bool, top: bool,
-          depth: int) -> None:
+def _read(path: Path, text: str, state: _State, *, constraint: bool, top: bool, depth: int) -> None:
     last: int | None = None  # index of the last package, for "# via" comments
     in_via = False
     for number, line in _logical_lines(text):
@@ -112,8 +110,9 @@ def _read(path: Path, text: str, state: _State, *, constraint: bool, top: bool,
             option, eq, inline = option.partition("=")
             value = (inline if eq else value).strip()
             if option in ("-r", "--requirement", "-c", "--constraint"):
-                _include(path, number, value, state,
-                         constraint=constraint or option in ("-c", "--constraint"), depth=depth)
+                _include(
+                    path, number, value, state, constraint=constraint or option in ("-c", "--constraint"), depth=depth
+                )
             elif option in ("-e", "--editable"):
                 pkg = _url_package(value, path, number if top else None)
                 if pkg is not None and not constraint:
@@ -167,8 +166,7 @@ def _requirement(line: str, path: Path, number: int, top: bool) -> LockedPackage
     try:
         req = Requirement(line)
     except (InvalidRequirement, ValueError, RecursionError) as err:
-        raise InputError(f"invalid requirement {line!r}: {first_line(err)}", path=path,
-                         line=number) from None
+        raise InputError(f"invalid requirement {line!r}: {first_line(err)}", path=path, line=number) from None
     name = name_of(req.name, path, number)
     version: Version | None = None
     pins = [s for s in req.specifier if s.operator in ("==", "===") and "*" not in s.version]
@@ -220,8 +218,7 @@ def _url_kind(url: str) -> str:
     return "url" if "://" in url and not url.startswith("file:") else "path"
 
 
-def _include(path: Path, number: int, value: str, state: _State, *, constraint: bool,
-             depth: int) -> None:
+def _include(path: Path, number: int, value: str, state: _State, *, constraint: bool, depth: int) -> None:
     """Read one ``-r``/``-c`` file: regular files only, each once (by inode, so symlink
     loops end), at most MAX_INCLUDE_DEPTH deep and MAX_INCLUDES files in all."""
     if not value:
@@ -229,18 +226,15 @@ def _include(path: Path, number: int, value: str, state: _State, *, constraint: 
     if "://" in value:
         raise InputError(f"cannot follow a remote include {value!r}", path=path, line=number)
     if "\0" in value:
-        raise InputError(f"invalid include {value!r}: NUL in the file name", path=path,
-                         line=number)
+        raise InputError(f"invalid include {value!r}: NUL in the file name", path=path, line=number)
     if depth >= MAX_INCLUDE_DEPTH:
-        raise InputError(f"-r/-c includes nested more than {MAX_INCLUDE_DEPTH} deep",
-                         path=path, line=number)
+        raise InputError(f"-r/-c includes nested more than {MAX_INCLUDE_DEPTH} deep", path=path, line=number)
     target = path.parent / value
     try:
         info = target.stat()
     except (OSError, ValueError, RuntimeError) as err:
         reason = err.strerror if isinstance(err, OSError) and err.strerror else str(err)
-        raise InputError(f"cannot read included file {value!r}: {reason}", path=path,
-                         line=number) from None
+        raise InputError(f"cannot read included file {value!r}: {reason}", path=path, line=number) from None
     key = (info.st_dev, info.st_ino)
     if key in state.visited:
         return
@@ -253,8 +247,9 @@ def _include(path: Path, number: int, value: str, state: _State, *, constraint: 
     except InputError as err:
         raise InputError(f"included file {value!r}: {err}", path=path, line=number) from None
     except UnicodeDecodeError as err:
-        raise InputError(f"included file {value!r}: not UTF-8 text (offset {err.start})",
-                         path=path, line=number) from None
+        raise InputError(
+            f"included file {value!r}: not UTF-8 text (offset {err.start})", path=path, line=number
+        ) from None
     state.budget -= len(data)
     _read(target, text, state, constraint=constraint, top=False, depth=depth + 1)
 

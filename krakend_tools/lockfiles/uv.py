@@ -77,8 +77,9 @@ def parse(path: Path, text: str) -> Lockfile:
             ref = (key(target, dep.get("version")), marker, extra)
             edge = made.get(ref) if extra is None else None
             if edge is None:
-                extras = frozenset(_canon(e) for e in array(extra, f"extra in {what}", path, line)
-                                   if isinstance(e, str))
+                extras = frozenset(
+                    _canon(e) for e in array(extra, f"extra in {what}", path, line) if isinstance(e, str)
+                )
                 edge = Edge(ref[0], marker_of(ref[1], path, line), extras)
                 if extra is None:
                     made[ref] = edge

@@ -43,8 +43,9 @@ def _fast_string(schema: dict[str, Any]) -> Callable[[Any], bool] | None:
         return None
     search = _pattern(schema["pattern"]).search if "pattern" in schema else None
     longest = schema.get("maxLength")
-    return lambda v: (type(v) is str and (search is None or search(v) is not None)
-                      and (longest is None or len(v) <= longest))
+    return lambda v: (
+        type(v) is str and (search is None or search(v) is not None) and (longest is None or len(v) <= longest)
+    )
 
 
 def validate(value: Any, schema: dict[str, Any], where: str = "$") -> str | None:
@@ -57,8 +58,7 @@ def validate(value: Any, schema: dict[str, Any], where: str = "$") -> str | None
     if "enum" in schema and value not in schema["enum"]:
         shown = repr(value) if len(repr(value)) <= 80 else type(value).__name__
         return f"{where}: {shown} is not one of {schema['enum']}"
-    if isinstance(value, str) and "pattern" in schema and not _pattern(schema["pattern"]).search(
-            value):
+    if isinstance(value, str) and "pattern" in schema and not _pattern(schema["pattern"]).search(value):
         shown = repr(value) if len(value) <= 80 else repr(value[:77]) + "..."
         return f"{where}: {shown} does not match {schema['pattern']!r}"
     if _is(value, "number") and "minimum" in schema and value < schema["minimum"]:
