@@ -8,10 +8,13 @@ scanned like the gateway does: not recursively, sorted, every entry whose name c
 
 from __future__ import annotations
 
+import lzma
 import os
 import shutil
+import stat
 import tempfile
 import zipfile
+import zlib
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
@@ -20,6 +23,24 @@ from pathlib import Path
 from krakend_tools.errors import InputError
 
 DEFAULT_PATTERN = ".so"
+MAX_WHEEL_BYTES = 1 << 30  # a wheel file
+MAX_UNPACKED_BYTES = 1 << 30  # all members of a wheel that are unpacked, together
+MAX_MEMBERS = 100_000
+MAX_TOP_LEVEL_BYTES = 1 << 20
+# What a broken, encrypted or unsupported zip member raises while it is read.
+ZIP_ERRORS: tuple[type[BaseException], ...] = (
+    OSError,
+    EOFError,
+    zipfile.BadZipFile,
+    zipfile.LargeZipFile,
+    NotImplementedError,
+    RuntimeError,
+    ValueError,
+    zlib.error,
+    lzma.LZMAError,
+    UnicodeDecodeError,
+)
+_SKIPPED_DATA = ("scripts", "headers", "data")  # .data folders nothing imports
 
 
 @dataclass
@@ -55,6 +76,16 @@ def _single(arg: str, path: Path) -> Artifact:
         return Artifact(
             arg, path, parent, [], "folder", [], error="a folder that is neither a package nor a plugin folder"
         )
+    if not path.is_file():
+        return Artifact(
+            arg,
+            path,
+            parent,
+            [module_name(path.name)],
+            "unknown",
+            [path],
+            error="not a regular file (a FIFO, socket or device)",
+        )
     if path.suffix == ".so":
         return Artifact(arg, path, parent, [module_name(path.name)], "extension", [path])
     if path.suffix == ".py":
@@ -75,7 +106,13 @@ def wheel_modules(root: Path) -> list[str]:
     for info in sorted(root.glob("*.dist-info")):
         top = info / "top_level.txt"
         if top.is_file():
-            names = [n.strip() for n in top.read_text().splitlines() if n.strip() and "/" not in n]
+            if top.stat().st_size > MAX_TOP_LEVEL_BYTES:
+                raise InputError(f"{top.relative_to(root)} too large", path=root)
+            try:
+                text = top.read_text(encoding="utf-8")
+            except UnicodeDecodeError:
+                raise InputError(f"{top.relative_to(root)} is not UTF-8 text") from None
+            names = [n.strip() for n in text.splitlines() if n.strip().isidentifier() and len(n.strip()) <= 200]
             found = [n for n in names if (root / n).exists() or any(root.glob(f"{n}.*"))]
             if found:
                 return sorted(dict.fromkeys(found))
@@ -88,13 +125,92 @@ def wheel_modules(root: Path) -> list[str]:
     return sorted(dict.fromkeys(names))
 
 
+def open_wheel(path: Path | str, display: object = None) -> zipfile.ZipFile:
+    """A wheel opened for reading, its directory checked: a regular file within
+    MAX_WHEEL_BYTES; every member named safely, not encrypted, stored or deflated (or bzip2
+    or LZMA, which zipfile reads), MAX_UNPACKED_BYTES in all. InputError otherwise."""
+    shown = display if display is not None else path
+    try:
+        info = os.stat(path)
+    except (OSError, ValueError) as err:
+        raise InputError(f"cannot read wheel: {getattr(err, 'strerror', None) or err}", path=shown) from None
+    if not stat.S_ISREG(info.st_mode):
+        raise InputError("a wheel must be a regular file", path=shown)
+    if info.st_size > MAX_WHEEL_BYTES:
+        raise InputError(f"wheel too large: {info.st_size} bytes (limit {MAX_WHEEL_BYTES})", path=shown)
+    try:
+        zf = zipfile.ZipFile(path)
+    except ZIP_ERRORS as err:
+        raise InputError(f"cannot read wheel: {_reason(err)}", path=shown) from None
+    try:
+        members = zf.infolist()
+        if len(members) > MAX_MEMBERS:
+            raise InputError(f"wheel has {len(members)} members (limit {MAX_MEMBERS})")
+        total = 0
+        for member in members:
+            name = member.filename
+            parts = name.replace("\\", "/").split("/")
+            if not name or name.startswith("/") or ".." in parts or "\0" in name or any(ord(c) < 32 for c in name):
+                raise InputError(f"unsafe member name {name[:80]!r}")
+            if len(name) > 1024 or any(len(p.encode("utf-8", "surrogateescape")) > 200 for p in parts):
+                raise InputError(f"member name too long: {name[:80]!r}...")
+            if member.flag_bits & 1:
+                raise InputError(f"encrypted member {name[:80]!r}")
+            if member.compress_type not in (
+                zipfile.ZIP_STORED,
+                zipfile.ZIP_DEFLATED,
+                zipfile.ZIP_BZIP2,
+                zipfile.ZIP_LZMA,
+            ):
+                raise InputError(f"member {name[:80]!r} uses unsupported compression method {member.compress_type}")
+            total += member.file_size
+        if total > MAX_UNPACKED_BYTES:
+            raise InputError(f"wheel unpacks to {total} bytes (limit {MAX_UNPACKED_BYTES})")
+    except InputError as err:
+        zf.close()
+        raise InputError(f"cannot read wheel: {err}", path=shown) from None
+    return zf
+
+
+def _reason(err: BaseException) -> str:
+    return (getattr(err, "strerror", None) or str(err) or type(err).__name__).strip()
+
+
+def _extract(zf: zipfile.ZipFile, dest: Path, display: str) -> None:
+    """Unpack the members an import needs (not ``.data`` scripts, headers and data),
+    streaming each and never writing more than its declared size."""
+    for member in zf.infolist():
+        parts = member.filename.replace("\\", "/").split("/")
+        if parts[0].endswith(".data") and len(parts) > 1 and parts[1] in _SKIPPED_DATA:
+            continue
+        target = dest.joinpath(*[p for p in parts if p not in ("", ".")])
+        written = 0
+        try:
+            if member.is_dir():
+                target.mkdir(parents=True, exist_ok=True)
+                continue
+            target.parent.mkdir(parents=True, exist_ok=True)
+            with zf.open(member) as src, open(target, "wb") as out:
+                while chunk := src.read(1 << 20):
+                    written += len(chunk)
+                    if written > member.file_size:
+                        raise InputError(
+                            f"member {member.filename[:80]!r} inflates past its declared size", path=display
+                        )
+                    out.write(chunk)
+        except ZIP_ERRORS as err:
+            raise InputError(
+                f"cannot unpack wheel member {member.filename[:80]!r}: {_reason(err)}", path=display
+            ) from None
+        mode = (member.external_attr >> 16) & 0o777
+        if mode & 0o111:
+            target.chmod(0o755)
+
+
 def _unpack_wheel(arg: str, path: Path, stack: ExitStack) -> Artifact:
     tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="krakend-wheel-")))
-    try:
-        with zipfile.ZipFile(path) as zf:
-            zf.extractall(tmp)
-    except (OSError, zipfile.BadZipFile) as err:
-        raise InputError(f"cannot unpack wheel: {err}", path=arg) from None
+    with open_wheel(path, arg) as zf:
+        _extract(zf, tmp, arg)
     for data in sorted(tmp.glob("*.data")):  # purelib/platlib install at the root
         for lib in ("purelib", "platlib"):
             if (data / lib).is_dir():
@@ -119,8 +235,12 @@ def _folder(arg: str, path: Path, pattern: str, stack: ExitStack) -> list[Artifa
 
 
 def _expand_one(arg: str, path: Path, pattern: str, stack: ExitStack, nested: bool = False) -> list[Artifact]:
-    if not path.exists():
-        raise InputError("no such file or directory", path=arg)
+    try:
+        os.stat(path)
+    except FileNotFoundError:
+        raise InputError("no such file or directory", path=arg) from None
+    except (OSError, ValueError) as err:  # too long, a NUL, a loop of links ...
+        raise InputError(f"cannot read: {_reason(err)}", path=arg) from None
     if path.suffix == ".whl" and path.is_file():
         return [_unpack_wheel(arg, path, stack)]
     if path.is_dir() and not is_package(path) and not nested:

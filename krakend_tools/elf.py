@@ -8,8 +8,11 @@ information are never read, so a wheel member is only inflated up to its dynamic
 
 from __future__ import annotations
 
+import array
 import os
+import stat
 import struct
+import sys
 import zipfile
 import zlib
 from collections.abc import Callable
@@ -66,8 +69,11 @@ _SHN_UNDEF = 0
 _STB_LOCAL = 0
 _ELF_TYPES = {0: "NONE", 1: "REL", 2: "EXEC", 3: "DYN", 4: "CORE"}
 _MAX_TABLE = 1 << 16  # sanity bound on header and version table entry counts
-_MAX_SYMBOLS = 1 << 24
+_MAX_SYMBOLS = 1 << 21  # dynamic symbols (the largest real libraries have a few 100,000)
 _MAX_BYTES = 1 << 28
+_LOW_BIT = bytes(i & 1 for i in range(256))
+_MAX_INTERP = 4096  # PATH_MAX: a longer PT_INTERP is corrupt
+_MAX_INFLATE = 1 << 28  # bytes of a compressed wheel member inflated (in memory) to read it
 
 
 class ElfError(Exception):
@@ -187,12 +193,17 @@ class _InflateReader(_Reader):
 
     def __init__(self, fh: IO[bytes], start: int, compressed: int, size: int) -> None:
         super().__init__(size)
+        self.limit = min(size, _MAX_INFLATE)
         self.fh, self.pos, self.left = fh, start, compressed
         self.inflater = zlib.decompressobj(-15)
         self.buf = bytearray()
 
     def _fetch(self, offset: int, length: int) -> bytes:
         end = offset + length
+        if end > self.limit:
+            raise ElfError(
+                f"reading byte {end} of a compressed member: over the {_MAX_INFLATE >> 20} MiB inflate limit"
+            )
         while len(self.buf) < end and (self.left or self.inflater.unconsumed_tail):
             if self.inflater.unconsumed_tail:
                 chunk = self.inflater.unconsumed_tail
@@ -252,7 +263,19 @@ def libc_of(needed: list[str], interp: str | None) -> tuple[str | None, str | No
     return None, None
 
 
-_ERRORS = (struct.error, ValueError, IndexError, OverflowError, MemoryError)
+_ERRORS = (struct.error, ValueError, IndexError, OverflowError, MemoryError, EOFError)
+
+
+def _open_regular(path: str | os.PathLike[str]) -> IO[bytes]:
+    """``path`` opened for reading if it is a regular file (a FIFO never blocks the open)."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC)
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise ElfError("not a regular file (a FIFO, socket, device or folder)")
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
 
 
 def read_elf(path: str | os.PathLike[str], display: str | None = None, *, symbols: bool = True) -> ElfFacts:
@@ -260,7 +283,7 @@ def read_elf(path: str | os.PathLike[str], display: str | None = None, *, symbol
     ``symbols=False`` skips the symbol table (no defined/undefined names, no symbols per
     version need): enough for the needed libraries and the versions a library exports."""
     try:
-        with open(path, "rb") as fh:
+        with _open_regular(path) as fh:
             size = os.fstat(fh.fileno()).st_size
             return _parse(_FileReader(fh, size), display if display is not None else str(path), symbols)
     except OSError as err:
@@ -282,6 +305,8 @@ def read_elf_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, display: str) ->
     try:
         reader = _member_reader(zf, info)
         if reader is None:
+            if info.file_size > _MAX_INFLATE:
+                raise ElfError(f"member over the {_MAX_INFLATE >> 20} MiB limit for its compression method")
             return read_elf_bytes(zf.read(info), display)
         return _parse(reader, display)
     except _ERRORS as err:
@@ -307,9 +332,9 @@ def _member_reader(zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> _Reader | None
 def is_elf(path: str | os.PathLike[str]) -> bool:
     """True if the file starts with the ELF magic (unreadable files count as not ELF)."""
     try:
-        with open(path, "rb") as fh:
+        with _open_regular(path) as fh:
             return fh.read(4) == ELF_MAGIC
-    except OSError:
+    except (OSError, ValueError, ElfError):
         return False
 
 
@@ -359,7 +384,9 @@ def _parse(r: _Reader, display: str, symbols: bool = True) -> ElfFacts:
                 loads.append((vaddr, offset, filesz))
             elif p_type == _PT_DYNAMIC:
                 dynamic = (offset, filesz)
-            elif p_type == _PT_INTERP:
+            elif p_type == _PT_INTERP and facts.interp is None:  # the loader uses the first
+                if filesz > _MAX_INTERP:
+                    raise ElfError(f"corrupt PT_INTERP: {filesz} bytes")
                 facts.interp = r.read(offset, filesz, "PT_INTERP").split(b"\0")[0].decode("utf-8", "replace")
     for _vaddr, offset, filesz in loads:
         if offset + filesz > r.size:
@@ -415,13 +442,20 @@ def _read_dynamic(
 
     # Version requirements: versym index -> (library, version name, weak).
     need_index: dict[int, tuple[str, str, bool]] = {}
+    budget = r.size // 16 + 1  # verneed and vernaux entries are 16 bytes: no more than fit
     if _DT_VERNEED in tags:
         off = at(tags[_DT_VERNEED], "version needs")
         for _ in range(min(tags.get(_DT_VERNEEDNUM, _MAX_TABLE), _MAX_TABLE)):
+            budget -= 1
+            if budget < 0:
+                raise ElfError("corrupt version needs: more entries than the file holds")
             _vv, cnt, vfile, vaux, vnext = struct.unpack(e + "HHIII", r.read(off, 16, "verneed"))
             library = _cstr(dstr, vfile)
             aoff = off + vaux
             for _ in range(min(cnt, _MAX_TABLE)):
+                budget -= 1
+                if budget < 0:
+                    raise ElfError("corrupt version needs: more entries than the file holds")
                 _h, flags, other, vname, anext = struct.unpack(e + "IHHII", r.read(aoff, 16, "vernaux"))
                 need_index.setdefault(other & 0x7FFF, (library, _cstr(dstr, vname), bool(flags & 2)))
                 if not anext:
@@ -443,19 +477,22 @@ def _read_dynamic(
             raise ElfError(f"corrupt dynamic segment: symbol size {entsize}")
         count = _symbol_count(r, e, is64, tags, at)
         data = r.read(at(tags[_DT_SYMTAB], "symbol table"), count * entsize, "dynamic symbols")
-        versym: tuple[int, ...] = ()
+        versym: array.array[int] | tuple[()] = ()
         if _DT_VERSYM in tags and users and count:
-            versym = struct.unpack(f"{e}{count}H", r.read(at(tags[_DT_VERSYM], "versym"), count * 2, "symbol versions"))
+            versym = _uints("H", e, r.read(at(tags[_DT_VERSYM], "versym"), count * 2, "symbol versions"))
         defined, undefined = facts.defined, facts.undefined
         find, strlen = dstr.find, len(dstr)
+        names: dict[int, str] = {}  # a name repeated by offset is decoded once
         for i, sym in enumerate(struct.iter_unpack(sym_fmt, data)):
             name_off, info, shndx = (sym[0], sym[1], sym[3]) if is64 else (sym[0], sym[3], sym[5])
             if not name_off:
                 continue
             if name_off >= strlen:
                 raise ElfError(f"corrupt string table: offset {name_off} out of range")
-            end = find(b"\0", name_off)
-            name = dstr[name_off : end if end >= 0 else strlen].decode("utf-8", "replace")
+            name = names.get(name_off)
+            if name is None:
+                end = find(b"\0", name_off)
+                name = names[name_off] = dstr[name_off : end if end >= 0 else strlen].decode("utf-8", "replace")
             if shndx == _SHN_UNDEF:
                 undefined.append(name)
                 if versym:
@@ -469,10 +506,19 @@ def _read_dynamic(
     ]
 
 
+def _uints(code: str, e: str, data: bytes) -> array.array[int]:
+    """``data`` as unsigned ints of the file's byte order (compact: no tuple of int objects)."""
+    values = array.array(code)
+    values.frombytes(data[: len(data) - len(data) % values.itemsize])
+    if (e == "<") != (sys.byteorder == "little"):
+        values.byteswap()
+    return values
+
+
 def _version_defs(r: _Reader, e: str, dstr: bytes, off: int, count: int) -> list[str]:
     """Names of the versions a library defines (``.gnu.version_d``), its own name left out."""
     names: list[str] = []
-    for _ in range(min(count, _MAX_TABLE)):
+    for _ in range(min(count, _MAX_TABLE, r.size // 20 + 1)):
         _v, flags, _ndx, cnt, _hash, aux, nxt = struct.unpack(e + "HHHHIII", r.read(off, 20, "verdef"))
         if cnt and not flags & 1:  # VER_FLG_BASE names the file itself
             (name, _anext) = struct.unpack(e + "II", r.read(off + aux, 8, "verdaux"))
@@ -497,15 +543,23 @@ def _symbol_count(r: _Reader, e: str, is64: bool, tags: dict[int, int], at: Call
     if nbuckets > _MAX_SYMBOLS or bloom_size > _MAX_SYMBOLS or symoffset > _MAX_SYMBOLS:
         raise ElfError("corrupt GNU hash table")
     buckets_at = base + 16 + bloom_size * (8 if is64 else 4)
-    buckets = struct.unpack(f"{e}{nbuckets}I", r.read(buckets_at, 4 * nbuckets, "GNU hash"))
+    buckets = _uints("I", e, r.read(buckets_at, 4 * nbuckets, "GNU hash"))
     last = max(buckets, default=0)
     if last < symoffset:
         return int(symoffset)
-    chain_at = buckets_at + 4 * nbuckets
-    index = last
-    while index < _MAX_SYMBOLS:  # walk the last chain to its end marker (low bit set)
-        (value,) = struct.unpack(e + "I", r.read(chain_at + 4 * (index - symoffset), 4, "GNU hash chain"))
-        index += 1
-        if value & 1:
-            return index
-    raise ElfError("corrupt GNU hash table: endless chain")
+    chain_at = buckets_at + 4 * (nbuckets + last - symoffset)
+    # Walk the last chain to its end marker (low bit set), a block at a time, within the file.
+    index, block = last, 4096
+    while index < _MAX_SYMBOLS and chain_at < r.size:
+        count = min(block, (r.size - chain_at) // 4, _MAX_SYMBOLS - index)
+        if count <= 0:
+            break
+        data = r.read(chain_at, 4 * count, "GNU hash chain")
+        low = data[0::4] if e == "<" else data[3::4]  # the low byte of each word
+        found = low.translate(_LOW_BIT).find(1)
+        if found >= 0:
+            return index + found + 1
+        index += count
+        chain_at += 4 * count
+        block = min(block * 4, 1 << 20)
+    raise ElfError("corrupt GNU hash table: a chain runs past the end of the file")

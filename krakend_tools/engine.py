@@ -539,6 +539,9 @@ def ensure_image(
 
 def manifest_from_image(image: str) -> Manifest:
     """The gateway manifest a builder or runtime image carries (``krakend version --image``)."""
+    from krakend_tools.arguments import image_name
+
+    image_name(image)
     return manifest_from_labels(connect(), image)
 
 
@@ -555,6 +558,9 @@ class DockerRunner:
     def __init__(
         self, image: str, platform: str | None = None, engine: Engine | None = None, python: str = "python3"
     ) -> None:
+        from krakend_tools.arguments import image_name
+
+        image_name(image)
         self.engine = engine or connect()
         attrs = self.engine.image_attrs(image)
         if attrs is None:

@@ -1,4 +1,16 @@
-"""The one exception type that means "bad input": the CLI prints it on one line and exits 2."""
+"""Bad input (exit 2, one line) and the last-resort handler for bugs (exit 3, one line)."""
+
+from __future__ import annotations
+
+import re
+import sys
+from typing import TextIO
+
+EXIT_INPUT = 2
+EXIT_INTERNAL = 3
+MAX_MESSAGE = 2000  # characters of a one-line message; longer ones are cut in the middle
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
 
 
 class InputError(Exception):
@@ -13,15 +25,43 @@ class InputError(Exception):
         self.line = line
 
 
+def one_line(text: str, limit: int = MAX_MESSAGE) -> str:
+    """``text`` fit for one terminal line: control characters and newlines become one space
+    (packaging's three-line errors, paths with a newline), lone surrogates are escaped and
+    the middle of an over-long message is cut."""
+    text = _CONTROL.sub(" ", text).strip()
+    text = text.encode("utf-8", "backslashreplace").decode("utf-8")
+    if len(text) > limit:
+        half = limit // 2
+        text = f"{text[:half]} … {text[-half:]}"
+    return text
+
+
+def print_input_error(err: InputError, command: str | None = None, stream: TextIO | None = None) -> int:
+    """Write ``err`` as ``krakend[ <cmd>]: error: …`` on one line; the exit code (2)."""
+    where = f"krakend {command}" if command else "krakend"
+    (stream or sys.stderr).write(f"{where}: error: {one_line(str(err))}\n")
+    return EXIT_INPUT
+
+
 def internal_error(command: str, exc: BaseException) -> int:
-    """A bug, not bad input: save the traceback to a file, print one line, return exit code 3."""
-    import sys
+    """A bug: the full traceback to a private temp file, one line on stderr; returns 3."""
     import tempfile
     import traceback
 
-    prefix = f"krakend {command}" if command else "krakend"
-    first = (traceback.format_exception_only(exc)[-1].strip().splitlines() or [type(exc).__name__])[0]
-    with tempfile.NamedTemporaryFile("w", prefix="krakend-traceback-", suffix=".txt", delete=False) as fh:
-        fh.write("".join(traceback.format_exception(exc)))
-    sys.stderr.write(f"{prefix}: internal error: {first}; full traceback in {fh.name}\n")
-    return 3
+    summary = one_line(f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__, 500)
+    where = f"krakend {command}" if command else "krakend"
+    try:
+        fd, name = tempfile.mkstemp(prefix="krakend-traceback-", suffix=".txt")  # mode 0600
+        with open(fd, "w", encoding="utf-8", errors="backslashreplace") as fh:
+            fh.write(f"krakend {command}\n")
+            traceback.print_exception(exc, file=fh)
+        detail = f"full traceback in {name}"
+    except OSError as err:
+        detail = f"no traceback file ({err.strerror})"
+    try:
+        sys.stderr.write(f"{where}: internal error: {summary}; {detail}\n")
+        sys.stderr.flush()
+    except (OSError, ValueError):
+        pass
+    return EXIT_INTERNAL

@@ -12,6 +12,7 @@ import contextlib
 import json
 import os
 import posixpath
+import secrets
 import selectors
 import shutil
 import signal
@@ -32,6 +33,11 @@ PROBE_PATH = Path(__file__).with_name("_probe") / "krakend_probe.py"
 _BOOT = "import sys; sys.path.insert(0, sys.argv.pop(1)); import krakend_probe; del sys.path[0]; krakend_probe.run()"
 DEFAULT_TIMEOUT = 30.0
 STDERR_KEEP = 20_000  # characters of the probe's stderr kept for -o json
+STDERR_CAP = 64 * 1024  # bytes of the probe's stderr held while it runs (the last ones)
+RECORD_CAP = 4 * 1024 * 1024  # bytes of one record on the probe's channel
+RECORDS_MAX = 64  # records kept from one probe (it writes 2 + one per type)
+MAX_NAMES = 1000  # registered names kept per type
+MAX_TEXT = 2000  # characters kept of one string of a probe record
 MARKER = "krakend-probe: importing "  # probe.MARKER
 REGISTERING = "krakend-probe: registering "  # probe.REGISTERING
 
@@ -46,6 +52,7 @@ class Completed:
     timed_out: bool = False
     elapsed: float = 0.0
     leftovers: int = 0  # processes the probe left behind (all killed)
+    authenticated: bool = False  # stdout holds only records that carried this run's secret
 
 
 @dataclass
@@ -84,9 +91,13 @@ class Runner(Protocol):
         ...
 
 
-def probe_argv(python: str, probe_path: str, paths: Sequence[str], module: str, types: Sequence[str]) -> list[str]:
-    """``python -I -c BOOT PROBE_DIR --path P... --module M --type T...``."""
+def probe_argv(
+    python: str, probe_path: str, paths: Sequence[str], module: str, types: Sequence[str], secret_stdin: bool = False
+) -> list[str]:
+    """``python -I -c BOOT PROBE_DIR [--secret-stdin] --path P... --module M --type T...``."""
     argv = [python, "-I", "-c", _BOOT, posixpath.dirname(probe_path)]
+    if secret_stdin:
+        argv.append("--secret-stdin")
     for path in paths:
         argv += ["--path", path]
     argv += ["--module", module]
@@ -150,6 +161,84 @@ def kill_group(pgid: int, skip: Sequence[int] = ()) -> int:
     return len(seen)
 
 
+_SPAWN_LOCK = threading.Lock()  # a probe is spawned and registered as one step
+_PROBES: set[int] = set()  # pids of the probes running now, in every runner
+
+
+def _children(pid: int) -> list[int]:
+    """Direct children of ``pid`` (of all its threads), from /proc."""
+    found: list[int] = []
+    try:
+        tasks = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return found
+    for tid in tasks:
+        try:
+            with open(f"/proc/{pid}/task/{tid}/children", "rb") as fh:
+                found.extend(int(p) for p in fh.read().split())
+        except (OSError, ValueError):
+            continue
+    return found
+
+
+def _start_time(pid: int) -> int | None:
+    """When ``pid`` started, in clock ticks since boot (/proc/PID/stat field 22)."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            return int(fh.read().rsplit(b")", 1)[1].split()[19])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def _descendants(pid: int) -> set[int]:
+    found: set[int] = set()
+    stack = [pid]
+    while stack:
+        for child in _children(stack.pop()):
+            if child not in found:
+                found.add(child)
+                stack.append(child)
+    return found
+
+
+def _strays(probe_pid: int, since: int) -> set[int]:
+    """What a probe left running: its descendants, whatever session or group they moved
+    to, and the orphans re-parented to us (the subreaper) since it started, with theirs."""
+    found = _descendants(probe_pid)
+    for child in _children(os.getpid()):
+        if child in _PROBES or child in found:
+            continue
+        started = _start_time(child)
+        if started is not None and started >= since:
+            found.add(child)
+            found |= _descendants(child)
+    found.discard(probe_pid)
+    return found
+
+
+def kill_strays(probe_pid: int, since: int, patience: float = 5.0) -> int:
+    """SIGKILL and reap everything :func:`_strays` finds until nothing is left (a fork
+    loop is outrun: each round kills what the last one missed); how many there were."""
+    seen: set[int] = set()
+    deadline = time.monotonic() + patience
+    while time.monotonic() < deadline:
+        with _SPAWN_LOCK:
+            strays = _strays(probe_pid, since)
+        if not strays:
+            break
+        for pid in strays:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, signal.SIGKILL)
+        seen |= strays
+        reaped = False
+        for pid in strays:
+            with contextlib.suppress(ChildProcessError):
+                reaped = os.waitpid(pid, os.WNOHANG)[0] != 0 or reaped
+        if not reaped:
+            time.sleep(0.002)
+    return len(seen)
+
+
 class LocalRunner:
     """Runs probes with a local interpreter: own session, scratch cwd, group killed after.
 
@@ -162,7 +251,7 @@ class LocalRunner:
         self.site_packages = [p for p in site_packages if os.path.isdir(p)]
         self.probe_path = probe_path or str(PROBE_PATH)
         self.description = f"local {python}"
-        _set_subreaper()
+        self.reaper = _set_subreaper()  # orphans come back to us: kill_strays finds them
         self._local = threading.local()
         self._active: set[int] = set()  # process groups of the probes running now
         self._scratch_dirs: list[str] = []
@@ -179,8 +268,8 @@ class LocalRunner:
                 os.killpg(pgid, signal.SIGKILL)
 
     def run_probe(self, paths: Sequence[str], module: str, types: Sequence[str], timeout: float) -> Completed:
-        argv = probe_argv(self.python, self.probe_path, [*paths, *self.site_packages], module, types)
-        return self.run(argv, timeout)
+        argv = probe_argv(self.python, self.probe_path, [*paths, *self.site_packages], module, types, secret_stdin=True)
+        return self.run(argv, timeout, secrets.token_hex(16))
 
     def _scratch(self) -> str:
         path: str | None = getattr(self._local, "scratch", None)
@@ -190,45 +279,118 @@ class LocalRunner:
             self._local.scratch = path
         return path
 
-    def run(self, argv: Sequence[str], timeout: float) -> Completed:
-        """Run ``argv``; on return the process and everything it spawned are gone."""
+    def run(self, argv: Sequence[str], timeout: float, secret: str | None = None) -> Completed:
+        """Run ``argv``; on return the process and everything it spawned are gone.
+
+        With ``secret`` (sent on stdin, see the probe's ``--secret-stdin``), only stdout
+        lines that start with it are kept, without it. Output is capped as it is read."""
         cwd = self._scratch()
         start = time.monotonic()
         try:
-            proc = subprocess.Popen(
-                list(argv),
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                cwd=cwd,
-                start_new_session=True,
-            )
-        except OSError as exc:
-            return Completed(None, "", f"cannot run {argv[0]}: {exc.strerror}")
+            with _SPAWN_LOCK:
+                proc = subprocess.Popen(
+                    list(argv),
+                    stdin=subprocess.PIPE if secret else subprocess.DEVNULL,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.PIPE,
+                    cwd=cwd,
+                    start_new_session=True,
+                )
+                _PROBES.add(proc.pid)
+        except (OSError, ValueError) as exc:
+            return Completed(None, "", f"cannot run {argv[0]}: {getattr(exc, 'strerror', exc)}")
+        since = _start_time(proc.pid)
         assert proc.stdout is not None and proc.stderr is not None
         self._active.add(proc.pid)
+        if secret and proc.stdin is not None:
+            with contextlib.suppress(OSError):
+                proc.stdin.write(f"{secret}\n".encode())
+            with contextlib.suppress(OSError):
+                proc.stdin.close()
         out_fd, err_fd = proc.stdout.fileno(), proc.stderr.fileno()
-        buffers = {out_fd: bytearray(), err_fd: bytearray()}
+        sinks: dict[int, _Sink] = {out_fd: _Records(secret) if secret else _Tail(RECORD_CAP), err_fd: _Tail(STDERR_CAP)}
         leftovers = 0
         try:
-            timed_out = not _pump_until_exit(proc, buffers, timeout)
+            timed_out = not _pump_until_exit(proc, sinks, timeout)
         finally:
             # Still unreaped (a zombie at worst), so the group id cannot have been reused.
-            leftovers = kill_group(proc.pid, skip=(proc.pid,))
+            if self.reaper and since is not None:
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.killpg(proc.pid, signal.SIGKILL)
+                leftovers = kill_strays(proc.pid, since)
+            else:
+                leftovers = kill_group(proc.pid, skip=(proc.pid,))
             proc.wait()
             self._active.discard(proc.pid)
-            _drain(buffers, deadline=time.monotonic() + 2.0)
+            with _SPAWN_LOCK:
+                _PROBES.discard(proc.pid)
+            _drain(sinks, deadline=time.monotonic() + 2.0)
             proc.stdout.close()
             proc.stderr.close()
             _empty(cwd)
         return Completed(
             proc.returncode,
-            buffers[out_fd].decode(errors="replace"),
-            buffers[err_fd].decode(errors="replace"),
+            sinks[out_fd].text(),
+            sinks[err_fd].text(),
             timed_out,
             time.monotonic() - start,
             leftovers,
+            authenticated=bool(secret),
         )
+
+
+class _Sink(Protocol):
+    def feed(self, chunk: bytes) -> None: ...
+
+    def text(self) -> str: ...
+
+
+class _Tail:
+    """The last ``cap`` bytes of a stream (what came before is dropped as it arrives)."""
+
+    def __init__(self, cap: int) -> None:
+        self.cap, self.buf, self.dropped = cap, bytearray(), 0
+
+    def feed(self, chunk: bytes) -> None:
+        self.buf += chunk
+        if len(self.buf) > 2 * self.cap:
+            self.dropped += len(self.buf) - self.cap
+            del self.buf[: -self.cap]
+
+    def text(self) -> str:
+        body = bytes(self.buf[-self.cap :] if len(self.buf) > self.cap else self.buf)
+        lead = (
+            f"[... {self.dropped + len(self.buf) - len(body)} bytes dropped ...]\n"
+            if self.dropped or len(self.buf) > self.cap
+            else ""
+        )
+        return lead + body.decode(errors="replace")
+
+
+class _Records:
+    """The lines of a stream that start with ``secret`` + space, without it; others dropped."""
+
+    def __init__(self, secret: str) -> None:
+        self.prefix = f"{secret} ".encode()
+        self.partial = bytearray()
+        self.skipping = False  # inside an over-long line
+        self.lines: list[bytes] = []
+
+    def feed(self, chunk: bytes) -> None:
+        while chunk:
+            end = chunk.find(b"\n")
+            piece, chunk = (chunk, b"") if end < 0 else (chunk[:end], chunk[end + 1 :])
+            if not self.skipping:
+                self.partial += piece
+                if len(self.partial) > RECORD_CAP:
+                    self.skipping, self.partial = True, bytearray()
+            if end >= 0:
+                if not self.skipping and self.partial.startswith(self.prefix) and len(self.lines) < RECORDS_MAX:
+                    self.lines.append(bytes(self.partial[len(self.prefix) :]))
+                self.partial, self.skipping = bytearray(), False
+
+    def text(self) -> str:
+        return "".join(line.decode(errors="replace") + "\n" for line in self.lines)
 
 
 def _remove_all(paths: list[str]) -> None:
@@ -252,7 +414,7 @@ def _empty(folder: str) -> None:
                 os.unlink(path)
 
 
-def _read_ready(sel: selectors.BaseSelector, buffers: dict[int, bytearray], wait: float | None) -> bool:
+def _read_ready(sel: selectors.BaseSelector, buffers: dict[int, _Sink], wait: float | None) -> bool:
     """Read whatever is ready on the pipes; True once the exit fd (data None) is ready."""
     exited = False
     for key, _ in sel.select(wait):
@@ -261,13 +423,13 @@ def _read_ready(sel: selectors.BaseSelector, buffers: dict[int, bytearray], wait
             continue
         chunk = os.read(key.fd, 65536)
         if chunk:
-            buffers[key.fd] += chunk
+            buffers[key.fd].feed(chunk)
         else:
             sel.unregister(key.fd)
     return exited
 
 
-def _pump_until_exit(proc: subprocess.Popen[bytes], buffers: dict[int, bytearray], timeout: float) -> bool:
+def _pump_until_exit(proc: subprocess.Popen[bytes], buffers: dict[int, _Sink], timeout: float) -> bool:
     """Collect output until ``proc`` exits (True) or ``timeout`` passes (False).
 
     Waits on a pidfd where there is one, so the exit is seen at once, not at a poll tick;
@@ -306,7 +468,7 @@ def _exited(pid: int) -> bool:
     return info is not None
 
 
-def _drain(buffers: dict[int, bytearray], deadline: float) -> None:
+def _drain(buffers: dict[int, _Sink], deadline: float) -> None:
     """Read the pipes to EOF (every writer is dead by now), or until ``deadline``."""
     with selectors.DefaultSelector() as sel:
         for fd in buffers:
@@ -315,15 +477,67 @@ def _drain(buffers: dict[int, bytearray], deadline: float) -> None:
             _read_ready(sel, buffers, max(0.0, deadline - time.monotonic()))
 
 
-def _json_line(stdout: str) -> dict[str, Any] | None:
+def _json_line(stdout: str) -> Any:
     for line in reversed(stdout.strip().splitlines()):
         if line.startswith("{"):
             try:
-                data = json.loads(line)
-            except ValueError:
+                return json.loads(line)
+            except (ValueError, RecursionError):
                 return None
-            return data if isinstance(data, dict) and "results" in data else None
     return None
+
+
+def _clean(value: object, what: str) -> str:
+    """A string of a probe record, fit for any renderer: lone surrogates escaped, cut."""
+    if not isinstance(value, str):
+        raise ValueError(f"{what} is not a string")
+    value = value.encode("utf-8", "backslashreplace").decode("utf-8")
+    return value if len(value) <= MAX_TEXT else value[:MAX_TEXT] + "..."
+
+
+def _optional(value: object, what: str) -> str | None:
+    return None if value is None else _clean(value, what)
+
+
+def _strings(value: object, what: str) -> list[str]:
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise ValueError(f"{what} is not a list")
+    return [_clean(v, what) for v in value[:MAX_NAMES]]
+
+
+def _record(data: object, outcome: ProbeOutcome, types: Sequence[str] | None) -> None:
+    """Fill ``outcome`` from the probe's result record; ValueError when it is malformed."""
+    if not isinstance(data, dict) or not isinstance(data.get("results"), dict):
+        raise ValueError("no results")
+    outcome.module = _optional(data.get("module"), "module") or outcome.module
+    outcome.file = _optional(data.get("file"), "file")
+    outcome.python = _optional(data.get("python"), "python")
+    outcome.error = _optional(data.get("error"), "error")
+    for kind, res in data["results"].items():
+        if kind not in ("server", "client", "modifier") or (types and kind not in types):
+            raise ValueError(f"unexpected plugin type {kind!r}")
+        if not isinstance(res, dict) or not isinstance(res.get("ok", False), bool):
+            raise ValueError(f"result of {kind} is malformed")
+        outcome.results[kind] = TypeResult(
+            ok=res.get("ok") is True,
+            registered=_strings(res.get("registered"), "registered"),
+            error=_optional(res.get("error"), "error"),
+            problems=_strings(res.get("problems"), "problems"),
+            hooks=_strings(res.get("hooks"), "hooks"),
+        )
+
+
+def _channel_phase(stdout: str) -> str | None:
+    """The phase the probe's own records reached: None before ``importing``."""
+    phase = None
+    for line in stdout.splitlines():
+        if line.startswith("importing "):
+            phase = " during import"
+        elif line.startswith("registering "):
+            phase = f" while registering the {line.split(' ', 2)[1]} plugin"
+    return phase
 
 
 def _last_error_line(stderr: str) -> str:
@@ -345,42 +559,46 @@ def signal_name(signum: int) -> str:
         return f"signal {signum}"
 
 
-def parse_probe_output(completed: Completed, module: str = "", timeout: float | None = None) -> ProbeOutcome:
-    """Read a probe's JSON, or explain a crash, hang or exit without one."""
+def parse_probe_output(
+    completed: Completed, module: str = "", timeout: float | None = None, types: Sequence[str] | None = None
+) -> ProbeOutcome:
+    """Read a probe's result record, or explain a crash, hang or exit without one.
+
+    The record counts only when the probe exited with status 0: a plugin that prints a
+    record and dies is reported by how it died. With an authenticated channel (the local
+    runner's secret), the phase comes from the probe's own records, never from stderr."""
     stderr = completed.stderr[-STDERR_KEEP:]
     outcome = ProbeOutcome(
         module,
         None,
         returncode=completed.returncode,
-        stderr=stderr,
+        stderr=stderr.encode("utf-8", "backslashreplace").decode(),
         elapsed=completed.elapsed,
         leftovers=completed.leftovers,
     )
     rc = completed.returncode
-    data = None if completed.timed_out else _json_line(completed.stdout)
+    if completed.authenticated:
+        phase = _channel_phase(completed.stdout)
+    else:
+        phase = _phase(completed.stderr) if MARKER in completed.stderr else None
     if completed.timed_out:
         outcome.error = f"timed out after {timeout:g}s" if timeout is not None else "timed out"
-    elif data is not None:
-        outcome.module = str(data.get("module") or module)
-        outcome.file = data.get("file")
-        outcome.python = data.get("python")
-        outcome.error = data.get("error")
-        for kind, res in (data.get("results") or {}).items():
-            outcome.results[kind] = TypeResult(
-                ok=bool(res.get("ok")),
-                registered=list(res.get("registered") or []),
-                error=res.get("error"),
-                problems=list(res.get("problems") or []),
-                hooks=list(res.get("hooks") or []),
-            )
+    elif rc == 0 and (data := _json_line(completed.stdout)) is not None:
+        try:
+            _record(data, outcome, types)
+        except ValueError as err:
+            outcome.results.clear()
+            outcome.error = f"the probe's result record is malformed ({err})"
     elif rc is None:
         outcome.error = stderr.strip() or "the probe could not start"
-    elif MARKER not in completed.stderr:
+    elif phase is None:
         outcome.error = f"the probe failed (exit {rc}): {_last_error_line(stderr)}"
     elif rc < 0:
-        outcome.error = f"killed by {signal_name(-rc)}{_phase(completed.stderr)}"
+        outcome.error = f"killed by {signal_name(-rc)}{phase}"
     else:
-        outcome.error = f"exited with code {rc}{_phase(completed.stderr)}"
+        outcome.error = f"exited with code {rc}{phase}"
+    if outcome.error is not None:
+        outcome.error = _clean(outcome.error, "error")
     return outcome
 
 
@@ -389,4 +607,4 @@ def import_test(
 ) -> ProbeOutcome:
     """Probe ``module`` with ``runner``: the whole import phase for one module."""
     completed = runner.run_probe(paths, module, types, timeout)
-    return parse_probe_output(completed, module, timeout)
+    return parse_probe_output(completed, module, timeout, types)

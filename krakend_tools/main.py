@@ -8,25 +8,29 @@ COMMANDS = ("version", "check-plugin", "test-plugin", "build")
 
 
 def main(argv: list[str] | None = None) -> None:
-    """``krakend``: alone, the help (exit 0); usage errors ``krakend <cmd>: error: … (see --help)``."""
-    from krakend_tools.errors import InputError
+    """``krakend``: alone, the help (exit 0); usage errors ``krakend <cmd>: error: … (see --help)``;
+    never a traceback."""
+    from krakend_tools.errors import InputError, internal_error, print_input_error
 
     args = sys.argv[1:] if argv is None else list(argv)
     command = next((a for a in args if a in COMMANDS), "")
     prefix = f"krakend {command}" if command else "krakend"
+    for stream in (sys.stdout, sys.stderr):  # undecodable names never crash a renderer
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            reconfigure(errors="backslashreplace")
     try:
         code = _run(args or ["--help"], command)
     except InputError as err:
-        sys.stderr.write(f"{prefix}: error: {err}\n")
-        code = 2
+        code = print_input_error(err, command)
     except KeyboardInterrupt:
         sys.stderr.write(f"{prefix}: interrupted\n")
         code = 130
     except BrokenPipeError:
         code = 1
-    except Exception as exc:  # a bug: one line and a saved traceback, never a wall of text
-        from krakend_tools.errors import internal_error
-
+    except (SystemExit, GeneratorExit):
+        raise
+    except BaseException as exc:  # noqa: BLE001 - a bug: one line and exit 3, never a wall of text
         code = internal_error(command, exc)
     sys.exit(code)
 
@@ -51,7 +55,9 @@ def _run(args: list[str], command: str = "") -> int:
             raise
         ctx = getattr(err, "ctx", None)
         where = ctx.command_path if ctx is not None else "krakend"
-        message = " ".join(err.format_message().split())  # type: ignore[attr-defined]
+        from krakend_tools.errors import one_line
+
+        message = one_line(err.format_message())  # type: ignore[attr-defined]
         sys.stderr.write(f"{where}: error: {message} (see --help)\n")
         return 2
     return code if isinstance(code, int) else 0

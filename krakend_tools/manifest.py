@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 from collections.abc import Callable
@@ -15,6 +16,7 @@ from krakend_tools.platforms import MACHINE_ARCH, Libc, Target, platform_tags
 
 SCHEMA_VERSION = 1
 SCHEMA_PATH = Path(__file__).with_name("schema") / "manifest.schema.json"
+MAX_MANIFEST_BYTES = 8 * 1024 * 1024
 
 
 @dataclass
@@ -137,9 +139,9 @@ class Manifest:
         data = self.to_dict()
         impl = self.python.implementation
         if python is not None:
-            parts = python.split(".")
-            if not (2 <= len(parts) <= 3 and all(p.isdigit() for p in parts)):
-                raise InputError(f"invalid Python version {python!r}: expected X.Y or X.Y.Z")
+            from krakend_tools.arguments import python_version
+
+            parts = [str(n) for n in python_version(python, "-g")]
             if len(parts) == 2:
                 parts.append(
                     "0" if python != ".".join(self.python.version.split(".")[:2]) else self.python.version.split(".")[2]
@@ -239,17 +241,32 @@ def introspect(python: str | None = None) -> dict[str, Any]:
         from krakend_tools import introspect as here
 
         return here.facts()
-    import subprocess
+    from krakend_tools.subproc import OutputTooLarge, run_bounded
 
     script = Path(__file__).with_name("introspect.py")
     try:
-        proc = subprocess.run([python, "-I", str(script)], capture_output=True, text=True, timeout=60)
-    except (OSError, subprocess.TimeoutExpired) as err:
-        raise InputError(f"cannot run {python}: {err}") from None
-    if proc.returncode != 0:
-        last = (proc.stderr.strip().splitlines() or ["no output"])[-1]
+        code, out, err = run_bounded([python, "-I", str(script)], timeout=60)
+    except (OSError, ValueError, TimeoutError, OutputTooLarge) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise InputError(f"cannot run {python}: {reason}") from None
+    if code != 0:
+        last = (err.decode(errors="replace").strip().splitlines() or ["no output"])[-1]
         raise InputError(f"cannot introspect {python}: {last}")
-    facts: dict[str, Any] = json.loads(proc.stdout)
+    try:
+        facts = json.loads(out)
+    except (ValueError, RecursionError):
+        facts = None
+    if not isinstance(facts, dict) or facts.get("implementation") != "cpython":
+        raise InputError(f"{python} is not a CPython interpreter (its introspection printed no CPython facts)")
+    try:  # validated like a loaded manifest: nothing downstream meets an unchecked value
+        libraries = facts.get("libraries")
+        if not isinstance(libraries, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) and "\0" not in v for k, v in libraries.items()
+        ):
+            raise TypeError("libraries")
+        _validated(from_facts({**facts, "libraries": {}}).to_dict(), python)
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError):
+        raise InputError(f"{python} is not a CPython interpreter (unexpected introspection output)") from None
     return facts
 
 
@@ -257,11 +274,11 @@ def from_lock(
     lockfile: Path, target: Target, python_version: str, libc: str | None, gateway: dict[str, str | None] | None = None
 ) -> Manifest:
     """A manifest for a gateway that cannot run here, from its lockfile and target."""
+    from krakend_tools.arguments import python_version as check_version
     from krakend_tools.lockfiles import load_lockfile
 
-    parts = python_version.split(".")
-    if len(parts) != 3 or not all(p.isdigit() for p in parts):
-        raise InputError(f"invalid --python-version {python_version!r}: expected X.Y.Z")
+    parts = [str(n) for n in check_version(python_version, "--python-version", full=True)]
+    python_version = ".".join(parts)
     default_libc = "MUSL-1.2.4" if target.libc_family == "musl" else "GLIBC-2.36"
     lib = Libc.parse(libc or default_libc)
     if lib.family != target.libc_family:
@@ -333,24 +350,35 @@ def target_environment(target: Target, python_version: str) -> dict[str, str]:
 
 def load(path: Path | str) -> Manifest:
     """Read and validate a manifest file."""
+    from krakend_tools.lockfiles._common import load_json, read_text
+
+    data = load_json(Path(path), read_text(path, "manifest", MAX_MANIFEST_BYTES))
+    manifest = Manifest.from_dict(_validated(data, path))
+    manifest.source = str(path)
+    return manifest
+
+
+@functools.cache
+def _schema() -> dict[str, Any]:
+    schema: dict[str, Any] = json.loads(SCHEMA_PATH.read_text())
+    return schema
+
+
+def _validated(data: Any, path: Path | str) -> dict[str, Any]:
+    """``data`` once it passed the schema and the checks the schema cannot express."""
     from krakend_tools.schema import validate
 
-    try:
-        text = Path(path).read_text()
-    except OSError as err:
-        raise InputError(f"cannot read manifest: {err.strerror}", path=path) from None
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as err:
-        raise InputError(f"invalid JSON: {err.msg}", path=path, line=err.lineno) from None
-    problem = validate(data, json.loads(SCHEMA_PATH.read_text()))
+    problem = validate(data, _schema())
     if problem:
         raise InputError(f"invalid manifest: {problem}", path=path)
     if data["schema_version"] != SCHEMA_VERSION:
         raise InputError(f"unsupported manifest schema_version {data['schema_version']}", path=path)
-    manifest = Manifest.from_dict(data)
-    manifest.source = str(path)
-    return manifest
+    try:
+        Libc.parse(f"{data['platform']['libc']['family']}-{data['platform']['libc']['version'] or '0'}")
+    except InputError as err:
+        raise InputError(f"invalid manifest: $.platform.libc: {err}", path=path) from None
+    checked: dict[str, Any] = data
+    return checked
 
 
 def host() -> Manifest:

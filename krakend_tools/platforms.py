@@ -31,9 +31,10 @@ class Libc:
     @classmethod
     def parse(cls, text: str) -> Libc:
         """Parse ``GLIBC-2.36``, ``glibc 2.36``, ``MUSL-1.2.4`` or ``musl_1_2``."""
-        m = re.fullmatch(r"\s*(glibc|musl)[-_ ]?(\d+(?:[._]\d+)*)\s*", text, re.IGNORECASE)
+        # Bounded (3 digits, 4 parts): every minor below the version becomes a wheel tag.
+        m = re.fullmatch(r"\s*(glibc|musl)[-_ ]?([0-9]{1,3}(?:[._][0-9]{1,3}){0,3})\s*", text, re.IGNORECASE | re.ASCII)
         if not m:
-            raise InputError(f"invalid libc {text!r}: expected GLIBC-2.36 or MUSL-1.2.4")
+            raise InputError(f"invalid libc {text[:80]!r}: expected GLIBC-2.36 or MUSL-1.2.4 (at most 3 digits a part)")
         version = tuple(int(p) for p in re.split(r"[._]", m.group(2)))
         return cls(m.group(1).lower(), version)
 

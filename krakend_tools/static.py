@@ -6,12 +6,11 @@ import functools
 import os
 import posixpath
 import re
-import zipfile
-import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from krakend_tools.artifacts import ZIP_ERRORS, open_wheel
 from krakend_tools.elf import (
     ELF_MAGIC,
     MACHINE_ABI,
@@ -317,7 +316,7 @@ def check_wheel(wheel: Path, manifest: Manifest) -> StaticResult:
     result = StaticResult(str(wheel))
     parsed: list[tuple[ElfFacts, Path]] = []
     try:
-        with zipfile.ZipFile(wheel) as zf:
+        with open_wheel(wheel) as zf:
             for info in sorted(zf.infolist(), key=lambda i: Path(i.filename).parts):
                 if info.is_dir():
                     continue
@@ -330,8 +329,8 @@ def check_wheel(wheel: Path, manifest: Manifest) -> StaticResult:
                     parsed.append((read_elf_member(zf, info, str(rel)), rel))
                 except ElfError as err:
                     result.problems.append(f"{rel}: {err.reason}")
-    except (OSError, zipfile.BadZipFile, zlib.error, NotImplementedError, RuntimeError) as err:
-        raise InputError(f"cannot read wheel: {err}", path=wheel) from None
+    except ZIP_ERRORS as err:
+        raise InputError(f"cannot read wheel: {str(err) or type(err).__name__}", path=wheel) from None
     _evaluate(result, parsed, manifest)
     return result
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 import os
 import platform
 import signal
-import subprocess
 import sys
 import sysconfig
 import threading
@@ -65,15 +64,25 @@ def _host_libc_family() -> str:
 
 def _soabi_of(python: str) -> str:
     """``SOABI`` of another interpreter; InputError when it does not run."""
-    code = "import sysconfig; print(sysconfig.get_config_var('SOABI') or '')"
+    import re
+
+    from krakend_tools.arguments import path_argument
+    from krakend_tools.subproc import OutputTooLarge, run_bounded
+
+    path_argument(python, "--python")
+    code = "import sys, sysconfig; print(sys.implementation.name, sysconfig.get_config_var('SOABI') or '')"
     try:
-        proc = subprocess.run([python, "-I", "-c", code], capture_output=True, text=True, timeout=30, check=False)
-    except (OSError, subprocess.TimeoutExpired) as err:
-        raise InputError(f"cannot run {python}: {err}") from None
-    if proc.returncode != 0:
-        last = (proc.stderr.strip().splitlines() or ["no output"])[-1]
+        rc, out, err = run_bounded([python, "-I", "-c", code], timeout=30, limit=4096)
+    except (OSError, TimeoutError, OutputTooLarge) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise InputError(f"cannot run {python}: {reason}") from None
+    if rc != 0:
+        last = (err.decode(errors="replace").strip().splitlines() or ["no output"])[-1]
         raise InputError(f"cannot run {python}: {last}")
-    return proc.stdout.strip()
+    found = re.fullmatch(r"cpython ([A-Za-z0-9_.-]*)", out.decode(errors="replace").strip())
+    if found is None:
+        raise InputError(f"{python} is not a CPython interpreter")
+    return found.group(1)
 
 
 def _gateway_label(manifest: Manifest) -> str:
@@ -314,8 +323,14 @@ def run(
     start = time.monotonic()
     if not types:
         raise InputError("at least one plugin type is required: -s, -c or -m")
-    if timeout <= 0:
-        raise InputError("--timeout must be positive")
+    from krakend_tools import arguments
+
+    timeout = arguments.timeout(timeout)
+    jobs = arguments.jobs(jobs)
+    for arg in artifacts:
+        arguments.path_argument(arg, "artifact")
+    if not pattern or "\0" in pattern or "/" in pattern:
+        raise InputError(f"invalid --pattern {pattern[:80]!r}: a part of a file name")
     kinds = [t for t in TYPES if t in types]
     if static_only and (runner is not None or python is not None):
         raise InputError("--static-only runs no import: it excludes --python, --image and --target")

@@ -14,8 +14,14 @@ method called with a recorder that validates every call. The last stdout line is
      "results": {"server": {"ok": true, "registered": ["a"], "error": null, ...}}}
 
 ``error`` is set when the import itself fails (``"ImportError: ..."``). Anything the
-plugin prints goes to stderr, so stdout holds the JSON only. Crashes, hangs and
+plugin prints goes to stderr, so stdout holds the probe's records only. Crashes, hangs and
 ``os._exit`` leave no JSON: the caller reads the exit status instead.
+
+With ``--secret-stdin`` the probe first reads a per-run secret from stdin (then points
+stdin at /dev/null) and starts every record with it: ``SECRET importing NAME``,
+``SECRET registering KIND``, ``SECRET {json}``. The plugin never sees it on its command
+line, in its environment or on a descriptor, so it cannot write a record the caller
+accepts; the caller also counts a result only when the probe exited with status 0.
 """
 
 from __future__ import annotations
@@ -37,7 +43,8 @@ FACTORY_ARGS = {"server": 2, "client": 1, "modifier": 1}
 MARKER = "krakend-probe: importing "
 REGISTERING = "krakend-probe: registering "
 USAGE = (
-    "usage: python -I krakend_probe.py --path DIR [--path DIR ...] --module NAME [--type server|client|modifier ...]"
+    "usage: python -I krakend_probe.py [--secret-stdin] --path DIR [--path DIR ...] "
+    "--module NAME [--type server|client|modifier ...]"
 )
 
 
@@ -250,9 +257,12 @@ def dumps(obj: Any) -> str:
 
 def parse_args(argv: list[str]) -> dict[str, Any]:
     """``--path``/``--module``/``--type`` into a dict; ValueError on anything else."""
-    opts: dict[str, Any] = {"path": [], "module": None, "type": []}
+    opts: dict[str, Any] = {"path": [], "module": None, "type": [], "secret_stdin": False}
     it = iter(argv)
     for arg in it:
+        if arg == "--secret-stdin":
+            opts["secret_stdin"] = True
+            continue
         key, eq, value = arg.partition("=")
         if key not in ("--path", "--module", "--type"):
             raise ValueError(f"unknown argument {arg!r}")
@@ -273,16 +283,35 @@ def parse_args(argv: list[str]) -> dict[str, Any]:
     return opts
 
 
-def probe(paths: list[str], name: str, types: list[str]) -> dict[str, Any]:
-    """Import ``name`` from ``paths`` and register each of ``types``: the JSON object."""
+def _read_secret() -> str:
+    """The per-run secret, one line on stdin; stdin then becomes /dev/null."""
+    data = b""
+    while not data.endswith(b"\n") and len(data) < 256:
+        chunk = os.read(0, 256 - len(data))
+        if not chunk:
+            break
+        data += chunk
+    null = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(null, 0)
+    os.close(null)
+    return data.decode("ascii", "replace").strip()
+
+
+def probe(paths: list[str], name: str, types: list[str], emit: Callable[[str], None] | None = None) -> dict[str, Any]:
+    """Import ``name`` from ``paths`` and register each of ``types``: the JSON object.
+
+    ``emit`` gets the phase records (``importing NAME``, ``registering KIND``)."""
     v = sys.version_info
     version = f"{v.major}.{v.minor}.{v.micro}"
     if v.releaselevel != "final":
         version += f"{v.releaselevel[0]}{v.serial}"
     out: dict[str, Any] = {"module": name, "file": None, "python": version, "results": {}, "error": None}
     sys.path[0:0] = [p for p in paths if p not in sys.path]
+    sys.dont_write_bytecode = True  # no __pycache__ next to a .py plugin
     sys.stderr.write(f"{MARKER}{name}\n")
     sys.stderr.flush()
+    if emit is not None:
+        emit(f"importing {name}")
     try:
         __import__(name)
         module = sys.modules[name]
@@ -301,6 +330,8 @@ def probe(paths: list[str], name: str, types: list[str]) -> dict[str, Any]:
     for kind in types:
         sys.stderr.write(f"{REGISTERING}{kind}\n")
         sys.stderr.flush()
+        if emit is not None:
+            emit(f"registering {kind}")
         out["results"][kind] = register_type(module, kind, logger, ctx)
     return out
 
@@ -312,16 +343,21 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as err:
         sys.stderr.write(f"krakend-probe: error: {err}\n{USAGE}\n")
         return 64
+    secret = _read_secret() if opts["secret_stdin"] else ""
+    prefix = f"{secret} " if secret else ""
     sys.stdout.flush()
     real_stdout = os.dup(1)
     os.dup2(2, 1)  # the plugin's prints, even from C, land on stderr
     sys.stdout = sys.stderr
-    out = probe(opts["path"], opts["module"], opts["type"])
-    line = dumps(out) + "\n"
+
+    def emit(record: str) -> None:
+        data = f"{prefix}{record}\n".encode("utf-8", "backslashreplace")
+        while data:
+            data = data[os.write(real_stdout, data) :]
+
+    out = probe(opts["path"], opts["module"], opts["type"], emit if secret else None)
     sys.stderr.flush()
-    data = line.encode()
-    while data:
-        data = data[os.write(real_stdout, data) :]
+    emit(dumps(out))
     return 0
 
 

@@ -109,14 +109,9 @@ def find_lockfile(folder: Path) -> Path:
 
 def load_lockfile(path: Path) -> Lockfile:
     """Detect the format of ``path`` by name and content and parse it."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise InputError("no such file", path=path) from None
-    except IsADirectoryError:
-        raise InputError("is a directory, not a lockfile", path=path) from None
-    except (OSError, UnicodeDecodeError) as err:
-        raise InputError(f"cannot read: {err}", path=path) from None
+    from krakend_tools.lockfiles._common import read_text
+
+    text = read_text(path, "lockfile")
     for name in FORMATS:
         module = format_module(name)
         if module.matches(path, text):

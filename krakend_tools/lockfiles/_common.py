@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import re
+import stat
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -19,6 +21,100 @@ _AT_LINE = re.compile(r"\(at line (\d+), column (\d+)\)")
 _MARKERS: dict[str, Marker] = {}
 _NAMES: dict[str, NormalizedName] = {}
 
+# Input limits (documented in the README). The largest real lockfiles are a few MB.
+MAX_LOCKFILE_BYTES = 10 * 1024 * 1024  # one lockfile, or a requirements file with all its -r/-c
+MAX_EXPRESSION = 32_768  # characters of one version, specifier or marker (uv writes long ones)
+MAX_DIGITS = 40  # digits in one number of a version (int() of 4,300+ digits fails)
+MAX_NESTING = 32  # parentheses in one marker
+_LONG_NUMBER = re.compile(rf"[0-9]{{{MAX_DIGITS + 1},}}")
+
+
+def read_text(path: Path | str, what: str, limit: int = MAX_LOCKFILE_BYTES) -> str:
+    """The UTF-8 text of the regular file ``path`` (a BOM is dropped), at most ``limit`` bytes.
+
+    Checked before reading: a FIFO, device or directory is refused (never blocks: opened
+    non-blocking), and so is a file over ``limit``. Every failure is one InputError.
+    """
+    data = read_bytes(path, what, limit)
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        raise InputError(f"not UTF-8 text: invalid byte at offset {err.start}", path=path) from None
+
+
+def read_bytes(path: Path | str, what: str, limit: int) -> bytes:
+    """:func:`read_text` without decoding."""
+    flags = os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC
+    try:
+        fd = os.open(path, flags)
+    except FileNotFoundError:
+        raise InputError("no such file", path=path) from None
+    except (OSError, ValueError) as err:  # ValueError: a NUL in the path
+        reason = err.strerror if isinstance(err, OSError) and err.strerror else str(err)
+        raise InputError(f"cannot read {what}: {reason}", path=path) from None
+    try:
+        info = os.fstat(fd)
+        if stat.S_ISDIR(info.st_mode):
+            raise InputError(f"is a directory, not a {what}", path=path)
+        if not stat.S_ISREG(info.st_mode):
+            raise InputError(f"not a regular file (a FIFO, socket or device), not a {what}", path=path)
+        if info.st_size > limit:
+            raise InputError(f"{what} too large: {info.st_size} bytes (limit {limit})", path=path)
+        chunks = []
+        left = limit + 1
+        while left > 0:
+            chunk = os.read(fd, min(left, 1 << 20))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            left -= len(chunk)
+    except OSError as err:
+        raise InputError(f"cannot read {what}: {err.strerror or err}", path=path) from None
+    finally:
+        os.close(fd)
+    data = b"".join(chunks)
+    if len(data) > limit:
+        raise InputError(f"{what} too large: over {limit} bytes", path=path)
+    return data
+
+
+def check_expression(value: str, what: str, path: Path | str | None, line: int | None) -> None:
+    """Refuse a version, specifier or marker no real tool writes and packaging chokes on:
+    too long, a number of more than MAX_DIGITS digits, parentheses nested too deeply."""
+    if len(value) > MAX_EXPRESSION:
+        raise InputError(f"{what} too long ({len(value)} characters)", path=path, line=line)
+    if _LONG_NUMBER.search(value):
+        raise InputError(f"{what} has a number of more than {MAX_DIGITS} digits", path=path, line=line)
+    if value.count("(") > MAX_NESTING:
+        depth = deepest = 0
+        for char in value:
+            if char == "(":
+                depth += 1
+                deepest = max(deepest, depth)
+            elif char == ")":
+                depth -= 1
+        if deepest > MAX_NESTING:
+            raise InputError(f"{what} nested too deeply ({deepest} parentheses)", path=path, line=line)
+
+
+def first_line(err: BaseException) -> str:
+    """The first line of an exception message (packaging adds the source and a caret)."""
+    return (str(err).strip().splitlines() or [type(err).__name__])[0]
+
+
+def load_json(path: Path, text: str) -> Any:
+    """Parse JSON text; a syntax error or absurd nesting becomes an InputError."""
+    import json
+
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as err:
+        raise InputError(f"invalid JSON: {err.msg} (column {err.colno})", path=path, line=err.lineno) from None
+    except RecursionError:
+        raise InputError("invalid JSON: nested too deeply", path=path) from None
+    except ValueError as err:  # an integer of more than 4,300 digits
+        raise InputError(f"invalid JSON: {first_line(err)}", path=path) from None
+
 
 def load_toml(path: Path, text: str) -> dict[str, Any]:
     """Parse TOML text; a syntax error becomes an InputError with its line."""
@@ -26,6 +122,8 @@ def load_toml(path: Path, text: str) -> dict[str, Any]:
 
     try:
         return tomllib.loads(text)
+    except RecursionError:
+        raise InputError("invalid TOML: nested too deeply", path=path) from None
     except tomllib.TOMLDecodeError as err:
         msg = str(err)
         found = _AT_LINE.search(msg)
@@ -34,6 +132,8 @@ def load_toml(path: Path, text: str) -> dict[str, Any]:
             line = text.count("\n") + 1
         msg = _AT_LINE.sub("", msg).replace("(at end of document)", "").strip()
         raise InputError(f"invalid TOML: {msg}", path=path, line=line) from None
+    except ValueError as err:  # an integer of more than 4,300 digits
+        raise InputError(f"invalid TOML: {first_line(err)}", path=path) from None
 
 
 def name_of(value: object, path: Path, line: int | None) -> NormalizedName:
@@ -45,7 +145,7 @@ def name_of(value: object, path: Path, line: int | None) -> NormalizedName:
     from packaging.utils import InvalidName, canonicalize_name
 
     if not isinstance(value, str):
-        raise InputError(f"package name must be a string, not {value!r}", path=path, line=line)
+        raise InputError(f"package name must be a string, not {_short(value)}", path=path, line=line)
     try:
         name = _NAMES[value] = canonicalize_name(value, validate=True)
     except InvalidName:
@@ -58,10 +158,13 @@ def version_of(value: object, path: Path, line: int | None, name: str = "") -> V
     from packaging.version import InvalidVersion, Version
 
     if not isinstance(value, str):
-        raise InputError(f"version of {name or 'a package'} must be a string, not {value!r}", path=path, line=line)
+        raise InputError(
+            f"version of {name or 'a package'} must be a string, not {_short(value)}", path=path, line=line
+        )
+    check_expression(value, f"version of {name or 'a package'}", path, line)
     try:
         return Version(value)
-    except InvalidVersion:
+    except (InvalidVersion, ValueError):
         raise InputError(f"invalid version {value!r} for {name or 'a package'}", path=path, line=line) from None
 
 
@@ -83,16 +186,17 @@ def marker_of(value: object, path: Path, line: int | None) -> Marker | None:
     if value is None or value == "":
         return None
     if not isinstance(value, str):
-        raise InputError(f"marker must be a string, not {value!r}", path=path, line=line)
+        raise InputError(f"marker must be a string, not {_short(value)}", path=path, line=line)
     cached = _MARKERS.get(value)
     if cached is not None:
         return cached
     from packaging.markers import InvalidMarker, Marker
 
+    check_expression(value, "marker", path, line)
     try:
         marker = Marker(value)
-    except InvalidMarker as err:
-        raise InputError(f"invalid marker {value!r}: {err}", path=path, line=line) from None
+    except (InvalidMarker, ValueError, RecursionError) as err:
+        raise InputError(f"invalid marker {value!r}: {first_line(err)}", path=path, line=line) from None
     _MARKERS[value] = marker
     return marker
 
@@ -104,11 +208,18 @@ def specifier_of(value: object, path: Path, line: int | None) -> SpecifierSet | 
     from packaging.specifiers import InvalidSpecifier, SpecifierSet
 
     if not isinstance(value, str):
-        raise InputError(f"version specifier must be a string, not {value!r}", path=path, line=line)
+        raise InputError(f"version specifier must be a string, not {_short(value)}", path=path, line=line)
+    check_expression(value, "version specifier", path, line)
     try:
         return SpecifierSet(value)
-    except InvalidSpecifier:
+    except (InvalidSpecifier, ValueError):
         raise InputError(f"invalid version specifier {value!r}", path=path, line=line) from None
+
+
+def _short(value: object) -> str:
+    """``repr(value)`` cut to a line: a wrong-typed field may be a huge table."""
+    text = repr(value) if not isinstance(value, (dict, list)) else type(value).__name__
+    return text if len(text) <= 80 else text[:77] + "..."
 
 
 def table(value: object, what: str, path: Path, line: int | None = None) -> Mapping[str, Any]:
@@ -182,6 +293,7 @@ def caret_tilde_to_pep440(spec: str) -> str:
 
     ``||`` alternatives cannot be one SpecifierSet: the loosest lower bound is kept.
     """
+    check_expression(spec, "version constraint", None, None)
     alternatives = [a.strip() for a in spec.split("||") if a.strip()]
     if len(alternatives) > 1:
         converted = [caret_tilde_to_pep440(a) for a in alternatives]

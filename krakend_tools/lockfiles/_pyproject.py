@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from krakend_tools.errors import InputError
 from krakend_tools.lockfiles import RUNTIME, Edge
-from krakend_tools.lockfiles._common import caret_tilde_to_pep440, marker_of
+from krakend_tools.lockfiles._common import caret_tilde_to_pep440, check_expression, marker_of
 
 if TYPE_CHECKING:
     from packaging.markers import Marker
@@ -19,10 +19,11 @@ Roots = dict[str, list[Edge]]  # group (RUNTIME, a dependency group or an extra)
 
 def read_pyproject(lockfile: Path) -> Mapping[str, Any] | None:
     """The pyproject.toml next to ``lockfile``, or None when absent or unreadable."""
+    from krakend_tools.lockfiles._common import read_text
+
     try:
-        with open(lockfile.parent / "pyproject.toml", "rb") as fh:
-            return tomllib.load(fh)
-    except (OSError, tomllib.TOMLDecodeError):
+        return tomllib.loads(read_text(lockfile.parent / "pyproject.toml", "pyproject.toml"))
+    except (InputError, ValueError, RecursionError):  # TOMLDecodeError is a ValueError
         return None
 
 
@@ -81,15 +82,23 @@ def direct_names(pyproject: Mapping[str, Any] | None) -> frozenset[str] | None:
 
 
 def _group_specs(table: Mapping[str, Any], group: str, seen: set[str]) -> list[str]:
+    """The requirements of ``group`` and the groups it includes (iterative: any depth)."""
     if group in seen:
         return []
     seen.add(group)
     out: list[str] = []
-    for item in _list(table.get(group)):
-        if isinstance(item, str):
+    pending = [iter(_list(table.get(group)))]
+    while pending:
+        item = next(pending[-1], None)
+        if item is None:
+            pending.pop()
+        elif isinstance(item, str):
             out.append(item)
-        elif isinstance(item, Mapping) and isinstance(item.get("include-group"), str):
-            out.extend(_group_specs(table, item["include-group"], seen))
+        elif isinstance(item, Mapping):
+            include = item.get("include-group")
+            if isinstance(include, str) and include not in seen:
+                seen.add(include)
+                pending.append(iter(_list(table.get(include))))
     return out
 
 
@@ -99,8 +108,9 @@ def _add_pep508(roots: Roots, group: str, spec: object) -> None:
     from packaging.requirements import InvalidRequirement, Requirement
 
     try:
+        check_expression(spec, "requirement", None, None)
         req = Requirement(spec)
-    except InvalidRequirement:
+    except (InvalidRequirement, InputError, ValueError, RecursionError):
         return
     roots.setdefault(group, []).append(Edge(_canon(req.name), req.marker, frozenset(_canon(e) for e in req.extras)))
 
@@ -129,7 +139,10 @@ def poetry_marker(item: Mapping[str, Any]) -> Marker | None:
         parts.append("(" + " or ".join(f'sys_platform == "{p}"' for p in alternatives) + ")")
     python = item.get("python")
     if isinstance(python, str) and python.strip() not in ("", "*"):
-        spec = caret_tilde_to_pep440(python)
+        try:
+            spec = caret_tilde_to_pep440(python)
+        except InputError:  # a hint only
+            return None
         for clause in filter(None, spec.split(",")):
             op_len = len(clause) - len(clause.lstrip("<>=!~"))
             if op_len:

@@ -10,7 +10,14 @@ from typing import Any
 
 from krakend_tools.errors import InputError
 from krakend_tools.lockfiles import RUNTIME, LockedPackage, Lockfile
-from krakend_tools.lockfiles._common import marker_of, name_of, table, version_of
+from krakend_tools.lockfiles._common import (
+    load_json,
+    marker_of,
+    name_of,
+    read_text,
+    table,
+    version_of,
+)
 
 TOOL = "pipenv"
 SUPPORTED = (6,)
@@ -28,12 +35,7 @@ def matches(path: Path, text: str) -> bool:
 
 def parse(path: Path, text: str) -> Lockfile:
     """Parse a Pipfile.lock."""
-    import json
-
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as err:
-        raise InputError(f"invalid JSON: {err.msg} (column {err.colno})", path=path, line=err.lineno) from None
+    data = load_json(path, text)
     if not isinstance(data, Mapping):
         raise InputError("a Pipfile.lock must be a JSON object", path=path, line=1)
     meta = table(data.get("_meta"), "_meta", path)
@@ -125,11 +127,14 @@ def _declared(path: Path) -> frozenset[str]:
     from packaging.utils import canonicalize_name
 
     try:
-        with open(path.parent / "Pipfile", "rb") as fh:
-            pipfile = tomllib.load(fh)
-    except (OSError, tomllib.TOMLDecodeError):
+        pipfile = tomllib.loads(read_text(path.parent / "Pipfile", "Pipfile"))
+    except (InputError, ValueError, RecursionError):  # TOMLDecodeError is a ValueError
         return frozenset()
-    return frozenset(canonicalize_name(n) for s in ("packages", "dev-packages") for n in table(pipfile.get(s), s, path))
+    return frozenset(canonicalize_name(n) for s in ("packages", "dev-packages") for n in _map(pipfile.get(s)))
+
+
+def _map(value: object) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
 
 
 def _entry_lines(text: str) -> dict[tuple[str, str], int]:

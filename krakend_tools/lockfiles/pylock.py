@@ -14,7 +14,14 @@ from urllib.parse import unquote
 
 from krakend_tools.errors import InputError
 from krakend_tools.lockfiles import LockedPackage, Lockfile
-from krakend_tools.lockfiles._common import entry_lines, file_name, line_at, load_toml
+from krakend_tools.lockfiles._common import (
+    check_expression,
+    entry_lines,
+    file_name,
+    first_line,
+    line_at,
+    load_toml,
+)
 from krakend_tools.lockfiles._pyproject import direct_names, read_pyproject
 
 if TYPE_CHECKING:
@@ -58,12 +65,18 @@ def parse(path: Path, text: str) -> Lockfile:
         found = _INDEX.search(err.context or "")
         if found:
             line = line_at(lines, int(found.group(1)))
-        raise InputError(f"invalid pylock: {err}", path=path, line=line) from None
+        raise InputError(f"invalid pylock: {first_line(err)}", path=path, line=line) from None
+    except (ValueError, TypeError, RecursionError) as err:  # what packaging lets through
+        raise InputError(f"invalid pylock: {first_line(err)}", path=path) from None
+    if lock.requires_python is not None:
+        check_expression(str(lock.requires_python), "requires-python", path, None)
     direct = direct_names(read_pyproject(path)) or frozenset()
     project = None
     packages = []
     for index, pkg in enumerate(lock.packages):
         line = line_at(lines, index)
+        if pkg.marker is not None:
+            check_expression(str(pkg.marker), f"marker of {pkg.name}", path, line)
         if pkg.directory is not None and pkg.directory.path in (".", "./") and project is None:
             project = str(pkg.name)
             continue

@@ -13,12 +13,23 @@ from typing import TYPE_CHECKING
 
 from krakend_tools.errors import InputError
 from krakend_tools.lockfiles import LockedPackage, Lockfile
-from krakend_tools.lockfiles._common import file_name, marker_of, name_of, version_of
+from krakend_tools.lockfiles._common import (
+    MAX_LOCKFILE_BYTES,
+    check_expression,
+    file_name,
+    first_line,
+    marker_of,
+    name_of,
+    read_bytes,
+    version_of,
+)
 
 if TYPE_CHECKING:
     from packaging.version import Version
 
 TOOL = "requirements"
+MAX_INCLUDE_DEPTH = 32  # -r/-c nesting
+MAX_INCLUDES = 256  # files read through -r/-c; all of them share MAX_LOCKFILE_BYTES
 _PINNED = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)\s*(?:\[[^\]]*\])?\s*===?\s*([^\s;]+)\s*(?:;(.*))?$")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*\s*(\[|==|>=|<=|~=|!=|===|<|>|;|@|$)")
 _EGG = re.compile(r"[#&]egg=([A-Za-z0-9][A-Za-z0-9._-]*)")
@@ -47,14 +58,20 @@ def matches(path: Path, text: str) -> bool:
 class _State:
     packages: list[LockedPackage] = field(default_factory=list)
     constraints: dict[str, LockedPackage] = field(default_factory=dict)
-    visited: set[Path] = field(default_factory=set)
+    visited: set[tuple[int, int]] = field(default_factory=set)  # (device, inode) of files read
+    budget: int = MAX_LOCKFILE_BYTES  # bytes left for -r/-c includes
     via: dict[int, list[str]] = field(default_factory=dict)  # package index -> via entries
 
 
 def parse(path: Path, text: str) -> Lockfile:
     """Parse a requirements file with its ``-r`` includes and ``-c`` constraints."""
-    state = _State()
-    _read(path, text, state, constraint=False, top=True)
+    state = _State(budget=MAX_LOCKFILE_BYTES - len(text.encode("utf-8", "surrogatepass")))
+    try:
+        info = path.stat()
+        state.visited.add((info.st_dev, info.st_ino))
+    except (OSError, ValueError):
+        pass
+    _read(path, text, state, constraint=False, top=True, depth=0)
     packages = state.packages
     if state.constraints:
         packages = [
@@ -69,8 +86,7 @@ def parse(path: Path, text: str) -> Lockfile:
     return Lockfile(path=path, tool=TOOL, packages=packages, project=project)
 
 
-def _read(path: Path, text: str, state: _State, *, constraint: bool, top: bool) -> None:
-    state.visited.add(path.resolve())
+def _read(path: Path, text: str, state: _State, *, constraint: bool, top: bool, depth: int) -> None:
     last: int | None = None  # index of the last package, for "# via" comments
     in_via = False
     for number, line in _logical_lines(text):
@@ -94,7 +110,9 @@ def _read(path: Path, text: str, state: _State, *, constraint: bool, top: bool) 
             option, eq, inline = option.partition("=")
             value = (inline if eq else value).strip()
             if option in ("-r", "--requirement", "-c", "--constraint"):
-                _include(path, number, value, state, constraint=constraint or option in ("-c", "--constraint"))
+                _include(
+                    path, number, value, state, constraint=constraint or option in ("-c", "--constraint"), depth=depth
+                )
             elif option in ("-e", "--editable"):
                 pkg = _url_package(value, path, number if top else None)
                 if pkg is not None and not constraint:
@@ -134,6 +152,7 @@ def _requirement(line: str, path: Path, number: int, top: bool) -> LockedPackage
     where = number if top else None
     line = re.split(r"\s--(?:hash|config-settings|global-option)[=\s]", line, maxsplit=1)[0]
     line = line.strip()
+    check_expression(line, "requirement", path, number)
     pinned = _PINNED.match(line)
     if pinned:
         name = name_of(pinned.group(1), path, number)
@@ -146,8 +165,8 @@ def _requirement(line: str, path: Path, number: int, top: bool) -> LockedPackage
 
     try:
         req = Requirement(line)
-    except InvalidRequirement as err:
-        raise InputError(f"invalid requirement {line!r}: {err}", path=path, line=number) from None
+    except (InvalidRequirement, ValueError, RecursionError) as err:
+        raise InputError(f"invalid requirement {line!r}: {first_line(err)}", path=path, line=number) from None
     name = name_of(req.name, path, number)
     version: Version | None = None
     pins = [s for s in req.specifier if s.operator in ("==", "===") and "*" not in s.version]
@@ -202,21 +221,40 @@ def _url_kind(url: str) -> str:
     return "url" if "://" in url and not url.startswith("file:") else "path"
 
 
-def _include(path: Path, number: int, value: str, state: _State, *, constraint: bool) -> None:
+def _include(path: Path, number: int, value: str, state: _State, *, constraint: bool, depth: int) -> None:
+    """Read one ``-r``/``-c`` file: regular files only, each once (by inode, so symlink
+    loops end), at most MAX_INCLUDE_DEPTH deep and MAX_INCLUDES files in all."""
     if not value:
         raise InputError("-r/-c needs a file name", path=path, line=number)
     if "://" in value:
         raise InputError(f"cannot follow a remote include {value!r}", path=path, line=number)
+    if "\0" in value:
+        raise InputError(f"invalid include {value!r}: NUL in the file name", path=path, line=number)
+    if depth >= MAX_INCLUDE_DEPTH:
+        raise InputError(f"-r/-c includes nested more than {MAX_INCLUDE_DEPTH} deep", path=path, line=number)
     target = path.parent / value
-    if target.resolve() in state.visited:
-        return
     try:
-        text = target.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as err:
+        info = target.stat()
+    except (OSError, ValueError, RuntimeError) as err:
+        reason = err.strerror if isinstance(err, OSError) and err.strerror else str(err)
+        raise InputError(f"cannot read included file {value!r}: {reason}", path=path, line=number) from None
+    key = (info.st_dev, info.st_ino)
+    if key in state.visited:
+        return
+    if len(state.visited) >= MAX_INCLUDES:
+        raise InputError(f"more than {MAX_INCLUDES} files through -r/-c", path=path, line=number)
+    state.visited.add(key)
+    try:
+        data = read_bytes(target, "requirements file", max(state.budget, 0))
+        text = data.decode("utf-8-sig")
+    except InputError as err:
+        raise InputError(f"included file {value!r}: {err}", path=path, line=number) from None
+    except UnicodeDecodeError as err:
         raise InputError(
-            f"cannot read included file {value!r}: {err.__class__.__name__}", path=path, line=number
+            f"included file {value!r}: not UTF-8 text (offset {err.start})", path=path, line=number
         ) from None
-    _read(target, text, state, constraint=constraint, top=False)
+    state.budget -= len(data)
+    _read(target, text, state, constraint=constraint, top=False, depth=depth + 1)
 
 
 def _direct(via: list[str], project: str | None) -> bool:

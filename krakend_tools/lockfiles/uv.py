@@ -82,12 +82,19 @@ def parse(path: Path, text: str) -> Lockfile:
         for dep in array(deps, what, path, line):
             dep = table(dep, what, path, line)
             target: str = name_of(dep.get("name"), path, line)
-            ref = (key(target, dep.get("version"), dep.get("source")), dep.get("marker"), dep.get("extra"))
-            edge = made.get(ref) if type(ref[2]) is not list else None
+            marker, extra = dep.get("marker"), dep.get("extra")
+            if marker is not None and not isinstance(marker, str):
+                raise InputError(f"marker in {what} must be a string", path=path, line=line)
+            if extra is not None and not isinstance(extra, list):
+                raise InputError(f"extra in {what} must be an array", path=path, line=line)
+            ref = (key(target, dep.get("version"), dep.get("source")), marker, extra)
+            edge = made.get(ref) if extra is None else None
             if edge is None:
-                extras = frozenset(_canon(e) for e in array(ref[2], what, path, line) if isinstance(e, str))
+                extras = frozenset(
+                    _canon(e) for e in array(extra, f"extra in {what}", path, line) if isinstance(e, str)
+                )
                 edge = Edge(ref[0], _marker(ref[1], path, line), extras)
-                if type(ref[2]) is not list:
+                if extra is None:
                     made[ref] = edge
             out.append(edge)
         return out
