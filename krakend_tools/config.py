@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-
-from krakend_tools.errors import InputError
 
 
 @dataclass(frozen=True)
@@ -21,22 +18,18 @@ class ProjectConfig:
 def find_config(start: Path) -> ProjectConfig | None:
     """The nearest pyproject.toml from ``start`` (a folder or a file in it) upward that has a
     ``[tool.krakend]`` table; None when there is none."""
+    from krakend_tools.lockfiles._common import load_toml, read_text
+
     here = start.absolute()
     if not here.is_dir():
         here = here.parent
     for folder in (here, *here.parents):
         path = folder / "pyproject.toml"
-        try:
-            text = path.read_text()
-        except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+        if not path.exists():
             continue
-        except OSError as err:
-            raise InputError(f"cannot read: {err.strerror}", path=path) from None
-        try:
-            data = tomllib.loads(text)
-        except tomllib.TOMLDecodeError as err:
-            raise InputError(f"invalid TOML: {err}", path=path) from None
-        table = data.get("tool", {}).get("krakend") if isinstance(data.get("tool"), dict) else None
+        data = load_toml(path, read_text(path, "pyproject.toml"))  # bounded, regular files only
+        tool = data.get("tool")
+        table = tool.get("krakend") if isinstance(tool, dict) else None
         if isinstance(table, dict):
             return ProjectConfig(table, folder)
     return None

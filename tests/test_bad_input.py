@@ -469,9 +469,9 @@ def test_fifos_and_devices_named_like_plugins(tmp_path: Path, host_manifest: Pat
 
 def test_an_unexpected_exception_is_one_line_and_exit_3(tmp_path: Path) -> None:
     code = (
-        "import sys; import krakend_tools.cli_check as c\n"
-        "def boom(argv):\n    raise ZeroDivisionError('bug\\nsecond line')\n"
-        "c.run = boom\nfrom krakend_tools.main import main\nmain(['check-plugin'])\n"
+        "import krakend_tools.lockfiles as lockfiles\n"
+        "def boom(*args, **kwargs):\n    raise ZeroDivisionError('bug\\nsecond line')\n"
+        "lockfiles.find_lockfile = boom\nfrom krakend_tools.main import main\nmain(['check-plugin'])\n"
     )
     proc = subprocess.run(
         [sys.executable, "-c", code],
