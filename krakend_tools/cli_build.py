@@ -123,13 +123,20 @@ def register(app: typer.Typer) -> None:
                            "log")] = False,
         rebuild_images: Annotated[bool, typer.Option("--rebuild-images", help="Rebuild the "
                                   "builder and runtime images")] = False,
+        engine: Annotated[list[str] | None, typer.Option("--engine", help="TARGET=DOCKER_HOST"
+                          "_URL or TARGET=CONTEXT: build that target on another engine, e.g. a "
+                          "native arm64 one (repeatable; targets on different engines build in "
+                          "parallel)")] = None,
+        image_registry: Annotated[str | None, typer.Option("--image-registry", help="Pull the "
+                                  "official Python bases from this registry (HOST:PORT[/PREFIX]; "
+                                  "also $KRAKEND_IMAGE_REGISTRY)")] = None,
         manifest_file: ManifestOpt = None,
         output: OutputOpt = Output.text,
     ) -> None:
         """Build the plugin in each target's builder image, then import-test it."""
         from krakend_tools import build as core
         from krakend_tools import manifest as mf
-        from krakend_tools.engine import env_base_images
+        from krakend_tools.images import env_base_images
 
         targets = core.parse_targets(target or [])
         opts = core.BuildOptions(
@@ -139,7 +146,9 @@ def register(app: typer.Typer) -> None:
                                                      "--runtime-base-image"),
             command=command, network=network, arm64=arm64, test=not no_test,
             types=list(plugin_type or []), timeout=timeout, jobs=jobs,
-            manifest=mf.resolve(manifest_file), rebuild_images=rebuild_images)
+            manifest=mf.resolve(manifest_file), rebuild_images=rebuild_images,
+            engines=core.parse_image_map(engine or [], "--engine", "URL"),
+            registry=image_registry)
         core.apply_config(opts, core.plugin_config(opts.plugin_dir))
         for key, value in env_base_images("KRAKEND_BASE_IMAGES").items():
             opts.base_images.setdefault(key, value)
