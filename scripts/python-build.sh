@@ -36,6 +36,8 @@ if [ "$A" = aarch64 ]; then
 else
   XOPTS+=(--host=x86_64-pc-linux-$L)
 fi
+# _decimal (libmpdec) is the slowest module to build; decimal falls back to _pydecimal
+export py_cv_module__decimal=n/a
 CC="$W/cc" PKG_CONFIG=/bin/false CPPFLAGS="-I$W/zlib/include" LDFLAGS="-L$W/zlib/lib" \
   /w/Python/configure "${XOPTS[@]}" --prefix=/usr/local --without-ensurepip --disable-test-modules >"$W/configure.log"
 make -j"$J" >"$W/make.log" 2>&1 || { tail -n 40 "$W/make.log" >&2; exit 1; }
