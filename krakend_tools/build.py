@@ -17,6 +17,7 @@ import tempfile
 import threading
 import time
 import tomllib
+import zipfile
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -25,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from krakend_tools.errors import InputError
 from krakend_tools.manifest import Manifest
-from krakend_tools.platforms import TARGETS, Target
+from krakend_tools.platforms import TARGETS, Libc, Target
 from krakend_tools.report import Finding, Report
 
 if TYPE_CHECKING:
@@ -328,17 +329,39 @@ def _test_artifacts(plan: Plan, files: list[Path], types: list[str]
     return True, "registered " + ", ".join(registered) if registered else "imported", details
 
 
+def too_new_symbols(wheel: Path, libc: Libc) -> list[str]:
+    """``memfd_create@GLIBC_2.27 in pkg/_mem.so``: each need newer than ``libc`` (glibc)."""
+    from krakend_tools.elf import ElfError, read_elf_member
+
+    found = []
+    with zipfile.ZipFile(wheel) as zf:
+        for info in zf.infolist():
+            if not info.filename.endswith(".so") and ".so." not in info.filename:
+                continue
+            try:
+                facts = read_elf_member(zf, info, info.filename)
+            except ElfError:
+                continue
+            for need in facts.version_needs:
+                name, _, version = need.version.partition("_")
+                if name != "GLIBC" or need.weak or not version[:1].isdigit():
+                    continue
+                if tuple(int(p) for p in version.split(".") if p.isdigit()) > libc.version:
+                    symbols = ", ".join(f"{sym}@{need.version}" for sym in need.symbols) \
+                        or need.version
+                    found.append(f"{symbols} in {info.filename}")
+    return found
+
+
 def _repair_verdict(files: list[Path], plan: Plan, log: str) -> str:
     """Why auditwheel refused: the symbol that needs a newer libc than the gateway's."""
-    from krakend_tools.static import check_wheel
-
-    problems = [p for w in files if w.suffix == ".whl"
-                for p in check_wheel(w, plan.manifest).problems]
+    libc = plan.manifest.platform.libc
+    problems = [p for w in files if w.suffix == ".whl" for p in too_new_symbols(w, libc)]
     line = next((ln for ln in reversed(log.splitlines())
                  if "auditwheel cannot repair" in ln), "")
-    why = problems[0] if problems else line.partition(": ")[2] or "auditwheel failed"
-    return f"wheel cannot be tagged {plan.wheel_plat} (gateway {plan.manifest.platform.libc}): " \
-        f"{why}"
+    why = f"needs {problems[0]}, newer than the gateway's {libc}" if problems \
+        else line.partition(": ")[2] or "auditwheel failed"
+    return f"the wheel cannot be tagged {plan.wheel_plat}: {why}"
 
 
 class _Run:

@@ -354,8 +354,10 @@ def test_wheel_needing_newer_glibc_is_ko_naming_the_symbol(
     assert proc.returncode == 1, proc.stdout + proc.stderr
     finding = json.loads(proc.stdout)["findings"][0]
     assert finding["details"]["wheel_plat"] == "manylinux_2_26_x86_64"
-    assert "cannot be tagged manylinux_2_26_x86_64" in finding["message"], finding["message"]
-    assert "memfd_create" in finding["message"] and "GLIBC_2.27" in finding["message"]
+    assert finding["message"] == (
+        "the wheel cannot be tagged manylinux_2_26_x86_64: needs memfd_create@GLIBC_2.27 in "
+        "newglibc_plugin/_mem.cpython-311-x86_64-linux-gnu.so, newer than the gateway's "
+        "GLIBC-2.26"), finding["message"]
     assert not list((tmp_path / "out").rglob("*.whl"))
 
 
