@@ -77,6 +77,10 @@ stop() {
   kill "$pid"
   for _ in $(seq 300); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
   log "dockerd (pid $pid) stopped"
+  # the private bridge start made for it (never docker0, which another engine owns)
+  if [ "$BRIDGE_NAME" != docker0 ] && ip link show "$BRIDGE_NAME" >/dev/null 2>&1; then
+    ip link del "$BRIDGE_NAME" 2>/dev/null || true
+  fi
 }
 
 case "${1:-}" in
