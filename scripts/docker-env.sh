@@ -52,6 +52,7 @@ start() {
         ip link add "$BRIDGE_NAME" type bridge
         ip addr add "$BRIDGE_CIDR" dev "$BRIDGE_NAME"
         ip link set "$BRIDGE_NAME" up
+        echo "$BRIDGE_NAME" >"$ROOT/bridge-created"
       fi
       netopts=(--bridge "$BRIDGE_NAME" --iptables=false --ip-masq=false)
       log "another engine owns docker0: using bridge $BRIDGE_NAME"
@@ -77,9 +78,10 @@ stop() {
   kill "$pid"
   for _ in $(seq 300); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
   log "dockerd (pid $pid) stopped"
-  # the private bridge start made for it (never docker0, which another engine owns)
-  if [ "$BRIDGE_NAME" != docker0 ] && ip link show "$BRIDGE_NAME" >/dev/null 2>&1; then
-    ip link del "$BRIDGE_NAME" 2>/dev/null || true
+  # the private bridge start made for this engine, if it did
+  if [ -f "$ROOT/bridge-created" ]; then
+    ip link del "$(cat "$ROOT/bridge-created")" 2>/dev/null || true
+    rm -f "$ROOT/bridge-created"
   fi
 }
 
