@@ -79,8 +79,8 @@ def official_bases(target: Target, manifest: Manifest, registry: str | None = No
 
 
 def resolve_base(engine: Engine, names: list[str], target: Target, *, refresh: bool = False,
-                 option: str = "--base-image") -> str:
-    """A local image of the first of ``names`` that exists for the target's platform.
+                 option: str = "--base-image") -> tuple[str, str]:
+    """(local image, its name) for the first of ``names`` that exists for the platform.
 
     A name already on the engine for the right arch is used as is; otherwise it is pulled
     for the platform and tagged under a per-arch local name (a multi-arch name holds one
@@ -90,13 +90,13 @@ def resolve_base(engine: Engine, names: list[str], target: Target, *, refresh: b
     for name in names:
         attrs = engine.image_attrs(name)
         if attrs is not None and attrs.get("Architecture") == target.arch and not refresh:
-            return name
+            return name, name
         slug = hashlib.sha256(name.encode()).hexdigest()[:12]
         local = f"{BASE_CACHE_REPO}:{slug}-{target.arch}"
         if engine.image_attrs(local) is not None and not refresh:
-            return local
+            return local, name
         if engine.pull(name, target.platform, as_name=local):
-            return local
+            return local, name
         reasons.append(f"{name}: {engine.last_error}")
     shown = names[0] if len(names) == 1 else f"{names[0]} (or {', '.join(names[1:])})"
     raise InputError(f"{target}: base image {shown} is not on this engine and cannot be "
@@ -176,10 +176,10 @@ def ensure_image(engine: Engine, target: Target, role: str, *, manifest: Manifes
         names = official_bases(target, manifest, registry)
     else:
         raise InputError(f"{target}: no base image and no manifest to name the official one")
-    base_image = resolve_base(engine, names, target, refresh=rebuild, option=option)
+    base_image, base_name = resolve_base(engine, names, target, refresh=rebuild, option=option)
     base_attrs = engine.image_attrs(base_image) or {}
     tag = image_tag(BUILDER_REPO if role == "builder" else RUNTIME_REPO, target,
-                    gateway_version(manifest), names[0])
+                    gateway_version(manifest), base_name)
     with tempfile.TemporaryDirectory(prefix="krakend-ctx-") as tmp:
         context = Path(tmp)
         shutil.copytree(BUILDERS_DIR, context, dirs_exist_ok=True,
@@ -194,10 +194,10 @@ def ensure_image(engine: Engine, target: Target, role: str, *, manifest: Manifes
         if attrs is not None and not rebuild and labels.get(LABEL_DIGEST) == digest \
                 and LABEL_MANIFEST in labels:
             found = Manifest.from_dict(json.loads(labels[LABEL_MANIFEST]))
-            check_python(found, manifest, names[0], warn)
+            check_python(found, manifest, base_name, warn)
             return tag
         buildargs = {"BASE_IMAGE": base_image, "FLAVOUR": target.flavour}
-        progress(f"building {role} image {tag} from {names[0]}")
+        progress(f"building {role} image {tag} from {base_name}")
         stage = f"{tag}-stage"
         engine.build_image(context, stage, buildargs=buildargs, platform=target.platform,
                            target=role, progress=progress)
@@ -205,7 +205,7 @@ def ensure_image(engine: Engine, target: Target, role: str, *, manifest: Manifes
             gateway: dict[str, str | None] = dict(manifest.gateway) if manifest \
                 else {"name": None, "version": None}
             found = introspect_image(engine, stage, target.platform, gateway)
-            check_python(found, manifest, names[0], warn)
+            check_python(found, manifest, base_name, warn)
             labels = {LABEL_MANIFEST: json.dumps(found.to_dict(), separators=(",", ":")),
                       LABEL_ROLE: role, LABEL_TARGET: str(target), LABEL_DIGEST: digest}
             engine.build_image(context, tag, buildargs=buildargs, platform=target.platform,
@@ -222,14 +222,14 @@ def ensure_image(engine: Engine, target: Target, role: str, *, manifest: Manifes
 def cross_files(engine: Engine, target: Target, base_names: list[str], minor: str) -> bytes:
     """The target's Python headers and sysconfig data, from the target-arch variant of its
     base image, never run (no QEMU): a tar to unpack at ``/`` in the amd64 builder."""
-    base = resolve_base(engine, base_names, target)
+    base, name = resolve_base(engine, base_names, target)
     libc = "gnu" if target.libc_family == "glibc" else "musl"
     data_name = f"_sysconfigdata__linux_{target.machine}-linux-{libc}.py"
     include = f"/usr/local/include/python{minor}"
     data_path = f"/usr/local/lib/python{minor}/{data_name}"
     found = engine.read_files(base, [include, data_path], platform=target.platform)
     if include not in found or data_path not in found:
-        raise InputError(f"{target}: base image {base_names[0]} has no {include} or "
+        raise InputError(f"{target}: base image {name} has no {include} or "
                          f"{data_path}: it cannot serve as cross-compilation target "
                          "(use --arm64 emulate)")
     out = io.BytesIO()
