@@ -225,19 +225,23 @@ def _target_manifest(images_manifest: Manifest, wanted: Manifest | None) -> Mani
     return images_manifest
 
 
-def prepare(engines: dict[str | None, Engine], opts: BuildOptions, events: Events) -> list[Plan]:
-    """Preflight for every target, then its images (built from ``builders/`` if missing)."""
-    from krakend_tools import images
-    from krakend_tools.image_manifest import manifest_from_labels
-
-    out_root = opts.out if opts.out is not None else opts.plugin_dir / "dist"
+def preflight(engines: dict[str | None, Engine], opts: BuildOptions) -> None:
+    """Before any work: every target can run on its engine."""
     for target in opts.targets:
         engine = engines[opts.engines.get(str(target))]
         if target.arch == "arm64" and (opts.arm64 == "emulate" or opts.test):
             engine.require_platform("arm64")
+
+
+def prepare(engine: Engine, targets: list[Target], opts: BuildOptions,
+            events: Events) -> list[Plan]:
+    """The images of each target on ``engine`` (built from ``builders/`` if missing)."""
+    from krakend_tools import images
+    from krakend_tools.image_manifest import manifest_from_labels
+
+    out_root = opts.out if opts.out is not None else opts.plugin_dir / "dist"
     plans = []
-    for target in opts.targets:
-        engine = engines[opts.engines.get(str(target))]
+    for target in targets:
         cross = target.arch == "arm64" and opts.arm64 == "cross" and engine.arch == "amd64"
         build_as = Target(target.flavour, "amd64") if cross else target
         say = functools.partial(events.step, str(target))
@@ -515,24 +519,43 @@ def _validate(opts: BuildOptions) -> None:
 
 def _run_plans(plans: list[Plan], opts: BuildOptions, events: Events,
                cancel: threading.Event) -> list[Finding]:
-    """Targets on different engines in parallel; on one engine, ``-j`` at a time."""
-    groups: dict[str, list[Plan]] = {}
-    for plan in plans:
-        groups.setdefault(plan.engine.url, []).append(plan)
-    width = sum(min(opts.jobs, len(g)) for g in groups.values())
-    if width == 1:
+    """The targets of one engine, ``-j`` at a time."""
+    if opts.jobs == 1 or len(plans) == 1:
         return [build_target(p, opts, events, cancel) for p in plans]
-    slots = {url: threading.Semaphore(min(opts.jobs, len(g))) for url, g in groups.items()}
-
-    def one(plan: Plan) -> Finding:
-        with slots[plan.engine.url]:
-            return build_target(plan, opts, events, cancel)
-
-    pool = ThreadPoolExecutor(max_workers=width)
+    pool = ThreadPoolExecutor(max_workers=min(opts.jobs, len(plans)))
     try:
-        return [f.result() for f in [pool.submit(one, p) for p in plans]]
+        futures = [pool.submit(build_target, p, opts, events, cancel) for p in plans]
+        return [f.result() for f in futures]
     finally:
         pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _run_engines(engines: dict[str | None, Engine], opts: BuildOptions, events: Events,
+                 cancel: threading.Event, start: float) -> list[Finding]:
+    """Each engine prepares and builds its targets; different engines in parallel."""
+    groups: dict[str | None, list[Target]] = {}
+    for target in opts.targets:
+        groups.setdefault(opts.engines.get(str(target)), []).append(target)
+
+    def run(key: str | None) -> list[Finding]:
+        began = round(time.monotonic() - start, 2)
+        found = _run_plans(prepare(engines[key], groups[key], opts, events), opts, events,
+                           cancel)
+        for f in found:  # when this engine's work ran, relative to the start of the build
+            f.details["window"] = [began, round(time.monotonic() - start, 2)]
+        return found
+
+    if len(groups) == 1:
+        findings = run(next(iter(groups)))
+    else:
+        pool = ThreadPoolExecutor(max_workers=len(groups))
+        try:
+            futures = [pool.submit(run, key) for key in groups]
+            findings = [f for fut in futures for f in fut.result()]
+        finally:
+            pool.shutdown(wait=False, cancel_futures=True)
+    order = [str(t) for t in opts.targets]
+    return sorted(findings, key=lambda f: order.index(f.name))
 
 
 def build(opts: BuildOptions, events: Events | None = None,
@@ -549,8 +572,8 @@ def build(opts: BuildOptions, events: Events | None = None,
             engines[url] = connect(url)
     cancel = threading.Event()
     try:
-        plans = prepare(engines, opts, events)
-        findings = _run_plans(plans, opts, events, cancel)
+        preflight(engines, opts)
+        findings = _run_engines(engines, opts, events, cancel, start)
     except BaseException:
         cancel.set()
         for eng in engines.values():
