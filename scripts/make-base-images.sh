@@ -127,7 +127,7 @@ image() {  # image NAME PLATFORM TAR...: FROM scratch + ADD each tar, pushed as 
 }
 for shape in "slim-bookworm" "alpine$ALPINE"; do
   name=$REG/python:$V-$shape
-  if docker manifest inspect --insecure "$name" >/dev/null 2>&1; then
+  if docker manifest inspect --insecure "$name" 2>/dev/null | grep -q '"architecture": "arm64"'; then
     echo "$name"; continue
   fi
   for arch in amd64 arm64; do
