@@ -61,8 +61,8 @@ if [ "$L" = musl ]; then
   cp -L /usr/lib/$A-linux-musl/libc.so "$R/lib/ld-musl-$A.so.1" 2>/dev/null \
     || cp -L /lib/$A-linux-musl/libc.so "$R/lib/ld-musl-$A.so.1"
   cp /w/busybox-$A "$R/bin/busybox"
-  for t in sh ls cat cp mv rm mkdir env sed grep tar find chmod ln uname id true false sleep echo head tail wc sort xargs touch; do
-    ln -sf busybox "$R/bin/$t"
+  for t in $(/w/busybox-x86_64 --list); do  # every applet, as Alpine has them
+    [ -e "$R/bin/$t" ] || ln -s busybox "$R/bin/$t"
   done
   echo 'root:x:0:0:root:/root:/bin/sh' >"$R/etc/passwd"; echo 'root:x:0:' >"$R/etc/group"
 fi

@@ -11,7 +11,7 @@ rm -rf /tmp/krakend-wheels
 ZIG=$(python3 -c 'import os, ziglang; print(os.path.join(os.path.dirname(ziglang.__file__), "zig"))')
 ln -sf "$ZIG" /usr/local/bin/zig
 for tool in krakend-run krakend-build-wheel krakend-cc; do
-  install -m 755 "$HERE/$tool" "/usr/local/bin/$tool"
+  cp "$HERE/$tool" "/usr/local/bin/$tool" && chmod 755 "/usr/local/bin/$tool"
 done
 ln -sf krakend-cc /usr/local/bin/krakend-c++
 mkdir -p /out /cache && chmod 1777 /cache
