@@ -64,6 +64,7 @@ if [ "$L" = musl ]; then
   for t in $(/w/busybox-x86_64 --list); do  # every applet, as Alpine has them
     [ -e "$R/bin/$t" ] || ln -s busybox "$R/bin/$t"
   done
+  mkdir -p "$R/usr/bin" && ln -s ../../bin/busybox "$R/usr/bin/env"
   echo 'root:x:0:0:root:/root:/bin/sh' >"$R/etc/passwd"; echo 'root:x:0:' >"$R/etc/group"
 fi
 tar -C "$R" -cf "/w/local-$L-$A.tar.part" . && mv "/w/local-$L-$A.tar.part" "/w/local-$L-$A.tar"
