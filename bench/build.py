@@ -52,8 +52,13 @@ ENV = {**os.environ, "NO_COLOR": "1"}
 def krakend(*args: str) -> tuple[float, dict[str, object]]:
     """Wall time and JSON report of one ``krakend build``."""
     start = time.monotonic()
-    proc = subprocess.run([sys.executable, "-m", "krakend_tools", "build", *args, "-o", "json"],
-                          capture_output=True, text=True, env=ENV, cwd=ROOT)
+    proc = subprocess.run(
+        [sys.executable, "-m", "krakend_tools", "build", *args, "-o", "json"],
+        capture_output=True,
+        text=True,
+        env=ENV,
+        cwd=ROOT,
+    )
     wall = time.monotonic() - start
     if proc.returncode not in (0, 1):
         sys.exit(f"krakend build failed: {proc.stderr.strip()[-500:]}")
@@ -67,22 +72,24 @@ def big_plugin(where: Path, functions: int) -> Path:
     shutil.copytree(EXAMPLE, dest, ignore=shutil.ignore_patterns("dist", "build", "*.egg-info"))
     body = ["#include <Python.h>", "#include <math.h>"]
     for i in range(functions):
-        body.append(f"double f{i}(double x) {{ double s = 0; for (int k = 0; k < {i % 7 + 3}; "
-                    f"k++) {{ s += sin(x * k + {i}) * cos(x / (k + 1)) + sqrt(fabs(x + k)); "
-                    f"x = s / (k + {i + 1}); }} return s + x * {i}; }}")
+        body.append(
+            f"double f{i}(double x) {{ double s = 0; for (int k = 0; k < {i % 7 + 3}; "
+            f"k++) {{ s += sin(x * k + {i}) * cos(x / (k + 1)) + sqrt(fabs(x + k)); "
+            f"x = s / (k + {i + 1}); }} return s + x * {i}; }}"
+        )
     body.append("static PyObject *total(PyObject *s, PyObject *a) { double t = 0;")
     body += [f"t += f{i}({i});" for i in range(functions)]
     body.append("return PyFloat_FromDouble(t); }")
     body.append('static PyMethodDef m[] = {{"total", total, METH_NOARGS, ""}, {0}};')
-    body.append('static struct PyModuleDef d = {PyModuleDef_HEAD_INIT, "krakend_example._big",'
-                ' 0, -1, m};')
+    body.append('static struct PyModuleDef d = {PyModuleDef_HEAD_INIT, "krakend_example._big", 0, -1, m};')
     body.append("PyMODINIT_FUNC PyInit__big(void) { return PyModule_Create(&d); }")
     (dest / "src" / "big.c").write_text("\n".join(body) + "\n")
     (dest / "setup.py").write_text(
         "from setuptools import Extension, setup\n"
         "setup(ext_modules=[Extension('krakend_example._ext', sources=['src/ext.c']),\n"
         "                   Extension('krakend_example._big', sources=['src/big.c'],\n"
-        "                             extra_compile_args=['-O2'])])\n")
+        "                             extra_compile_args=['-O2'])])\n"
+    )
     return dest
 
 
@@ -96,8 +103,7 @@ def drop_images() -> None:
     if doomed:
         subprocess.run(["docker", "rmi", "-f", *doomed], capture_output=True, env=ENV)
     subprocess.run(["docker", "builder", "prune", "-f"], capture_output=True, env=ENV)
-    subprocess.run(["docker", "volume", "rm", "-f", "krakend-tools-cache"],
-                   capture_output=True, env=ENV)
+    subprocess.run(["docker", "volume", "rm", "-f", "krakend-tools-cache"], capture_output=True, env=ENV)
 
 
 def finding_time(report: dict[str, object], key: str = "build_time") -> float:
@@ -133,8 +139,7 @@ def main() -> int:
             findings = report["findings"]
             assert isinstance(findings, list)
             f = findings[0]
-            print(f"{target:<14} {cold:>9.1f} {warm:>9.1f} {finding_time(report):>8.1f} "
-                  f"{'OK' if f['ok'] else 'KO':>5}")
+            print(f"{target:<14} {cold:>9.1f} {warm:>9.1f} {finding_time(report):>8.1f} {'OK' if f['ok'] else 'KO':>5}")
 
         print("\nall four targets, warm:")
         krakend(str(EXAMPLE), "--target", "all", "-j", "4", "--out", str(out))  # not timed
@@ -147,18 +152,28 @@ def main() -> int:
         print(f"\narm64, {args.functions}-function C file (build only, --no-test):")
         times = {}
         for mode in ("cross", "emulate"):
-            krakend(str(plugin), "--target", "generic/arm64", "--arm64", mode, "--no-test",
-                    "--out", str(out), "--command", "true")  # images ready, not timed
-            _, report = krakend(str(plugin), "--target", "generic/arm64", "--arm64", mode,
-                                "--no-test", "--out", str(out))
+            krakend(
+                str(plugin),
+                "--target",
+                "generic/arm64",
+                "--arm64",
+                mode,
+                "--no-test",
+                "--out",
+                str(out),
+                "--command",
+                "true",
+            )  # images ready, not timed
+            _, report = krakend(
+                str(plugin), "--target", "generic/arm64", "--arm64", mode, "--no-test", "--out", str(out)
+            )
             times[mode] = finding_time(report)
             print(f"  {mode:<8} {times[mode]:7.1f} s")
         ratio = times["emulate"] / times["cross"]
         print(f"  cross is {ratio:.1f}x faster (target >= 3x): {'PASS' if ratio >= 3 else 'FAIL'}")
 
         print(f"\ndriver overhead, generic/amd64, {args.functions}-function plugin, warm:")
-        _, report = krakend(str(plugin), "--target", "generic/amd64", "--no-test",
-                            "--out", str(out))
+        _, report = krakend(str(plugin), "--target", "generic/amd64", "--no-test", "--out", str(out))
         builder = str(report["findings"][0]["details"]["builder"])  # type: ignore[index]
         plain_cmd = ["docker", "run", "--rm", "--network", "none", "-v",
                      f"{plugin}:/in:ro", "-v", f"{work / 'plain'}:/out", "-v",
@@ -171,8 +186,7 @@ def main() -> int:
             start = time.monotonic()
             subprocess.run(plain_cmd, capture_output=True, check=True, env=ENV)
             plain.append(time.monotonic() - start)
-            wall, _ = krakend(str(plugin), "--target", "generic/amd64", "--no-test",
-                              "--out", str(out))
+            wall, _ = krakend(str(plugin), "--target", "generic/amd64", "--no-test", "--out", str(out))
             driver.append(wall)
         p, d = min(plain), min(driver)
         print(f"  plain docker run {p:6.1f} s")

@@ -38,53 +38,64 @@ def _sdist(name: str, version: str) -> str:
 def poetry(n: int) -> str:
     out = []
     for i, (name, version) in enumerate(_names(n)):
-        out.append(f'[[package]]\nname = "{name}"\nversion = "{version}"\ndescription = ""\n'
-                   f'optional = false\npython-versions = ">=3.8"\ngroups = ["main"]\n'
-                   + (f'markers = \'{MARKERS[i % 3]}\'\n' if i % 4 == 0 else "")
-                   + f'files = [\n    {{file = "{_wheel(name, version)}", hash = "sha256:{i:064x}"}},\n'
-                   f'    {{file = "{_sdist(name, version)}", hash = "sha256:{i + 1:064x}"}},\n]\n'
-                   + (f'\n[package.dependencies]\npkg-{i + 1:04d} = ">=1.0"\n' if i + 1 < n else ""))
-    out.append('[metadata]\nlock-version = "2.1"\npython-versions = "^3.11"\n'
-               'content-hash = "0000"\n')
+        out.append(
+            f'[[package]]\nname = "{name}"\nversion = "{version}"\ndescription = ""\n'
+            f'optional = false\npython-versions = ">=3.8"\ngroups = ["main"]\n'
+            + (f"markers = '{MARKERS[i % 3]}'\n" if i % 4 == 0 else "")
+            + f'files = [\n    {{file = "{_wheel(name, version)}", hash = "sha256:{i:064x}"}},\n'
+            f'    {{file = "{_sdist(name, version)}", hash = "sha256:{i + 1:064x}"}},\n]\n'
+            + (f'\n[package.dependencies]\npkg-{i + 1:04d} = ">=1.0"\n' if i + 1 < n else "")
+        )
+    out.append('[metadata]\nlock-version = "2.1"\npython-versions = "^3.11"\ncontent-hash = "0000"\n')
     return "\n".join(out)
 
 
 def uv(n: int) -> str:
     names = _names(n)
     deps = ", ".join(f'{{ name = "{name}" }}' for name, _ in names)
-    out = ['version = 1\nrevision = 3\nrequires-python = ">=3.11"\n',
-           f'[[package]]\nname = "bench-plugin"\nversion = "0.1.0"\nsource = {{ editable = "." }}\n'
-           f'dependencies = [{deps}]\n']
+    out = [
+        'version = 1\nrevision = 3\nrequires-python = ">=3.11"\n',
+        f'[[package]]\nname = "bench-plugin"\nversion = "0.1.0"\nsource = {{ editable = "." }}\n'
+        f"dependencies = [{deps}]\n",
+    ]
     for i, (name, version) in enumerate(names):
-        out.append(f'[[package]]\nname = "{name}"\nversion = "{version}"\n'
-                   f'source = {{ registry = "{HOST}/simple" }}\n'
-                   f'sdist = {{ url = "{HOST}/f/{_sdist(name, version)}", hash = "sha256:{i:064x}", size = 1 }}\n'
-                   f'wheels = [\n    {{ url = "{HOST}/f/{_wheel(name, version)}", '
-                   f'hash = "sha256:{i:064x}", size = 1 }},\n]\n')
+        out.append(
+            f'[[package]]\nname = "{name}"\nversion = "{version}"\n'
+            f'source = {{ registry = "{HOST}/simple" }}\n'
+            f'sdist = {{ url = "{HOST}/f/{_sdist(name, version)}", hash = "sha256:{i:064x}", size = 1 }}\n'
+            f'wheels = [\n    {{ url = "{HOST}/f/{_wheel(name, version)}", '
+            f'hash = "sha256:{i:064x}", size = 1 }},\n]\n'
+        )
     return "\n".join(out)
 
 
 def pylock(n: int) -> str:
     out = ['lock-version = "1.0"\ncreated-by = "bench"\nrequires-python = ">=3.11"\n']
     for i, (name, version) in enumerate(_names(n)):
-        out.append(f'[[packages]]\nname = "{name}"\nversion = "{version}"\n'
-                   + (f"marker = '{MARKERS[i % 3]}'\n" if i % 4 == 0 else "")
-                   + f'index = "{HOST}/simple"\n'
-                   f'sdist = {{ url = "{HOST}/f/{_sdist(name, version)}", hashes = {{ sha256 = "{i:064x}" }} }}\n'
-                   f'wheels = [{{ url = "{HOST}/f/{_wheel(name, version)}", hashes = {{ sha256 = "{i:064x}" }} }}]\n')
+        out.append(
+            f'[[packages]]\nname = "{name}"\nversion = "{version}"\n'
+            + (f"marker = '{MARKERS[i % 3]}'\n" if i % 4 == 0 else "")
+            + f'index = "{HOST}/simple"\n'
+            f'sdist = {{ url = "{HOST}/f/{_sdist(name, version)}", hashes = {{ sha256 = "{i:064x}" }} }}\n'
+            f'wheels = [{{ url = "{HOST}/f/{_wheel(name, version)}", hashes = {{ sha256 = "{i:064x}" }} }}]\n'
+        )
     return "\n".join(out)
 
 
 def pdm(n: int) -> str:
-    out = ['[metadata]\ngroups = ["default"]\nstrategy = ["inherit_metadata"]\n'
-           'lock_version = "4.5.0"\ncontent_hash = "sha256:0"\n\n[[metadata.targets]]\n'
-           'requires_python = ">=3.11"\n']
+    out = [
+        '[metadata]\ngroups = ["default"]\nstrategy = ["inherit_metadata"]\n'
+        'lock_version = "4.5.0"\ncontent_hash = "sha256:0"\n\n[[metadata.targets]]\n'
+        'requires_python = ">=3.11"\n'
+    ]
     for i, (name, version) in enumerate(_names(n)):
-        out.append(f'[[package]]\nname = "{name}"\nversion = "{version}"\nrequires_python = ">=3.8"\n'
-                   f'summary = ""\ngroups = ["default"]\n'
-                   + (f"marker = '{MARKERS[i % 3]}'\n" if i % 4 == 0 else "")
-                   + f'files = [\n    {{file = "{_wheel(name, version)}", hash = "sha256:{i:064x}"}},\n'
-                   f'    {{file = "{_sdist(name, version)}", hash = "sha256:{i:064x}"}},\n]\n')
+        out.append(
+            f'[[package]]\nname = "{name}"\nversion = "{version}"\nrequires_python = ">=3.8"\n'
+            f'summary = ""\ngroups = ["default"]\n'
+            + (f"marker = '{MARKERS[i % 3]}'\n" if i % 4 == 0 else "")
+            + f'files = [\n    {{file = "{_wheel(name, version)}", hash = "sha256:{i:064x}"}},\n'
+            f'    {{file = "{_sdist(name, version)}", hash = "sha256:{i:064x}"}},\n]\n'
+        )
     return "\n".join(out)
 
 
@@ -95,11 +106,19 @@ def pipfile(n: int) -> str:
         if i % 4 == 0:
             entry["markers"] = MARKERS[i % 3]
         default[name] = entry
-    return json.dumps({"_meta": {"hash": {"sha256": "0"}, "pipfile-spec": 6,
-                                 "requires": {"python_version": "3.11"},
-                                 "sources": [{"name": "pypi", "url": f"{HOST}/simple",
-                                              "verify_ssl": True}]},
-                       "default": default, "develop": {}}, indent=4)
+    return json.dumps(
+        {
+            "_meta": {
+                "hash": {"sha256": "0"},
+                "pipfile-spec": 6,
+                "requires": {"python_version": "3.11"},
+                "sources": [{"name": "pypi", "url": f"{HOST}/simple", "verify_ssl": True}],
+            },
+            "default": default,
+            "develop": {},
+        },
+        indent=4,
+    )
 
 
 def requirements(n: int) -> str:
@@ -111,8 +130,11 @@ def requirements(n: int) -> str:
 
 
 FORMATS = {
-    "poetry.lock": (poetry, "tomllib"), "uv.lock": (uv, "tomllib"), "pylock.toml": (pylock, "tomllib"),
-    "pdm.lock": (pdm, "tomllib"), "Pipfile.lock": (pipfile, "json"),
+    "poetry.lock": (poetry, "tomllib"),
+    "uv.lock": (uv, "tomllib"),
+    "pylock.toml": (pylock, "tomllib"),
+    "pdm.lock": (pdm, "tomllib"),
+    "Pipfile.lock": (pipfile, "json"),
     "requirements.txt": (requirements, "text"),
 }
 BARE = {
@@ -139,16 +161,16 @@ def main() -> None:
     krakend = shutil.which("krakend") or str(Path(sys.executable).with_name("krakend"))
     with tempfile.TemporaryDirectory() as tmp:
         manifest = Path(tmp) / "gateway.json"
-        manifest.write_text(subprocess.run([krakend, "version", "-o", "json"], check=True,
-                                           capture_output=True, text=True).stdout)
+        manifest.write_text(
+            subprocess.run([krakend, "version", "-o", "json"], check=True, capture_output=True, text=True).stdout
+        )
         print(f"{'format':<18}{'check-plugin':>14}{'bare load':>12}{'ratio':>8}  exit")
         for filename, (make, kind) in FORMATS.items():
             folder = Path(tmp) / filename.replace(".", "_")
             folder.mkdir()
             path = folder / filename
             path.write_text(make(args.packages))
-            ours, code = median_time([krakend, "check-plugin", "-s", str(path), "--manifest",
-                                      str(manifest)], args.runs)
+            ours, code = median_time([krakend, "check-plugin", "-s", str(path), "--manifest", str(manifest)], args.runs)
             bare, _ = median_time([sys.executable, "-I", "-c", BARE[kind], str(path)], args.runs)
             print(f"{filename:<18}{ours * 1000:>12.0f}ms{bare * 1000:>10.0f}ms{ours / bare:>8.2f}  {code}")
 

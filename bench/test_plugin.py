@@ -54,14 +54,14 @@ def wall(argv: list[str], runs: int, expect: int | None = 0) -> float:
     times, cpu = [], []
     for i in range(runs + 1):
         start, cpu0 = time.perf_counter(), _children_cpu()
-        proc = subprocess.run(argv, cwd=ROOT, env=ENV, capture_output=True, text=True,
-                              check=False)
+        proc = subprocess.run(argv, cwd=ROOT, env=ENV, capture_output=True, text=True, check=False)
         elapsed = time.perf_counter() - start
         if i:
             cpu.append(_children_cpu() - cpu0)
         if expect is not None and proc.returncode != expect:
-            raise SystemExit(f"{' '.join(argv[:6])}... exited {proc.returncode}:\n"
-                             f"{proc.stdout[-2000:]}{proc.stderr[-2000:]}")
+            raise SystemExit(
+                f"{' '.join(argv[:6])}... exited {proc.returncode}:\n{proc.stdout[-2000:]}{proc.stderr[-2000:]}"
+            )
         if i:
             times.append(elapsed)
     CPU[" ".join(argv)] = statistics.median(cpu)
@@ -96,9 +96,11 @@ def main() -> int:
             build.build_c(folder, name=f"bench_plugin_{i:03d}")
         built = time.perf_counter() - start
         manifest = Path(tmp, "gateway.json")
-        manifest.write_text(subprocess.run([*krakend, "version", "-o", "json"], cwd=ROOT,
-                                           env=ENV, capture_output=True, text=True,
-                                           check=True).stdout)
+        manifest.write_text(
+            subprocess.run(
+                [*krakend, "version", "-o", "json"], cwd=ROOT, env=ENV, capture_output=True, text=True, check=True
+            ).stdout
+        )
         bare = wall([sys.executable, "-I", "-c", "pass"], max(args.runs, 15), None)
         floor = args.plugins * bare / cores
         measured = parallel_floor(args.plugins, cores, args.runs)
@@ -106,30 +108,35 @@ def main() -> int:
         cli_argv = [*krakend, "test-plugin", "-s", str(folder), "--manifest", str(manifest)]
         cli = wall(cli_argv, args.runs)
         auto = wall([*krakend, "test-plugin", "-s", str(folder)], args.runs)
-        doubled = wall([*krakend, "test-plugin", "-s", "-j", str(2 * cores), str(folder),
-                        "--manifest", str(manifest)], args.runs)
-        serial = wall([*krakend, "test-plugin", "-s", "-j", "1", str(folder), "--manifest",
-                       str(manifest)], max(3, args.runs // 2))
-    print(f"plugins: {args.plugins} compiled C extensions (built in {built:.1f}s), "
-          f"cores: {cores}, python: {sys.version.split()[0]}")
+        doubled = wall(
+            [*krakend, "test-plugin", "-s", "-j", str(2 * cores), str(folder), "--manifest", str(manifest)], args.runs
+        )
+        serial = wall(
+            [*krakend, "test-plugin", "-s", "-j", "1", str(folder), "--manifest", str(manifest)], max(3, args.runs // 2)
+        )
+    print(
+        f"plugins: {args.plugins} compiled C extensions (built in {built:.1f}s), "
+        f"cores: {cores}, python: {sys.version.split()[0]}"
+    )
     print(f"{'python -I -c pass':<44} {bare * 1e3:9.1f} ms")
     print(f"{'floor = plugins x bare / cores':<44} {floor * 1e3:9.1f} ms")
     print(f"{'measured: plugins x bare, cores at a time':<44} {measured * 1e3:9.1f} ms")
     print(f"{'krakend --help (CLI start-up)':<44} {startup * 1e3:9.1f} ms")
-    print(f"{'test-plugin -s --manifest M':<44} {cli * 1e3:9.1f} ms   "
-          f"ratio {cli / floor:4.2f} (target <= 1.5)")
-    print(f"{'test-plugin -s (manifest introspected)':<44} {auto * 1e3:9.1f} ms   "
-          f"ratio {auto / floor:4.2f}")
-    print(f"{'test-plugin -s -j 2xcores --manifest M':<44} {doubled * 1e3:9.1f} ms   "
-          f"ratio {doubled / floor:4.2f}")
+    print(f"{'test-plugin -s --manifest M':<44} {cli * 1e3:9.1f} ms   ratio {cli / floor:4.2f} (target <= 1.5)")
+    print(f"{'test-plugin -s (manifest introspected)':<44} {auto * 1e3:9.1f} ms   ratio {auto / floor:4.2f}")
+    print(f"{'test-plugin -s -j 2xcores --manifest M':<44} {doubled * 1e3:9.1f} ms   ratio {doubled / floor:4.2f}")
     print(f"{'ratio to the measured floor (-j default)':<44} {cli / measured:9.2f}")
     bare_cpu = CPU[f"{sys.executable} -I -c pass"]
     cli_cpu = CPU[" ".join(cli_argv)]
     print(f"{'CPU: plugins x bare':<44} {args.plugins * bare_cpu * 1e3:9.1f} ms")
-    print(f"{'CPU: test-plugin -s --manifest M':<44} {cli_cpu * 1e3:9.1f} ms   "
-          f"ratio {cli_cpu / (args.plugins * bare_cpu):4.2f} (load-independent)")
-    print(f"{'test-plugin -s -j 1 --manifest M':<44} {serial * 1e3:9.1f} ms   "
-          f"per plugin {serial / args.plugins * 1e3:.1f} ms")
+    print(
+        f"{'CPU: test-plugin -s --manifest M':<44} {cli_cpu * 1e3:9.1f} ms   "
+        f"ratio {cli_cpu / (args.plugins * bare_cpu):4.2f} (load-independent)"
+    )
+    print(
+        f"{'test-plugin -s -j 1 --manifest M':<44} {serial * 1e3:9.1f} ms   "
+        f"per plugin {serial / args.plugins * 1e3:.1f} ms"
+    )
     return 0
 
 

@@ -47,17 +47,26 @@ finally:
 def manifest_for(wheel: str) -> Manifest:
     machine = "aarch64" if "aarch64" in wheel else "x86_64"
     family = "musl" if "musllinux" in wheel else "glibc"
-    target = Target("alpine" if family == "musl" else "generic",
-                    "arm64" if machine == "aarch64" else "amd64")
+    target = Target("alpine" if family == "musl" else "generic", "arm64" if machine == "aarch64" else "amd64")
     multiarch = f"{machine}-linux-{'musl' if family == 'musl' else 'gnu'}"
-    return from_facts({
-        "implementation": "cpython", "version": "3.11.7", "soabi": f"cpython-311-{multiarch}",
-        "ext_suffix": f".cpython-311-{multiarch}.so", "free_threaded": False, "debug": False,
-        "executable": None, "machine": machine, "libc_family": family,
-        "libc_version": "1.2.4" if family == "musl" else "2.36",
-        "marker_environment": target_environment(target, "3.11.7"),
-        "distributions": {}, "libraries": {}, "site_packages": [],
-    })
+    return from_facts(
+        {
+            "implementation": "cpython",
+            "version": "3.11.7",
+            "soabi": f"cpython-311-{multiarch}",
+            "ext_suffix": f".cpython-311-{multiarch}.so",
+            "free_threaded": False,
+            "debug": False,
+            "executable": None,
+            "machine": machine,
+            "libc_family": family,
+            "libc_version": "1.2.4" if family == "musl" else "2.36",
+            "marker_environment": target_environment(target, "3.11.7"),
+            "distributions": {},
+            "libraries": {},
+            "site_packages": [],
+        }
+    )
 
 
 def median_time(fn: Callable[[], object], runs: int) -> float:
@@ -84,15 +93,15 @@ def main(folder: Path | None = None) -> int:
     def aw_lib(wheel: Path) -> float:
         # A fresh interpreter each time (auditwheel caches results in-process); only the
         # analysis is timed, not the interpreter start-up or the imports.
-        proc = subprocess.run([sys.executable, "-c", AW_LIB, str(wheel)], capture_output=True,
-                              text=True, check=True)
+        proc = subprocess.run([sys.executable, "-c", AW_LIB, str(wheel)], capture_output=True, text=True, check=True)
         return float(proc.stdout.strip().splitlines()[-1])
 
     def aw_cli(wheel: Path) -> None:
         subprocess.run([aw_bin, "show", str(wheel)], capture_output=True, check=False)
 
-    header = f"{'wheel':<64} {'MB':>5} {'ours ms':>8} {'aw-lib ms':>9} {'aw-cli ms':>9} " \
-             f"{'x lib':>6} {'x cli':>6}  result"
+    header = (
+        f"{'wheel':<64} {'MB':>5} {'ours ms':>8} {'aw-lib ms':>9} {'aw-cli ms':>9} {'x lib':>6} {'x cli':>6}  result"
+    )
     print(header)
     print("-" * len(header))
     tot = [0.0, 0.0, 0.0]
@@ -106,11 +115,15 @@ def main(folder: Path | None = None) -> int:
             tot[i] += t
         verdict = "OK" if result.ok else f"KO ({len(result.problems)})"
         name = wheel.name if len(wheel.name) <= 64 else wheel.name[:61] + "..."
-        print(f"{name:<64} {wheel.stat().st_size / 1e6:5.1f} {ours * 1e3:8.1f} "
-              f"{lib * 1e3:9.1f} {cli * 1e3:9.1f} {lib / ours:6.1f} {cli / ours:6.1f}  {verdict}")
+        print(
+            f"{name:<64} {wheel.stat().st_size / 1e6:5.1f} {ours * 1e3:8.1f} "
+            f"{lib * 1e3:9.1f} {cli * 1e3:9.1f} {lib / ours:6.1f} {cli / ours:6.1f}  {verdict}"
+        )
     print("-" * len(header))
-    print(f"{'total':<64} {'':>5} {tot[0] * 1e3:8.1f} {tot[1] * 1e3:9.1f} {tot[2] * 1e3:9.1f} "
-          f"{tot[1] / tot[0]:6.1f} {tot[2] / tot[0]:6.1f}")
+    print(
+        f"{'total':<64} {'':>5} {tot[0] * 1e3:8.1f} {tot[1] * 1e3:9.1f} {tot[2] * 1e3:9.1f} "
+        f"{tot[1] / tot[0]:6.1f} {tot[2] / tot[0]:6.1f}"
+    )
     return 0
 
 

@@ -42,8 +42,8 @@ def module_name(filename: str) -> str:
 
 def is_package(path: Path) -> bool:
     return path.is_dir() and any(
-        p.name.split(".", 1)[0] == "__init__" and p.suffix in (".py", ".so")
-        for p in path.iterdir())
+        p.name.split(".", 1)[0] == "__init__" and p.suffix in (".py", ".so") for p in path.iterdir()
+    )
 
 
 def _single(arg: str, path: Path) -> Artifact:
@@ -52,14 +52,22 @@ def _single(arg: str, path: Path) -> Artifact:
     if path.is_dir():
         if is_package(path):
             return Artifact(arg, path, parent, [path.name], "package", [path])
-        return Artifact(arg, path, parent, [], "folder", [],
-                        error="a folder that is neither a package nor a plugin folder")
+        return Artifact(
+            arg, path, parent, [], "folder", [], error="a folder that is neither a package nor a plugin folder"
+        )
     if path.suffix == ".so":
         return Artifact(arg, path, parent, [module_name(path.name)], "extension", [path])
     if path.suffix == ".py":
         return Artifact(arg, path, parent, [path.stem], "source", [path])
-    return Artifact(arg, path, parent, [module_name(path.name)], "unknown", [path],
-                    error="not a Python module (expected .so, .py, .whl or a package folder)")
+    return Artifact(
+        arg,
+        path,
+        parent,
+        [module_name(path.name)],
+        "unknown",
+        [path],
+        error="not a Python module (expected .so, .py, .whl or a package folder)",
+    )
 
 
 def wheel_modules(root: Path) -> list[str]:
@@ -67,8 +75,7 @@ def wheel_modules(root: Path) -> list[str]:
     for info in sorted(root.glob("*.dist-info")):
         top = info / "top_level.txt"
         if top.is_file():
-            names = [n.strip() for n in top.read_text().splitlines()
-                     if n.strip() and "/" not in n]
+            names = [n.strip() for n in top.read_text().splitlines() if n.strip() and "/" not in n]
             found = [n for n in names if (root / n).exists() or any(root.glob(f"{n}.*"))]
             if found:
                 return sorted(dict.fromkeys(found))
@@ -111,8 +118,7 @@ def _folder(arg: str, path: Path, pattern: str, stack: ExitStack) -> list[Artifa
     return [a for group in found for a in group]
 
 
-def _expand_one(arg: str, path: Path, pattern: str, stack: ExitStack,
-                nested: bool = False) -> list[Artifact]:
+def _expand_one(arg: str, path: Path, pattern: str, stack: ExitStack, nested: bool = False) -> list[Artifact]:
     if not path.exists():
         raise InputError("no such file or directory", path=arg)
     if path.suffix == ".whl" and path.is_file():

@@ -76,8 +76,7 @@ def parse_targets(values: list[str]) -> list[Target]:
         for item in filter(None, (v.strip() for v in value.split(","))):
             names += list(TARGETS) if item == "all" else [str(Target.parse(item))]
     if not names:
-        raise InputError("at least one --target is needed (alpine/amd64, generic/arm64, ... "
-                         "or all)")
+        raise InputError("at least one --target is needed (alpine/amd64, generic/arm64, ... or all)")
     return [Target.parse(n) for n in dict.fromkeys(names)]
 
 
@@ -325,8 +324,7 @@ def _test_artifacts(plan: Plan, files: list[Path], types: list[str]
         bad = [f for f in report.failures if "does not contain a" not in f.message]
         if not [f for f in report.findings if f.ok]:
             bad = bad or report.failures
-    registered = sorted({n for f in report.findings if f.ok
-                         for n in f.details.get("registered", [])})
+    registered = sorted({n for f in report.findings if f.ok for n in f.details.get("registered", [])})
     details["registered"] = registered
     if bad:
         return False, f"{bad[0].kind.lower()}: {bad[0].message}", details
@@ -470,8 +468,7 @@ def build_target(plan: Plan, opts: BuildOptions, events: Events,
             return finding
         main = next((f for f in files if f.suffix == ".whl"), files[0])
         finding.file = str(plan.out_dir / main.name)
-        finding.details.update(artifact=main.name, size=main.stat().st_size,
-                               files=[f.name for f in files])
+        finding.details.update(artifact=main.name, size=main.stat().st_size, files=[f.name for f in files])
         ok, message = True, f"built {main.name} ({_human(main.stat().st_size)})"
         # 3. static checks here, import test in the runtime image
         if plan.runtime is not None and not cancel.is_set():

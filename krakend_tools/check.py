@@ -21,8 +21,9 @@ COMPILED_SOURCES = ("*.c", "*.cc", "*.cpp", "*.cxx", "*.pyx", "*.rs", "Cargo.tom
 COMPILED_BACKENDS = ("scikit_build_core", "mesonpy", "maturin", "pdm.backend.hooks", "enscons")
 
 
-def check_plugin(lock: Lockfile, manifest: Manifest, *, groups: Iterable[str] = (),
-                 extras: Iterable[str] = (), fix: bool = False) -> Report:
+def check_plugin(
+    lock: Lockfile, manifest: Manifest, *, groups: Iterable[str] = (), extras: Iterable[str] = (), fix: bool = False
+) -> Report:
     """Every incompatibility between ``lock`` and ``manifest``, in rule order."""
     started = time.perf_counter()
     selected = lock.select(manifest.marker_environment, groups, extras)
@@ -41,8 +42,11 @@ def check_plugin(lock: Lockfile, manifest: Manifest, *, groups: Iterable[str] = 
             (own if finding.ok else platform).append(finding)
     findings += platform + shared + own
     meta = {
-        "lockfile": str(lock.path), "tool": lock.tool, "lock_version": lock.lock_version,
-        "python": manifest.python.version, "libc": str(manifest.platform.libc),
+        "lockfile": str(lock.path),
+        "tool": lock.tool,
+        "lock_version": lock.lock_version,
+        "python": manifest.python.version,
+        "libc": str(manifest.platform.libc),
         "platform": f"{manifest.platform.os}/{manifest.platform.arch}",
         "packages": len(selected),
     }
@@ -57,14 +61,30 @@ def check_python(lock: Lockfile, manifest: Manifest) -> list[Finding]:
     found: list[Finding] = []
     spec = lock.requires_python
     if spec is not None and not spec.contains(have_version, prereleases=True):
-        found.append(Finding("python", "python", False, "requires-python does not admit the "
-                             "gateway's Python", have=str(spec), want=manifest.python.version,
-                             file=str(lock.path)))
+        found.append(
+            Finding(
+                "python",
+                "python",
+                False,
+                "requires-python does not admit the gateway's Python",
+                have=str(spec),
+                want=manifest.python.version,
+                file=str(lock.path),
+            )
+        )
     minor = ".".join(manifest.python.version.split(".")[:2])
     if lock.python_pin and lock.python_pin != minor and is_compiled_project(lock.path.parent):
-        found.append(Finding("python", "python", False, "a compiled plugin must be built for the "
-                             "gateway's Python minor version", have=lock.python_pin, want=minor,
-                             file=str(lock.path)))
+        found.append(
+            Finding(
+                "python",
+                "python",
+                False,
+                "a compiled plugin must be built for the gateway's Python minor version",
+                have=lock.python_pin,
+                want=minor,
+                file=str(lock.path),
+            )
+        )
     return found
 
 
@@ -89,12 +109,28 @@ def _check_shared(lock: Lockfile, pkg: LockedPackage, want: str, fix: bool) -> F
     except InvalidVersion:
         same = str(pkg.version) == want
     if same:
-        return Finding(pkg.name, "package", True, "same version as the gateway",
-                       have=str(pkg.version), want=want, file=str(lock.path), line=pkg.line)
-    return Finding(pkg.name, "package", False, "the gateway has another version",
-                   have=str(pkg.version), want=want, file=str(lock.path), line=pkg.line,
-                   fix=fix_commands(lock, pkg, want) if fix else [],
-                   details={"direct": pkg.direct})
+        return Finding(
+            pkg.name,
+            "package",
+            True,
+            "same version as the gateway",
+            have=str(pkg.version),
+            want=want,
+            file=str(lock.path),
+            line=pkg.line,
+        )
+    return Finding(
+        pkg.name,
+        "package",
+        False,
+        "the gateway has another version",
+        have=str(pkg.version),
+        want=want,
+        file=str(lock.path),
+        line=pkg.line,
+        fix=fix_commands(lock, pkg, want) if fix else [],
+        details={"direct": pkg.direct},
+    )
 
 
 def _check_plugin_only(lock: Lockfile, pkg: LockedPackage, manifest: Manifest) -> Finding:
@@ -103,12 +139,22 @@ def _check_plugin_only(lock: Lockfile, pkg: LockedPackage, manifest: Manifest) -
     def found(ok: bool, message: str, **details: Any) -> Finding:
         kind = "plugin-only" if ok else "platform"
         want = None if ok else _target_text(manifest)
-        return Finding(pkg.name, kind, ok, message, have=str(pkg.version), want=want,
-                       file=str(lock.path), line=pkg.line, details=details)
+        return Finding(
+            pkg.name,
+            kind,
+            ok,
+            message,
+            have=str(pkg.version),
+            want=want,
+            file=str(lock.path),
+            line=pkg.line,
+            details=details,
+        )
 
     if not pkg.has_file_names:
-        return found(True, f"only the plugin brings it; {lock.tool} records no file names, "
-                     "wheel compatibility not checked")
+        return found(
+            True, f"only the plugin brings it; {lock.tool} records no file names, wheel compatibility not checked"
+        )
     if not pkg.wheels and not pkg.sdist:
         return found(True, "only the plugin brings it")
     tags = tuple(manifest.tags)
@@ -119,14 +165,12 @@ def _check_plugin_only(lock: Lockfile, pkg: LockedPackage, manifest: Manifest) -
         return found(True, f"only the plugin brings it; wheel {best}", wheel=best)
     if pkg.sdist:
         why = "no wheel fits the target" if pkg.wheels else "only an sdist is locked"
-        return found(True, f"only the plugin brings it; {why}, would build from source in the builder",
-                     sdist=pkg.sdist)
+        return found(True, f"only the plugin brings it; {why}, would build from source in the builder", sdist=pkg.sdist)
     return found(False, _why_no_wheel(pkg.wheels, manifest), wheels=list(pkg.wheels))
 
 
 def _target_text(manifest: Manifest) -> str:
-    return (f"{manifest.python.interpreter_tag} {manifest.platform.libc} "
-            f"{manifest.platform.machine}")
+    return f"{manifest.python.interpreter_tag} {manifest.platform.libc} {manifest.platform.machine}"
 
 
 def _why_no_wheel(wheels: Iterable[str], manifest: Manifest) -> str:
@@ -141,14 +185,11 @@ def _why_no_wheel(wheels: Iterable[str], manifest: Manifest) -> str:
             if plat_machine is not None and plat_machine != machine:
                 reasons.append(f"wheels are for {plat_machine}, the gateway runs {machine}")
             elif need is not None and need.family != host.family:
-                reasons.append(f"wheels need {need.family} ({tag.platform}), the gateway has "
-                               f"{host}")
+                reasons.append(f"wheels need {need.family} ({tag.platform}), the gateway has {host}")
             elif need is not None and need.version > host.version:
-                reasons.append(f"wheels need {need} or newer ({tag.platform}), the gateway has "
-                               f"{host}")
+                reasons.append(f"wheels need {need} or newer ({tag.platform}), the gateway has {host}")
             else:
-                reasons.append(f"no wheel for {manifest.python.interpreter_tag} (have "
-                               f"{tag.interpreter}-{tag.abi})")
+                reasons.append(f"no wheel for {manifest.python.interpreter_tag} (have {tag.interpreter}-{tag.abi})")
     order = ("or newer", "need glibc", "need musl", "are for", "no wheel")
     reasons.sort(key=lambda r: next((i for i, key in enumerate(order) if key in r), 9))
     return reasons[0] if reasons else "no wheel or sdist fits the target"

@@ -36,8 +36,10 @@ class VersionOutput(StrEnum):
 
 ManifestOpt = Annotated[
     str | None,
-    typer.Option("--manifest", help="Gateway manifest (krakend version -o json). "
-                 "Default: $KRAKEND_MANIFEST, else the current environment."),
+    typer.Option(
+        "--manifest",
+        help="Gateway manifest (krakend version -o json). Default: $KRAKEND_MANIFEST, else the current environment.",
+    ),
 ]
 OutputOpt = Annotated[Output, typer.Option("-o", "--output", help="Result format.")]
 
@@ -51,33 +53,36 @@ def emit(report: Report, output: Output) -> None:
 
 @app.command("version")
 def version_cmd(
-    output: Annotated[VersionOutput, typer.Option("-o", "--output", help="text, or json: the manifest")]
-    = VersionOutput.text,
-    python: Annotated[str | None, typer.Option("--python", help="Introspect this interpreter instead")]
-    = None,
-    from_lock: Annotated[Path | None, typer.Option("--from-lock", help="The gateway's lockfile, "
-                         "for a gateway that cannot run here")] = None,
-    target: Annotated[str | None, typer.Option("--target", help="With --from-lock: alpine|generic "
-                      "/ amd64|arm64")] = None,
-    python_version: Annotated[str | None, typer.Option("--python-version", help="With --from-lock: "
-                              "X.Y.Z")] = None,
-    libc: Annotated[str | None, typer.Option("--libc", help="With --from-lock: GLIBC-2.36 or "
-                    "MUSL-1.2.4 (default by target)")] = None,
-    image: Annotated[str | None, typer.Option("--image", help="Read the manifest a builder or "
-                     "runtime image carries")] = None,
+    output: Annotated[
+        VersionOutput, typer.Option("-o", "--output", help="text, or json: the manifest")
+    ] = VersionOutput.text,
+    python: Annotated[str | None, typer.Option("--python", help="Introspect this interpreter instead")] = None,
+    from_lock: Annotated[
+        Path | None, typer.Option("--from-lock", help="The gateway's lockfile, for a gateway that cannot run here")
+    ] = None,
+    target: Annotated[
+        str | None, typer.Option("--target", help="With --from-lock: alpine|generic / amd64|arm64")
+    ] = None,
+    python_version: Annotated[str | None, typer.Option("--python-version", help="With --from-lock: X.Y.Z")] = None,
+    libc: Annotated[
+        str | None, typer.Option("--libc", help="With --from-lock: GLIBC-2.36 or MUSL-1.2.4 (default by target)")
+    ] = None,
+    image: Annotated[
+        str | None, typer.Option("--image", help="Read the manifest a builder or runtime image carries")
+    ] = None,
     manifest_file: ManifestOpt = None,
-    name: Annotated[str | None, typer.Option("--gateway-name", help="Gateway name to record")]
-    = None,
-    gw_version: Annotated[str | None, typer.Option("--gateway-version", help="Gateway version to "
-                          "record")] = None,
+    name: Annotated[str | None, typer.Option("--gateway-name", help="Gateway name to record")] = None,
+    gw_version: Annotated[str | None, typer.Option("--gateway-version", help="Gateway version to record")] = None,
 ) -> None:
     """Print the gateway manifest: Python, ABI, libc, platform, packages, host libraries."""
     from krakend_tools import manifest as mf
     from krakend_tools.errors import InputError
     from krakend_tools.platforms import Target
 
-    gateway = {"name": name or os.environ.get("KRAKEND_GATEWAY_NAME"),
-               "version": gw_version or os.environ.get("KRAKEND_GATEWAY_VERSION")}
+    gateway = {
+        "name": name or os.environ.get("KRAKEND_GATEWAY_NAME"),
+        "version": gw_version or os.environ.get("KRAKEND_GATEWAY_VERSION"),
+    }
     if from_lock is not None:
         if target is None or python_version is None:
             raise InputError("--from-lock needs --target and --python-version")
@@ -117,13 +122,13 @@ def _forward(name: str, module: str, summary: str) -> None:
         raise typer.Exit(import_module(f"krakend_tools.{module}").run(list(ctx.args)))
 
     command.__doc__ = f"{summary} (see krakend {name} --help)"
-    app.command(name, add_help_option=False,
-                context_settings={"ignore_unknown_options": True, "allow_extra_args": True})(command)
+    app.command(
+        name, add_help_option=False, context_settings={"ignore_unknown_options": True, "allow_extra_args": True}
+    )(command)
 
 
 _forward("check-plugin", "cli_check", "Compare a plugin's lockfile with the gateway manifest.")
-_forward("test-plugin", "cli_test_plugin", "Load compiled plugins the way the gateway does and "
-         "tell whether they work.")
+_forward("test-plugin", "cli_test_plugin", "Load compiled plugins the way the gateway does and tell whether they work.")
 
 
 def register_optional_commands() -> None:

@@ -23,8 +23,9 @@ def _table(report: Report) -> None:
     from rich.table import Table
 
     color = sys.stdout.isatty() and "NO_COLOR" not in os.environ
-    console = Console(file=sys.stdout, no_color=not color, highlight=False,
-                      force_terminal=color, width=None if color else 200)
+    console = Console(
+        file=sys.stdout, no_color=not color, highlight=False, force_terminal=color, width=None if color else 200
+    )
     table = Table(title=None, show_lines=False, box=None if not color else None)
     for col in ("TARGET", "RESULT", "ARTIFACT", "SIZE", "BUILD", "TEST"):
         table.add_column(col, no_wrap=col != "TEST")
@@ -38,13 +39,20 @@ def _table(report: Report) -> None:
             test += f" ({d['test_message']})"
         elif not f.ok:
             test = f.message
-        table.add_row(f.name, "OK" if f.ok else "KO", str(d.get("artifact") or "-"), size_text,
-                      f"{build_time:.1f}s" if isinstance(build_time, int | float) else "-",
-                      test)
+        table.add_row(
+            f.name,
+            "OK" if f.ok else "KO",
+            str(d.get("artifact") or "-"),
+            size_text,
+            f"{build_time:.1f}s" if isinstance(build_time, int | float) else "-",
+            test,
+        )
     console.print(table)
     failed = len(report.failures)
-    console.print(f"{len(report.findings) - failed} OK, {failed} KO in {report.elapsed:.1f}s; "
-                  f"logs: {', '.join(str(f.details.get('log')) for f in report.findings)}")
+    console.print(
+        f"{len(report.findings) - failed} OK, {failed} KO in {report.elapsed:.1f}s; "
+        f"logs: {', '.join(str(f.details.get('log')) for f in report.findings)}"
+    )
 
 
 class _Display:
@@ -56,12 +64,16 @@ class _Display:
 
         self.verbose = verbose
         self.console = Console(file=sys.stderr, highlight=False)
-        self.progress = Progress(SpinnerColumn(), TextColumn("{task.fields[target]:<14}"),
-                                 TextColumn("{task.description}"), TimeElapsedColumn(),
-                                 console=self.console, transient=False,
-                                 disable=not sys.stderr.isatty())
-        self.tasks = {t: self.progress.add_task("waiting", target=t, total=None)
-                      for t in targets}
+        self.progress = Progress(
+            SpinnerColumn(),
+            TextColumn("{task.fields[target]:<14}"),
+            TextColumn("{task.description}"),
+            TimeElapsedColumn(),
+            console=self.console,
+            transient=False,
+            disable=not sys.stderr.isatty(),
+        )
+        self.tasks = {t: self.progress.add_task("waiting", target=t, total=None) for t in targets}
         self.plain = not sys.stderr.isatty()
         self.started = time.monotonic()
 
@@ -72,8 +84,9 @@ class _Display:
             self.progress.update(task, description=short)
             if text in ("OK", "KO"):
                 self.progress.update(task, total=1, completed=1)
-        if self.plain and not text.startswith(("Step ", " ---> ", "Removing intermediate",
-                                               "Successfully", "Sending build context")):
+        if self.plain and not text.startswith(
+            ("Step ", " ---> ", "Removing intermediate", "Successfully", "Sending build context")
+        ):
             sys.stderr.write(f"[{time.monotonic() - self.started:6.1f}s] {target}: {text}\n")
 
     def log(self, target: str, line: str) -> None:
@@ -140,7 +153,9 @@ def register(app: typer.Typer) -> None:
 
         targets = core.parse_targets(target or [])
         opts = core.BuildOptions(
-            plugin_dir=plugin_dir.resolve(), targets=targets, out=out.resolve() if out else None,
+            plugin_dir=plugin_dir.resolve(),
+            targets=targets,
+            out=out.resolve() if out else None,
             base_images=core.parse_image_map(base_image or [], "--base-image"),
             runtime_base_images=core.parse_image_map(runtime_base_image or [],
                                                      "--runtime-base-image"),
@@ -165,8 +180,9 @@ def register(app: typer.Typer) -> None:
             with display.progress:
                 report = core.build(opts, events)
         except KeyboardInterrupt:
-            sys.stderr.write("krakend build: interrupted; its containers are removed and no "
-                             "partial artifact was written\n")
+            sys.stderr.write(
+                "krakend build: interrupted; its containers are removed and no partial artifact was written\n"
+            )
             raise typer.Exit(130) from None
         finally:
             signal.signal(signal.SIGTERM, previous)

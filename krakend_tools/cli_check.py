@@ -28,21 +28,35 @@ class ArgumentParser(argparse.ArgumentParser):
 
 
 def parser() -> argparse.ArgumentParser:
-    p = ArgumentParser(prog="krakend check-plugin",
-                description="Compare a plugin's lockfile with the gateway manifest.")
-    p.add_argument("lockfiles", nargs="*", type=Path, metavar="LOCKFILE",
-                   help="more lockfiles to check (as pre-commit passes them)")
-    p.add_argument("-s", "--sum", type=Path, metavar="LOCKFILE",
-                   help="the plugin's lockfile (default: autodetect in the current folder)")
-    p.add_argument("--manifest", metavar="FILE", help="gateway manifest (krakend version -o json); "
-                   "default: $KRAKEND_MANIFEST, else the current environment")
+    p = ArgumentParser(
+        prog="krakend check-plugin", description="Compare a plugin's lockfile with the gateway manifest."
+    )
+    p.add_argument(
+        "lockfiles",
+        nargs="*",
+        type=Path,
+        metavar="LOCKFILE",
+        help="more lockfiles to check (as pre-commit passes them)",
+    )
+    p.add_argument(
+        "-s",
+        "--sum",
+        type=Path,
+        metavar="LOCKFILE",
+        help="the plugin's lockfile (default: autodetect in the current folder)",
+    )
+    p.add_argument(
+        "--manifest",
+        metavar="FILE",
+        help="gateway manifest (krakend version -o json); default: $KRAKEND_MANIFEST, else the current environment",
+    )
     p.add_argument("-g", "--python", metavar="X.Y[.Z]", help="override the manifest's Python version")
-    p.add_argument("-l", "--libc", metavar="LIBC", help="override the manifest's libc "
-                   "(GLIBC-2.36 | MUSL-1.2.4)")
+    p.add_argument("-l", "--libc", metavar="LIBC", help="override the manifest's libc (GLIBC-2.36 | MUSL-1.2.4)")
     p.add_argument("-f", "--fix", action="store_true", help="print fix commands")
     p.add_argument("-o", "--output", choices=OUTPUTS, default="text", help="result format")
-    p.add_argument("--group", action="append", default=[], help="also check this optional "
-                   "dependency group (repeatable)")
+    p.add_argument(
+        "--group", action="append", default=[], help="also check this optional dependency group (repeatable)"
+    )
     p.add_argument("--extra", action="append", default=[], help="also check this extra (repeatable)")
     return p
 
@@ -57,8 +71,7 @@ def run(argv: list[str]) -> int:
     paths = ([args.sum] if args.sum is not None else []) + args.lockfiles
     locks = [load_lockfile(p) for p in paths or [find_lockfile(Path.cwd())]]
     manifest = mf.resolve(args.manifest).with_overrides(args.python, args.libc)
-    reports = [check_plugin(lock, manifest, groups=args.group, extras=args.extra, fix=args.fix)
-               for lock in locks]
+    reports = [check_plugin(lock, manifest, groups=args.group, extras=args.extra, fix=args.fix) for lock in locks]
     report = reports[0]
     for other in reports[1:]:
         report.findings += other.findings

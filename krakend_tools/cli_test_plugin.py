@@ -16,8 +16,7 @@ if TYPE_CHECKING:
     from krakend_tools.manifest import Manifest
 
 
-def docker_runner(image: str | None, target: str | None,
-                  manifest: Manifest | None) -> tuple[Runner, Manifest]:
+def docker_runner(image: str | None, target: str | None, manifest: Manifest | None) -> tuple[Runner, Manifest]:
     """The runner that probes inside a runtime image, and the manifest to check against:
     ``manifest`` when given, else the one the image carries."""
     from krakend_tools.image_manifest import manifest_from_labels
@@ -31,28 +30,32 @@ def docker_runner(image: str | None, target: str | None,
 
 
 def parser() -> argparse.ArgumentParser:
-    p = ArgumentParser(prog="krakend test-plugin",
-                       description="Load compiled plugins the way the gateway does and tell "
-                       "whether they work.")
-    p.add_argument("artifacts", nargs="+", metavar="ARTIFACT",
-                   help="plugins: extension .so, .py, package folder, wheel, or a plugin folder")
+    p = ArgumentParser(
+        prog="krakend test-plugin",
+        description="Load compiled plugins the way the gateway does and tell whether they work.",
+    )
+    p.add_argument(
+        "artifacts",
+        nargs="+",
+        metavar="ARTIFACT",
+        help="plugins: extension .so, .py, package folder, wheel, or a plugin folder",
+    )
     p.add_argument("-s", "--server", action="store_true", help="test it as a server (handler) plugin")
     p.add_argument("-c", "--client", action="store_true", help="test it as an HTTP client plugin")
-    p.add_argument("-m", "--modifier", action="store_true",
-                   help="test it as a request/response modifier")
-    p.add_argument("--manifest", metavar="FILE", help="gateway manifest (krakend version -o json); "
-                   "default: $KRAKEND_MANIFEST, else the current environment")
-    p.add_argument("--python", metavar="PATH", help="import with this interpreter (must match the "
-                   "manifest's)")
-    p.add_argument("--pattern", default=".so", help="in a plugin folder, test entries whose name "
-                   "contains this (default: .so)")
-    p.add_argument("-j", "--jobs", type=_positive, metavar="N", help="parallel imports (default: "
-                   "CPU count)")
-    p.add_argument("--timeout", type=float, default=30.0, metavar="S",
-                   help="seconds an import may take (default: 30)")
+    p.add_argument("-m", "--modifier", action="store_true", help="test it as a request/response modifier")
+    p.add_argument(
+        "--manifest",
+        metavar="FILE",
+        help="gateway manifest (krakend version -o json); default: $KRAKEND_MANIFEST, else the current environment",
+    )
+    p.add_argument("--python", metavar="PATH", help="import with this interpreter (must match the manifest's)")
+    p.add_argument(
+        "--pattern", default=".so", help="in a plugin folder, test entries whose name contains this (default: .so)"
+    )
+    p.add_argument("-j", "--jobs", type=_positive, metavar="N", help="parallel imports (default: CPU count)")
+    p.add_argument("--timeout", type=float, default=30.0, metavar="S", help="seconds an import may take (default: 30)")
     p.add_argument("--image", help="import inside this runtime image (Docker)")
-    p.add_argument("--target", help="import inside the runtime image of this target, e.g. "
-                   "alpine/arm64 (Docker)")
+    p.add_argument("--target", help="import inside the runtime image of this target, e.g. alpine/arm64 (Docker)")
     p.add_argument("-o", "--output", choices=OUTPUTS, default="text", help="result format")
     return p
 
@@ -81,6 +84,14 @@ def run(argv: list[str]) -> int:
         runner, manifest = docker_runner(args.image, args.target, given)
     else:
         manifest = mf.resolve(args.manifest)
-    report = test(args.artifacts, manifest, types, pattern=args.pattern, jobs=args.jobs,
-                  timeout=args.timeout, python=args.python, runner=runner)
+    report = test(
+        args.artifacts,
+        manifest,
+        types,
+        pattern=args.pattern,
+        jobs=args.jobs,
+        timeout=args.timeout,
+        python=args.python,
+        runner=runner,
+    )
     return render(report, args.output)

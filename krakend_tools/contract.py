@@ -42,22 +42,35 @@ from collections.abc import Callable, Mapping
 from typing import Any, Final, Protocol, runtime_checkable
 
 __all__ = [
-    "KINDS", "METHODS", "REGISTERERS", "TYPES",
-    "ClientFactory", "ClientHandler", "ClientRegisterer", "Context", "Logger",
-    "ModifierFactory", "ModifierFunc", "ModifierRegisterer", "RegisterClient",
-    "RegisterHandler", "RegisterModifier", "ServerFactory", "ServerHandler",
-    "ServerRegisterer", "protocol_for", "registerer_of",
+    "KINDS",
+    "METHODS",
+    "REGISTERERS",
+    "TYPES",
+    "ClientFactory",
+    "ClientHandler",
+    "ClientRegisterer",
+    "Context",
+    "Logger",
+    "ModifierFactory",
+    "ModifierFunc",
+    "ModifierRegisterer",
+    "RegisterClient",
+    "RegisterHandler",
+    "RegisterModifier",
+    "ServerFactory",
+    "ServerHandler",
+    "ServerRegisterer",
+    "protocol_for",
+    "registerer_of",
 ]
 
 TYPES: Final = ("server", "client", "modifier")
 """The plugin types, in the order the gateway (and ``test-plugin``) goes through them."""
 
-REGISTERERS: Final = {"server": "HandlerRegisterer", "client": "ClientRegisterer",
-                      "modifier": "ModifierRegisterer"}
+REGISTERERS: Final = {"server": "HandlerRegisterer", "client": "ClientRegisterer", "modifier": "ModifierRegisterer"}
 """Plugin type -> the module attribute the gateway looks up."""
 
-METHODS: Final = {"server": "register_handlers", "client": "register_clients",
-                  "modifier": "register_modifiers"}
+METHODS: Final = {"server": "register_handlers", "client": "register_clients", "modifier": "register_modifiers"}
 """Plugin type -> the registerer method the gateway calls."""
 
 KINDS: Final = {"server": "SERVER", "client": "CLIENT", "modifier": "MODIFIER"}
@@ -116,8 +129,9 @@ class RegisterClient(Protocol):
 class RegisterModifier(Protocol):
     """The ``register`` function ``register_modifiers`` receives."""
 
-    def __call__(self, name: str, factory: ModifierFactory, applies_to_request: bool,
-                 applies_to_response: bool, /) -> None: ...
+    def __call__(
+        self, name: str, factory: ModifierFactory, applies_to_request: bool, applies_to_response: bool, /
+    ) -> None: ...
 
 
 @runtime_checkable
@@ -155,8 +169,11 @@ class ContextAware(Protocol):
     def register_context(self, ctx: Context) -> None: ...
 
 
-_PROTOCOLS: Final[dict[str, type]] = {"server": ServerRegisterer, "client": ClientRegisterer,
-                                      "modifier": ModifierRegisterer}
+_PROTOCOLS: Final[dict[str, type]] = {
+    "server": ServerRegisterer,
+    "client": ClientRegisterer,
+    "modifier": ModifierRegisterer,
+}
 
 
 def protocol_for(kind: str) -> type:

@@ -20,22 +20,41 @@ ELF_MAGIC = b"\x7fELF"
 
 # e_machine -> uname machine name (the 32/64-bit and endianness variants are resolved below).
 _MACHINES: dict[int, str] = {
-    3: "i686", 8: "mips", 20: "ppc", 21: "ppc64", 22: "s390x", 40: "armv7l",
-    62: "x86_64", 183: "aarch64", 243: "riscv64", 258: "loongarch64",
+    3: "i686",
+    8: "mips",
+    20: "ppc",
+    21: "ppc64",
+    22: "s390x",
+    40: "armv7l",
+    62: "x86_64",
+    183: "aarch64",
+    243: "riscv64",
+    258: "loongarch64",
 }
 # uname machine -> (e_machine, ELF class, endianness) it needs.
 MACHINE_ABI: dict[str, tuple[int, int, str]] = {
-    "x86_64": (62, 64, "little"), "amd64": (62, 64, "little"),
-    "aarch64": (183, 64, "little"), "arm64": (183, 64, "little"),
+    "x86_64": (62, 64, "little"),
+    "amd64": (62, 64, "little"),
+    "aarch64": (183, 64, "little"),
+    "arm64": (183, 64, "little"),
     "aarch64_be": (183, 64, "big"),
-    "i386": (3, 32, "little"), "i486": (3, 32, "little"), "i586": (3, 32, "little"),
+    "i386": (3, 32, "little"),
+    "i486": (3, 32, "little"),
+    "i586": (3, 32, "little"),
     "i686": (3, 32, "little"),
-    "armv6l": (40, 32, "little"), "armv7l": (40, 32, "little"), "armv8l": (40, 32, "little"),
-    "ppc64le": (21, 64, "little"), "ppc64": (21, 64, "big"), "ppc": (20, 32, "big"),
-    "s390x": (22, 64, "big"), "riscv64": (243, 64, "little"),
+    "armv6l": (40, 32, "little"),
+    "armv7l": (40, 32, "little"),
+    "armv8l": (40, 32, "little"),
+    "ppc64le": (21, 64, "little"),
+    "ppc64": (21, 64, "big"),
+    "ppc": (20, 32, "big"),
+    "s390x": (22, 64, "big"),
+    "riscv64": (243, 64, "little"),
     "loongarch64": (258, 64, "little"),
-    "mips": (8, 32, "big"), "mipsel": (8, 32, "little"),
-    "mips64": (8, 64, "big"), "mips64el": (8, 64, "little"),
+    "mips": (8, 32, "big"),
+    "mipsel": (8, 32, "little"),
+    "mips64": (8, 64, "big"),
+    "mips64el": (8, 64, "little"),
 }
 
 _PT_LOAD, _PT_DYNAMIC, _PT_INTERP = 1, 2, 3
@@ -104,12 +123,21 @@ class ElfFacts:
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready facts (symbol lists are left out, except ``PyInit_*``)."""
         return {
-            "path": self.path, "class": self.elf_class, "endianness": self.endianness,
-            "machine": self.machine, "type": self.elf_type, "needed": self.needed,
-            "soname": self.soname, "interp": self.interp, "rpath": self.rpath,
-            "libc": self.libc, "libc_evidence": self.libc_evidence,
-            "version_needs": [{"library": n.library, "version": n.version, "symbols": n.symbols,
-                               "weak": n.weak} for n in self.version_needs],
+            "path": self.path,
+            "class": self.elf_class,
+            "endianness": self.endianness,
+            "machine": self.machine,
+            "type": self.elf_type,
+            "needed": self.needed,
+            "soname": self.soname,
+            "interp": self.interp,
+            "rpath": self.rpath,
+            "libc": self.libc,
+            "libc_evidence": self.libc_evidence,
+            "version_needs": [
+                {"library": n.library, "version": n.version, "symbols": n.symbols, "weak": n.weak}
+                for n in self.version_needs
+            ],
             "py_inits": self.py_inits,
         }
 
@@ -124,8 +152,10 @@ class _Reader:
         if length == 0:
             return b""
         if offset < 0 or length < 0 or offset + length > self.size:
-            raise ElfError(f"truncated or corrupt: {what} at offset {offset}+{length} "
-                           f"is past the end of the file ({self.size} bytes)")
+            raise ElfError(
+                f"truncated or corrupt: {what} at offset {offset}+{length} "
+                f"is past the end of the file ({self.size} bytes)"
+            )
         data = self._fetch(offset, length)
         if len(data) != length:
             raise ElfError(f"truncated: short read of {what}")
@@ -151,7 +181,7 @@ class _BytesReader(_Reader):
         self.data = data
 
     def _fetch(self, offset: int, length: int) -> bytes:
-        return self.data[offset:offset + length]
+        return self.data[offset : offset + length]
 
 
 class _InflateReader(_Reader):
@@ -188,7 +218,7 @@ def _cstr(table: bytes, offset: int) -> str:
     if offset >= len(table):
         raise ElfError(f"corrupt string table: offset {offset} out of range")
     end = table.find(b"\0", offset)
-    return table[offset:end if end >= 0 else len(table)].decode("utf-8", "replace")
+    return table[offset : end if end >= 0 else len(table)].decode("utf-8", "replace")
 
 
 def machine_name(e_machine: int, elf_class: int, endianness: str) -> str:
@@ -263,8 +293,7 @@ def read_elf_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, display: str) ->
 def _member_reader(zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> _Reader | None:
     """A direct reader for stored or deflated members; None for anything else."""
     fh = zf.fp
-    if fh is None or info.flag_bits & 1 or info.compress_type not in (
-            zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+    if fh is None or info.flag_bits & 1 or info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
         return None
     fh.seek(info.header_offset)
     local = fh.read(30)
@@ -308,9 +337,14 @@ def _parse(r: _Reader, display: str) -> ElfFacts:
     hdr = struct.unpack(hdr_fmt, r.read(16, struct.calcsize(hdr_fmt), "ELF header"))
     e_type, e_machine, _ver, _entry, phoff, _shoff, _flags, _ehsz, phentsize, phnum = hdr[:10]
     elf_class = 64 if is64 else 32
-    facts = ElfFacts(display, elf_class, endianness, e_machine,
-                     machine_name(e_machine, elf_class, endianness),
-                     _ELF_TYPES.get(e_type, f"0x{e_type:x}"))
+    facts = ElfFacts(
+        display,
+        elf_class,
+        endianness,
+        e_machine,
+        machine_name(e_machine, elf_class, endianness),
+        _ELF_TYPES.get(e_type, f"0x{e_type:x}"),
+    )
 
     # Program headers: what the loader maps, the interpreter and the dynamic segment.
     loads: list[tuple[int, int, int]] = []  # (vaddr, offset, filesz)
@@ -322,27 +356,25 @@ def _parse(r: _Reader, display: str) -> ElfFacts:
         ptable = r.read(phoff, phnum * phentsize, "program header table")
         for i in range(phnum):
             ph = struct.unpack_from(ph_fmt, ptable, i * phentsize)
-            p_type, offset, vaddr, filesz = (ph[0], ph[2], ph[3], ph[5]) if is64 else ph[:3] + (
-                ph[4],)
+            p_type, offset, vaddr, filesz = (ph[0], ph[2], ph[3], ph[5]) if is64 else ph[:3] + (ph[4],)
             if p_type == _PT_LOAD:
                 loads.append((vaddr, offset, filesz))
             elif p_type == _PT_DYNAMIC:
                 dynamic = (offset, filesz)
             elif p_type == _PT_INTERP:
-                facts.interp = r.read(offset, filesz, "PT_INTERP").split(b"\0")[0].decode(
-                    "utf-8", "replace")
+                facts.interp = r.read(offset, filesz, "PT_INTERP").split(b"\0")[0].decode("utf-8", "replace")
     for _vaddr, offset, filesz in loads:
         if offset + filesz > r.size:
-            raise ElfError(f"truncated: a loaded segment ends at byte {offset + filesz}, "
-                           f"the file has {r.size} bytes")
+            raise ElfError(f"truncated: a loaded segment ends at byte {offset + filesz}, the file has {r.size} bytes")
     if dynamic is not None:
         _read_dynamic(r, facts, e, is64, dynamic, loads)
     facts.libc, facts.libc_evidence = libc_of(facts.needed, facts.interp)
     return facts
 
 
-def _read_dynamic(r: _Reader, facts: ElfFacts, e: str, is64: bool, dynamic: tuple[int, int],
-                  loads: list[tuple[int, int, int]]) -> None:
+def _read_dynamic(
+    r: _Reader, facts: ElfFacts, e: str, is64: bool, dynamic: tuple[int, int], loads: list[tuple[int, int, int]]
+) -> None:
     def at(vaddr: int, what: str) -> int:
         for start, offset, filesz in loads:
             if start <= vaddr < start + filesz:
@@ -353,8 +385,7 @@ def _read_dynamic(r: _Reader, facts: ElfFacts, e: str, is64: bool, dynamic: tupl
     size = struct.calcsize(fmt)
     tags: dict[int, int] = {}
     strings: list[tuple[int, int]] = []  # (tag, string offset) in order
-    for tag, val in struct.iter_unpack(fmt, r.read(dynamic[0], dynamic[1] - dynamic[1] % size,
-                                                   "dynamic segment")):
+    for tag, val in struct.iter_unpack(fmt, r.read(dynamic[0], dynamic[1] - dynamic[1] % size, "dynamic segment")):
         if tag == 0:
             break
         if tag in (_DT_NEEDED, _DT_SONAME, _DT_RPATH, _DT_RUNPATH):
@@ -387,10 +418,8 @@ def _read_dynamic(r: _Reader, facts: ElfFacts, e: str, is64: bool, dynamic: tupl
             library = _cstr(dstr, vfile)
             aoff = off + vaux
             for _ in range(min(cnt, _MAX_TABLE)):
-                _h, flags, other, vname, anext = struct.unpack(e + "IHHII",
-                                                               r.read(aoff, 16, "vernaux"))
-                need_index.setdefault(other & 0x7FFF, (library, _cstr(dstr, vname),
-                                                       bool(flags & 2)))
+                _h, flags, other, vname, anext = struct.unpack(e + "IHHII", r.read(aoff, 16, "vernaux"))
+                need_index.setdefault(other & 0x7FFF, (library, _cstr(dstr, vname), bool(flags & 2)))
                 if not anext:
                     break
                 aoff += anext
@@ -399,8 +428,9 @@ def _read_dynamic(r: _Reader, facts: ElfFacts, e: str, is64: bool, dynamic: tupl
             off += vnext
     users: dict[int, list[str]] = {i: [] for i in need_index}
     if _DT_VERDEF in tags:
-        facts.version_defs = _version_defs(r, e, dstr, at(tags[_DT_VERDEF], "version defs"),
-                                           tags.get(_DT_VERDEFNUM, _MAX_TABLE))
+        facts.version_defs = _version_defs(
+            r, e, dstr, at(tags[_DT_VERDEF], "version defs"), tags.get(_DT_VERDEFNUM, _MAX_TABLE)
+        )
 
     if _DT_SYMTAB in tags:
         sym_fmt = e + ("IBBHQQ" if is64 else "IIIBBH")
@@ -411,8 +441,7 @@ def _read_dynamic(r: _Reader, facts: ElfFacts, e: str, is64: bool, dynamic: tupl
         data = r.read(at(tags[_DT_SYMTAB], "symbol table"), count * entsize, "dynamic symbols")
         versym: tuple[int, ...] = ()
         if _DT_VERSYM in tags and users and count:
-            versym = struct.unpack(f"{e}{count}H", r.read(at(tags[_DT_VERSYM], "versym"),
-                                                          count * 2, "symbol versions"))
+            versym = struct.unpack(f"{e}{count}H", r.read(at(tags[_DT_VERSYM], "versym"), count * 2, "symbol versions"))
         defined, undefined = facts.defined, facts.undefined
         find, strlen = dstr.find, len(dstr)
         for i, sym in enumerate(struct.iter_unpack(sym_fmt, data)):
@@ -422,7 +451,7 @@ def _read_dynamic(r: _Reader, facts: ElfFacts, e: str, is64: bool, dynamic: tupl
             if name_off >= strlen:
                 raise ElfError(f"corrupt string table: offset {name_off} out of range")
             end = find(b"\0", name_off)
-            name = dstr[name_off:end if end >= 0 else strlen].decode("utf-8", "replace")
+            name = dstr[name_off : end if end >= 0 else strlen].decode("utf-8", "replace")
             if shndx == _SHN_UNDEF:
                 undefined.append(name)
                 if versym:
@@ -431,8 +460,9 @@ def _read_dynamic(r: _Reader, facts: ElfFacts, e: str, is64: bool, dynamic: tupl
                         who.append(name)
             elif info >> 4 != _STB_LOCAL:
                 defined.append(name)
-    facts.version_needs = [VersionNeed(lib, name, sorted(users[i]), weak)
-                           for i, (lib, name, weak) in need_index.items()]
+    facts.version_needs = [
+        VersionNeed(lib, name, sorted(users[i]), weak) for i, (lib, name, weak) in need_index.items()
+    ]
 
 
 def _version_defs(r: _Reader, e: str, dstr: bytes, off: int, count: int) -> list[str]:
@@ -449,8 +479,7 @@ def _version_defs(r: _Reader, e: str, dstr: bytes, off: int, count: int) -> list
     return names
 
 
-def _symbol_count(r: _Reader, e: str, is64: bool, tags: dict[int, int],
-                  at: Callable[[int, str], int]) -> int:
+def _symbol_count(r: _Reader, e: str, is64: bool, tags: dict[int, int], at: Callable[[int, str], int]) -> int:
     """Number of dynamic symbols, from DT_HASH or DT_GNU_HASH (as the loader knows it)."""
     if _DT_HASH in tags:
         _nbucket, nchain = struct.unpack(e + "II", r.read(at(tags[_DT_HASH], "hash"), 8, "hash"))
@@ -460,8 +489,7 @@ def _symbol_count(r: _Reader, e: str, is64: bool, tags: dict[int, int],
     if _DT_GNU_HASH not in tags:
         return 0
     base = at(tags[_DT_GNU_HASH], "GNU hash")
-    nbuckets, symoffset, bloom_size, _shift = struct.unpack(e + "IIII",
-                                                            r.read(base, 16, "GNU hash"))
+    nbuckets, symoffset, bloom_size, _shift = struct.unpack(e + "IIII", r.read(base, 16, "GNU hash"))
     if nbuckets > _MAX_SYMBOLS or bloom_size > _MAX_SYMBOLS or symoffset > _MAX_SYMBOLS:
         raise ElfError("corrupt GNU hash table")
     buckets_at = base + 16 + bloom_size * (8 if is64 else 4)
@@ -472,8 +500,7 @@ def _symbol_count(r: _Reader, e: str, is64: bool, tags: dict[int, int],
     chain_at = buckets_at + 4 * nbuckets
     index = last
     while index < _MAX_SYMBOLS:  # walk the last chain to its end marker (low bit set)
-        (value,) = struct.unpack(e + "I", r.read(chain_at + 4 * (index - symoffset), 4,
-                                                 "GNU hash chain"))
+        (value,) = struct.unpack(e + "I", r.read(chain_at + 4 * (index - symoffset), 4, "GNU hash chain"))
         index += 1
         if value & 1:
             return index

@@ -232,14 +232,12 @@ class Engine:
                 decode=True)
             for chunk in stream:
                 if "error" in chunk:
-                    raise InputError(f"building image {tag} failed: "
-                                     f"{str(chunk['error']).strip().splitlines()[-1]}")
+                    raise InputError(f"building image {tag} failed: {str(chunk['error']).strip().splitlines()[-1]}")
                 line = str(chunk.get("stream") or chunk.get("status") or "").rstrip()
                 if line:
                     progress(line)
         except APIError as err:
-            raise InputError(f"building image {tag} failed: {api_message(err, platform)}") \
-                from None
+            raise InputError(f"building image {tag} failed: {api_message(err, platform)}") from None
 
     def remove_image(self, name: str) -> None:
         from docker.errors import APIError
@@ -356,18 +354,20 @@ def connect(url: str | None = None) -> Engine:
         url, source = docker_host()
     shown = url or "unix:///var/run/docker.sock"
     try:
-        client = docker.DockerClient(base_url=url, timeout=600) if url \
-            else docker.from_env(timeout=600)
+        client = docker.DockerClient(base_url=url, timeout=600) if url else docker.from_env(timeout=600)
         version = client.version()
     except DockerException as err:
         reason = str(err).splitlines()[0] if str(err) else type(err).__name__
         if "Permission denied" in reason:
             reason = "permission denied on the socket (add yourself to the docker group)"
-        elif "No such file" in reason or "Connection refused" in reason \
-                or "ConnectionRefused" in reason or "FileNotFound" in reason:
+        elif (
+            "No such file" in reason
+            or "Connection refused" in reason
+            or "ConnectionRefused" in reason
+            or "FileNotFound" in reason
+        ):
             reason = "nothing listening there"
-        raise InputError(f"cannot reach the Docker engine at {shown} ({source}): {reason}; "
-                         f"{START_HINT}") from None
+        raise InputError(f"cannot reach the Docker engine at {shown} ({source}): {reason}; {START_HINT}") from None
     arch = str(version.get("Arch") or "amd64")
     arch = {"x86_64": "amd64", "aarch64": "arm64"}.get(arch, arch)
     local = shown.startswith(("unix://", "npipe://"))

@@ -20,13 +20,14 @@ def fix_commands(lock: Lockfile, pkg: LockedPackage, want: str) -> list[str]:
     if tool == "poetry":
         if pkg.direct:
             return [f'poetry add "{pin}"']
-        return [f'# {pkg.name} is transitive: pin it as an explicit constraint, then re-lock',
-                f'poetry add --lock "{pin}"']
+        return [
+            f"# {pkg.name} is transitive: pin it as an explicit constraint, then re-lock",
+            f'poetry add --lock "{pin}"',
+        ]
     if tool == "pdm":
         if pkg.direct:
             return [f'pdm add "{pin}"']
-        return [f'# pyproject.toml: [tool.pdm.resolution.overrides] {pkg.name} = "=={want}"',
-                "pdm lock"]
+        return [f'# pyproject.toml: [tool.pdm.resolution.overrides] {pkg.name} = "=={want}"', "pdm lock"]
     if tool == "pipenv":
         if pkg.direct:
             return [f'pipenv install "{pin}"']
@@ -35,4 +36,3 @@ def fix_commands(lock: Lockfile, pkg: LockedPackage, want: str) -> list[str]:
         return [f"echo '{pin}' >> constraints.txt", "pip lock -c constraints.txt ."]
     source = lock.path.with_suffix(".in").name
     return [f"pip-compile --upgrade-package '{pin}' {source}"]
-

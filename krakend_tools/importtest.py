@@ -29,8 +29,7 @@ from typing import Any, Protocol
 PROBE_PATH = Path(__file__).with_name("_probe") / "krakend_probe.py"
 # Imported rather than run as a script, so its compiled bytecode is reused (~4 ms a probe);
 # its folder leaves sys.path before the plugin is imported.
-_BOOT = ("import sys; sys.path.insert(0, sys.argv.pop(1)); import krakend_probe; "
-         "del sys.path[0]; krakend_probe.run()")
+_BOOT = "import sys; sys.path.insert(0, sys.argv.pop(1)); import krakend_probe; del sys.path[0]; krakend_probe.run()"
 DEFAULT_TIMEOUT = 30.0
 STDERR_KEEP = 20_000  # characters of the probe's stderr kept for -o json
 MARKER = "krakend-probe: importing "  # probe.MARKER
@@ -80,14 +79,12 @@ class Runner(Protocol):
 
     description: str  # e.g. "local /usr/bin/python3.11" or "docker image:tag"
 
-    def run_probe(self, paths: Sequence[str], module: str, types: Sequence[str],
-                  timeout: float) -> Completed:
+    def run_probe(self, paths: Sequence[str], module: str, types: Sequence[str], timeout: float) -> Completed:
         """Run the probe for ``module`` with ``paths`` (host paths) first on sys.path."""
         ...
 
 
-def probe_argv(python: str, probe_path: str, paths: Sequence[str], module: str,
-               types: Sequence[str]) -> list[str]:
+def probe_argv(python: str, probe_path: str, paths: Sequence[str], module: str, types: Sequence[str]) -> list[str]:
     """``python -I -c BOOT PROBE_DIR --path P... --module M --type T...``."""
     argv = [python, "-I", "-c", _BOOT, posixpath.dirname(probe_path)]
     for path in paths:
@@ -160,8 +157,7 @@ class LocalRunner:
     (or garbage collection) removes them.
     """
 
-    def __init__(self, python: str, site_packages: Sequence[str] = (),
-                 probe_path: str | None = None) -> None:
+    def __init__(self, python: str, site_packages: Sequence[str] = (), probe_path: str | None = None) -> None:
         self.python = python
         self.site_packages = [p for p in site_packages if os.path.isdir(p)]
         self.probe_path = probe_path or str(PROBE_PATH)
@@ -182,10 +178,8 @@ class LocalRunner:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(pgid, signal.SIGKILL)
 
-    def run_probe(self, paths: Sequence[str], module: str, types: Sequence[str],
-                  timeout: float) -> Completed:
-        argv = probe_argv(self.python, self.probe_path, [*paths, *self.site_packages],
-                          module, types)
+    def run_probe(self, paths: Sequence[str], module: str, types: Sequence[str], timeout: float) -> Completed:
+        argv = probe_argv(self.python, self.probe_path, [*paths, *self.site_packages], module, types)
         return self.run(argv, timeout)
 
     def _scratch(self) -> str:
@@ -201,8 +195,14 @@ class LocalRunner:
         cwd = self._scratch()
         start = time.monotonic()
         try:
-            proc = subprocess.Popen(list(argv), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                    stderr=subprocess.PIPE, cwd=cwd, start_new_session=True)
+            proc = subprocess.Popen(
+                list(argv),
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                cwd=cwd,
+                start_new_session=True,
+            )
         except OSError as exc:
             return Completed(None, "", f"cannot run {argv[0]}: {exc.strerror}")
         assert proc.stdout is not None and proc.stderr is not None
@@ -221,9 +221,14 @@ class LocalRunner:
             proc.stdout.close()
             proc.stderr.close()
             _empty(cwd)
-        return Completed(proc.returncode, buffers[out_fd].decode(errors="replace"),
-                         buffers[err_fd].decode(errors="replace"), timed_out,
-                         time.monotonic() - start, leftovers)
+        return Completed(
+            proc.returncode,
+            buffers[out_fd].decode(errors="replace"),
+            buffers[err_fd].decode(errors="replace"),
+            timed_out,
+            time.monotonic() - start,
+            leftovers,
+        )
 
 
 def _remove_all(paths: list[str]) -> None:
@@ -247,8 +252,7 @@ def _empty(folder: str) -> None:
                 os.unlink(path)
 
 
-def _read_ready(sel: selectors.BaseSelector, buffers: dict[int, bytearray],
-                wait: float | None) -> bool:
+def _read_ready(sel: selectors.BaseSelector, buffers: dict[int, bytearray], wait: float | None) -> bool:
     """Read whatever is ready on the pipes; True once the exit fd (data None) is ready."""
     exited = False
     for key, _ in sel.select(wait):
@@ -263,8 +267,7 @@ def _read_ready(sel: selectors.BaseSelector, buffers: dict[int, bytearray],
     return exited
 
 
-def _pump_until_exit(proc: subprocess.Popen[bytes], buffers: dict[int, bytearray],
-                     timeout: float) -> bool:
+def _pump_until_exit(proc: subprocess.Popen[bytes], buffers: dict[int, bytearray], timeout: float) -> bool:
     """Collect output until ``proc`` exits (True) or ``timeout`` passes (False).
 
     Waits on a pidfd where there is one, so the exit is seen at once, not at a poll tick;
@@ -331,7 +334,7 @@ def _last_error_line(stderr: str) -> str:
 def _phase(stderr: str) -> str:
     """``" during import"`` or ``" while registering the server plugin"``, from the marks."""
     at = stderr.rfind(REGISTERING)
-    rest = stderr[at + len(REGISTERING):].split() if at >= 0 else []
+    rest = stderr[at + len(REGISTERING) :].split() if at >= 0 else []
     return f" while registering the {rest[0]} plugin" if rest else " during import"
 
 
@@ -342,17 +345,21 @@ def signal_name(signum: int) -> str:
         return f"signal {signum}"
 
 
-def parse_probe_output(completed: Completed, module: str = "",
-                       timeout: float | None = None) -> ProbeOutcome:
+def parse_probe_output(completed: Completed, module: str = "", timeout: float | None = None) -> ProbeOutcome:
     """Read a probe's JSON, or explain a crash, hang or exit without one."""
     stderr = completed.stderr[-STDERR_KEEP:]
-    outcome = ProbeOutcome(module, None, returncode=completed.returncode, stderr=stderr,
-                           elapsed=completed.elapsed, leftovers=completed.leftovers)
+    outcome = ProbeOutcome(
+        module,
+        None,
+        returncode=completed.returncode,
+        stderr=stderr,
+        elapsed=completed.elapsed,
+        leftovers=completed.leftovers,
+    )
     rc = completed.returncode
     data = None if completed.timed_out else _json_line(completed.stdout)
     if completed.timed_out:
-        outcome.error = (f"timed out after {timeout:g}s" if timeout is not None
-                         else "timed out")
+        outcome.error = f"timed out after {timeout:g}s" if timeout is not None else "timed out"
     elif data is not None:
         outcome.module = str(data.get("module") or module)
         outcome.file = data.get("file")
@@ -360,9 +367,12 @@ def parse_probe_output(completed: Completed, module: str = "",
         outcome.error = data.get("error")
         for kind, res in (data.get("results") or {}).items():
             outcome.results[kind] = TypeResult(
-                ok=bool(res.get("ok")), registered=list(res.get("registered") or []),
-                error=res.get("error"), problems=list(res.get("problems") or []),
-                hooks=list(res.get("hooks") or []))
+                ok=bool(res.get("ok")),
+                registered=list(res.get("registered") or []),
+                error=res.get("error"),
+                problems=list(res.get("problems") or []),
+                hooks=list(res.get("hooks") or []),
+            )
     elif rc is None:
         outcome.error = stderr.strip() or "the probe could not start"
     elif MARKER not in completed.stderr:
@@ -374,8 +384,9 @@ def parse_probe_output(completed: Completed, module: str = "",
     return outcome
 
 
-def import_test(runner: Runner, paths: Sequence[str], module: str, types: Sequence[str],
-                timeout: float = DEFAULT_TIMEOUT) -> ProbeOutcome:
+def import_test(
+    runner: Runner, paths: Sequence[str], module: str, types: Sequence[str], timeout: float = DEFAULT_TIMEOUT
+) -> ProbeOutcome:
     """Probe ``module`` with ``runner``: the whole import phase for one module."""
     completed = runner.run_probe(paths, module, types, timeout)
     return parse_probe_output(completed, module, timeout)

@@ -60,7 +60,8 @@ def open_plugin(path: Path) -> ModuleType:
     name = _module_name(path)
     if path.is_dir():
         spec = importlib.util.spec_from_file_location(
-            name, path / "__init__.py", submodule_search_locations=[str(path)])
+            name, path / "__init__.py", submodule_search_locations=[str(path)]
+        )
     else:
         spec = importlib.util.spec_from_file_location(name, path)
     if spec is None or spec.loader is None:
@@ -83,8 +84,9 @@ def _silent() -> None:
     """Tracebacks are not printed: the error line is returned instead."""
 
 
-def register_plugin(module: ModuleType, types: Sequence[str], result: LoadResult,
-                    logger: Any = None, ctx: Any = None) -> str | None:
+def register_plugin(
+    module: ModuleType, types: Sequence[str], result: LoadResult, logger: Any = None, ctx: Any = None
+) -> str | None:
     """Register every registerer ``module`` has among ``types``; the error, if any."""
     present = [t for t in types if hasattr(module, REGISTERERS[t])]
     if not present:
@@ -93,8 +95,7 @@ def register_plugin(module: ModuleType, types: Sequence[str], result: LoadResult
     errors = []
     for kind in present:
         recorder = probe.Recorder(kind)
-        res = probe.register_type(module, kind, logger, ctx, on_error=_silent,
-                                  recorder=recorder)
+        res = probe.register_type(module, kind, logger, ctx, on_error=_silent, recorder=recorder)
         if not res["ok"]:
             errors.append(str(res["error"]))
             continue
@@ -104,9 +105,14 @@ def register_plugin(module: ModuleType, types: Sequence[str], result: LoadResult
     return "; ".join(errors) or None
 
 
-def load(folder: str | Path, pattern: str = ".so", types: Sequence[str] = TYPES,
-         opener: Callable[[Path], ModuleType] = open_plugin,
-         logger: Any = None, ctx: Any = None) -> LoadResult:
+def load(
+    folder: str | Path,
+    pattern: str = ".so",
+    types: Sequence[str] = TYPES,
+    opener: Callable[[Path], ModuleType] = open_plugin,
+    logger: Any = None,
+    ctx: Any = None,
+) -> LoadResult:
     """Scan ``folder`` and load every matching plugin; errors are collected, never raised."""
     result = LoadResult()
     logger = logger if logger is not None else probe.Logger()
@@ -116,8 +122,7 @@ def load(folder: str | Path, pattern: str = ".so", types: Sequence[str] = TYPES,
         try:
             module = opener(path)
         except SystemExit as exc:
-            result.errors.append(f"plugin #{k} ({path}): exited with code {exc.code!r} "
-                                 "during import")
+            result.errors.append(f"plugin #{k} ({path}): exited with code {exc.code!r} during import")
             continue
         except BaseException as exc:  # noqa: BLE001 - a broken plugin is a result
             if isinstance(exc, KeyboardInterrupt):

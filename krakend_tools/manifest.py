@@ -71,8 +71,18 @@ class Manifest:
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
-        order = ["schema_version", "tools_version", "gateway", "python", "platform", "tags",
-                 "marker_environment", "distributions", "libraries", "site_packages"]
+        order = [
+            "schema_version",
+            "tools_version",
+            "gateway",
+            "python",
+            "platform",
+            "tags",
+            "marker_environment",
+            "distributions",
+            "libraries",
+            "site_packages",
+        ]
         data["platform"]["libc"] = {
             "family": data["platform"].pop("libc_family"),
             "version": data["platform"].pop("libc_version"),
@@ -110,8 +120,9 @@ class Manifest:
             if not (2 <= len(parts) <= 3 and all(p.isdigit() for p in parts)):
                 raise InputError(f"invalid Python version {python!r}: expected X.Y or X.Y.Z")
             if len(parts) == 2:
-                parts.append("0" if python != ".".join(self.python.version.split(".")[:2])
-                             else self.python.version.split(".")[2])
+                parts.append(
+                    "0" if python != ".".join(self.python.version.split(".")[:2]) else self.python.version.split(".")[2]
+                )
             full = ".".join(parts)
             tag = f"cp{parts[0]}{parts[1]}"
             data["python"].update(
@@ -121,7 +132,8 @@ class Manifest:
                 ext_suffix=self.python.ext_suffix.replace(self.python.interpreter_tag[2:], tag[2:], 1),
             )
             data["marker_environment"].update(
-                python_full_version=full, python_version=f"{parts[0]}.{parts[1]}",
+                python_full_version=full,
+                python_version=f"{parts[0]}.{parts[1]}",
                 implementation_version=full,
             )
         if libc is not None:
@@ -182,10 +194,10 @@ def from_facts(facts: dict[str, Any], gateway: dict[str, str | None] | None = No
         executable=facts.get("executable"),
     )
     machine = facts["machine"]
-    plat = PlatformInfo("linux", MACHINE_ARCH.get(machine, machine), machine,
-                        facts["libc_family"], facts["libc_version"])
-    libraries = {name: Library(path, symbol_versions(path))
-                 for name, path in sorted(facts["libraries"].items())}
+    plat = PlatformInfo(
+        "linux", MACHINE_ARCH.get(machine, machine), machine, facts["libc_family"], facts["libc_version"]
+    )
+    libraries = {name: Library(path, symbol_versions(path)) for name, path in sorted(facts["libraries"].items())}
     return Manifest(
         gateway=gateway or {"name": None, "version": None},
         python=python,
@@ -218,8 +230,9 @@ def introspect(python: str | None = None) -> dict[str, Any]:
     return facts
 
 
-def from_lock(lockfile: Path, target: Target, python_version: str, libc: str | None,
-              gateway: dict[str, str | None] | None = None) -> Manifest:
+def from_lock(
+    lockfile: Path, target: Target, python_version: str, libc: str | None, gateway: dict[str, str | None] | None = None
+) -> Manifest:
     """A manifest for a gateway that cannot run here, from its lockfile and target."""
     from krakend_tools.lockfiles import load_lockfile
 
@@ -233,19 +246,27 @@ def from_lock(lockfile: Path, target: Target, python_version: str, libc: str | N
     major, minor = parts[0], parts[1]
     multiarch = f"{target.machine}-linux-{'musl' if lib.family == 'musl' else 'gnu'}"
     facts: dict[str, Any] = {
-        "implementation": "cpython", "version": python_version,
+        "implementation": "cpython",
+        "version": python_version,
         "soabi": f"cpython-{major}{minor}-{multiarch}",
         "ext_suffix": f".cpython-{major}{minor}-{multiarch}.so",
-        "free_threaded": False, "debug": False, "executable": None,
-        "machine": target.machine, "libc_family": lib.family, "libc_version": lib.version_text,
+        "free_threaded": False,
+        "debug": False,
+        "executable": None,
+        "machine": target.machine,
+        "libc_family": lib.family,
+        "libc_version": lib.version_text,
         "marker_environment": target_environment(target, python_version),
-        "distributions": {}, "libraries": {}, "site_packages": [],
+        "distributions": {},
+        "libraries": {},
+        "site_packages": [],
     }
     manifest = from_facts(facts, gateway)
     lock = load_lockfile(lockfile)
     selected = lock.select(manifest.marker_environment)
-    manifest.distributions = {p.name: str(p.version) for p in sorted(selected, key=lambda p: p.name)
-                              if p.version is not None}
+    manifest.distributions = {
+        p.name: str(p.version) for p in sorted(selected, key=lambda p: p.name) if p.version is not None
+    }
     return manifest
 
 
@@ -292,4 +313,3 @@ def resolve(manifest_path: str | None) -> Manifest:
     if path:
         return load(path)
     return from_facts(introspect(None))
-

@@ -34,7 +34,8 @@ _VERSION = re.compile(r"^(.*?)_?(\d+(?:\.\d+)*)$")
 # Libraries whose GLIBC_x.y versions follow the glibc release number.
 _GLIBC_LIBS = re.compile(
     r"^(libc\.so\.6|libm\.so\.6|libpthread\.so\.0|libdl\.so\.2|librt\.so\.1|libutil\.so\.1|"
-    r"libresolv\.so\.2|libanl\.so\.1|libnsl\.so\.1|libmvec\.so\.1|ld-linux[-\w.]*|ld64\.so\.\d)$")
+    r"libresolv\.so\.2|libanl\.so\.1|libnsl\.so\.1|libmvec\.so\.1|ld-linux[-\w.]*|ld64\.so\.\d)$"
+)
 _GLIBC_NAMED = {"GLIBC_ABI_DT_RELR": (2, 36)}
 _SHOWN = 3  # symbols named per problem line
 
@@ -54,9 +55,14 @@ class StaticResult:
         return not self.problems
 
     def to_dict(self) -> dict[str, Any]:
-        return {"root": self.root, "ok": self.ok, "problems": self.problems,
-                "modules": self.modules, "notes": self.notes,
-                "files": [f.to_dict() for f in self.files]}
+        return {
+            "root": self.root,
+            "ok": self.ok,
+            "problems": self.problems,
+            "modules": self.modules,
+            "notes": self.notes,
+            "files": [f.to_dict() for f in self.files],
+        }
 
 
 def version_key(name: str) -> tuple[str, tuple[int, ...]] | None:
@@ -94,7 +100,7 @@ def _module_name(rel: Path) -> str:
     parts = list(rel.parts[:-1])
     for i, part in enumerate(parts):  # wheel .data/platlib|purelib installs at the top level
         if part.endswith(".data") and i + 1 < len(parts) and parts[i + 1] in ("platlib", "purelib"):
-            parts = parts[i + 2:]
+            parts = parts[i + 2 :]
             break
     package: list[str] = []
     for part in reversed(parts):
@@ -118,14 +124,19 @@ class _Checker:
         machine = self.m.platform.machine
         want = MACHINE_ABI.get(machine)
         if want is None:
-            return [] if f.machine == machine or f.machine.startswith("em_") else [
-                f"{f.path} is {f.machine}, gateway is {machine}"]
+            return (
+                []
+                if f.machine == machine or f.machine.startswith("em_")
+                else [f"{f.path} is {f.machine}, gateway is {machine}"]
+            )
         e_machine, bits, endian = want
         if f.e_machine != e_machine:
             return [f"{f.path} is {f.machine}, gateway is {machine}"]
         if (f.elf_class, f.endianness) != (bits, endian):
-            return [f"{f.path} is {f.elf_class}-bit {f.endianness}-endian ({f.machine}), "
-                    f"gateway is {machine} ({bits}-bit {endian}-endian)"]
+            return [
+                f"{f.path} is {f.elf_class}-bit {f.endianness}-endian ({f.machine}), "
+                f"gateway is {machine} ({bits}-bit {endian}-endian)"
+            ]
         return []
 
     def libc(self, f: ElfFacts) -> list[str]:
@@ -152,20 +163,21 @@ class _Checker:
             if need.version in lib.symbol_versions:
                 return None
             key = version_key(need.version)
-            same = sorted(k[1] for v in lib.symbol_versions
-                          if (k := version_key(v)) is not None and key is not None and k[0] == key[0])
+            same = sorted(
+                k[1]
+                for v in lib.symbol_versions
+                if (k := version_key(v)) is not None and key is not None and k[0] == key[0]
+            )
             has = _dotted(same[-1]) if same else f"no {key[0] if key else need.version} version"
             if _GLIBC_LIBS.match(need.library):
                 return f"needs {need.version} ({where}), gateway has {has}"
             return f"needs {need.version} ({where}), gateway's {need.library} has {has}"
         # No data on this library: only glibc's own versions can be judged, from its release.
         plat = self.m.platform
-        if (plat.libc_family != "glibc" or not plat.libc_version
-                or not _GLIBC_LIBS.match(need.library)):
+        if plat.libc_family != "glibc" or not plat.libc_version or not _GLIBC_LIBS.match(need.library):
             return None
         key = version_key(need.version)
-        wanted = _GLIBC_NAMED.get(need.version) or (
-            key[1] if key is not None and key[0] == "GLIBC" else None)
+        wanted = _GLIBC_NAMED.get(need.version) or (key[1] if key is not None and key[0] == "GLIBC" else None)
         if wanted is None:
             return None
         have = version_key("GLIBC_" + plat.libc_version)
@@ -174,15 +186,17 @@ class _Checker:
         return f"needs {need.version} ({where}), gateway has {plat.libc_version}"
 
     def libpython(self, f: ElfFacts) -> list[str]:
-        return [f"{f.path} links {name}: the gateway provides Python itself, "
-                f"build the extension without linking libpython"
-                for name in f.needed if _LIBPYTHON.match(name)]
+        return [
+            f"{f.path} links {name}: the gateway provides Python itself, build the extension without linking libpython"
+            for name in f.needed
+            if _LIBPYTHON.match(name)
+        ]
 
     def python(self, f: ElfFacts, rel: Path, result: StaticResult) -> None:
         """Suffix, ``PyInit_<name>`` and, for abi3 files, the stable ABI."""
         name = rel.name
         module = name.split(".")[0]
-        suffix = name[len(module):]
+        suffix = name[len(module) :]
         inits = f.py_inits
         if suffix not in self.suffixes:
             if _PY_SUFFIX.match(suffix) or f"PyInit_{module}" in inits:
@@ -192,8 +206,7 @@ class _Checker:
             return  # a plain shared library, not an extension module
         if f"PyInit_{module}" not in inits:
             has = f"it defines {', '.join(inits)}" if inits else "it defines no PyInit_ function"
-            result.problems.append(
-                f"{f.path}: no PyInit_{module}, so 'import {module}' fails ({has})")
+            result.problems.append(f"{f.path}: no PyInit_{module}, so 'import {module}' fails ({has})")
             return
         result.modules.append(_module_name(rel))
         if suffix == ".abi3.so":
@@ -231,8 +244,7 @@ class _Checker:
             return []
         shown = ", ".join(bad[:_SHOWN])
         more = f" and {len(bad) - _SHOWN} more" if len(bad) > _SHOWN else ""
-        return [f"{f.path}: abi3 module uses symbols outside Python "
-                f"{_dotted(version)}'s stable ABI: {shown}{more}"]
+        return [f"{f.path}: abi3 module uses symbols outside Python {_dotted(version)}'s stable ABI: {shown}{more}"]
 
     def _limited(self) -> dict[str, tuple[int, int] | None] | None:
         if self.limited is None and not self.limited_missing:
@@ -249,8 +261,7 @@ def stable_abi_table(debug: bool = False) -> dict[str, tuple[int, int] | None] |
         import abi3info
     except ImportError:
         return None
-    on = {"HAVE_FORK", "PY_HAVE_THREAD_NATIVE_ID"} | (
-        {"Py_REF_DEBUG", "Py_TRACE_REFS"} if debug else set())
+    on = {"HAVE_FORK", "PY_HAVE_THREAD_NATIVE_ID"} | ({"Py_REF_DEBUG", "Py_TRACE_REFS"} if debug else set())
     table: dict[str, tuple[int, int] | None] = {}
     for items in (abi3info.FUNCTIONS, abi3info.DATAS):
         for sym, item in items.items():
@@ -306,8 +317,7 @@ def check_wheel(wheel: Path, manifest: Manifest) -> StaticResult:
     return result
 
 
-def _evaluate(result: StaticResult, parsed: list[tuple[ElfFacts, Path]],
-              manifest: Manifest) -> None:
+def _evaluate(result: StaticResult, parsed: list[tuple[ElfFacts, Path]], manifest: Manifest) -> None:
     checker = _Checker(manifest)
     parsed.sort(key=lambda item: item[1].parts)
     result.files.extend(facts for facts, _ in parsed)
@@ -319,5 +329,6 @@ def _evaluate(result: StaticResult, parsed: list[tuple[ElfFacts, Path]],
         result.problems.extend(checker.libpython(facts))
         checker.python(facts, rel, result)
     if checker.limited_missing:
-        result.notes.append("abi3 modules were not checked against the stable ABI: "
-                            "the abi3info package is not installed")
+        result.notes.append(
+            "abi3 modules were not checked against the stable ABI: the abi3info package is not installed"
+        )

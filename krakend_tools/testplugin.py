@@ -63,8 +63,7 @@ def _soabi_of(python: str) -> str:
     """``SOABI`` of another interpreter; InputError when it does not run."""
     code = "import sysconfig; print(sysconfig.get_config_var('SOABI') or '')"
     try:
-        proc = subprocess.run([python, "-I", "-c", code], capture_output=True, text=True,
-                              timeout=30, check=False)
+        proc = subprocess.run([python, "-I", "-c", code], capture_output=True, text=True, timeout=30, check=False)
     except (OSError, subprocess.TimeoutExpired) as err:
         raise InputError(f"cannot run {python}: {err}") from None
     if proc.returncode != 0:
@@ -75,8 +74,9 @@ def _soabi_of(python: str) -> str:
 
 def _gateway_label(manifest: Manifest) -> str:
     plat = manifest.platform
-    return (f"linux/{plat.arch} {plat.libc_family} {plat.libc_version}, "
-            f"{manifest.python.soabi or manifest.python.version}").replace("  ", " ")
+    return (
+        f"linux/{plat.arch} {plat.libc_family} {plat.libc_version}, {manifest.python.soabi or manifest.python.version}"
+    ).replace("  ", " ")
 
 
 def plan_import(manifest: Manifest, python: str | None = None) -> ImportPlan:
@@ -85,21 +85,24 @@ def plan_import(manifest: Manifest, python: str | None = None) -> ImportPlan:
     if python is not None:
         have = _soabi_of(python)
         if want and have != want:
-            raise InputError(f"--python {python} is {have or 'unknown'}, "
-                             f"the manifest's gateway is {want}")
+            raise InputError(f"--python {python} is {have or 'unknown'}, the manifest's gateway is {want}")
         return ImportPlan(LocalRunner(python, manifest.site_packages))
     from krakend_tools.platforms import MACHINE_ARCH
 
-    host = f"linux/{MACHINE_ARCH.get(platform.machine(), platform.machine())} " \
-           f"{_host_libc_family()}"
+    host = f"linux/{MACHINE_ARCH.get(platform.machine(), platform.machine())} {_host_libc_family()}"
     plat = manifest.platform
     if plat.machine != platform.machine() or plat.libc_family != _host_libc_family():
-        return ImportPlan(None, f"the gateway ({_gateway_label(manifest)}) cannot run on this "
-                                f"host ({host}); use --image or --python")
+        return ImportPlan(
+            None, f"the gateway ({_gateway_label(manifest)}) cannot run on this host ({host}); use --image or --python"
+        )
     exe = manifest.python.executable
-    if exe and os.path.exists(exe) and os.path.exists(sys.executable) \
-            and os.path.samefile(exe, sys.executable) \
-            and sysconfig.get_config_var("SOABI") == want:
+    if (
+        exe
+        and os.path.exists(exe)
+        and os.path.exists(sys.executable)
+        and os.path.samefile(exe, sys.executable)
+        and sysconfig.get_config_var("SOABI") == want
+    ):
         return ImportPlan(LocalRunner(sys.executable, manifest.site_packages))
     if exe and os.access(exe, os.X_OK):
         try:
@@ -107,8 +110,7 @@ def plan_import(manifest: Manifest, python: str | None = None) -> ImportPlan:
                 return ImportPlan(LocalRunner(exe, manifest.site_packages))
         except InputError:
             pass
-    return ImportPlan(None, f"the gateway's interpreter ({exe or want}) is not on this host; "
-                            "use --python or --image")
+    return ImportPlan(None, f"the gateway's interpreter ({exe or want}) is not on this host; use --python or --image")
 
 
 def static_phase(artifact: Artifact, manifest: Manifest) -> tuple[list[str], dict[str, Any]]:
@@ -125,8 +127,9 @@ def static_phase(artifact: Artifact, manifest: Manifest) -> tuple[list[str], dic
     return problems, {"static": facts}
 
 
-def check_artifact(artifact: Artifact, manifest: Manifest, types: Sequence[str],
-                  plan: ImportPlan, timeout: float) -> ArtifactResult:
+def check_artifact(
+    artifact: Artifact, manifest: Manifest, types: Sequence[str], plan: ImportPlan, timeout: float
+) -> ArtifactResult:
     """Static phase, then (if clean and possible) the import phase, for one artifact."""
     res = ArtifactResult(artifact)
     if artifact.error:
@@ -167,8 +170,7 @@ def findings_for(res: ArtifactResult, types: Sequence[str]) -> list[Finding]:
     findings = []
     for kind in types:
         details = dict(base)
-        finding = Finding(name=art.name, kind=KINDS[kind], ok=False, file=art.name,
-                          details=details)
+        finding = Finding(name=art.name, kind=KINDS[kind], ok=False, file=art.name, details=details)
         findings.append(finding)
         if res.problems:
             finding.message = res.problems[0]
@@ -188,17 +190,22 @@ def findings_for(res: ArtifactResult, types: Sequence[str]) -> list[Finding]:
         merged = _merge(res.outcomes, kind)
         details["registered"] = merged.registered
         finding.ok = merged.ok
-        finding.message = (f"registered: {', '.join(merged.registered)}" if merged.ok
-                           else merged.error or "failed")
+        finding.message = f"registered: {', '.join(merged.registered)}" if merged.ok else merged.error or "failed"
     return findings
 
 
 def _probe_details(outcome: ProbeOutcome) -> dict[str, Any]:
-    return {"module": outcome.module, "file": outcome.file, "python": outcome.python,
-            "returncode": outcome.returncode, "elapsed": round(outcome.elapsed, 3),
-            "error": outcome.error, "stderr": outcome.stderr,
-            "leftover_processes": outcome.leftovers,
-            "results": {k: vars(v) for k, v in outcome.results.items()}}
+    return {
+        "module": outcome.module,
+        "file": outcome.file,
+        "python": outcome.python,
+        "returncode": outcome.returncode,
+        "elapsed": round(outcome.elapsed, 3),
+        "error": outcome.error,
+        "stderr": outcome.stderr,
+        "leftover_processes": outcome.leftovers,
+        "results": {k: vars(v) for k, v in outcome.results.items()},
+    }
 
 
 def _terminate_as_interrupt() -> Callable[[], None]:
@@ -217,13 +224,13 @@ def _terminate_as_interrupt() -> Callable[[], None]:
     return restore
 
 
-def _parallel(arts: list[Artifact], manifest: Manifest, kinds: list[str], plan: ImportPlan,
-              timeout: float, workers: int) -> list[ArtifactResult]:
+def _parallel(
+    arts: list[Artifact], manifest: Manifest, kinds: list[str], plan: ImportPlan, timeout: float, workers: int
+) -> list[ArtifactResult]:
     """check_artifact over a thread pool; on Ctrl-C the running probes are killed at once."""
     pool = ThreadPoolExecutor(max_workers=min(workers, len(arts)))
     try:
-        results = list(pool.map(
-            lambda a: check_artifact(a, manifest, kinds, plan, timeout), arts))
+        results = list(pool.map(lambda a: check_artifact(a, manifest, kinds, plan, timeout), arts))
     except BaseException:
         pool.shutdown(wait=False, cancel_futures=True)
         abort = getattr(plan.runner, "abort", None)
@@ -235,10 +242,17 @@ def _parallel(arts: list[Artifact], manifest: Manifest, kinds: list[str], plan: 
     return results
 
 
-def run(artifacts: Sequence[str], manifest: Manifest, types: Sequence[str], *,
-        pattern: str = DEFAULT_PATTERN, jobs: int | None = None,
-        timeout: float = DEFAULT_TIMEOUT, python: str | None = None,
-        runner: Runner | None = None) -> Report:
+def run(
+    artifacts: Sequence[str],
+    manifest: Manifest,
+    types: Sequence[str],
+    *,
+    pattern: str = DEFAULT_PATTERN,
+    jobs: int | None = None,
+    timeout: float = DEFAULT_TIMEOUT,
+    python: str | None = None,
+    runner: Runner | None = None,
+) -> Report:
     """Test every artifact for every plugin type; the report has one finding per pair."""
     start = time.monotonic()
     if not types:
@@ -263,12 +277,15 @@ def run(artifacts: Sequence[str], manifest: Manifest, types: Sequence[str], *,
             close()
     failed = {f.name for f in findings if not f.ok}
     meta: dict[str, Any] = {
-        "tested": len(results), "failed": len(failed), "types": kinds,
+        "tested": len(results),
+        "failed": len(failed),
+        "types": kinds,
         "import_phase": "skipped" if plan.runner is None else "run",
         "runner": plan.runner.description if plan.runner is not None else None,
-        "gateway": _gateway_label(manifest), "timeout": timeout, "jobs": workers,
+        "gateway": _gateway_label(manifest),
+        "timeout": timeout,
+        "jobs": workers,
     }
     if plan.skipped:
         meta["import_skipped"] = plan.skipped
     return Report("test-plugin", findings, time.monotonic() - start, meta)
-

@@ -27,10 +27,15 @@ BROKEN = FIXTURES / "broken-plugin"
 
 def test_targets_all_and_lists() -> None:
     assert [str(t) for t in core.parse_targets(["all"])] == [
-        "alpine/amd64", "alpine/arm64", "generic/amd64", "generic/arm64"]
-    assert [str(t) for t in core.parse_targets(["generic/x86_64,alpine/aarch64",
-                                                "generic/amd64"])] == [
-        "generic/amd64", "alpine/arm64"]
+        "alpine/amd64",
+        "alpine/arm64",
+        "generic/amd64",
+        "generic/arm64",
+    ]
+    assert [str(t) for t in core.parse_targets(["generic/x86_64,alpine/aarch64", "generic/amd64"])] == [
+        "generic/amd64",
+        "alpine/arm64",
+    ]
     with pytest.raises(InputError):
         core.parse_targets([])
     with pytest.raises(InputError):
@@ -44,18 +49,20 @@ def test_image_map_and_pyproject_table(tmp_path: Path) -> None:
     (tmp_path / "pyproject.toml").write_text(
         '[tool.krakend.build]\ncommand = "make"\ntypes = ["server"]\n'
         '[tool.krakend.build.base-images]\n"generic/amd64" = "mine:1"\n'
-        '"alpine/amd64" = "theirs:1"\n')
-    opts = core.BuildOptions(tmp_path, [Target.parse("generic/amd64")],
-                             base_images={"alpine/amd64": "cli:1"})
+        '"alpine/amd64" = "theirs:1"\n'
+    )
+    opts = core.BuildOptions(tmp_path, [Target.parse("generic/amd64")], base_images={"alpine/amd64": "cli:1"})
     core.apply_config(opts, core.plugin_config(tmp_path))
     assert opts.command == "make" and opts.types == ["server"]
     assert opts.base_images == {"alpine/amd64": "cli:1", "generic/amd64": "mine:1"}
 
 
 def test_error_line_is_the_compilers() -> None:
-    log = ("running build_ext\nsrc/broken.c: In function 'broken':\n"
-           "src/broken.c:4:12: error: 'undeclared_variable' undeclared (first use)\n"
-           "error: command '/usr/bin/gcc' failed with exit code 1\n")
+    log = (
+        "running build_ext\nsrc/broken.c: In function 'broken':\n"
+        "src/broken.c:4:12: error: 'undeclared_variable' undeclared (first use)\n"
+        "error: command '/usr/bin/gcc' failed with exit code 1\n"
+    )
     assert core.error_line(log).startswith("src/broken.c:4:12: error:")
 
 
@@ -70,8 +77,9 @@ def test_source_tar_skips_outputs(tmp_path: Path) -> None:
 
 
 def test_unreachable_engine_is_one_line_exit_2(tmp_path: Path) -> None:
-    proc = run_krakend("build", str(EXAMPLE), "--target", "generic/amd64",
-                       env={"DOCKER_HOST": f"unix://{tmp_path}/nothing.sock"})
+    proc = run_krakend(
+        "build", str(EXAMPLE), "--target", "generic/amd64", env={"DOCKER_HOST": f"unix://{tmp_path}/nothing.sock"}
+    )
     assert proc.returncode == 2
     lines = proc.stderr.strip().splitlines()
     assert lines[-1].startswith("krakend: error: cannot reach the Docker engine at unix://")
@@ -161,8 +169,9 @@ def test_docker_context_is_honoured(tmp_path: Path, monkeypatch: pytest.MonkeyPa
 
     meta = tmp_path / "contexts" / "meta" / hashlib.sha256(b"far").hexdigest()
     meta.mkdir(parents=True)
-    (meta / "meta.json").write_text(json.dumps(
-        {"Name": "far", "Endpoints": {"docker": {"Host": f"unix://{tmp_path}/far.sock"}}}))
+    (meta / "meta.json").write_text(
+        json.dumps({"Name": "far", "Endpoints": {"docker": {"Host": f"unix://{tmp_path}/far.sock"}}})
+    )
     (tmp_path / "config.json").write_text(json.dumps({"currentContext": "far"}))
     monkeypatch.delenv("DOCKER_HOST", raising=False)
     monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path))
@@ -187,8 +196,9 @@ def test_arm64_without_qemu_names_the_fix(monkeypatch: pytest.MonkeyPatch) -> No
 def test_platform_mismatch_message() -> None:
     from krakend_tools.engine import api_message
 
-    err = Exception("500 Server Error: pull access denied for local/x, repository does "
-                    "not exist or may require 'docker login'")
+    err = Exception(
+        "500 Server Error: pull access denied for local/x, repository does not exist or may require 'docker login'"
+    )
     text = api_message(err, "linux/arm64", "local/x")
     assert "not available for linux/arm64" in text and "local/x" in text
 
@@ -200,7 +210,6 @@ def test_bad_target_is_usage_error() -> None:
 
 # -- with a real engine: the default path, official-shaped bases from the local registry -------
 
-
 def _so_facts(wheel: Path, dest: Path) -> list[tuple[str, Any]]:
     from krakend_tools.elf import read_elf
 
@@ -210,8 +219,7 @@ def _so_facts(wheel: Path, dest: Path) -> list[tuple[str, Any]]:
 
 
 @pytest.fixture(scope="module")
-def built_all(docker_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory
-              ) -> tuple[Any, Path]:
+def built_all(docker_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> tuple[Any, Path]:
     out = tmp_path_factory.mktemp("dist")
     proc = run_krakend("build", str(EXAMPLE), "--target", "all", "-j", "2", "--out", str(out),
                        "-o", "json", env=docker_env, timeout=2400)
@@ -250,8 +258,7 @@ def test_build_all_targets_ok(built_all: tuple[Any, Path]) -> None:
         folder = out / f"{target.flavour}-{target.arch}"
         assert (folder / "build.log").is_file()
         assert f["details"]["test"] == "OK"
-        assert f["details"]["test_details"]["registered"] == [
-            "example-client", "example-handler", "example-modifier"]
+        assert f["details"]["test_details"]["registered"] == ["example-client", "example-handler", "example-modifier"]
         wheels = list(folder.glob("*.whl"))
         assert len(wheels) == 1 and wheels[0].stat().st_uid == os.getuid()
         assert not [p for p in out.iterdir() if p.name.startswith(".")]  # no staging left
@@ -306,7 +313,8 @@ def test_artifacts_repaired_for_the_gateway(built_all: tuple[Any, Path], tmp_pat
 @pytest.mark.docker
 @pytest.mark.slow
 def test_broken_plugin_ko_with_compiler_error_and_no_leftovers(
-        docker_env: dict[str, str], docker_client: Any, tmp_path: Path) -> None:
+    docker_env: dict[str, str], docker_client: Any, tmp_path: Path
+) -> None:
     before = our_containers(docker_client)
     proc = run_krakend("build", str(BROKEN), "--target", "generic/amd64", "--out",
                        str(tmp_path), "-o", "json", env=docker_env, timeout=900)
@@ -392,8 +400,7 @@ def test_base_python_patch_warns_minor_refuses(served: Any, docker_env: dict[str
 
 @pytest.mark.docker
 @pytest.mark.slow
-def test_timeout_removes_container(docker_env: dict[str, str], docker_client: Any,
-                                   tmp_path: Path) -> None:
+def test_timeout_removes_container(docker_env: dict[str, str], docker_client: Any, tmp_path: Path) -> None:
     before = our_containers(docker_client)
     proc = run_krakend("build", str(EXAMPLE), "--target", "generic/amd64", "--no-test",
                        "--command", "echo started; sleep 60", "--timeout", "3",
@@ -421,7 +428,8 @@ def test_custom_command_text_table_and_verbose_log(docker_env: dict[str, str],
 @pytest.mark.docker
 @pytest.mark.slow
 def test_interrupt_removes_container_and_leaves_no_artifact(
-        docker_env: dict[str, str], docker_client: Any, tmp_path: Path) -> None:
+    docker_env: dict[str, str], docker_client: Any, tmp_path: Path
+) -> None:
     import signal
     import subprocess
     import time
@@ -447,15 +455,24 @@ def test_interrupt_removes_container_and_leaves_no_artifact(
 
 
 @pytest.mark.docker
-def test_missing_base_image_is_one_line_exit_2(docker_env: dict[str, str],
-                                               tmp_path: Path) -> None:
-    proc = run_krakend("build", str(EXAMPLE), "--target", "generic/amd64", "--base-image",
-                       "generic/amd64=krakend-tools/no-such-base:1", "--out", str(tmp_path),
-                       env=docker_env, timeout=300)
+def test_missing_base_image_is_one_line_exit_2(docker_env: dict[str, str], tmp_path: Path) -> None:
+    proc = run_krakend(
+        "build",
+        str(EXAMPLE),
+        "--target",
+        "generic/amd64",
+        "--base-image",
+        "generic/amd64=krakend-tools/no-such-base:1",
+        "--out",
+        str(tmp_path),
+        env=docker_env,
+        timeout=300,
+    )
     assert proc.returncode == 2
     last = proc.stderr.strip().splitlines()[-1]
-    assert last.startswith("krakend: error: generic/amd64: base image "
-                           "krakend-tools/no-such-base:1 is not on this engine")
+    assert last.startswith(
+        "krakend: error: generic/amd64: base image krakend-tools/no-such-base:1 is not on this engine"
+    )
     assert "--base-image generic/amd64=IMAGE" in last
     assert not (tmp_path / "generic-amd64").exists()
 

@@ -14,16 +14,28 @@ GEO = FIXTURES / "plugins" / "geo-lookup"
 WIN = FIXTURES / "plugins" / "win-agent"
 CSV = FIXTURES / "plugins" / "csv-export"
 # What the geo-lookup plugin pins differently from the gateway (gateway/pyproject.toml).
-GEO_CONFLICTS = {"certifi": "2024.2.2", "charset-normalizer": "3.3.2", "idna": "3.6",
-                 "requests": "2.31.0", "urllib3": "1.26.18"}
-GEO_LOCKS = ["uv.lock", "poetry.lock", "pdm.lock", "pylock.toml", "pylock.uv.toml", "Pipfile.lock",
-             "requirements.txt"]
+GEO_CONFLICTS = {
+    "certifi": "2024.2.2",
+    "charset-normalizer": "3.3.2",
+    "idna": "3.6",
+    "requests": "2.31.0",
+    "urllib3": "1.26.18",
+}
+GEO_LOCKS = ["uv.lock", "poetry.lock", "pdm.lock", "pylock.toml", "pylock.uv.toml", "Pipfile.lock", "requirements.txt"]
 
 
-def gateway_manifest(tmp: Path, target: str = "generic/amd64", python: str = "3.11.7",
-                     libc: str | None = None) -> Path:
-    args = ["version", "-o", "json", "--from-lock", str(FIXTURES / "gateway" / "uv.lock"),
-            "--target", target, "--python-version", python]
+def gateway_manifest(tmp: Path, target: str = "generic/amd64", python: str = "3.11.7", libc: str | None = None) -> Path:
+    args = [
+        "version",
+        "-o",
+        "json",
+        "--from-lock",
+        str(FIXTURES / "gateway" / "uv.lock"),
+        "--target",
+        target,
+        "--python-version",
+        python,
+    ]
     proc = run_krakend(*args, *(["--libc", libc] if libc else []))
     assert proc.returncode == 0, proc.stderr
     path = tmp / f"gateway-{target.replace('/', '-')}-{python}.json"
@@ -37,8 +49,7 @@ def manifest(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def check_json(lock: Path, manifest: Path, *extra: str) -> tuple[int, dict[str, object]]:
-    proc = run_krakend("check-plugin", "-s", str(lock), "--manifest", str(manifest), "-o", "json",
-                       *extra)
+    proc = run_krakend("check-plugin", "-s", str(lock), "--manifest", str(manifest), "-o", "json", *extra)
     assert proc.returncode in (0, 1), proc.stderr
     return proc.returncode, json.loads(proc.stdout)
 
@@ -95,8 +106,7 @@ def test_autodetects_lockfile_in_current_folder(manifest: Path) -> None:
 
 
 def test_manifest_from_environment_variable(manifest: Path) -> None:
-    proc = run_krakend("check-plugin", "-s", str(GEO / "uv.lock"),
-                       env={"KRAKEND_MANIFEST": str(manifest)})
+    proc = run_krakend("check-plugin", "-s", str(GEO / "uv.lock"), env={"KRAKEND_MANIFEST": str(manifest)})
     assert proc.returncode == 1 and "want: 1.26.18" in proc.stdout
 
 
@@ -127,8 +137,7 @@ def test_python_rule_comes_first(manifest: Path) -> None:
     assert code == 1
     first = data["findings"][0]  # type: ignore[index]
     assert first["name"] == "python" and first["want"] == "3.10.0" and ">=3.11" in first["have"]
-    proc = run_krakend("check-plugin", "-s", str(GEO / "uv.lock"), "--manifest", str(manifest),
-                       "-g", "3.10")
+    proc = run_krakend("check-plugin", "-s", str(GEO / "uv.lock"), "--manifest", str(manifest), "-g", "3.10")
     assert proc.stdout.splitlines()[0] == "python"
 
 
@@ -136,8 +145,7 @@ def test_fix_commands_know_direct_from_transitive(manifest: Path) -> None:
     _, uv = check_json(GEO / "uv.lock", manifest, "-f")
     fixes = {name: f["fix"] for name, f in failures(uv).items()}
     assert fixes["requests"] == ['uv add "requests==2.31.0"']
-    assert any("constraint-dependencies" in line and "urllib3==1.26.18" in line
-               for line in fixes["urllib3"])
+    assert any("constraint-dependencies" in line and "urllib3==1.26.18" in line for line in fixes["urllib3"])
     _, poetry = check_json(GEO / "poetry.lock", manifest, "-f")
     assert failures(poetry)["requests"]["fix"] == ['poetry add "requests==2.31.0"']
     _, pdm = check_json(GEO / "pdm.lock", manifest, "-f")
@@ -157,21 +165,21 @@ def test_groups_and_extras_only_on_request(manifest: Path) -> None:
 
 
 def test_github_annotations_point_at_lockfile_lines(manifest: Path) -> None:
-    proc = run_krakend("check-plugin", "-s", str(GEO / "uv.lock"), "--manifest", str(manifest),
-                       "-o", "github")
+    proc = run_krakend("check-plugin", "-s", str(GEO / "uv.lock"), "--manifest", str(manifest), "-o", "github")
     line = next(x for x in proc.stdout.splitlines() if "title=package urllib3" in x)
     number = int(line.split("line=")[1].split(",")[0])
     text = (GEO / "uv.lock").read_text().splitlines()
     assert text[number - 1] == "[[package]]" or 'name = "urllib3"' in text[number - 1]
 
 
-@pytest.mark.parametrize("content, needle", [
-    ("[[package]]\nname = \n", ":2:"),
-    ("version = 1\n[[package]]\nname = 'x'\nversion = 'not a version!'\nsource = { registry = 'r' }\n",
-     "version"),
-])
-def test_broken_lockfiles_are_one_line_exit_2(tmp_path: Path, manifest: Path, content: str,
-                                               needle: str) -> None:
+@pytest.mark.parametrize(
+    "content, needle",
+    [
+        ("[[package]]\nname = \n", ":2:"),
+        ("version = 1\n[[package]]\nname = 'x'\nversion = 'not a version!'\nsource = { registry = 'r' }\n", "version"),
+    ],
+)
+def test_broken_lockfiles_are_one_line_exit_2(tmp_path: Path, manifest: Path, content: str, needle: str) -> None:
     lock = tmp_path / "uv.lock"
     lock.write_text(content)
     proc = run_krakend("check-plugin", "-s", str(lock), "--manifest", str(manifest))
@@ -182,8 +190,13 @@ def test_broken_lockfiles_are_one_line_exit_2(tmp_path: Path, manifest: Path, co
 
 
 def test_usage_errors_exit_2(tmp_path: Path) -> None:
-    for args in (["-o", "xml"], ["--bogus"], ["-s", str(tmp_path / "missing.lock")],
-                 ["-s", str(tmp_path)], ["-l", "BIONIC-1"]):
+    for args in (
+        ["-o", "xml"],
+        ["--bogus"],
+        ["-s", str(tmp_path / "missing.lock")],
+        ["-s", str(tmp_path)],
+        ["-l", "BIONIC-1"],
+    ):
         proc = run_krakend("check-plugin", *args, cwd=tmp_path)
         assert proc.returncode == 2, args
         assert proc.stderr.startswith("krakend") and proc.stderr.count("\n") == 1, proc.stderr

@@ -96,17 +96,20 @@ def test_recorder_accepts_valid_registrations() -> None:
     assert rec.names == ["kw"] and rec.problems == []
 
 
-@pytest.mark.parametrize(("kind", "args", "problem"), [
-    ("server", ("", server_factory), "is not a non-empty string"),
-    ("server", (42, server_factory), "<int> is not a non-empty string"),
-    ("client", ("c", "not callable"), "factory for 'c' is not callable (str)"),
-    ("server", ("s", one_arg), "takes 1 positional argument(s), the gateway passes 2"),
-    ("client", ("c", server_factory), "takes 2 positional argument(s), the gateway passes 1"),
-    ("modifier", ("m", one_arg, 1, False), "applies_to_request for 'm' is not a bool (int)"),
-    ("modifier", ("m", one_arg, False, False), "applies to neither request nor response"),
-    ("modifier", ("m", one_arg), "called with 2 argument(s)"),
-    ("server", ("s", server_factory, True), "register(name, factory) called with 3"),
-])
+@pytest.mark.parametrize(
+    ("kind", "args", "problem"),
+    [
+        ("server", ("", server_factory), "is not a non-empty string"),
+        ("server", (42, server_factory), "<int> is not a non-empty string"),
+        ("client", ("c", "not callable"), "factory for 'c' is not callable (str)"),
+        ("server", ("s", one_arg), "takes 1 positional argument(s), the gateway passes 2"),
+        ("client", ("c", server_factory), "takes 2 positional argument(s), the gateway passes 1"),
+        ("modifier", ("m", one_arg, 1, False), "applies_to_request for 'm' is not a bool (int)"),
+        ("modifier", ("m", one_arg, False, False), "applies to neither request nor response"),
+        ("modifier", ("m", one_arg), "called with 2 argument(s)"),
+        ("server", ("s", server_factory, True), "register(name, factory) called with 3"),
+    ],
+)
 def test_recorder_flags_bad_registrations(kind: str, args: tuple[Any, ...], problem: str) -> None:
     rec = record(kind, args)
     assert len(rec.problems) == 1, rec.problems
@@ -145,10 +148,8 @@ def test_register_type_on_the_fixtures() -> None:
     assert missing["error"] == "The plugin does not contain a HandlerRegisterer."
     typo = probe.register_type(load_fixture("registerer_without_method"), "server")
     assert typo["error"] == "HandlerRegisterer does not implement register_handlers(register)"
-    raises = probe.register_type(load_fixture("registerer_raises"), "client",
-                                 on_error=lambda: None)
-    assert raises["error"] == ("ClientRegisterer.register_clients raised ValueError: "
-                               "no backend configured")
+    raises = probe.register_type(load_fixture("registerer_raises"), "client", on_error=lambda: None)
+    assert raises["error"] == ("ClientRegisterer.register_clients raised ValueError: no backend configured")
     bad = probe.register_type(load_fixture("bad_registrations"), "server")
     assert not bad["ok"] and len(bad["problems"]) == 4
     assert bad["registered"] == ["dup", "arity"]

@@ -34,8 +34,17 @@ def runtime_images(docker_env: dict[str, str]) -> dict[str, str]:
 def glibc_build(docker_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The example plugin built for generic/amd64 (glibc), unpacked: the .so and package."""
     out = tmp_path_factory.mktemp("glibc")
-    proc = run_krakend("build", str(FIXTURES / "example-plugin"), "--target", "generic/amd64",
-                       "--no-test", "--out", str(out), env=docker_env, timeout=900)
+    proc = run_krakend(
+        "build",
+        str(FIXTURES / "example-plugin"),
+        "--target",
+        "generic/amd64",
+        "--no-test",
+        "--out",
+        str(out),
+        env=docker_env,
+        timeout=900,
+    )
     assert proc.returncode == 0, proc.stderr
     unpacked = out / "unpacked"
     with zipfile.ZipFile(next((out / "generic-amd64").glob("*.whl"))) as zf:
@@ -60,11 +69,13 @@ def test_runtime_images_carry_their_manifest(runtime_images: dict[str, str], ser
 
 
 def test_glibc_plugin_fails_in_alpine_runtime_naming_the_libc(
-        glibc_build: Path, docker_env: dict[str, str], docker_client: Any) -> None:
+    glibc_build: Path, docker_env: dict[str, str], docker_client: Any
+) -> None:
     before = our_containers(docker_client)
     so = next(glibc_build.rglob("*.so"))
-    proc = run_krakend("test-plugin", str(so), "-s", "--target", "alpine/amd64", "-o", "json",
-                       env=docker_env, timeout=600)
+    proc = run_krakend(
+        "test-plugin", str(so), "-s", "--target", "alpine/amd64", "-o", "json", env=docker_env, timeout=600
+    )
     assert proc.returncode == 1, proc.stdout + proc.stderr
     report = json.loads(proc.stdout)
     message = " ".join(f["message"] for f in report["findings"]).lower()
@@ -72,10 +83,20 @@ def test_glibc_plugin_fails_in_alpine_runtime_naming_the_libc(
     assert our_containers(docker_client) == before
 
 
-def test_glibc_plugin_passes_in_generic_runtime(glibc_build: Path,
-                                                docker_env: dict[str, str]) -> None:
-    proc = run_krakend("test-plugin", str(glibc_build / "krakend_example"), "-s", "-c", "-m",
-                       "--target", "generic/amd64", "-o", "json", env=docker_env, timeout=600)
+def test_glibc_plugin_passes_in_generic_runtime(glibc_build: Path, docker_env: dict[str, str]) -> None:
+    proc = run_krakend(
+        "test-plugin",
+        str(glibc_build / "krakend_example"),
+        "-s",
+        "-c",
+        "-m",
+        "--target",
+        "generic/amd64",
+        "-o",
+        "json",
+        env=docker_env,
+        timeout=600,
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     report = json.loads(proc.stdout)
     assert all(f["ok"] for f in report["findings"]), report

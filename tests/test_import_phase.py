@@ -34,8 +34,9 @@ def runner() -> LocalRunner:
     return LocalRunner(sys.executable)
 
 
-def probe(runner: LocalRunner, plugins: Path, module: str, timeout: float = 20,
-          types: list[str] | None = None) -> importtest.ProbeOutcome:
+def probe(
+    runner: LocalRunner, plugins: Path, module: str, timeout: float = 20, types: list[str] | None = None
+) -> importtest.ProbeOutcome:
     return import_test(runner, [str(plugins)], module, types or ALL, timeout)
 
 
@@ -74,8 +75,7 @@ def test_exit_at_import(runner: LocalRunner, plugins: Path, module: str) -> None
     assert probe(runner, plugins, module).error == "exited with code 3 during import"
 
 
-def test_exception_reports_its_last_line_and_keeps_stderr(runner: LocalRunner,
-                                                          plugins: Path) -> None:
+def test_exception_reports_its_last_line_and_keeps_stderr(runner: LocalRunner, plugins: Path) -> None:
     out = probe(runner, plugins, "hostile_raises")
     assert out.error == "RuntimeError: missing KRAKEND_PLUGIN_TOKEN"
     assert "Traceback (most recent call last)" in out.stderr
@@ -128,7 +128,8 @@ def test_probe_runs_in_a_scratch_folder(tmp_path: Path) -> None:
         "class HandlerRegisterer:\n"
         "    def register_handlers(self, register):\n"
         "        register(CWD, lambda c, n: n)\n"
-        "        register('found:' + ','.join(LEFT), lambda c, n: n)\n")
+        "        register('found:' + ','.join(LEFT), lambda c, n: n)\n"
+    )
     own = LocalRunner(sys.executable)
     first = probe(own, tmp_path, "cwd_plugin", types=["server"]).results["server"].registered
     second = probe(own, tmp_path, "cwd_plugin", types=["server"]).results["server"].registered
@@ -142,17 +143,20 @@ def test_probe_runs_in_a_scratch_folder(tmp_path: Path) -> None:
 
 def test_probe_needs_only_the_stdlib(plugins: Path) -> None:
     """The probe script runs as-is under another interpreter, without krakend_tools."""
-    other = next((p for p in ("/usr/bin/python3", "/usr/local/bin/python3")
-                  if os.access(p, os.X_OK)), sys.executable)
-    argv = importtest.probe_argv(other, str(importtest.PROBE_PATH), [str(plugins)],
-                                 "good_plugin", ["client"])
+    other = next((p for p in ("/usr/bin/python3", "/usr/local/bin/python3") if os.access(p, os.X_OK)), sys.executable)
+    argv = importtest.probe_argv(other, str(importtest.PROBE_PATH), [str(plugins)], "good_plugin", ["client"])
     assert argv[:2] == [other, "-I"] and str(importtest.PROBE_PATH.parent) in argv
     proc = subprocess.run(argv, capture_output=True, text=True, timeout=30, cwd="/")
     assert proc.returncode == 0, proc.stderr
     data = json.loads(proc.stdout.strip().splitlines()[-1])
     assert data["module"] == "good_plugin" and data["error"] is None
-    assert data["results"]["client"] == {"ok": True, "registered": ["good-client"],
-                                         "error": None, "problems": [], "hooks": []}
+    assert data["results"]["client"] == {
+        "ok": True,
+        "registered": ["good-client"],
+        "error": None,
+        "problems": [],
+        "hooks": [],
+    }
 
 
 def test_probe_usage_error_is_not_blamed_on_the_plugin(runner: LocalRunner) -> None:
@@ -168,8 +172,15 @@ def test_interpreter_that_does_not_exist() -> None:
 
 
 def test_parse_reads_the_last_json_line() -> None:
-    line = json.dumps({"module": "m", "file": "/p/m.py", "python": "3.11.7", "error": None,
-                       "results": {"server": {"ok": True, "registered": ["a"], "error": None}}})
+    line = json.dumps(
+        {
+            "module": "m",
+            "file": "/p/m.py",
+            "python": "3.11.7",
+            "error": None,
+            "results": {"server": {"ok": True, "registered": ["a"], "error": None}},
+        }
+    )
     out = parse_probe_output(Completed(0, "noise\n" + line + "\n", ""), "m")
     assert out.error is None and out.results["server"].registered == ["a"]
     killed = parse_probe_output(Completed(-9, "", importtest.MARKER + "m\n"), "m")

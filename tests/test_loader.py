@@ -18,8 +18,14 @@ import build  # noqa: E402  (fixtures/plugins_src/build.py)
 @pytest.fixture
 def folder(tmp_path: Path) -> Path:
     """A plugin folder: good, broken and irrelevant entries, plus a nested plugin."""
-    names = ["good_plugin.py", "missing_registerer.py", "hostile_raises.py",
-             "hostile_sys_exit.py", "registerer_raises.py", "bad_registrations.py"]
+    names = [
+        "good_plugin.py",
+        "missing_registerer.py",
+        "hostile_raises.py",
+        "hostile_sys_exit.py",
+        "registerer_raises.py",
+        "bad_registrations.py",
+    ]
     for name in names:
         shutil.copy(SRC / name, tmp_path / f"plug_{name}")
     (tmp_path / "README.txt").write_text("not a plugin")
@@ -54,14 +60,12 @@ def test_load_collects_every_error_and_counts_the_rest(folder: Path) -> None:
             assert path not in by_file
             continue
         assert by_file[path].startswith(f"plugin #{k} ({path}): ")
-    assert by_file[str(folder / "plug_hostile_raises.py")].endswith(
-        "RuntimeError: missing KRAKEND_PLUGIN_TOKEN")
-    assert by_file[str(folder / "plug_hostile_sys_exit.py")].endswith(
-        "exited with code 3 during import")
-    assert "does not contain any of HandlerRegisterer" in by_file[
-        str(folder / "plug_missing_registerer.py")]
+    assert by_file[str(folder / "plug_hostile_raises.py")].endswith("RuntimeError: missing KRAKEND_PLUGIN_TOKEN")
+    assert by_file[str(folder / "plug_hostile_sys_exit.py")].endswith("exited with code 3 during import")
+    assert "does not contain any of HandlerRegisterer" in by_file[str(folder / "plug_missing_registerer.py")]
     assert by_file[str(folder / "plug_registerer_raises.py")].endswith(
-        "ClientRegisterer.register_clients raised ValueError: no backend configured")
+        "ClientRegisterer.register_clients raised ValueError: no backend configured"
+    )
     assert "registered twice" in by_file[str(folder / "plug_bad_registrations.py")]
     assert not result.ok
 

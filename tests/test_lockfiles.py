@@ -32,11 +32,19 @@ WIN = FIX / "plugins" / "win-agent"
 
 
 def _env(sys_platform: str, system: str, machine: str, os_name: str = "posix") -> dict[str, str]:
-    return {"implementation_name": "cpython", "implementation_version": "3.11.7",
-            "os_name": os_name, "platform_machine": machine, "platform_release": "6.1.0",
-            "platform_system": system, "platform_version": "#1 SMP",
-            "python_full_version": "3.11.7", "platform_python_implementation": "CPython",
-            "python_version": "3.11", "sys_platform": sys_platform}
+    return {
+        "implementation_name": "cpython",
+        "implementation_version": "3.11.7",
+        "os_name": os_name,
+        "platform_machine": machine,
+        "platform_release": "6.1.0",
+        "platform_system": system,
+        "platform_version": "#1 SMP",
+        "python_full_version": "3.11.7",
+        "platform_python_implementation": "CPython",
+        "python_version": "3.11",
+        "sys_platform": sys_platform,
+    }
 
 
 LINUX = _env("linux", "Linux", "x86_64")
@@ -66,8 +74,10 @@ def _pylock_package(name: str, version: str, marker: str | None) -> str:
     text = f'\n[[packages]]\nname = "{name}"\nversion = "{version}"\n'
     if marker:
         text += f'marker = "{marker}"\n'
-    return text + (f'sdist = {{ name = "{name}-{version}.tar.gz", url = "https://registry.invalid/'
-                   f'packages/{name}-{version}.tar.gz", hashes = {{ sha256 = "00" }} }}\n')
+    return text + (
+        f'sdist = {{ name = "{name}-{version}.tar.gz", url = "https://registry.invalid/'
+        f'packages/{name}-{version}.tar.gz", hashes = {{ sha256 = "00" }} }}\n'
+    )
 
 
 def pins(packages: Iterable[LockedPackage]) -> set[str]:
@@ -81,28 +91,30 @@ WITH_MARKERS = [
     ("plugins/geo-lookup/uv.lock", "plugins/geo-lookup/expected/uv.txt", (), ()),
     ("plugins/geo-lookup/uv.lock", "plugins/geo-lookup/expected/uv-all.txt", ("dev",), ("yaml",)),
     ("plugins/geo-lookup/poetry.lock", "plugins/geo-lookup/expected/poetry.txt", (), ()),
-    ("plugins/geo-lookup/poetry.lock", "plugins/geo-lookup/expected/poetry-all.txt", ("dev",),
-     ("yaml",)),
+    ("plugins/geo-lookup/poetry.lock", "plugins/geo-lookup/expected/poetry-all.txt", ("dev",), ("yaml",)),
     ("plugins/geo-lookup/pdm.lock", "plugins/geo-lookup/expected/pdm.txt", (), ()),
-    ("plugins/geo-lookup/pdm.lock", "plugins/geo-lookup/expected/pdm-all.txt", ("dev",),
-     ("yaml",)),
+    ("plugins/geo-lookup/pdm.lock", "plugins/geo-lookup/expected/pdm-all.txt", ("dev",), ("yaml",)),
     ("plugins/geo-lookup/Pipfile.lock", "plugins/geo-lookup/expected/pipenv.txt", (), ()),
     ("plugins/csv-export/poetry.lock", "plugins/csv-export/expected/poetry.txt", (), ()),
-    ("plugins/csv-export/poetry.lock", "plugins/csv-export/expected/poetry-all.txt", ("dev",),
-     ("fast",)),
-    ("plugins/csv-export/lock-2.0/poetry.lock", "plugins/csv-export/lock-2.0/expected/poetry.txt",
-     (), ()),
-    ("plugins/csv-export/lock-2.0/poetry.lock",
-     "plugins/csv-export/lock-2.0/expected/poetry-all.txt", ("dev",), ("fast",)),
-    ("plugins/csv-export/lock-1.1/poetry.lock", "plugins/csv-export/lock-1.1/expected/poetry.txt",
-     (), ()),
-    ("plugins/csv-export/lock-1.1/poetry.lock",
-     "plugins/csv-export/lock-1.1/expected/poetry-all.txt", ("dev",), ("fast",)),
+    ("plugins/csv-export/poetry.lock", "plugins/csv-export/expected/poetry-all.txt", ("dev",), ("fast",)),
+    ("plugins/csv-export/lock-2.0/poetry.lock", "plugins/csv-export/lock-2.0/expected/poetry.txt", (), ()),
+    (
+        "plugins/csv-export/lock-2.0/poetry.lock",
+        "plugins/csv-export/lock-2.0/expected/poetry-all.txt",
+        ("dev",),
+        ("fast",),
+    ),
+    ("plugins/csv-export/lock-1.1/poetry.lock", "plugins/csv-export/lock-1.1/expected/poetry.txt", (), ()),
+    (
+        "plugins/csv-export/lock-1.1/poetry.lock",
+        "plugins/csv-export/lock-1.1/expected/poetry-all.txt",
+        ("dev",),
+        ("fast",),
+    ),
     ("plugins/win-agent/uv.lock", "plugins/win-agent/expected/uv.txt", (), ()),
     ("plugins/win-agent/uv.lock", "plugins/win-agent/expected/uv-all.txt", ("dev",), ("yaml",)),
     ("plugins/win-agent/poetry.lock", "plugins/win-agent/expected/poetry.txt", (), ()),
-    ("plugins/win-agent/poetry.lock", "plugins/win-agent/expected/poetry-all.txt", ("dev",),
-     ("yaml",)),
+    ("plugins/win-agent/poetry.lock", "plugins/win-agent/expected/poetry-all.txt", ("dev",), ("yaml",)),
 ]
 # pip's --dry-run --report of the same file, resolved on linux/x86_64
 PIP_READBACK = [
@@ -118,8 +130,9 @@ ALL_LOCKS = sorted({c[0] for c in WITH_MARKERS} | {c[0] for c in PIP_READBACK})
 
 @pytest.mark.parametrize("env_name", sorted(ENVS))
 @pytest.mark.parametrize(("lock", "readback", "groups", "extras"), WITH_MARKERS)
-def test_selection_matches_tool_readback(lock: str, readback: str, groups: tuple[str, ...],
-                                         extras: tuple[str, ...], env_name: str) -> None:
+def test_selection_matches_tool_readback(
+    lock: str, readback: str, groups: tuple[str, ...], extras: tuple[str, ...], env_name: str
+) -> None:
     env = ENVS[env_name]
     parsed = load_lockfile(FIX / lock)
     assert pins(parsed.select(env, groups, extras)) == expected(FIX / readback, env)
@@ -143,8 +156,13 @@ def test_pipenv_dev_only_readback() -> None:
 def test_detected_tool_and_lines(lock: str) -> None:
     path = FIX / lock
     parsed = load_lockfile(path)
-    tool = {"uv.lock": "uv", "poetry.lock": "poetry", "pdm.lock": "pdm",
-            "Pipfile.lock": "pipenv", "requirements.txt": "requirements"}.get(path.name, "pylock")
+    tool = {
+        "uv.lock": "uv",
+        "poetry.lock": "poetry",
+        "pdm.lock": "pdm",
+        "Pipfile.lock": "pipenv",
+        "requirements.txt": "requirements",
+    }.get(path.name, "pylock")
     assert parsed.tool == tool
     assert parsed.packages
     text = path.read_text().splitlines()
@@ -193,19 +211,17 @@ def test_universal_lock_with_two_versions_of_one_package() -> None:
         parsed = load_lockfile(WIN / lock)
         versions = sorted(str(p.version) for p in parsed.packages if p.name == "urllib3")
         assert versions == ["1.26.20", "2.2.3"], lock
-        assert pins(p for p in parsed.select(WINDOWS) if p.name == "urllib3") == {
-            "urllib3==1.26.20"}
-        assert pins(p for p in parsed.select(LINUX) if p.name == "urllib3") == {
-            "urllib3==2.2.3"}
+        assert pins(p for p in parsed.select(WINDOWS) if p.name == "urllib3") == {"urllib3==1.26.20"}
+        assert pins(p for p in parsed.select(LINUX) if p.name == "urllib3") == {"urllib3==2.2.3"}
     parsed = load_lockfile(WIN / "uv.lock")
     assert "urllib3==1.26.20" in parsed.edges or any(
-        e.target == "urllib3==1.26.20" for es in parsed.roots.values() for e in es)
+        e.target == "urllib3==1.26.20" for es in parsed.roots.values() for e in es
+    )
 
 
 def test_universal_requirements_with_two_versions() -> None:
     parsed = load_lockfile(WIN / "requirements.txt")
-    assert sorted(str(p.version) for p in parsed.packages if p.name == "urllib3") == [
-        "1.26.20", "2.2.3"]
+    assert sorted(str(p.version) for p in parsed.packages if p.name == "urllib3") == ["1.26.20", "2.2.3"]
     assert pins(parsed.select(WINDOWS)) >= {"urllib3==1.26.20", "pywin32-ctypes==0.2.3"}
     assert "urllib3==2.2.3" not in pins(parsed.select(WINDOWS))
     assert pins(p for p in parsed.select(ARM) if p.name == "urllib3") == {"urllib3==2.2.3"}
@@ -220,9 +236,10 @@ def test_uv_project_extra_that_names_the_project_itself(tmp_path: Path) -> None:
         '[package.optional-dependencies]\nall = [{ name = "me", extra = ["fast", "yaml"] }]\n'
         'fast = [{ name = "ujson" }]\nyaml = [{ name = "pyyaml" }]\n\n'
         '[package.dev-dependencies]\ntest = [{ name = "iniconfig" }]\n\n'
-        '[[package]]\nname = "ujson"\nversion = "5.13.0"\n' + reg + '\n'
-        '[[package]]\nname = "pyyaml"\nversion = "6.0.1"\n' + reg + '\n'
-        '[[package]]\nname = "iniconfig"\nversion = "2.3.1"\n' + reg)
+        '[[package]]\nname = "ujson"\nversion = "5.13.0"\n' + reg + "\n"
+        '[[package]]\nname = "pyyaml"\nversion = "6.0.1"\n' + reg + "\n"
+        '[[package]]\nname = "iniconfig"\nversion = "2.3.1"\n' + reg
+    )
     parsed = load_lockfile(path)
     assert parsed.project == "me" and parsed.select(LINUX) == []
     assert pins(parsed.select(LINUX, extras=["all"])) == {"ujson==5.13.0", "pyyaml==6.0.1"}
@@ -232,12 +249,19 @@ def test_uv_project_extra_that_names_the_project_itself(tmp_path: Path) -> None:
 
 def test_pylock_extras_and_dependency_groups_markers(tmp_path: Path) -> None:
     path = tmp_path / "pylock.toml"
-    head = ('lock-version = "1.0"\ncreated-by = "hand"\nextras = ["yaml"]\n'
-            'dependency-groups = ["dev"]\n')
-    path.write_text(head + "".join(_pylock_package(*p) for p in [
-        ("requests", "2.32.5", None), ("pyyaml", "6.0.3", "'yaml' in extras"),
-        ("iniconfig", "2.3.1", "'dev' in dependency_groups"),
-        ("colorama", "0.4.6", "sys_platform == 'win32'")]))
+    head = 'lock-version = "1.0"\ncreated-by = "hand"\nextras = ["yaml"]\ndependency-groups = ["dev"]\n'
+    path.write_text(
+        head
+        + "".join(
+            _pylock_package(*p)
+            for p in [
+                ("requests", "2.32.5", None),
+                ("pyyaml", "6.0.3", "'yaml' in extras"),
+                ("iniconfig", "2.3.1", "'dev' in dependency_groups"),
+                ("colorama", "0.4.6", "sys_platform == 'win32'"),
+            ]
+        )
+    )
     parsed = load_lockfile(path)
     assert pins(parsed.select(LINUX)) == {"requests==2.32.5"}
     assert pins(parsed.select(LINUX, extras=["yaml"])) == {"requests==2.32.5", "pyyaml==6.0.3"}
@@ -255,13 +279,20 @@ def test_pylock_project_itself_is_not_a_package() -> None:
 
 # --- what each format records ---------------------------------------------------------------
 
+
 def test_gateway_facts() -> None:
     parsed = load_lockfile(FIX / "gateway" / "uv.lock")
     assert parsed.project == "gateway"
     assert str(parsed.requires_python) == ">=3.11"
     assert pins(parsed.select(LINUX)) == {
-        "requests==2.31.0", "urllib3==1.26.18", "idna==3.6", "certifi==2024.2.2",
-        "charset-normalizer==3.3.2", "pyyaml==6.0.1", "msgpack==1.0.7"}
+        "requests==2.31.0",
+        "urllib3==1.26.18",
+        "idna==3.6",
+        "certifi==2024.2.2",
+        "charset-normalizer==3.3.2",
+        "pyyaml==6.0.1",
+        "msgpack==1.0.7",
+    }
     assert all(p.direct for p in parsed.packages)
 
 
@@ -270,13 +301,14 @@ def test_uv_direct_wheels_and_sdist_only() -> None:
     by_name = {p.name: p for p in parsed.packages}
     assert by_name["requests"].direct and not by_name["urllib3"].direct
     assert by_name["docopt"].wheels == () and by_name["docopt"].sdist == "docopt-0.6.2.tar.gz"
-    assert any(w.endswith("manylinux_2_17_x86_64.manylinux2014_x86_64.whl")
-               or "x86_64" in w for w in by_name["charset-normalizer"].wheels)
+    assert any(
+        w.endswith("manylinux_2_17_x86_64.manylinux2014_x86_64.whl") or "x86_64" in w
+        for w in by_name["charset-normalizer"].wheels
+    )
     assert all(p.source == "registry" for p in parsed.packages)
 
 
-@pytest.mark.parametrize("lock", ["poetry.lock", "pdm.lock", "pylock.uv.toml", "Pipfile.lock",
-                                  "requirements.txt"])
+@pytest.mark.parametrize("lock", ["poetry.lock", "pdm.lock", "pylock.uv.toml", "Pipfile.lock", "requirements.txt"])
 def test_direct_dependencies(lock: str) -> None:
     parsed = load_lockfile(GEO / lock)
     by_name = {p.name: p for p in parsed.packages}
@@ -297,9 +329,9 @@ def test_file_names_per_format() -> None:
     assert pip_lock["certifi"].wheels == ("certifi-2026.10.18-py3-none-any.whl",)
 
 
-@pytest.mark.parametrize(("lock", "version"), [("poetry.lock", "2.1"),
-                                               ("lock-2.0/poetry.lock", "2.0"),
-                                               ("lock-1.1/poetry.lock", "1.1")])
+@pytest.mark.parametrize(
+    ("lock", "version"), [("poetry.lock", "2.1"), ("lock-2.0/poetry.lock", "2.0"), ("lock-1.1/poetry.lock", "1.1")]
+)
 def test_poetry_lock_versions(lock: str, version: str) -> None:
     # Real lockfiles: written by Poetry 2.5.1, 1.8.5 and 1.1.15 (see regen-fixtures.sh).
     parsed = load_lockfile(CSV / lock)
@@ -324,9 +356,12 @@ def test_poetry_old_lock_without_pyproject_is_read_flat(tmp_path: Path) -> None:
 
 def test_poetry_markers_per_group(tmp_path: Path) -> None:
     path = tmp_path / "poetry.lock"
-    path.write_text(_poetry_lock(
-        'groups = ["main", "dev"]\n'
-        'markers = {main = "sys_platform == \\"win32\\"", dev = "python_version >= \\"3.8\\""}'))
+    path.write_text(
+        _poetry_lock(
+            'groups = ["main", "dev"]\n'
+            'markers = {main = "sys_platform == \\"win32\\"", dev = "python_version >= \\"3.8\\""}'
+        )
+    )
     parsed = load_lockfile(path)
     assert parsed.select(LINUX) == []
     assert pins(parsed.select(WINDOWS)) == {"colorama==0.4.6"}
@@ -342,42 +377,43 @@ def test_poetry_caret_python_versions(tmp_path: Path) -> None:
     assert not load_lockfile(path).requires_python.contains("3.12.0")  # type: ignore[union-attr]
 
 
-def _poetry_lock(extra: str, *, version: str = "0.4.6", python: str = ">=3.11",
-                 lock_version: str = "2.1") -> str:
-    return ('[[package]]\nname = "colorama"\nversion = "' + version + '"\ndescription = ""\n'
-            'optional = false\npython-versions = "*"\n' + extra + '\nfiles = []\n\n'
-            f'[metadata]\nlock-version = "{lock_version}"\npython-versions = "{python}"\n'
-            'content-hash = "0"\n')
+def _poetry_lock(extra: str, *, version: str = "0.4.6", python: str = ">=3.11", lock_version: str = "2.1") -> str:
+    return (
+        '[[package]]\nname = "colorama"\nversion = "' + version + '"\ndescription = ""\n'
+        'optional = false\npython-versions = "*"\n' + extra + "\nfiles = []\n\n"
+        f'[metadata]\nlock-version = "{lock_version}"\npython-versions = "{python}"\n'
+        'content-hash = "0"\n'
+    )
 
 
 # --- requirements files ------------------------------------------------------------------------
+
 
 def test_requirements_includes_constraints_hashes_and_via(tmp_path: Path) -> None:
     (tmp_path / "base.txt").write_text("idna==3.6\n")
     (tmp_path / "constraints.txt").write_text("pyyaml==6.0.1\nnot-listed==1.0\n")
     req = tmp_path / "requirements.txt"
     req.write_text(
-        "# comment\n"                                                     # 1
-        "--index-url https://registry.invalid/simple\n"                   # 2
-        "-r base.txt\n"                                                   # 3
-        "-c constraints.txt\n"                                            # 4
-        "requests==2.31.0 \\\n"                                           # 5
-        "    --hash=sha256:aaaa \\\n"                                     # 6
-        "    --hash=sha256:bbbb\n"                                        # 7
-        "    # via -r requirements.in\n"                                  # 8
-        "urllib3==1.26.18 ; python_version >= '3.7'  # pinned\n"          # 9
-        "    # via\n"                                                     # 10
-        "    #   requests\n"                                              # 11
-        "colorama==0.4.6; sys_platform == 'win32'\n"                      # 12
-        "    # via -r requirements.in\n"                                  # 13
-        "pyyaml\n"                                                        # 14
-        "-e git+https://example.invalid/repo.git#egg=localpkg\n"          # 15
+        "# comment\n"  # 1
+        "--index-url https://registry.invalid/simple\n"  # 2
+        "-r base.txt\n"  # 3
+        "-c constraints.txt\n"  # 4
+        "requests==2.31.0 \\\n"  # 5
+        "    --hash=sha256:aaaa \\\n"  # 6
+        "    --hash=sha256:bbbb\n"  # 7
+        "    # via -r requirements.in\n"  # 8
+        "urllib3==1.26.18 ; python_version >= '3.7'  # pinned\n"  # 9
+        "    # via\n"  # 10
+        "    #   requests\n"  # 11
+        "colorama==0.4.6; sys_platform == 'win32'\n"  # 12
+        "    # via -r requirements.in\n"  # 13
+        "pyyaml\n"  # 14
+        "-e git+https://example.invalid/repo.git#egg=localpkg\n"  # 15
         "https://registry.invalid/packages/msgpack-1.0.7-cp311-cp311-linux_x86_64.whl\n"  # 16
     )
     parsed = load_lockfile(req)
     by_name = {p.name: p for p in parsed.packages}
-    assert set(by_name) == {"idna", "requests", "urllib3", "colorama", "pyyaml", "localpkg",
-                            "msgpack"}
+    assert set(by_name) == {"idna", "requests", "urllib3", "colorama", "pyyaml", "localpkg", "msgpack"}
     assert str(by_name["pyyaml"].version) == "6.0.1"  # from the constraints file
     assert by_name["requests"].line == 5 and by_name["urllib3"].line == 9
     assert by_name["colorama"].line == 12 and by_name["idna"].line is None
@@ -405,13 +441,17 @@ def test_requirements_compiled_from_constraints_fixture() -> None:
 
 # --- errors -------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize(("name", "text", "line"), [
-    ("poetry.lock", '[[package]]\nname = "x"\nversion = 1.0.0\n', 3),
-    ("uv.lock", 'version = 1\n\n[[package]\nname = "x"\n', 3),
-    ("pdm.lock", '[metadata]\nlock_version = "4.5.0"\ngroups = ["default"\n', 4),
-    ("pylock.toml", 'lock-version = "1.0"\ncreated-by = \n', 2),
-    ("Pipfile.lock", '{\n  "_meta": {},\n  "default": {,\n}\n', 3),
-])
+
+@pytest.mark.parametrize(
+    ("name", "text", "line"),
+    [
+        ("poetry.lock", '[[package]]\nname = "x"\nversion = 1.0.0\n', 3),
+        ("uv.lock", 'version = 1\n\n[[package]\nname = "x"\n', 3),
+        ("pdm.lock", '[metadata]\nlock_version = "4.5.0"\ngroups = ["default"\n', 4),
+        ("pylock.toml", 'lock-version = "1.0"\ncreated-by = \n', 2),
+        ("Pipfile.lock", '{\n  "_meta": {},\n  "default": {,\n}\n', 3),
+    ],
+)
 def test_broken_syntax_gives_line(tmp_path: Path, name: str, text: str, line: int) -> None:
     path = tmp_path / name
     path.write_text(text)
@@ -428,13 +468,16 @@ def test_unknown_format(tmp_path: Path) -> None:
         load_lockfile(path)
 
 
-@pytest.mark.parametrize(("name", "text", "supported"), [
-    ("poetry.lock", '[metadata]\nlock-version = "3.0"\ncontent-hash = "0"\n', "1.1, 2.0, 2.1"),
-    ("uv.lock", "version = 2\nrevision = 1\n", "supported: 1"),
-    ("pdm.lock", '[metadata]\nlock_version = "3.1"\n', "4.x"),
-    ("pylock.toml", 'lock-version = "2.0"\ncreated-by = "x"\npackages = []\n', "1.x"),
-    ("Pipfile.lock", '{"_meta": {"pipfile-spec": 5}, "default": {}}', "supported: 6"),
-])
+@pytest.mark.parametrize(
+    ("name", "text", "supported"),
+    [
+        ("poetry.lock", '[metadata]\nlock-version = "3.0"\ncontent-hash = "0"\n', "1.1, 2.0, 2.1"),
+        ("uv.lock", "version = 2\nrevision = 1\n", "supported: 1"),
+        ("pdm.lock", '[metadata]\nlock_version = "3.1"\n', "4.x"),
+        ("pylock.toml", 'lock-version = "2.0"\ncreated-by = "x"\npackages = []\n', "1.x"),
+        ("Pipfile.lock", '{"_meta": {"pipfile-spec": 5}, "default": {}}', "supported: 6"),
+    ],
+)
 def test_unsupported_lock_version(tmp_path: Path, name: str, text: str, supported: str) -> None:
     path = tmp_path / name
     path.write_text(text)
@@ -443,18 +486,32 @@ def test_unsupported_lock_version(tmp_path: Path, name: str, text: str, supporte
     assert supported in str(err.value)
 
 
-@pytest.mark.parametrize(("name", "text", "line"), [
-    ("poetry.lock", _poetry_lock('groups = ["main"]', version="1.0-not.a@version"), 2),
-    ("uv.lock", 'version = 1\n\n[[package]]\nname = "x"\nversion = "one"\n'
-                'source = { registry = "https://registry.invalid/simple" }\n', 4),
-    ("pdm.lock", '[metadata]\nlock_version = "4.5.0"\n\n[[package]]\nname = "x"\n'
-                 'version = "v1..2"\n', 5),
-    ("pylock.toml", 'lock-version = "1.0"\ncreated-by = "x"\n' + _pylock_package("a", "1.0", None)
-     + _pylock_package("x", "1..2", None), 10),
-    ("Pipfile.lock", '{\n    "_meta": {"pipfile-spec": 6},\n    "default": {\n'
-                     '        "x": {"version": "==1..2"}}}', 4),
-    ("requirements.txt", "a==1.0\nx==1..2\n", 2),
-])
+@pytest.mark.parametrize(
+    ("name", "text", "line"),
+    [
+        ("poetry.lock", _poetry_lock('groups = ["main"]', version="1.0-not.a@version"), 2),
+        (
+            "uv.lock",
+            'version = 1\n\n[[package]]\nname = "x"\nversion = "one"\n'
+            'source = { registry = "https://registry.invalid/simple" }\n',
+            4,
+        ),
+        ("pdm.lock", '[metadata]\nlock_version = "4.5.0"\n\n[[package]]\nname = "x"\nversion = "v1..2"\n', 5),
+        (
+            "pylock.toml",
+            'lock-version = "1.0"\ncreated-by = "x"\n'
+            + _pylock_package("a", "1.0", None)
+            + _pylock_package("x", "1..2", None),
+            10,
+        ),
+        (
+            "Pipfile.lock",
+            '{\n    "_meta": {"pipfile-spec": 6},\n    "default": {\n        "x": {"version": "==1..2"}}}',
+            4,
+        ),
+        ("requirements.txt", "a==1.0\nx==1..2\n", 2),
+    ],
+)
 def test_invalid_version_string(tmp_path: Path, name: str, text: str, line: int) -> None:
     path = tmp_path / name
     path.write_text(text)
@@ -463,11 +520,14 @@ def test_invalid_version_string(tmp_path: Path, name: str, text: str, line: int)
     assert err.value.line == line
 
 
-@pytest.mark.parametrize(("name", "text"), [
-    ("poetry.lock", _poetry_lock('groups = ["main"]\nmarkers = "sys_platform =="')),
-    ("uv.lock", 'version = 1\n\n[[package]]\nname = "not a name!"\nversion = "1.0"\n'),
-    ("requirements.txt", "x==1.0 ; os_name === \n"),
-])
+@pytest.mark.parametrize(
+    ("name", "text"),
+    [
+        ("poetry.lock", _poetry_lock('groups = ["main"]\nmarkers = "sys_platform =="')),
+        ("uv.lock", 'version = 1\n\n[[package]]\nname = "not a name!"\nversion = "1.0"\n'),
+        ("requirements.txt", "x==1.0 ; os_name === \n"),
+    ],
+)
 def test_invalid_names_and_markers(tmp_path: Path, name: str, text: str) -> None:
     path = tmp_path / name
     path.write_text(text)
@@ -476,21 +536,33 @@ def test_invalid_names_and_markers(tmp_path: Path, name: str, text: str) -> None
 
 
 GARBAGE = [
-    "", "\x00\x01", "[[package]]\n", "package = 3\n", "[[package]]\nname = 5\n",
-    '[[package]]\nname = "x"\nversion = ["1"]\n', "metadata = 1\n[[package]]\nname='x'\n",
-    '[metadata]\nlock-version = "2.1"\nfiles = 3\n[[package]]\nname = "x"\nversion = "1"\n'
-    'files = 3\ngroups = 4\n', '[metadata]\nlock_version = "4.5"\ntargets = 3\n'
+    "",
+    "\x00\x01",
+    "[[package]]\n",
+    "package = 3\n",
+    "[[package]]\nname = 5\n",
+    '[[package]]\nname = "x"\nversion = ["1"]\n',
+    "metadata = 1\n[[package]]\nname='x'\n",
+    '[metadata]\nlock-version = "2.1"\nfiles = 3\n[[package]]\nname = "x"\nversion = "1"\nfiles = 3\ngroups = 4\n',
+    '[metadata]\nlock_version = "4.5"\ntargets = 3\n'
     '[[package]]\nname = "x"\nversion = "1"\nfiles = [1, {file = 2}]\ngroups = "a"\n',
     'version = 1\n[[package]]\nname = "x"\nversion = "1"\nsource = 3\ndependencies = [3]\n'
-    'wheels = 3\nsdist = 3\noptional-dependencies = 2\n',
+    "wheels = 3\nsdist = 3\noptional-dependencies = 2\n",
     'version = 1\n[[package]]\nname = "x"\nversion = "1"\nsource = { editable = "." }\n'
-    'dependencies = [{ name = 3 }]\ndev-dependencies = { dev = 3 }\n',
+    "dependencies = [{ name = 3 }]\ndev-dependencies = { dev = 3 }\n",
     'lock-version = "1.0"\ncreated-by = 3\npackages = [1]\n',
     'lock-version = "1.0"\ncreated-by = "x"\n[[packages]]\nname = "x"\nwheels = 3\n',
-    "[]", "{}", '{"_meta": [], "default": []}', '{"_meta": {"pipfile-spec": 6}, "default": [1]}',
+    "[]",
+    "{}",
+    '{"_meta": [], "default": []}',
+    '{"_meta": {"pipfile-spec": 6}, "default": [1]}',
     '{"_meta": {"pipfile-spec": 6, "requires": 3}, "default": {"x": 3}}',
     '{"_meta": {"pipfile-spec": 6}, "default": {"x": {"version": 3, "markers": 4}}}',
-    "-r\n-c\n--hash\n-e\nname @ \n", "x[\n", "x==1.0 --hash\n", "===\n", "-r /\n",
+    "-r\n-c\n--hash\n-e\nname @ \n",
+    "x[\n",
+    "x==1.0 --hash\n",
+    "===\n",
+    "-r /\n",
 ]
 
 
@@ -510,20 +582,26 @@ def test_garbage_only_ever_gives_input_error(fmt: str, tmp_path: Path) -> None:
 
 # --- speed ------------------------------------------------------------------------------------
 
+
 def _big_uv_lock(count: int) -> str:
-    parts = ['version = 1\nrevision = 3\nrequires-python = ">=3.11"\n\n[[package]]\n'
-             'name = "root"\nversion = "1.0"\nsource = { editable = "." }\ndependencies = [\n']
+    parts = [
+        'version = 1\nrevision = 3\nrequires-python = ">=3.11"\n\n[[package]]\n'
+        'name = "root"\nversion = "1.0"\nsource = { editable = "." }\ndependencies = [\n'
+    ]
     parts += [f'    {{ name = "pkg-{i}" }},\n' for i in range(count)]
     parts.append("]\n")
     for i in range(count):
         deps = f'dependencies = [{{ name = "pkg-{(i + 1) % count}", marker = '
-        deps += "\"sys_platform == 'win32'\" }]\n" if i % 7 == 0 else '"python_version >= \'3\'" }]\n'
-        parts.append(f'\n[[package]]\nname = "pkg-{i}"\nversion = "1.{i}.0"\n'
-                     'source = { registry = "https://registry.invalid/simple" }\n' + deps +
-                     f'sdist = {{ url = "https://registry.invalid/packages/pkg-{i}-1.{i}.0.tar.gz",'
-                     ' hash = "sha256:00" }\nwheels = [\n'
-                     f'    {{ url = "https://registry.invalid/packages/pkg_{i}-1.{i}.0-py3-none-any'
-                     '.whl", hash = "sha256:00" },\n]\n')
+        deps += "\"sys_platform == 'win32'\" }]\n" if i % 7 == 0 else "\"python_version >= '3'\" }]\n"
+        parts.append(
+            f'\n[[package]]\nname = "pkg-{i}"\nversion = "1.{i}.0"\n'
+            'source = { registry = "https://registry.invalid/simple" }\n'
+            + deps
+            + f'sdist = {{ url = "https://registry.invalid/packages/pkg-{i}-1.{i}.0.tar.gz",'
+            ' hash = "sha256:00" }\nwheels = [\n'
+            f'    {{ url = "https://registry.invalid/packages/pkg_{i}-1.{i}.0-py3-none-any'
+            '.whl", hash = "sha256:00" },\n]\n'
+        )
     return "".join(parts)
 
 

@@ -58,8 +58,10 @@ def test_version_text_is_krakend_style() -> None:
     lines = proc.stdout.splitlines()
     assert "Gateway: acme-gw 2.7.1" in lines
     v = sys.version_info
-    assert any(line.startswith(f"Python version: {v.major}.{v.minor}.{v.micro} (cpython, "
-                               f"cp{v.major}{v.minor}, ") for line in lines)
+    assert any(
+        line.startswith(f"Python version: {v.major}.{v.minor}.{v.micro} (cpython, cp{v.major}{v.minor}, ")
+        for line in lines
+    )
     assert any(line.startswith("Libc version: GLIBC-2.") for line in lines)
     assert "Platform: linux/amd64" in lines or "Platform: linux/arm64" in lines
 
@@ -74,11 +76,14 @@ def test_version_of_another_interpreter(tmp_path: Path) -> None:
     assert "typer" not in data["distributions"] or other.resolve() == Path(sys.executable).resolve()
 
 
-@pytest.mark.parametrize("bad, needle", [
-    ("{", "invalid JSON"),
-    ('{"schema_version": 1}', "missing 'gateway'"),
-    ("[]", "expected object"),
-])
+@pytest.mark.parametrize(
+    "bad, needle",
+    [
+        ("{", "invalid JSON"),
+        ('{"schema_version": 1}', "missing 'gateway'"),
+        ("[]", "expected object"),
+    ],
+)
 def test_invalid_manifest_is_one_line_exit_2(tmp_path: Path, bad: str, needle: str) -> None:
     path = tmp_path / "m.json"
     path.write_text(bad)

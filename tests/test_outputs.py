@@ -11,20 +11,47 @@ from krakend_tools.report import Finding, Report
 
 
 def sample() -> Report:
-    return Report("check-plugin", [
-        Finding("python", "python", False, "requires-python does not admit the gateway's Python",
-                have=">=3.12", want="3.11.7", file="uv.lock"),
-        Finding("urllib3", "package", False, "the gateway has another version", have="2.2.1",
-                want="1.26.18", file="plugin/uv.lock", line=42, fix=["uv lock"]),
-        Finding("docopt", "plugin-only", True, "only the plugin brings it; would build from source",
-                have="0.6.2", file="plugin/uv.lock", line=7),
-    ], elapsed=0.25)
+    return Report(
+        "check-plugin",
+        [
+            Finding(
+                "python",
+                "python",
+                False,
+                "requires-python does not admit the gateway's Python",
+                have=">=3.12",
+                want="3.11.7",
+                file="uv.lock",
+            ),
+            Finding(
+                "urllib3",
+                "package",
+                False,
+                "the gateway has another version",
+                have="2.2.1",
+                want="1.26.18",
+                file="plugin/uv.lock",
+                line=42,
+                fix=["uv lock"],
+            ),
+            Finding(
+                "docopt",
+                "plugin-only",
+                True,
+                "only the plugin brings it; would build from source",
+                have="0.6.2",
+                file="plugin/uv.lock",
+                line=7,
+            ),
+        ],
+        elapsed=0.25,
+    )
 
 
 def test_text_is_krakend_compatible() -> None:
     out = text.render(sample()).splitlines()
     i = out.index("urllib3")
-    assert out[i + 1:i + 4] == ["\thave: 2.2.1", "\twant: 1.26.18", "\tfix: uv lock"]
+    assert out[i + 1 : i + 4] == ["\thave: 2.2.1", "\twant: 1.26.18", "\tfix: uv lock"]
     assert out[-1] == "2 incompatibilities found"
     assert any("docopt 0.6.2" in line for line in out)
     ok = Report("check-plugin", [sample().findings[2]])

@@ -44,29 +44,42 @@ def need(tool: str) -> str:
 
 
 def compile_to(out: Path, compiler: str, sources: list[str], *flags: str) -> Path:
-    cmd = [need(compiler), "-shared", "-fPIC", "-O1", "-o", str(out),
-           *[str(SRC / s) for s in sources], *flags]
+    cmd = [need(compiler), "-shared", "-fPIC", "-O1", "-o", str(out), *[str(SRC / s) for s in sources], *flags]
     proc = subprocess.run(cmd, capture_output=True, text=True)
     assert proc.returncode == 0, f"{' '.join(cmd)}\n{proc.stderr}"
     return out
 
 
-def make_manifest(machine: str = "x86_64", family: str = "glibc", libc: str = "2.36",
-                  python: str = "3.11.7", libraries: dict[str, str] | None = None) -> Manifest:
+def make_manifest(
+    machine: str = "x86_64",
+    family: str = "glibc",
+    libc: str = "2.36",
+    python: str = "3.11.7",
+    libraries: dict[str, str] | None = None,
+) -> Manifest:
     """A gateway manifest for any target (like ``from_lock`` builds, no libraries unless given)."""
     arch = {"x86_64": "amd64", "aarch64": "arm64"}[machine]
     target = Target("alpine" if family == "musl" else "generic", arch)
     major, minor = python.split(".")[:2]
     multiarch = f"{machine}-linux-{'musl' if family == 'musl' else 'gnu'}"
-    return from_facts({
-        "implementation": "cpython", "version": python,
-        "soabi": f"cpython-{major}{minor}-{multiarch}",
-        "ext_suffix": f".cpython-{major}{minor}-{multiarch}.so",
-        "free_threaded": False, "debug": False, "executable": None,
-        "machine": machine, "libc_family": family, "libc_version": libc,
-        "marker_environment": target_environment(target, python),
-        "distributions": {}, "libraries": libraries or {}, "site_packages": [],
-    })
+    return from_facts(
+        {
+            "implementation": "cpython",
+            "version": python,
+            "soabi": f"cpython-{major}{minor}-{multiarch}",
+            "ext_suffix": f".cpython-{major}{minor}-{multiarch}.so",
+            "free_threaded": False,
+            "debug": False,
+            "executable": None,
+            "machine": machine,
+            "libc_family": family,
+            "libc_version": libc,
+            "marker_environment": target_environment(target, python),
+            "distributions": {},
+            "libraries": libraries or {},
+            "site_packages": [],
+        }
+    )
 
 
 def capped(manifest: Manifest, soname: str, prefix: str, top: str) -> Manifest:
@@ -75,8 +88,9 @@ def capped(manifest: Manifest, soname: str, prefix: str, top: str) -> Manifest:
     assert limit is not None
     out = copy.deepcopy(manifest)
     lib = out.libraries[soname]
-    lib.symbol_versions = [v for v in lib.symbol_versions
-                           if (k := version_key(v)) is None or k[0] != prefix or k[1] <= limit[1]]
+    lib.symbol_versions = [
+        v for v in lib.symbol_versions if (k := version_key(v)) is None or k[0] != prefix or k[1] <= limit[1]
+    ]
     return out
 
 
@@ -102,8 +116,7 @@ def build(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], Path]:
         # musl-gcc only swaps the C library; CPython's headers are libc-neutral here.
         "musl": ("musl-gcc", ["plugmod.c"], "plugmod.cpython-311-x86_64-linux-musl.so", [py]),
         # The x86_64 headers serve: pyconfig.h sizes are the same on aarch64 (LP64).
-        "aarch64": ("aarch64-linux-gnu-gcc", ["plugmod.c"],
-                    "plugmod.cpython-311-aarch64-linux-gnu.so", [py]),
+        "aarch64": ("aarch64-linux-gnu-gcc", ["plugmod.c"], "plugmod.cpython-311-aarch64-linux-gnu.so", [py]),
         "newglibc": ("gcc", ["newglibc.c"], "libnewglibc.so.1", ["-Wl,-soname,libnewglibc.so.1"]),
         "newglibc-aarch64": ("aarch64-linux-gnu-gcc", ["newglibc.c"], "libnewglibc.so.1", []),
         "cxx": ("g++", ["cxxlib.cpp"], "libcxx.so", []),
@@ -120,11 +133,18 @@ def build(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], Path]:
             folder = base / kind
             folder.mkdir()
             if kind == "libpython":
-                fake = compile_to(folder / "libpython3.11.so.1.0", "gcc", ["fakepython.c"],
-                                  "-Wl,-soname,libpython3.11.so.1.0")
-                compile_to(folder / "plugmod.cpython-311-x86_64-linux-gnu.so", "gcc",
-                           ["plugmod.c"], py, f"-L{folder}", "-Wl,--no-as-needed",
-                           f"-l:{fake.name}")
+                fake = compile_to(
+                    folder / "libpython3.11.so.1.0", "gcc", ["fakepython.c"], "-Wl,-soname,libpython3.11.so.1.0"
+                )
+                compile_to(
+                    folder / "plugmod.cpython-311-x86_64-linux-gnu.so",
+                    "gcc",
+                    ["plugmod.c"],
+                    py,
+                    f"-L{folder}",
+                    "-Wl,--no-as-needed",
+                    f"-l:{fake.name}",
+                )
                 fake.unlink()
             else:
                 compiler, sources, name, flags = recipes[kind]
@@ -137,13 +157,16 @@ def build(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], Path]:
 
 # -- readelf: the reference the facts are compared with ---------------------------------
 
-READELF_MACHINES = {"Advanced Micro Devices X86-64": "x86_64", "AArch64": "aarch64",
-                    "Intel 80386": "i686", "ARM": "armv7l"}
+READELF_MACHINES = {
+    "Advanced Micro Devices X86-64": "x86_64",
+    "AArch64": "aarch64",
+    "Intel 80386": "i686",
+    "ARM": "armv7l",
+}
 
 
 def readelf(path: Path, *flags: str) -> str:
-    proc = subprocess.run([need("readelf"), "-W", *flags, str(path)], capture_output=True,
-                          text=True, check=True)
+    proc = subprocess.run([need("readelf"), "-W", *flags, str(path)], capture_output=True, text=True, check=True)
     return proc.stdout
 
 
@@ -176,24 +199,31 @@ def readelf_facts(path: Path) -> dict[str, object]:
             users.add((name, version.lstrip("@")))
     return {
         "machine": READELF_MACHINES.get(machine.group(1).strip(), machine.group(1).strip()),
-        "class": int(cls.group(1)), "endianness": data.group(1),
+        "class": int(cls.group(1)),
+        "endianness": data.group(1),
         "needed": re.findall(r"\(NEEDED\)\s+Shared library: \[(.+?)\]", dynamic),
         "soname": (re.findall(r"\(SONAME\)\s+Library soname: \[(.+?)\]", dynamic) or [None])[0],
         "interp": interp.group(1) if interp else None,
-        "needs": needs, "users": users,
+        "needs": needs,
+        "users": users,
     }
 
 
 def our_facts(facts: ElfFacts) -> dict[str, object]:
     return {
-        "machine": facts.machine, "class": facts.elf_class, "endianness": facts.endianness,
-        "needed": facts.needed, "soname": facts.soname, "interp": facts.interp,
+        "machine": facts.machine,
+        "class": facts.elf_class,
+        "endianness": facts.endianness,
+        "needed": facts.needed,
+        "soname": facts.soname,
+        "interp": facts.interp,
         "needs": {(n.library, n.version) for n in facts.version_needs},
         "users": {(s, n.version) for n in facts.version_needs for s in n.symbols},
     }
 
 
 # -- real wheels ---------------------------------------------------------------------------
+
 
 @pytest.fixture(scope="session")
 def wheels(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
@@ -216,8 +246,7 @@ def wheels(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 def wheel_target(name: str) -> tuple[str, str]:
     """(machine, libc family) a wheel file name is built for."""
-    return ("aarch64" if "aarch64" in name else "x86_64",
-            "musl" if "musllinux" in name else "glibc")
+    return ("aarch64" if "aarch64" in name else "x86_64", "musl" if "musllinux" in name else "glibc")
 
 
 def elf_files(folder: Path) -> list[Path]:
@@ -241,15 +270,13 @@ def test_wheel_libc_and_machine_follow_the_tag(wheels: dict[str, Path]) -> None:
         assert {f.machine for f in files} == {machine}, name
         assert {f.libc for f in files} == {family}, name
         if family == "musl":
-            assert all(f.libc_evidence and f.libc_evidence.startswith("libc.musl-")
-                       for f in files), name
+            assert all(f.libc_evidence and f.libc_evidence.startswith("libc.musl-") for f in files), name
 
 
 def test_wheels_pass_on_their_own_target(wheels: dict[str, Path]) -> None:
     for name, folder in wheels.items():
         machine, family = wheel_target(name)
-        result = check_tree(folder, make_manifest(machine, family, "1.2.4" if family == "musl"
-                                                  else "2.36"))
+        result = check_tree(folder, make_manifest(machine, family, "1.2.4" if family == "musl" else "2.36"))
         assert result.ok, (name, result.problems)
         assert result.modules, name
         assert result.notes == []
@@ -262,13 +289,11 @@ def test_wheels_fail_on_another_target(wheels: dict[str, Path]) -> None:
         result = check_tree(folder, make_manifest(other, family))
         assert any(f" is {machine}, gateway is {other}" in p for p in result.problems), name
         flipped = "glibc" if family == "musl" else "musl"
-        result = check_tree(folder, make_manifest(machine, flipped, "1.2.4" if flipped == "musl"
-                                                  else "2.36"))
+        result = check_tree(folder, make_manifest(machine, flipped, "1.2.4" if flipped == "musl" else "2.36"))
         assert any(f" links {family} (" in p for p in result.problems), name
 
 
-def test_repaired_wheel_resolves_bundled_libraries(wheels: dict[str, Path],
-                                                   tmp_path: Path) -> None:
+def test_repaired_wheel_resolves_bundled_libraries(wheels: dict[str, Path], tmp_path: Path) -> None:
     name = next(n for n in wheels if n.startswith("pyzmq") and "musllinux_1_2_x86_64" in n)
     folder = wheels[name]
     files = [read_elf(p) for p in elf_files(folder)]
@@ -284,9 +309,14 @@ def test_repaired_wheel_resolves_bundled_libraries(wheels: dict[str, Path],
     stdcxx = next((folder / "pyzmq.libs").glob("libstdc++-*"))
     shutil.copy(stdcxx, tmp_path)
     problems = check_tree(tmp_path, manifest).problems
-    assert problems and all(re.fullmatch(rf"needs GCC_[\d.]+ \(.+ in {re.escape(stdcxx.name)}\),"
-                                         r" gateway's libgcc_s-\w+\.so\.1 has 3\.0", p)
-                            for p in problems), problems
+    assert problems and all(
+        re.fullmatch(
+            rf"needs GCC_[\d.]+ \(.+ in {re.escape(stdcxx.name)}\),"
+            r" gateway's libgcc_s-\w+\.so\.1 has 3\.0",
+            p,
+        )
+        for p in problems
+    ), problems
 
 
 def test_manylinux_tag_matches_glibc_needs(wheels: dict[str, Path]) -> None:
@@ -294,8 +324,7 @@ def test_manylinux_tag_matches_glibc_needs(wheels: dict[str, Path]) -> None:
     name = next(n for n in wheels if n.startswith("cryptography") and "manylinux_2_28_x86_64" in n)
     assert check_tree(wheels[name], make_manifest("x86_64", "glibc", "2.28")).ok
     problems = check_tree(wheels[name], make_manifest("x86_64", "glibc", "2.27")).problems
-    assert problems == ["needs GLIBC_2.28 (statx in cryptography/hazmat/bindings/_rust.abi3.so),"
-                        " gateway has 2.27"]
+    assert problems == ["needs GLIBC_2.28 (statx in cryptography/hazmat/bindings/_rust.abi3.so), gateway has 2.27"]
 
 
 def test_abi3_wheels_against_older_pythons(wheels: dict[str, Path]) -> None:
@@ -305,20 +334,19 @@ def test_abi3_wheels_against_older_pythons(wheels: dict[str, Path]) -> None:
     problems = check_tree(wheels[crypto], make_manifest(python="3.10.0")).problems
     assert len(problems) == 1 and "outside Python 3.10's stable ABI" in problems[0]
     assert "PyBuffer_Release (added in 3.11)" in problems[0]
-    assert check_tree(wheels[bcrypt], make_manifest("x86_64", "musl", "1.2.4",
-                                                    python="3.9.0")).ok  # cp39-abi3
-    problems = check_tree(wheels[bcrypt], make_manifest("x86_64", "musl", "1.2.4",
-                                                        python="3.8.0")).problems
+    assert check_tree(wheels[bcrypt], make_manifest("x86_64", "musl", "1.2.4", python="3.9.0")).ok  # cp39-abi3
+    problems = check_tree(wheels[bcrypt], make_manifest("x86_64", "musl", "1.2.4", python="3.8.0")).problems
     assert problems and "PyCMethod_New (added in 3.9)" in problems[0]
 
 
 def test_wrong_python_suffix_on_real_wheel(wheels: dict[str, Path]) -> None:
     name = next(n for n in wheels if n.startswith("msgpack") and "musllinux_1_2_x86_64" in n)
-    problems = check_tree(wheels[name], make_manifest("x86_64", "musl", "1.2.4",
-                                                      python="3.12.1")).problems
-    assert problems == ["msgpack/_cmsgpack.cpython-311-x86_64-linux-musl.so: suffix "
-                        ".cpython-311-x86_64-linux-musl.so is for another Python "
-                        "(gateway: .cpython-312-x86_64-linux-musl.so, abi3)"]
+    problems = check_tree(wheels[name], make_manifest("x86_64", "musl", "1.2.4", python="3.12.1")).problems
+    assert problems == [
+        "msgpack/_cmsgpack.cpython-311-x86_64-linux-musl.so: suffix "
+        ".cpython-311-x86_64-linux-musl.so is for another Python "
+        "(gateway: .cpython-312-x86_64-linux-musl.so, abi3)"
+    ]
 
 
 def test_check_wheel_reads_the_zip(wheels: dict[str, Path]) -> None:
@@ -354,8 +382,8 @@ def test_unreadable_wheel_is_an_input_error(tmp_path: Path) -> None:
 
 # -- files compiled here ----------------------------------------------------------------
 
-@pytest.mark.parametrize("kind", ["gnu", "abi3", "musl", "aarch64", "newglibc", "cxx",
-                                  "libpython"])
+
+@pytest.mark.parametrize("kind", ["gnu", "abi3", "musl", "aarch64", "newglibc", "cxx", "libpython"])
 def test_compiled_facts_match_readelf(build: Callable[[str], Path], kind: str) -> None:
     for path in elf_files(build(kind)):
         assert our_facts(read_elf(path)) == readelf_facts(path)
@@ -376,9 +404,11 @@ def test_plugin_module_passes(build: Callable[[str], Path], host: Manifest) -> N
 def test_abi3_module(build: Callable[[str], Path]) -> None:
     assert check_tree(build("abi3"), make_manifest(python="3.11.0")).ok
     problems = check_tree(build("abi3-extra"), make_manifest(python="3.10.0")).problems
-    assert problems == ["plugmod.abi3.so: abi3 module uses symbols outside Python 3.10's stable "
-                        "ABI: PyType_GetName (added in 3.11), _PyObject_GetDictPtr (not in the "
-                        "stable ABI)"]
+    assert problems == [
+        "plugmod.abi3.so: abi3 module uses symbols outside Python 3.10's stable "
+        "ABI: PyType_GetName (added in 3.11), _PyObject_GetDictPtr (not in the "
+        "stable ABI)"
+    ]
 
 
 def test_abi3_suffix_refused_by_free_threaded_python(build: Callable[[str], Path]) -> None:
@@ -386,16 +416,18 @@ def test_abi3_suffix_refused_by_free_threaded_python(build: Callable[[str], Path
     manifest.python.ext_suffix = ".cpython-313t-x86_64-linux-gnu.so"
     manifest.python.abi_tags = ["cp313t", "none"]
     assert check_tree(build("abi3"), manifest).problems == [
-        "plugmod.abi3.so: suffix .abi3.so is for another Python "
-        "(gateway: .cpython-313t-x86_64-linux-gnu.so, no abi3)"]
+        "plugmod.abi3.so: suffix .abi3.so is for another Python (gateway: .cpython-313t-x86_64-linux-gnu.so, no abi3)"
+    ]
 
 
 def test_module_name_must_match_pyinit(build: Callable[[str], Path], tmp_path: Path) -> None:
-    shutil.copy(build("gnu") / "plugmod.cpython-311-x86_64-linux-gnu.so",
-                tmp_path / "other.cpython-311-x86_64-linux-gnu.so")
+    shutil.copy(
+        build("gnu") / "plugmod.cpython-311-x86_64-linux-gnu.so", tmp_path / "other.cpython-311-x86_64-linux-gnu.so"
+    )
     result = check_tree(tmp_path, make_manifest())
-    assert result.problems == ["other.cpython-311-x86_64-linux-gnu.so: no PyInit_other, so "
-                               "'import other' fails (it defines PyInit_plugmod)"]
+    assert result.problems == [
+        "other.cpython-311-x86_64-linux-gnu.so: no PyInit_other, so 'import other' fails (it defines PyInit_plugmod)"
+    ]
     assert result.modules == []
 
 
@@ -418,11 +450,13 @@ def test_wheel_data_platlib_module_name(build: Callable[[str], Path], tmp_path: 
 
 
 def test_other_python_suffix(build: Callable[[str], Path], tmp_path: Path) -> None:
-    shutil.copy(build("gnu") / "plugmod.cpython-311-x86_64-linux-gnu.so",
-                tmp_path / "plugmod.cpython-312-x86_64-linux-gnu.so")
+    shutil.copy(
+        build("gnu") / "plugmod.cpython-311-x86_64-linux-gnu.so", tmp_path / "plugmod.cpython-312-x86_64-linux-gnu.so"
+    )
     assert check_tree(tmp_path, make_manifest()).problems == [
         "plugmod.cpython-312-x86_64-linux-gnu.so: suffix .cpython-312-x86_64-linux-gnu.so is for "
-        "another Python (gateway: .cpython-311-x86_64-linux-gnu.so, abi3)"]
+        "another Python (gateway: .cpython-311-x86_64-linux-gnu.so, abi3)"
+    ]
 
 
 def test_extension_with_a_suffix_no_python_imports(build: Callable[[str], Path], tmp_path: Path) -> None:
@@ -430,7 +464,8 @@ def test_extension_with_a_suffix_no_python_imports(build: Callable[[str], Path],
     shutil.copy(build("gnu") / "plugmod.cpython-311-x86_64-linux-gnu.so", tmp_path / "plugmod.x86_64.so")
     assert check_tree(tmp_path, make_manifest()).problems == [
         "plugmod.x86_64.so: suffix .x86_64.so is for no Python: the import system does not look "
-        "at it (gateway: .cpython-311-x86_64-linux-gnu.so, abi3)"]
+        "at it (gateway: .cpython-311-x86_64-linux-gnu.so, abi3)"
+    ]
 
 
 def test_aarch64_module_on_x86_64_gateway(build: Callable[[str], Path], host: Manifest) -> None:
@@ -438,7 +473,8 @@ def test_aarch64_module_on_x86_64_gateway(build: Callable[[str], Path], host: Ma
     assert problems == [
         "plugmod.cpython-311-aarch64-linux-gnu.so is aarch64, gateway is x86_64",
         "plugmod.cpython-311-aarch64-linux-gnu.so: suffix .cpython-311-aarch64-linux-gnu.so is "
-        "for another platform (gateway: .cpython-311-x86_64-linux-gnu.so, abi3)"]
+        "for another platform (gateway: .cpython-311-x86_64-linux-gnu.so, abi3)",
+    ]
     assert check_tree(build("aarch64"), make_manifest("aarch64")).ok
 
 
@@ -446,8 +482,7 @@ def test_musl_module_on_glibc_gateway(build: Callable[[str], Path], host: Manife
     facts = read_elf(build("musl") / "plugmod.cpython-311-x86_64-linux-musl.so")
     assert (facts.libc, facts.libc_evidence) == ("musl", "libc.so")
     problems = check_tree(build("musl"), host).problems
-    assert problems[0] == ("plugmod.cpython-311-x86_64-linux-musl.so links musl (libc.so), "
-                           "gateway has glibc 2.36")
+    assert problems[0] == ("plugmod.cpython-311-x86_64-linux-musl.so links musl (libc.so), gateway has glibc 2.36")
     assert check_tree(build("musl"), make_manifest("x86_64", "musl", "1.2.4")).ok
 
 
@@ -457,27 +492,30 @@ def test_new_glibc_symbol_named(build: Callable[[str], Path], host: Manifest) ->
     assert ("libc.so.6", "GLIBC_2.27", ["memfd_create"], False) in facts.version_needs
     assert check_tree(folder, host).ok
     old = capped(host, "libc.so.6", "GLIBC", "2.26")
-    assert check_tree(folder, old).problems == [
-        "needs GLIBC_2.27 (memfd_create in libnewglibc.so.1), gateway has 2.26"]
+    assert check_tree(folder, old).problems == ["needs GLIBC_2.27 (memfd_create in libnewglibc.so.1), gateway has 2.26"]
     # Versions compare as numbers: 2.27 > 2.3 although "2.27" < "2.3" as text.
     assert check_tree(folder, make_manifest(libc="2.3")).problems == [
-        "needs GLIBC_2.27 (memfd_create in libnewglibc.so.1), gateway has 2.3"]
+        "needs GLIBC_2.27 (memfd_create in libnewglibc.so.1), gateway has 2.3"
+    ]
     assert check_tree(folder, make_manifest(libc="2.27")).ok
-    assert check_tree(build("newglibc-aarch64"), make_manifest("aarch64", libc="2.17")).problems \
-        == ["needs GLIBC_2.27 (memfd_create in libnewglibc.so.1), gateway has 2.17"]
+    assert check_tree(build("newglibc-aarch64"), make_manifest("aarch64", libc="2.17")).problems == [
+        "needs GLIBC_2.27 (memfd_create in libnewglibc.so.1), gateway has 2.17"
+    ]
 
 
 def test_glibcxx_needs(build: Callable[[str], Path], host: Manifest, tmp_path: Path) -> None:
     folder = build("cxx")
     facts = read_elf(folder / "libcxx.so")
-    assert any(n.library == "libstdc++.so.6" and n.version == "GLIBCXX_3.4.21"
-               for n in facts.version_needs)
+    assert any(n.library == "libstdc++.so.6" and n.version == "GLIBCXX_3.4.21" for n in facts.version_needs)
     assert check_tree(folder, host).ok
     old = capped(host, "libstdc++.so.6", "GLIBCXX", "3.4.20")
     problems = check_tree(folder, old).problems
     assert len(problems) == 1
-    assert re.fullmatch(r"needs GLIBCXX_3\.4\.21 \(.+ in libcxx\.so\), "
-                        r"gateway's libstdc\+\+\.so\.6 has 3\.4\.20", problems[0]), problems
+    assert re.fullmatch(
+        r"needs GLIBCXX_3\.4\.21 \(.+ in libcxx\.so\), "
+        r"gateway's libstdc\+\+\.so\.6 has 3\.4\.20",
+        problems[0],
+    ), problems
     # Bundled next to it (as auditwheel does), the library's own copy answers the need.
     shutil.copy(folder / "libcxx.so", tmp_path)
     (tmp_path / "cxx.libs").mkdir()
@@ -488,10 +526,12 @@ def test_glibcxx_needs(build: Callable[[str], Path], host: Manifest, tmp_path: P
 def test_libpython_link_is_flagged(build: Callable[[str], Path]) -> None:
     assert check_tree(build("libpython"), make_manifest()).problems == [
         "plugmod.cpython-311-x86_64-linux-gnu.so links libpython3.11.so.1.0: the gateway "
-        "provides Python itself, build the extension without linking libpython"]
+        "provides Python itself, build the extension without linking libpython"
+    ]
 
 
 # -- broken files -------------------------------------------------------------------------
+
 
 def test_broken_files(build: Callable[[str], Path], tmp_path: Path) -> None:
     good = (build("gnu") / "plugmod.cpython-311-x86_64-linux-gnu.so").read_bytes()
@@ -505,14 +545,19 @@ def test_broken_files(build: Callable[[str], Path], tmp_path: Path) -> None:
     problems = check_tree(tmp_path, make_manifest()).problems
     assert len(problems) == 6, problems
     assert problems[0] == "badclass.so: corrupt ELF header: invalid class 7"
-    assert re.fullmatch(r"cut\.abi3\.so: truncated or corrupt: program header table at offset "
-                        r"64\+\d+ is past the end of the file \(200 bytes\)", problems[1])
+    assert re.fullmatch(
+        r"cut\.abi3\.so: truncated or corrupt: program header table at offset "
+        r"64\+\d+ is past the end of the file \(200 bytes\)",
+        problems[1],
+    )
     assert problems[2] == "empty.so: not an ELF file (empty file)"
-    assert re.fullmatch(r"helper: truncated: a loaded segment ends at byte \d+, the file has "
-                        r"1000 bytes", problems[3]), problems[3]
+    assert re.fullmatch(
+        r"helper: truncated: a loaded segment ends at byte \d+, the file has "
+        r"1000 bytes",
+        problems[3],
+    ), problems[3]
     assert problems[4] == "short.so.1: truncated: 40 bytes, shorter than an ELF header"
-    assert problems[5] == ("text.cpython-311-x86_64-linux-gnu.so: not an ELF file "
-                           "(starts with b'not ')")
+    assert problems[5] == ("text.cpython-311-x86_64-linux-gnu.so: not an ELF file (starts with b'not ')")
     for name in ("text.cpython-311-x86_64-linux-gnu.so", "cut.abi3.so", "badclass.so"):
         with pytest.raises(ElfError):
             read_elf(tmp_path / name)

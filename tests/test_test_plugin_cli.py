@@ -34,8 +34,7 @@ HOSTILE = {
     "hostile_sys_exit.py": "exited with code 3 during import",
     "hostile_raises.py": "RuntimeError: missing KRAKEND_PLUGIN_TOKEN",
     "missing_registerer.py": "The plugin does not contain a HandlerRegisterer.",
-    "registerer_without_method.py":
-        "HandlerRegisterer does not implement register_handlers(register)",
+    "registerer_without_method.py": "HandlerRegisterer does not implement register_handlers(register)",
 }
 
 
@@ -90,12 +89,13 @@ def test_cython_plugin(compiled: dict[str, Path], host_manifest: Path) -> None:
     so = str(compiled["cython"])
     proc = run_krakend("test-plugin", "-sc", "--manifest", str(host_manifest), so)
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert lines(proc)[:2] == [f"[OK] SERVER\t{so} (registered: cy-server)",
-                               f"[OK] CLIENT\t{so} (registered: cy-client)"]
+    assert lines(proc)[:2] == [
+        f"[OK] SERVER\t{so} (registered: cy-server)",
+        f"[OK] CLIENT\t{so} (registered: cy-client)",
+    ]
 
 
-def test_wrong_suffix_is_caught_before_import(compiled: dict[str, Path],
-                                              host_manifest: Path) -> None:
+def test_wrong_suffix_is_caught_before_import(compiled: dict[str, Path], host_manifest: Path) -> None:
     so = str(compiled["wrong"])
     proc = run_krakend("test-plugin", "-s", "-o", "json", "--manifest", str(host_manifest), so)
     assert proc.returncode == 1
@@ -109,8 +109,7 @@ def test_wrong_suffix_is_caught_before_import(compiled: dict[str, Path],
 def test_hostile_plugins_in_parallel(sources: Path, host_manifest: Path) -> None:
     args = [str(sources / name) for name in HOSTILE]
     start = time.monotonic()
-    proc = run_krakend("test-plugin", "-s", "-j", "4", "--timeout", "2",
-                       "--manifest", str(host_manifest), *args)
+    proc = run_krakend("test-plugin", "-s", "-j", "4", "--timeout", "2", "--manifest", str(host_manifest), *args)
     elapsed = time.monotonic() - start
     assert proc.returncode == 1
     out = lines(proc)
@@ -121,11 +120,11 @@ def test_hostile_plugins_in_parallel(sources: Path, host_manifest: Path) -> None
     assert elapsed < 15, f"one hang must not serialize the rest ({elapsed:.1f}s)"
 
 
-def test_child_process_is_gone_when_the_command_returns(tmp_path: Path,
-                                                        host_manifest: Path) -> None:
+def test_child_process_is_gone_when_the_command_returns(tmp_path: Path, host_manifest: Path) -> None:
     shutil.copy(SRC / "hostile_spawner.py", tmp_path)
-    proc = run_krakend("test-plugin", "-s", "-o", "json", "--manifest", str(host_manifest),
-                       str(tmp_path / "hostile_spawner.py"))
+    proc = run_krakend(
+        "test-plugin", "-s", "-o", "json", "--manifest", str(host_manifest), str(tmp_path / "hostile_spawner.py")
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     pid = int((tmp_path / "hostile_spawner.pid").read_text())
     assert not Path(f"/proc/{pid}").exists(), f"pid {pid} started by the plugin is still there"
@@ -137,20 +136,26 @@ def test_no_type_flag_is_a_usage_error(sources: Path) -> None:
     proc = run_krakend("test-plugin", str(sources / "good_plugin.py"))
     assert proc.returncode == 2
     assert proc.stdout == ""
-    assert proc.stderr.strip() == ("krakend: error: at least one plugin type is required: "
-                                   "-s, -c or -m")
+    assert proc.stderr.strip() == ("krakend: error: at least one plugin type is required: -s, -c or -m")
 
 
 def test_missing_artifact_is_an_input_error(tmp_path: Path, host_manifest: Path) -> None:
-    proc = run_krakend("test-plugin", "-s", "--manifest", str(host_manifest),
-                       str(tmp_path / "nope.so"))
+    proc = run_krakend("test-plugin", "-s", "--manifest", str(host_manifest), str(tmp_path / "nope.so"))
     assert proc.returncode == 2
     assert "nope.so: no such file or directory" in proc.stderr
 
 
 def test_json_keeps_stderr_and_registrations(sources: Path, host_manifest: Path) -> None:
-    proc = run_krakend("test-plugin", "-sc", "-o", "json", "--manifest", str(host_manifest),
-                       str(sources / "hostile_raises.py"), str(sources / "good_plugin.py"))
+    proc = run_krakend(
+        "test-plugin",
+        "-sc",
+        "-o",
+        "json",
+        "--manifest",
+        str(host_manifest),
+        str(sources / "hostile_raises.py"),
+        str(sources / "good_plugin.py"),
+    )
     data = json.loads(proc.stdout)
     assert proc.returncode == 1 and data["failures"] == 2
     assert data["meta"]["tested"] == 2 and data["meta"]["failed"] == 1
@@ -163,15 +168,15 @@ def test_json_keeps_stderr_and_registrations(sources: Path, host_manifest: Path)
 
 
 def test_junit_has_one_case_per_artifact_and_type(sources: Path, host_manifest: Path) -> None:
-    proc = run_krakend("test-plugin", "-scm", "-o", "junit", "--manifest", str(host_manifest),
-                       str(sources / "missing_registerer.py"))
+    proc = run_krakend(
+        "test-plugin", "-scm", "-o", "junit", "--manifest", str(host_manifest), str(sources / "missing_registerer.py")
+    )
     suite = ET.fromstring(proc.stdout).find("testsuite")
     assert suite is not None
     assert (suite.get("tests"), suite.get("failures")) == ("3", "3")
 
 
-def test_plugin_folder_with_pattern(tmp_path: Path, compiled: dict[str, Path],
-                                    host_manifest: Path) -> None:
+def test_plugin_folder_with_pattern(tmp_path: Path, compiled: dict[str, Path], host_manifest: Path) -> None:
     folder = tmp_path / "plugins"
     folder.mkdir()
     shutil.copy(compiled["c"], folder)
@@ -188,22 +193,18 @@ def test_plugin_folder_with_pattern(tmp_path: Path, compiled: dict[str, Path],
         f"[OK] SERVER\t{folder / compiled['cython'].name} (registered: cy-server)",
     ]
     assert out[2].startswith("[OK] 2 tested plugin(s)")
-    proc = run_krakend("test-plugin", "-s", "--pattern", "good", "--manifest",
-                       str(host_manifest), str(folder))
-    assert lines(proc)[0] == f"[OK] SERVER\t{folder / 'good_plugin.py'} " \
-                             "(registered: good-auth, good-headers)"
+    proc = run_krakend("test-plugin", "-s", "--pattern", "good", "--manifest", str(host_manifest), str(folder))
+    assert lines(proc)[0] == f"[OK] SERVER\t{folder / 'good_plugin.py'} (registered: good-auth, good-headers)"
 
 
-def test_wheel_is_unpacked_and_cleaned(tmp_path: Path, compiled: dict[str, Path],
-                                       host_manifest: Path) -> None:
+def test_wheel_is_unpacked_and_cleaned(tmp_path: Path, compiled: dict[str, Path], host_manifest: Path) -> None:
     wheel = tmp_path / "cext_plugin-1.0-cp311-cp311-linux_x86_64.whl"
     with zipfile.ZipFile(wheel, "w") as zf:
         zf.write(compiled["c"], compiled["c"].name)
         zf.writestr("cext_plugin-1.0.dist-info/METADATA", "Name: cext-plugin\nVersion: 1.0\n")
         zf.writestr("cext_plugin-1.0.dist-info/top_level.txt", "cext_plugin\n")
     before = set(Path("/tmp").glob("krakend-wheel-*"))
-    proc = run_krakend("test-plugin", "-m", "-o", "json", "--manifest", str(host_manifest),
-                       str(wheel))
+    proc = run_krakend("test-plugin", "-m", "-o", "json", "--manifest", str(host_manifest), str(wheel))
     assert proc.returncode == 0, proc.stdout + proc.stderr
     finding = json.loads(proc.stdout)["findings"][0]
     assert finding["message"] == "registered: c-modifier"
@@ -233,35 +234,52 @@ def foreign_manifest(host_manifest: Path, tmp_path: Path) -> Path:
     return path
 
 
-def test_foreign_gateway_skips_the_import_visibly(sources: Path, compiled: dict[str, Path],
-                                                  foreign_manifest: Path) -> None:
+def test_foreign_gateway_skips_the_import_visibly(
+    sources: Path, compiled: dict[str, Path], foreign_manifest: Path
+) -> None:
     good, so = str(sources / "good_plugin.py"), str(compiled["c"])
     proc = run_krakend("test-plugin", "-s", "--manifest", str(foreign_manifest), good, so)
     out = lines(proc)
     assert proc.returncode == 1
-    assert out[0].startswith(f"[OK] SERVER\t{good} (static checks passed; import skipped: "
-                             f"the gateway (linux/{OTHER[1]}")
+    assert out[0].startswith(
+        f"[OK] SERVER\t{good} (static checks passed; import skipped: the gateway (linux/{OTHER[1]}"
+    )
     assert "cannot run on this host (linux/" in out[0]
     assert "use --image or --python" in out[0]
     assert out[1].startswith(f"[KO] SERVER\t{so}: ")
     assert f"gateway is {OTHER[0]}" in out[1]
-    proc = run_krakend("test-plugin", "-s", "-o", "json", "--manifest", str(foreign_manifest),
-                       good)
+    proc = run_krakend("test-plugin", "-s", "-o", "json", "--manifest", str(foreign_manifest), good)
     data = json.loads(proc.stdout)
     assert data["meta"]["import_phase"] == "skipped"
     assert data["findings"][0]["details"]["phase"] == "static"
 
 
 def test_python_option_picks_the_interpreter(sources: Path, host_manifest: Path) -> None:
-    proc = run_krakend("test-plugin", "-c", "-o", "json", "--python", sys.executable,
-                       "--manifest", str(host_manifest), str(sources / "good_plugin.py"))
+    proc = run_krakend(
+        "test-plugin",
+        "-c",
+        "-o",
+        "json",
+        "--python",
+        sys.executable,
+        "--manifest",
+        str(host_manifest),
+        str(sources / "good_plugin.py"),
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert json.loads(proc.stdout)["meta"]["runner"] == f"local {sys.executable}"
 
 
 def test_python_option_rejects_another_abi(sources: Path, foreign_manifest: Path) -> None:
-    proc = run_krakend("test-plugin", "-c", "--python", sys.executable,
-                       "--manifest", str(foreign_manifest), str(sources / "good_plugin.py"))
+    proc = run_krakend(
+        "test-plugin",
+        "-c",
+        "--python",
+        sys.executable,
+        "--manifest",
+        str(foreign_manifest),
+        str(sources / "good_plugin.py"),
+    )
     assert proc.returncode == 2
     assert proc.stderr.startswith(f"krakend: error: --python {sys.executable} is cpython-")
     assert proc.stderr.rstrip().endswith(f"-{OTHER[0]}-linux-gnu")
@@ -269,8 +287,7 @@ def test_python_option_rejects_another_abi(sources: Path, foreign_manifest: Path
 
 def test_github_annotations_point_at_the_artifact(sources: Path, host_manifest: Path) -> None:
     path = str(sources / "hostile_os_exit.py")
-    proc = run_krakend("test-plugin", "-s", "-o", "github", "--manifest", str(host_manifest),
-                       path)
+    proc = run_krakend("test-plugin", "-s", "-o", "github", "--manifest", str(host_manifest), path)
     assert proc.returncode == 1
     first = proc.stdout.splitlines()[0]
     assert first.startswith("::error file=")
@@ -283,16 +300,26 @@ def test_default_manifest_is_this_interpreter(sources: Path) -> None:
     assert lines(proc)[0].endswith("(registered: good-auth, good-headers)")
 
 
-def test_terminating_the_command_kills_running_probes(tmp_path: Path,
-                                                      host_manifest: Path) -> None:
+def test_terminating_the_command_kills_running_probes(tmp_path: Path, host_manifest: Path) -> None:
     src = (SRC / "hostile_spawner.py").read_text() + "\nwhile True:\n    pass\n"
     (tmp_path / "spawn_and_hang.py").write_text(src)
     env = {**os.environ, "NO_COLOR": "1"}
-    proc = subprocess.Popen([sys.executable, "-m", "krakend_tools", "test-plugin", "-s",
-                             "--manifest", str(host_manifest),
-                             str(tmp_path / "spawn_and_hang.py")],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
-                            cwd=Path(__file__).resolve().parent.parent)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "krakend_tools",
+            "test-plugin",
+            "-s",
+            "--manifest",
+            str(host_manifest),
+            str(tmp_path / "spawn_and_hang.py"),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+        cwd=Path(__file__).resolve().parent.parent,
+    )
     pid_file = tmp_path / "spawn_and_hang.pid"
     deadline = time.monotonic() + 20
     while not pid_file.exists() and time.monotonic() < deadline:
@@ -306,6 +333,7 @@ def test_terminating_the_command_kills_running_probes(tmp_path: Path,
     assert proc.returncode == 130
     child = int(pid_file.read_text())
     time.sleep(0.2)
-    assert not Path(f"/proc/{child}").exists() or \
-        Path(f"/proc/{child}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z", \
-        f"the plugin's child {child} survived the command"
+    assert (
+        not Path(f"/proc/{child}").exists()
+        or Path(f"/proc/{child}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
+    ), f"the plugin's child {child} survived the command"

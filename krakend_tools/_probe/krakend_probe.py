@@ -30,16 +30,15 @@ if TYPE_CHECKING:
     from typing import Any
 
 TYPES = ("server", "client", "modifier")
-REGISTERERS = {"server": "HandlerRegisterer", "client": "ClientRegisterer",
-               "modifier": "ModifierRegisterer"}
-METHODS = {"server": "register_handlers", "client": "register_clients",
-           "modifier": "register_modifiers"}
+REGISTERERS = {"server": "HandlerRegisterer", "client": "ClientRegisterer", "modifier": "ModifierRegisterer"}
+METHODS = {"server": "register_handlers", "client": "register_clients", "modifier": "register_modifiers"}
 # Positional arguments the gateway passes to each type's factory.
 FACTORY_ARGS = {"server": 2, "client": 1, "modifier": 1}
 MARKER = "krakend-probe: importing "
 REGISTERING = "krakend-probe: registering "
-USAGE = ("usage: python -I krakend_probe.py --path DIR [--path DIR ...] --module NAME "
-         "[--type server|client|modifier ...]")
+USAGE = (
+    "usage: python -I krakend_probe.py --path DIR [--path DIR ...] --module NAME [--type server|client|modifier ...]"
+)
 
 
 def last_line(exc: BaseException) -> str:
@@ -81,14 +80,17 @@ class Recorder:
         want = 4 if self.kind == "modifier" else 2
         if kwargs:
             params = ["name", "factory", "applies_to_request", "applies_to_response"][:want]
-            unknown = [k for k in kwargs if k not in params[len(args):]]
+            unknown = [k for k in kwargs if k not in params[len(args) :]]
             if unknown:
                 self.problems.append(f"register() got unexpected keyword(s): {', '.join(unknown)}")
                 return
-            args = args + tuple(kwargs[p] for p in params[len(args):] if p in kwargs)
+            args = args + tuple(kwargs[p] for p in params[len(args) :] if p in kwargs)
         if len(args) != want:
-            sig = ("register(name, factory, applies_to_request, applies_to_response)"
-                   if want == 4 else "register(name, factory)")
+            sig = (
+                "register(name, factory, applies_to_request, applies_to_response)"
+                if want == 4
+                else "register(name, factory)"
+            )
             self.problems.append(f"{sig} called with {len(args)} argument(s)")
             return
         name, factory = args[0], args[1]
@@ -97,8 +99,7 @@ class Recorder:
             self.problems.append(f"name {label} is not a non-empty string")
             return
         if not callable(factory):
-            self.problems.append(f"factory for {label} is not callable "
-                                 f"({type(factory).__name__})")
+            self.problems.append(f"factory for {label} is not callable ({type(factory).__name__})")
             return
         arity = _arity_problem(factory, FACTORY_ARGS[self.kind])
         if arity:
@@ -108,8 +109,7 @@ class Recorder:
             for i, param in enumerate(("applies_to_request", "applies_to_response")):
                 flag = flags[i]
                 if not isinstance(flag, bool):
-                    self.problems.append(f"{param} for {label} is not a bool "
-                                         f"({type(flag).__name__})")
+                    self.problems.append(f"{param} for {label} is not a bool ({type(flag).__name__})")
             if flags == [False, False]:
                 self.problems.append(f"modifier {label} applies to neither request nor response")
             self.flags[name] = [bool(f) for f in flags]
@@ -164,16 +164,20 @@ def _traceback() -> None:
     traceback.print_exc(file=sys.stderr)
 
 
-def register_type(module: Any, kind: str, logger: Any = None, ctx: Any = None,
-                  on_error: Callable[[], None] = _traceback,
-                  recorder: Recorder | None = None) -> dict[str, Any]:
+def register_type(
+    module: Any,
+    kind: str,
+    logger: Any = None,
+    ctx: Any = None,
+    on_error: Callable[[], None] = _traceback,
+    recorder: Recorder | None = None,
+) -> dict[str, Any]:
     """Look up ``kind``'s registerer on ``module`` and register it; a JSON-ready result.
 
     Pass ``recorder`` to keep the registered factories (the in-process loader does).
     """
     attr, method = REGISTERERS[kind], METHODS[kind]
-    result: dict[str, Any] = {"ok": False, "registered": [], "error": None, "problems": [],
-                              "hooks": []}
+    result: dict[str, Any] = {"ok": False, "registered": [], "error": None, "problems": [], "hooks": []}
     obj = getattr(module, attr, None)
     if obj is None:
         result["error"] = f"The plugin does not contain a {attr}."
@@ -275,8 +279,7 @@ def probe(paths: list[str], name: str, types: list[str]) -> dict[str, Any]:
     version = f"{v.major}.{v.minor}.{v.micro}"
     if v.releaselevel != "final":
         version += f"{v.releaselevel[0]}{v.serial}"
-    out: dict[str, Any] = {"module": name, "file": None, "python": version,
-                           "results": {}, "error": None}
+    out: dict[str, Any] = {"module": name, "file": None, "python": version, "results": {}, "error": None}
     sys.path[0:0] = [p for p in paths if p not in sys.path]
     sys.stderr.write(f"{MARKER}{name}\n")
     sys.stderr.flush()
@@ -318,7 +321,7 @@ def main(argv: list[str] | None = None) -> int:
     sys.stderr.flush()
     data = line.encode()
     while data:
-        data = data[os.write(real_stdout, data):]
+        data = data[os.write(real_stdout, data) :]
     return 0
 
 

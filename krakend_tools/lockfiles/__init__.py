@@ -24,8 +24,7 @@ if TYPE_CHECKING:
 # Detection order matters: content sniffing of the more specific formats first.
 FORMATS = ("poetry", "uv", "pylock", "pdm", "pipfile", "requirements")
 # File names autodetected in a folder, in order of preference.
-KNOWN_NAMES = ("uv.lock", "poetry.lock", "pylock.toml", "pdm.lock", "Pipfile.lock",
-               "requirements.txt")
+KNOWN_NAMES = ("uv.lock", "poetry.lock", "pylock.toml", "pdm.lock", "Pipfile.lock", "requirements.txt")
 
 RUNTIME = "main"  # the group name for runtime (non-optional) dependencies, whatever the tool calls it
 
@@ -76,13 +75,13 @@ class Lockfile:
     edges: dict[str, list[Edge]] = field(default_factory=dict)
     extra_edges: dict[str, dict[str, list[Edge]]] = field(default_factory=dict)  # pkg -> extra -> edges
 
-    def select(self, environment: Mapping[str, str], groups: Iterable[str] = (),
-               extras: Iterable[str] = ()) -> list[LockedPackage]:
+    def select(
+        self, environment: Mapping[str, str], groups: Iterable[str] = (), extras: Iterable[str] = ()
+    ) -> list[LockedPackage]:
         """Packages that apply to ``environment`` with the runtime group plus ``groups``/``extras``."""
         from krakend_tools.lockfiles.select import select
 
-        chosen: list[LockedPackage] = select(self, environment, frozenset(groups),
-                                             frozenset(extras))
+        chosen: list[LockedPackage] = select(self, environment, frozenset(groups), frozenset(extras))
         return chosen
 
 
@@ -98,8 +97,9 @@ def find_lockfile(folder: Path) -> Path:
     pylocks = sorted(folder.glob("pylock.*.toml"))
     if pylocks:
         return pylocks[0]
-    raise InputError(f"no lockfile found in {folder} (looked for {', '.join(KNOWN_NAMES)}, "
-                     "pylock.*.toml); pass one with -s")
+    raise InputError(
+        f"no lockfile found in {folder} (looked for {', '.join(KNOWN_NAMES)}, pylock.*.toml); pass one with -s"
+    )
 
 
 def load_lockfile(path: Path) -> Lockfile:
@@ -117,5 +117,8 @@ def load_lockfile(path: Path) -> Lockfile:
         if module.matches(path, text):
             lock: Lockfile = module.parse(path, text)
             return lock
-    raise InputError("unknown lockfile format (expected poetry.lock, uv.lock, pylock.toml, "
-                     "pdm.lock, Pipfile.lock or requirements.txt)", path=path)
+    raise InputError(
+        "unknown lockfile format (expected poetry.lock, uv.lock, pylock.toml, "
+        "pdm.lock, Pipfile.lock or requirements.txt)",
+        path=path,
+    )

@@ -33,8 +33,7 @@ def load_toml(path: Path, text: str) -> dict[str, Any]:
         if line is None and "end of document" in msg:
             line = text.count("\n") + 1
         msg = _AT_LINE.sub("", msg).replace("(at end of document)", "").strip()
-        raise InputError(f"invalid TOML: {msg}", path=path,
-                         line=line) from None
+        raise InputError(f"invalid TOML: {msg}", path=path, line=line) from None
 
 
 def name_of(value: object, path: Path, line: int | None) -> NormalizedName:
@@ -59,13 +58,11 @@ def version_of(value: object, path: Path, line: int | None, name: str = "") -> V
     from packaging.version import InvalidVersion, Version
 
     if not isinstance(value, str):
-        raise InputError(f"version of {name or 'a package'} must be a string, not {value!r}",
-                         path=path, line=line)
+        raise InputError(f"version of {name or 'a package'} must be a string, not {value!r}", path=path, line=line)
     try:
         return Version(value)
     except InvalidVersion:
-        raise InputError(f"invalid version {value!r} for {name or 'a package'}", path=path,
-                         line=line) from None
+        raise InputError(f"invalid version {value!r} for {name or 'a package'}", path=path, line=line) from None
 
 
 def marker_of(value: object, path: Path, line: int | None) -> Marker | None:
@@ -94,13 +91,11 @@ def specifier_of(value: object, path: Path, line: int | None) -> SpecifierSet | 
     from packaging.specifiers import InvalidSpecifier, SpecifierSet
 
     if not isinstance(value, str):
-        raise InputError(f"version specifier must be a string, not {value!r}", path=path,
-                         line=line)
+        raise InputError(f"version specifier must be a string, not {value!r}", path=path, line=line)
     try:
         return SpecifierSet(value)
     except InvalidSpecifier:
-        raise InputError(f"invalid version specifier {value!r}", path=path,
-                         line=line) from None
+        raise InputError(f"invalid version specifier {value!r}", path=path, line=line) from None
 
 
 def table(value: object, what: str, path: Path, line: int | None = None) -> Mapping[str, Any]:

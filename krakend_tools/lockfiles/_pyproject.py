@@ -60,8 +60,7 @@ def declared_roots(pyproject: Mapping[str, Any]) -> tuple[Roots, Roots]:
                 edge = optional.get(_canon(name), Edge(_canon(name)))
                 extras.setdefault(_canon(extra), []).append(edge)
     sections = [("dev", _map(poetry.get("dev-dependencies")))]
-    sections += [(g, _map(_map(t).get("dependencies")))
-                 for g, t in _map(poetry.get("group")).items()]
+    sections += [(g, _map(_map(t).get("dependencies"))) for g, t in _map(poetry.get("group")).items()]
     for group, deps in sections:
         for name, spec in deps.items():
             for edge, _ in poetry_edges(name, spec):
@@ -74,8 +73,7 @@ def direct_names(pyproject: Mapping[str, Any] | None) -> frozenset[str] | None:
     if pyproject is None:
         return None
     groups, extras = declared_roots(pyproject)
-    return frozenset(e.target for roots in (groups, extras) for edges in roots.values()
-                     for e in edges)
+    return frozenset(e.target for roots in (groups, extras) for edges in roots.values() for e in edges)
 
 
 def _group_specs(table: Mapping[str, Any], group: str, seen: set[str]) -> list[str]:
@@ -100,8 +98,7 @@ def _add_pep508(roots: Roots, group: str, spec: object) -> None:
         req = Requirement(spec)
     except InvalidRequirement:
         return
-    roots.setdefault(group, []).append(
-        Edge(_canon(req.name), req.marker, frozenset(_canon(e) for e in req.extras)))
+    roots.setdefault(group, []).append(Edge(_canon(req.name), req.marker, frozenset(_canon(e) for e in req.extras)))
 
 
 def poetry_edges(name: str, spec: object) -> list[tuple[Edge, bool]]:

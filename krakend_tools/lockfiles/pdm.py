@@ -41,8 +41,9 @@ def parse(path: Path, text: str) -> Lockfile:
     if not isinstance(lock_version, str):
         raise InputError("no [metadata] lock_version: not a PDM lockfile", path=path)
     if lock_version.split(".", 1)[0] != str(SUPPORTED_MAJOR):
-        raise InputError(f"unsupported pdm.lock lock_version {lock_version!r} "
-                         f"(supported: {SUPPORTED_MAJOR}.x)", path=path)
+        raise InputError(
+            f"unsupported pdm.lock lock_version {lock_version!r} (supported: {SUPPORTED_MAJOR}.x)", path=path
+        )
     requires_python = None
     for target in array(meta.get("targets"), "[[metadata.targets]]", path):
         if isinstance(target, Mapping) and target.get("requires_python"):
@@ -61,10 +62,14 @@ def parse(path: Path, text: str) -> Lockfile:
         name = name_of(entry.get("name"), path, line)
         raw_version = entry.get("version")
         version = None if raw_version is None else version_of(raw_version, path, line, name)
-        groups = frozenset(RUNTIME if g == "default" else str(g)
-                           for g in array(entry.get("groups", ["default"]), "groups", path, line))
-        names = [n for f in array(entry.get("files"), f"files of {name}", path, line)
-                 if isinstance(f, Mapping) and (n := file_name(f.get("file") or f.get("url")))]
+        groups = frozenset(
+            RUNTIME if g == "default" else str(g) for g in array(entry.get("groups", ["default"]), "groups", path, line)
+        )
+        names = [
+            n
+            for f in array(entry.get("files"), f"files of {name}", path, line)
+            if isinstance(f, Mapping) and (n := file_name(f.get("file") or f.get("url")))
+        ]
         wheels, sdist = split_files(names)
         source = "registry"
         if entry.get("git") or entry.get("revision"):
@@ -73,13 +78,29 @@ def parse(path: Path, text: str) -> Lockfile:
             source = "path"
         elif entry.get("url"):
             source = "url"
-        packages.append(LockedPackage(
-            name=name, version=version, marker=marker_of(entry.get("marker"), path, line),
-            groups=groups, wheels=wheels, sdist=sdist, has_file_names=bool(names), line=line,
-            direct=name in direct, source=source))
+        packages.append(
+            LockedPackage(
+                name=name,
+                version=version,
+                marker=marker_of(entry.get("marker"), path, line),
+                groups=groups,
+                wheels=wheels,
+                sdist=sdist,
+                has_file_names=bool(names),
+                line=line,
+                direct=name in direct,
+                source=source,
+            )
+        )
     project = None
     if pyproject is not None:
         raw_name = table(pyproject.get("project"), "[project]", path).get("name")
         project = name_of(raw_name, path, None) if isinstance(raw_name, str) else None
-    return Lockfile(path=path, tool=TOOL, packages=packages, requires_python=requires_python,
-                    lock_version=lock_version, project=project)
+    return Lockfile(
+        path=path,
+        tool=TOOL,
+        packages=packages,
+        requires_python=requires_python,
+        lock_version=lock_version,
+        project=project,
+    )

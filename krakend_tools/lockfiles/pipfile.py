@@ -33,15 +33,15 @@ def parse(path: Path, text: str) -> Lockfile:
     try:
         data = json.loads(text)
     except json.JSONDecodeError as err:
-        raise InputError(f"invalid JSON: {err.msg} (column {err.colno})", path=path,
-                         line=err.lineno) from None
+        raise InputError(f"invalid JSON: {err.msg} (column {err.colno})", path=path, line=err.lineno) from None
     if not isinstance(data, Mapping):
         raise InputError("a Pipfile.lock must be a JSON object", path=path, line=1)
     meta = table(data.get("_meta"), "_meta", path)
     spec = meta.get("pipfile-spec")
     if spec not in SUPPORTED:
-        raise InputError(f"unsupported Pipfile.lock pipfile-spec {spec!r} (supported: "
-                         f"{', '.join(map(str, SUPPORTED))})", path=path)
+        raise InputError(
+            f"unsupported Pipfile.lock pipfile-spec {spec!r} (supported: {', '.join(map(str, SUPPORTED))})", path=path
+        )
     requires = table(meta.get("requires"), "_meta.requires", path)
     # The Python the lock was made with: a pin (python_pin), not a requires-python range.
     pin = requires.get("python_version")
@@ -66,19 +66,22 @@ def parse(path: Path, text: str) -> Lockfile:
                 continue
             seen[key] = len(packages)
             packages.append(pkg)
-    return Lockfile(path=path, tool=TOOL, packages=packages,
-                    python_pin=pin if isinstance(pin, str) else None, lock_version=str(spec))
+    return Lockfile(
+        path=path,
+        tool=TOOL,
+        packages=packages,
+        python_pin=pin if isinstance(pin, str) else None,
+        lock_version=str(spec),
+    )
 
 
-def _package(raw_name: str, entry: Mapping[str, Any], group: str, path: Path,
-             line: int | None) -> LockedPackage:
+def _package(raw_name: str, entry: Mapping[str, Any], group: str, path: Path, line: int | None) -> LockedPackage:
     name = name_of(raw_name, path, line)
     pinned = entry.get("version")
     version = None
     if pinned is not None:
         if not isinstance(pinned, str) or not pinned.startswith("=="):
-            raise InputError(f"version of {name} must be pinned as '==X', not {pinned!r}",
-                             path=path, line=line)
+            raise InputError(f"version of {name} must be pinned as '==X', not {pinned!r}", path=path, line=line)
         version = version_of(pinned[2:].strip(), path, line, name)
     source = "registry"
     if entry.get("git"):
@@ -87,10 +90,16 @@ def _package(raw_name: str, entry: Mapping[str, Any], group: str, path: Path,
         source = "path"
     elif entry.get("url"):
         source = "url"
-    return LockedPackage(name=name, version=version,
-                         marker=marker_of(entry.get("markers"), path, line),
-                         groups=frozenset({group}), has_file_names=False, line=line,
-                         direct=False, source=source)
+    return LockedPackage(
+        name=name,
+        version=version,
+        marker=marker_of(entry.get("markers"), path, line),
+        groups=frozenset({group}),
+        has_file_names=False,
+        line=line,
+        direct=False,
+        source=source,
+    )
 
 
 def _declared(path: Path) -> frozenset[str]:
@@ -104,8 +113,7 @@ def _declared(path: Path) -> frozenset[str]:
             pipfile = tomllib.load(fh)
     except (OSError, tomllib.TOMLDecodeError):
         return frozenset()
-    return frozenset(canonicalize_name(n) for s in ("packages", "dev-packages")
-                     for n in table(pipfile.get(s), s, path))
+    return frozenset(canonicalize_name(n) for s in ("packages", "dev-packages") for n in table(pipfile.get(s), s, path))
 
 
 def _entry_lines(text: str) -> dict[tuple[str, str], int]:

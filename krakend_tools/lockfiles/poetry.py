@@ -36,8 +36,7 @@ from krakend_tools.lockfiles._pyproject import (
 
 TOOL = "poetry"
 SUPPORTED = ("1.1", "2.0", "2.1")
-_SOURCES = {"legacy": "registry", "git": "git", "directory": "path", "file": "path",
-            "url": "url"}
+_SOURCES = {"legacy": "registry", "git": "git", "directory": "path", "file": "path", "url": "url"}
 
 
 def matches(path: Path, text: str) -> bool:
@@ -55,17 +54,20 @@ def parse(path: Path, text: str) -> Lockfile:
     if lock_version is None:
         raise InputError("no [metadata] lock-version: not a Poetry lockfile", path=path)
     if str(lock_version) not in SUPPORTED:
-        raise InputError(f"unsupported Poetry lock-version {lock_version!r} (supported: "
-                         f"{', '.join(SUPPORTED)})", path=path,
-                         line=_key_line(text, "lock-version"))
+        raise InputError(
+            f"unsupported Poetry lock-version {lock_version!r} (supported: {', '.join(SUPPORTED)})",
+            path=path,
+            line=_key_line(text, "lock-version"),
+        )
     python = meta.get("python-versions")
     requires_python = None
     if isinstance(python, str) and python.strip() not in ("", "*"):
         try:
             requires_python = specifier_of(caret_tilde_to_pep440(python), path, None)
         except InputError as err:
-            raise InputError(f"invalid [metadata] python-versions {python!r}", path=path,
-                             line=_key_line(text, "python-versions")) from err
+            raise InputError(
+                f"invalid [metadata] python-versions {python!r}", path=path, line=_key_line(text, "python-versions")
+            ) from err
 
     pyproject = read_pyproject(path)
     direct = direct_names(pyproject) or frozenset()
@@ -84,8 +86,11 @@ def parse(path: Path, text: str) -> Lockfile:
         files = entry.get("files")
         if files is None:
             files = old_files.get(entry["name"], old_files.get(name))
-        names = [n for f in array(files, f"files of {name}", path, line)
-                 if isinstance(f, Mapping) and (n := file_name(f.get("file")))]
+        names = [
+            n
+            for f in array(files, f"files of {name}", path, line)
+            if isinstance(f, Mapping) and (n := file_name(f.get("file")))
+        ]
         wheels, sdist = split_files(names)
         groups = entry.get("groups")
         if groups is None:
@@ -96,21 +101,30 @@ def parse(path: Path, text: str) -> Lockfile:
                 groups = sorted(extras_of[name])
         group_set = frozenset(str(g) for g in array(groups, f"groups of {name}", path, line))
         source = table(entry.get("source"), f"source of {name}", path, line).get("type")
-        packages.append(LockedPackage(
-            name=name, version=version,
-            marker=_marker(entry.get("markers"), group_set, path, line),
-            groups=group_set, wheels=wheels, sdist=sdist, has_file_names=bool(names),
-            line=line, direct=name in direct,
-            source=_SOURCES.get(str(source), str(source)) if source else "registry"))
+        packages.append(
+            LockedPackage(
+                name=name,
+                version=version,
+                marker=_marker(entry.get("markers"), group_set, path, line),
+                groups=group_set,
+                wheels=wheels,
+                sdist=sdist,
+                has_file_names=bool(names),
+                line=line,
+                direct=name in direct,
+                source=_SOURCES.get(str(source), str(source)) if source else "registry",
+            )
+        )
         if lock_version != "2.1":  # only older locks need the graph
             _package_edges(entry, name, edges, extra_edges, path, line)
 
-    lock = Lockfile(path=path, tool=TOOL, packages=packages, requires_python=requires_python,
-                    lock_version=str(lock_version))
+    lock = Lockfile(
+        path=path, tool=TOOL, packages=packages, requires_python=requires_python, lock_version=str(lock_version)
+    )
     if pyproject is not None:
         project = table(pyproject.get("project"), "[project]", path).get("name") or table(
-            table(pyproject.get("tool"), "[tool]", path).get("poetry"), "[tool.poetry]",
-            path).get("name")
+            table(pyproject.get("tool"), "[tool]", path).get("poetry"), "[tool.poetry]", path
+        ).get("name")
         lock.project = name_of(project, path, None) if isinstance(project, str) else None
         if not flat:  # markers and groups live on the graph: walk it
             groups_roots, extras_roots = declared_roots(pyproject)
@@ -133,13 +147,17 @@ def _marker(value: object, groups: frozenset[str], path: Path, line: int | None)
     return marker_of(" or ".join(terms), path, line)
 
 
-def _package_edges(entry: Mapping[str, Any], name: str, edges: dict[str, list[Edge]],
-                   extra_edges: dict[str, dict[str, list[Edge]]], path: Path,
-                   line: int | None) -> None:
+def _package_edges(
+    entry: Mapping[str, Any],
+    name: str,
+    edges: dict[str, list[Edge]],
+    extra_edges: dict[str, dict[str, list[Edge]]],
+    path: Path,
+    line: int | None,
+) -> None:
     optional: dict[str, Edge] = {}
     out = edges.setdefault(name, [])
-    for dep, spec in table(entry.get("dependencies"), f"dependencies of {name}", path,
-                           line).items():
+    for dep, spec in table(entry.get("dependencies"), f"dependencies of {name}", path, line).items():
         for edge, is_optional in poetry_edges(dep, spec):
             if is_optional:
                 optional[edge.target] = edge
@@ -149,8 +167,7 @@ def _package_edges(entry: Mapping[str, Any], name: str, edges: dict[str, list[Ed
         targets = extra_edges.setdefault(name, {}).setdefault(_canon(extra), [])
         for req in array(reqs, f"extra {extra} of {name}", path, line):
             if isinstance(req, str) and req.strip():
-                dep = _canon(req.strip().split(" ", 1)[0].split("[", 1)[0].split(";", 1)[0]
-                             .split("(", 1)[0])
+                dep = _canon(req.strip().split(" ", 1)[0].split("[", 1)[0].split(";", 1)[0].split("(", 1)[0])
                 targets.append(optional.get(dep, Edge(dep)))
 
 

@@ -41,8 +41,9 @@ def parse(path: Path, text: str) -> Lockfile:
     try:
         lock = Pylock.from_dict(data)
     except PylockUnsupportedVersionError as err:
-        raise InputError(f"unsupported pylock lock-version {data.get('lock-version')!r} "
-                         f"(supported: 1.x): {err}", path=path) from None
+        raise InputError(
+            f"unsupported pylock lock-version {data.get('lock-version')!r} (supported: 1.x): {err}", path=path
+        ) from None
     except PylockValidationError as err:
         line = None
         found = _INDEX.search(err.context or "")
@@ -66,14 +67,28 @@ def parse(path: Path, text: str) -> Lockfile:
             source = "url" if pkg.archive.url else "path"
         wheels = tuple(_filename(w) for w in pkg.wheels or ())
         sdist = _filename(pkg.sdist) if pkg.sdist is not None else None
-        packages.append(LockedPackage(
-            name=str(pkg.name), version=pkg.version, marker=pkg.marker, wheels=wheels,
-            sdist=sdist, has_file_names=bool(wheels or sdist), line=line,
-            direct=pkg.name in direct, source=source))
-    return Lockfile(path=path, tool=TOOL, packages=packages,
-                    requires_python=lock.requires_python, lock_version=str(lock.lock_version),
-                    created_by=lock.created_by,
-                    project=project)
+        packages.append(
+            LockedPackage(
+                name=str(pkg.name),
+                version=pkg.version,
+                marker=pkg.marker,
+                wheels=wheels,
+                sdist=sdist,
+                has_file_names=bool(wheels or sdist),
+                line=line,
+                direct=pkg.name in direct,
+                source=source,
+            )
+        )
+    return Lockfile(
+        path=path,
+        tool=TOOL,
+        packages=packages,
+        requires_python=lock.requires_python,
+        lock_version=str(lock.lock_version),
+        created_by=lock.created_by,
+        project=project,
+    )
 
 
 def _filename(dist: PackageWheel | PackageSdist) -> str:

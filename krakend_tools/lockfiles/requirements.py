@@ -19,8 +19,7 @@ if TYPE_CHECKING:
     from packaging.version import Version
 
 TOOL = "requirements"
-_PINNED = re.compile(
-    r"^([A-Za-z0-9][A-Za-z0-9._-]*)\s*(?:\[[^\]]*\])?\s*===?\s*([^\s;]+)\s*(?:;(.*))?$")
+_PINNED = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)\s*(?:\[[^\]]*\])?\s*===?\s*([^\s;]+)\s*(?:;(.*))?$")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*\s*(\[|==|>=|<=|~=|!=|===|<|>|;|@|$)")
 _EGG = re.compile(r"[#&]egg=([A-Za-z0-9][A-Za-z0-9._-]*)")
 _WHEEL = re.compile(r"^([^-]+)-([^-]+)-.*\.whl$")
@@ -58,13 +57,15 @@ def parse(path: Path, text: str) -> Lockfile:
     _read(path, text, state, constraint=False, top=True)
     packages = state.packages
     if state.constraints:
-        packages = [replace(p, version=state.constraints[p.name].version)
-                    if p.version is None and p.name in state.constraints else p
-                    for p in packages]
+        packages = [
+            replace(p, version=state.constraints[p.name].version)
+            if p.version is None and p.name in state.constraints
+            else p
+            for p in packages
+        ]
     project = _project_name(path)
     if state.via:
-        packages = [replace(p, direct=_direct(state.via.get(i, []), project))
-                    for i, p in enumerate(packages)]
+        packages = [replace(p, direct=_direct(state.via.get(i, []), project)) for i, p in enumerate(packages)]
     return Lockfile(path=path, tool=TOOL, packages=packages, project=project)
 
 
@@ -93,8 +94,7 @@ def _read(path: Path, text: str, state: _State, *, constraint: bool, top: bool) 
             option, eq, inline = option.partition("=")
             value = (inline if eq else value).strip()
             if option in ("-r", "--requirement", "-c", "--constraint"):
-                _include(path, number, value, state,
-                         constraint=constraint or option in ("-c", "--constraint"))
+                _include(path, number, value, state, constraint=constraint or option in ("-c", "--constraint"))
             elif option in ("-e", "--editable"):
                 pkg = _url_package(value, path, number if top else None)
                 if pkg is not None and not constraint:
@@ -139,8 +139,7 @@ def _requirement(line: str, path: Path, number: int, top: bool) -> LockedPackage
         name = name_of(pinned.group(1), path, number)
         pin = version_of(pinned.group(2), path, number, name)
         marker = marker_of((pinned.group(3) or "").strip() or None, path, number)
-        return LockedPackage(name=name, version=pin, marker=marker, has_file_names=False,
-                             line=where, source="registry")
+        return LockedPackage(name=name, version=pin, marker=marker, has_file_names=False, line=where, source="registry")
     if "://" in line and "@" not in line.split("://", 1)[0] or line.endswith(".whl"):
         return _url_package(line, path, where)
     from packaging.requirements import InvalidRequirement, Requirement
@@ -148,8 +147,7 @@ def _requirement(line: str, path: Path, number: int, top: bool) -> LockedPackage
     try:
         req = Requirement(line)
     except InvalidRequirement as err:
-        raise InputError(f"invalid requirement {line!r}: {err}", path=path,
-                         line=number) from None
+        raise InputError(f"invalid requirement {line!r}: {err}", path=path, line=number) from None
     name = name_of(req.name, path, number)
     version: Version | None = None
     pins = [s for s in req.specifier if s.operator in ("==", "===") and "*" not in s.version]
@@ -159,9 +157,15 @@ def _requirement(line: str, path: Path, number: int, top: bool) -> LockedPackage
     if req.url:
         wheel = file_name(req.url)
         wheels = (wheel,) if wheel and wheel.endswith(".whl") else ()
-    return LockedPackage(name=name, version=version, marker=req.marker,
-                         has_file_names=bool(wheels), wheels=wheels, line=where,
-                         source=_url_kind(req.url) if req.url else "registry")
+    return LockedPackage(
+        name=name,
+        version=version,
+        marker=req.marker,
+        has_file_names=bool(wheels),
+        wheels=wheels,
+        line=where,
+        source=_url_kind(req.url) if req.url else "registry",
+    )
 
 
 def _url_package(value: str, path: Path, line: int | None) -> LockedPackage | None:
@@ -171,11 +175,21 @@ def _url_package(value: str, path: Path, line: int | None) -> LockedPackage | No
     wheel = file_name(value)
     if wheel and (found := _WHEEL.match(wheel)):
         name = name_of(found.group(1), path, line)
-        return LockedPackage(name=name, version=version_of(found.group(2), path, line, name),
-                             wheels=(wheel,), line=line, source=_url_kind(value))
+        return LockedPackage(
+            name=name,
+            version=version_of(found.group(2), path, line, name),
+            wheels=(wheel,),
+            line=line,
+            source=_url_kind(value),
+        )
     if egg:
-        return LockedPackage(name=name_of(egg.group(1), path, line), version=None,
-                             has_file_names=False, line=line, source=_url_kind(value))
+        return LockedPackage(
+            name=name_of(egg.group(1), path, line),
+            version=None,
+            has_file_names=False,
+            line=line,
+            source=_url_kind(value),
+        )
     return None
 
 
@@ -190,14 +204,15 @@ def _include(path: Path, number: int, value: str, state: _State, *, constraint: 
         raise InputError("-r/-c needs a file name", path=path, line=number)
     if "://" in value:
         raise InputError(f"cannot follow a remote include {value!r}", path=path, line=number)
-    target = (path.parent / value)
+    target = path.parent / value
     if target.resolve() in state.visited:
         return
     try:
         text = target.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as err:
-        raise InputError(f"cannot read included file {value!r}: {err.__class__.__name__}",
-                         path=path, line=number) from None
+        raise InputError(
+            f"cannot read included file {value!r}: {err.__class__.__name__}", path=path, line=number
+        ) from None
     _read(target, text, state, constraint=constraint, top=False)
 
 

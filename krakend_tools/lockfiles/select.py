@@ -14,8 +14,9 @@ if TYPE_CHECKING:
 Env = dict[str, "str | frozenset[str]"]
 
 
-def select(lock: Lockfile, environment: Mapping[str, str], groups: frozenset[str],
-           extras: frozenset[str]) -> list[LockedPackage]:
+def select(
+    lock: Lockfile, environment: Mapping[str, str], groups: frozenset[str], extras: frozenset[str]
+) -> list[LockedPackage]:
     """Packages of ``lock`` installed for ``environment`` with RUNTIME + ``groups`` + ``extras``.
 
     ``environment`` is a full PEP 508 environment (never the running interpreter's).
@@ -31,8 +32,7 @@ def select(lock: Lockfile, environment: Mapping[str, str], groups: frozenset[str
     if lock.roots:
         return _walk(lock, judge, wanted, extras)
     wanted_all = wanted | extras
-    return [p for p in lock.packages
-            if p.groups & wanted_all and judge.applies(p.marker, p.line)]
+    return [p for p in lock.packages if p.groups & wanted_all and judge.applies(p.marker, p.line)]
 
 
 class _Judge:
@@ -62,12 +62,10 @@ class _Judge:
                     return True
             return False
         except (UndefinedComparison, UndefinedEnvironmentName) as err:
-            raise InputError(f"cannot evaluate marker {str(marker)!r}: {err}",
-                             path=self.lock.path, line=line) from None
+            raise InputError(f"cannot evaluate marker {str(marker)!r}: {err}", path=self.lock.path, line=line) from None
 
 
-def _walk(lock: Lockfile, judge: _Judge, groups: frozenset[str],
-          extras: frozenset[str]) -> list[LockedPackage]:
+def _walk(lock: Lockfile, judge: _Judge, groups: frozenset[str], extras: frozenset[str]) -> list[LockedPackage]:
     by_name: dict[str, list[LockedPackage]] = {}
     for pkg in lock.packages:
         by_name.setdefault(pkg.name, []).append(pkg)

@@ -30,6 +30,7 @@ def annotation(finding: Finding) -> str:
 def render(report: Report) -> str:
     lines = [annotation(f) for f in report.failures]
     count = len(report.failures)
-    lines.append(f"::notice title=krakend {report.command}::{count} problem(s) in "
-                 f"{len(report.findings)} checked item(s)")
+    lines.append(
+        f"::notice title=krakend {report.command}::{count} problem(s) in {len(report.findings)} checked item(s)"
+    )
     return "\n".join(lines) + "\n"

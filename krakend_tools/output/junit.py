@@ -8,9 +8,14 @@ from krakend_tools.report import Report
 
 
 def render(report: Report) -> str:
-    suite = ET.Element("testsuite", name=f"krakend {report.command}",
-                       tests=str(len(report.findings)), failures=str(len(report.failures)),
-                       errors="0", time=f"{report.elapsed:.3f}")
+    suite = ET.Element(
+        "testsuite",
+        name=f"krakend {report.command}",
+        tests=str(len(report.findings)),
+        failures=str(len(report.failures)),
+        errors="0",
+        time=f"{report.elapsed:.3f}",
+    )
     for f in report.findings:
         case = ET.SubElement(suite, "testcase", classname=f"{report.command}.{f.kind}", name=f.name)
         if f.file:

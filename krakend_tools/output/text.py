@@ -80,8 +80,12 @@ def print_rich(report: Report, console: Console | None = None) -> None:
             table.add_column(column)
         for f in report.failures:
             note = "\n".join(([f.message] if f.kind != "package" else []) + f.fix)
-            table.add_row(f"[bold]{escape(f.name)}[/]", f"[red]{escape(f.have or '')}[/]",
-                          f"[green]{escape(f.want or '')}[/]", escape(note))
+            table.add_row(
+                f"[bold]{escape(f.name)}[/]",
+                f"[red]{escape(f.have or '')}[/]",
+                f"[green]{escape(f.want or '')}[/]",
+                escape(note),
+            )
         console.print(table)
     own = [f for f in report.findings if f.ok and f.kind == "plugin-only"]
     if own:
