@@ -38,8 +38,10 @@ def served_python() -> str:
         with urllib.request.urlopen(f"http://{REGISTRY}/v2/python/tags/list", timeout=5) as r:
             tags = json.load(r).get("tags") or []
     except (OSError, ValueError) as err:
-        sys.exit(f"no image registry at KRAKEND_IMAGE_REGISTRY={REGISTRY!r} ({err}); run "
-                 "scripts/local-registry.sh start and scripts/make-base-images.sh")
+        sys.exit(
+            f"no image registry at KRAKEND_IMAGE_REGISTRY={REGISTRY!r} ({err}); run "
+            "scripts/local-registry.sh start and scripts/make-base-images.sh"
+        )
     versions = sorted(t.split("-")[0] for t in tags if t.endswith("-slim-bookworm"))
     if not versions:
         sys.exit(f"{REGISTRY} serves no python:<V>-slim-bookworm image")
@@ -95,10 +97,12 @@ def big_plugin(where: Path, functions: int) -> Path:
 
 def drop_images() -> None:
     """Cold start: no base, builder or runtime image, no layer cache, no cache volume."""
-    ids = subprocess.run(["docker", "images", "-q", "--filter", "label=io.krakend.role"],
-                         capture_output=True, text=True, env=ENV).stdout.split()
-    ids += subprocess.run(["docker", "images", "-q", "krakend-tools/base-cache"],
-                          capture_output=True, text=True, env=ENV).stdout.split()
+    ids = subprocess.run(
+        ["docker", "images", "-q", "--filter", "label=io.krakend.role"], capture_output=True, text=True, env=ENV
+    ).stdout.split()
+    ids += subprocess.run(
+        ["docker", "images", "-q", "krakend-tools/base-cache"], capture_output=True, text=True, env=ENV
+    ).stdout.split()
     doomed = list(dict.fromkeys(ids))
     if doomed:
         subprocess.run(["docker", "rmi", "-f", *doomed], capture_output=True, env=ENV)
@@ -120,11 +124,27 @@ def main() -> int:
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="krakend-bench-"))
     gateway = work / "gateway.json"
-    proc = subprocess.run([sys.executable, "-m", "krakend_tools", "version", "--from-lock",
-                           str(ROOT / "fixtures" / "gateway" / "uv.lock"), "--target",
-                           "generic/amd64", "--python-version", served_python(), "--libc",
-                           "GLIBC-2.36", "-o", "json"], capture_output=True, text=True,
-                          check=True)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "krakend_tools",
+            "version",
+            "--from-lock",
+            str(ROOT / "fixtures" / "gateway" / "uv.lock"),
+            "--target",
+            "generic/amd64",
+            "--python-version",
+            served_python(),
+            "--libc",
+            "GLIBC-2.36",
+            "-o",
+            "json",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     gateway.write_text(proc.stdout)
     ENV["KRAKEND_MANIFEST"] = str(gateway)
     try:
@@ -175,11 +195,25 @@ def main() -> int:
         print(f"\ndriver overhead, generic/amd64, {args.functions}-function plugin, warm:")
         _, report = krakend(str(plugin), "--target", "generic/amd64", "--no-test", "--out", str(out))
         builder = str(report["findings"][0]["details"]["builder"])  # type: ignore[index]
-        plain_cmd = ["docker", "run", "--rm", "--network", "none", "-v",
-                     f"{plugin}:/in:ro", "-v", f"{work / 'plain'}:/out", "-v",
-                     "krakend-tools-cache:/cache", "-e", "KRAKEND_ZIG_TARGET=x86_64-linux-gnu.2.36",
-                     builder, "sh", "-c",
-                     "cp -r /in /src2 && krakend-run krakend-build-wheel /src2 /out"]
+        plain_cmd = [
+            "docker",
+            "run",
+            "--rm",
+            "--network",
+            "none",
+            "-v",
+            f"{plugin}:/in:ro",
+            "-v",
+            f"{work / 'plain'}:/out",
+            "-v",
+            "krakend-tools-cache:/cache",
+            "-e",
+            "KRAKEND_ZIG_TARGET=x86_64-linux-gnu.2.36",
+            builder,
+            "sh",
+            "-c",
+            "cp -r /in /src2 && krakend-run krakend-build-wheel /src2 /out",
+        ]
         (work / "plain").mkdir()
         plain, driver = [], []
         for _ in range(2):

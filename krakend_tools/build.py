@@ -34,8 +34,19 @@ if TYPE_CHECKING:
 
 DEFAULT_COMMAND = ("krakend-build-wheel", "/src", "/out")
 REPAIR_FAILED = 5  # krakend-run: auditwheel could not repair a wheel to the policy
-EXCLUDE = {".git", ".venv", "venv", "dist", "build", "__pycache__", ".mypy_cache",
-           ".pytest_cache", ".ruff_cache", ".tox", "node_modules"}
+EXCLUDE = {
+    ".git",
+    ".venv",
+    "venv",
+    "dist",
+    "build",
+    "__pycache__",
+    ".mypy_cache",
+    ".pytest_cache",
+    ".ruff_cache",
+    ".tox",
+    "node_modules",
+}
 PLUGIN_TYPES = ("server", "client", "modifier")
 EXCEPTION_LINE = re.compile(r"^[A-Za-z_][\w.]*(Error|Exception|Exit|Interrupt)\b.*")
 ERROR_LINE = re.compile(r"(\berror\b|\bError\b|Traceback|undefined reference)")
@@ -117,12 +128,16 @@ def apply_config(opts: BuildOptions, table: dict[str, Any]) -> None:
     """Fill options the command line left unset from ``[tool.krakend.build]``."""
     if opts.command is None and table.get("command"):
         opts.command = str(table["command"])
-    for key, attr in (("base-images", "base_images"),
-                      ("runtime-base-images", "runtime_base_images"), ("engines", "engines")):
+    for key, attr in (
+        ("base-images", "base_images"),
+        ("runtime-base-images", "runtime_base_images"),
+        ("engines", "engines"),
+    ):
         images = table.get(key) or {}
         if not isinstance(images, dict):
-            raise InputError(f"[tool.krakend.build.{key}] must be a table of TARGET = "
-                             f"{'URL' if key == 'engines' else 'IMAGE'}")
+            raise InputError(
+                f"[tool.krakend.build.{key}] must be a table of TARGET = {'URL' if key == 'engines' else 'IMAGE'}"
+            )
         current: dict[str, str] = getattr(opts, attr)
         for name, image in images.items():
             current.setdefault(str(Target.parse(name)), str(image))
@@ -202,8 +217,7 @@ class Plan:
         libc = self.manifest.platform.libc
         if self.target.libc_family == "musl":
             return f"{self.target.machine}-linux-musl"
-        version = f".{libc.version[0]}.{libc.version[1]}" \
-            if libc.family == "glibc" and len(libc.version) >= 2 else ""
+        version = f".{libc.version[0]}.{libc.version[1]}" if libc.family == "glibc" and len(libc.version) >= 2 else ""
         return f"{self.target.machine}-linux-gnu{version}"
 
     @property
@@ -232,8 +246,7 @@ def preflight(engines: dict[str | None, Engine], opts: BuildOptions) -> None:
             engine.require_platform("arm64")
 
 
-def prepare(engine: Engine, targets: list[Target], opts: BuildOptions,
-            events: Events) -> list[Plan]:
+def prepare(engine: Engine, targets: list[Target], opts: BuildOptions, events: Events) -> list[Plan]:
     """The images of each target on ``engine`` (built from ``builders/`` if missing)."""
     from krakend_tools import images
     from krakend_tools.image_manifest import manifest_from_labels
@@ -251,24 +264,49 @@ def prepare(engine: Engine, targets: list[Target], opts: BuildOptions,
                 into.append(text)
             say(text)
 
-        builder = images.ensure_image(engine, build_as, "builder", manifest=opts.manifest,
-                                      base=opts.base_images.get(str(build_as)), progress=say,
-                                      warn=warn, rebuild=opts.rebuild_images,
-                                      registry=opts.registry)
+        builder = images.ensure_image(
+            engine,
+            build_as,
+            "builder",
+            manifest=opts.manifest,
+            base=opts.base_images.get(str(build_as)),
+            progress=say,
+            warn=warn,
+            rebuild=opts.rebuild_images,
+            registry=opts.registry,
+        )
         runtime = None
         if opts.test:
-            runtime = images.ensure_image(engine, target, "runtime", manifest=opts.manifest,
-                                          base=opts.runtime_base_images.get(str(target)),
-                                          progress=say, warn=warn, rebuild=opts.rebuild_images,
-                                          registry=opts.registry)
-        manifest = _target_manifest(manifest_from_labels(engine, runtime or builder),
-                                    opts.manifest)
-        plan = Plan(target, engine, builder, build_as.platform, cross, runtime,
-                    out_root / f"{target.flavour}-{target.arch}", manifest, warnings=warnings)
+            runtime = images.ensure_image(
+                engine,
+                target,
+                "runtime",
+                manifest=opts.manifest,
+                base=opts.runtime_base_images.get(str(target)),
+                progress=say,
+                warn=warn,
+                rebuild=opts.rebuild_images,
+                registry=opts.registry,
+            )
+        manifest = _target_manifest(manifest_from_labels(engine, runtime or builder), opts.manifest)
+        plan = Plan(
+            target,
+            engine,
+            builder,
+            build_as.platform,
+            cross,
+            runtime,
+            out_root / f"{target.flavour}-{target.arch}",
+            manifest,
+            warnings=warnings,
+        )
         if cross:
             say(f"{target}: Python headers and sysconfig data from its base image")
-            bases = [opts.base_images[str(target)]] if str(target) in opts.base_images \
+            bases = (
+                [opts.base_images[str(target)]]
+                if str(target) in opts.base_images
                 else images.official_bases(target, opts.manifest or manifest, opts.registry)
+            )
             minor = ".".join(manifest.python.version.split(".")[:2])
             plan.cross_files = images.cross_files(engine, target, bases, minor)
         plans.append(plan)
@@ -297,13 +335,11 @@ def _untar(data: bytes, dest: Path) -> list[Path]:
         members = [m for m in tar.getmembers() if m.isfile() or m.isdir()]
         for m in members:
             m.name = m.name[2:] if m.name.startswith("./") else m.name
-        tar.extractall(dest, members=[m for m in members if m.name not in ("", ".")],
-                       filter="data")
+        tar.extractall(dest, members=[m for m in members if m.name not in ("", ".")], filter="data")
     return sorted(p for p in dest.iterdir() if p.is_file() and not p.name.startswith("."))
 
 
-def _test_artifacts(plan: Plan, files: list[Path], types: list[str]
-                    ) -> tuple[bool, str, dict[str, Any]]:
+def _test_artifacts(plan: Plan, files: list[Path], types: list[str]) -> tuple[bool, str, dict[str, Any]]:
     """Static checks on the host, then the import probe in the runtime image."""
     from krakend_tools import testplugin
     from krakend_tools.runner import DockerRunner
@@ -314,10 +350,8 @@ def _test_artifacts(plan: Plan, files: list[Path], types: list[str]
         return False, "no wheel or extension module in the build output", {}
     runner = DockerRunner(plan.runtime, plan.target.platform, plan.engine)
     kinds = types or list(PLUGIN_TYPES)
-    report = testplugin.run([str(f) for f in testable], plan.manifest, kinds, runner=runner,
-                            jobs=1)
-    details: dict[str, Any] = {"runner": runner.description,
-                               "findings": [vars(f) for f in report.findings]}
+    report = testplugin.run([str(f) for f in testable], plan.manifest, kinds, runner=runner, jobs=1)
+    details: dict[str, Any] = {"runner": runner.description, "findings": [vars(f) for f in report.findings]}
     if types:
         bad = report.failures
     else:  # every type the plugin has: "does not contain a ...Registerer" is not a failure
@@ -349,8 +383,7 @@ def too_new_symbols(wheel: Path, libc: Libc) -> list[str]:
                 if name != "GLIBC" or need.weak or not version[:1].isdigit():
                     continue
                 if tuple(int(p) for p in version.split(".") if p.isdigit()) > libc.version:
-                    symbols = ", ".join(f"{sym}@{need.version}" for sym in need.symbols) \
-                        or need.version
+                    symbols = ", ".join(f"{sym}@{need.version}" for sym in need.symbols) or need.version
                     found.append(f"{symbols} in {info.filename}")
     return found
 
@@ -359,10 +392,12 @@ def _repair_verdict(files: list[Path], plan: Plan, log: str) -> str:
     """Why auditwheel refused: the symbol that needs a newer libc than the gateway's."""
     libc = plan.manifest.platform.libc
     problems = [p for w in files if w.suffix == ".whl" for p in too_new_symbols(w, libc)]
-    line = next((ln for ln in reversed(log.splitlines())
-                 if "auditwheel cannot repair" in ln), "")
-    why = f"needs {problems[0]}, newer than the gateway's {libc}" if problems \
+    line = next((ln for ln in reversed(log.splitlines()) if "auditwheel cannot repair" in ln), "")
+    why = (
+        f"needs {problems[0]}, newer than the gateway's {libc}"
+        if problems
         else line.partition(": ")[2] or "auditwheel failed"
+    )
     return f"the wheel cannot be tagged {plan.wheel_plat}: {why}"
 
 
@@ -372,8 +407,7 @@ class _Run:
     def __init__(self, plan: Plan, events: Events) -> None:
         self.plan, self.events, self.name = plan, events, str(plan.target)
         plan.out_dir.parent.mkdir(parents=True, exist_ok=True)
-        self.staging = Path(tempfile.mkdtemp(prefix=f".{plan.out_dir.name}.",
-                                             dir=plan.out_dir.parent))
+        self.staging = Path(tempfile.mkdtemp(prefix=f".{plan.out_dir.name}.", dir=plan.out_dir.parent))
         self._lock = threading.Lock()
         self._fh = (self.staging / "build.log").open("w")
 
@@ -396,9 +430,14 @@ class _Run:
 
 
 def _build_env(plan: Plan, opts: BuildOptions) -> dict[str, str]:
-    env = {"SRC": "/src", "OUT": "/out", "KRAKEND_TARGET": str(plan.target),
-           "PIP_CACHE_DIR": "/cache/pip", "KRAKEND_NETWORK": "1" if opts.network else "0",
-           "KRAKEND_ZIG_TARGET": plan.zig_target}
+    env = {
+        "SRC": "/src",
+        "OUT": "/out",
+        "KRAKEND_TARGET": str(plan.target),
+        "PIP_CACHE_DIR": "/cache/pip",
+        "KRAKEND_NETWORK": "1" if opts.network else "0",
+        "KRAKEND_ZIG_TARGET": plan.zig_target,
+    }
     if plan.wheel_plat:
         env["KRAKEND_WHEEL_PLAT"] = plan.wheel_plat
     if plan.cross:
@@ -406,8 +445,9 @@ def _build_env(plan: Plan, opts: BuildOptions) -> dict[str, str]:
     return env
 
 
-def _compile(box: Container, plan: Plan, opts: BuildOptions, run: _Run,
-             cancel: threading.Event) -> tuple[int | None, str, list[Path]]:
+def _compile(
+    box: Container, plan: Plan, opts: BuildOptions, run: _Run, cancel: threading.Event
+) -> tuple[int | None, str, list[Path]]:
     """Copy the source (and cross files) in, run the build, copy ``/out`` back."""
     box.copy_into(source_tar(opts.plugin_dir, [plan.out_dir.parent]))
     if plan.cross_files:
@@ -425,32 +465,45 @@ def _compile(box: Container, plan: Plan, opts: BuildOptions, run: _Run,
     return code, result.log, files
 
 
-def build_target(plan: Plan, opts: BuildOptions, events: Events,
-                 cancel: threading.Event) -> Finding:
+def build_target(plan: Plan, opts: BuildOptions, events: Events, cancel: threading.Event) -> Finding:
     """Build, collect, repair, test and publish one target. Never leaves a container behind."""
     from krakend_tools.images import CACHE_VOLUME
 
     name = str(plan.target)
     start = time.monotonic()
-    finding = Finding(name=name, kind="TARGET", ok=False, details={
-        "builder": plan.builder, "runtime": plan.runtime, "engine": plan.engine.url,
-        "arm64": ("cross" if plan.cross else "emulate") if plan.target.arch == "arm64" else None,
-        "zig_target": plan.zig_target, "wheel_plat": plan.wheel_plat,
-        "out": str(plan.out_dir), "test": "skipped", "warnings": plan.warnings,
-        "build_time": None})
+    finding = Finding(
+        name=name,
+        kind="TARGET",
+        ok=False,
+        details={
+            "builder": plan.builder,
+            "runtime": plan.runtime,
+            "engine": plan.engine.url,
+            "arm64": ("cross" if plan.cross else "emulate") if plan.target.arch == "arm64" else None,
+            "zig_target": plan.zig_target,
+            "wheel_plat": plan.wheel_plat,
+            "out": str(plan.out_dir),
+            "test": "skipped",
+            "warnings": plan.warnings,
+            "build_time": None,
+        },
+    )
     run = _Run(plan, events)
     try:
         # 1. compile in the builder (copy the source in, run, copy /out back)
         command = ["sh", "-c", opts.command] if opts.command else list(DEFAULT_COMMAND)
         command = ["krakend-run", *command]
-        run.log(f"# {name}: {plan.builder} ({plan.builder_platform}) on {plan.engine.url} "
-                f"$ {' '.join(command)}")
+        run.log(f"# {name}: {plan.builder} ({plan.builder_platform}) on {plan.engine.url} $ {' '.join(command)}")
         events.step(name, "compiling")
-        with plan.engine.container(plan.builder, command, platform=plan.builder_platform,
-                                   network=opts.network or "none",
-                                   environment=_build_env(plan, opts),
-                                   volumes={CACHE_VOLUME: {"bind": "/cache", "mode": "rw"}},
-                                   working_dir="/src") as box:
+        with plan.engine.container(
+            plan.builder,
+            command,
+            platform=plan.builder_platform,
+            network=opts.network or "none",
+            environment=_build_env(plan, opts),
+            volumes={CACHE_VOLUME: {"bind": "/cache", "mode": "rw"}},
+            working_dir="/src",
+        ) as box:
             code, log, files = _compile(box, plan, opts, run, cancel)
         finding.details["build_time"] = round(time.monotonic() - start, 2)
         # 2. a failed build says why: timeout, compiler error, or a wheel too new for the libc
@@ -474,8 +527,7 @@ def build_target(plan: Plan, opts: BuildOptions, events: Events,
         if plan.runtime is not None and not cancel.is_set():
             events.step(name, "testing")
             ok, verdict, details = _test_artifacts(plan, files, opts.types)
-            finding.details.update(test="OK" if ok else "KO", test_message=verdict,
-                                   test_details=details)
+            finding.details.update(test="OK" if ok else "KO", test_message=verdict, test_details=details)
             message += f"; test {'OK' if ok else 'KO'}: {verdict}"
         # 4. publish: the target's folder gets the complete staging content
         if cancel.is_set():
@@ -514,8 +566,7 @@ def _validate(opts: BuildOptions) -> None:
         raise InputError(f"unknown plugin type {bad[0]!r}: expected server, client or modifier")
 
 
-def _run_plans(plans: list[Plan], opts: BuildOptions, events: Events,
-               cancel: threading.Event) -> list[Finding]:
+def _run_plans(plans: list[Plan], opts: BuildOptions, events: Events, cancel: threading.Event) -> list[Finding]:
     """The targets of one engine, ``-j`` at a time."""
     if opts.jobs == 1 or len(plans) == 1:
         return [build_target(p, opts, events, cancel) for p in plans]
@@ -527,8 +578,9 @@ def _run_plans(plans: list[Plan], opts: BuildOptions, events: Events,
         pool.shutdown(wait=False, cancel_futures=True)
 
 
-def _run_engines(engines: dict[str | None, Engine], opts: BuildOptions, events: Events,
-                 cancel: threading.Event, start: float) -> list[Finding]:
+def _run_engines(
+    engines: dict[str | None, Engine], opts: BuildOptions, events: Events, cancel: threading.Event, start: float
+) -> list[Finding]:
     """Each engine prepares and builds its targets; different engines in parallel."""
     groups: dict[str | None, list[Target]] = {}
     for target in opts.targets:
@@ -536,8 +588,7 @@ def _run_engines(engines: dict[str | None, Engine], opts: BuildOptions, events: 
 
     def run(key: str | None) -> list[Finding]:
         began = round(time.monotonic() - start, 2)
-        found = _run_plans(prepare(engines[key], groups[key], opts, events), opts, events,
-                           cancel)
+        found = _run_plans(prepare(engines[key], groups[key], opts, events), opts, events, cancel)
         for f in found:  # when this engine's work ran, relative to the start of the build
             f.details["window"] = [began, round(time.monotonic() - start, 2)]
         return found
@@ -555,8 +606,7 @@ def _run_engines(engines: dict[str | None, Engine], opts: BuildOptions, events: 
     return sorted(findings, key=lambda f: order.index(f.name))
 
 
-def build(opts: BuildOptions, events: Events | None = None,
-          engine: Engine | None = None) -> Report:
+def build(opts: BuildOptions, events: Events | None = None, engine: Engine | None = None) -> Report:
     """Build every target of ``opts``; one finding per target. Ctrl-C cleans up and re-raises."""
     from krakend_tools.engine import connect
 
@@ -576,8 +626,13 @@ def build(opts: BuildOptions, events: Events | None = None,
         for eng in engines.values():
             eng.cleanup()
         raise
-    meta = {"targets": [str(t) for t in opts.targets], "arm64": opts.arm64,
-            "network": opts.network or "none", "jobs": opts.jobs,
-            "plugin": str(opts.plugin_dir), "engine": engines[None].url,
-            "engines": {str(t): engines[opts.engines.get(str(t))].url for t in opts.targets}}
+    meta = {
+        "targets": [str(t) for t in opts.targets],
+        "arm64": opts.arm64,
+        "network": opts.network or "none",
+        "jobs": opts.jobs,
+        "plugin": str(opts.plugin_dir),
+        "engine": engines[None].url,
+        "engines": {str(t): engines[opts.engines.get(str(t))].url for t in opts.targets},
+    }
     return Report("build", findings, time.monotonic() - start, meta)

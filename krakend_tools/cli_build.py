@@ -105,44 +105,77 @@ def register(app: typer.Typer) -> None:
 
     @app.command("build")
     def build_cmd(
-        plugin_dir: Annotated[Path, typer.Argument(help="The plugin project (pyproject.toml "
-                              "or setup.py)")] = Path("."),
-        target: Annotated[list[str] | None, typer.Option("-t", "--target", help="alpine|generic"
-                          "/amd64|arm64, or all (repeatable)")] = None,
-        out: Annotated[Path | None, typer.Option("--out", help="Output root: each target "
-                       "writes <out>/<flavour>-<arch>/ (default: PLUGIN_DIR/dist)")] = None,
-        base_image: Annotated[list[str] | None, typer.Option("--base-image", help="TARGET=IMAGE"
-                              ": builder base instead of the official Python image "
-                              "(repeatable; also $KRAKEND_BASE_IMAGES=T=IMG,...)")] = None,
-        runtime_base_image: Annotated[list[str] | None, typer.Option(
-            "--runtime-base-image", help="TARGET=IMAGE: runtime base for the test "
-            "(repeatable; also $KRAKEND_RUNTIME_BASE_IMAGES)")] = None,
-        command: Annotated[str | None, typer.Option("--command", help="Build command, run by "
-                           "sh in /src; artifacts go to /out (default: build a wheel)")] = None,
-        network: Annotated[str | None, typer.Option("--network", help="Container network "
-                           "for the build (default: none)")] = None,
-        arm64: Annotated[str, typer.Option("--arm64", help="cross: cross toolchain in the "
-                         "amd64 builder (fast); emulate: arm64 builder under QEMU")] = "cross",
-        no_test: Annotated[bool, typer.Option("--no-test", help="Skip the import test in the "
-                           "runtime image")] = False,
-        plugin_type: Annotated[list[str] | None, typer.Option("--type", help="server|client|"
-                               "modifier the test must register (default: what the plugin "
-                               "has)")] = None,
-        timeout: Annotated[float, typer.Option("--timeout", help="Seconds per target "
-                           "build")] = 1800.0,
-        jobs: Annotated[int, typer.Option("-j", "--jobs", min=1, help="Targets built in "
-                        "parallel")] = 1,
-        verbose: Annotated[bool, typer.Option("-v", "--verbose", help="Stream the build "
-                           "log")] = False,
-        rebuild_images: Annotated[bool, typer.Option("--rebuild-images", help="Rebuild the "
-                                  "builder and runtime images")] = False,
-        engine: Annotated[list[str] | None, typer.Option("--engine", help="TARGET=DOCKER_HOST"
-                          "_URL or TARGET=CONTEXT: build that target on another engine, e.g. a "
-                          "native arm64 one (repeatable; targets on different engines build in "
-                          "parallel)")] = None,
-        image_registry: Annotated[str | None, typer.Option("--image-registry", help="Pull the "
-                                  "official Python bases from this registry (HOST:PORT[/PREFIX]; "
-                                  "also $KRAKEND_IMAGE_REGISTRY)")] = None,
+        plugin_dir: Annotated[Path, typer.Argument(help="The plugin project (pyproject.toml or setup.py)")] = Path("."),
+        target: Annotated[
+            list[str] | None, typer.Option("-t", "--target", help="alpine|generic/amd64|arm64, or all (repeatable)")
+        ] = None,
+        out: Annotated[
+            Path | None,
+            typer.Option(
+                "--out", help="Output root: each target writes <out>/<flavour>-<arch>/ (default: PLUGIN_DIR/dist)"
+            ),
+        ] = None,
+        base_image: Annotated[
+            list[str] | None,
+            typer.Option(
+                "--base-image",
+                help="TARGET=IMAGE"
+                ": builder base instead of the official Python image "
+                "(repeatable; also $KRAKEND_BASE_IMAGES=T=IMG,...)",
+            ),
+        ] = None,
+        runtime_base_image: Annotated[
+            list[str] | None,
+            typer.Option(
+                "--runtime-base-image",
+                help="TARGET=IMAGE: runtime base for the test (repeatable; also $KRAKEND_RUNTIME_BASE_IMAGES)",
+            ),
+        ] = None,
+        command: Annotated[
+            str | None,
+            typer.Option(
+                "--command", help="Build command, run by sh in /src; artifacts go to /out (default: build a wheel)"
+            ),
+        ] = None,
+        network: Annotated[
+            str | None, typer.Option("--network", help="Container network for the build (default: none)")
+        ] = None,
+        arm64: Annotated[
+            str,
+            typer.Option(
+                "--arm64", help="cross: cross toolchain in the amd64 builder (fast); emulate: arm64 builder under QEMU"
+            ),
+        ] = "cross",
+        no_test: Annotated[bool, typer.Option("--no-test", help="Skip the import test in the runtime image")] = False,
+        plugin_type: Annotated[
+            list[str] | None,
+            typer.Option("--type", help="server|client|modifier the test must register (default: what the plugin has)"),
+        ] = None,
+        timeout: Annotated[float, typer.Option("--timeout", help="Seconds per target build")] = 1800.0,
+        jobs: Annotated[int, typer.Option("-j", "--jobs", min=1, help="Targets built in parallel")] = 1,
+        verbose: Annotated[bool, typer.Option("-v", "--verbose", help="Stream the build log")] = False,
+        rebuild_images: Annotated[
+            bool, typer.Option("--rebuild-images", help="Rebuild the builder and runtime images")
+        ] = False,
+        engine: Annotated[
+            list[str] | None,
+            typer.Option(
+                "--engine",
+                help="TARGET=DOCKER_HOST"
+                "_URL or TARGET=CONTEXT: build that target on another engine, e.g. a "
+                "native arm64 one (repeatable; targets on different engines build in "
+                "parallel)",
+            ),
+        ] = None,
+        image_registry: Annotated[
+            str | None,
+            typer.Option(
+                "--image-registry",
+                help="Pull the "
+                "official Python bases from this registry (HOST:PORT[/PREFIX]; "
+                "also $KRAKEND_IMAGE_REGISTRY)",
+            ),
+        ] = None,
         manifest_file: ManifestOpt = None,
         output: OutputOpt = Output.text,
     ) -> None:
@@ -157,13 +190,19 @@ def register(app: typer.Typer) -> None:
             targets=targets,
             out=out.resolve() if out else None,
             base_images=core.parse_image_map(base_image or [], "--base-image"),
-            runtime_base_images=core.parse_image_map(runtime_base_image or [],
-                                                     "--runtime-base-image"),
-            command=command, network=network, arm64=arm64, test=not no_test,
-            types=list(plugin_type or []), timeout=timeout, jobs=jobs,
-            manifest=mf.resolve(manifest_file), rebuild_images=rebuild_images,
+            runtime_base_images=core.parse_image_map(runtime_base_image or [], "--runtime-base-image"),
+            command=command,
+            network=network,
+            arm64=arm64,
+            test=not no_test,
+            types=list(plugin_type or []),
+            timeout=timeout,
+            jobs=jobs,
+            manifest=mf.resolve(manifest_file),
+            rebuild_images=rebuild_images,
             engines=core.parse_image_map(engine or [], "--engine", "URL"),
-            registry=image_registry)
+            registry=image_registry,
+        )
         core.apply_config(opts, core.plugin_config(opts.plugin_dir))
         for key, value in env_base_images("KRAKEND_BASE_IMAGES").items():
             opts.base_images.setdefault(key, value)

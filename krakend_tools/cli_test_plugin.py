@@ -22,8 +22,7 @@ def docker_runner(image: str | None, target: str | None, manifest: Manifest | No
     from krakend_tools.image_manifest import manifest_from_labels
     from krakend_tools.runner import DockerRunner, runtime_runner
 
-    runner = runtime_runner(target, image=image, manifest=manifest) if target is not None \
-        else DockerRunner(str(image))
+    runner = runtime_runner(target, image=image, manifest=manifest) if target is not None else DockerRunner(str(image))
     if manifest is None:
         manifest = manifest_from_labels(runner.engine, runner.image)
     return runner, manifest

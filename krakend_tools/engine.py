@@ -23,13 +23,17 @@ from typing import Any
 from krakend_tools.errors import InputError
 
 LABEL_RUN = "io.krakend.run"  # on every container we start: cleanup finds them by it
-START_HINT = ('start one (`sudo systemctl start docker`, or in this repository '
-              '`eval "$(sudo scripts/docker-env.sh start)"`), or point DOCKER_HOST or '
-              '`docker context use` at a running engine')
-QEMU_FIX = ("arm64 needs QEMU emulation on this amd64 host: `sudo apt-get install "
-            "qemu-user-static binfmt-support && sudo update-binfmts --enable qemu-aarch64` "
-            "(or `sudo scripts/docker-env.sh start`), or build it on an arm64 engine "
-            "(--engine generic/arm64=ssh://host)")
+START_HINT = (
+    "start one (`sudo systemctl start docker`, or in this repository "
+    '`eval "$(sudo scripts/docker-env.sh start)"`), or point DOCKER_HOST or '
+    "`docker context use` at a running engine"
+)
+QEMU_FIX = (
+    "arm64 needs QEMU emulation on this amd64 host: `sudo apt-get install "
+    "qemu-user-static binfmt-support && sudo update-binfmts --enable qemu-aarch64` "
+    "(or `sudo scripts/docker-env.sh start`), or build it on an arm64 engine "
+    "(--engine generic/arm64=ssh://host)"
+)
 Progress = Callable[[str], None]
 
 
@@ -62,8 +66,10 @@ def context_host(name: str, cfg_dir: Path | None = None) -> str:
         data = json.loads((meta / "meta.json").read_text())
         return str(data["Endpoints"]["docker"]["Host"])
     except (OSError, ValueError, KeyError, TypeError):
-        raise InputError(f"docker context {name!r} not found in {cfg_dir / 'contexts'}; "
-                         "run `docker context use default` or set DOCKER_HOST") from None
+        raise InputError(
+            f"docker context {name!r} not found in {cfg_dir / 'contexts'}; "
+            "run `docker context use default` or set DOCKER_HOST"
+        ) from None
 
 
 def qemu_arm64_ready() -> bool:
@@ -81,13 +87,19 @@ def api_message(err: Exception, platform: str | None = None, image: str | None =
     text = str(getattr(err, "explanation", None) or err).strip().splitlines()
     line = text[-1] if text else type(err).__name__
     low = line.lower()
-    if platform and ("pull access denied" in low or "does not match the specified platform"
-                     in low or "no matching manifest" in low or "repository does not exist"
-                     in low or ("pull" in low and "platform" in low)):
+    if platform and (
+        "pull access denied" in low
+        or "does not match the specified platform" in low
+        or "no matching manifest" in low
+        or "repository does not exist" in low
+        or ("pull" in low and "platform" in low)
+    ):
         what = f"image {image}" if image else "the image"
-        return (f"{what} is not available for {platform} on this engine (it tried to pull "
-                f"it): build it for {platform} (docker build --platform {platform}) or pass "
-                f"an image made for that platform ({line})")
+        return (
+            f"{what} is not available for {platform} on this engine (it tried to pull "
+            f"it): build it for {platform} (docker build --platform {platform}) or pass "
+            f"an image made for that platform ({line})"
+        )
     return line
 
 
@@ -160,10 +172,10 @@ class Container:
         code = None if timed_out.is_set() else int(status.get("StatusCode", 1))
         if code is not None and code > 128:
             code = -(code - 128)  # killed by a signal, as subprocess says it
-        stdout, stderr = (self.handle.logs(stdout=out, stderr=not out).decode(errors="replace")
-                          for out in (True, False))
-        return RunResult(code, "\n".join(lines) + "\n", time.monotonic() - start,
-                         timed_out.is_set(), stderr, stdout)
+        stdout, stderr = (
+            self.handle.logs(stdout=out, stderr=not out).decode(errors="replace") for out in (True, False)
+        )
+        return RunResult(code, "\n".join(lines) + "\n", time.monotonic() - start, timed_out.is_set(), stderr, stdout)
 
 
 @dataclass
@@ -219,17 +231,32 @@ class Engine:
             return False
         return True
 
-    def build_image(self, context: Path, tag: str, *, buildargs: Mapping[str, str],
-                    platform: str, target: str | None = None,
-                    labels: Mapping[str, str] | None = None, progress: Progress = _noop) -> None:
+    def build_image(
+        self,
+        context: Path,
+        tag: str,
+        *,
+        buildargs: Mapping[str, str],
+        platform: str,
+        target: str | None = None,
+        labels: Mapping[str, str] | None = None,
+        progress: Progress = _noop,
+    ) -> None:
         """``docker build`` through the API, each output line to ``progress``."""
         from docker.errors import APIError
 
         try:
             stream = self.client.api.build(
-                path=str(context), tag=tag, buildargs=dict(buildargs), target=target,
-                platform=platform, labels=dict(labels or {}), rm=True, forcerm=True,
-                decode=True)
+                path=str(context),
+                tag=tag,
+                buildargs=dict(buildargs),
+                target=target,
+                platform=platform,
+                labels=dict(labels or {}),
+                rm=True,
+                forcerm=True,
+                decode=True,
+            )
             for chunk in stream:
                 if "error" in chunk:
                     raise InputError(f"building image {tag} failed: {str(chunk['error']).strip().splitlines()[-1]}")
@@ -247,26 +274,43 @@ class Engine:
 
     # -- containers ------------------------------------------------------------------
 
-    def create(self, image: str, command: Sequence[str], *, platform: str,
-               network: str = "none", environment: Mapping[str, str] | None = None,
-               volumes: Mapping[str, Mapping[str, str]] | None = None,
-               working_dir: str | None = None, read_only: bool = False,
-               user: str | None = None, tmpfs: Mapping[str, str] | None = None) -> Container:
+    def create(
+        self,
+        image: str,
+        command: Sequence[str],
+        *,
+        platform: str,
+        network: str = "none",
+        environment: Mapping[str, str] | None = None,
+        volumes: Mapping[str, Mapping[str, str]] | None = None,
+        working_dir: str | None = None,
+        read_only: bool = False,
+        user: str | None = None,
+        tmpfs: Mapping[str, str] | None = None,
+    ) -> Container:
         """Create (not start) a container; it is tracked until :meth:`remove`."""
         from docker.errors import APIError, ImageNotFound
 
         try:
             handle = self.client.containers.create(
-                image, list(command), platform=platform, network_mode=network,
-                environment=dict(environment or {}), volumes=dict(volumes or {}),
-                working_dir=working_dir, read_only=read_only, user=user,
-                labels={LABEL_RUN: "1"}, stdin_open=False, tty=False,
-                tmpfs=dict(tmpfs or {}))
+                image,
+                list(command),
+                platform=platform,
+                network_mode=network,
+                environment=dict(environment or {}),
+                volumes=dict(volumes or {}),
+                working_dir=working_dir,
+                read_only=read_only,
+                user=user,
+                labels={LABEL_RUN: "1"},
+                stdin_open=False,
+                tty=False,
+                tmpfs=dict(tmpfs or {}),
+            )
         except ImageNotFound:
             raise InputError(f"image {image} not found on the Docker engine") from None
         except APIError as err:
-            raise InputError(f"cannot start a container of {image}: "
-                             f"{api_message(err, platform, image)}") from None
+            raise InputError(f"cannot start a container of {image}: {api_message(err, platform, image)}") from None
         with self._lock:
             self._active.add(handle.id)
         return Container(self, handle, platform)
@@ -307,8 +351,7 @@ class Engine:
             with self._lock:
                 self._active.discard(cid)
 
-    def run_command(self, image: str, command: Sequence[str], *, platform: str,
-                    timeout: float = 300) -> RunResult:
+    def run_command(self, image: str, command: Sequence[str], *, platform: str, timeout: float = 300) -> RunResult:
         """Run a short command (``--network none``) to completion."""
         with self.container(image, command, platform=platform) as box:
             return box.run(timeout=timeout)

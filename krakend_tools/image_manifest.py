@@ -14,8 +14,9 @@ from krakend_tools.manifest import Library, Manifest
 LABEL_MANIFEST = "io.krakend.manifest"
 
 
-def introspect_image(engine: Engine, image: str, platform: str,
-                     gateway: dict[str, str | None] | None = None) -> Manifest:
+def introspect_image(
+    engine: Engine, image: str, platform: str, gateway: dict[str, str | None] | None = None
+) -> Manifest:
     """Run the stdlib-only introspection in ``image``; assemble the manifest here."""
     from krakend_tools import manifest as mf
 
@@ -23,8 +24,7 @@ def introspect_image(engine: Engine, image: str, platform: str,
     result = engine.run_command(image, ["python3", "-I", "-c", script], platform=platform)
     lines = result.stdout.strip().splitlines()
     if result.exit_code != 0 or not lines:
-        last = (result.stderr.strip().splitlines() or result.log.strip().splitlines()
-                or ["no output"])[-1]
+        last = (result.stderr.strip().splitlines() or result.log.strip().splitlines() or ["no output"])[-1]
         raise InputError(f"cannot introspect the Python of image {image}: {last}")
     facts: dict[str, Any] = json.loads(lines[-1])
     libraries: dict[str, str] = dict(facts.get("libraries") or {})
@@ -49,8 +49,9 @@ def manifest_from_labels(engine: Engine, image: str) -> Manifest:
     """The manifest label of ``image`` on ``engine``."""
     text = engine.labels(image).get(LABEL_MANIFEST)
     if not text:
-        raise InputError(f"image {image} carries no gateway manifest (label {LABEL_MANIFEST}); "
-                         "images made by `krakend build` do")
+        raise InputError(
+            f"image {image} carries no gateway manifest (label {LABEL_MANIFEST}); images made by `krakend build` do"
+        )
     try:
         return Manifest.from_dict(json.loads(text))
     except (ValueError, KeyError, TypeError) as err:

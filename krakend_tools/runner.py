@@ -25,25 +25,27 @@ if TYPE_CHECKING:
 class DockerRunner:
     """An ``importtest.Runner`` that runs the probe inside a (runtime) image."""
 
-    def __init__(self, image: str, platform: str | None = None,
-                 engine: Engine | None = None, python: str = "python3") -> None:
+    def __init__(
+        self, image: str, platform: str | None = None, engine: Engine | None = None, python: str = "python3"
+    ) -> None:
         self.engine = engine or connect()
         attrs = self.engine.image_attrs(image)
         if attrs is None:
             raise InputError(f"image {image} not found on the Docker engine ({self.engine.url})")
         arch = str(attrs.get("Architecture") or "amd64")
         if platform and platform.split("/")[-1] != arch:
-            raise InputError(f"image {image} is linux/{arch}, not {platform}: this engine "
-                             f"would try to pull a {platform} variant; pass an image built "
-                             f"for {platform} (docker build --platform {platform})")
+            raise InputError(
+                f"image {image} is linux/{arch}, not {platform}: this engine "
+                f"would try to pull a {platform} variant; pass an image built "
+                f"for {platform} (docker build --platform {platform})"
+            )
         self.platform = platform or f"linux/{arch}"
         self.engine.require_platform(self.platform.split("/")[-1])
         self.image = image
         self.python = python
         self.description = f"docker {image} ({self.platform})"
 
-    def run_probe(self, paths: Sequence[str], module: str, types: Sequence[str],
-                  timeout: float) -> Completed:
+    def run_probe(self, paths: Sequence[str], module: str, types: Sequence[str], timeout: float) -> Completed:
         from krakend_tools.importtest import PROBE_PATH, Completed, probe_argv
 
         volumes = {str(PROBE_PATH): {"bind": "/krakend/krakend_probe.py", "mode": "ro"}}
@@ -56,9 +58,15 @@ class DockerRunner:
         start = time.monotonic()
         local = self.engine.local  # a remote engine cannot see our paths: copy them in
         try:
-            box = self.engine.create(self.image, argv, platform=self.platform,
-                                     volumes=volumes if local else None, working_dir="/tmp",
-                                     read_only=local, tmpfs={"/tmp": "rw,size=64m"})
+            box = self.engine.create(
+                self.image,
+                argv,
+                platform=self.platform,
+                volumes=volumes if local else None,
+                working_dir="/tmp",
+                read_only=local,
+                tmpfs={"/tmp": "rw,size=64m"},
+            )
         except InputError as err:
             return Completed(None, "", str(err))
         try:
@@ -67,8 +75,7 @@ class DockerRunner:
             result = box.run(timeout=timeout)
         finally:
             self.engine.remove(box)
-        return Completed(result.exit_code, result.stdout, result.stderr, result.timed_out,
-                         time.monotonic() - start)
+        return Completed(result.exit_code, result.stdout, result.stderr, result.timed_out, time.monotonic() - start)
 
 
 def _copy_in_tar(volumes: Mapping[str, Mapping[str, str]]) -> bytes:
@@ -86,9 +93,14 @@ def _copy_in_tar(volumes: Mapping[str, Mapping[str, str]]) -> bytes:
     return buf.getvalue()
 
 
-def runtime_runner(target: Target | str, *, image: str | None = None,
-                   base_image: str | None = None, manifest: Manifest | None = None,
-                   progress: Progress = _noop) -> DockerRunner:
+def runtime_runner(
+    target: Target | str,
+    *,
+    image: str | None = None,
+    base_image: str | None = None,
+    manifest: Manifest | None = None,
+    progress: Progress = _noop,
+) -> DockerRunner:
     """The runner for ``test-plugin --target T`` (or ``--image IMAGE``).
 
     With ``image``: that image. Otherwise the target's runtime image, built when missing on
@@ -103,6 +115,7 @@ def runtime_runner(target: Target | str, *, image: str | None = None,
     engine.require_platform(tgt.arch)
     if image is None:
         base = base_image or images.env_base_images("KRAKEND_RUNTIME_BASE_IMAGES").get(str(tgt))
-        image = images.ensure_image(engine, tgt, "runtime", manifest=manifest or resolve(None),
-                                    base=base, progress=progress)
+        image = images.ensure_image(
+            engine, tgt, "runtime", manifest=manifest or resolve(None), base=base, progress=progress
+        )
     return DockerRunner(image, tgt.platform, engine)

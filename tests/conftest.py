@@ -22,17 +22,18 @@ INSTALLED = os.environ.get("KRAKEND_TEST_PYTHON")
 
 def krakend_argv() -> list[str]:
     """How to start the CLI under test."""
-    return [INSTALLED, "-P", "-m", "krakend_tools"] if INSTALLED \
-        else [sys.executable, "-m", "krakend_tools"]
+    return [INSTALLED, "-P", "-m", "krakend_tools"] if INSTALLED else [sys.executable, "-m", "krakend_tools"]
 
 
-def run_krakend(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None,
-                timeout: float = 120) -> subprocess.CompletedProcess[str]:
+def run_krakend(
+    *args: str, cwd: Path | None = None, env: dict[str, str] | None = None, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
     """``python -m krakend_tools ARGS`` with plain output."""
     full_env = {**os.environ, "NO_COLOR": "1", **(env or {})}
     full_env.pop("KRAKEND_MANIFEST", None) if env is None or "KRAKEND_MANIFEST" not in env else None
-    return subprocess.run([*krakend_argv(), *args], cwd=cwd, env=full_env,
-                          capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        [*krakend_argv(), *args], cwd=cwd, env=full_env, capture_output=True, text=True, timeout=timeout
+    )
 
 
 @pytest.fixture(scope="session")

@@ -54,8 +54,7 @@ def served_images(registry: str) -> Served | None:
     alpine = sorted(t for t in tags if re.fullmatch(rf"{re.escape(version)}-alpine[\d.]+", t))
     if not alpine:
         return None
-    return Served(registry, version, f"{registry}/python:{slim[-1]}",
-                  f"{registry}/python:{alpine[-1]}")
+    return Served(registry, version, f"{registry}/python:{slim[-1]}", f"{registry}/python:{alpine[-1]}")
 
 
 @pytest.fixture(scope="session")
@@ -69,8 +68,10 @@ def docker_client() -> Iterator[Any]:
         client = docker.from_env(timeout=600)
         client.ping()
     except Exception as err:  # noqa: BLE001 - any failure means "no engine"
-        _unavailable(f"no Docker engine at {os.environ.get('DOCKER_HOST') or 'default socket'} "
-                     f"({type(err).__name__}); run: eval \"$(scripts/docker-env.sh start)\"")
+        _unavailable(
+            f"no Docker engine at {os.environ.get('DOCKER_HOST') or 'default socket'} "
+            f'({type(err).__name__}); run: eval "$(scripts/docker-env.sh start)"'
+        )
     yield client
     client.close()
 
@@ -80,21 +81,32 @@ def served(docker_client: Any) -> Served:
     registry = os.environ.get("KRAKEND_IMAGE_REGISTRY", "")
     found = served_images(registry) if registry else None
     if found is None:
-        _unavailable("no local registry with the official-shaped Python images in "
-                     f"KRAKEND_IMAGE_REGISTRY ({registry or 'unset'}); run: eval \"$(scripts/"
-                     "local-registry.sh start)\" && scripts/make-base-images.sh")
+        _unavailable(
+            "no local registry with the official-shaped Python images in "
+            f'KRAKEND_IMAGE_REGISTRY ({registry or "unset"}); run: eval "$(scripts/'
+            'local-registry.sh start)" && scripts/make-base-images.sh'
+        )
     assert found is not None
     return found
 
 
-def gateway_manifest(where: Path, python: str, libc: str = "GLIBC-2.36",
-                     target: str = "generic/amd64") -> Path:
+def gateway_manifest(where: Path, python: str, libc: str = "GLIBC-2.36", target: str = "generic/amd64") -> Path:
     """A gateway manifest (``krakend version --from-lock``) for a gateway on ``python``."""
     from tests.conftest import FIXTURES, run_krakend
 
-    proc = run_krakend("version", "--from-lock", str(FIXTURES / "gateway" / "uv.lock"),
-                       "--target", target, "--python-version", python, "--libc", libc,
-                       "-o", "json")
+    proc = run_krakend(
+        "version",
+        "--from-lock",
+        str(FIXTURES / "gateway" / "uv.lock"),
+        "--target",
+        target,
+        "--python-version",
+        python,
+        "--libc",
+        libc,
+        "-o",
+        "json",
+    )
     assert proc.returncode == 0, proc.stderr
     path = where / f"gateway-{target.replace('/', '-')}-{python}-{libc}.json"
     path.write_text(proc.stdout)

@@ -87,24 +87,27 @@ def test_unreachable_engine_is_one_line_exit_2(tmp_path: Path) -> None:
     assert "Traceback" not in proc.stderr
 
 
-def test_engine_map_pyproject_and_contexts(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-                                           ) -> None:
+def test_engine_map_pyproject_and_contexts(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import hashlib
 
     meta = tmp_path / "contexts" / "meta" / hashlib.sha256(b"arm").hexdigest()
     meta.mkdir(parents=True)
-    (meta / "meta.json").write_text(json.dumps(
-        {"Name": "arm", "Endpoints": {"docker": {"Host": "ssh://builder@arm64-box"}}}))
+    (meta / "meta.json").write_text(
+        json.dumps({"Name": "arm", "Endpoints": {"docker": {"Host": "ssh://builder@arm64-box"}}})
+    )
     monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path))
     (tmp_path / "pyproject.toml").write_text(
         '[tool.krakend.build]\nregistry = "127.0.0.1:5000"\n'
         '[tool.krakend.build.engines]\n"alpine/arm64" = "arm"\n'
-        '"generic/arm64" = "tcp://10.0.0.9:2375"\n')
-    opts = core.BuildOptions(tmp_path, core.parse_targets(["all"]), engines=core.parse_image_map(
-        ["generic/arm64=unix:///run/arm.sock"], "--engine", "URL"))
+        '"generic/arm64" = "tcp://10.0.0.9:2375"\n'
+    )
+    opts = core.BuildOptions(
+        tmp_path,
+        core.parse_targets(["all"]),
+        engines=core.parse_image_map(["generic/arm64=unix:///run/arm.sock"], "--engine", "URL"),
+    )
     core.apply_config(opts, core.plugin_config(tmp_path))
-    assert opts.engines == {"generic/arm64": "unix:///run/arm.sock",
-                            "alpine/arm64": "ssh://builder@arm64-box"}
+    assert opts.engines == {"generic/arm64": "unix:///run/arm.sock", "alpine/arm64": "ssh://builder@arm64-box"}
     assert opts.registry == "127.0.0.1:5000"
     with pytest.raises(InputError, match="expected TARGET=URL"):
         core.parse_image_map(["generic/arm64"], "--engine", "URL")
@@ -117,16 +120,16 @@ def test_official_base_names_follow_the_manifest(monkeypatch: pytest.MonkeyPatch
     data = json.loads((FIXTURES / "gateway" / "manifest.json").read_text())
     manifest = Manifest.from_dict(data)
     monkeypatch.delenv("KRAKEND_IMAGE_REGISTRY", raising=False)
-    assert images.official_bases(Target.parse("generic/arm64"), manifest) == [
-        "python:3.11.7-slim-bookworm"]
+    assert images.official_bases(Target.parse("generic/arm64"), manifest) == ["python:3.11.7-slim-bookworm"]
     monkeypatch.setenv("KRAKEND_IMAGE_REGISTRY", "127.0.0.1:5055/")
     alpine = images.official_bases(Target.parse("alpine/amd64"), manifest)
     assert alpine[0] == "127.0.0.1:5055/python:3.11.7-alpine3.22" and len(alpine) > 3
     data["platform"]["libc"] = {"family": "musl", "version": "1.2.4"}
-    assert images.official_bases(Target.parse("alpine/amd64"), Manifest.from_dict(data),
-                                 "reg:1") == ["reg:1/python:3.11.7-alpine3.20",
-                                              "reg:1/python:3.11.7-alpine3.19",
-                                              "reg:1/python:3.11.7-alpine3.18"]
+    assert images.official_bases(Target.parse("alpine/amd64"), Manifest.from_dict(data), "reg:1") == [
+        "reg:1/python:3.11.7-alpine3.20",
+        "reg:1/python:3.11.7-alpine3.19",
+        "reg:1/python:3.11.7-alpine3.18",
+    ]
 
 
 def test_base_python_minor_refused_patch_warned() -> None:
@@ -138,9 +141,11 @@ def test_base_python_minor_refused_patch_warned() -> None:
     data["python"]["version"] = "3.11.2"
     warnings: list[str] = []
     images.check_python(Manifest.from_dict(data), want, "python:x", warnings.append)
-    assert warnings == ["warning: base image python:x has Python 3.11.2, the gateway runs "
-                        "3.11.7 (same minor: extensions load, but pin the exact base to test "
-                        "what ships)"]
+    assert warnings == [
+        "warning: base image python:x has Python 3.11.2, the gateway runs "
+        "3.11.7 (same minor: extensions load, but pin the exact base to test "
+        "what ships)"
+    ]
     data["python"]["version"] = "3.12.1"
     with pytest.raises(InputError, match="has Python 3.12.1, the gateway runs 3.11.7"):
         images.check_python(Manifest.from_dict(data), want, "python:x", warnings.append)
@@ -153,8 +158,16 @@ def test_zig_target_and_wheel_policy_cap_at_the_gateway_libc() -> None:
     image_manifest = Manifest.from_dict(data)
     data["platform"]["libc"]["version"] = "2.28"
     capped = core._target_manifest(image_manifest, Manifest.from_dict(data))
-    plan = core.Plan(Target.parse("generic/arm64"), None, "b", "linux/amd64", True,  # type: ignore[arg-type]
-                     None, Path("out"), capped)
+    plan = core.Plan(
+        Target.parse("generic/arm64"),
+        None,
+        "b",
+        "linux/amd64",
+        True,  # type: ignore[arg-type]
+        None,
+        Path("out"),
+        capped,
+    )
     assert plan.zig_target == "aarch64-linux-gnu.2.28"
     assert plan.wheel_plat == "manylinux_2_28_aarch64"
     data["platform"]["libc"] = {"family": "musl", "version": "1.2.3"}
@@ -210,6 +223,7 @@ def test_bad_target_is_usage_error() -> None:
 
 # -- with a real engine: the default path, official-shaped bases from the local registry -------
 
+
 def _so_facts(wheel: Path, dest: Path) -> list[tuple[str, Any]]:
     from krakend_tools.elf import read_elf
 
@@ -221,8 +235,20 @@ def _so_facts(wheel: Path, dest: Path) -> list[tuple[str, Any]]:
 @pytest.fixture(scope="module")
 def built_all(docker_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> tuple[Any, Path]:
     out = tmp_path_factory.mktemp("dist")
-    proc = run_krakend("build", str(EXAMPLE), "--target", "all", "-j", "2", "--out", str(out),
-                       "-o", "json", env=docker_env, timeout=2400)
+    proc = run_krakend(
+        "build",
+        str(EXAMPLE),
+        "--target",
+        "all",
+        "-j",
+        "2",
+        "--out",
+        str(out),
+        "-o",
+        "json",
+        env=docker_env,
+        timeout=2400,
+    )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     return json.loads(proc.stdout), out
 
@@ -238,9 +264,13 @@ def test_cli_under_test_is_the_installed_wheel() -> None:
         if os.environ.get("CI", "").lower() == "true":
             pytest.fail("CI must set KRAKEND_TEST_PYTHON (scripts/test.sh)", pytrace=False)
         pytest.skip("KRAKEND_TEST_PYTHON not set: the CLI runs from this checkout")
-    where = subprocess.run([INSTALLED, "-P", "-c", "import krakend_tools.images as i; "
-                            "print(i.__file__); print(i.BUILDERS_DIR)"], capture_output=True,
-                           text=True, cwd="/", check=True).stdout.split()
+    where = subprocess.run(
+        [INSTALLED, "-P", "-c", "import krakend_tools.images as i; print(i.__file__); print(i.BUILDERS_DIR)"],
+        capture_output=True,
+        text=True,
+        cwd="/",
+        check=True,
+    ).stdout.split()
     assert "site-packages" in where[0] and str(FIXTURES.parent) not in where[0]
     assert (Path(where[1]) / "Dockerfile").is_file()
     assert (Path(where[1]) / "common" / "krakend-run").is_file()
@@ -297,14 +327,12 @@ def test_artifacts_repaired_for_the_gateway(built_all: tuple[Any, Path], tmp_pat
         assert tags and "linux_" + target.machine != plat, wheel.name
         ceiling = (2, 36) if kind == "manylinux" else (1, 2)
         assert all((int(a), int(b)) <= ceiling for a, b in tags), wheel.name
-        show = subprocess.run([sys.executable, "-m", "auditwheel", "show", str(wheel)],
-                              capture_output=True, text=True)
+        show = subprocess.run([sys.executable, "-m", "auditwheel", "show", str(wheel)], capture_output=True, text=True)
         assert show.returncode == 0, show.stderr
         best = min((int(a), int(b)) for a, b in tags)  # auditwheel's most compatible tag
         assert f'"{kind}_{best[0]}_{best[1]}_{target.machine}"' in show.stdout, show.stdout
         so = next((tmp_path / f"{target.flavour}-{target.arch}").rglob("*.so"))
-        needs = subprocess.run(["readelf", "-V", "-W", str(so)], capture_output=True,
-                               text=True, check=True).stdout
+        needs = subprocess.run(["readelf", "-V", "-W", str(so)], capture_output=True, text=True, check=True).stdout
         versions = [tuple(map(int, v.split("."))) for v in re.findall(r"GLIBC_([\d.]+)", needs)]
         assert all(v <= (2, 36) for v in versions), versions
         assert not versions or target.libc_family == "glibc", needs
@@ -316,8 +344,18 @@ def test_broken_plugin_ko_with_compiler_error_and_no_leftovers(
     docker_env: dict[str, str], docker_client: Any, tmp_path: Path
 ) -> None:
     before = our_containers(docker_client)
-    proc = run_krakend("build", str(BROKEN), "--target", "generic/amd64", "--out",
-                       str(tmp_path), "-o", "json", env=docker_env, timeout=900)
+    proc = run_krakend(
+        "build",
+        str(BROKEN),
+        "--target",
+        "generic/amd64",
+        "--out",
+        str(tmp_path),
+        "-o",
+        "json",
+        env=docker_env,
+        timeout=900,
+    )
     assert proc.returncode == 1, proc.stderr
     finding = json.loads(proc.stdout)["findings"][0]
     assert not finding["ok"]
@@ -346,7 +384,8 @@ PyMODINIT_FUNC PyInit__mem(void) { return PyModule_Create(&d); }
 @pytest.mark.docker
 @pytest.mark.slow
 def test_wheel_needing_newer_glibc_is_ko_naming_the_symbol(
-        served: Any, docker_env: dict[str, str], tmp_path: Path) -> None:
+    served: Any, docker_env: dict[str, str], tmp_path: Path
+) -> None:
     """Gateway on glibc 2.26; the command forces a 2.36 compile: memfd_create@GLIBC_2.27."""
     from tests.dockerenv import gateway_manifest
 
@@ -357,54 +396,90 @@ def test_wheel_needing_newer_glibc_is_ko_naming_the_symbol(
     (plugin / "mem.c").write_text(NEWGLIBC_C)
     old = gateway_manifest(tmp_path, served.python, "GLIBC-2.26")
     proc = run_krakend(
-        "build", str(plugin), "--target", "generic/amd64", "--out", str(tmp_path / "out"),
-        "--command", "KRAKEND_ZIG_TARGET=x86_64-linux-gnu.2.36 krakend-build-wheel /src /out",
-        "-o", "json", env={**docker_env, "KRAKEND_MANIFEST": str(old)}, timeout=900)
+        "build",
+        str(plugin),
+        "--target",
+        "generic/amd64",
+        "--out",
+        str(tmp_path / "out"),
+        "--command",
+        "KRAKEND_ZIG_TARGET=x86_64-linux-gnu.2.36 krakend-build-wheel /src /out",
+        "-o",
+        "json",
+        env={**docker_env, "KRAKEND_MANIFEST": str(old)},
+        timeout=900,
+    )
     assert proc.returncode == 1, proc.stdout + proc.stderr
     finding = json.loads(proc.stdout)["findings"][0]
     assert finding["details"]["wheel_plat"] == "manylinux_2_26_x86_64"
     assert finding["message"] == (
         "the wheel cannot be tagged manylinux_2_26_x86_64: needs memfd_create@GLIBC_2.27 in "
         "newglibc_plugin/_mem.cpython-311-x86_64-linux-gnu.so, newer than the gateway's "
-        "GLIBC-2.26"), finding["message"]
+        "GLIBC-2.26"
+    ), finding["message"]
     assert not list((tmp_path / "out").rglob("*.whl"))
 
 
 @pytest.mark.docker
 @pytest.mark.slow
-def test_base_python_patch_warns_minor_refuses(served: Any, docker_env: dict[str, str],
-                                               tmp_path: Path) -> None:
+def test_base_python_patch_warns_minor_refuses(served: Any, docker_env: dict[str, str], tmp_path: Path) -> None:
     from tests.dockerenv import gateway_manifest
 
     major, minor, patch = served.python.split(".")
     other_patch = gateway_manifest(tmp_path, f"{major}.{minor}.{int(patch) + 5}")
-    common = ["build", str(EXAMPLE), "--target", "generic/amd64", "--out", str(tmp_path / "o"),
-              "--base-image", f"generic/amd64={served.slim}", "--runtime-base-image",
-              f"generic/amd64={served.slim}", "-o", "json"]
-    proc = run_krakend(*common, env={**docker_env, "KRAKEND_MANIFEST": str(other_patch)},
-                       timeout=1200)
+    common = [
+        "build",
+        str(EXAMPLE),
+        "--target",
+        "generic/amd64",
+        "--out",
+        str(tmp_path / "o"),
+        "--base-image",
+        f"generic/amd64={served.slim}",
+        "--runtime-base-image",
+        f"generic/amd64={served.slim}",
+        "-o",
+        "json",
+    ]
+    proc = run_krakend(*common, env={**docker_env, "KRAKEND_MANIFEST": str(other_patch)}, timeout=1200)
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    warning = (f"warning: base image {served.slim} has Python {served.python}, the gateway "
-               f"runs {major}.{minor}.{int(patch) + 5}")
+    warning = (
+        f"warning: base image {served.slim} has Python {served.python}, the gateway "
+        f"runs {major}.{minor}.{int(patch) + 5}"
+    )
     assert warning in proc.stderr
     assert json.loads(proc.stdout)["findings"][0]["details"]["warnings"][0].startswith(warning)
     other_minor = gateway_manifest(tmp_path, f"{major}.{int(minor) + 1}.0")
-    proc = run_krakend(*common, env={**docker_env, "KRAKEND_MANIFEST": str(other_minor)},
-                       timeout=600)
+    proc = run_krakend(*common, env={**docker_env, "KRAKEND_MANIFEST": str(other_minor)}, timeout=600)
     assert proc.returncode == 2
     assert proc.stderr.strip().splitlines()[-1] == (
         f"krakend: error: base image {served.slim} has Python {served.python}, the gateway "
         f"runs {major}.{int(minor) + 1}.0: a plugin built there would not load; use a base "
-        f"with Python {major}.{int(minor) + 1}")
+        f"with Python {major}.{int(minor) + 1}"
+    )
 
 
 @pytest.mark.docker
 @pytest.mark.slow
 def test_timeout_removes_container(docker_env: dict[str, str], docker_client: Any, tmp_path: Path) -> None:
     before = our_containers(docker_client)
-    proc = run_krakend("build", str(EXAMPLE), "--target", "generic/amd64", "--no-test",
-                       "--command", "echo started; sleep 60", "--timeout", "3",
-                       "--out", str(tmp_path), "-o", "json", env=docker_env, timeout=600)
+    proc = run_krakend(
+        "build",
+        str(EXAMPLE),
+        "--target",
+        "generic/amd64",
+        "--no-test",
+        "--command",
+        "echo started; sleep 60",
+        "--timeout",
+        "3",
+        "--out",
+        str(tmp_path),
+        "-o",
+        "json",
+        env=docker_env,
+        timeout=600,
+    )
     assert proc.returncode == 1, proc.stderr
     finding = json.loads(proc.stdout)["findings"][0]
     assert "timed out after 3s" in finding["message"]
@@ -414,11 +489,22 @@ def test_timeout_removes_container(docker_env: dict[str, str], docker_client: An
 
 @pytest.mark.docker
 @pytest.mark.slow
-def test_custom_command_text_table_and_verbose_log(docker_env: dict[str, str],
-                                                    tmp_path: Path) -> None:
+def test_custom_command_text_table_and_verbose_log(docker_env: dict[str, str], tmp_path: Path) -> None:
     cmd = "echo building-now && krakend-cc -shared -fPIC -o /out/plain.so -x c /dev/null"
-    proc = run_krakend("build", str(EXAMPLE), "--target", "generic/amd64", "--no-test", "-v",
-                       "--command", cmd, "--out", str(tmp_path), env=docker_env, timeout=600)
+    proc = run_krakend(
+        "build",
+        str(EXAMPLE),
+        "--target",
+        "generic/amd64",
+        "--no-test",
+        "-v",
+        "--command",
+        cmd,
+        "--out",
+        str(tmp_path),
+        env=docker_env,
+        timeout=600,
+    )
     assert proc.returncode == 0, proc.stderr
     assert "building-now" in proc.stderr  # -v streams the log
     assert "generic/amd64" in proc.stdout and "OK" in proc.stdout and "plain.so" in proc.stdout
@@ -439,9 +525,22 @@ def test_interrupt_removes_container_and_leaves_no_artifact(
     before = our_containers(docker_client)
     env = {**os.environ, "NO_COLOR": "1", **docker_env}
     proc = subprocess.Popen(
-        [*krakend_argv(), "build", str(EXAMPLE), "--target",
-         "generic/amd64", "--no-test", "--command", "touch /out/half.whl; sleep 120",
-         "--out", str(tmp_path)], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        [
+            *krakend_argv(),
+            "build",
+            str(EXAMPLE),
+            "--target",
+            "generic/amd64",
+            "--no-test",
+            "--command",
+            "touch /out/half.whl; sleep 120",
+            "--out",
+            str(tmp_path),
+        ],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     deadline = time.monotonic() + 300
     while len(our_containers(docker_client)) == len(before) and time.monotonic() < deadline:
         time.sleep(0.2)
@@ -489,10 +588,15 @@ def second_engine(docker_client: Any) -> Any:
 
     if os.geteuid() != 0:
         pytest.skip("a second dockerd needs root")
-    env = {**os.environ, "KRAKEND_DOCKER_ROOT": "/var/cache/krakend-tools/docker-second",
-           "KRAKEND_DOCKER_BRIDGE": "kt-second", "KRAKEND_DOCKER_BRIDGE_CIDR": "10.214.0.1/24"}
-    proc = subprocess.run(["bash", str(ROOT / "scripts" / "docker-env.sh"), "start"], env=env,
-                          capture_output=True, text=True, timeout=300)
+    env = {
+        **os.environ,
+        "KRAKEND_DOCKER_ROOT": "/var/cache/krakend-tools/docker-second",
+        "KRAKEND_DOCKER_BRIDGE": "kt-second",
+        "KRAKEND_DOCKER_BRIDGE_CIDR": "10.214.0.1/24",
+    }
+    proc = subprocess.run(
+        ["bash", str(ROOT / "scripts" / "docker-env.sh"), "start"], env=env, capture_output=True, text=True, timeout=300
+    )
     assert proc.returncode == 0, proc.stderr
     url = proc.stdout.strip().rpartition("=")[2]
     import docker
@@ -502,22 +606,36 @@ def second_engine(docker_client: Any) -> Any:
         yield url, client
     finally:
         client.close()
-        subprocess.run(["bash", str(ROOT / "scripts" / "docker-env.sh"), "stop"], env=env,
-                       capture_output=True, timeout=300)
+        subprocess.run(
+            ["bash", str(ROOT / "scripts" / "docker-env.sh"), "stop"], env=env, capture_output=True, timeout=300
+        )
 
 
 @pytest.mark.docker
 @pytest.mark.slow
 def test_arm64_target_builds_on_its_own_engine_in_parallel(
-        second_engine: Any, docker_env: dict[str, str], docker_client: Any,
-        tmp_path: Path) -> None:
+    second_engine: Any, docker_env: dict[str, str], docker_client: Any, tmp_path: Path
+) -> None:
     import time
 
     url, other = second_engine
     since = int(time.time()) - 1
-    proc = run_krakend("build", str(EXAMPLE), "-t", "generic/amd64", "-t", "generic/arm64",
-                       "--engine", f"generic/arm64={url}", "--out", str(tmp_path), "-o", "json",
-                       env=docker_env, timeout=2400)
+    proc = run_krakend(
+        "build",
+        str(EXAMPLE),
+        "-t",
+        "generic/amd64",
+        "-t",
+        "generic/arm64",
+        "--engine",
+        f"generic/arm64={url}",
+        "--out",
+        str(tmp_path),
+        "-o",
+        "json",
+        env=docker_env,
+        timeout=2400,
+    )
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     until = int(time.time()) + 1
     report = json.loads(proc.stdout)
@@ -526,9 +644,12 @@ def test_arm64_target_builds_on_its_own_engine_in_parallel(
 
     def created(client: Any) -> list[str]:
         """The images of the containers this engine created during the build (its log)."""
-        events = client.events(since=since, until=until, decode=True,
-                               filters={"type": "container", "event": "create",
-                                        "label": "io.krakend.run"})
+        events = client.events(
+            since=since,
+            until=until,
+            decode=True,
+            filters={"type": "container", "event": "create", "label": "io.krakend.run"},
+        )
         return [e["Actor"]["Attributes"]["image"] for e in events]
 
     there, here = created(other), created(docker_client)

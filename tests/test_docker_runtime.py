@@ -25,9 +25,12 @@ def runtime_images(docker_env: dict[str, str]) -> dict[str, str]:
 
     manifest = load(docker_env["KRAKEND_MANIFEST"])
     eng = engine.connect()
-    return {t: images.ensure_image(eng, Target.parse(t), "runtime", manifest=manifest,
-                                   base=None, registry=docker_env["KRAKEND_IMAGE_REGISTRY"])
-            for t in TARGETS}
+    return {
+        t: images.ensure_image(
+            eng, Target.parse(t), "runtime", manifest=manifest, base=None, registry=docker_env["KRAKEND_IMAGE_REGISTRY"]
+        )
+        for t in TARGETS
+    }
 
 
 @pytest.fixture(scope="module")
@@ -53,8 +56,7 @@ def glibc_build(docker_env: dict[str, str], tmp_path_factory: pytest.TempPathFac
 
 
 @pytest.mark.parametrize("target", TARGETS)
-def test_runtime_images_carry_their_manifest(runtime_images: dict[str, str], served: Any,
-                                             target: str) -> None:
+def test_runtime_images_carry_their_manifest(runtime_images: dict[str, str], served: Any, target: str) -> None:
     from krakend_tools.platforms import Target
 
     tgt = Target.parse(target)
@@ -116,7 +118,8 @@ def test_probe_runner_is_isolated(runtime_images: dict[str, str], tmp_path: Path
         "try:\n    s.connect(('1.1.1.1', 80))\n    raise SystemExit('network reachable')\n"
         "except OSError:\n    pass\n"
         "class HandlerRegisterer:\n    def register_handlers(self, register):\n"
-        "        register('nosy', lambda cfg, nxt: nxt)\n")
+        "        register('nosy', lambda cfg, nxt: nxt)\n"
+    )
     runner = DockerRunner(runtime_images["generic/amd64"], "linux/amd64")
     outcome = import_test(runner, [str(tmp_path)], "nosy", ["server"], timeout=60)
     assert outcome.error is None, outcome.stderr
@@ -124,12 +127,19 @@ def test_probe_runner_is_isolated(runtime_images: dict[str, str], tmp_path: Path
     assert not (tmp_path / "x").exists()
 
 
-def test_platform_mismatch_is_a_clear_error(docker_env: dict[str, str], tmp_path: Path,
-                                            runtime_images: dict[str, str]) -> None:
-    shutil.copy(FIXTURES / "example-plugin" / "krakend_example" / "handlers.py",
-                tmp_path / "handlers.py")
-    proc = run_krakend("test-plugin", str(tmp_path / "handlers.py"), "-s", "--image",
-                       runtime_images["generic/amd64"], "--target", "generic/arm64",
-                       env=docker_env)
+def test_platform_mismatch_is_a_clear_error(
+    docker_env: dict[str, str], tmp_path: Path, runtime_images: dict[str, str]
+) -> None:
+    shutil.copy(FIXTURES / "example-plugin" / "krakend_example" / "handlers.py", tmp_path / "handlers.py")
+    proc = run_krakend(
+        "test-plugin",
+        str(tmp_path / "handlers.py"),
+        "-s",
+        "--image",
+        runtime_images["generic/amd64"],
+        "--target",
+        "generic/arm64",
+        env=docker_env,
+    )
     assert proc.returncode == 2
     assert "is linux/amd64, not linux/arm64" in proc.stderr
