@@ -1,12 +1,15 @@
 """Benchmark ``krakend build`` on a real engine; prints the figures side by side.
 
-* cold and warm build time per target (cold: no builder/runtime image, so they are built
-  from the local bases, and an empty cache volume; warm: the same build again)
+* the default path (official-shaped bases from $KRAKEND_IMAGE_REGISTRY, no --base-image):
+  cold and warm build time per target (cold: no base, builder or runtime image on the engine,
+  no zig/pip cache volume, so bases are pulled and images built; warm: the same build again)
+* all four targets with -j 4 vs -j 1 (warm)
 * arm64: cross toolchain in the amd64 builder vs the arm64 builder under QEMU, on a
   plugin with a generated C file of ``--functions`` functions (target: cross >= 3x faster)
 * the driver's overhead vs a plain ``docker run`` of the same compile (target <= 1.3x)
 
-Needs DOCKER_HOST and the local bases (scripts/docker-env.sh, scripts/make-base-images.sh).
+Needs DOCKER_HOST and KRAKEND_IMAGE_REGISTRY (scripts/docker-env.sh, scripts/local-registry.sh,
+scripts/make-base-images.sh); the gateway manifest is made for the registry's Python.
 Usage: python bench/build.py [--functions 400] [--skip-cold]
 """
 
@@ -20,24 +23,32 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "fixtures" / "example-plugin"
 TARGETS = ("alpine/amd64", "alpine/arm64", "generic/amd64", "generic/arm64")
-REPO = os.environ.get("KRAKEND_BASE_REPO", "krakend-tools/base")
+REGISTRY = os.environ.get("KRAKEND_IMAGE_REGISTRY", "")
 
 
-def base(target: str, role: str) -> str:
-    return f"{REPO}:{target.replace('/', '-')}-{role}"
+def served_python() -> str:
+    """The CPython version of the official-shaped images the registry serves."""
+    try:
+        with urllib.request.urlopen(f"http://{REGISTRY}/v2/python/tags/list", timeout=5) as r:
+            tags = json.load(r).get("tags") or []
+    except (OSError, ValueError) as err:
+        sys.exit(
+            f"no image registry at KRAKEND_IMAGE_REGISTRY={REGISTRY!r} ({err}); run "
+            "scripts/local-registry.sh start and scripts/make-base-images.sh"
+        )
+    versions = sorted(t.split("-")[0] for t in tags if t.endswith("-slim-bookworm"))
+    if not versions:
+        sys.exit(f"{REGISTRY} serves no python:<V>-slim-bookworm image")
+    return versions[-1]
 
 
-ENV = {
-    **os.environ,
-    "NO_COLOR": "1",
-    "KRAKEND_BASE_IMAGES": ",".join(f"{t}={base(t, 'builder')}" for t in TARGETS),
-    "KRAKEND_RUNTIME_BASE_IMAGES": ",".join(f"{t}={base(t, 'runtime')}" for t in TARGETS),
-}
+ENV = {**os.environ, "NO_COLOR": "1"}
 
 
 def krakend(*args: str) -> tuple[float, dict[str, object]]:
@@ -85,15 +96,14 @@ def big_plugin(where: Path, functions: int) -> Path:
 
 
 def drop_images() -> None:
-    """Cold start: no builder or runtime image, no layer cache for them, no cache volume."""
+    """Cold start: no base, builder or runtime image, no layer cache, no cache volume."""
     ids = subprocess.run(
         ["docker", "images", "-q", "--filter", "label=io.krakend.role"], capture_output=True, text=True, env=ENV
     ).stdout.split()
-    ids = [i for i in dict.fromkeys(ids)]
-    bases = set(
-        subprocess.run(["docker", "images", "-q", REPO], capture_output=True, text=True, env=ENV).stdout.split()
-    )
-    doomed = [i for i in ids if i not in bases]
+    ids += subprocess.run(
+        ["docker", "images", "-q", "krakend-tools/base-cache"], capture_output=True, text=True, env=ENV
+    ).stdout.split()
+    doomed = list(dict.fromkeys(ids))
     if doomed:
         subprocess.run(["docker", "rmi", "-f", *doomed], capture_output=True, env=ENV)
     subprocess.run(["docker", "builder", "prune", "-f"], capture_output=True, env=ENV)
@@ -113,6 +123,30 @@ def main() -> int:
     parser.add_argument("--skip-cold", action="store_true")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="krakend-bench-"))
+    gateway = work / "gateway.json"
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "krakend_tools",
+            "version",
+            "--from-lock",
+            str(ROOT / "fixtures" / "gateway" / "uv.lock"),
+            "--target",
+            "generic/amd64",
+            "--python-version",
+            served_python(),
+            "--libc",
+            "GLIBC-2.36",
+            "-o",
+            "json",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    gateway.write_text(proc.stdout)
+    ENV["KRAKEND_MANIFEST"] = str(gateway)
     try:
         out = work / "dist"
         print(f"{'target':<14} {'cold (s)':>9} {'warm (s)':>9} {'compile':>8} {'test':>5}")
@@ -126,6 +160,13 @@ def main() -> int:
             assert isinstance(findings, list)
             f = findings[0]
             print(f"{target:<14} {cold:>9.1f} {warm:>9.1f} {finding_time(report):>8.1f} {'OK' if f['ok'] else 'KO':>5}")
+
+        print("\nall four targets, warm:")
+        krakend(str(EXAMPLE), "--target", "all", "-j", "4", "--out", str(out))  # not timed
+        for jobs in ("1", "4"):
+            wall, report = krakend(str(EXAMPLE), "--target", "all", "-j", jobs, "--out", str(out))
+            ok = all(f["ok"] for f in report["findings"])  # type: ignore[union-attr]
+            print(f"  -j {jobs}  {wall:7.1f} s  {'OK' if ok else 'KO'}")
 
         plugin = big_plugin(work, args.functions)
         print(f"\narm64, {args.functions}-function C file (build only, --no-test):")
@@ -164,10 +205,14 @@ def main() -> int:
             f"{plugin}:/in:ro",
             "-v",
             f"{work / 'plain'}:/out",
+            "-v",
+            "krakend-tools-cache:/cache",
+            "-e",
+            "KRAKEND_ZIG_TARGET=x86_64-linux-gnu.2.36",
             builder,
             "sh",
             "-c",
-            "cp -r /in /src2 && krakend-build-wheel /src2 /out",
+            "cp -r /in /src2 && krakend-run krakend-build-wheel /src2 /out",
         ]
         (work / "plain").mkdir()
         plain, driver = [], []

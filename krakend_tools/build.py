@@ -7,6 +7,7 @@ while working goes through the ``events`` callbacks (the CLI draws progress from
 from __future__ import annotations
 
 import contextlib
+import functools
 import io
 import json
 import os
@@ -17,18 +18,23 @@ import tempfile
 import threading
 import time
 import tomllib
+import zipfile
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from krakend_tools.errors import InputError
 from krakend_tools.manifest import Manifest
-from krakend_tools.platforms import TARGETS, Target
+from krakend_tools.platforms import TARGETS, Libc, Target
 from krakend_tools.report import Finding, Report
 
+if TYPE_CHECKING:
+    from krakend_tools.engine import Container, Engine
+
 DEFAULT_COMMAND = ("krakend-build-wheel", "/src", "/out")
+REPAIR_FAILED = 5  # krakend-run: auditwheel could not repair a wheel to the policy
 EXCLUDE = {
     ".git",
     ".venv",
@@ -71,6 +77,8 @@ class BuildOptions:
     jobs: int = 1
     manifest: Manifest | None = None
     rebuild_images: bool = False
+    engines: dict[str, str] = field(default_factory=dict)  # target -> engine URL
+    registry: str | None = None  # official bases from there (default $KRAKEND_IMAGE_REGISTRY)
 
 
 def parse_targets(values: list[str]) -> list[Target]:
@@ -84,15 +92,22 @@ def parse_targets(values: list[str]) -> list[Target]:
     return [Target.parse(n) for n in dict.fromkeys(names)]
 
 
-def parse_image_map(values: list[str], what: str) -> dict[str, str]:
+def parse_image_map(values: list[str], what: str, value: str = "IMAGE") -> dict[str, str]:
     """``TARGET=IMAGE`` pairs (repeatable)."""
     found: dict[str, str] = {}
     for item in values or []:
         key, sep, image = item.partition("=")
         if not sep or not image.strip():
-            raise InputError(f"{what}: expected TARGET=IMAGE, got {item!r}")
+            raise InputError(f"{what}: expected TARGET={value}, got {item!r}")
         found[str(Target.parse(key))] = image.strip()
     return found
+
+
+def engine_url(value: str) -> str:
+    """An ``--engine`` value: a DOCKER_HOST-style URL, or the name of a docker context."""
+    from krakend_tools.engine import context_host
+
+    return value if "://" in value else context_host(value)
 
 
 def plugin_config(plugin_dir: Path) -> dict[str, Any]:
@@ -114,13 +129,22 @@ def apply_config(opts: BuildOptions, table: dict[str, Any]) -> None:
     """Fill options the command line left unset from ``[tool.krakend.build]``."""
     if opts.command is None and table.get("command"):
         opts.command = str(table["command"])
-    for key, attr in (("base-images", "base_images"), ("runtime-base-images", "runtime_base_images")):
+    for key, attr in (
+        ("base-images", "base_images"),
+        ("runtime-base-images", "runtime_base_images"),
+        ("engines", "engines"),
+    ):
         images = table.get(key) or {}
         if not isinstance(images, dict):
-            raise InputError(f"[tool.krakend.build.{key}] must be a table of TARGET = IMAGE")
+            raise InputError(
+                f"[tool.krakend.build.{key}] must be a table of TARGET = {'URL' if key == 'engines' else 'IMAGE'}"
+            )
         current: dict[str, str] = getattr(opts, attr)
         for name, image in images.items():
             current.setdefault(str(Target.parse(name)), str(image))
+    if opts.registry is None and table.get("registry"):
+        opts.registry = str(table["registry"])
+    opts.engines = {k: engine_url(v) for k, v in opts.engines.items()}
     if not opts.types and table.get("types"):
         opts.types = [str(t) for t in table["types"]]
 
@@ -175,57 +199,118 @@ def _human(size: int) -> str:
 
 @dataclass
 class Plan:
-    """What one target needs: the images and how the container runs."""
+    """What one target needs: its engine, images, compiler target and wheel policy."""
 
     target: Target
+    engine: Engine
     builder: str
     builder_platform: str
     cross: bool
     runtime: str | None
     out_dir: Path
+    manifest: Manifest  # the target's: its runtime image's, else its builder's
+    cross_files: bytes | None = None
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def zig_target(self) -> str:
+        """``aarch64-linux-gnu.2.36``: glibc capped at the gateway's; ``x86_64-linux-musl``."""
+        libc = self.manifest.platform.libc
+        if self.target.libc_family == "musl":
+            return f"{self.target.machine}-linux-musl"
+        version = f".{libc.version[0]}.{libc.version[1]}" if libc.family == "glibc" and len(libc.version) >= 2 else ""
+        return f"{self.target.machine}-linux-gnu{version}"
+
+    @property
+    def wheel_plat(self) -> str | None:
+        """The auditwheel policy ceiling: the gateway's libc (``manylinux_2_36_aarch64``)."""
+        libc = self.manifest.platform.libc
+        if len(libc.version) < 2:
+            return None
+        kind = "manylinux" if libc.family == "glibc" else "musllinux"
+        return f"{kind}_{libc.version[0]}_{libc.version[1]}_{self.target.machine}"
 
 
-def prepare(engine: Any, opts: BuildOptions, events: Events) -> list[Plan]:
-    """Preflight for every target, then the images (built from ``builders/`` if missing)."""
-    from krakend_tools.engine import LABEL_CROSS, ensure_image
+def _target_manifest(images_manifest: Manifest, wanted: Manifest | None) -> Manifest:
+    """The image's manifest, its libc capped by the gateway manifest's of the same family."""
+    libc, cap = images_manifest.platform.libc, wanted.platform.libc if wanted else None
+    if cap is not None and cap.family == libc.family and cap < libc:
+        images_manifest.platform.libc_version = cap.version_text
+    return images_manifest
 
-    out_root = opts.out if opts.out is not None else opts.plugin_dir / "dist"
+
+def preflight(engines: dict[str | None, Engine], opts: BuildOptions) -> None:
+    """Before any work: every target can run on its engine."""
     for target in opts.targets:
+        engine = engines[opts.engines.get(str(target))]
         if target.arch == "arm64" and (opts.arm64 == "emulate" or opts.test):
             engine.require_platform("arm64")
+
+
+def prepare(engine: Engine, targets: list[Target], opts: BuildOptions, events: Events) -> list[Plan]:
+    """The images of each target on ``engine`` (built from ``builders/`` if missing)."""
+    from krakend_tools import images
+    from krakend_tools.image_manifest import manifest_from_labels
+
+    out_root = opts.out if opts.out is not None else opts.plugin_dir / "dist"
     plans = []
-    for target in opts.targets:
+    for target in targets:
         cross = target.arch == "arm64" and opts.arm64 == "cross" and engine.arch == "amd64"
-        build_target = Target(target.flavour, "amd64") if cross else target
-        say = (lambda t: lambda line: events.step(t, line))(str(target))
-        builder = ensure_image(
+        build_as = Target(target.flavour, "amd64") if cross else target
+        say = functools.partial(events.step, str(target))
+        warnings: list[str] = []
+
+        def warn(text: str, say: Callable[[str], None] = say, into: list[str] = warnings) -> None:
+            if text not in into:
+                into.append(text)
+            say(text)
+
+        builder = images.ensure_image(
             engine,
-            build_target,
+            build_as,
             "builder",
             manifest=opts.manifest,
-            base=opts.base_images.get(str(build_target)),
+            base=opts.base_images.get(str(build_as)),
             progress=say,
+            warn=warn,
             rebuild=opts.rebuild_images,
+            registry=opts.registry,
         )
-        if cross and not engine.labels(builder).get(LABEL_CROSS):
-            raise InputError(
-                f"{target}: builder {builder} has no arm64 cross toolchain; "
-                "use --arm64=emulate or a base image that carries one"
-            )
         runtime = None
         if opts.test:
-            runtime = ensure_image(
+            runtime = images.ensure_image(
                 engine,
                 target,
                 "runtime",
                 manifest=opts.manifest,
                 base=opts.runtime_base_images.get(str(target)),
                 progress=say,
+                warn=warn,
                 rebuild=opts.rebuild_images,
+                registry=opts.registry,
             )
-        plans.append(
-            Plan(target, builder, build_target.platform, cross, runtime, out_root / f"{target.flavour}-{target.arch}")
+        manifest = _target_manifest(manifest_from_labels(engine, runtime or builder), opts.manifest)
+        plan = Plan(
+            target,
+            engine,
+            builder,
+            build_as.platform,
+            cross,
+            runtime,
+            out_root / f"{target.flavour}-{target.arch}",
+            manifest,
+            warnings=warnings,
         )
+        if cross:
+            say(f"{target}: Python headers and sysconfig data from its base image")
+            bases = (
+                [opts.base_images[str(target)]]
+                if str(target) in opts.base_images
+                else images.official_bases(target, opts.manifest or manifest, opts.registry)
+            )
+            minor = ".".join(manifest.python.version.split(".")[:2])
+            plan.cross_files = images.cross_files(engine, target, bases, minor)
+        plans.append(plan)
     return plans
 
 
@@ -245,32 +330,28 @@ def _chown_tree(path: Path) -> None:
             os.chown(p, *owner)
 
 
-def _extract_out(container: Any, dest: Path) -> list[Path]:
-    """Copy ``/out`` of the container into ``dest``; the top-level files there."""
-    stream, _ = container.get_archive("/out/.")
-    buf = io.BytesIO(b"".join(stream))
-    with tarfile.open(fileobj=buf) as tar:
+def _untar(data: bytes, dest: Path) -> list[Path]:
+    """A ``/out/.`` tar from the container into ``dest``; the top-level files there."""
+    with tarfile.open(fileobj=io.BytesIO(data)) as tar:
         members = [m for m in tar.getmembers() if m.isfile() or m.isdir()]
         for m in members:
             m.name = m.name[2:] if m.name.startswith("./") else m.name
         tar.extractall(dest, members=[m for m in members if m.name not in ("", ".")], filter="data")
-    return sorted(p for p in dest.iterdir() if p.is_file())
+    return sorted(p for p in dest.iterdir() if p.is_file() and not p.name.startswith("."))
 
 
-def _test_artifacts(
-    engine: Any, plan: Plan, files: list[Path], types: list[str], manifest: Manifest
-) -> tuple[bool, str, dict[str, Any]]:
+def _test_artifacts(plan: Plan, files: list[Path], types: list[str]) -> tuple[bool, str, dict[str, Any]]:
     """Static checks on the host, then the import probe in the runtime image."""
     from krakend_tools import testplugin
-    from krakend_tools.engine import DockerRunner
+    from krakend_tools.runner import DockerRunner
 
     assert plan.runtime is not None
     testable = [f for f in files if f.suffix in (".whl", ".so", ".py")]
     if not testable:
         return False, "no wheel or extension module in the build output", {}
-    runner = DockerRunner(plan.runtime, plan.target.platform, engine)
+    runner = DockerRunner(plan.runtime, plan.target.platform, plan.engine)
     kinds = types or list(PLUGIN_TYPES)
-    report = testplugin.run([str(f) for f in testable], manifest, kinds, runner=runner, jobs=1)
+    report = testplugin.run([str(f) for f in testable], plan.manifest, kinds, runner=runner, jobs=1)
     # the files are tested in the staging folder, gone after the run: name their published place
     result = json.loads(
         json.dumps(report.to_dict(), default=str).replace(
@@ -295,9 +376,109 @@ def _test_artifacts(
     return True, "registered " + ", ".join(registered) if registered else "imported", details
 
 
-def build_target(engine: Any, plan: Plan, opts: BuildOptions, events: Events, cancel: threading.Event) -> Finding:
-    """Build, collect, test and publish one target. Never leaves a container behind."""
-    from krakend_tools.engine import CACHE_VOLUME, manifest_from_labels
+def too_new_symbols(wheel: Path, libc: Libc) -> list[str]:
+    """``memfd_create@GLIBC_2.27 in pkg/_mem.so``: each need newer than ``libc`` (glibc)."""
+    from krakend_tools.elf import ElfError, read_elf_member
+
+    found = []
+    with zipfile.ZipFile(wheel) as zf:
+        for info in zf.infolist():
+            if not info.filename.endswith(".so") and ".so." not in info.filename:
+                continue
+            try:
+                facts = read_elf_member(zf, info, info.filename)
+            except ElfError:
+                continue
+            for need in facts.version_needs:
+                name, _, version = need.version.partition("_")
+                if name != "GLIBC" or need.weak or not version[:1].isdigit():
+                    continue
+                if tuple(int(p) for p in version.split(".") if p.isdigit()) > libc.version:
+                    symbols = ", ".join(f"{sym}@{need.version}" for sym in need.symbols) or need.version
+                    found.append(f"{symbols} in {info.filename}")
+    return found
+
+
+def _repair_verdict(files: list[Path], plan: Plan, log: str) -> str:
+    """Why auditwheel refused: the symbol that needs a newer libc than the gateway's."""
+    libc = plan.manifest.platform.libc
+    problems = [p for w in files if w.suffix == ".whl" for p in too_new_symbols(w, libc)]
+    line = next((ln for ln in reversed(log.splitlines()) if "auditwheel cannot repair" in ln), "")
+    why = (
+        f"needs {problems[0]}, newer than the gateway's {libc}"
+        if problems
+        else line.partition(": ")[2] or "auditwheel failed"
+    )
+    return f"the wheel cannot be tagged {plan.wheel_plat}: {why}"
+
+
+class _Run:
+    """One target's staging folder and ``build.log``; publishes both, whatever happens."""
+
+    def __init__(self, plan: Plan, events: Events) -> None:
+        self.plan, self.events, self.name = plan, events, str(plan.target)
+        plan.out_dir.parent.mkdir(parents=True, exist_ok=True)
+        self.staging = Path(tempfile.mkdtemp(prefix=f".{plan.out_dir.name}.", dir=plan.out_dir.parent))
+        self._lock = threading.Lock()
+        self._fh = (self.staging / "build.log").open("w")
+
+    def log(self, line: str) -> None:
+        with self._lock:
+            self._fh.write(line + "\n")
+            self._fh.flush()
+        self.events.log(self.name, line)
+
+    def close(self, finding: Finding) -> None:
+        with self._lock:
+            self._fh.close()
+        try:
+            self.plan.out_dir.mkdir(parents=True, exist_ok=True)
+            shutil.move(str(self.staging / "build.log"), self.plan.out_dir / "build.log")
+            finding.details["log"] = str(self.plan.out_dir / "build.log")
+            _chown_tree(self.plan.out_dir)
+        finally:
+            shutil.rmtree(self.staging, ignore_errors=True)
+
+
+def _build_env(plan: Plan, opts: BuildOptions) -> dict[str, str]:
+    env = {
+        "SRC": "/src",
+        "OUT": "/out",
+        "KRAKEND_TARGET": str(plan.target),
+        "PIP_CACHE_DIR": "/cache/pip",
+        "KRAKEND_NETWORK": "1" if opts.network else "0",
+        "KRAKEND_ZIG_TARGET": plan.zig_target,
+    }
+    if plan.wheel_plat:
+        env["KRAKEND_WHEEL_PLAT"] = plan.wheel_plat
+    if plan.cross:
+        env["KRAKEND_CROSS"] = plan.target.machine
+    return env
+
+
+def _compile(
+    box: Container, plan: Plan, opts: BuildOptions, run: _Run, cancel: threading.Event
+) -> tuple[int | None, str, list[Path]]:
+    """Copy the source (and cross files) in, run the build, copy ``/out`` back."""
+    box.copy_into(source_tar(opts.plugin_dir, [plan.out_dir.parent]))
+    if plan.cross_files:
+        box.copy_into(plan.cross_files)
+    if cancel.is_set():
+        raise KeyboardInterrupt
+    result = box.run(timeout=opts.timeout, on_line=run.log)
+    files: list[Path] = []
+    if result.exit_code in (0, REPAIR_FAILED):
+        run.events.step(run.name, "collecting")
+        produced = run.staging / "artifacts"
+        produced.mkdir()
+        files = _untar(box.copy_out("/out/.") or b"", produced)
+    code = None if result.timed_out else result.exit_code
+    return code, result.log, files
+
+
+def build_target(plan: Plan, opts: BuildOptions, events: Events, cancel: threading.Event) -> Finding:
+    """Build, collect, repair, test and publish one target. Never leaves a container behind."""
+    from krakend_tools.images import CACHE_VOLUME
 
     name = str(plan.target)
     start = time.monotonic()
@@ -308,63 +489,44 @@ def build_target(engine: Any, plan: Plan, opts: BuildOptions, events: Events, ca
         details={
             "builder": plan.builder,
             "runtime": plan.runtime,
+            "engine": plan.engine.url,
             "arm64": ("cross" if plan.cross else "emulate") if plan.target.arch == "arm64" else None,
+            "zig_target": plan.zig_target,
+            "wheel_plat": plan.wheel_plat,
             "out": str(plan.out_dir),
             "test": "skipped",
+            "warnings": plan.warnings,
+            "build_time": None,
         },
     )
-    plan.out_dir.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{plan.out_dir.name}.", dir=plan.out_dir.parent))
-    log_path = staging / "build.log"
-    log_lock = threading.Lock()
-    log_fh = log_path.open("w")
-
-    def log(line: str) -> None:
-        with log_lock:
-            log_fh.write(line + "\n")
-            log_fh.flush()
-        events.log(name, line)
-
+    run = _Run(plan, events)
     try:
+        # 1. compile in the builder (copy the source in, run, copy /out back)
         command = ["sh", "-c", opts.command] if opts.command else list(DEFAULT_COMMAND)
-        if plan.cross:
-            command = ["krakend-cross", plan.target.machine, *command]
-        env = {
-            "SRC": "/src",
-            "OUT": "/out",
-            "KRAKEND_TARGET": name,
-            "PIP_CACHE_DIR": "/cache/pip",
-            "KRAKEND_NETWORK": "1" if opts.network else "0",
-        }
-        log(f"# {name}: {plan.builder} ({plan.builder_platform}) $ {' '.join(command)}")
+        command = ["krakend-run", *command]
+        run.log(f"# {name}: {plan.builder} ({plan.builder_platform}) on {plan.engine.url} $ {' '.join(command)}")
         events.step(name, "compiling")
-        container = engine.create(
+        with plan.engine.container(
             plan.builder,
             command,
             platform=plan.builder_platform,
             network=opts.network or "none",
-            environment=env,
+            environment=_build_env(plan, opts),
             volumes={CACHE_VOLUME: {"bind": "/cache", "mode": "rw"}},
             working_dir="/src",
-        )
-        try:
-            container.put_archive("/", source_tar(opts.plugin_dir, [plan.out_dir.parent]))
-            if cancel.is_set():
-                raise KeyboardInterrupt
-            result = engine.run_streaming(container, timeout=opts.timeout, on_line=log)
-            finding.details["build_time"] = round(result.elapsed, 2)
-            if result.timed_out:
-                finding.message = f"build timed out after {opts.timeout:g}s"
-                return finding
-            if result.exit_code != 0:
-                finding.message = f"build failed (exit {result.exit_code}): {error_line(result.log)}"
-                return finding
-            events.step(name, "collecting")
-            produced = staging / "artifacts"
-            produced.mkdir()
-            files = _extract_out(container, produced)
-        finally:
-            engine.remove_container(container)
+        ) as box:
+            code, log, files = _compile(box, plan, opts, run, cancel)
+        finding.details["build_time"] = round(time.monotonic() - start, 2)
+        # 2. a failed build says why: timeout, compiler error, or a wheel too new for the libc
+        if code is None:
+            finding.message = f"build timed out after {opts.timeout:g}s"
+            return finding
+        if code == REPAIR_FAILED:
+            finding.message = _repair_verdict(files, plan, log)
+            return finding
+        if code != 0:
+            finding.message = f"build failed (exit {code}): {error_line(log)}"
+            return finding
         if not files:
             finding.message = "the build command wrote nothing to /out"
             return finding
@@ -372,59 +534,40 @@ def build_target(engine: Any, plan: Plan, opts: BuildOptions, events: Events, ca
         finding.file = str(plan.out_dir / main.name)
         finding.details.update(artifact=main.name, size=main.stat().st_size, files=[f.name for f in files])
         ok, message = True, f"built {main.name} ({_human(main.stat().st_size)})"
+        # 3. static checks here, import test in the runtime image
         if plan.runtime is not None and not cancel.is_set():
             events.step(name, "testing")
-            manifest = manifest_from_labels(engine, plan.runtime)
-            ok, verdict, details = _test_artifacts(engine, plan, files, opts.types, manifest)
+            ok, verdict, details = _test_artifacts(plan, files, opts.types)
             finding.details.update(test="OK" if ok else "KO", test_message=verdict, test_details=details)
             message += f"; test {'OK' if ok else 'KO'}: {verdict}"
-        # publish: replace the target's folder with the complete staging content
+        # 4. publish: the target's folder gets the complete staging content
         if cancel.is_set():
             raise KeyboardInterrupt
         events.step(name, "writing")
-        final = staging / "final"
-        final.mkdir()
-        for f in files:
-            shutil.move(str(f), final / f.name)
-        _publish(final, plan.out_dir)
-        finding.ok = ok
+        _publish(files, plan.out_dir)
+        finding.ok, finding.message = ok, message
         if plan.runtime is None:  # --no-test: built, not proven to load; every format says so
             finding.skipped = "import test not run (--no-test)"
-        finding.message = message
         return finding
     finally:
-        finding.details.setdefault("build_time", None)
         finding.details["elapsed"] = round(time.monotonic() - start, 2)
-        with log_lock:
-            log_fh.close()
-        try:
-            plan.out_dir.mkdir(parents=True, exist_ok=True)
-            shutil.move(str(log_path), plan.out_dir / "build.log")
-            finding.details["log"] = str(plan.out_dir / "build.log")
-            _chown_tree(plan.out_dir)
-        finally:
-            shutil.rmtree(staging, ignore_errors=True)
+        run.close(finding)
         events.step(name, "OK" if finding.ok else "KO")
 
 
-def _publish(ready: Path, out_dir: Path) -> None:
+def _publish(files: list[Path], out_dir: Path) -> None:
     """Move complete artifacts into ``out_dir`` (old artifacts there are replaced)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     for old in out_dir.iterdir():
         if old.name != "build.log" and old.is_file():
             old.unlink()
-    for f in ready.iterdir():
+    for f in files:
         tmp = out_dir / f".{f.name}.part"
         shutil.move(str(f), tmp)
         os.replace(tmp, out_dir / f.name)  # atomic on one filesystem
 
 
-def build(opts: BuildOptions, events: Events | None = None, engine: Any = None) -> Report:
-    """Build every target of ``opts``; one finding per target. Ctrl-C cleans up and re-raises."""
-    from krakend_tools.engine import connect
-
-    events = events or Events()
-    start = time.monotonic()
+def _validate(opts: BuildOptions) -> None:
     if not opts.plugin_dir.is_dir():
         raise InputError("not a folder", path=opts.plugin_dir)
     if opts.arm64 not in ("cross", "emulate"):
@@ -434,22 +577,67 @@ def build(opts: BuildOptions, events: Events | None = None, engine: Any = None) 
     bad = [t for t in opts.types if t not in PLUGIN_TYPES]
     if bad:
         raise InputError(f"unknown plugin type {bad[0]!r}: expected server, client or modifier")
-    engine = engine or connect()
+
+
+def _run_plans(plans: list[Plan], opts: BuildOptions, events: Events, cancel: threading.Event) -> list[Finding]:
+    """The targets of one engine, ``-j`` at a time."""
+    if opts.jobs == 1 or len(plans) == 1:
+        return [build_target(p, opts, events, cancel) for p in plans]
+    pool = ThreadPoolExecutor(max_workers=min(opts.jobs, len(plans)))
+    try:
+        futures = [pool.submit(build_target, p, opts, events, cancel) for p in plans]
+        return [f.result() for f in futures]
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _run_engines(
+    engines: dict[str | None, Engine], opts: BuildOptions, events: Events, cancel: threading.Event, start: float
+) -> list[Finding]:
+    """Each engine prepares and builds its targets; different engines in parallel."""
+    groups: dict[str | None, list[Target]] = {}
+    for target in opts.targets:
+        groups.setdefault(opts.engines.get(str(target)), []).append(target)
+
+    def run(key: str | None) -> list[Finding]:
+        began = round(time.monotonic() - start, 2)
+        found = _run_plans(prepare(engines[key], groups[key], opts, events), opts, events, cancel)
+        for f in found:  # when this engine's work ran, relative to the start of the build
+            f.details["window"] = [began, round(time.monotonic() - start, 2)]
+        return found
+
+    if len(groups) == 1:
+        findings = run(next(iter(groups)))
+    else:
+        pool = ThreadPoolExecutor(max_workers=len(groups))
+        try:
+            futures = [pool.submit(run, key) for key in groups]
+            findings = [f for fut in futures for f in fut.result()]
+        finally:
+            pool.shutdown(wait=False, cancel_futures=True)
+    order = [str(t) for t in opts.targets]
+    return sorted(findings, key=lambda f: order.index(f.name))
+
+
+def build(opts: BuildOptions, events: Events | None = None, engine: Engine | None = None) -> Report:
+    """Build every target of ``opts``; one finding per target. Ctrl-C cleans up and re-raises."""
+    from krakend_tools.engine import connect
+
+    events = events or Events()
+    start = time.monotonic()
+    _validate(opts)
+    engines: dict[str | None, Engine] = {None: engine or connect()}
+    for url in dict.fromkeys(opts.engines.get(str(t)) for t in opts.targets):
+        if url is not None:
+            engines[url] = connect(url)
     cancel = threading.Event()
     try:
-        plans = prepare(engine, opts, events)
-        if opts.jobs == 1 or len(plans) == 1:
-            findings = [build_target(engine, p, opts, events, cancel) for p in plans]
-        else:
-            pool = ThreadPoolExecutor(max_workers=min(opts.jobs, len(plans)))
-            try:
-                futures = [pool.submit(build_target, engine, p, opts, events, cancel) for p in plans]
-                findings = [f.result() for f in futures]
-            finally:
-                pool.shutdown(wait=False, cancel_futures=True)
+        preflight(engines, opts)
+        findings = _run_engines(engines, opts, events, cancel, start)
     except BaseException:
         cancel.set()
-        engine.cleanup()
+        for eng in engines.values():
+            eng.cleanup()
         raise
     meta = {
         "targets": [str(t) for t in opts.targets],
@@ -457,7 +645,8 @@ def build(opts: BuildOptions, events: Events | None = None, engine: Any = None) 
         "network": opts.network or "none",
         "jobs": opts.jobs,
         "plugin": str(opts.plugin_dir),
-        "engine": engine.url,
+        "engine": engines[None].url,
+        "engines": {str(t): engines[opts.engines.get(str(t))].url for t in opts.targets},
         "manifest": opts.manifest.summary() if opts.manifest is not None else None,
     }
     return Report("build", findings, time.monotonic() - start, meta)

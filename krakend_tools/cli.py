@@ -109,7 +109,7 @@ def version_cmd(
     elif target or python_version or libc:
         raise InputError("--target, --python-version and --libc go with --from-lock")
     elif image is not None:
-        from krakend_tools.engine import manifest_from_image
+        from krakend_tools.image_manifest import manifest_from_image
 
         manifest = manifest_from_image(image)
     elif manifest_file is not None:

@@ -156,6 +156,21 @@ def build(
     rebuild_images: Annotated[
         bool, typer.Option("--rebuild-images", help="Rebuild the builder and runtime images")
     ] = False,
+    engine: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--engine",
+            help="TARGET=DOCKER_HOST_URL or TARGET=CONTEXT: build that target on another engine, e.g. a "
+            "native arm64 one (repeatable; targets on different engines build in parallel)",
+        ),
+    ] = None,
+    image_registry: Annotated[
+        str | None,
+        typer.Option(
+            "--image-registry",
+            help="Pull the official Python bases from this registry (HOST:PORT[/PREFIX]; also $KRAKEND_IMAGE_REGISTRY)",
+        ),
+    ] = None,
     manifest_file: ManifestOpt = None,
     output: OutputsOpt = None,
     ignore: IgnoreOpt = None,
@@ -164,7 +179,7 @@ def build(
     from krakend_tools import build as core
     from krakend_tools import cli_options
     from krakend_tools import manifest as mf
-    from krakend_tools.engine import env_base_images
+    from krakend_tools.images import env_base_images
     from krakend_tools.output import emit
 
     defaults = cli_options.load_defaults("build", plugin_dir)
@@ -185,6 +200,8 @@ def build(
         jobs=jobs,
         manifest=mf.resolve(manifest_file, plugin_dir.resolve()),
         rebuild_images=rebuild_images,
+        engines=core.parse_image_map(engine or [], "--engine", "URL"),
+        registry=image_registry,
     )
     core.apply_config(opts, core.plugin_config(opts.plugin_dir))
     if not opts.types:

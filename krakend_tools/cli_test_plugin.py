@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -19,21 +19,12 @@ TYPES = ("server", "client", "modifier")
 def docker_runner(image: str | None, target: str | None, manifest: Manifest | None) -> tuple[Runner, Manifest]:
     """The runner that probes inside a runtime image, and the manifest to check against:
     ``manifest`` when given, else the one the image carries."""
-    from krakend_tools.errors import InputError
+    from krakend_tools.image_manifest import manifest_from_labels
+    from krakend_tools.runner import DockerRunner, runtime_runner
 
-    try:
-        from krakend_tools import engine
-    except ModuleNotFoundError as err:
-        if err.name not in ("krakend_tools.engine", "docker"):
-            raise
-        raise InputError("Docker support not available") from None
-    runner: Any
-    if target is not None:
-        runner = engine.runtime_runner(target, image=image, manifest=manifest)
-    else:
-        runner = engine.DockerRunner(str(image))
+    runner = runtime_runner(target, image=image, manifest=manifest) if target is not None else DockerRunner(str(image))
     if manifest is None:
-        manifest = engine.manifest_from_image(runner.image)
+        manifest = manifest_from_labels(runner.engine, runner.image)
         manifest.source = f"image {runner.image}"
     return runner, manifest
 

@@ -12,6 +12,7 @@ ROOT=${KRAKEND_DOCKER_ROOT:-/var/cache/krakend-tools/docker}
 SOCK=$ROOT/docker.sock
 PIDFILE=$ROOT/docker.pid
 BRIDGE_NAME=${KRAKEND_DOCKER_BRIDGE:-kt-docker0}
+BRIDGE_CIDR=${KRAKEND_DOCKER_BRIDGE_CIDR:-10.213.0.1/24}  # distinct per private engine
 log() { echo "docker-env: $*" >&2; }
 
 running() { [ -f "$PIDFILE" ] && kill -0 "$(cat "$PIDFILE")" 2>/dev/null; }
@@ -49,8 +50,9 @@ start() {
     if pgrep -x dockerd >/dev/null 2>&1; then
       if ! ip link show "$BRIDGE_NAME" >/dev/null 2>&1; then
         ip link add "$BRIDGE_NAME" type bridge
-        ip addr add 10.213.0.1/24 dev "$BRIDGE_NAME"
+        ip addr add "$BRIDGE_CIDR" dev "$BRIDGE_NAME"
         ip link set "$BRIDGE_NAME" up
+        echo "$BRIDGE_NAME" >"$ROOT/bridge-created"
       fi
       netopts=(--bridge "$BRIDGE_NAME" --iptables=false --ip-masq=false)
       log "another engine owns docker0: using bridge $BRIDGE_NAME"
@@ -76,6 +78,11 @@ stop() {
   kill "$pid"
   for _ in $(seq 300); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
   log "dockerd (pid $pid) stopped"
+  # the private bridge start made for this engine, if it did
+  if [ -f "$ROOT/bridge-created" ]; then
+    ip link del "$(cat "$ROOT/bridge-created")" 2>/dev/null || true
+    rm -f "$ROOT/bridge-created"
+  fi
 }
 
 case "${1:-}" in

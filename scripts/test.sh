@@ -35,6 +35,9 @@ if [ -x scripts/docker-env.sh ]; then
   step "private Docker engine"
   eval "$(bash scripts/docker-env.sh start)"
   trap 'bash scripts/docker-env.sh stop >/dev/null 2>&1 || true' EXIT
+  step "local image registry (official-shaped Python images, kept between runs)"
+  eval "$(bash scripts/local-registry.sh start)"
+  trap 'bash scripts/local-registry.sh stop >/dev/null 2>&1 || true; bash scripts/docker-env.sh stop >/dev/null 2>&1 || true' EXIT
   if [ -x scripts/make-base-images.sh ]; then
     step "local base images (cached)"
     bash scripts/make-base-images.sh
@@ -45,6 +48,13 @@ step "static checks"
 .venv/bin/ruff check krakend_tools tests bench
 .venv/bin/ruff format --check krakend_tools tests bench
 .venv/bin/mypy krakend_tools tests
+
+step "wheel, installed in a fresh venv (the tests run the CLI from that install)"
+rm -rf .cache/dist .cache/wheel-venv
+.venv/bin/python -m pip wheel -q --no-deps -w .cache/dist .
+"$PY" -m venv .cache/wheel-venv
+.cache/wheel-venv/bin/python -m pip install -q .cache/dist/krakend_tools-*.whl
+export KRAKEND_TEST_PYTHON=$PWD/.cache/wheel-venv/bin/python
 
 step "pytest"
 .venv/bin/python -m pytest -q -p no:cacheprovider "$@"

@@ -15,6 +15,16 @@ ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "fixtures"
 
 
+# $KRAKEND_TEST_PYTHON: the interpreter of a venv where the wheel is installed (not editable);
+# the CLI then runs from there with -P, so nothing of this checkout is importable.
+INSTALLED = os.environ.get("KRAKEND_TEST_PYTHON")
+
+
+def krakend_argv() -> list[str]:
+    """How to start the CLI under test."""
+    return [INSTALLED, "-P", "-m", "krakend_tools"] if INSTALLED else [sys.executable, "-m", "krakend_tools"]
+
+
 def run_krakend(
     *args: str, cwd: Path | None = None, env: dict[str, str] | None = None, timeout: float = 120
 ) -> subprocess.CompletedProcess[str]:
@@ -22,12 +32,7 @@ def run_krakend(
     full_env = {**os.environ, "NO_COLOR": "1", **(env or {})}
     full_env.pop("KRAKEND_MANIFEST", None) if env is None or "KRAKEND_MANIFEST" not in env else None
     return subprocess.run(
-        [sys.executable, "-m", "krakend_tools", *args],
-        cwd=cwd,
-        env=full_env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
+        [*krakend_argv(), *args], cwd=cwd, env=full_env, capture_output=True, text=True, timeout=timeout
     )
 
 

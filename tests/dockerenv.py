@@ -1,23 +1,27 @@
-"""Shared Docker fixtures: the running engine (DOCKER_HOST) and the local base images.
+"""Shared Docker fixtures: the running engine (DOCKER_HOST) and the local image registry.
 
-No engine: the Docker tests fail loudly when ``CI=true``, and are skipped elsewhere.
-The base images come from ``scripts/make-base-images.sh``.
+The default path is tested as a user runs it: official-shaped Python images
+(``python:<V>-slim-bookworm``, ``python:<V>-alpine<A>``, amd64 + arm64 under one name) served
+by the local registry in ``$KRAKEND_IMAGE_REGISTRY`` (``scripts/local-registry.sh``,
+``scripts/make-base-images.sh``), and no ``--base-image``. No engine or registry: the Docker
+tests fail loudly when ``CI=true``, and are skipped elsewhere.
 """
 
 from __future__ import annotations
 
+import json
 import os
+import re
+import urllib.request
 from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-BASE_REPO = os.environ.get("KRAKEND_BASE_REPO", "krakend-tools/base")
 TARGETS = ("alpine/amd64", "alpine/arm64", "generic/amd64", "generic/arm64")
-
-
-def base(target: str, role: str) -> str:
-    return f"{BASE_REPO}:{target.replace('/', '-')}-{role}"
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def _unavailable(reason: str) -> None:
@@ -26,9 +30,36 @@ def _unavailable(reason: str) -> None:
     pytest.skip(reason)
 
 
+@dataclass(frozen=True)
+class Served:
+    """What the local registry serves: its address and the official-shaped image names."""
+
+    registry: str
+    python: str  # 3.11.2
+    slim: str  # REG/python:3.11.2-slim-bookworm
+    alpine: str  # REG/python:3.11.2-alpine3.17
+
+
+def served_images(registry: str) -> Served | None:
+    """The official-shaped Python images in ``registry`` (HTTP API v2), or None."""
+    try:
+        with urllib.request.urlopen(f"http://{registry}/v2/python/tags/list", timeout=5) as resp:
+            tags = json.load(resp).get("tags") or []
+    except (OSError, ValueError):
+        return None
+    slim = sorted(t for t in tags if re.fullmatch(r"\d+\.\d+\.\d+-slim-bookworm", t))
+    if not slim:
+        return None
+    version = slim[-1].split("-")[0]
+    alpine = sorted(t for t in tags if re.fullmatch(rf"{re.escape(version)}-alpine[\d.]+", t))
+    if not alpine:
+        return None
+    return Served(registry, version, f"{registry}/python:{slim[-1]}", f"{registry}/python:{alpine[-1]}")
+
+
 @pytest.fixture(scope="session")
 def docker_client() -> Iterator[Any]:
-    """A client for the engine in DOCKER_HOST, with every local base image present."""
+    """A client for the engine in DOCKER_HOST."""
     try:
         import docker
     except ImportError:
@@ -41,20 +72,53 @@ def docker_client() -> Iterator[Any]:
             f"no Docker engine at {os.environ.get('DOCKER_HOST') or 'default socket'} "
             f'({type(err).__name__}); run: eval "$(scripts/docker-env.sh start)"'
         )
-    missing = [base(t, r) for t in TARGETS for r in ("builder", "runtime") if not client.images.list(name=base(t, r))]
-    if missing:
-        _unavailable(f"local base images missing ({', '.join(missing)}); run scripts/make-base-images.sh")
     yield client
     client.close()
 
 
 @pytest.fixture(scope="session")
-def docker_env(docker_client: Any) -> dict[str, str]:
-    """Environment for ``krakend`` so every target uses the local bases."""
-    return {
-        "KRAKEND_BASE_IMAGES": ",".join(f"{t}={base(t, 'builder')}" for t in TARGETS),
-        "KRAKEND_RUNTIME_BASE_IMAGES": ",".join(f"{t}={base(t, 'runtime')}" for t in TARGETS),
-    }
+def served(docker_client: Any) -> Served:
+    registry = os.environ.get("KRAKEND_IMAGE_REGISTRY", "")
+    found = served_images(registry) if registry else None
+    if found is None:
+        _unavailable(
+            "no local registry with the official-shaped Python images in "
+            f'KRAKEND_IMAGE_REGISTRY ({registry or "unset"}); run: eval "$(scripts/'
+            'local-registry.sh start)" && scripts/make-base-images.sh'
+        )
+    assert found is not None
+    return found
+
+
+def gateway_manifest(where: Path, python: str, libc: str = "GLIBC-2.36", target: str = "generic/amd64") -> Path:
+    """A gateway manifest (``krakend version --from-lock``) for a gateway on ``python``."""
+    from tests.conftest import FIXTURES, run_krakend
+
+    proc = run_krakend(
+        "version",
+        "--from-lock",
+        str(FIXTURES / "gateway" / "uv.lock"),
+        "--target",
+        target,
+        "--python-version",
+        python,
+        "--libc",
+        libc,
+        "-o",
+        "json",
+    )
+    assert proc.returncode == 0, proc.stderr
+    path = where / f"gateway-{target.replace('/', '-')}-{python}-{libc}.json"
+    path.write_text(proc.stdout)
+    return path
+
+
+@pytest.fixture(scope="session")
+def docker_env(served: Served, tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """Environment for ``krakend``: the gateway runs the served Python; only the registry
+    setting differs from a user's defaults."""
+    manifest = gateway_manifest(tmp_path_factory.mktemp("gateway"), served.python)
+    return {"KRAKEND_IMAGE_REGISTRY": served.registry, "KRAKEND_MANIFEST": str(manifest)}
 
 
 def our_containers(client: Any) -> list[str]:

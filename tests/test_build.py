@@ -93,6 +93,94 @@ def test_unreachable_engine_is_one_line_exit_2(tmp_path: Path) -> None:
     assert "Traceback" not in proc.stderr
 
 
+def test_engine_map_pyproject_and_contexts(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import hashlib
+
+    meta = tmp_path / "contexts" / "meta" / hashlib.sha256(b"arm").hexdigest()
+    meta.mkdir(parents=True)
+    (meta / "meta.json").write_text(
+        json.dumps({"Name": "arm", "Endpoints": {"docker": {"Host": "ssh://builder@arm64-box"}}})
+    )
+    monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path))
+    (tmp_path / "pyproject.toml").write_text(
+        '[tool.krakend.build]\nregistry = "127.0.0.1:5000"\n'
+        '[tool.krakend.build.engines]\n"alpine/arm64" = "arm"\n'
+        '"generic/arm64" = "tcp://10.0.0.9:2375"\n'
+    )
+    opts = core.BuildOptions(
+        tmp_path,
+        core.parse_targets(["all"]),
+        engines=core.parse_image_map(["generic/arm64=unix:///run/arm.sock"], "--engine", "URL"),
+    )
+    core.apply_config(opts, core.plugin_config(tmp_path))
+    assert opts.engines == {"generic/arm64": "unix:///run/arm.sock", "alpine/arm64": "ssh://builder@arm64-box"}
+    assert opts.registry == "127.0.0.1:5000"
+    with pytest.raises(InputError, match="expected TARGET=URL"):
+        core.parse_image_map(["generic/arm64"], "--engine", "URL")
+
+
+def test_official_base_names_follow_the_manifest(monkeypatch: pytest.MonkeyPatch) -> None:
+    from krakend_tools import images
+    from krakend_tools.manifest import Manifest
+
+    data = json.loads((FIXTURES / "gateway" / "manifest.json").read_text())
+    manifest = Manifest.from_dict(data)
+    monkeypatch.delenv("KRAKEND_IMAGE_REGISTRY", raising=False)
+    assert images.official_bases(Target.parse("generic/arm64"), manifest) == ["python:3.11.7-slim-bookworm"]
+    monkeypatch.setenv("KRAKEND_IMAGE_REGISTRY", "127.0.0.1:5055/")
+    alpine = images.official_bases(Target.parse("alpine/amd64"), manifest)
+    assert alpine[0] == "127.0.0.1:5055/python:3.11.7-alpine3.22" and len(alpine) > 3
+    data["platform"]["libc"] = {"family": "musl", "version": "1.2.4"}
+    assert images.official_bases(Target.parse("alpine/amd64"), Manifest.from_dict(data), "reg:1") == [
+        "reg:1/python:3.11.7-alpine3.20",
+        "reg:1/python:3.11.7-alpine3.19",
+        "reg:1/python:3.11.7-alpine3.18",
+    ]
+
+
+def test_base_python_minor_refused_patch_warned() -> None:
+    from krakend_tools import images
+    from krakend_tools.manifest import Manifest
+
+    data = json.loads((FIXTURES / "gateway" / "manifest.json").read_text())
+    want = Manifest.from_dict(data)
+    data["python"]["version"] = "3.11.2"
+    warnings: list[str] = []
+    images.check_python(Manifest.from_dict(data), want, "python:x", warnings.append)
+    assert warnings == [
+        "warning: base image python:x has Python 3.11.2, the gateway runs "
+        "3.11.7 (same minor: extensions load, but pin the exact base to test "
+        "what ships)"
+    ]
+    data["python"]["version"] = "3.12.1"
+    with pytest.raises(InputError, match="has Python 3.12.1, the gateway runs 3.11.7"):
+        images.check_python(Manifest.from_dict(data), want, "python:x", warnings.append)
+
+
+def test_zig_target_and_wheel_policy_cap_at_the_gateway_libc() -> None:
+    from krakend_tools.manifest import Manifest
+
+    data = json.loads((FIXTURES / "gateway" / "manifest.json").read_text())
+    image_manifest = Manifest.from_dict(data)
+    data["platform"]["libc"]["version"] = "2.28"
+    capped = core._target_manifest(image_manifest, Manifest.from_dict(data))
+    plan = core.Plan(
+        Target.parse("generic/arm64"),
+        None,  # type: ignore[arg-type]  # no engine: only the compiler target and wheel policy are read
+        "b",
+        "linux/amd64",
+        True,
+        None,
+        Path("out"),
+        capped,
+    )
+    assert plan.zig_target == "aarch64-linux-gnu.2.28"
+    assert plan.wheel_plat == "manylinux_2_28_aarch64"
+    data["platform"]["libc"] = {"family": "musl", "version": "1.2.3"}
+    plan.target, plan.manifest = Target.parse("alpine/amd64"), Manifest.from_dict(data)
+    assert (plan.zig_target, plan.wheel_plat) == ("x86_64-linux-musl", "musllinux_1_2_x86_64")
+
+
 def test_docker_context_is_honoured(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import hashlib
 
@@ -139,7 +227,7 @@ def test_bad_target_is_usage_error() -> None:
     assert proc.returncode == 2 and "invalid target" in proc.stderr
 
 
-# -- with a real engine ------------------------------------------------------------------
+# -- with a real engine: the default path, official-shaped bases from the local registry -------
 
 
 def _so_facts(wheel: Path, dest: Path) -> list[tuple[str, Any]]:
@@ -167,10 +255,33 @@ def built_all(docker_env: dict[str, str], tmp_path_factory: pytest.TempPathFacto
         "-o",
         "json",
         env=docker_env,
-        timeout=1800,
+        timeout=2400,
     )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     return json.loads(proc.stdout), out
+
+
+@pytest.mark.docker
+def test_cli_under_test_is_the_installed_wheel() -> None:
+    """CI runs the Docker tests against a plain (non-editable) install of the wheel."""
+    import subprocess
+
+    from tests.conftest import INSTALLED
+
+    if not INSTALLED:
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail("CI must set KRAKEND_TEST_PYTHON (scripts/test.sh)", pytrace=False)
+        pytest.skip("KRAKEND_TEST_PYTHON not set: the CLI runs from this checkout")
+    where = subprocess.run(
+        [INSTALLED, "-P", "-c", "import krakend_tools.images as i; print(i.__file__); print(i.BUILDERS_DIR)"],
+        capture_output=True,
+        text=True,
+        cwd="/",
+        check=True,
+    ).stdout.split()
+    assert "site-packages" in where[0] and str(FIXTURES.parent) not in where[0]
+    assert (Path(where[1]) / "Dockerfile").is_file()
+    assert (Path(where[1]) / "common" / "krakend-run").is_file()
 
 
 @pytest.mark.docker
@@ -189,11 +300,23 @@ def test_build_all_targets_ok(built_all: tuple[Any, Path]) -> None:
         wheels = list(folder.glob("*.whl"))
         assert len(wheels) == 1 and wheels[0].stat().st_uid == os.getuid()
         assert not [p for p in out.iterdir() if p.name.startswith(".")]  # no staging left
+        if target.arch == "arm64":  # default --arm64 cross: zig in the amd64 builder
+            assert f["details"]["arm64"] == "cross"
+            log = (folder / "build.log").read_text()
+            assert "cross to aarch64" in log and "linux/amd64" in log.splitlines()[0]
+        libc = "gnu.2.36" if target.flavour == "generic" else "musl"
+        assert f["details"]["zig_target"] == f"{target.machine}-linux-{libc}"
 
 
 @pytest.mark.docker
 @pytest.mark.slow
-def test_artifacts_elf_facts_match_targets(built_all: tuple[Any, Path], tmp_path: Path) -> None:
+def test_artifacts_repaired_for_the_gateway(built_all: tuple[Any, Path], tmp_path: Path) -> None:
+    """ELF facts match each target; wheels carry manylinux/musllinux tags no newer than the
+    gateway's libc (auditwheel show agrees), and readelf finds no newer glibc need."""
+    import re
+    import subprocess
+    import sys
+
     _, out = built_all
     for name in ("alpine/amd64", "alpine/arm64", "generic/amd64", "generic/arm64"):
         target = Target.parse(name)
@@ -204,7 +327,23 @@ def test_artifacts_elf_facts_match_targets(built_all: tuple[Any, Path], tmp_path
         libc_tag = "gnu" if target.libc_family == "glibc" else "musl"
         assert filename == f"_ext.cpython-311-{target.machine}-linux-{libc_tag}.so"
         assert elf.machine == target.machine, (name, elf.machine)
-        assert elf.libc == target.libc_family, (name, elf.libc, elf.needed)
+        # zig links libc only when it is used: the example calls the Python API alone
+        assert elf.libc in (target.libc_family, None), (name, elf.libc, elf.needed)
+        plat = wheel.name.rsplit("-", 1)[1].removesuffix(".whl")
+        kind = "manylinux" if target.libc_family == "glibc" else "musllinux"
+        tags = re.findall(rf"{kind}_(\d+)_(\d+)_{target.machine}", plat)
+        assert tags and "linux_" + target.machine != plat, wheel.name
+        ceiling = (2, 36) if kind == "manylinux" else (1, 2)
+        assert all((int(a), int(b)) <= ceiling for a, b in tags), wheel.name
+        show = subprocess.run([sys.executable, "-m", "auditwheel", "show", str(wheel)], capture_output=True, text=True)
+        assert show.returncode == 0, show.stderr
+        best = min((int(a), int(b)) for a, b in tags)  # auditwheel's most compatible tag
+        assert f'"{kind}_{best[0]}_{best[1]}_{target.machine}"' in show.stdout, show.stdout
+        so = next((tmp_path / f"{target.flavour}-{target.arch}").rglob("*.so"))
+        needs = subprocess.run(["readelf", "-V", "-W", str(so)], capture_output=True, text=True, check=True).stdout
+        versions = [tuple(map(int, v.split("."))) for v in re.findall(r"GLIBC_([\d.]+)", needs)]
+        assert all(v <= (2, 36) for v in versions), versions
+        assert not versions or target.libc_family == "glibc", needs
 
 
 @pytest.mark.docker
@@ -225,7 +364,7 @@ def test_broken_plugin_ko_with_compiler_error_and_no_leftovers(
         "-o",
         "json",
         env=docker_env,
-        timeout=600,
+        timeout=900,
     )
     assert proc.returncode == 1, proc.stderr
     finding = json.loads(proc.stdout)["findings"][0]
@@ -236,6 +375,98 @@ def test_broken_plugin_ko_with_compiler_error_and_no_leftovers(
     assert [p.name for p in (tmp_path / "generic-amd64").iterdir()] == ["build.log"]
     assert "undeclared_variable" in (tmp_path / "generic-amd64" / "build.log").read_text()
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+
+
+NEWGLIBC_SETUP = """from setuptools import Extension, setup
+setup(name="newglibc-plugin", version="1.0", packages=["newglibc_plugin"],
+      ext_modules=[Extension("newglibc_plugin._mem", sources=["mem.c"])])
+"""
+NEWGLIBC_C = """#define _GNU_SOURCE
+#include <Python.h>
+#include <sys/mman.h>
+static PyObject *make(PyObject *s, PyObject *a) { return PyLong_FromLong(memfd_create("k", 0)); }
+static PyMethodDef m[] = {{"make", make, METH_NOARGS, ""}, {0}};
+static struct PyModuleDef d = {PyModuleDef_HEAD_INIT, "_mem", 0, -1, m};
+PyMODINIT_FUNC PyInit__mem(void) { return PyModule_Create(&d); }
+"""
+
+
+@pytest.mark.docker
+@pytest.mark.slow
+def test_wheel_needing_newer_glibc_is_ko_naming_the_symbol(
+    served: Any, docker_env: dict[str, str], tmp_path: Path
+) -> None:
+    """Gateway on glibc 2.26; the command forces a 2.36 compile: memfd_create@GLIBC_2.27."""
+    from tests.dockerenv import gateway_manifest
+
+    plugin = tmp_path / "plugin"
+    (plugin / "newglibc_plugin").mkdir(parents=True)
+    (plugin / "newglibc_plugin" / "__init__.py").write_text("")
+    (plugin / "setup.py").write_text(NEWGLIBC_SETUP)
+    (plugin / "mem.c").write_text(NEWGLIBC_C)
+    old = gateway_manifest(tmp_path, served.python, "GLIBC-2.26")
+    proc = run_krakend(
+        "build",
+        str(plugin),
+        "--target",
+        "generic/amd64",
+        "--out",
+        str(tmp_path / "out"),
+        "--command",
+        "KRAKEND_ZIG_TARGET=x86_64-linux-gnu.2.36 krakend-build-wheel /src /out",
+        "-o",
+        "json",
+        env={**docker_env, "KRAKEND_MANIFEST": str(old)},
+        timeout=900,
+    )
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    finding = json.loads(proc.stdout)["findings"][0]
+    assert finding["details"]["wheel_plat"] == "manylinux_2_26_x86_64"
+    assert finding["message"] == (
+        "the wheel cannot be tagged manylinux_2_26_x86_64: needs memfd_create@GLIBC_2.27 in "
+        "newglibc_plugin/_mem.cpython-311-x86_64-linux-gnu.so, newer than the gateway's "
+        "GLIBC-2.26"
+    ), finding["message"]
+    assert not list((tmp_path / "out").rglob("*.whl"))
+
+
+@pytest.mark.docker
+@pytest.mark.slow
+def test_base_python_patch_warns_minor_refuses(served: Any, docker_env: dict[str, str], tmp_path: Path) -> None:
+    from tests.dockerenv import gateway_manifest
+
+    major, minor, patch = served.python.split(".")
+    other_patch = gateway_manifest(tmp_path, f"{major}.{minor}.{int(patch) + 5}")
+    common = [
+        "build",
+        str(EXAMPLE),
+        "--target",
+        "generic/amd64",
+        "--out",
+        str(tmp_path / "o"),
+        "--base-image",
+        f"generic/amd64={served.slim}",
+        "--runtime-base-image",
+        f"generic/amd64={served.slim}",
+        "-o",
+        "json",
+    ]
+    proc = run_krakend(*common, env={**docker_env, "KRAKEND_MANIFEST": str(other_patch)}, timeout=1200)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    warning = (
+        f"warning: base image {served.slim} has Python {served.python}, the gateway "
+        f"runs {major}.{minor}.{int(patch) + 5}"
+    )
+    assert warning in proc.stderr
+    assert json.loads(proc.stdout)["findings"][0]["details"]["warnings"][0].startswith(warning)
+    other_minor = gateway_manifest(tmp_path, f"{major}.{int(minor) + 1}.0")
+    proc = run_krakend(*common, env={**docker_env, "KRAKEND_MANIFEST": str(other_minor)}, timeout=600)
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines()[-1] == (
+        f"krakend: error: base image {served.slim} has Python {served.python}, the gateway "
+        f"runs {major}.{int(minor) + 1}.0: a plugin built there would not load; use a base "
+        f"with Python {major}.{int(minor) + 1}"
+    )
 
 
 @pytest.mark.docker
@@ -259,7 +490,7 @@ def test_timeout_removes_container(docker_env: dict[str, str], docker_client: An
         "-o",
         "json",
         env=docker_env,
-        timeout=300,
+        timeout=600,
     )
     assert proc.returncode == 1, proc.stderr
     finding = json.loads(proc.stdout)["findings"][0]
@@ -271,7 +502,7 @@ def test_timeout_removes_container(docker_env: dict[str, str], docker_client: An
 @pytest.mark.docker
 @pytest.mark.slow
 def test_custom_command_text_table_and_verbose_log(docker_env: dict[str, str], tmp_path: Path) -> None:
-    cmd = "echo building-now && gcc -shared -fPIC -o /out/plain.so -x c /dev/null"
+    cmd = "echo building-now && krakend-cc -shared -fPIC -o /out/plain.so -x c /dev/null"
     proc = run_krakend(
         "build",
         str(EXAMPLE),
@@ -301,16 +532,15 @@ def test_interrupt_removes_container_and_leaves_no_artifact(
 ) -> None:
     import signal
     import subprocess
-    import sys
     import time
+
+    from tests.conftest import krakend_argv
 
     before = our_containers(docker_client)
     env = {**os.environ, "NO_COLOR": "1", **docker_env}
     proc = subprocess.Popen(
         [
-            sys.executable,
-            "-m",
-            "krakend_tools",
+            *krakend_argv(),
             "build",
             str(EXAMPLE),
             "--manifest",
@@ -362,3 +592,89 @@ def test_missing_base_image_is_one_line_exit_2(docker_env: dict[str, str], tmp_p
     )
     assert "--base-image generic/amd64=IMAGE" in last
     assert not (tmp_path / "generic-amd64").exists()
+
+
+# -- a second engine -----------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def second_engine(docker_client: Any) -> Any:
+    """A second private dockerd on its own socket, bridge and roots; stopped by its pid."""
+    import subprocess
+
+    from tests.dockerenv import ROOT
+
+    if os.geteuid() != 0:
+        pytest.skip("a second dockerd needs root")
+    env = {
+        **os.environ,
+        "KRAKEND_DOCKER_ROOT": "/var/cache/krakend-tools/docker-second",
+        "KRAKEND_DOCKER_BRIDGE": "kt-second",
+        "KRAKEND_DOCKER_BRIDGE_CIDR": "10.214.0.1/24",
+    }
+    proc = subprocess.run(
+        ["bash", str(ROOT / "scripts" / "docker-env.sh"), "start"], env=env, capture_output=True, text=True, timeout=300
+    )
+    assert proc.returncode == 0, proc.stderr
+    url = proc.stdout.strip().rpartition("=")[2]
+    import docker
+
+    client = docker.DockerClient(base_url=url, timeout=600)
+    try:
+        yield url, client
+    finally:
+        client.close()
+        subprocess.run(
+            ["bash", str(ROOT / "scripts" / "docker-env.sh"), "stop"], env=env, capture_output=True, timeout=300
+        )
+
+
+@pytest.mark.docker
+@pytest.mark.slow
+def test_arm64_target_builds_on_its_own_engine_in_parallel(
+    second_engine: Any, docker_env: dict[str, str], docker_client: Any, tmp_path: Path
+) -> None:
+    import time
+
+    url, other = second_engine
+    since = int(time.time()) - 1
+    proc = run_krakend(
+        "build",
+        str(EXAMPLE),
+        "-t",
+        "generic/amd64",
+        "-t",
+        "generic/arm64",
+        "--engine",
+        f"generic/arm64={url}",
+        "--out",
+        str(tmp_path),
+        "-o",
+        "json",
+        env=docker_env,
+        timeout=2400,
+    )
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    until = int(time.time()) + 1
+    report = json.loads(proc.stdout)
+    engines = {f["name"]: f["details"]["engine"] for f in report["findings"]}
+    assert engines["generic/arm64"] == url and engines["generic/amd64"] != url
+
+    def created(client: Any) -> list[str]:
+        """The images of the containers this engine created during the build (its log)."""
+        events = client.events(
+            since=since,
+            until=until,
+            decode=True,
+            filters={"type": "container", "event": "create", "label": "io.krakend.run"},
+        )
+        return [e["Actor"]["Attributes"]["image"] for e in events]
+
+    there, here = created(other), created(docker_client)
+    assert any("linux-generic-arm64" in i for i in there), there  # the arm64 runtime test
+    assert not any("arm64" in i for i in here), here
+    assert not any("amd64" in i and "runtime" in i for i in there), there
+    assert not our_containers(other) and not our_containers(docker_client)
+    # parallel: each engine's work (images, build, test) overlaps the other's
+    (a0, a1), (b0, b1) = (f["details"]["window"] for f in report["findings"])
+    assert a0 < b1 and b0 < a1, report["findings"]

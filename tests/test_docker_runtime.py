@@ -11,9 +11,26 @@ from typing import Any
 import pytest
 
 from tests.conftest import FIXTURES, run_krakend
-from tests.dockerenv import TARGETS, base, our_containers
+from tests.dockerenv import TARGETS, our_containers
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
+
+
+@pytest.fixture(scope="module")
+def runtime_images(docker_env: dict[str, str]) -> dict[str, str]:
+    """The runtime image of every target, on the official-shaped bases of the registry."""
+    from krakend_tools import engine, images
+    from krakend_tools.manifest import load
+    from krakend_tools.platforms import Target
+
+    manifest = load(docker_env["KRAKEND_MANIFEST"])
+    eng = engine.connect()
+    return {
+        t: images.ensure_image(
+            eng, Target.parse(t), "runtime", manifest=manifest, base=None, registry=docker_env["KRAKEND_IMAGE_REGISTRY"]
+        )
+        for t in TARGETS
+    }
 
 
 @pytest.fixture(scope="module")
@@ -41,20 +58,18 @@ def glibc_build(docker_env: dict[str, str], tmp_path_factory: pytest.TempPathFac
 
 
 @pytest.mark.parametrize("target", TARGETS)
-def test_runtime_images_carry_their_manifest(docker_env: dict[str, str], target: str) -> None:
-    from krakend_tools import engine
+def test_runtime_images_carry_their_manifest(runtime_images: dict[str, str], served: Any, target: str) -> None:
     from krakend_tools.platforms import Target
 
     tgt = Target.parse(target)
-    eng = engine.connect()
-    image = engine.ensure_image(eng, tgt, "runtime", manifest=None, base=base(target, "runtime"))
-    proc = run_krakend("version", "--image", image, "-o", "json")
+    proc = run_krakend("version", "--image", runtime_images[target], "-o", "json")
     assert proc.returncode == 0, proc.stderr
     manifest = json.loads(proc.stdout)
     assert manifest["platform"]["arch"] == tgt.arch
     assert manifest["platform"]["libc"]["family"] == tgt.libc_family
     libc_tag = "gnu" if tgt.libc_family == "glibc" else "musl"
     assert manifest["python"]["ext_suffix"] == f".cpython-311-{tgt.machine}-linux-{libc_tag}.so"
+    assert manifest["python"]["version"] == served.python  # the official-shaped base's CPython
 
 
 def test_glibc_plugin_fails_in_alpine_runtime_naming_the_libc(
@@ -102,11 +117,10 @@ def test_glibc_plugin_passes_in_generic_runtime(glibc_build: Path, docker_env: d
     assert files and all(Path(f).exists() for f in files), files
 
 
-def test_probe_runner_is_isolated(docker_env: dict[str, str], tmp_path: Path) -> None:
+def test_probe_runner_is_isolated(runtime_images: dict[str, str], tmp_path: Path) -> None:
     """No network, read-only mounts: a plugin that tries either is told so."""
-    from krakend_tools import engine
     from krakend_tools.importtest import import_test
-    from krakend_tools.platforms import Target
+    from krakend_tools.runner import DockerRunner
 
     plugin = tmp_path / "nosy.py"
     plugin.write_text(
@@ -119,28 +133,23 @@ def test_probe_runner_is_isolated(docker_env: dict[str, str], tmp_path: Path) ->
         "class HandlerRegisterer:\n    def register_handlers(self, register):\n"
         "        register('nosy', lambda cfg, nxt: nxt)\n"
     )
-    image = engine.ensure_image(
-        engine.connect(),
-        Target.parse("generic/amd64"),
-        "runtime",
-        manifest=None,
-        base=base("generic/amd64", "runtime"),
-    )
-    runner = engine.DockerRunner(image, "linux/amd64")
+    runner = DockerRunner(runtime_images["generic/amd64"], "linux/amd64")
     outcome = import_test(runner, [str(tmp_path)], "nosy", ["server"], timeout=60)
     assert outcome.error is None, outcome.stderr
     assert outcome.results["server"].registered == ["nosy"]
     assert not (tmp_path / "x").exists()
 
 
-def test_platform_mismatch_is_a_clear_error(docker_env: dict[str, str], tmp_path: Path) -> None:
+def test_platform_mismatch_is_a_clear_error(
+    docker_env: dict[str, str], tmp_path: Path, runtime_images: dict[str, str]
+) -> None:
     shutil.copy(FIXTURES / "example-plugin" / "krakend_example" / "handlers.py", tmp_path / "handlers.py")
     proc = run_krakend(
         "test-plugin",
         str(tmp_path / "handlers.py"),
         "-s",
         "--image",
-        base("generic/amd64", "runtime"),
+        runtime_images["generic/amd64"],
         "--target",
         "generic/arm64",
         env=docker_env,

@@ -1,0 +1,124 @@
+"""The Docker probe runner: ``test-plugin`` imports a plugin inside a runtime image.
+
+The container has no network, a read-only root, the probe and each path mounted read-only
+(copied in on a remote engine), and is removed afterwards whatever happens.
+"""
+
+from __future__ import annotations
+
+import io
+import tarfile
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from krakend_tools.engine import Engine, Progress, _noop, connect
+from krakend_tools.errors import InputError
+from krakend_tools.platforms import Target
+
+if TYPE_CHECKING:
+    from krakend_tools.importtest import Completed
+    from krakend_tools.manifest import Manifest
+
+
+class DockerRunner:
+    """An ``importtest.Runner`` that runs the probe inside a (runtime) image."""
+
+    def __init__(
+        self, image: str, platform: str | None = None, engine: Engine | None = None, python: str = "python3"
+    ) -> None:
+        from krakend_tools.arguments import image_name
+
+        image_name(image)
+        self.engine = engine or connect()
+        attrs = self.engine.image_attrs(image)
+        if attrs is None:
+            raise InputError(f"image {image} not found on the Docker engine ({self.engine.url})")
+        arch = str(attrs.get("Architecture") or "amd64")
+        if platform and platform.split("/")[-1] != arch:
+            raise InputError(
+                f"image {image} is linux/{arch}, not {platform}: this engine "
+                f"would try to pull a {platform} variant; pass an image built "
+                f"for {platform} (docker build --platform {platform})"
+            )
+        self.platform = platform or f"linux/{arch}"
+        self.engine.require_platform(self.platform.split("/")[-1])
+        self.image = image
+        self.python = python
+        self.description = f"docker {image} ({self.platform})"
+
+    def run_probe(self, paths: Sequence[str], module: str, types: Sequence[str], timeout: float) -> Completed:
+        from krakend_tools.importtest import PROBE_PATH, Completed, probe_argv
+
+        volumes = {str(PROBE_PATH): {"bind": "/krakend/krakend_probe.py", "mode": "ro"}}
+        inside = []
+        for n, path in enumerate(paths):
+            where = f"/plugin/{n}"
+            volumes[str(Path(path).resolve())] = {"bind": where, "mode": "ro"}
+            inside.append(where)
+        argv = probe_argv(self.python, "/krakend/krakend_probe.py", inside, module, types)
+        start = time.monotonic()
+        local = self.engine.local  # a remote engine cannot see our paths: copy them in
+        try:
+            box = self.engine.create(
+                self.image,
+                argv,
+                platform=self.platform,
+                volumes=volumes if local else None,
+                working_dir="/tmp",
+                read_only=local,
+                tmpfs={"/tmp": "rw,size=64m"},
+            )
+        except InputError as err:
+            return Completed(None, "", str(err))
+        try:
+            if not local:
+                box.copy_into(_copy_in_tar(volumes))
+            result = box.run(timeout=timeout)
+        finally:
+            self.engine.remove(box)
+        return Completed(result.exit_code, result.stdout, result.stderr, result.timed_out, time.monotonic() - start)
+
+
+def _copy_in_tar(volumes: Mapping[str, Mapping[str, str]]) -> bytes:
+    """The mounted paths as one tar (for a remote engine), read-only for everyone."""
+    buf = io.BytesIO()
+
+    def readonly(info: tarfile.TarInfo) -> tarfile.TarInfo:
+        info.mode &= 0o555
+        info.uid = info.gid = 0
+        return info
+
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        for host, spec in volumes.items():
+            tar.add(host, arcname=spec["bind"].lstrip("/"), filter=readonly)
+    return buf.getvalue()
+
+
+def runtime_runner(
+    target: Target | str,
+    *,
+    image: str | None = None,
+    base_image: str | None = None,
+    manifest: Manifest | None = None,
+    progress: Progress = _noop,
+) -> DockerRunner:
+    """The runner for ``test-plugin --target T`` (or ``--image IMAGE``).
+
+    With ``image``: that image. Otherwise the target's runtime image, built when missing on
+    ``base_image`` (default: the ``$KRAKEND_RUNTIME_BASE_IMAGES`` entry for the target, else
+    the official Python image of the manifest's Python: ``$KRAKEND_MANIFEST`` or this one).
+    """
+    from krakend_tools import images
+    from krakend_tools.manifest import resolve
+
+    tgt = Target.parse(target) if isinstance(target, str) else target
+    engine = connect()
+    engine.require_platform(tgt.arch)
+    if image is None:
+        base = base_image or images.env_base_images("KRAKEND_RUNTIME_BASE_IMAGES").get(str(tgt))
+        image = images.ensure_image(
+            engine, tgt, "runtime", manifest=manifest or resolve(None), base=base, progress=progress
+        )
+    return DockerRunner(image, tgt.platform, engine)
