@@ -6,6 +6,7 @@ Nothing else in krakend-tools imports the SDK (it is imported lazily here: ~120 
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import hashlib
 import io
@@ -103,6 +104,10 @@ def api_message(err: Exception, platform: str | None = None, image: str | None =
     return line
 
 
+KEEP_LINES = 10_000  # of a container's output, what is kept in memory (the rest streams by)
+KEEP_BYTES = 4 * 1024 * 1024
+
+
 @dataclass
 class RunResult:
     """How a container's command ended."""
@@ -141,11 +146,22 @@ class Container:
             return None
         return b"".join(stream)
 
-    def run(self, *, timeout: float, on_line: Progress = _noop) -> RunResult:
-        """Start, stream output lines to ``on_line``, wait; killed after ``timeout`` s."""
+    def run(self, *, timeout: float, on_line: Progress = _noop, stdin: bytes | None = None) -> RunResult:
+        """Start, stream output lines to ``on_line``, wait; killed after ``timeout`` s.
+
+        ``stdin`` (for a container created with ``stdin=True``) is written before anything
+        else runs and then closed. What is kept of the output is bounded: the last
+        ``KEEP_LINES`` lines of the log, the last ``KEEP_BYTES`` of stdout and of stderr."""
         start = time.monotonic()
+        sock = self.handle.attach_socket(params={"stdin": 1, "stream": 1}) if stdin is not None else None
         self.handle.start()
-        lines: list[str] = []
+        if sock is not None:
+            raw = getattr(sock, "_sock", sock)
+            try:
+                raw.sendall(stdin)
+            finally:
+                raw.close()  # stdin_once: the container's stdin ends here
+        lines: collections.deque[str] = collections.deque(maxlen=KEEP_LINES)
         done, timed_out = threading.Event(), threading.Event()
 
         def watchdog() -> None:
@@ -160,8 +176,9 @@ class Container:
             for chunk in self.handle.logs(stream=True, follow=True, stdout=True, stderr=True):
                 pending += chunk
                 *complete, pending = pending.split(b"\n")
-                for raw in complete:
-                    lines.append(raw.decode(errors="replace").rstrip("\r"))
+                pending = pending[-KEEP_BYTES:]  # one endless line stays bounded too
+                for raw_line in complete:
+                    lines.append(raw_line.decode(errors="replace").rstrip("\r")[-KEEP_BYTES:])
                     on_line(lines[-1])
             if pending:
                 lines.append(pending.decode(errors="replace"))
@@ -173,7 +190,8 @@ class Container:
         if code is not None and code > 128:
             code = -(code - 128)  # killed by a signal, as subprocess says it
         stdout, stderr = (
-            self.handle.logs(stdout=out, stderr=not out).decode(errors="replace") for out in (True, False)
+            self.handle.logs(stdout=out, stderr=not out, tail=KEEP_LINES).decode(errors="replace")[-KEEP_BYTES:]
+            for out in (True, False)
         )
         return RunResult(code, "\n".join(lines) + "\n", time.monotonic() - start, timed_out.is_set(), stderr, stdout)
 
@@ -287,8 +305,10 @@ class Engine:
         read_only: bool = False,
         user: str | None = None,
         tmpfs: Mapping[str, str] | None = None,
+        stdin: bool = False,
     ) -> Container:
-        """Create (not start) a container; it is tracked until :meth:`remove`."""
+        """Create (not start) a container; it is tracked until :meth:`remove`. With ``stdin``,
+        :meth:`Container.run` can write to its standard input once."""
         from docker.errors import APIError, ImageNotFound
 
         try:
@@ -303,7 +323,8 @@ class Engine:
                 read_only=read_only,
                 user=user,
                 labels={LABEL_RUN: "1"},
-                stdin_open=False,
+                stdin_open=stdin,
+                stdin_once=stdin,
                 tty=False,
                 tmpfs=dict(tmpfs or {}),
             )

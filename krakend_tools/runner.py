@@ -7,6 +7,7 @@ The container has no network, a read-only root, the probe and each path mounted 
 from __future__ import annotations
 
 import io
+import secrets
 import tarfile
 import time
 from collections.abc import Mapping, Sequence
@@ -49,6 +50,8 @@ class DockerRunner:
         self.description = f"docker {image} ({self.platform})"
 
     def run_probe(self, paths: Sequence[str], module: str, types: Sequence[str], timeout: float) -> Completed:
+        """Run the probe in a fresh container. Its results count only on lines carrying a
+        per-run secret that the probe reads from stdin before the plugin is imported."""
         from krakend_tools.importtest import PROBE_PATH, Completed, probe_argv
 
         volumes = {str(PROBE_PATH): {"bind": "/krakend/krakend_probe.py", "mode": "ro"}}
@@ -57,7 +60,8 @@ class DockerRunner:
             where = f"/plugin/{n}"
             volumes[str(Path(path).resolve())] = {"bind": where, "mode": "ro"}
             inside.append(where)
-        argv = probe_argv(self.python, "/krakend/krakend_probe.py", inside, module, types)
+        argv = probe_argv(self.python, "/krakend/krakend_probe.py", inside, module, types, secret_stdin=True)
+        secret = secrets.token_hex(16)
         start = time.monotonic()
         local = self.engine.local  # a remote engine cannot see our paths: copy them in
         try:
@@ -69,16 +73,30 @@ class DockerRunner:
                 working_dir="/tmp",
                 read_only=local,
                 tmpfs={"/tmp": "rw,size=64m"},
+                stdin=True,
             )
         except InputError as err:
             return Completed(None, "", str(err))
         try:
             if not local:
                 box.copy_into(_copy_in_tar(volumes))
-            result = box.run(timeout=timeout)
+            result = box.run(timeout=timeout, stdin=f"{secret}\n".encode())
         finally:
             self.engine.remove(box)
-        return Completed(result.exit_code, result.stdout, result.stderr, result.timed_out, time.monotonic() - start)
+        return Completed(
+            result.exit_code,
+            authenticated_lines(result.stdout, secret),
+            result.stderr,
+            result.timed_out,
+            time.monotonic() - start,
+            authenticated=True,
+        )
+
+
+def authenticated_lines(stdout: str, secret: str) -> str:
+    """The lines of ``stdout`` that start with ``secret`` + space, without it; others dropped."""
+    prefix = f"{secret} "
+    return "".join(line[len(prefix) :] + "\n" for line in stdout.splitlines() if line.startswith(prefix))
 
 
 def _copy_in_tar(volumes: Mapping[str, Mapping[str, str]]) -> bytes:

@@ -23,6 +23,25 @@ def project(tmp_path: Path) -> Path:
     return tmp_path
 
 
+def test_an_output_to_a_fifo_or_device_is_written_not_replaced(project: Path) -> None:
+    """``-o json=/dev/null`` must never turn /dev/null into a regular file: a FIFO stands for it."""
+    import os
+    import stat
+    import threading
+
+    fifo = project / "result.pipe"
+    os.mkfifo(fifo)
+    received: list[bytes] = []
+    reader = threading.Thread(target=lambda: received.append(fifo.read_bytes()), daemon=True)
+    reader.start()
+    proc = run_krakend("check-plugin", "-s", "uv.lock", "--manifest", MANIFEST, "-o", f"json={fifo}", cwd=project)
+    reader.join(30)
+    assert proc.returncode == 1, proc.stderr
+    assert stat.S_ISFIFO(fifo.stat().st_mode)
+    assert json.loads(received[0])["failures"] == 5
+    assert sorted(p.name for p in project.iterdir()) == ["pyproject.toml", "result.pipe", "uv.lock"]
+
+
 def configure(project: Path, table: str) -> None:
     with open(project / "pyproject.toml", "a") as fh:
         fh.write("\n[tool.krakend]\n" + table + "\n")

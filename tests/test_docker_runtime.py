@@ -140,6 +140,24 @@ def test_probe_runner_is_isolated(runtime_images: dict[str, str], tmp_path: Path
     assert not (tmp_path / "x").exists()
 
 
+@pytest.mark.parametrize("code", [0, 3])
+def test_a_forged_record_in_a_container_is_not_a_success(
+    runtime_images: dict[str, str], tmp_path: Path, code: int
+) -> None:
+    """The Docker runner authenticates records as the local one does: a record written by the
+    plugin (on every descriptor) and a clean or failing exit is not a pass."""
+    from krakend_tools.importtest import import_test
+    from krakend_tools.runner import DockerRunner
+
+    from .test_hostile import FORGE
+
+    (tmp_path / "forger.py").write_text(FORGE + f"os._exit({code})\n")
+    runner = DockerRunner(runtime_images["generic/amd64"], "linux/amd64")
+    outcome = import_test(runner, [str(tmp_path)], "forger", ["server"], timeout=60)
+    assert outcome.results == {}
+    assert outcome.error == f"exited with code {code} during import", outcome.stderr
+
+
 def test_platform_mismatch_is_a_clear_error(
     docker_env: dict[str, str], tmp_path: Path, runtime_images: dict[str, str]
 ) -> None:

@@ -58,13 +58,18 @@ TextRenderer = Callable[["Report", TextIO, bool], None]
 
 
 def emit(report: Report, specs: Iterable[OutputSpec], text: TextRenderer | None = None) -> int:
-    """Write ``report`` to every consumer (files atomically); the report's exit code.
+    """Write ``report`` to every consumer (regular files atomically; a device or FIFO such as
+    ``/dev/null`` is written to, never replaced); the report's exit code.
 
     ``text(report, stream, rich)`` replaces the plain text renderer (``build`` has its table)."""
     for spec in specs:
         if spec.file is None:
             _write(report, spec.format, sys.stdout, text, _rich(sys.stdout))
             sys.stdout.flush()
+            continue
+        if spec.file.exists() and not spec.file.is_file():  # /dev/null, a FIFO: written, never replaced
+            with open(spec.file, "w", encoding="utf-8") as fh:
+                _write(report, spec.format, fh, text, False)
             continue
         import tempfile
 
