@@ -197,27 +197,16 @@ def _check_shared(lock: Lockfile, pkg: LockedPackage, want: str) -> Finding:
         same = pkg.version == Version(want)
     except InvalidVersion:
         same = str(pkg.version) == want
-    if same:
-        return Finding(
-            pkg.name,
-            "package",
-            True,
-            "same version as the gateway",
-            have=str(pkg.version),
-            want=want,
-            file=str(lock.path),
-            line=pkg.line,
-        )
     return Finding(
         pkg.name,
         "package",
-        False,
-        "the gateway has another version",
+        same,
+        "same version as the gateway" if same else "the gateway has another version",
         have=str(pkg.version),
         want=want,
         file=str(lock.path),
         line=pkg.line,
-        details={"direct": pkg.direct},
+        details={} if same else {"direct": pkg.direct},
     )
 
 
