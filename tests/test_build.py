@@ -244,8 +244,6 @@ def built_all(docker_env: dict[str, str], tmp_path_factory: pytest.TempPathFacto
     proc = run_krakend(
         "build",
         str(EXAMPLE),
-        "--manifest",
-        "host",
         "--target",
         "all",
         "-j",
@@ -355,8 +353,6 @@ def test_broken_plugin_ko_with_compiler_error_and_no_leftovers(
     proc = run_krakend(
         "build",
         str(BROKEN),
-        "--manifest",
-        "host",
         "--target",
         "generic/amd64",
         "--out",
@@ -476,8 +472,6 @@ def test_timeout_removes_container(docker_env: dict[str, str], docker_client: An
     proc = run_krakend(
         "build",
         str(EXAMPLE),
-        "--manifest",
-        "host",
         "--target",
         "generic/amd64",
         "--no-test",
@@ -506,8 +500,6 @@ def test_custom_command_text_table_and_verbose_log(docker_env: dict[str, str], t
     proc = run_krakend(
         "build",
         str(EXAMPLE),
-        "--manifest",
-        "host",
         "--target",
         "generic/amd64",
         "--no-test",
@@ -543,8 +535,6 @@ def test_interrupt_removes_container_and_leaves_no_artifact(
             *krakend_argv(),
             "build",
             str(EXAMPLE),
-            "--manifest",
-            "host",
             "--target",
             "generic/amd64",
             "--no-test",
@@ -574,8 +564,6 @@ def test_missing_base_image_is_one_line_exit_2(docker_env: dict[str, str], tmp_p
     proc = run_krakend(
         "build",
         str(EXAMPLE),
-        "--manifest",
-        "host",
         "--target",
         "generic/amd64",
         "--base-image",

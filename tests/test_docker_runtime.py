@@ -40,8 +40,6 @@ def glibc_build(docker_env: dict[str, str], tmp_path_factory: pytest.TempPathFac
     proc = run_krakend(
         "build",
         str(FIXTURES / "example-plugin"),
-        "--manifest",
-        "host",
         "--target",
         "generic/amd64",
         "--no-test",

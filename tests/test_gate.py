@@ -382,8 +382,6 @@ def test_build_result_fits_the_schema_and_names_no_staging_folder(docker_env: di
     proc = run_krakend(
         "build",
         str(FIXTURES / "example-plugin"),
-        "--manifest",
-        "host",
         "--target",
         "generic/amd64",
         "--out",
@@ -396,7 +394,7 @@ def test_build_result_fits_the_schema_and_names_no_staging_folder(docker_env: di
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     data = json.loads(proc.stdout)
     validate_result(data)
-    assert data["meta"]["manifest"]["source"] == "host"
+    assert data["meta"]["manifest"]["source"] == docker_env["KRAKEND_MANIFEST"]  # $KRAKEND_MANIFEST, named
     finding = data["findings"][0]
     assert finding["kind"] == "target" and finding["details"]["test"] == "OK"
     tested = finding["details"]["test_details"]
