@@ -324,7 +324,6 @@ class Engine:
                 user=user,
                 labels={LABEL_RUN: "1"},
                 stdin_open=stdin,
-                stdin_once=stdin,
                 tty=False,
                 tmpfs=dict(tmpfs or {}),
             )
