@@ -277,9 +277,12 @@ def test_cli_under_test_is_the_installed_wheel() -> None:
         cwd="/",
         check=True,
     ).stdout.split()
-    assert "site-packages" in where[0] and str(FIXTURES.parent) not in where[0]
-    assert (Path(where[1]) / "Dockerfile").is_file()
-    assert (Path(where[1]) / "common" / "krakend-run").is_file()
+    module, builders = Path(where[0]), Path(where[1])
+    checkout = FIXTURES.parent / "krakend_tools"
+    assert "site-packages" in module.parts and not module.is_relative_to(checkout), module
+    assert not builders.is_relative_to(checkout), builders
+    assert (builders / "Dockerfile").is_file()
+    assert (builders / "common" / "krakend-run").is_file()
 
 
 @pytest.mark.docker
