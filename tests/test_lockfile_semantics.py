@@ -421,6 +421,20 @@ def test_pipfile_lock_without_pipfile_spec(tmp_path: Path) -> None:
     assert "pipfile-spec" in lock.notes[0]
 
 
+def test_pipfile_lock_before_pipfile_spec_with_bare_pins(tmp_path: Path) -> None:
+    """2017 locks (``Pipfile-sha256`` in ``_meta``) give each package as a string, read as
+    pipenv reads it: the pin itself ("==X" or "X"), "*" for none."""
+    text = (
+        '{\n    "default": {\n        "pexpect": "==4.2.1",\n        "ptyprocess": "0.5.1",\n'
+        '        "anything": "*"\n    },\n    "develop": {},\n'
+        '    "_meta": {"requires": {}, "Pipfile-sha256": "00"}\n}'
+    )
+    lock = load_lockfile(write(tmp_path, "Pipfile.lock", text))
+    assert pins(lock.select(LINUX)) == {"pexpect==4.2.1", "ptyprocess==0.5.1", "anything"}
+    assert [p.line for p in lock.packages] == [3, 4, 5]
+    assert "pipfile-spec" in lock.notes[0]
+
+
 def test_entry_excluded_by_its_markers_never_fails(tmp_path: Path) -> None:
     text = (
         '{"_meta": {"pipfile-spec": 6}, "default": {"six": {"version": "==1.16.0"},'
