@@ -209,6 +209,23 @@ def test_poetry_lock_version_1_0(tmp_path: Path) -> None:
     assert lock.packages[0].wheels == ("six-1.16.0-py2.py3-none-any.whl",)
 
 
+def test_poetry_1_0_package_marker_holds_on_the_graph(tmp_path: Path) -> None:
+    """Poetry 1.0 writes a package's own ``marker`` (the edge to it has none): a Windows-only
+    package reached through an unmarked edge is not selected on Linux."""
+    text = (
+        '[[package]]\ncategory = "main"\ndescription = ""\nname = "docker"\noptional = false\n'
+        'python-versions = "*"\nversion = "4.3.1"\n\n[package.dependencies]\npywin32 = "227"\n\n'
+        '[[package]]\ncategory = "main"\ndescription = ""\nmarker = "sys_platform == \\"win32\\""\n'
+        'name = "pywin32"\noptional = false\npython-versions = "*"\nversion = "227"\n\n'
+        '[metadata]\ncontent-hash = "0"\nlock-version = "1.0"\npython-versions = "^3.8"\n\n'
+        "[metadata.files]\ndocker = []\npywin32 = []\n"
+    )
+    pyproject = '[tool.poetry]\nname = "app"\n\n[tool.poetry.dependencies]\npython = "^3.8"\ndocker = "*"\n'
+    lock = load_lockfile(write(tmp_path, "poetry.lock", text, pyproject))
+    assert pins(lock.select(LINUX)) == {"docker==4.3.1"}
+    assert pins(lock.select(WINDOWS)) == {"docker==4.3.1", "pywin32==227"}
+
+
 # --- uv -------------------------------------------------------------------------------------
 
 UV_HEAD = 'version = 1\nrevision = 2\nrequires-python = ">=3.11"\n'

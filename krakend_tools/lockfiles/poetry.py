@@ -2,7 +2,8 @@
 
 2.1 records ``groups`` and ``markers`` per package, so it is read flat. 1.1 and 2.0 record
 neither markers nor (2.0) groups: with the pyproject.toml beside the lockfile their
-dependency graph is walked from the project's declared dependencies instead.
+dependency graph is walked from the project's declared dependencies instead. 1.0 (and 0.12)
+add a ``marker`` of the package's own, which must hold as well.
 """
 
 from __future__ import annotations
@@ -62,6 +63,7 @@ def parse(path: Path, text: str) -> Lockfile:
             path=path,
             line=_key_line(text, "lock-version"),
         )
+    old_marker = str(lock_version) in ("0.12", "1.0")
     python = meta.get("python-versions")
     requires_python = None
     if isinstance(python, str) and python.strip() not in ("", "*"):
@@ -110,7 +112,8 @@ def parse(path: Path, text: str) -> Lockfile:
             LockedPackage(
                 name=name,
                 version=version,
-                marker=_marker(entry.get("marker" if legacy else "markers"), group_set, path, line),
+                # Poetry 0.12 and 1.0 write a package's own marker as `marker`, 1.1+ as `markers`
+                marker=_marker(entry.get("marker" if old_marker else "markers"), group_set, path, line),
                 groups=group_set,
                 wheels=wheels,
                 sdist=sdist,
