@@ -417,6 +417,21 @@ def test_pdm_lock_version_3(tmp_path: Path) -> None:
     assert pins(lock.select(LINUX)) == {"six==1.16.0"}
 
 
+def test_pdm_project_without_a_name(tmp_path: Path) -> None:
+    """PDM 1.x wrote ``name = ""`` for applications: the pyproject still gives the roots, and
+    the lockfile is read (no 'invalid package name' refusal)."""
+    text = (
+        '[[package]]\nname = "ebooklib"\nversion = "0.17.1"\nsummary = ""\ndependencies = [\n    "six",\n]\n'
+        '\n[[package]]\nname = "six"\nversion = "1.15.0"\nsummary = ""\n'
+        '\n[[package]]\nname = "pytest"\nversion = "7.0.0"\nsummary = ""\n'
+        '\n[metadata]\nlock_version = "3.1"\ncontent_hash = "sha256:00"\n'
+    )
+    pyproject = '[project]\nname = ""\nversion = ""\ndependencies = ["ebooklib==0.17.1"]\nrequires-python = ">=3.9"\n'
+    lock = load_lockfile(write(tmp_path, "pdm.lock", text, pyproject))
+    assert lock.project is None
+    assert pins(lock.select(LINUX)) == {"ebooklib==0.17.1", "six==1.15.0"}
+
+
 # --- what real tools write against their spec: read, with a note --------------------------------
 
 

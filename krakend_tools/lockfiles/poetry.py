@@ -32,6 +32,7 @@ from krakend_tools.lockfiles._pyproject import (
     declared_roots,
     direct_names,
     poetry_edges,
+    project_name,
     read_pyproject,
 )
 
@@ -150,7 +151,7 @@ def parse(path: Path, text: str) -> Lockfile:
         project = table(pyproject.get("project"), "[project]", path).get("name") or table(
             table(pyproject.get("tool"), "[tool]", path).get("poetry"), "[tool.poetry]", path
         ).get("name")
-        lock.project = name_of(project, path, None) if isinstance(project, str) else None
+        lock.project = project_name(project)
         if not flat:  # markers and groups live on the graph: walk it
             groups_roots, extras_roots = declared_roots(pyproject)
             lock.roots = {**extras_roots, **groups_roots}
