@@ -22,6 +22,7 @@ the scratch copy the tools run in gets the real hosts back.
 Usage: scripts/export-corpus.py [NAME...]    (needs python3.11 and the package index)
        scripts/export-corpus.py --import DIR  copy DIR/NAME/ entries in, hosts rewritten
   TOOLS=dir  where the tool venvs live (default .cache/tools)
+  HIDE_HOSTS=host,...  other index/file hosts to rewrite to registry.invalid on --import
 """
 
 from __future__ import annotations
@@ -87,9 +88,16 @@ INDEX, FILES_HOST = hosts()
 INDEX_HOST = INDEX.split("://", 1)[1].split("/", 1)[0]
 
 
+# Other package indexes an entry names (e.g. a PyTorch wheel index), given at run time so that
+# no registry host is written here: HIDE_HOSTS=host[,host...] scripts/export-corpus.py --import DIR
+OTHER_HOSTS = [h for h in os.environ.get("HIDE_HOSTS", "").split(",") if h]
+
+
 def hide(text: str) -> str:
     """Real hosts -> registry.invalid."""
     text = text.replace(f"https://{FILES_HOST}/", f"{PLACEHOLDER}/").replace(INDEX.rstrip("/"), f"{PLACEHOLDER}/simple")
+    for host in OTHER_HOSTS:
+        text = text.replace(host, "registry.invalid")
     return text.replace(INDEX_HOST, "registry.invalid").replace(FILES_HOST, "registry.invalid")
 
 

@@ -45,6 +45,8 @@ def exported(export: Path, environment: dict[str, str]) -> tuple[set[str], set[s
         line = raw.split(" #", 1)[0].strip()
         if not line or line.startswith(("#", "-", "./", "../", "file:", "/")):
             continue  # options (-i, --hash), and -e/path lines: the project or its members
+        # pipenv prints "name==" + a 2017 lock's bare pin, which already starts with "=="
+        line = re.sub(r"^([A-Za-z0-9._-]+)====(?=[0-9])", r"\1==", line)
         req = Requirement(line.rstrip("\\").strip())
         if req.marker is not None and not req.marker.evaluate(environment):
             continue

@@ -209,6 +209,23 @@ def test_poetry_lock_version_1_0(tmp_path: Path) -> None:
     assert lock.packages[0].wheels == ("six-1.16.0-py2.py3-none-any.whl",)
 
 
+def test_poetry_1_0_package_marker_holds_on_the_graph(tmp_path: Path) -> None:
+    """Poetry 1.0 writes a package's own ``marker`` (the edge to it has none): a Windows-only
+    package reached through an unmarked edge is not selected on Linux."""
+    text = (
+        '[[package]]\ncategory = "main"\ndescription = ""\nname = "docker"\noptional = false\n'
+        'python-versions = "*"\nversion = "4.3.1"\n\n[package.dependencies]\npywin32 = "227"\n\n'
+        '[[package]]\ncategory = "main"\ndescription = ""\nmarker = "sys_platform == \\"win32\\""\n'
+        'name = "pywin32"\noptional = false\npython-versions = "*"\nversion = "227"\n\n'
+        '[metadata]\ncontent-hash = "0"\nlock-version = "1.0"\npython-versions = "^3.8"\n\n'
+        "[metadata.files]\ndocker = []\npywin32 = []\n"
+    )
+    pyproject = '[tool.poetry]\nname = "app"\n\n[tool.poetry.dependencies]\npython = "^3.8"\ndocker = "*"\n'
+    lock = load_lockfile(write(tmp_path, "poetry.lock", text, pyproject))
+    assert pins(lock.select(LINUX)) == {"docker==4.3.1"}
+    assert pins(lock.select(WINDOWS)) == {"docker==4.3.1", "pywin32==227"}
+
+
 # --- uv -------------------------------------------------------------------------------------
 
 UV_HEAD = 'version = 1\nrevision = 2\nrequires-python = ">=3.11"\n'
@@ -400,6 +417,21 @@ def test_pdm_lock_version_3(tmp_path: Path) -> None:
     assert pins(lock.select(LINUX)) == {"six==1.16.0"}
 
 
+def test_pdm_project_without_a_name(tmp_path: Path) -> None:
+    """PDM 1.x wrote ``name = ""`` for applications: the pyproject still gives the roots, and
+    the lockfile is read (no 'invalid package name' refusal)."""
+    text = (
+        '[[package]]\nname = "ebooklib"\nversion = "0.17.1"\nsummary = ""\ndependencies = [\n    "six",\n]\n'
+        '\n[[package]]\nname = "six"\nversion = "1.15.0"\nsummary = ""\n'
+        '\n[[package]]\nname = "pytest"\nversion = "7.0.0"\nsummary = ""\n'
+        '\n[metadata]\nlock_version = "3.1"\ncontent_hash = "sha256:00"\n'
+    )
+    pyproject = '[project]\nname = ""\nversion = ""\ndependencies = ["ebooklib==0.17.1"]\nrequires-python = ">=3.9"\n'
+    lock = load_lockfile(write(tmp_path, "pdm.lock", text, pyproject))
+    assert lock.project is None
+    assert pins(lock.select(LINUX)) == {"ebooklib==0.17.1", "six==1.15.0"}
+
+
 # --- what real tools write against their spec: read, with a note --------------------------------
 
 
@@ -418,6 +450,20 @@ def test_pipfile_lock_without_pipfile_spec(tmp_path: Path) -> None:
     text = '{"_meta": {"hash": {}}, "default": {"six": {"version": "==1.16.0"}}, "develop": {}}'
     lock = load_lockfile(write(tmp_path, "Pipfile.lock", text))
     assert pins(lock.select(LINUX)) == {"six==1.16.0"}
+    assert "pipfile-spec" in lock.notes[0]
+
+
+def test_pipfile_lock_before_pipfile_spec_with_bare_pins(tmp_path: Path) -> None:
+    """2017 locks (``Pipfile-sha256`` in ``_meta``) give each package as a string, read as
+    pipenv reads it: the pin itself ("==X" or "X"), "*" for none."""
+    text = (
+        '{\n    "default": {\n        "pexpect": "==4.2.1",\n        "ptyprocess": "0.5.1",\n'
+        '        "anything": "*"\n    },\n    "develop": {},\n'
+        '    "_meta": {"requires": {}, "Pipfile-sha256": "00"}\n}'
+    )
+    lock = load_lockfile(write(tmp_path, "Pipfile.lock", text))
+    assert pins(lock.select(LINUX)) == {"pexpect==4.2.1", "ptyprocess==0.5.1", "anything"}
+    assert [p.line for p in lock.packages] == [3, 4, 5]
     assert "pipfile-spec" in lock.notes[0]
 
 

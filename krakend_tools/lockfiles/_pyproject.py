@@ -27,6 +27,19 @@ def read_pyproject(lockfile: Path) -> Mapping[str, Any] | None:
         return None
 
 
+def project_name(value: object) -> str | None:
+    """The project's canonical name, or None for a name no package could have (PDM 1.x wrote
+    ``name = ""`` for applications): the pyproject is a hint here, not the lockfile."""
+    from packaging.utils import InvalidName, canonicalize_name
+
+    if not isinstance(value, str):
+        return None
+    try:
+        return canonicalize_name(value, validate=True)
+    except InvalidName:
+        return None
+
+
 def declared_roots(pyproject: Mapping[str, Any]) -> tuple[Roots, Roots]:
     """``(groups, extras)``: the PEP 621/735 and Poetry dependency tables as edges.
 

@@ -26,7 +26,7 @@ from krakend_tools.lockfiles._common import (
     table,
     version_or_problem,
 )
-from krakend_tools.lockfiles._pyproject import declared_roots, direct_names, read_pyproject
+from krakend_tools.lockfiles._pyproject import declared_roots, direct_names, project_name, read_pyproject
 
 TOOL = "pdm"
 SUPPORTED_MAJORS = ("3", "4")
@@ -117,7 +117,7 @@ def parse(path: Path, text: str) -> Lockfile:
     project = None
     if pyproject is not None:
         raw_name = table(pyproject.get("project"), "[project]", path).get("name")
-        project = name_of(raw_name, path, None) if isinstance(raw_name, str) else None
+        project = project_name(raw_name)
     lock = Lockfile(
         path=path,
         tool=TOOL,

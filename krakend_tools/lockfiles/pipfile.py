@@ -1,4 +1,4 @@
-"""Pipfile.lock (pipfile-spec 6): JSON, ``default`` = runtime, ``develop`` = group "dev"."""
+"""Pipfile.lock (pipfile-spec 6, or older without it): JSON, ``default`` = runtime, ``develop`` = group "dev"."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ TOOL = "pipenv"
 SUPPORTED = (6,)
 SECTIONS = {"default": RUNTIME, "develop": "dev"}
 _SECTION = re.compile(r'^ {4}"(default|develop)": \{')
-_ENTRY = re.compile(r'^ {8}"([^"]+)": \{')
+_ENTRY = re.compile(r'^ {8}"([^"]+)": [{"]')
 
 
 def matches(path: Path, text: str) -> bool:
@@ -61,6 +61,8 @@ def parse(path: Path, text: str) -> Lockfile:
     for section, group in SECTIONS.items():
         for raw_name, raw in table(data.get(section), section, path).items():
             line = lines.get((section, raw_name))
+            if isinstance(raw, str):  # before pipfile-spec (2017): the entry is the pin itself
+                raw = {} if raw.strip() == "*" else {"version": raw if raw.startswith("==") else f"=={raw}"}
             entry = table(raw, f"{section}.{raw_name}", path, line)
             pkg = _package(raw_name, entry, group, path, line)
             if pkg.name in direct:

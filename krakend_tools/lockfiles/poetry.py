@@ -2,7 +2,8 @@
 
 2.1 records ``groups`` and ``markers`` per package, so it is read flat. 1.1 and 2.0 record
 neither markers nor (2.0) groups: with the pyproject.toml beside the lockfile their
-dependency graph is walked from the project's declared dependencies instead.
+dependency graph is walked from the project's declared dependencies instead. 1.0 (and 0.12)
+add a ``marker`` of the package's own, which must hold as well.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from krakend_tools.lockfiles._pyproject import (
     declared_roots,
     direct_names,
     poetry_edges,
+    project_name,
     read_pyproject,
 )
 
@@ -62,6 +64,7 @@ def parse(path: Path, text: str) -> Lockfile:
             path=path,
             line=_key_line(text, "lock-version"),
         )
+    old_marker = str(lock_version) in ("0.12", "1.0")
     python = meta.get("python-versions")
     requires_python = None
     if isinstance(python, str) and python.strip() not in ("", "*"):
@@ -110,7 +113,8 @@ def parse(path: Path, text: str) -> Lockfile:
             LockedPackage(
                 name=name,
                 version=version,
-                marker=_marker(entry.get("marker" if legacy else "markers"), group_set, path, line),
+                # Poetry 0.12 and 1.0 write a package's own marker as `marker`, 1.1+ as `markers`
+                marker=_marker(entry.get("marker" if old_marker else "markers"), group_set, path, line),
                 groups=group_set,
                 wheels=wheels,
                 sdist=sdist,
@@ -147,7 +151,7 @@ def parse(path: Path, text: str) -> Lockfile:
         project = table(pyproject.get("project"), "[project]", path).get("name") or table(
             table(pyproject.get("tool"), "[tool]", path).get("poetry"), "[tool.poetry]", path
         ).get("name")
-        lock.project = name_of(project, path, None) if isinstance(project, str) else None
+        lock.project = project_name(project)
         if not flat:  # markers and groups live on the graph: walk it
             groups_roots, extras_roots = declared_roots(pyproject)
             lock.roots = {**extras_roots, **groups_roots}

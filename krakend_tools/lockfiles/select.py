@@ -126,6 +126,8 @@ def _walk(lock: Lockfile, judge: _Judge, groups: frozenset[str], extras: frozens
                 todo.extend((e, None) for e in lock.roots.get(extra, ()))
             continue
         for key, pkg in resolve(edge.target):
+            if not judge.applies(pkg.marker, pkg.line):  # a marker of its own (Poetry 1.0)
+                continue
             selected[id(pkg)] = pkg
             if first:
                 todo.extend((e, None) for e in lock.edges.get(key, ()))
