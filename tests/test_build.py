@@ -462,7 +462,7 @@ def test_base_python_patch_warns_minor_refuses(served: Any, docker_env: dict[str
     proc = run_krakend(*common, env={**docker_env, "KRAKEND_MANIFEST": str(other_minor)}, timeout=600)
     assert proc.returncode == 2
     assert proc.stderr.strip().splitlines()[-1] == (
-        f"krakend: error: base image {served.slim} has Python {served.python}, the gateway "
+        f"krakend build: error: base image {served.slim} has Python {served.python}, the gateway "
         f"runs {major}.{int(minor) + 1}.0: a plugin built there would not load; use a base "
         f"with Python {major}.{int(minor) + 1}"
     )
