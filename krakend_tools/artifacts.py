@@ -76,29 +76,16 @@ def _single(arg: str, path: Path) -> Artifact:
         return Artifact(
             arg, path, parent, [], "folder", [], error="a folder that is neither a package nor a plugin folder"
         )
-    if not path.is_file():
-        return Artifact(
-            arg,
-            path,
-            parent,
-            [module_name(path.name)],
-            "unknown",
-            [path],
-            error="not a regular file (a FIFO, socket or device)",
-        )
-    if path.suffix == ".so":
+    if path.is_file() and path.suffix == ".so":
         return Artifact(arg, path, parent, [module_name(path.name)], "extension", [path])
-    if path.suffix == ".py":
+    if path.is_file() and path.suffix == ".py":
         return Artifact(arg, path, parent, [path.stem], "source", [path])
-    return Artifact(
-        arg,
-        path,
-        parent,
-        [module_name(path.name)],
-        "unknown",
-        [path],
-        error="not a Python module (expected .so, .py, .whl or a package folder)",
+    error = (
+        "not a Python module (expected .so, .py, .whl or a package folder)"
+        if path.is_file()
+        else "not a regular file (a FIFO, socket or device)"
     )
+    return Artifact(arg, path, parent, [module_name(path.name)], "unknown", [path], error=error)
 
 
 def wheel_modules(root: Path) -> list[str]:

@@ -265,30 +265,17 @@ def prepare(engine: Engine, targets: list[Target], opts: BuildOptions, events: E
                 into.append(text)
             say(text)
 
-        builder = images.ensure_image(
+        ensure = functools.partial(
+            images.ensure_image,
             engine,
-            build_as,
-            "builder",
             manifest=opts.manifest,
-            base=opts.base_images.get(str(build_as)),
             progress=say,
             warn=warn,
             rebuild=opts.rebuild_images,
             registry=opts.registry,
         )
-        runtime = None
-        if opts.test:
-            runtime = images.ensure_image(
-                engine,
-                target,
-                "runtime",
-                manifest=opts.manifest,
-                base=opts.runtime_base_images.get(str(target)),
-                progress=say,
-                warn=warn,
-                rebuild=opts.rebuild_images,
-                registry=opts.registry,
-            )
+        builder = ensure(build_as, "builder", base=opts.base_images.get(str(build_as)))
+        runtime = ensure(target, "runtime", base=opts.runtime_base_images.get(str(target))) if opts.test else None
         manifest = _target_manifest(manifest_from_labels(engine, runtime or builder), opts.manifest)
         plan = Plan(
             target,
