@@ -3,7 +3,10 @@
 Prints the median wall time of `krakend check-plugin -s FILE --manifest M` next to a bare
 `python -I -c 'import tomllib; tomllib.load(...)'` (json.load / readlines for the JSON and
 text formats) of the same file, and their ratio; then the same for CPU time (user + system of
-the child), which a busy machine disturbs less. Target (P1, TOML lockfiles): ratio <= 2.0.
+the child), which a busy machine disturbs less, the ratio of the best CPU times, and the CPU
+time of the command on a 5-package lock of the format (its fixed cost). The first line gives
+the floor under any Typer command: the interpreter's start-up and `import typer`.
+Target (P1, TOML lockfiles): ratio <= 2.0.
 
     python bench/check_plugin.py [--packages 1000] [--runs 15]
 """
@@ -146,17 +149,46 @@ BARE = {
 }
 
 
-def median_time(argv: list[str], runs: int) -> tuple[float, float, int]:
-    """Median wall time, median CPU time (user + system) and the exit code of ``argv``."""
-    times, cpu, code = [], [], 0
+def _cpu_and_wall(argv: list[str]) -> tuple[float, float, int]:
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.perf_counter()
+    code = subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return wall, after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime, code
+
+
+def interleaved(commands: dict[str, list[str]], runs: int) -> dict[str, tuple[float, float, float, int]]:
+    """Median wall, median CPU (user + system) and best CPU time of each command, and its exit
+    code; the commands take turns, so a machine that slows down mid-run slows them all."""
+    samples: dict[str, list[tuple[float, float]]] = {name: [] for name in commands}
+    codes = dict.fromkeys(commands, 0)
     for _ in range(runs):
-        before = resource.getrusage(resource.RUSAGE_CHILDREN)
-        start = time.perf_counter()
-        code = subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode
-        times.append(time.perf_counter() - start)
-        after = resource.getrusage(resource.RUSAGE_CHILDREN)
-        cpu.append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
-    return statistics.median(times), statistics.median(cpu), code
+        for name, argv in commands.items():
+            wall, cpu, codes[name] = _cpu_and_wall(argv)
+            samples[name].append((wall, cpu))
+    return {
+        name: (
+            statistics.median(w for w, _ in got),
+            statistics.median(c for _, c in got),
+            min(c for _, c in got),
+            codes[name],
+        )
+        for name, got in samples.items()
+    }
+
+
+def compile_bytecode(python: str) -> str:
+    """Byte-compile the krakend_tools that ``python`` imports, as ``pip install`` does: an
+    editable checkout run with PYTHONDONTWRITEBYTECODE would otherwise compile on every run."""
+    where = subprocess.run(
+        [python, "-c", "import krakend_tools, os; print(os.path.dirname(krakend_tools.__file__))"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    subprocess.run([python, "-m", "compileall", "-q", where], check=True, stdout=subprocess.DEVNULL)
+    return where
 
 
 def main() -> None:
@@ -165,27 +197,44 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=15)
     args = parser.parse_args()
     krakend = shutil.which("krakend") or str(Path(sys.executable).with_name("krakend"))
+    python = Path(krakend).read_text(errors="replace").splitlines()[0].removeprefix("#!").strip() or sys.executable
+    print(f"krakend: {krakend} (byte-compiled: {compile_bytecode(python)})", file=sys.stderr)
     with tempfile.TemporaryDirectory() as tmp:
         manifest = Path(tmp) / "gateway.json"
         manifest.write_text(
             subprocess.run([krakend, "version", "-o", "json"], check=True, capture_output=True, text=True).stdout
         )
+        floor = interleaved(
+            {"python": [python, "-I", "-c", "pass"], "typer": [python, "-c", "import typer"]}, args.runs
+        )
+        print(
+            f"start-up (best CPU): python {floor['python'][2] * 1000:.0f}ms, "
+            f"python + import typer {floor['typer'][2] * 1000:.0f}ms"
+        )
         print(
             f"{'format':<18}{'check-plugin':>14}{'bare load':>12}{'ratio':>8}"
-            f"{'cpu':>10}{'bare cpu':>10}{'ratio':>8}  exit"
+            f"{'cpu':>9}{'bare cpu':>10}{'ratio':>7}{'best':>7}{'5 pkgs':>9}  exit"
         )
         for filename, (make, kind) in FORMATS.items():
             folder = Path(tmp) / filename.replace(".", "_")
-            folder.mkdir()
+            small = folder / "small"
+            small.mkdir(parents=True)
             path = folder / filename
             path.write_text(make(args.packages))
-            ours, ours_cpu, code = median_time(
-                [krakend, "check-plugin", "-s", str(path), "--manifest", str(manifest)], args.runs
+            (small / filename).write_text(make(5))
+            got = interleaved(
+                {
+                    "ours": [krakend, "check-plugin", "-s", str(path), "--manifest", str(manifest)],
+                    "bare": [python, "-I", "-c", BARE[kind], str(path)],
+                    "small": [krakend, "check-plugin", "-s", str(small / filename), "--manifest", str(manifest)],
+                },
+                args.runs,
             )
-            bare, bare_cpu, _ = median_time([sys.executable, "-I", "-c", BARE[kind], str(path)], args.runs)
+            ours, bare, few = got["ours"], got["bare"], got["small"]
             print(
-                f"{filename:<18}{ours * 1000:>12.0f}ms{bare * 1000:>10.0f}ms{ours / bare:>8.2f}"
-                f"{ours_cpu * 1000:>8.0f}ms{bare_cpu * 1000:>8.0f}ms{ours_cpu / bare_cpu:>8.2f}  {code}"
+                f"{filename:<18}{ours[0] * 1000:>12.0f}ms{bare[0] * 1000:>10.0f}ms{ours[0] / bare[0]:>8.2f}"
+                f"{ours[1] * 1000:>7.0f}ms{bare[1] * 1000:>8.0f}ms{ours[1] / bare[1]:>7.2f}"
+                f"{ours[2] / bare[2]:>7.2f}{few[1] * 1000:>7.0f}ms  {ours[3]}"
             )
 
 

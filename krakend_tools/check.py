@@ -29,6 +29,7 @@ def check_plugin(
     shared: list[Finding] = []
     own: list[Finding] = []
     mismatches: list[tuple[LockedPackage, str]] = []
+    supported = _rank(tuple(manifest.tags))
     versions: dict[str, list[str]] = {}
     for pkg in selected:
         if pkg.version is not None and pkg.name != lock.project:
@@ -70,7 +71,7 @@ def check_plugin(
             if not shared[-1].ok:
                 mismatches.append((pkg, want))
         else:
-            finding = _check_plugin_only(lock, pkg, manifest)
+            finding = _check_plugin_only(lock, pkg, manifest, supported)
             (own if finding.ok else platform).append(finding)
     findings += platform + shared + own
     failures = sum(1 for f in findings if not f.ok)
@@ -210,8 +211,9 @@ def _check_shared(lock: Lockfile, pkg: LockedPackage, want: str) -> Finding:
     )
 
 
-def _check_plugin_only(lock: Lockfile, pkg: LockedPackage, manifest: Manifest) -> Finding:
-    """Rule 4: a package only the plugin brings needs a wheel for the target (or an sdist)."""
+def _check_plugin_only(lock: Lockfile, pkg: LockedPackage, manifest: Manifest, supported: dict[str, int]) -> Finding:
+    """Rule 4: a package only the plugin brings needs a wheel for the target (or an sdist);
+    ``supported`` ranks the target's tags (:func:`_rank`)."""
 
     def found(ok: bool, message: str, **details: Any) -> Finding:
         kind = "plugin-only" if ok else "platform"
@@ -234,11 +236,9 @@ def _check_plugin_only(lock: Lockfile, pkg: LockedPackage, manifest: Manifest) -
         )
     if not pkg.wheels and not pkg.sdist:
         return found(True, "only the plugin brings it")
-    tags = tuple(manifest.tags)
-    supported = _rank(tags)
     fitting = [w for w in pkg.wheels if not _wheel_tags(w).isdisjoint(supported)]
     if fitting:
-        best = min(fitting, key=lambda w: min(supported.get(t, len(tags)) for t in _wheel_tags(w)))
+        best = min(fitting, key=lambda w: min(supported.get(t, 1 << 30) for t in _wheel_tags(w)))
         return found(True, f"only the plugin brings it; wheel {best}", wheel=best)
     if pkg.sdist:
         why = "no wheel fits the target" if pkg.wheels else "only an sdist is locked"

@@ -26,6 +26,9 @@ FORMATS = ("poetry", "uv", "pylock", "pdm", "pipfile", "requirements")
 # File names autodetected in a folder, in order of preference.
 KNOWN_NAMES = ("uv.lock", "poetry.lock", "pylock.toml", "pdm.lock", "Pipfile.lock", "requirements.txt")
 
+# A file with one of these names is that format (only the other names are sniffed).
+_BY_NAME = {"poetry.lock": "poetry", "uv.lock": "uv", "pdm.lock": "pdm", "Pipfile.lock": "pipfile"}
+
 RUNTIME = "main"  # the group name for runtime (non-optional) dependencies, whatever the tool calls it
 
 
@@ -112,7 +115,8 @@ def load_lockfile(path: Path) -> Lockfile:
     from krakend_tools.lockfiles._common import read_text
 
     text = read_text(path, "lockfile")
-    for name in FORMATS:
+    named = _BY_NAME.get(path.name)
+    for name in (named,) if named else FORMATS:
         module = format_module(name)
         if module.matches(path, text):
             lock: Lockfile = module.parse(path, text)

@@ -2,6 +2,8 @@
 
 Covers type, required, properties, additionalProperties, items, enum, pattern and
 minimum, maximum and maxLength; the tests check the shipped schema against the full ``jsonschema`` package.
+:func:`validate` first runs a checker compiled once per schema (a yes/no answer, fast),
+and walks the value for the first problem's message only when that says no.
 """
 
 from __future__ import annotations
@@ -37,19 +39,113 @@ def _pattern(text: str) -> re.Pattern[str]:
     return found
 
 
-def _fast_string(schema: dict[str, Any]) -> Callable[[Any], bool] | None:
-    """A quick test for a plain string schema (type, pattern, maxLength only), else None."""
-    if schema.get("type") != "string" or not set(schema) <= {"type", "pattern", "maxLength"}:
-        return None
-    search = _pattern(schema["pattern"]).search if "pattern" in schema else None
-    longest = schema.get("maxLength")
-    return lambda v: (
-        type(v) is str and (search is None or search(v) is not None) and (longest is None or len(v) <= longest)
-    )
-
-
-def validate(value: Any, schema: dict[str, Any], where: str = "$") -> str | None:
+def validate(value: Any, schema: dict[str, Any]) -> str | None:
     """The first problem found, as ``$.path: what``, or None when ``value`` fits."""
+    checker = _CHECKERS.get(id(schema))
+    if checker is None or checker[0] is not schema:
+        checker = _CHECKERS[id(schema)] = (schema, compile_checker(schema))
+    return None if checker[1](value) else _first_problem(value, schema, "$")
+
+
+_CHECKERS: dict[int, tuple[dict[str, Any], Callable[[Any], bool]]] = {}
+
+
+def compile_checker(schema: dict[str, Any]) -> Callable[[Any], bool]:
+    """A function telling whether a value fits ``schema`` (the same answer as :func:`validate`)."""
+    string = _string_checker(schema)
+    if string is not None:
+        return string
+    tests: list[Callable[[Any], bool]] = []
+    kind = schema.get("type")
+    if kind is not None:
+        kinds = kind if isinstance(kind, list) else [kind]
+        types = tuple(t for k in kinds for t in _TYPES[k])
+        if {"integer", "number"} & set(kinds) and "boolean" not in kinds:  # JSON's true is no number
+            tests.append(lambda v: isinstance(v, types) and not isinstance(v, bool))
+        else:
+            tests.append(lambda v: isinstance(v, types))
+    if "enum" in schema:
+        allowed = schema["enum"]
+        tests.append(lambda v: v in allowed)
+    if "pattern" in schema:
+        search = _pattern(schema["pattern"]).search
+        tests.append(lambda v: not isinstance(v, str) or search(v) is not None)
+    if "minimum" in schema:
+        low = schema["minimum"]
+        tests.append(lambda v: not _is(v, "number") or v >= low)
+    if "maximum" in schema:
+        high = schema["maximum"]
+        tests.append(lambda v: not _is(v, "number") or v <= high)
+    if "maxLength" in schema:
+        longest = schema["maxLength"]
+        tests.append(lambda v: not isinstance(v, str) or len(v) <= longest)
+    if "required" in schema or "properties" in schema or "additionalProperties" in schema:
+        tests.append(_object_checker(schema))
+    if "items" in schema:
+        tests.append(_items_checker(schema["items"]))
+    if len(tests) == 1:
+        return tests[0]
+    if len(tests) == 2:
+        first, second = tests
+        return lambda v: first(v) and second(v)
+    return lambda v: all(test(v) for test in tests)
+
+
+def _string_checker(schema: dict[str, Any]) -> Callable[[Any], bool] | None:
+    """One quick test for a plain string schema (type, pattern, maxLength), else None."""
+    if schema.get("type") != "string" or not set(schema) <= {"type", "pattern", "maxLength", "description"}:
+        return None
+    longest = schema.get("maxLength", -1)
+    if "pattern" not in schema:
+        return lambda v: type(v) is str and (longest < 0 or len(v) <= longest)
+    search = _pattern(schema["pattern"]).search
+    return lambda v: type(v) is str and search(v) is not None and (longest < 0 or len(v) <= longest)
+
+
+def _items_checker(schema: dict[str, Any]) -> Callable[[Any], bool]:
+    """The test of a list's items; a list of plain strings is tested in a few C-level passes."""
+    if _string_checker(schema) is None:
+        item = compile_checker(schema)
+        return lambda v: not isinstance(v, list) or all(map(item, v))
+    longest = schema.get("maxLength", -1)
+    search = _pattern(schema["pattern"]).search if "pattern" in schema else None
+
+    def strings(v: Any) -> bool:
+        if not isinstance(v, list) or not v:
+            return True
+        if set(map(type, v)) != {str} or (longest >= 0 and max(map(len, v)) > longest):
+            return False
+        return search is None or all(map(search, v))
+
+    return strings
+
+
+def _object_checker(schema: dict[str, Any]) -> Callable[[Any], bool]:
+    required = set(schema.get("required", []))
+    props = {key: compile_checker(sub) for key, sub in schema.get("properties", {}).items()}
+    extra = schema.get("additionalProperties", True)
+    other = compile_checker(extra) if isinstance(extra, dict) and extra else None
+    known = props.keys()
+
+    def check(value: Any) -> bool:
+        if not isinstance(value, dict):
+            return True
+        keys = value.keys()
+        if not required <= keys or (extra is False and not keys <= known):
+            return False
+        if not all(test(value[key]) for key, test in props.items() if key in value):
+            return False
+        if other is None:
+            return True
+        if not props:
+            return all(map(other, value.values()))
+        return all(other(value[key]) for key in keys - known)
+
+    return check
+
+
+def _first_problem(value: Any, schema: dict[str, Any], where: str) -> str | None:
+    """The first problem found, walking ``value`` with ``schema``."""
     kind = schema.get("type")
     if kind is not None:
         kinds = kind if isinstance(kind, list) else [kind]
@@ -73,9 +169,6 @@ def validate(value: Any, schema: dict[str, Any], where: str = "$") -> str | None
                 return f"{where}: missing {key!r}"
         props = schema.get("properties", {})
         extra = schema.get("additionalProperties", True)
-        quick = _fast_string(extra) if isinstance(extra, dict) and not props else None
-        if quick is not None and all(map(quick, value.values())):
-            return None
         for key, item in value.items():
             if key in props:
                 sub: Any = props[key]
@@ -83,13 +176,10 @@ def validate(value: Any, schema: dict[str, Any], where: str = "$") -> str | None
                 return f"{where}: unexpected key {key!r}"
             else:
                 sub = extra if isinstance(extra, dict) else None
-            if sub and (problem := validate(item, sub, f"{where}.{key}")):
+            if sub and (problem := _first_problem(item, sub, f"{where}.{key}")):
                 return problem
     if isinstance(value, list) and "items" in schema:
-        quick = _fast_string(schema["items"])
-        if quick is not None and all(map(quick, value)):
-            return None
         for i, item in enumerate(value):
-            if problem := validate(item, schema["items"], f"{where}[{i}]"):
+            if problem := _first_problem(item, schema["items"], f"{where}[{i}]"):
                 return problem
     return None
