@@ -126,6 +126,7 @@ def _object_checker(schema: dict[str, Any]) -> Callable[[Any], bool]:
     extra = schema.get("additionalProperties", True)
     other = compile_checker(extra) if isinstance(extra, dict) and extra else None
     known = props.keys()
+    tests = list(props.items())
 
     def check(value: Any) -> bool:
         if not isinstance(value, dict):
@@ -133,8 +134,9 @@ def _object_checker(schema: dict[str, Any]) -> Callable[[Any], bool]:
         keys = value.keys()
         if not required <= keys or (extra is False and not keys <= known):
             return False
-        if not all(test(value[key]) for key, test in props.items() if key in value):
-            return False
+        for key, test in tests:
+            if key in value and not test(value[key]):
+                return False
         if other is None:
             return True
         if not props:
