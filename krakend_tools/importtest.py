@@ -86,8 +86,13 @@ class Runner(Protocol):
 
     description: str  # e.g. "local /usr/bin/python3.11" or "docker image:tag"
 
-    def run_probe(self, paths: Sequence[str], module: str, types: Sequence[str], timeout: float) -> Completed:
-        """Run the probe for ``module`` with ``paths`` (host paths) first on sys.path."""
+    def run_probe(
+        self, paths: Sequence[str], module: str, types: Sequence[str], timeout: float, libraries: Sequence[str] = ()
+    ) -> Completed:
+        """Run the probe for ``module`` with ``paths`` (host paths) first on sys.path.
+        ``libraries``: host folders outside ``paths`` that the plugin loads libraries from
+        through ``$ORIGIN``; a runner that moves ``paths`` keeps them at the same place
+        relative to ``paths``."""
         ...
 
 
@@ -267,7 +272,9 @@ class LocalRunner:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(pgid, signal.SIGKILL)
 
-    def run_probe(self, paths: Sequence[str], module: str, types: Sequence[str], timeout: float) -> Completed:
+    def run_probe(
+        self, paths: Sequence[str], module: str, types: Sequence[str], timeout: float, libraries: Sequence[str] = ()
+    ) -> Completed:
         argv = probe_argv(self.python, self.probe_path, [*paths, *self.site_packages], module, types, secret_stdin=True)
         return self.run(argv, timeout, secrets.token_hex(16))
 
@@ -603,8 +610,13 @@ def parse_probe_output(
 
 
 def import_test(
-    runner: Runner, paths: Sequence[str], module: str, types: Sequence[str], timeout: float = DEFAULT_TIMEOUT
+    runner: Runner,
+    paths: Sequence[str],
+    module: str,
+    types: Sequence[str],
+    timeout: float = DEFAULT_TIMEOUT,
+    libraries: Sequence[str] = (),
 ) -> ProbeOutcome:
     """Probe ``module`` with ``runner``: the whole import phase for one module."""
-    completed = runner.run_probe(paths, module, types, timeout)
+    completed = runner.run_probe(paths, module, types, timeout, libraries)
     return parse_probe_output(completed, module, timeout, types)

@@ -7,6 +7,8 @@ The container has no network, a read-only root, the probe and each path mounted 
 from __future__ import annotations
 
 import io
+import os
+import posixpath
 import secrets
 import tarfile
 import time
@@ -49,17 +51,27 @@ class DockerRunner:
         self.python = python
         self.description = f"docker {image} ({self.platform})"
 
-    def run_probe(self, paths: Sequence[str], module: str, types: Sequence[str], timeout: float) -> Completed:
+    def run_probe(
+        self, paths: Sequence[str], module: str, types: Sequence[str], timeout: float, libraries: Sequence[str] = ()
+    ) -> Completed:
         """Run the probe in a fresh container. Its results count only on lines carrying a
-        per-run secret that the probe reads from stdin before the plugin is imported."""
+        per-run secret that the probe reads from stdin before the plugin is imported.
+        Each path is mounted at ``/plugin/N``; with ``libraries``, every path and library
+        folder is mounted under ``/plugin/tree`` at its place relative to the others."""
         from krakend_tools.importtest import PROBE_PATH, Completed, probe_argv
 
         volumes = {str(PROBE_PATH): {"bind": "/krakend/krakend_probe.py", "mode": "ro"}}
         inside = []
-        for n, path in enumerate(paths):
-            where = f"/plugin/{n}"
-            volumes[str(Path(path).resolve())] = {"bind": where, "mode": "ro"}
+        hosts = [Path(p).resolve() for p in paths]
+        extra = [Path(p).resolve() for p in libraries]
+        root = Path(os.path.commonpath([*hosts, *extra])) if extra else None
+        for n, host in enumerate(hosts):
+            where = f"/plugin/{n}" if root is None else _under_tree(host, root)
+            volumes[str(host)] = {"bind": where, "mode": "ro"}
             inside.append(where)
+        if root is not None:
+            for host in extra:
+                volumes.setdefault(str(host), {"bind": _under_tree(host, root), "mode": "ro"})
         argv = probe_argv(self.python, "/krakend/krakend_probe.py", inside, module, types, secret_stdin=True)
         secret = secrets.token_hex(16)
         start = time.monotonic()
@@ -91,6 +103,10 @@ class DockerRunner:
             time.monotonic() - start,
             authenticated=True,
         )
+
+
+def _under_tree(host: Path, root: Path) -> str:
+    return posixpath.normpath(posixpath.join("/plugin/tree", host.relative_to(root).as_posix()))
 
 
 def _authenticated(stdout: str, secret: str) -> str:

@@ -158,12 +158,28 @@ def check_artifact(
     if plan.runner is None:
         res.skipped = plan.skipped
         return res
+    libraries = library_folders(artifact, res.static)
     for module in artifact.modules:
-        outcome = import_test(plan.runner, [str(artifact.import_path)], module, types, timeout)
+        outcome = import_test(plan.runner, [str(artifact.import_path)], module, types, timeout, libraries)
         res.outcomes.append(_relabel(outcome, artifact))
         if outcome.error:
             break
     return res
+
+
+def library_folders(artifact: Artifact, static: dict[str, Any]) -> list[str]:
+    """The folders outside the import path that the static phase found libraries in, through
+    an ``$ORIGIN`` RPATH/RUNPATH (``$ORIGIN/../lib`` of a lone module); a wheel holds its own."""
+    if artifact.root.suffix == ".whl":
+        return []
+    base = artifact.root.parent if artifact.root.is_file() else artifact.root
+    inside = artifact.import_path.resolve()
+    folders: list[str] = []
+    for entry in static.get("files", []):
+        folder = (base / str(entry.get("path", ""))).parent.resolve()
+        if not folder.is_relative_to(inside) and str(folder) not in folders:
+            folders.append(str(folder))
+    return folders
 
 
 def _relabel(outcome: ProbeOutcome, artifact: Artifact) -> ProbeOutcome:

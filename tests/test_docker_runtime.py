@@ -172,3 +172,31 @@ def test_platform_mismatch_is_a_clear_error(
     )
     assert proc.returncode == 2
     assert "is linux/amd64, not linux/arm64" in proc.stderr
+
+
+def test_a_lone_module_finds_its_library_through_origin_outside_its_folder(
+    runtime_images: dict[str, str], docker_env: dict[str, str], docker_client: Any, tmp_path: Path
+) -> None:
+    """``mod/usestiny.so`` with RUNPATH ``$ORIGIN/../lib``: the container sees ``lib/`` beside
+    ``mod/`` as on the host, so the import finds the library (and a missing one is named)."""
+    from tests.test_gate import EXT, cc, python_h
+
+    lib = cc(tmp_path / "build" / "libtiny.so.1", "tinylib.c", "-Wl,-soname,libtiny.so.1")
+    flags = [python_h(), f"-L{lib.parent}", "-l:libtiny.so.1", "-Wl,-rpath,$ORIGIN/../lib"]
+    module = cc(tmp_path / "plugin" / "mod" / f"usestiny{EXT}", "usestiny.c", *flags)
+    (tmp_path / "plugin" / "lib").mkdir()
+    shutil.copy(lib, tmp_path / "plugin" / "lib" / "libtiny.so.1")
+    before = our_containers(docker_client)
+    argv = ["test-plugin", str(module), "-s", "--image", runtime_images["generic/amd64"], "-o", "json"]
+    proc = run_krakend(*argv, env=docker_env, timeout=600)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    report = json.loads(proc.stdout)
+    assert report["meta"]["import_phase"] == "run"
+    probes = [p for a in report["artifacts"] for p in a.get("probes", [])]
+    assert probes and all(p.get("error") is None for p in probes), probes
+    assert "tiny-42" in json.dumps(report)
+    # the library gone: the static phase names it, before any container runs
+    (tmp_path / "plugin" / "lib" / "libtiny.so.1").unlink()
+    proc = run_krakend(*argv[:-2], env=docker_env, timeout=600)
+    assert proc.returncode == 1 and "needs libtiny.so.1" in proc.stdout, proc.stdout + proc.stderr
+    assert our_containers(docker_client) == before
