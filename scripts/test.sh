@@ -52,6 +52,7 @@ step "static checks"
 step "wheel, installed in a fresh venv (the tests run the CLI from that install)"
 rm -rf .cache/dist .cache/wheel-venv
 .venv/bin/python -m pip wheel -q --no-deps -w .cache/dist .
+rm -rf build  # setuptools' scratch folder: a top-level "build" package would shadow the fixtures' build.py for mypy
 "$PY" -m venv .cache/wheel-venv
 .cache/wheel-venv/bin/python -m pip install -q .cache/dist/krakend_tools-*.whl
 export KRAKEND_TEST_PYTHON=$PWD/.cache/wheel-venv/bin/python
