@@ -2,7 +2,8 @@
 
 Only typer and the standard library load at import time; the core loads inside the command."""
 
-from __future__ import annotations
+# No ``from __future__ import annotations`` here: typer reads the commands' annotations, and
+# real objects spare it an eval of each (half of building the command, ~3 ms a run).
 
 from pathlib import Path
 from typing import Annotated
