@@ -90,9 +90,9 @@ class Runner(Protocol):
         self, paths: Sequence[str], module: str, types: Sequence[str], timeout: float, libraries: Sequence[str] = ()
     ) -> Completed:
         """Run the probe for ``module`` with ``paths`` (host paths) first on sys.path.
-        ``libraries``: host folders outside ``paths`` that the plugin loads libraries from
-        through ``$ORIGIN``; a runner that moves ``paths`` keeps them at the same place
-        relative to ``paths``."""
+        ``libraries``: library files outside ``paths`` that the plugin loads through
+        ``$ORIGIN``; a runner that moves ``paths`` keeps them at the same place relative to
+        ``paths``."""
         ...
 
 

@@ -57,14 +57,15 @@ class DockerRunner:
         """Run the probe in a fresh container. Its results count only on lines carrying a
         per-run secret that the probe reads from stdin before the plugin is imported.
         Each path is mounted at ``/plugin/N``; with ``libraries``, every path and library
-        folder is mounted under ``/plugin/tree`` at its place relative to the others."""
+        file is mounted under ``/plugin/tree`` at its place relative to the others (those
+        files only: nothing else of their folders is exposed)."""
         from krakend_tools.importtest import PROBE_PATH, Completed, probe_argv
 
         volumes = {str(PROBE_PATH): {"bind": "/krakend/krakend_probe.py", "mode": "ro"}}
         inside = []
         hosts = [Path(p).resolve() for p in paths]
-        extra = [Path(p).resolve() for p in libraries]
-        root = Path(os.path.commonpath([*hosts, *extra])) if extra else None
+        extra = [Path(p).parent.resolve() / Path(p).name for p in libraries]  # the name the loader asks for
+        root = Path(os.path.commonpath([*hosts, *(p.parent for p in extra)])) if extra else None
         for n, host in enumerate(hosts):
             where = f"/plugin/{n}" if root is None else _under_tree(host, root)
             volumes[str(host)] = {"bind": where, "mode": "ro"}
@@ -129,7 +130,8 @@ def _copy_in_tar(volumes: Mapping[str, Mapping[str, str]]) -> bytes:
 
     with tarfile.open(fileobj=buf, mode="w") as tar:
         for host, spec in volumes.items():
-            tar.add(host, arcname=spec["bind"].lstrip("/"), filter=readonly)
+            source = os.path.realpath(host) if os.path.isfile(host) else host  # a file bind shows its target
+            tar.add(source, arcname=spec["bind"].lstrip("/"), filter=readonly)
     return buf.getvalue()
 
 

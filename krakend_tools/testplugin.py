@@ -158,7 +158,7 @@ def check_artifact(
     if plan.runner is None:
         res.skipped = plan.skipped
         return res
-    libraries = library_folders(artifact, res.static)
+    libraries = outside_libraries(artifact, res.static)
     for module in artifact.modules:
         outcome = import_test(plan.runner, [str(artifact.import_path)], module, types, timeout, libraries)
         res.outcomes.append(_relabel(outcome, artifact))
@@ -167,19 +167,20 @@ def check_artifact(
     return res
 
 
-def library_folders(artifact: Artifact, static: dict[str, Any]) -> list[str]:
-    """The folders outside the import path that the static phase found libraries in, through
-    an ``$ORIGIN`` RPATH/RUNPATH (``$ORIGIN/../lib`` of a lone module); a wheel holds its own."""
+def outside_libraries(artifact: Artifact, static: dict[str, Any]) -> list[str]:
+    """The libraries outside the import path that the static phase followed an ``$ORIGIN``
+    RPATH/RUNPATH to (``$ORIGIN/../lib`` of a lone module), as the loader names them; a
+    wheel holds its own."""
     if artifact.root.suffix == ".whl":
         return []
     base = artifact.root.parent if artifact.root.is_file() else artifact.root
     inside = artifact.import_path.resolve()
-    folders: list[str] = []
+    found: list[str] = []
     for entry in static.get("files", []):
-        folder = (base / str(entry.get("path", ""))).parent.resolve()
-        if not folder.is_relative_to(inside) and str(folder) not in folders:
-            folders.append(str(folder))
-    return folders
+        path = (base / str(entry.get("path", ""))).parent.resolve() / Path(str(entry.get("path", ""))).name
+        if not path.parent.is_relative_to(inside) and str(path) not in found:
+            found.append(str(path))
+    return found
 
 
 def _relabel(outcome: ProbeOutcome, artifact: Artifact) -> ProbeOutcome:

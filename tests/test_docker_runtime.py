@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 import zipfile
@@ -185,7 +186,9 @@ def test_a_lone_module_finds_its_library_through_origin_outside_its_folder(
     flags = [python_h(), f"-L{lib.parent}", "-l:libtiny.so.1", "-Wl,-rpath,$ORIGIN/../lib"]
     module = cc(tmp_path / "plugin" / "mod" / f"usestiny{EXT}", "usestiny.c", *flags)
     (tmp_path / "plugin" / "lib").mkdir()
-    shutil.copy(lib, tmp_path / "plugin" / "lib" / "libtiny.so.1")
+    shutil.copy(lib, tmp_path / "plugin" / "lib" / "libtiny.so.1.0")
+    (tmp_path / "plugin" / "lib" / "libtiny.so.1").symlink_to("libtiny.so.1.0")  # as ldconfig names it
+    (tmp_path / "plugin" / "lib" / "secret.txt").write_text("not the plugin's")
     before = our_containers(docker_client)
     argv = ["test-plugin", str(module), "-s", "--image", runtime_images["generic/amd64"], "-o", "json"]
     proc = run_krakend(*argv, env=docker_env, timeout=600)
@@ -195,6 +198,26 @@ def test_a_lone_module_finds_its_library_through_origin_outside_its_folder(
     probes = [p for a in report["artifacts"] for p in a.get("probes", [])]
     assert probes and all(p.get("error") is None for p in probes), probes
     assert "tiny-42" in json.dumps(report)
+    # an engine that cannot see our paths gets the same files copied in: the same import
+    from krakend_tools import engine
+    from krakend_tools.importtest import import_test
+    from krakend_tools.runner import DockerRunner
+
+    local = engine.connect()
+    libraries = [str(tmp_path / "plugin" / "lib" / "libtiny.so.1")]
+    for eng in (dataclasses.replace(local, local=False), local):
+        runner = DockerRunner(runtime_images["generic/amd64"], "linux/amd64", eng)
+        outcome = import_test(runner, [str(module.parent)], "usestiny", ["server"], 120, libraries)
+        assert outcome.error is None and outcome.results["server"].registered == ["tiny-42"], outcome
+        # only the library is shown to the container, not the rest of its folder
+        (module.parent / "peek.py").write_text(
+            "import os\nlib = os.path.join(os.path.dirname(__file__), '..', 'lib')\n"
+            "class HandlerRegisterer:\n    def register_handlers(self, register):\n"
+            "        register(','.join(sorted(os.listdir(lib))), lambda cfg, nxt: nxt)\n"
+        )
+        outcome = import_test(runner, [str(module.parent)], "peek", ["server"], 120, libraries)
+        assert outcome.results["server"].registered == ["libtiny.so.1"], outcome
+        (module.parent / "peek.py").unlink()
     # the library gone: the static phase names it, before any container runs
     (tmp_path / "plugin" / "lib" / "libtiny.so.1").unlink()
     proc = run_krakend(*argv[:-2], env=docker_env, timeout=600)
