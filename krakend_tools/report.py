@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -99,7 +99,7 @@ class Report:
             "warnings": sum(len(f.warnings) for f in self.findings),
             "elapsed": round(self.elapsed, 3),
             "meta": self.meta,
-            "findings": [asdict(f) for f in self.findings],
+            "findings": [dict(vars(f)) for f in self.findings],  # asdict's deep copy: a third of a big run
         }
         if self.artifacts:
             data["artifacts"] = self.artifacts
