@@ -112,3 +112,34 @@ def test_hook_passes_a_compatible_lock(hook_repo: tuple[Path, dict[str, str]], t
     proc = try_repo(hook_repo, folder)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "Passed" in proc.stdout
+
+
+def test_a_second_hook_entry_rechecks_the_plugin_when_the_manifest_changes(
+    hook_repo: tuple[Path, dict[str, str]], tmp_path: Path
+) -> None:
+    """The README's recipe: the same hook a second time, on the manifest's own name, with the
+    plugin's lockfile as its argument. A commit that touches only gateway.json runs it."""
+    repo, env = hook_repo
+    folder = project(tmp_path, FIXTURES / "plugins" / "csv-export")
+    sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=repo, capture_output=True, text=True, check=True).stdout
+    (folder / ".pre-commit-config.yaml").write_text(
+        f"repos:\n- repo: {repo}\n  rev: {sha.strip()}\n  hooks:\n"
+        "  - id: krakend-check-plugin\n"
+        "  - id: krakend-check-plugin\n"
+        "    name: krakend check-plugin (gateway manifest changed)\n"
+        "    files: ^gateway\\.json$\n"
+        "    pass_filenames: false\n"
+        "    args: [-s, plugin/poetry.lock]\n"
+    )
+    git(folder, "add", "-A")
+    run = [str(Path(sys.executable).with_name("pre-commit")), "run", "--files", "gateway.json"]
+    proc = subprocess.run(run, cwd=folder, env=env, capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "(gateway manifest changed)" in proc.stdout and "Passed" in proc.stdout
+    # the gateway moves to another msgpack: the plugin's lock (msgpack 1.0.7) no longer fits
+    manifest = (folder / "gateway.json").read_text()
+    (folder / "gateway.json").write_text(manifest.replace('"msgpack": "1.0.7"', '"msgpack": "1.0.8"'))
+    assert (folder / "gateway.json").read_text() != manifest
+    proc = subprocess.run(run, cwd=folder, env=env, capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "msgpack" in proc.stdout and "want: 1.0.8" in proc.stdout, proc.stdout
