@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import sys
 
 COMMANDS = ("version", "check-plugin", "test-plugin", "build")
@@ -30,9 +31,31 @@ def main(argv: list[str] | None = None) -> None:
         code = 1
     except (SystemExit, GeneratorExit):
         raise
+    except OSError as exc:
+        if exc.errno not in _NO_ROOM:
+            code = internal_error(command, exc)
+        else:  # a full disk (stdout, a temporary file): the machine, not a bug
+            _quiet_stdout()
+            where = f" ({exc.filename})" if exc.filename else ""
+            sys.stderr.write(f"{prefix}: error: cannot write: {exc.strerror}{where}\n")
+            code = 2
     except BaseException as exc:  # noqa: BLE001 - a bug: one line and exit 3, never a wall of text
         code = internal_error(command, exc)
     sys.exit(code)
+
+
+_NO_ROOM = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
+
+
+def _quiet_stdout() -> None:
+    """Point a stdout that cannot take what is pending at /dev/null: the interpreter's last
+    flush then stays quiet."""
+    import os
+
+    try:
+        sys.stdout.flush()
+    except OSError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
 def _run(args: list[str], command: str = "") -> int:

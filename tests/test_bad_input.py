@@ -488,3 +488,45 @@ def test_an_unexpected_exception_is_one_line_and_exit_3(tmp_path: Path) -> None:
     trace = Path(proc.stderr.rsplit(" ", 1)[1].strip())
     assert trace.parent == tmp_path and oct(trace.stat().st_mode & 0o777) == "0o600"
     assert "Traceback (most recent call last)" in trace.read_text()
+
+
+# --- outputs that cannot be written ----------------------------------------------------------
+
+CSV = ROOT / "fixtures" / "plugins" / "csv-export" / "poetry.lock"
+GATEWAY = ROOT / "fixtures" / "gateway" / "manifest.json"
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full (Linux)")
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["check-plugin", "-s", str(CSV), "--manifest", str(GATEWAY)],
+        ["check-plugin", "-s", str(CSV), "--manifest", str(GATEWAY), "-o", "json"],
+        ["test-plugin", "-s", "--static-only", "--manifest", str(GATEWAY), str(CSV)],
+        ["version", "-o", "json"],
+        ["version"],
+        ["--help"],
+        ["--version"],
+    ],
+)
+def test_a_full_disk_under_stdout_is_one_line_exit_2(args: list[str]) -> None:
+    from tests.conftest import krakend_argv
+
+    with open("/dev/full", "w") as full:
+        proc = subprocess.run(
+            [*krakend_argv(), *args],
+            stdout=full,
+            stderr=subprocess.PIPE,
+            text=True,
+            env={**os.environ, "NO_COLOR": "1"},
+            timeout=120,
+        )
+    assert "internal error" not in proc.stderr
+    one_line_error(subprocess.CompletedProcess(args, proc.returncode, "", proc.stderr), "cannot write", "No space")
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full (Linux)")
+@pytest.mark.parametrize("fmt", ["text", "json", "junit", "github", "sarif"])
+def test_an_output_file_on_a_full_disk_is_one_line_exit_2(fmt: str) -> None:
+    proc = run_krakend("check-plugin", "-s", str(CSV), "--manifest", str(GATEWAY), "-o", f"{fmt}=/dev/full")
+    assert one_line_error(proc, "cannot write /dev/full") and proc.stdout == ""

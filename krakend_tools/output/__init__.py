@@ -61,27 +61,38 @@ def emit(report: Report, specs: Iterable[OutputSpec], text: TextRenderer | None 
     """Write ``report`` to every consumer (regular files atomically; a device or FIFO such as
     ``/dev/null`` is written to, never replaced); the report's exit code.
 
-    ``text(report, stream, rich)`` replaces the plain text renderer (``build`` has its table)."""
+    ``text(report, stream, rich)`` replaces the plain text renderer (``build`` has its table).
+    A consumer that cannot be written (a full disk, a read-only folder) is an InputError."""
     for spec in specs:
-        if spec.file is None:
-            _write(report, spec.format, sys.stdout, text, _rich(sys.stdout))
-            sys.stdout.flush()
-            continue
-        if spec.file.exists() and not spec.file.is_file():  # /dev/null, a FIFO: written, never replaced
-            with open(spec.file, "w", encoding="utf-8") as fh:
-                _write(report, spec.format, fh, text, False)
-            continue
-        import tempfile
-
-        fd, tmp = tempfile.mkstemp(prefix=f".{spec.file.name}.", dir=spec.file.parent)
         try:
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                _write(report, spec.format, fh, text, False)
-            os.replace(tmp, spec.file)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
+            _emit_one(report, spec, text)
+        except BrokenPipeError:
             raise
+        except OSError as err:
+            where = spec.file if spec.file is not None else "standard output"
+            raise InputError(f"cannot write {where}: {err.strerror or err}") from None
     return report.exit_code
+
+
+def _emit_one(report: Report, spec: OutputSpec, text: TextRenderer | None) -> None:
+    if spec.file is None:
+        _write(report, spec.format, sys.stdout, text, _rich(sys.stdout))
+        sys.stdout.flush()
+        return
+    if spec.file.exists() and not spec.file.is_file():  # /dev/null, a FIFO: written, never replaced
+        with open(spec.file, "w", encoding="utf-8") as fh:
+            _write(report, spec.format, fh, text, False)
+        return
+    import tempfile
+
+    fd, tmp = tempfile.mkstemp(prefix=f".{spec.file.name}.", dir=spec.file.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            _write(report, spec.format, fh, text, False)
+        os.replace(tmp, spec.file)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
 def _rich(stream: TextIO) -> bool:
