@@ -32,19 +32,32 @@ def main(argv: list[str] | None = None) -> None:
     except (SystemExit, GeneratorExit):
         raise
     except OSError as exc:
-        if exc.errno not in _NO_ROOM:
-            code = internal_error(command, exc)
-        else:  # a full disk (stdout, a temporary file): the machine, not a bug
+        if exc.errno in _NO_ROOM:  # a full disk (stdout, a temporary file): the machine, not a bug
             _quiet_stdout()
             where = f" ({exc.filename})" if exc.filename else ""
             sys.stderr.write(f"{prefix}: error: cannot write: {exc.strerror}{where}\n")
             code = 2
+        elif _cwd_gone():
+            sys.stderr.write(f"{prefix}: error: the current folder no longer exists\n")
+            code = 2
+        else:
+            code = internal_error(command, exc)
     except BaseException as exc:  # noqa: BLE001 - a bug: one line and exit 3, never a wall of text
         code = internal_error(command, exc)
     sys.exit(code)
 
 
 _NO_ROOM = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
+
+
+def _cwd_gone() -> bool:
+    import os
+
+    try:
+        os.getcwd()
+    except FileNotFoundError:
+        return True
+    return False
 
 
 def _quiet_stdout() -> None:

@@ -530,3 +530,25 @@ def test_a_full_disk_under_stdout_is_one_line_exit_2(args: list[str]) -> None:
 def test_an_output_file_on_a_full_disk_is_one_line_exit_2(fmt: str) -> None:
     proc = run_krakend("check-plugin", "-s", str(CSV), "--manifest", str(GATEWAY), "-o", f"{fmt}=/dev/full")
     assert one_line_error(proc, "cannot write /dev/full") and proc.stdout == ""
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["check-plugin", "--manifest", str(GATEWAY)],
+        ["check-plugin", "-s", "poetry.lock", "--manifest", str(GATEWAY)],
+        ["test-plugin", "-s", "plugin.so", "--manifest", str(GATEWAY)],
+        ["build", "."],
+    ],
+)
+def test_a_current_folder_that_was_removed_is_one_line_exit_2(tmp_path: Path, args: list[str]) -> None:
+    import shlex
+
+    from tests.conftest import krakend_argv
+
+    gone = tmp_path / "gone"
+    gone.mkdir()
+    where = shlex.quote(str(gone))
+    script = f"cd {where} && rmdir {where} && exec {shlex.join(krakend_argv() + args)}"
+    proc = subprocess.run(["sh", "-c", script], capture_output=True, text=True, timeout=120)
+    one_line_error(proc, "the current folder no longer exists")
