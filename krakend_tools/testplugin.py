@@ -177,7 +177,8 @@ def outside_libraries(artifact: Artifact, static: dict[str, Any]) -> list[str]:
     inside = artifact.import_path.resolve()
     found: list[str] = []
     for entry in static.get("files", []):
-        path = (base / str(entry.get("path", ""))).parent.resolve() / Path(str(entry.get("path", ""))).name
+        rel = Path(str(entry.get("path", "")))
+        path = (base / rel).parent.resolve() / rel.name
         if not path.parent.is_relative_to(inside) and str(path) not in found:
             found.append(str(path))
     return found
