@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import errno
 import sys
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from krakend_tools.errors import InputError
 
 COMMANDS = ("version", "check-plugin", "test-plugin", "build")
 
@@ -31,23 +35,39 @@ def main(argv: list[str] | None = None) -> None:
         code = 1
     except (SystemExit, GeneratorExit):
         raise
-    except OSError as exc:
-        if exc.errno in _NO_ROOM:  # a full disk (stdout, a temporary file): the machine, not a bug
-            _quiet_stdout()
-            where = f" ({exc.filename})" if exc.filename else ""
-            sys.stderr.write(f"{prefix}: error: cannot write: {exc.strerror}{where}\n")
-            code = 2
-        elif _cwd_gone():
-            sys.stderr.write(f"{prefix}: error: the current folder no longer exists\n")
-            code = 2
-        else:
+    except (OSError, RuntimeError) as exc:
+        refused = _refused(exc)
+        if refused is None:
             code = internal_error(command, exc)
+        else:
+            _quiet_stdout()
+            code = print_input_error(refused, command)
     except BaseException as exc:  # noqa: BLE001 - a bug: one line and exit 3, never a wall of text
         code = internal_error(command, exc)
     sys.exit(code)
 
 
 _NO_ROOM = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
+_BAD_NAME = (errno.ENAMETOOLONG, errno.ELOOP)
+
+
+def _refused(exc: OSError | RuntimeError) -> InputError | None:
+    """The one line for an error of the machine or of a path given to the command (a full
+    disk, a name too long, a symlink loop, a current folder removed); None for a bug."""
+    from krakend_tools.errors import InputError
+
+    if isinstance(exc, RuntimeError):  # pathlib's resolve() before Python 3.13
+        text = str(exc)
+        if type(exc) is RuntimeError and text.startswith("Symlink loop from "):
+            return InputError(f"a symlink loop: {text.removeprefix('Symlink loop from ')}")
+        return None
+    if exc.errno in _NO_ROOM:  # stdout, an output file, a temporary file
+        return InputError(f"cannot write: {exc.strerror}", path=exc.filename)
+    if exc.errno in _BAD_NAME and exc.filename:
+        return InputError(str(exc.strerror), path=exc.filename)
+    if _cwd_gone():
+        return InputError("the current folder no longer exists")
+    return None
 
 
 def _cwd_gone() -> bool:

@@ -552,3 +552,29 @@ def test_a_current_folder_that_was_removed_is_one_line_exit_2(tmp_path: Path, ar
     script = f"cd {where} && rmdir {where} && exec {shlex.join(krakend_argv() + args)}"
     proc = subprocess.run(["sh", "-c", script], capture_output=True, text=True, timeout=120)
     one_line_error(proc, "the current folder no longer exists")
+
+
+def test_a_symlink_loop_given_as_a_path_is_one_line_exit_2(tmp_path: Path) -> None:
+    (tmp_path / "a.lock").symlink_to(tmp_path / "b.lock")
+    (tmp_path / "b.lock").symlink_to(tmp_path / "a.lock")
+    loop = str(tmp_path / "a.lock")
+    for args in (["check-plugin", "-s", loop], ["check-plugin", loop], ["test-plugin", "-s", loop]):
+        proc = run_krakend(*args, "--manifest", str(GATEWAY))
+        assert "internal error" not in proc.stderr, proc.stderr
+        one_line_error(proc, "a.lock")
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["check-plugin", "-s", "{long}.lock"],
+        ["test-plugin", "-s", "/tmp/{long}/x.so"],
+        ["test-plugin", "-s", "{long}.so"],
+        ["build", "/tmp/{long}", "-t", "alpine/amd64"],
+    ],
+)
+def test_a_file_name_over_the_system_limit_is_one_line_exit_2(args: list[str]) -> None:
+    """A path component over NAME_MAX (255 bytes): the system refuses the name itself."""
+    proc = run_krakend(*(a.format(long="n" * 300) for a in args), "--manifest", str(GATEWAY))
+    assert "internal error" not in proc.stderr, proc.stderr
+    one_line_error(proc, "n" * 50)
