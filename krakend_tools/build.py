@@ -48,6 +48,7 @@ EXCLUDE = {
     ".tox",
     "node_modules",
 }
+MAX_SOURCE_BYTES = 512 * 1024 * 1024  # the plugin's source, as sent to the builder (in memory)
 PLUGIN_TYPES = ("server", "client", "modifier")
 EXCEPTION_LINE = re.compile(r"^[A-Za-z_][\w.]*(Error|Exception|Exit|Interrupt)\b.*")
 ERROR_LINE = re.compile(r"(\berror\b|\bError\b|Traceback|undefined reference)")
@@ -147,6 +148,21 @@ def apply_config(opts: BuildOptions, table: dict[str, Any]) -> None:
     opts.engines = {k: engine_url(v) for k, v in opts.engines.items()}
     if not opts.types and table.get("types"):
         opts.types = [str(t) for t in table["types"]]
+
+
+def source_size(plugin_dir: Path, limit: int) -> int:
+    """The bytes :func:`source_tar` would send, counted until past ``limit``."""
+    total = 0
+    for folder, dirs, files in os.walk(plugin_dir):
+        dirs[:] = [d for d in dirs if d not in EXCLUDE and not d.endswith(".egg-info")]
+        for name in files:
+            try:
+                total += os.lstat(os.path.join(folder, name)).st_size
+            except OSError:
+                continue
+            if total > limit:
+                return total
+    return total
 
 
 def source_tar(plugin_dir: Path, skip: list[Path]) -> bytes:
@@ -557,6 +573,17 @@ def _publish(files: list[Path], out_dir: Path) -> None:
 def _validate(opts: BuildOptions) -> None:
     if not opts.plugin_dir.is_dir():
         raise InputError("not a folder", path=opts.plugin_dir)
+    if opts.command is None and not any((opts.plugin_dir / n).is_file() for n in ("pyproject.toml", "setup.py")):
+        raise InputError(
+            "not a Python project: no pyproject.toml or setup.py (or give the build command: --command)",
+            path=opts.plugin_dir,
+        )
+    if source_size(opts.plugin_dir, MAX_SOURCE_BYTES) > MAX_SOURCE_BYTES:
+        raise InputError(
+            f"the plugin's source is over {MAX_SOURCE_BYTES >> 20} MiB (without {', '.join(sorted(EXCLUDE))}):"
+            " is this the plugin's folder?",
+            path=opts.plugin_dir,
+        )
     if opts.arm64 not in ("cross", "emulate"):
         raise InputError(f"--arm64 must be cross or emulate, not {opts.arm64!r}")
     if opts.timeout <= 0 or opts.jobs < 1:

@@ -93,6 +93,37 @@ def test_unreachable_engine_is_one_line_exit_2(tmp_path: Path) -> None:
     assert "Traceback" not in proc.stderr
 
 
+@pytest.mark.parametrize("folder", ["/", "empty"])
+def test_a_folder_that_is_no_python_project_is_refused_before_any_engine(tmp_path: Path, folder: str) -> None:
+    """No pyproject.toml or setup.py: pip could not build it, and ``/`` would be sent whole."""
+    path = "/" if folder == "/" else str(tmp_path)
+    env = {"DOCKER_HOST": f"unix://{tmp_path}/nothing.sock"}  # never reached
+    proc = run_krakend("build", path, "--manifest", "host", "--target", "generic/amd64", env=env)
+    assert proc.returncode == 2 and proc.stderr.count("\n") == 1, proc.stderr
+    assert proc.stderr.startswith("krakend build: error: ") and "not a Python project" in proc.stderr
+    if folder == "empty":  # a build command of the user's own needs no Python project
+        argv = ["build", path, "--command", "make", "--manifest", "host", "--target", "generic/amd64"]
+        proc = run_krakend(*argv, env=env)
+        assert "cannot reach the Docker engine" in proc.stderr, proc.stderr
+
+
+def test_a_source_over_the_limit_is_refused_before_any_engine(tmp_path: Path) -> None:
+    """A plugin folder holding more than the builder should be sent (here a sparse file): one
+    line, before anything is read into memory; what EXCLUDE leaves out does not count."""
+    (tmp_path / "setup.py").write_text("")
+    (tmp_path / ".venv").mkdir()
+    with open(tmp_path / ".venv" / "big.bin", "wb") as fh:
+        fh.truncate(core.MAX_SOURCE_BYTES + 1)
+    env = {"DOCKER_HOST": f"unix://{tmp_path}/nothing.sock"}
+    argv = ["build", str(tmp_path), "--manifest", "host", "--target", "generic/amd64"]
+    proc = run_krakend(*argv, env=env)
+    assert "cannot reach the Docker engine" in proc.stderr, proc.stderr  # .venv is not sent
+    (tmp_path / ".venv" / "big.bin").rename(tmp_path / "weights.bin")
+    proc = run_krakend(*argv, env=env)
+    assert proc.returncode == 2 and proc.stderr.count("\n") == 1, proc.stderr
+    assert f"is over {core.MAX_SOURCE_BYTES >> 20} MiB" in proc.stderr
+
+
 def test_engine_map_pyproject_and_contexts(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import hashlib
 
