@@ -74,5 +74,13 @@ def check_plugin(
     groups = group if group else defaults.groups
     extras = extra if extra else defaults.extras
     report = check_plugins(locks, manifests, groups=groups, extras=extras, fix=fix)
+    for lock, entry in zip(locks, report.meta["lockfiles"], strict=True):
+        if entry["packages"] == 0:  # a pass, but over nothing: say so
+            why = (
+                f"none of its {len(lock.packages)} packages applies to the gateway's target"
+                if lock.packages
+                else "it locks no package"
+            )
+            typer.echo(f"{lock.path}: note: nothing to check: {why}", err=True)
     report.apply_ignores(cli_options.ignores(ignore, defaults))
     raise typer.Exit(emit(report, specs))

@@ -294,3 +294,24 @@ def test_uv_exported_pylock_gets_uv_fixes(manifest: Path) -> None:
     fixes = fixes_of(GEO / "pylock.uv.toml", manifest)
     assert any(line.startswith("# pyproject.toml: [tool.uv] constraint-dependencies = [") for line in fixes)
     assert fixes[-1].startswith("uv add ")
+
+
+WINDOWS_ONLY = 'pywin32==306 ; sys_platform == "win32"\ncolorama==0.4.6 ; sys_platform == "win32"\n'
+
+
+@pytest.mark.parametrize(
+    ("text", "why"),
+    [
+        (WINDOWS_ONLY, "none of its 2 packages applies to the gateway's target"),
+        ("# nothing pinned yet\n", "it locks no package"),
+    ],
+)
+def test_a_pass_over_nothing_says_so(tmp_path: Path, manifest: Path, text: str, why: str) -> None:
+    """Compatible, since nothing applies to the target; a note on stderr says there was
+    nothing to check (a wrong file, a lock for another platform)."""
+    lock = tmp_path / "requirements.txt"
+    lock.write_text(text)
+    proc = run_krakend("check-plugin", "-s", str(lock), "--manifest", str(manifest), "-o", "json")
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["meta"]["lockfiles"][0]["packages"] == 0
+    assert proc.stderr == f"{lock}: note: nothing to check: {why}\n"
