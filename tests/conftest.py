@@ -36,6 +36,19 @@ def run_krakend(
     )
 
 
+def gateway_manifest(
+    where: Path, *, target: str = "generic/amd64", python: str = "3.11.7", libc: str | None = None
+) -> Path:
+    """A gateway manifest written by ``krakend version --from-lock`` (the fixture gateway's
+    uv.lock) for ``target`` on ``python``, with ``libc`` when given."""
+    args = ["--from-lock", str(FIXTURES / "gateway" / "uv.lock"), "--target", target, "--python-version", python]
+    proc = run_krakend("version", "-o", "json", *args, *(["--libc", libc] if libc else []))
+    assert proc.returncode == 0, proc.stderr
+    path = where / f"gateway-{target.replace('/', '-')}-{python}{f'-{libc}' if libc else ''}.json"
+    path.write_text(proc.stdout)
+    return path
+
+
 @pytest.fixture(scope="session")
 def host_manifest(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The manifest of this interpreter, written by ``krakend version -o json``."""

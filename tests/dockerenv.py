@@ -90,34 +90,13 @@ def served(docker_client: Any) -> Served:
     return found
 
 
-def gateway_manifest(where: Path, python: str, libc: str = "GLIBC-2.36", target: str = "generic/amd64") -> Path:
-    """A gateway manifest (``krakend version --from-lock``) for a gateway on ``python``."""
-    from tests.conftest import FIXTURES, run_krakend
-
-    proc = run_krakend(
-        "version",
-        "--from-lock",
-        str(FIXTURES / "gateway" / "uv.lock"),
-        "--target",
-        target,
-        "--python-version",
-        python,
-        "--libc",
-        libc,
-        "-o",
-        "json",
-    )
-    assert proc.returncode == 0, proc.stderr
-    path = where / f"gateway-{target.replace('/', '-')}-{python}-{libc}.json"
-    path.write_text(proc.stdout)
-    return path
-
-
 @pytest.fixture(scope="session")
 def docker_env(served: Served, tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     """Environment for ``krakend``: the gateway runs the served Python; only the registry
     setting differs from a user's defaults."""
-    manifest = gateway_manifest(tmp_path_factory.mktemp("gateway"), served.python)
+    from tests.conftest import gateway_manifest
+
+    manifest = gateway_manifest(tmp_path_factory.mktemp("gateway"), python=served.python, libc="GLIBC-2.36")
     return {"KRAKEND_IMAGE_REGISTRY": served.registry, "KRAKEND_MANIFEST": str(manifest)}
 
 

@@ -427,14 +427,14 @@ def test_wheel_needing_newer_glibc_is_ko_naming_the_symbol(
     served: Any, docker_env: dict[str, str], tmp_path: Path
 ) -> None:
     """Gateway on glibc 2.26; the command forces a 2.36 compile: memfd_create@GLIBC_2.27."""
-    from tests.dockerenv import gateway_manifest
+    from tests.conftest import gateway_manifest
 
     plugin = tmp_path / "plugin"
     (plugin / "newglibc_plugin").mkdir(parents=True)
     (plugin / "newglibc_plugin" / "__init__.py").write_text("")
     (plugin / "setup.py").write_text(NEWGLIBC_SETUP)
     (plugin / "mem.c").write_text(NEWGLIBC_C)
-    old = gateway_manifest(tmp_path, served.python, "GLIBC-2.26")
+    old = gateway_manifest(tmp_path, python=served.python, libc="GLIBC-2.26")
     proc = run_krakend(
         "build",
         str(plugin),
@@ -463,10 +463,10 @@ def test_wheel_needing_newer_glibc_is_ko_naming_the_symbol(
 @pytest.mark.docker
 @pytest.mark.slow
 def test_base_python_patch_warns_minor_refuses(served: Any, docker_env: dict[str, str], tmp_path: Path) -> None:
-    from tests.dockerenv import gateway_manifest
+    from tests.conftest import gateway_manifest
 
     major, minor, patch = served.python.split(".")
-    other_patch = gateway_manifest(tmp_path, f"{major}.{minor}.{int(patch) + 5}")
+    other_patch = gateway_manifest(tmp_path, python=f"{major}.{minor}.{int(patch) + 5}", libc="GLIBC-2.36")
     common = [
         "build",
         str(EXAMPLE),
@@ -489,7 +489,7 @@ def test_base_python_patch_warns_minor_refuses(served: Any, docker_env: dict[str
     )
     assert warning in proc.stderr
     assert json.loads(proc.stdout)["findings"][0]["details"]["warnings"][0].startswith(warning)
-    other_minor = gateway_manifest(tmp_path, f"{major}.{int(minor) + 1}.0")
+    other_minor = gateway_manifest(tmp_path, python=f"{major}.{int(minor) + 1}.0", libc="GLIBC-2.36")
     proc = run_krakend(*common, env={**docker_env, "KRAKEND_MANIFEST": str(other_minor)}, timeout=600)
     assert proc.returncode == 2
     assert proc.stderr.strip().splitlines()[-1] == (

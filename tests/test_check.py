@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from .conftest import FIXTURES, run_krakend
+from .conftest import FIXTURES, gateway_manifest, run_krakend
 
 GEO = FIXTURES / "plugins" / "geo-lookup"
 WIN = FIXTURES / "plugins" / "win-agent"
@@ -23,25 +23,6 @@ GEO_CONFLICTS = {
     "urllib3": "1.26.18",
 }
 GEO_LOCKS = ["uv.lock", "poetry.lock", "pdm.lock", "pylock.toml", "pylock.uv.toml", "Pipfile.lock", "requirements.txt"]
-
-
-def gateway_manifest(tmp: Path, target: str = "generic/amd64", python: str = "3.11.7", libc: str | None = None) -> Path:
-    args = [
-        "version",
-        "-o",
-        "json",
-        "--from-lock",
-        str(FIXTURES / "gateway" / "uv.lock"),
-        "--target",
-        target,
-        "--python-version",
-        python,
-    ]
-    proc = run_krakend(*args, *(["--libc", libc] if libc else []))
-    assert proc.returncode == 0, proc.stderr
-    path = tmp / f"gateway-{target.replace('/', '-')}-{python}.json"
-    path.write_text(proc.stdout)
-    return path
 
 
 @pytest.fixture(scope="module")
@@ -113,8 +94,8 @@ def test_manifest_from_environment_variable(manifest: Path) -> None:
 
 def test_markers_use_the_targets_environment(tmp_path: Path) -> None:
     """typing-extensions applies on aarch64 only; colorama on win32 only — whatever runs the check."""
-    amd = gateway_manifest(tmp_path, "generic/amd64")
-    arm = gateway_manifest(tmp_path, "generic/arm64")
+    amd = gateway_manifest(tmp_path, target="generic/amd64")
+    arm = gateway_manifest(tmp_path, target="generic/arm64")
     for lockname in ("uv.lock", "poetry.lock", "pylock.uv.toml", "pdm.lock"):  # universal locks
         _, on_amd = check_json(GEO / lockname, amd)
         _, on_arm = check_json(GEO / lockname, arm)
@@ -271,7 +252,7 @@ def test_wheel_only_package_needs_a_new_enough_libc(manifest: Path, tmp_path: Pa
     # version-aware, not a string compare: 2.12 is newer than 2.5 but "2.12" < "2.5"
     code, _ = check_json(ZIG / "uv.lock", manifest, "-l", "GLIBC-2.12")
     assert code == 0
-    arm_musl = gateway_manifest(tmp_path, "alpine/arm64")
+    arm_musl = gateway_manifest(tmp_path, target="alpine/arm64")
     code, on_musl = check_json(ZIG / "uv.lock", arm_musl)
     wheel = next(f for f in on_musl["findings"] if f["name"] == "ziglang")
     assert code == 0 and "musllinux_1_1_aarch64" in wheel["details"]["wheel"]

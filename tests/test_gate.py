@@ -24,7 +24,7 @@ from krakend_tools.platforms import Target
 from krakend_tools.report import RESULT_SCHEMA_PATH
 from krakend_tools.static import check_tree, version_key
 
-from .conftest import FIXTURES, ROOT, run_krakend
+from .conftest import FIXTURES, ROOT, gateway_manifest, run_krakend
 from .test_static import CI, PY_INCLUDE, SRC, need
 
 EXT = sysconfig.get_config_var("EXT_SUFFIX")
@@ -256,20 +256,7 @@ def test_plugin_needing_a_library_the_gateway_lacks(tiny: dict[str, Path], host_
         f"[KO] SERVER\t{module}: needs libtiny.so.1 (in {module.name}), which the gateway does not have"
     )
     # a --from-lock manifest cannot know: a warning, not a pass and not a KO
-    gw = tmp_path / "gw.json"
-    gw.write_text(
-        run_krakend(
-            "version",
-            "-o",
-            "json",
-            "--from-lock",
-            str(FIXTURES / "gateway" / "uv.lock"),
-            "--target",
-            "generic/amd64",
-            "--python-version",
-            "3.11.7",
-        ).stdout
-    )
+    gw = gateway_manifest(tmp_path)
     proc = run_krakend("test-plugin", "-s", "--static-only", "--manifest", str(gw), str(module))
     assert proc.returncode == 0, proc.stdout
     out = proc.stdout.splitlines()
