@@ -197,7 +197,9 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=15)
     args = parser.parse_args()
     krakend = shutil.which("krakend") or str(Path(sys.executable).with_name("krakend"))
-    python = Path(krakend).read_text(errors="replace").splitlines()[0].removeprefix("#!").strip() or sys.executable
+    with open(krakend, "rb") as fh:  # the interpreter of the console script, as installed
+        first = fh.readline().decode(errors="replace")
+    python = first[2:].strip() if first.startswith("#!") else sys.executable
     print(f"krakend: {krakend} (byte-compiled: {compile_bytecode(python)})", file=sys.stderr)
     with tempfile.TemporaryDirectory() as tmp:
         manifest = Path(tmp) / "gateway.json"

@@ -91,24 +91,31 @@ def compile_checker(schema: dict[str, Any]) -> Callable[[Any], bool]:
     return lambda v: all(test(v) for test in tests)
 
 
-def _string_checker(schema: dict[str, Any]) -> Callable[[Any], bool] | None:
-    """One quick test for a plain string schema (type, pattern, maxLength), else None."""
+def _plain_string(schema: dict[str, Any]) -> tuple[Callable[[str], object] | None, int] | None:
+    """A plain string schema (type, pattern, maxLength) as its pattern's search and its
+    longest length (-1: any), else None."""
     if schema.get("type") != "string" or not set(schema) <= {"type", "pattern", "maxLength", "description"}:
         return None
-    longest = schema.get("maxLength", -1)
-    if "pattern" not in schema:
-        return lambda v: type(v) is str and (longest < 0 or len(v) <= longest)
-    search = _pattern(schema["pattern"]).search
-    return lambda v: type(v) is str and search(v) is not None and (longest < 0 or len(v) <= longest)
+    search = _pattern(schema["pattern"]).search if "pattern" in schema else None
+    return search, schema.get("maxLength", -1)
+
+
+def _string_checker(schema: dict[str, Any]) -> Callable[[Any], bool] | None:
+    """One quick test for a plain string schema, else None."""
+    plain = _plain_string(schema)
+    if plain is None:
+        return None
+    search, longest = plain
+    return lambda v: type(v) is str and (search is None or search(v) is not None) and (longest < 0 or len(v) <= longest)
 
 
 def _items_checker(schema: dict[str, Any]) -> Callable[[Any], bool]:
     """The test of a list's items; a list of plain strings is tested in a few C-level passes."""
-    if _string_checker(schema) is None:
+    plain = _plain_string(schema)
+    if plain is None:
         item = compile_checker(schema)
         return lambda v: not isinstance(v, list) or all(map(item, v))
-    longest = schema.get("maxLength", -1)
-    search = _pattern(schema["pattern"]).search if "pattern" in schema else None
+    search, longest = plain
 
     def strings(v: Any) -> bool:
         if not isinstance(v, list) or not v:
