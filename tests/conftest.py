@@ -25,6 +25,15 @@ def krakend_argv() -> list[str]:
     return [INSTALLED, "-P", "-m", "krakend_tools"] if INSTALLED else [sys.executable, "-m", "krakend_tools"]
 
 
+def alive(pid: int) -> bool:
+    """Whether process ``pid`` still runs (a zombie does not)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state != "Z"
+
+
 def run_krakend(
     *args: str, cwd: Path | None = None, env: dict[str, str] | None = None, timeout: float = 120
 ) -> subprocess.CompletedProcess[str]:

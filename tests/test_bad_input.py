@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from krakend_tools.errors import InputError
-from tests.conftest import ROOT, run_krakend
+from tests.conftest import ROOT, krakend_argv, run_krakend
 
 
 def one_line_error(proc: subprocess.CompletedProcess[str], *words: str) -> str:
@@ -418,7 +418,7 @@ def _rss_of(args: list[str]) -> tuple[int, int]:
         "resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)"
     )
     proc = subprocess.run(
-        [sys.executable, "-c", code, sys.executable, "-m", "krakend_tools", *args],
+        [sys.executable, "-c", code, *krakend_argv(), *args],
         capture_output=True,
         text=True,
         timeout=60,

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from krakend_tools.importtest import Completed, LocalRunner, import_test, parse_probe_output
-from tests.conftest import run_krakend
+from tests.conftest import alive, krakend_argv, run_krakend
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Linux /proc")
 
@@ -35,14 +35,6 @@ class HandlerRegisterer:
     def register_handlers(self, register):
         register("ok", lambda cfg, nxt: nxt)
 """
-
-
-def _alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (OSError, IndexError):
-        return False
-    return state != "Z"
 
 
 def _wait_pids(path: Path, count: int) -> list[int]:
@@ -77,7 +69,7 @@ def test_a_child_in_its_own_session_is_killed(runner: LocalRunner, tmp_path: Pat
     (pid,) = _wait_pids(tmp_path / "setsid_child.pid", 1)
     assert out.results["server"].ok
     assert out.leftovers >= 1
-    assert not _alive(pid), f"{pid} (setsid) outlived the probe"
+    assert not alive(pid), f"{pid} (setsid) outlived the probe"
 
 
 def test_a_double_forked_daemon_is_killed(runner: LocalRunner, tmp_path: Path) -> None:
@@ -102,7 +94,7 @@ def test_a_double_forked_daemon_is_killed(runner: LocalRunner, tmp_path: Path) -
     out = import_test(runner, [str(tmp_path)], "daemon_child", ["server"], 20)
     (pid,) = _wait_pids(tmp_path / "daemon_child.pid", 1)
     assert out.results["server"].ok
-    assert not _alive(pid), f"{pid} (double fork) outlived the probe"
+    assert not alive(pid), f"{pid} (double fork) outlived the probe"
     assert not Path(f"/proc/{pid}").exists(), f"{pid} was not reaped"
 
 
@@ -160,9 +152,7 @@ def test_output_is_capped_while_it_is_read(tmp_path: Path, host_manifest: Path) 
             sys.executable,
             "-c",
             code,
-            sys.executable,
-            "-m",
-            "krakend_tools",
+            *krakend_argv(),
             "test-plugin",
             "-s",
             "--manifest",

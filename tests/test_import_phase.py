@@ -14,6 +14,7 @@ import pytest
 
 from krakend_tools import importtest
 from krakend_tools.importtest import Completed, LocalRunner, import_test, parse_probe_output
+from tests.conftest import alive
 
 SRC = Path(__file__).resolve().parent.parent / "fixtures" / "plugins_src"
 sys.path.insert(0, str(SRC))
@@ -89,21 +90,13 @@ def test_plugin_stdout_does_not_break_the_json(runner: LocalRunner, plugins: Pat
     assert "raw fd 1 noise" in out.stderr and "registering from stdout" in out.stderr
 
 
-def _alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (OSError, IndexError):
-        return False
-    return state != "Z"
-
-
 def test_children_spawned_by_the_plugin_are_killed(runner: LocalRunner, tmp_path: Path) -> None:
     shutil.copy(SRC / "hostile_spawner.py", tmp_path)
     out = probe(runner, tmp_path, "hostile_spawner", types=["server"])
     pid = int((tmp_path / "hostile_spawner.pid").read_text())
     assert out.results["server"].ok  # it loads: leaving a process behind is not a KO
     assert out.leftovers == 1
-    assert not _alive(pid), f"the plugin's child {pid} outlived the probe"
+    assert not alive(pid), f"the plugin's child {pid} outlived the probe"
     assert not Path(f"/proc/{pid}").exists(), f"the plugin's child {pid} was not reaped"
 
 
@@ -113,7 +106,7 @@ def test_hung_plugin_children_are_killed_too(runner: LocalRunner, tmp_path: Path
     out = probe(runner, tmp_path, "spawn_and_hang", timeout=1, types=["server"])
     pid = int((tmp_path / "spawn_and_hang.pid").read_text())
     assert out.error == "timed out after 1s"
-    assert not _alive(pid)
+    assert not alive(pid)
 
 
 def test_missing_module(runner: LocalRunner, plugins: Path) -> None:

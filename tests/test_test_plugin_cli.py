@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import run_krakend
+from tests.conftest import krakend_argv, run_krakend
 
 SRC = Path(__file__).resolve().parent.parent / "fixtures" / "plugins_src"
 sys.path.insert(0, str(SRC))
@@ -370,9 +370,7 @@ def test_terminating_the_command_kills_running_probes(tmp_path: Path, host_manif
     env = {**os.environ, "NO_COLOR": "1"}
     proc = subprocess.Popen(
         [
-            sys.executable,
-            "-m",
-            "krakend_tools",
+            *krakend_argv(),
             "test-plugin",
             "-s",
             "--manifest",
