@@ -7,7 +7,7 @@ T0=$(date +%s)
 step() { echo "=== [$(( $(date +%s) - T0 ))s] $*" >&2; }
 
 APT_PACKAGES="gcc g++ make binutils musl-tools gcc-aarch64-linux-gnu g++-aarch64-linux-gnu
-  python3-venv python3-dev docker.io debootstrap qemu-user-static binfmt-support"
+  python3-venv python3-dev docker.io debootstrap qemu-user-static binfmt-support bubblewrap"
 missing=$(for p in $APT_PACKAGES; do dpkg -s "$p" >/dev/null 2>&1 || echo "$p"; done)
 if [ -n "$missing" ]; then
   step "apt: installing" $missing
