@@ -12,6 +12,9 @@ ARCH_MACHINE = {"amd64": "x86_64", "arm64": "aarch64", "386": "i686", "arm": "ar
 MACHINE_ARCH = {v: k for k, v in ARCH_MACHINE.items()} | {"i386": "386", "i586": "386"}
 FLAVOURS = {"alpine": "musl", "generic": "glibc"}
 TARGETS = ("alpine/amd64", "alpine/arm64", "generic/amd64", "generic/arm64")
+# Every minor below a Python's or a libc's becomes wheel tags (Python minors x libc minors):
+# past this, the set would run to millions (today: Python 3.14, glibc 2.42, musl 1.2).
+MAX_MINOR = 99
 
 
 @dataclass(frozen=True, order=True)
@@ -36,6 +39,8 @@ class Libc:
         if not m:
             raise InputError(f"invalid libc {text[:80]!r}: expected GLIBC-2.36 or MUSL-1.2.4 (at most 3 digits a part)")
         version = tuple(int(p) for p in re.split(r"[._]", m.group(2)))
+        if len(version) > 1 and version[1] > MAX_MINOR:
+            raise InputError(f"invalid libc {text[:80]!r}: minor version {version[1]} is past {MAX_MINOR}")
         return cls(m.group(1).lower(), version)
 
 
@@ -68,6 +73,13 @@ class Target:
         if flavour not in FLAVOURS or arch not in ("amd64", "arm64"):
             raise InputError(f"invalid target {text!r}: expected one of {', '.join(TARGETS)}")
         return cls(flavour, arch)
+
+
+def tag_python(version: tuple[int, int]) -> tuple[int, int]:
+    """``version`` (major, minor) of a Python whose wheel-tag set stays small: minor at most MAX_MINOR."""
+    if version[1] > MAX_MINOR:
+        raise InputError(f"Python {version[0]}.{version[1]}: minor version past {MAX_MINOR}")
+    return version
 
 
 def platform_tags(libc: Libc, machine: str) -> list[str]:
