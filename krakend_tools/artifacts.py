@@ -12,7 +12,6 @@ import lzma
 import os
 import shutil
 import stat
-import tempfile
 import zipfile
 import zlib
 from collections.abc import Iterator
@@ -21,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from krakend_tools.errors import InputError
+from krakend_tools.safefs import private_folder
 
 DEFAULT_PATTERN = ".so"
 MAX_WHEEL_BYTES = 1 << 30  # a wheel file
@@ -195,7 +195,7 @@ def _extract(zf: zipfile.ZipFile, dest: Path, display: str) -> None:
 
 
 def _unpack_wheel(arg: str, path: Path, stack: ExitStack) -> Artifact:
-    tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="krakend-wheel-")))
+    tmp = stack.enter_context(private_folder("krakend-wheel-"))
     with open_wheel(path, arg) as zf:
         _extract(zf, tmp, arg)
     for data in sorted(tmp.glob("*.data")):  # purelib/platlib install at the root
@@ -232,9 +232,7 @@ def _expand_one(arg: str, path: Path, pattern: str, stack: ExitStack, nested: bo
         return [_unpack_wheel(arg, path, stack)]
     if path.is_dir() and not is_package(path) and not nested:
         found = _folder(arg, path, pattern, stack)
-        if not found:
-            raise InputError(f"no plugin matches pattern {pattern!r}", path=arg)
-        return found
+        return found or [Artifact(arg, path, path, [], "folder", error=f"no plugin matches pattern {pattern!r}")]
     return [_single(arg, path)]
 
 

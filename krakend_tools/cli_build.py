@@ -227,4 +227,5 @@ def build(
     finally:
         signal.signal(signal.SIGTERM, previous)
     report.apply_ignores(cli_options.ignores(ignore, defaults))
-    raise typer.Exit(emit(report, specs, text=_table))
+    sources = [opts.plugin_dir / "pyproject.toml", opts.plugin_dir / "setup.py", defaults.pyproject]
+    raise typer.Exit(emit(report, specs, text=_table, inputs=sources))

@@ -57,6 +57,11 @@ class Defaults:
     groups: list[str] = field(default_factory=list)
     extras: list[str] = field(default_factory=list)
 
+    @property
+    def pyproject(self) -> Path | None:
+        """The file these defaults come from (an input no output may overwrite)."""
+        return self.root / "pyproject.toml" if self.root is not None else None
+
 
 def load_defaults(command: str, start: Path) -> Defaults:
     """``[tool.krakend]`` of the nearest pyproject.toml from ``start`` up, checked, for ``command``."""
@@ -111,15 +116,15 @@ def parse_ignores(values: list[str]) -> dict[str, str]:
 
 
 def outputs(cli: list[str] | None, defaults: Defaults | None) -> list[OutputSpec]:
-    """The command line's ``-o`` if any, else the config's ``outputs`` (files relative to its folder);
-    with ``defaults=None``, only the command line's (empty when it has none)."""
+    """The command line's ``-o`` if any, else the config's ``outputs`` (files relative to its folder,
+    never outside it); with ``defaults=None``, only the command line's (empty when it has none)."""
     from krakend_tools.output import parse_outputs
 
     if cli:
         return parse_outputs(cli)
     if defaults is None:
         return []
-    return parse_outputs(defaults.outputs, defaults.root)
+    return parse_outputs(defaults.outputs, defaults.root, confined=True)  # a pull request may write it
 
 
 def ignores(cli: list[str] | None, defaults: Defaults) -> dict[str, str]:

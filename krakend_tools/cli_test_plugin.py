@@ -112,4 +112,5 @@ def test_plugin(
         static_only=static_only,
     )
     report.apply_ignores(cli_options.ignores(ignore, defaults))
-    raise typer.Exit(emit(report, specs))
+    tested = [a.get("name") for a in report.artifacts]
+    raise typer.Exit(emit(report, specs, inputs=[*artifacts, *tested, defaults.pyproject]))

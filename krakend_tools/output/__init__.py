@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import errno
 import os
+import secrets
+import stat
 import sys
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -19,14 +22,17 @@ FORMATS = ("text", "json", "junit", "github", "sarif")
 
 @dataclass(frozen=True)
 class OutputSpec:
-    """One consumer of the result: a format, written to a file or (``file=None``) to stdout."""
+    """One consumer of the result: a format, written to a file or (``file=None``) to stdout.
+    ``within``: the folder a config's output must stay in (None: the command line's, anywhere)."""
 
     format: str
     file: Path | None = None
+    within: Path | None = None
 
     @classmethod
-    def parse(cls, text: str, root: Path | None = None) -> OutputSpec:
-        """``FORMAT`` or ``FORMAT=FILE``; a relative FILE is relative to ``root`` (default: cwd)."""
+    def parse(cls, text: str, root: Path | None = None, confined: bool = False) -> OutputSpec:
+        """``FORMAT`` or ``FORMAT=FILE``; a relative FILE is relative to ``root`` (default: cwd).
+        ``confined`` (a config's ``outputs``): FILE must be relative and stay inside ``root``."""
         name, sep, file = text.partition("=")
         name = name.strip().lower()
         if name not in FORMATS:
@@ -41,29 +47,55 @@ class OutputSpec:
         path = Path(file)
         if root is not None and not path.is_absolute():
             path = root / path
+        within = (root or Path.cwd()).resolve() if confined else None
+        if within is not None and Path(file).is_absolute():
+            raise InputError(f"[tool.krakend] outputs: {text!r} is an absolute path; a project's outputs stay in it")
+        spec = cls(name, path, within)
+        spec.check_confined()
         if not path.parent.is_dir():
             raise InputError(f"-o {text}: folder {path.parent} does not exist")
-        return cls(name, path)
+        return spec
+
+    def check_confined(self) -> None:
+        """A config's output file whose real path (links, ``..`` resolved) leaves its project: InputError."""
+        if self.within is not None and self.file is not None and not self.file.resolve().is_relative_to(self.within):
+            raise InputError(f"[tool.krakend] outputs: {self.file} is outside the project folder {self.within}")
 
 
-def parse_outputs(texts: Iterable[str], root: Path | None = None) -> list[OutputSpec]:
-    """Every ``-o``; ``text`` on stdout when none is given; at most one may use stdout."""
-    specs = [OutputSpec.parse(t, root) for t in texts] or [OutputSpec("text")]
+def parse_outputs(texts: Iterable[str], root: Path | None = None, confined: bool = False) -> list[OutputSpec]:
+    """Every ``-o``; ``text`` on stdout when none is given; at most one may use stdout, and no
+    two name one file (whatever the spelling)."""
+    specs = [OutputSpec.parse(t, root, confined) for t in texts] or [OutputSpec("text")]
     if sum(1 for s in specs if s.file is None) > 1:
         raise InputError("only one -o may write to stdout; give the others a file: -o FORMAT=FILE")
+    files = [s.file for s in specs if s.file is not None]
+    for i, file in enumerate(files):
+        other = next((f for f in files[:i] if _same_file(f, file)), None)
+        if other is not None:
+            raise InputError(f"two outputs write one file: {other} and {file}")
     return specs
 
 
 TextRenderer = Callable[["Report", TextIO, bool], None]
 
 
-def emit(report: Report, specs: Iterable[OutputSpec], text: TextRenderer | None = None) -> int:
+def emit(
+    report: Report,
+    specs: Iterable[OutputSpec],
+    text: TextRenderer | None = None,
+    inputs: Iterable[Path | str | None] = (),
+) -> int:
     """Write ``report`` to every consumer (regular files atomically; a device or FIFO such as
     ``/dev/null`` is written to, never replaced); the report's exit code.
 
     ``text(report, stream, rich)`` replaces the plain text renderer (``build`` has its table).
-    A consumer that cannot be written (a full disk, a read-only folder) is an InputError."""
+    An output naming one of the command's ``inputs`` is refused before anything is written.
+    A consumer that cannot be written (a full disk, a read-only folder, a FIFO nobody reads)
+    is an InputError."""
+    specs = list(specs)
+    refuse_overwriting(specs, [*inputs, *_manifest_files(report)])
     for spec in specs:
+        spec.check_confined()  # again: a link may have appeared since the command started
         try:
             _emit_one(report, spec, text)
         except BrokenPipeError:
@@ -74,25 +106,61 @@ def emit(report: Report, specs: Iterable[OutputSpec], text: TextRenderer | None 
     return report.exit_code
 
 
+def refuse_overwriting(specs: Iterable[OutputSpec], inputs: Iterable[Path | str | None]) -> None:
+    """InputError when an output file is one of ``inputs`` (a lockfile, a manifest, an artifact)."""
+    given = [Path(p) for p in inputs if p is not None and str(p) not in ("", "host")]
+    for spec in specs:
+        source = next((p for p in given if spec.file is not None and _same_file(spec.file, p)), None)
+        if source is not None:
+            raise InputError(f"-o {spec.format}={spec.file} would overwrite an input of the command: {source}")
+
+
+def _manifest_files(report: Report) -> list[str | None]:
+    """The manifest files the report was checked against (its own and each lockfile's)."""
+    used = [report.meta.get("manifest")] + [e.get("manifest") for e in report.meta.get("lockfiles") or []]
+    return [m.get("source") for m in used if isinstance(m, dict)]
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    """Whether two paths name one file: one real path, or one inode (a hard link)."""
+    try:
+        if os.path.realpath(a) == os.path.realpath(b):
+            return True
+        return os.path.samefile(a, b)
+    except (OSError, ValueError):
+        return False
+
+
 def _emit_one(report: Report, spec: OutputSpec, text: TextRenderer | None) -> None:
     if spec.file is None:
         _write(report, spec.format, sys.stdout, text, _rich(sys.stdout))
         sys.stdout.flush()
         return
     if spec.file.exists() and not spec.file.is_file():  # /dev/null, a FIFO: written, never replaced
-        with open(spec.file, "w", encoding="utf-8") as fh:
+        with os.fdopen(_open_special(spec.file), "w", encoding="utf-8") as fh:
             _write(report, spec.format, fh, text, False)
         return
-    import tempfile
-
-    fd, tmp = tempfile.mkstemp(prefix=f".{spec.file.name}.", dir=spec.file.parent)
+    tmp = spec.file.with_name(f".{spec.file.name}.{secrets.token_hex(8)}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o666)  # the umask applies
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             _write(report, spec.format, fh, text, False)
         os.replace(tmp, spec.file)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
+
+
+def _open_special(path: Path) -> int:
+    """A device or FIFO opened for writing without waiting: a FIFO nobody reads is an InputError."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC)
+    except OSError as err:
+        if err.errno == errno.ENXIO and stat.S_ISFIFO(os.stat(path).st_mode):
+            raise InputError(f"cannot write {path}: a FIFO with no reader") from None
+        raise
+    os.set_blocking(fd, True)
+    return fd
 
 
 def _rich(stream: TextIO) -> bool:

@@ -1,0 +1,83 @@
+"""Temporary folders made private and removed without following a link planted in them.
+
+An archive or a plugin under test may leave symlinks, read-only folders or a symlink in
+place of the folder itself: removal goes through file descriptors opened with O_NOFOLLOW,
+so it unlinks links and never reaches what they point at."""
+
+from __future__ import annotations
+
+import os
+import stat
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from pathlib import Path
+
+_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK
+
+
+@contextmanager
+def private_folder(prefix: str) -> Iterator[Path]:
+    """A new folder in the temporary folder that only this user can enter (mode 0700),
+    removed with everything in it on exit, on every exit path."""
+    path = Path(tempfile.mkdtemp(prefix=prefix))
+    top = os.open(path, _DIR_FLAGS)
+    try:
+        yield path
+    finally:
+        try:
+            remove_folder(path, top)
+        finally:
+            os.close(top)
+
+
+def remove_folder(path: Path, top: int) -> None:
+    """Empty the folder open as ``top`` and remove it, wherever it was moved to; a link put in
+    its place at ``path`` is removed, what it points at is never touched."""
+    _empty(top)
+    identity = os.fstat(top)
+    for where in (str(path), os.readlink(f"/proc/self/fd/{top}")):
+        with suppress(OSError):
+            if os.path.samestat(os.lstat(where), identity):
+                os.rmdir(where)
+    with suppress(OSError):
+        if path.is_symlink():  # planted in its place: the link goes, never what it points at
+            path.unlink()
+
+
+def _empty(folder: int) -> None:
+    """Remove every entry of the folder open as ``folder``: links and files are unlinked,
+    folders emptied through their own descriptor, then removed."""
+    with suppress(OSError):
+        os.fchmod(folder, 0o700)  # a plugin may have made it read-only
+    for name in os.listdir(folder):
+        with suppress(FileNotFoundError):
+            if stat.S_ISDIR(os.lstat(name, dir_fd=folder).st_mode):
+                _remove_subfolder(name, folder)
+            else:
+                os.unlink(name, dir_fd=folder)
+
+
+def _remove_subfolder(name: str, parent: int) -> None:
+    child = _open_folder(name, parent)
+    try:
+        _empty(child)
+    finally:
+        os.close(child)
+    os.rmdir(name, dir_fd=parent)
+
+
+def _open_folder(name: str, parent: int) -> int:
+    """``name`` in ``parent`` opened as a folder, never through a link; a folder we may not
+    read (mode 0) is made ours first, through a descriptor that cannot be a link."""
+    try:
+        return os.open(name, _DIR_FLAGS, dir_fd=parent)
+    except PermissionError:
+        handle = os.open(name, os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=parent)
+        try:
+            if not stat.S_ISDIR(os.fstat(handle).st_mode):
+                raise
+            os.chmod(f"/proc/self/fd/{handle}", 0o700)
+        finally:
+            os.close(handle)
+        return os.open(name, _DIR_FLAGS, dir_fd=parent)

@@ -1,0 +1,305 @@
+"""The host is never touched: temporary folders are private and gone on every exit path, links
+planted in them are never followed, and output files behave like every other tool's."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import stat
+import subprocess
+import sys
+import time
+import xml.etree.ElementTree as ET
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import FIXTURES, krakend_argv, run_krakend
+
+sys.path.insert(0, str(FIXTURES / "plugins_src"))
+import build  # noqa: E402  (fixtures/plugins_src/build.py)
+
+GEO = FIXTURES / "plugins" / "geo-lookup"
+MANIFEST = str(FIXTURES / "gateway" / "manifest.json")
+REGISTER = """
+class HandlerRegisterer:
+    def register_handlers(self, register):
+        register("ok", lambda cfg, nxt: nxt)
+"""
+
+
+def wheel(where: Path, module: str, files: dict[str, bytes | str]) -> Path:
+    """A wheel holding ``files`` (name -> content) whose top-level module is ``module``."""
+    path = where / f"{module}-1.0-py3-none-any.whl"
+    with zipfile.ZipFile(path, "w") as zf:
+        for name, content in files.items():
+            zf.writestr(name, content)
+        zf.writestr(f"{module}-1.0.dist-info/METADATA", f"Name: {module}\nVersion: 1.0\n")
+        zf.writestr(f"{module}-1.0.dist-info/top_level.txt", f"{module}\n")
+    return path
+
+
+def py_wheel(where: Path, module: str, body: str) -> Path:
+    return wheel(where, module, {f"{module}.py": body})
+
+
+@pytest.fixture(scope="module")
+def c_wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A wheel with the C plugin, compiled with gcc for this interpreter."""
+    so = build.build_c(tmp_path_factory.mktemp("c"))
+    return wheel(tmp_path_factory.mktemp("wheels"), "cext_plugin", {so.name: so.read_bytes()})
+
+
+@pytest.fixture
+def tmpdir_env(tmp_path: Path) -> tuple[Path, dict[str, str]]:
+    """A private, empty TMPDIR for the CLI: whatever it leaves behind shows up there."""
+    folder = tmp_path / "tmpdir"
+    folder.mkdir()
+    return folder, {"TMPDIR": str(folder)}
+
+
+def leftovers(folder: Path) -> list[str]:
+    return sorted(os.listdir(folder))
+
+
+# -- every temporary folder is gone, on every exit path -----------------------------------
+
+
+@pytest.mark.parametrize("case", ["ok", "ko", "bad second artifact", "timeout"])
+def test_no_temporary_folder_is_left_behind(
+    case: str, c_wheel: Path, tmp_path: Path, tmpdir_env: tuple[Path, dict[str, str]], host_manifest: Path
+) -> None:
+    folder, env = tmpdir_env
+    broken = tmp_path / "broken-1.0-py3-none-any.whl"
+    broken.write_bytes(b"not a zip")
+    args, code = {
+        "ok": ([str(c_wheel)], 0),
+        "ko": ([str(py_wheel(tmp_path, "no_registerer", "X = 1\n"))], 1),
+        "bad second artifact": ([str(c_wheel), str(broken)], 2),
+        "timeout": (["--timeout", "1", str(py_wheel(tmp_path, "sleeper", "import time\ntime.sleep(60)\n"))], 1),
+    }[case]
+    proc = run_krakend("test-plugin", "-m", "--manifest", str(host_manifest), *args, env=env, timeout=60)
+    assert proc.returncode == code, proc.stdout + proc.stderr
+    assert leftovers(folder) == []
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_no_temporary_folder_is_left_behind_when_interrupted(
+    sig: signal.Signals, tmp_path: Path, tmpdir_env: tuple[Path, dict[str, str]], host_manifest: Path
+) -> None:
+    folder, env = tmpdir_env
+    sleeper = py_wheel(tmp_path, "sleeper", "import time\ntime.sleep(60)\n" + REGISTER)
+    argv = [*krakend_argv(), "test-plugin", "-s", "--manifest", str(host_manifest), str(sleeper)]
+    proc = subprocess.Popen(argv, env={**os.environ, **env}, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 20
+        while not any(n.startswith("krakend-wheel-") for n in os.listdir(folder)) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(1)  # the import is running
+        proc.send_signal(sig)
+        _, err = proc.communicate(timeout=20)
+    finally:
+        proc.kill()
+        proc.wait()
+    assert proc.returncode == 130, err
+    assert leftovers(folder) == []
+
+
+def test_a_plugin_swapping_its_folder_for_links_touches_nothing_outside(
+    tmp_path: Path, tmpdir_env: tuple[Path, dict[str, str]], host_manifest: Path
+) -> None:
+    """The plugin moves its unpack folder away, puts a link to the victim in its place and
+    links (one in a folder it made unreadable) inside: removal follows none of them."""
+    folder, env = tmpdir_env
+    victim = tmp_path / "victim"
+    victim.mkdir()
+    (victim / "precious.txt").write_text("keep me")
+    victim.chmod(0o751)
+    body = (
+        f"""
+import os, pathlib
+here = pathlib.Path(__file__).parent
+moved = here.with_name(here.name + "-moved")
+os.rename(here, moved)
+os.symlink({str(victim)!r}, here)
+os.symlink({str(victim)!r}, moved / "victim-link")
+(moved / "locked").mkdir()
+os.symlink({str(victim / "precious.txt")!r}, moved / "locked" / "file-link")
+os.chmod(moved / "locked", 0)
+"""
+        + REGISTER
+    )
+    hostile = py_wheel(tmp_path, "swapper", body)
+    proc = run_krakend("test-plugin", "-s", "--manifest", str(host_manifest), str(hostile), env=env, timeout=60)
+    assert proc.returncode in (0, 1), proc.stdout + proc.stderr
+    assert (victim / "precious.txt").read_text() == "keep me"
+    assert sorted(os.listdir(victim)) == ["precious.txt"]
+    assert stat.S_IMODE(victim.stat().st_mode) == 0o751
+    assert stat.S_IMODE((victim / "precious.txt").stat().st_mode) == 0o644
+    assert leftovers(folder) == []
+
+
+@pytest.mark.parametrize("member", ["../escaped.py", "/tmp/escaped-absolute.py", "pkg/../../escaped.py", "link_member"])
+def test_a_wheel_writes_nothing_outside_its_unpack_folder(
+    member: str, tmp_path: Path, tmpdir_env: tuple[Path, dict[str, str]], host_manifest: Path
+) -> None:
+    """``..`` and absolute member names are refused; a symlink member is unpacked as a plain
+    file, never as a link a later member could be written through."""
+    folder, env = tmpdir_env
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    path = tmp_path / "evil-1.0-py3-none-any.whl"
+    with zipfile.ZipFile(path, "w") as zf:
+        if member == "link_member":
+            link = zipfile.ZipInfo("evil")
+            link.external_attr = (stat.S_IFLNK | 0o777) << 16
+            zf.writestr(link, str(outside))
+            zf.writestr("evil/escaped.py", "X = 1\n")
+        else:
+            zf.writestr(member, "X = 1\n")
+        zf.writestr("evil-1.0.dist-info/top_level.txt", "evil\n")
+    proc = run_krakend("test-plugin", "-s", "--manifest", str(host_manifest), str(path), env=env, timeout=60)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert len(proc.stderr.splitlines()) == 1, proc.stderr
+    assert os.listdir(outside) == [] and not Path("/tmp/escaped-absolute.py").exists()
+    assert not (tmp_path / "escaped.py").exists()
+    assert leftovers(folder) == []
+
+
+# -- output files ---------------------------------------------------------------------------
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    """geo-lookup's uv.lock and pyproject.toml (5 pins differ from the gateway's)."""
+    folder = tmp_path / "project"
+    folder.mkdir()
+    for name in ("uv.lock", "pyproject.toml"):
+        (folder / name).write_bytes((GEO / name).read_bytes())
+    return folder
+
+
+def check(project: Path, *outputs: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    args = [a for o in outputs for a in ("-o", o)]
+    return run_krakend("check-plugin", "-s", "uv.lock", "--manifest", MANIFEST, *args, cwd=project, timeout=timeout)
+
+
+def one_line_error(proc: subprocess.CompletedProcess[str], *words: str) -> None:
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert len(proc.stderr.splitlines()) == 1 and "Traceback" not in proc.stderr, proc.stderr
+    assert all(w in proc.stderr for w in words), proc.stderr
+
+
+def test_a_fifo_without_reader_at_an_output_path_does_not_block(project: Path) -> None:
+    os.mkfifo(project / "out.json")
+    one_line_error(check(project, "json=out.json", timeout=20), "out.json", "no reader")
+    assert stat.S_ISFIFO((project / "out.json").stat().st_mode)
+
+
+def test_devices_are_still_written(project: Path) -> None:
+    proc = check(project, "json=/dev/null", "junit=/dev/stdout")
+    assert proc.returncode == 1, proc.stderr
+    ET.fromstring(proc.stdout)
+
+
+@pytest.mark.parametrize(("umask", "mode"), [(0o022, 0o644), (0o077, 0o600), (0o002, 0o664)])
+def test_output_files_follow_the_umask(project: Path, umask: int, mode: int) -> None:
+    argv = [*krakend_argv(), "check-plugin", "-s", "uv.lock", "--manifest", MANIFEST, "-o", "json=out.json"]
+    proc = subprocess.run(argv, cwd=project, capture_output=True, text=True, umask=umask, timeout=60)
+    assert proc.returncode == 1, proc.stderr
+    assert stat.S_IMODE((project / "out.json").stat().st_mode) == mode
+
+
+@pytest.mark.parametrize("victim", ["uv.lock", "pyproject.toml", "manifest.json"])
+def test_an_output_never_overwrites_an_input_of_check_plugin(project: Path, victim: str) -> None:
+    (project / "manifest.json").write_bytes(Path(MANIFEST).read_bytes())
+    before = {p.name: p.read_bytes() for p in project.iterdir()}
+    args = ["check-plugin", "-s", "uv.lock", "--manifest", "manifest.json", "-o", f"json=./{victim}"]
+    one_line_error(run_krakend(*args, cwd=project), victim, "input")
+    assert {p.name: p.read_bytes() for p in project.iterdir()} == before
+
+
+def test_an_output_never_overwrites_an_artifact(tmp_path: Path, host_manifest: Path) -> None:
+    plugin = tmp_path / "plugin.py"
+    plugin.write_text(REGISTER)
+    proc = run_krakend("test-plugin", "-s", "--manifest", str(host_manifest), "plugin.py", "-o", "json=plugin.py",
+                       cwd=tmp_path)  # fmt: skip
+    one_line_error(proc, "plugin.py", "input")
+    assert plugin.read_text() == REGISTER
+
+
+@pytest.mark.parametrize("second", ["./a.json", "sub/../a.json", "link.json", "hard.json"])
+def test_two_outputs_naming_one_file_are_refused(project: Path, second: str) -> None:
+    (project / "sub").mkdir()
+    (project / "a.json").write_text("{}")
+    os.symlink("a.json", project / "link.json")
+    os.link(project / "a.json", project / "hard.json")
+    one_line_error(check(project, "json=a.json", f"junit={second}"), "a.json")
+    assert (project / "a.json").read_text() == "{}"
+
+
+def configure(project: Path, outputs: list[str]) -> None:
+    with open(project / "pyproject.toml", "a") as fh:
+        fh.write(f"\n[tool.krakend]\noutputs = {json.dumps(outputs)}\n")
+
+
+@pytest.mark.parametrize("where", ["../escaped.json", "{outside}/escaped.json", "up/escaped.json", "sub/../../x.json"])
+def test_config_outputs_cannot_write_outside_the_project(project: Path, where: str) -> None:
+    outside = project.parent / "outside"
+    outside.mkdir()
+    os.symlink(outside, project / "up")
+    (project / "sub").mkdir()
+    configure(project, [f"json={where.format(outside=outside)}"])
+    proc = run_krakend("check-plugin", "-s", "uv.lock", "--manifest", MANIFEST, cwd=project)
+    one_line_error(proc, "[tool.krakend] outputs")
+    assert os.listdir(outside) == [] and not (project.parent / "escaped.json").exists()
+
+
+def test_config_outputs_inside_the_project_and_command_line_outputs_anywhere_work(project: Path) -> None:
+    (project / "reports").mkdir()
+    configure(project, ["json=reports/r.json", "junit=./reports/../r.xml"])
+    proc = run_krakend("check-plugin", "-s", "uv.lock", "--manifest", MANIFEST, cwd=project)
+    assert proc.returncode == 1, proc.stderr
+    assert json.loads((project / "reports" / "r.json").read_text())["failures"] == 5
+    ET.parse(project / "r.xml")
+    proc = check(project, "json=../from-the-command-line.json")  # the user's own -o is trusted
+    assert proc.returncode == 1, proc.stderr
+    assert json.loads((project.parent / "from-the-command-line.json").read_text())["failures"] == 5
+
+
+# -- outputs are written even when there is nothing to check --------------------------------
+
+
+def assert_valid_outputs(folder: Path) -> None:
+    assert json.loads((folder / "r.json").read_text())["command"]
+    ET.parse(folder / "r.xml")
+
+
+def test_outputs_are_written_for_a_pyproject_without_lockfile(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text('[project]\nname = "x"\nversion = "1"\n')
+    proc = run_krakend("check-plugin", "pyproject.toml", "--manifest", MANIFEST, "-o", "json=r.json", "-o",
+                       "junit=r.xml", cwd=tmp_path)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert "nothing to check" in proc.stderr
+    assert_valid_outputs(tmp_path)
+
+
+def test_outputs_are_written_for_an_empty_requirements_file(tmp_path: Path) -> None:
+    (tmp_path / "requirements.txt").write_text("")
+    proc = run_krakend("check-plugin", "requirements.txt", "--manifest", MANIFEST, "-o", "json=r.json", "-o",
+                       "junit=r.xml", cwd=tmp_path)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert_valid_outputs(tmp_path)
+
+
+def test_outputs_are_written_when_no_plugin_matches_the_pattern(tmp_path: Path, host_manifest: Path) -> None:
+    (tmp_path / "plugins").mkdir()
+    (tmp_path / "plugins" / "README").write_text("no plugin here")
+    proc = run_krakend("test-plugin", "-s", "--manifest", str(host_manifest), "plugins", "-o", "json=r.json", "-o",
+                       "junit=r.xml", cwd=tmp_path)  # fmt: skip
+    assert proc.returncode == 1, proc.stderr
+    assert_valid_outputs(tmp_path)
+    finding = json.loads((tmp_path / "r.json").read_text())["findings"][0]
+    assert finding["message"] == "no plugin matches pattern '.so'"
