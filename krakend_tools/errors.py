@@ -6,6 +6,8 @@ import re
 import sys
 from typing import TextIO
 
+from krakend_tools.escape import shown, unforged
+
 EXIT_INPUT = 2
 EXIT_INTERNAL = 3
 MAX_MESSAGE = 2000  # characters of a one-line message; longer ones are cut in the middle
@@ -27,14 +29,19 @@ class InputError(Exception):
 
 def one_line(text: str, limit: int = MAX_MESSAGE) -> str:
     """``text`` fit for one terminal line: control characters and newlines become one space
-    (packaging's three-line errors, paths with a newline), lone surrogates are escaped and
-    the middle of an over-long message is cut."""
-    text = _CONTROL.sub(" ", text).strip()
-    text = text.encode("utf-8", "backslashreplace").decode("utf-8")
+    (packaging's three-line errors, paths with a newline), bidi controls and undecodable bytes
+    are escaped, the middle of an over-long message is cut, and the line cannot be taken for a
+    CI workflow command."""
+    text = shown(_CONTROL.sub(" ", text).strip())
     if len(text) > limit:
         half = limit // 2
         text = f"{text[:half]} … {text[-half:]}"
-    return text
+    return unforged(text)
+
+
+def print_note(text: str) -> None:
+    """A ``note:`` (or any diagnostic) as one escaped line on stderr."""
+    sys.stderr.write(one_line(text) + "\n")
 
 
 def print_input_error(err: InputError, command: str | None = None, stream: TextIO | None = None) -> int:

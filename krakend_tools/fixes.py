@@ -7,15 +7,20 @@ start with ``#`` are edits to make by hand; the others can be pasted into a shel
 
 from __future__ import annotations
 
+import json
+import re
+import shlex
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from krakend_tools.escape import shown
 from krakend_tools.lockfiles import LockedPackage, Lockfile
 
 if TYPE_CHECKING:
     from packaging.requirements import Requirement
 
 Mismatch = tuple[LockedPackage, str]  # a locked package and the gateway's version
+_PLAIN = re.compile(r"[A-Za-z0-9._+=-]+")  # a pin no shell reads specially, inside quotes or not
 
 
 def fix_commands(lock: Lockfile, mismatches: Sequence[Mismatch]) -> list[str]:
@@ -23,14 +28,21 @@ def fix_commands(lock: Lockfile, mismatches: Sequence[Mismatch]) -> list[str]:
     first a warning for each pin the plugin's own declared requirements exclude."""
     if not mismatches:
         return []
-    lines = requirement_conflicts(lock, mismatches)
     direct = [f"{p.name}=={want}" for p, want in mismatches if p.direct]
     transitive = [f"{p.name}=={want}" for p, want in mismatches if not p.direct]
     pins = direct + transitive
+    lines = requirement_conflicts(lock, mismatches) + _commands(lock, mismatches, direct, transitive, pins)
+    return [shown(line) if line.startswith("#") else line for line in lines]  # a comment stays one line
+
+
+def _commands(
+    lock: Lockfile, mismatches: Sequence[Mismatch], direct: list[str], transitive: list[str], pins: list[str]
+) -> list[str]:
+    lines: list[str] = []
     tool = lock.tool
     if tool == "uv" or (tool == "pylock" and lock.created_by == "uv"):
         if transitive:
-            lines.append(f"# pyproject.toml: [tool.uv] constraint-dependencies = [{_quoted(transitive, ', ')}]")
+            lines.append(f"# pyproject.toml: [tool.uv] constraint-dependencies = [{_toml_strings(transitive)}]")
         lines.append(f"uv add {_quoted(direct)}" if direct else "uv lock")
     elif tool == "poetry":
         if transitive:
@@ -48,17 +60,28 @@ def fix_commands(lock: Lockfile, mismatches: Sequence[Mismatch]) -> list[str]:
         if transitive:
             lines.append(f"pipenv upgrade {_quoted(transitive)}")
     elif tool == "pylock":
-        lines.append(f"printf '%s\\n' {' '.join(repr(p) for p in pins)} >> constraints.txt")
+        lines.append(f"printf '%s\\n' {_single_quoted(pins)} >> constraints.txt")
         lines.append("pip lock -c constraints.txt .")
     else:
-        source = lock.path.with_suffix(".in").name
-        upgrades = " ".join(f"--upgrade-package '{p}'" for p in pins)
+        source = shlex.quote(lock.path.with_suffix(".in").name)
+        upgrades = " ".join(f"--upgrade-package {_single_quoted([p])}" for p in pins)
         lines.append(f"pip-compile {upgrades} {source}")
     return lines
 
 
-def _quoted(pins: Sequence[str], sep: str = " ") -> str:
-    return sep.join(f'"{p}"' for p in pins)
+def _quoted(pins: Sequence[str], quote: str = '"') -> str:
+    """Shell words: an ordinary pin in ``quote`` as ever; any other shell-quoted (``shlex.quote``),
+    so that pasting the line runs nothing but the command."""
+    return " ".join(f"{quote}{p}{quote}" if _PLAIN.fullmatch(p) else shlex.quote(p) for p in pins)
+
+
+def _single_quoted(pins: Sequence[str]) -> str:
+    return _quoted(pins, "'")
+
+
+def _toml_strings(pins: Sequence[str]) -> str:
+    """TOML basic strings (a JSON string is one), comma-separated."""
+    return ", ".join(json.dumps(p) for p in pins)
 
 
 def requirement_conflicts(lock: Lockfile, mismatches: Sequence[Mismatch]) -> list[str]:

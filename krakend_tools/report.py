@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from krakend_tools.escape import shown
+
 RESULT_SCHEMA_VERSION = 1
 RESULT_SCHEMA_PATH = Path(__file__).with_name("schema") / "result.schema.json"
 # One vocabulary for Finding.kind, over every command.
@@ -89,6 +91,12 @@ class Report:
     def exit_code(self) -> int:
         return 0 if self.ok else 1
 
+    def escaped(self) -> Report:
+        """A copy whose every string (names, paths, messages, meta) is :func:`~krakend_tools.escape.shown`:
+        what a text-like format renders, so nothing from a plugin, lockfile or manifest reaches it raw."""
+        findings = [Finding(**_escaped(vars(f))) for f in self.findings]
+        return Report(self.command, findings, self.elapsed, _escaped(self.meta), _escaped(self.artifacts))
+
     def to_dict(self) -> dict[str, Any]:
         """The JSON result (``krakend_tools/schema/result.schema.json``)."""
         data: dict[str, Any] = {
@@ -104,6 +112,17 @@ class Report:
         if self.artifacts:
             data["artifacts"] = self.artifacts
         return data
+
+
+def _escaped(value: Any) -> Any:
+    """``value`` with every string in it (keys too) escaped by :func:`~krakend_tools.escape.shown`."""
+    if isinstance(value, str):
+        return shown(value)
+    if isinstance(value, dict):
+        return {_escaped(k): _escaped(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_escaped(v) for v in value]
+    return value
 
 
 def manifest_line(meta: dict[str, Any]) -> str | None:

@@ -199,7 +199,9 @@ def test_sarif_rules_and_locations() -> None:
     assert urllib3["locations"] == [
         {"physicalLocation": {"artifactLocation": {"uri": "plugin/uv.lock"}, "region": {"startLine": 42}}}
     ]
-    assert urllib3["message"]["text"] == "the gateway has another version; have: 2.2.1, want: 1.26.18; fix: uv lock"
+    assert urllib3["message"]["text"] == (
+        "urllib3: the gateway has another version; have: 2.2.1, want: 1.26.18; fix: uv lock"
+    )
     assert run["invocations"] == [{"executionSuccessful": True, "exitCode": 1}]
     plugin = json.loads(sarif.render(plugin_report()))["runs"][0]
     assert [r["id"] for r in plugin["tool"]["driver"]["rules"]] == ["krakend/client"]

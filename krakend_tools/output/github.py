@@ -4,11 +4,14 @@ a ``::warning`` per ignored KO (with its reason) and for what could not be check
 
 from __future__ import annotations
 
+from krakend_tools.escape import shown
 from krakend_tools.report import Finding, Report, manifest_lines
 
 
 def _data(text: str) -> str:
-    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    """GitHub's escapes for a command's data (``%``, CR, LF), then any other control character,
+    terminal escape or undecodable byte as :func:`shown` writes it."""
+    return shown(text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A"))
 
 
 def _prop(text: str) -> str:

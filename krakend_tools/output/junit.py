@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 
+from krakend_tools.escape import unforged_lines
 from krakend_tools.report import Finding, Report, manifest_lines
 
 
@@ -18,6 +19,13 @@ def _case(suite: ET.Element, report: Report, f: Finding, suffix: str = "") -> ET
 
 
 def render(report: Report) -> str:
+    """Every name, path and message escaped (:meth:`Report.escaped`): no XML-illegal character,
+    lone surrogate or terminal escape; no line of the file a workflow command."""
+    xml = _render(report.escaped())
+    return unforged_lines(xml, colon="&#58;", hash_="&#35;")
+
+
+def _render(report: Report) -> str:
     not_run = sum(1 for f in report.findings if f.skipped)
     suite = ET.Element(
         "testsuite",

@@ -7,8 +7,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from krakend_tools import __version__
+from krakend_tools.escape import shown, unforged_json
 from krakend_tools.report import Finding, Report
 
 SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
@@ -30,18 +32,26 @@ def rule_id(kind: str) -> str:
 
 def _uri(file: str) -> str:
     """A relative path stays relative (with ``/``); an absolute one below the current folder is made
-    relative, any other becomes a ``file://`` URI."""
+    relative, any other becomes a ``file://`` URI; percent-encoded (RFC 3986) byte by byte."""
     path = Path(file)
-    if not path.is_absolute():
-        return path.as_posix()
+    if path.is_absolute():
+        try:
+            path = path.relative_to(Path.cwd())
+        except ValueError:
+            return "file://" + quote(_bytes(path.as_posix()), safe="/")
+    return quote(_bytes(path.as_posix()), safe="/")
+
+
+def _bytes(name: str) -> bytes:
+    """The bytes of a file name (an undecodable one's own bytes; a lone surrogate from JSON as-is)."""
     try:
-        return path.relative_to(Path.cwd()).as_posix()
-    except ValueError:
-        return path.as_uri()
+        return name.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:
+        return name.encode("utf-8", "surrogatepass")
 
 
 def _result(f: Finding, index: dict[str, int]) -> dict[str, Any]:
-    text = [f.message or "incompatible"]
+    text = [f"{f.name}: {f.message or 'incompatible'}"]
     if f.have is not None or f.want is not None:
         text.append(f"have: {f.have}, want: {f.want}")
     text += [f"fix: {c}" for c in f.fix]
@@ -49,7 +59,7 @@ def _result(f: Finding, index: dict[str, int]) -> dict[str, Any]:
         "ruleId": rule_id(f.kind),
         "ruleIndex": index[f.kind],
         "level": "error",
-        "message": {"text": "; ".join(text)},
+        "message": {"text": shown("; ".join(text))},
         "properties": {"name": f.name, "have": f.have, "want": f.want},
     }
     if f.file:
@@ -84,4 +94,4 @@ def render(report: Report) -> str:
     if fixes:
         run["properties"]["fixes"] = fixes
     log = {"$schema": SCHEMA, "version": "2.1.0", "runs": [run]}
-    return json.dumps(log, indent=2) + "\n"
+    return unforged_json(json.dumps(log, indent=2)) + "\n"

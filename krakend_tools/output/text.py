@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from krakend_tools.escape import unforged, unforged_lines
 from krakend_tools.report import Finding, Report, manifest_lines
 
 if TYPE_CHECKING:
@@ -11,12 +12,13 @@ if TYPE_CHECKING:
 
 
 def render(report: Report) -> str:
+    """Every name, path and message escaped (:meth:`Report.escaped`), no line a workflow command."""
+    safe = report.escaped()
     if report.command == "test-plugin":
         from krakend_tools.output.plugin_lines import render_plugin_lines
 
-        text: str = render_plugin_lines(report)
-        return text
-    return _render_check(report)
+        return unforged_lines(render_plugin_lines(safe))
+    return unforged_lines(_render_check(safe))
 
 
 def _summary(report: Report) -> str:
@@ -98,6 +100,7 @@ def print_rich(report: Report, console: Console | None = None) -> None:
     if report.command != "check-plugin":
         console.print(render(report), end="", markup=False, highlight=False)
         return
+    report = report.escaped()
     from rich.markup import escape
     from rich.table import Table
 
@@ -128,6 +131,6 @@ def print_rich(report: Report, console: Console | None = None) -> None:
         console.print(table)
     extra = ignored_lines(report) + fix_lines(report) + manifest_lines(report.meta)
     if extra:
-        console.print("\n".join(extra), markup=False, highlight=False)
+        console.print("\n".join(unforged(line) for line in extra), markup=False, highlight=False)
     style = "bold green" if report.ok else "bold red"
     console.print(_summary(report), style=style)
