@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import FIXTURES, krakend_argv, run_krakend
+from tests.conftest import FIXTURES, alive, krakend_argv, run_krakend
 
 sys.path.insert(0, str(FIXTURES / "plugins_src"))
 import build  # noqa: E402  (fixtures/plugins_src/build.py)
@@ -105,6 +105,44 @@ def test_no_temporary_folder_is_left_behind_when_interrupted(
         proc.wait()
     assert proc.returncode == 130, err
     assert leftovers(folder) == []
+
+
+def children(pid: int) -> list[int]:
+    """The processes whose parent is ``pid``."""
+    found = []
+    for stat_file in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat_file.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if fields[1] == str(pid):
+            found.append(int(stat_file.parent.name))
+    return found
+
+
+def test_sigterm_before_the_import_phase_is_a_clean_exit(tmp_path: Path, host_manifest: Path) -> None:
+    """SIGTERM while the CLI waits on something else than a probe (here the ABI of a --python
+    that hangs) unwinds like Ctrl-C: exit 130, no traceback, its child gone."""
+    slow = tmp_path / "python3"
+    slow.write_text("#!/bin/sh\nexec sleep 60\n")
+    slow.chmod(0o755)
+    (tmp_path / "plugin.py").write_text(REGISTER)
+    argv = [*krakend_argv(), "test-plugin", "-s", "--manifest", str(host_manifest), "--python", str(slow), "plugin.py"]
+    proc = subprocess.Popen(argv, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 20
+        while not (waited := children(proc.pid)) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert waited, "the CLI never started the interpreter"
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=20)
+    finally:
+        proc.kill()
+        proc.wait()
+    assert proc.returncode == 130, err
+    assert len(err.splitlines()) <= 1 and "Traceback" not in err, err
+    time.sleep(0.2)
+    assert not any(alive(pid) for pid in waited), "the hanging interpreter survived the CLI"
 
 
 def test_a_plugin_swapping_its_folder_for_links_touches_nothing_outside(
@@ -277,9 +315,9 @@ def assert_valid_outputs(folder: Path) -> None:
     ET.parse(folder / "r.xml")
 
 
-def test_outputs_are_written_for_a_pyproject_without_lockfile(tmp_path: Path) -> None:
-    (tmp_path / "pyproject.toml").write_text('[project]\nname = "x"\nversion = "1"\n')
-    proc = run_krakend("check-plugin", "pyproject.toml", "--manifest", MANIFEST, "-o", "json=r.json", "-o",
+def test_outputs_are_written_when_nothing_applies_to_the_target(tmp_path: Path) -> None:
+    (tmp_path / "requirements.txt").write_text('pywin32==306 ; sys_platform == "win32"\n')
+    proc = run_krakend("check-plugin", "requirements.txt", "--manifest", MANIFEST, "-o", "json=r.json", "-o",
                        "junit=r.xml", cwd=tmp_path)  # fmt: skip
     assert proc.returncode == 0, proc.stderr
     assert "nothing to check" in proc.stderr
