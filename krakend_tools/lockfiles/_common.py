@@ -26,6 +26,7 @@ MAX_LOCKFILE_BYTES = 10 * 1024 * 1024  # one lockfile, or a requirements file wi
 MAX_EXPRESSION = 32_768  # characters of one version, specifier or marker (uv writes long ones)
 MAX_DIGITS = 40  # digits in one number of a version (int() of 4,300+ digits fails)
 MAX_NESTING = 32  # parentheses in one marker
+MAX_EXCERPT = 80  # characters of file content an error message quotes
 _LONG_NUMBER = re.compile(rf"[0-9]{{{MAX_DIGITS + 1},}}")
 
 
@@ -35,7 +36,11 @@ def read_text(path: Path | str, what: str, limit: int = MAX_LOCKFILE_BYTES) -> s
     Checked before reading: a FIFO, device or directory is refused (never blocks: opened
     non-blocking), and so is a file over ``limit``. Every failure is one InputError.
     """
-    data = read_bytes(path, what, limit)
+    return decoded(read_bytes(path, what, limit), path)
+
+
+def decoded(data: bytes, path: Path | str) -> str:
+    """UTF-8 ``data`` of the file ``path`` as text (a BOM is dropped), else one InputError."""
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as err:
@@ -44,6 +49,13 @@ def read_text(path: Path | str, what: str, limit: int = MAX_LOCKFILE_BYTES) -> s
 
 def read_bytes(path: Path | str, what: str, limit: int) -> bytes:
     """:func:`read_text` without decoding."""
+    return read_file(path, what, limit)[0]
+
+
+def read_file(path: Path | str, what: str, limit: int) -> tuple[bytes, os.stat_result]:
+    """:func:`read_bytes` and the status of the file it read (its owner, its identity).
+
+    A file that says it is empty yet has content (a /proc or /sys file) is no regular file."""
     flags = os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC
     try:
         fd = os.open(path, flags)
@@ -75,7 +87,9 @@ def read_bytes(path: Path | str, what: str, limit: int) -> bytes:
     data = b"".join(chunks)
     if len(data) > limit:
         raise InputError(f"{what} too large: over {limit} bytes", path=path)
-    return data
+    if data and info.st_size == 0:
+        raise InputError(f"not a regular file (a /proc or /sys file), not a {what}", path=path)
+    return data, info
 
 
 def check_expression(value: str, what: str, path: Path | str | None, line: int | None) -> None:
@@ -99,7 +113,8 @@ def check_expression(value: str, what: str, path: Path | str | None, line: int |
 
 def first_line(err: BaseException) -> str:
     """The first line of an exception message (packaging adds the source and a caret)."""
-    return (str(err).strip().splitlines() or [type(err).__name__])[0]
+    line = (str(err).strip().splitlines() or [type(err).__name__])[0]
+    return repr(line[: MAX_EXCERPT * 2])[1:-1]  # packaging may quote the input: escaped, cut
 
 
 def load_json(path: Path, text: str) -> Any:
@@ -145,11 +160,11 @@ def name_of(value: object, path: Path, line: int | None) -> NormalizedName:
     from packaging.utils import InvalidName, canonicalize_name
 
     if not isinstance(value, str):
-        raise InputError(f"package name must be a string, not {_short(value)}", path=path, line=line)
+        raise InputError(f"package name must be a string, not {excerpt(value)}", path=path, line=line)
     try:
         name = _NAMES[value] = canonicalize_name(value, validate=True)
     except InvalidName:
-        raise InputError(f"invalid package name {value!r}", path=path, line=line) from None
+        raise InputError(f"invalid package name {excerpt(value)}", path=path, line=line) from None
     return name
 
 
@@ -159,13 +174,13 @@ def version_of(value: object, path: Path, line: int | None, name: str = "") -> V
 
     if not isinstance(value, str):
         raise InputError(
-            f"version of {name or 'a package'} must be a string, not {_short(value)}", path=path, line=line
+            f"version of {name or 'a package'} must be a string, not {excerpt(value)}", path=path, line=line
         )
     check_expression(value, f"version of {name or 'a package'}", path, line)
     try:
         return Version(value)
     except (InvalidVersion, ValueError):
-        raise InputError(f"invalid version {value!r} for {name or 'a package'}", path=path, line=line) from None
+        raise InputError(f"invalid version {excerpt(value)} for {name or 'a package'}", path=path, line=line) from None
 
 
 def version_or_problem(
@@ -186,7 +201,7 @@ def marker_of(value: object, path: Path, line: int | None) -> Marker | None:
     if value is None or value == "":
         return None
     if not isinstance(value, str):
-        raise InputError(f"marker must be a string, not {_short(value)}", path=path, line=line)
+        raise InputError(f"marker must be a string, not {excerpt(value)}", path=path, line=line)
     cached = _MARKERS.get(value)
     if cached is not None:
         return cached
@@ -196,7 +211,7 @@ def marker_of(value: object, path: Path, line: int | None) -> Marker | None:
     try:
         marker = Marker(value)
     except (InvalidMarker, ValueError, RecursionError) as err:
-        raise InputError(f"invalid marker {value!r}: {first_line(err)}", path=path, line=line) from None
+        raise InputError(f"invalid marker {excerpt(value)}: {first_line(err)}", path=path, line=line) from None
     _MARKERS[value] = marker
     return marker
 
@@ -208,18 +223,24 @@ def specifier_of(value: object, path: Path, line: int | None) -> SpecifierSet | 
     from packaging.specifiers import InvalidSpecifier, SpecifierSet
 
     if not isinstance(value, str):
-        raise InputError(f"version specifier must be a string, not {_short(value)}", path=path, line=line)
+        raise InputError(f"version specifier must be a string, not {excerpt(value)}", path=path, line=line)
     check_expression(value, "version specifier", path, line)
     try:
         return SpecifierSet(value)
     except (InvalidSpecifier, ValueError):
-        raise InputError(f"invalid version specifier {value!r}", path=path, line=line) from None
+        raise InputError(f"invalid version specifier {excerpt(value)}", path=path, line=line) from None
 
 
-def _short(value: object) -> str:
-    """``repr(value)`` cut to a line: a wrong-typed field may be a huge table."""
-    text = repr(value) if not isinstance(value, (dict, list)) else type(value).__name__
-    return text if len(text) <= 80 else text[:77] + "..."
+def excerpt(value: object, limit: int = MAX_EXCERPT) -> str:
+    """A short quote of a value read from a file, for a message: ``repr`` (control characters,
+    bidi marks and line separators escaped) of at most ``limit`` characters of it; a table or an
+    array only by its type (a wrong-typed field may be huge)."""
+    if isinstance(value, dict | list):
+        return type(value).__name__
+    if isinstance(value, str):
+        return repr(value) if len(value) <= limit else repr(value[:limit]) + "..."
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit] + "..."
 
 
 def table(value: object, what: str, path: Path, line: int | None = None) -> Mapping[str, Any]:

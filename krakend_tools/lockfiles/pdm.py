@@ -16,6 +16,7 @@ from krakend_tools.lockfiles import RUNTIME, Edge, LockedPackage, Lockfile
 from krakend_tools.lockfiles._common import (
     array,
     entry_lines,
+    excerpt,
     file_name,
     line_at,
     load_toml,
@@ -48,7 +49,7 @@ def parse(path: Path, text: str) -> Lockfile:
         raise InputError("no [metadata] lock_version: not a PDM lockfile", path=path)
     if lock_version.split(".", 1)[0] not in SUPPORTED_MAJORS:
         raise InputError(
-            f"unsupported pdm.lock lock_version {lock_version!r} "
+            f"unsupported pdm.lock lock_version {excerpt(lock_version)} "
             f"(supported: {', '.join(m + '.x' for m in SUPPORTED_MAJORS)})",
             path=path,
         )
@@ -160,7 +161,7 @@ def _edges(
         try:
             req = Requirement(str(spec))
         except InvalidRequirement:
-            raise InputError(f"invalid dependency {spec!r} of {name}", path=path, line=line) from None
+            raise InputError(f"invalid dependency {excerpt(spec)} of {name}", path=path, line=line) from None
         out.append(
             Edge(name_of(req.name, path, line), req.marker, frozenset(name_of(e, path, line) for e in req.extras))
         )

@@ -11,6 +11,7 @@ from typing import Any
 from krakend_tools.errors import InputError
 from krakend_tools.lockfiles import RUNTIME, LockedPackage, Lockfile
 from krakend_tools.lockfiles._common import (
+    excerpt,
     load_json,
     marker_of,
     name_of,
@@ -46,7 +47,8 @@ def parse(path: Path, text: str) -> Lockfile:
         spec = SUPPORTED[-1]
     if spec not in SUPPORTED:
         raise InputError(
-            f"unsupported Pipfile.lock pipfile-spec {spec!r} (supported: {', '.join(map(str, SUPPORTED))})", path=path
+            f"unsupported Pipfile.lock pipfile-spec {excerpt(spec)} (supported: {', '.join(map(str, SUPPORTED))})",
+            path=path,
         )
     requires = table(meta.get("requires"), "_meta.requires", path)
     # The Python the lock was made with: a pin (python_pin), not a requires-python range.
@@ -92,12 +94,12 @@ def _package(raw_name: str, entry: Mapping[str, Any], group: str, path: Path, li
     problem = None
     if pinned is not None:
         if not isinstance(pinned, str) or not pinned.startswith("=="):
-            problem = f"version of {name} must be pinned as '==X', not {pinned!r}"
+            problem = f"version of {name} must be pinned as '==X', not {excerpt(pinned)}"
         else:
             try:
                 version = version_of(pinned[2:].strip(), path, line, name)
             except InputError:
-                problem = f"invalid version {pinned[2:].strip()!r} for {name}"
+                problem = f"invalid version {excerpt(pinned[2:].strip())} for {name}"
         if problem and not entry.get("markers"):
             raise InputError(problem, path=path, line=line)
         # pipenv writes "==>=306" for a ">=306" spec with markers: that is an error only for

@@ -18,6 +18,7 @@ from krakend_tools.lockfiles._common import (
     array,
     caret_tilde_to_pep440,
     entry_lines,
+    excerpt,
     file_name,
     line_at,
     load_toml,
@@ -60,7 +61,7 @@ def parse(path: Path, text: str) -> Lockfile:
         raise InputError("no [metadata] lock-version: not a Poetry lockfile", path=path)
     if str(lock_version) not in SUPPORTED:
         raise InputError(
-            f"unsupported Poetry lock-version {lock_version!r} (supported: {', '.join(SUPPORTED)})",
+            f"unsupported Poetry lock-version {excerpt(lock_version)} (supported: {', '.join(SUPPORTED)})",
             path=path,
             line=_key_line(text, "lock-version"),
         )
@@ -72,7 +73,9 @@ def parse(path: Path, text: str) -> Lockfile:
             requires_python = specifier_of(caret_tilde_to_pep440(python), path, None)
         except InputError as err:
             raise InputError(
-                f"invalid [metadata] python-versions {python!r}", path=path, line=_key_line(text, "python-versions")
+                f"invalid [metadata] python-versions {excerpt(python)}",
+                path=path,
+                line=_key_line(text, "python-versions"),
             ) from err
 
     pyproject = read_pyproject(path)

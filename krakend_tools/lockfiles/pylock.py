@@ -17,6 +17,7 @@ from krakend_tools.lockfiles import LockedPackage, Lockfile
 from krakend_tools.lockfiles._common import (
     check_expression,
     entry_lines,
+    excerpt,
     file_name,
     first_line,
     line_at,
@@ -51,14 +52,14 @@ def parse(path: Path, text: str) -> Lockfile:
     if empty:
         notes.append(
             f"{len(empty)} package(s) with no wheel, sdist or source (e.g. "
-            f"{empty[0].name!r}, as pipenv writes a package it found no file for): "
+            f"{excerpt(empty[0].name)}, as pipenv writes a package it found no file for): "
             "an error only for a target they apply to"
         )
     try:
         lock = Pylock.from_dict(data)
     except PylockUnsupportedVersionError as err:
         raise InputError(
-            f"unsupported pylock lock-version {data.get('lock-version')!r} (supported: 1.x): {err}", path=path
+            f"unsupported pylock lock-version {excerpt(data.get('lock-version'))} (supported: 1.x): {err}", path=path
         ) from None
     except PylockValidationError as err:
         line = None
@@ -163,7 +164,8 @@ def _normalize_names(data: dict[str, object]) -> list[str]:
     if not changed:
         return []
     return [
-        f"{len(changed)} package name(s) not normalized as PEP 751 requires (e.g. {changed[0]!r}); read as normalized"
+        f"{len(changed)} package name(s) not normalized as PEP 751 requires "
+        f"(e.g. {excerpt(changed[0])}); read as normalized"
     ]
 
 

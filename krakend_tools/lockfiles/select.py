@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 from krakend_tools.errors import InputError
 from krakend_tools.lockfiles import RUNTIME, Edge, LockedPackage, Lockfile
+from krakend_tools.lockfiles._common import excerpt, first_line
 
 if TYPE_CHECKING:
     from packaging.markers import Marker
@@ -28,7 +29,8 @@ def select(
     unknown = sorted(extras - lock.extras_defined) if lock.extras_defined is not None else []
     if unknown:
         known = ", ".join(sorted(lock.extras_defined or ())) or "none"
-        raise InputError(f"extra {unknown[0]!r} is not defined by the project (defined: {known})", path=lock.path)
+        message = f"extra {excerpt(unknown[0])} is not defined by the project (defined: {known})"
+        raise InputError(message, path=lock.path)
     wanted = frozenset({RUNTIME}) | groups
     env: Env = dict(environment)
     env["extras"] = extras | _conflict_names(lock.project, groups, extras)
@@ -89,7 +91,8 @@ class _Judge:
                     return True
             return False
         except (UndefinedComparison, UndefinedEnvironmentName) as err:
-            raise InputError(f"cannot evaluate marker {str(marker)!r}: {err}", path=self.lock.path, line=line) from None
+            message = f"cannot evaluate marker {excerpt(str(marker))}: {first_line(err)}"
+            raise InputError(message, path=self.lock.path, line=line) from None
 
 
 def _walk(lock: Lockfile, judge: _Judge, groups: frozenset[str], extras: frozenset[str]) -> list[LockedPackage]:

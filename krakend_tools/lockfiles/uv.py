@@ -16,6 +16,7 @@ from krakend_tools.lockfiles import RUNTIME, Edge, LockedPackage, Lockfile
 from krakend_tools.lockfiles._common import (
     array,
     entry_lines,
+    excerpt,
     file_name,
     line_at,
     load_toml,
@@ -52,7 +53,9 @@ def parse(path: Path, text: str) -> Lockfile:
     version = data.get("version")
     if version not in SUPPORTED or isinstance(version, bool):
         raise InputError(
-            f"unsupported uv.lock version {version!r} (supported: {', '.join(map(str, SUPPORTED))})", path=path, line=1
+            f"unsupported uv.lock version {excerpt(version)} (supported: {', '.join(map(str, SUPPORTED))})",
+            path=path,
+            line=1,
         )
     lines = entry_lines(text, "package")
     entries: list[tuple[Mapping[str, Any], int | None, str]] = []

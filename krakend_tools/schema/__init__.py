@@ -153,6 +153,16 @@ def _object_checker(schema: dict[str, Any]) -> Callable[[Any], bool]:
     return check
 
 
+_PLAIN_KEY = re.compile(r"[A-Za-z0-9_.+-]{1,80}")  # a key shown as is in a problem's path
+
+
+def _shown(value: Any) -> str:
+    """A short, escaped quote of a value from the file being checked."""
+    from krakend_tools.lockfiles._common import excerpt
+
+    return excerpt(value)
+
+
 def _first_problem(value: Any, schema: dict[str, Any], where: str) -> str | None:
     """The first problem found, walking ``value`` with ``schema``."""
     kind = schema.get("type")
@@ -161,15 +171,13 @@ def _first_problem(value: Any, schema: dict[str, Any], where: str) -> str | None
         if not any(_is(value, k) for k in kinds):
             return f"{where}: expected {' or '.join(kinds)}, got {type(value).__name__}"
     if "enum" in schema and value not in schema["enum"]:
-        shown = repr(value) if len(repr(value)) <= 80 else type(value).__name__
-        return f"{where}: {shown} is not one of {schema['enum']}"
+        return f"{where}: {_shown(value)} is not one of {schema['enum']}"
     if isinstance(value, str) and "pattern" in schema and not _pattern(schema["pattern"]).search(value):
-        shown = repr(value) if len(value) <= 80 else repr(value[:77]) + "..."
-        return f"{where}: {shown} does not match {schema['pattern']!r}"
+        return f"{where}: {_shown(value)} does not match {schema['pattern']!r}"
     if _is(value, "number") and "minimum" in schema and value < schema["minimum"]:
-        return f"{where}: {value} is below {schema['minimum']}"
+        return f"{where}: {_shown(value)} is below {schema['minimum']}"
     if _is(value, "number") and "maximum" in schema and value > schema["maximum"]:
-        return f"{where}: {value} is above {schema['maximum']}"
+        return f"{where}: {_shown(value)} is above {schema['maximum']}"
     if isinstance(value, str) and len(value) > schema.get("maxLength", len(value)):
         return f"{where}: longer than {schema['maxLength']} characters"
     if isinstance(value, dict):
@@ -182,10 +190,11 @@ def _first_problem(value: Any, schema: dict[str, Any], where: str) -> str | None
             if key in props:
                 sub: Any = props[key]
             elif extra is False:
-                return f"{where}: unexpected key {key!r}"
+                return f"{where}: unexpected key {_shown(key)}"
             else:
                 sub = extra if isinstance(extra, dict) else None
-            if sub and (problem := _first_problem(item, sub, f"{where}.{key}")):
+            inner = f"{where}.{key}" if _PLAIN_KEY.fullmatch(key) else f"{where}[{_shown(key)}]"
+            if sub and (problem := _first_problem(item, sub, inner)):
                 return problem
     if isinstance(value, list) and "items" in schema:
         for i, item in enumerate(value):
