@@ -6,6 +6,7 @@ pip-compile's ``# via`` comments tell direct dependencies from transitive ones.
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -16,6 +17,7 @@ from krakend_tools.lockfiles import LockedPackage, Lockfile
 from krakend_tools.lockfiles._common import (
     MAX_LOCKFILE_BYTES,
     check_expression,
+    excerpt,
     file_name,
     first_line,
     marker_of,
@@ -61,11 +63,12 @@ class _State:
     visited: set[tuple[int, int]] = field(default_factory=set)  # (device, inode) of files read
     budget: int = MAX_LOCKFILE_BYTES  # bytes left for -r/-c includes
     via: dict[int, list[str]] = field(default_factory=dict)  # package index -> via entries
+    root: Path = Path("/")  # the project's folder: no -r/-c file is read outside it (real path)
 
 
 def parse(path: Path, text: str) -> Lockfile:
     """Parse a requirements file with its ``-r`` includes and ``-c`` constraints."""
-    state = _State(budget=MAX_LOCKFILE_BYTES - len(text.encode("utf-8", "surrogatepass")))
+    state = _State(budget=MAX_LOCKFILE_BYTES - len(text.encode("utf-8", "surrogatepass")), root=project_root(path))
     try:
         info = path.stat()
         state.visited.add((info.st_dev, info.st_ino))
@@ -166,7 +169,7 @@ def _requirement(line: str, path: Path, number: int, top: bool) -> LockedPackage
     try:
         req = Requirement(line)
     except (InvalidRequirement, ValueError, RecursionError) as err:
-        raise InputError(f"invalid requirement {line!r}: {first_line(err)}", path=path, line=number) from None
+        raise InputError(f"invalid requirement {excerpt(line)}: {first_line(err)}", path=path, line=number) from None
     name = name_of(req.name, path, number)
     version: Version | None = None
     pins = [s for s in req.specifier if s.operator in ("==", "===") and "*" not in s.version]
@@ -227,17 +230,17 @@ def _include(path: Path, number: int, value: str, state: _State, *, constraint: 
     if not value:
         raise InputError("-r/-c needs a file name", path=path, line=number)
     if "://" in value:
-        raise InputError(f"cannot follow a remote include {value!r}", path=path, line=number)
+        raise InputError(f"cannot follow a remote include {excerpt(value)}", path=path, line=number)
     if "\0" in value:
-        raise InputError(f"invalid include {value!r}: NUL in the file name", path=path, line=number)
+        raise InputError(f"invalid include {excerpt(value)}: NUL in the file name", path=path, line=number)
     if depth >= MAX_INCLUDE_DEPTH:
         raise InputError(f"-r/-c includes nested more than {MAX_INCLUDE_DEPTH} deep", path=path, line=number)
-    target = path.parent / value
+    target = _inside(path, number, value, state.root)
     try:
         info = target.stat()
     except (OSError, ValueError, RuntimeError) as err:
         reason = err.strerror if isinstance(err, OSError) and err.strerror else str(err)
-        raise InputError(f"cannot read included file {value!r}: {reason}", path=path, line=number) from None
+        raise InputError(f"cannot read included file {excerpt(value)}: {reason}", path=path, line=number) from None
     key = (info.st_dev, info.st_ino)
     if key in state.visited:
         return
@@ -248,13 +251,38 @@ def _include(path: Path, number: int, value: str, state: _State, *, constraint: 
         data = read_bytes(target, "requirements file", max(state.budget, 0))
         text = data.decode("utf-8-sig")
     except InputError as err:
-        raise InputError(f"included file {value!r}: {err}", path=path, line=number) from None
+        raise InputError(f"included file {excerpt(value)}: {err}", path=path, line=number) from None
     except UnicodeDecodeError as err:
         raise InputError(
-            f"included file {value!r}: not UTF-8 text (offset {err.start})", path=path, line=number
+            f"included file {excerpt(value)}: not UTF-8 text (offset {err.start})", path=path, line=number
         ) from None
     state.budget -= len(data)
     _read(target, text, state, constraint=constraint, top=False, depth=depth + 1)
+
+
+def project_root(top: Path) -> Path:
+    """The folder every ``-r``/``-c`` file must be in (real path): the nearest folder, from the
+    top requirements file's own upward, that holds ``.git`` or a ``pyproject.toml`` (the
+    repository or project a pull request can change), else the top file's own folder."""
+    folder = Path(os.path.realpath(top)).parent
+    for candidate in (folder, *folder.parents):
+        if os.path.lexists(candidate / ".git") or os.path.isfile(candidate / "pyproject.toml"):
+            return candidate
+    return folder
+
+
+def _inside(path: Path, number: int, value: str, root: Path) -> Path:
+    """The real path of the include ``value`` of ``path``, refused (never read, so never quoted)
+    when it is a special file (/proc, /sys, /dev) or outside the project ``root``."""
+    real = Path(os.path.realpath(path.parent / value))
+    if real.parts[1:2] in (("proc",), ("sys",), ("dev",)):
+        message = f"included file {excerpt(value)}: not a regular file ({real} is a special file), not read"
+        raise InputError(message, path=path, line=number)
+    if not real.is_relative_to(root):
+        raise InputError(
+            f"included file {excerpt(value)} is outside the project ({root}), not read", path=path, line=number
+        )
+    return real
 
 
 def _direct(via: list[str], project: str | None) -> bool:
