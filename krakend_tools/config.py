@@ -1,11 +1,21 @@
-"""The project's ``[tool.krakend]`` table, from the nearest pyproject.toml upward."""
+"""The project's ``[tool.krakend]`` table, from the nearest pyproject.toml upward.
+
+A pyproject.toml of another user found on the way up is refused rather than skipped (as git
+refuses a repository another user owns): skipping would silently run the check under other
+settings (another manifest, fewer groups, no ignores, no outputs), while a refusal only stops
+the run, loudly. One the user names on the command line is read whoever owns it."""
 
 from __future__ import annotations
 
 import functools
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from krakend_tools.errors import InputError
+
+_NAMED: set[str] = set()  # real paths of the pyproject.toml files named on the command line
 
 
 @dataclass(frozen=True)
@@ -16,9 +26,14 @@ class ProjectConfig:
     root: Path
 
 
+def trust(pyproject: Path) -> None:
+    """Read ``pyproject`` (named on the command line) whoever owns it."""
+    _NAMED.add(os.path.realpath(pyproject))
+
+
 def find_config(start: Path) -> ProjectConfig | None:
     """The nearest pyproject.toml from ``start`` (a folder or a file in it) upward that has a
-    ``[tool.krakend]`` table; None when there is none."""
+    ``[tool.krakend]`` table; None when there is none. Refused when another user owns it."""
     here = start.absolute()
     if not here.is_dir():
         here = here.parent
@@ -28,19 +43,31 @@ def find_config(start: Path) -> ProjectConfig | None:
             st = path.stat()
         except OSError:
             continue
-        table = _krakend_table(str(path), st.st_mtime_ns, st.st_size)
+        table, owner = _krakend_table(str(path), st.st_ino, st.st_ctime_ns, st.st_size)
         if table is not None:
+            _refuse_foreign(path, owner)
             return ProjectConfig(table, folder)
     return None
 
 
-@functools.lru_cache(maxsize=32)
-def _krakend_table(path: str, mtime_ns: int, size: int) -> dict[str, Any] | None:
-    """The ``[tool.krakend]`` table of one pyproject.toml, read once per version of the file
-    (a command looks it up for its defaults and again for its manifest)."""
-    from krakend_tools.lockfiles._common import load_toml, read_text
+def _refuse_foreign(path: Path, owner: int) -> None:
+    """An InputError when another user owns ``path`` and the user did not name it."""
+    me = os.geteuid()
+    if owner != me and os.path.realpath(path) not in _NAMED:
+        raise InputError(
+            f"owned by another user (uid {owner}, you are uid {me}): its [tool.krakend] is not read "
+            "(name this pyproject.toml on the command line to use it)",
+            path=path,
+        )
 
-    data = load_toml(Path(path), read_text(path, "pyproject.toml"))  # bounded, regular files only
-    tool = data.get("tool")
+
+@functools.lru_cache(maxsize=32)
+def _krakend_table(path: str, inode: int, ctime_ns: int, size: int) -> tuple[dict[str, Any] | None, int]:
+    """The ``[tool.krakend]`` table of one pyproject.toml and the owner of the file read, once
+    per version of the file (a command looks it up for its defaults and again for its manifest)."""
+    from krakend_tools.lockfiles._common import MAX_LOCKFILE_BYTES, decoded, load_toml, read_file
+
+    data, info = read_file(path, "pyproject.toml", MAX_LOCKFILE_BYTES)  # bounded, regular files only
+    tool = load_toml(Path(path), decoded(data, path)).get("tool")
     table = tool.get("krakend") if isinstance(tool, dict) else None
-    return table if isinstance(table, dict) else None
+    return (table if isinstance(table, dict) else None), info.st_uid
