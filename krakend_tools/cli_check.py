@@ -51,25 +51,19 @@ def check_plugin(
     """Compare a plugin's lockfile with the gateway manifest."""
     from krakend_tools import cli_options
     from krakend_tools import manifest as mf
-    from krakend_tools.check import check_plugins, lockfile_paths
-    from krakend_tools.lockfiles import find_lockfile, load_lockfile
+    from krakend_tools.check import check_plugins
+    from krakend_tools.errors import print_note
+    from krakend_tools.lockfiles import find_lockfile, load_lockfile, lockfile_arguments
     from krakend_tools.output import emit
 
     cli_specs = cli_options.outputs(output, None)  # bad -o values fail before any work
     given = ([sum_] if sum_ is not None else []) + list(lockfiles or [])
-    paths = lockfile_paths(given)
-    if given and not paths:  # only pyproject.toml files, none with a lockfile beside it
-        typer.echo("krakend check-plugin: no lockfile next to the given pyproject.toml, nothing to check", err=True)
-        raise typer.Exit(0)
-    if not paths:
-        paths = [find_lockfile(Path.cwd())]
+    paths = lockfile_arguments(given) or [find_lockfile(Path.cwd())]
     start = paths[0].resolve().parent
     defaults = cli_options.load_defaults("check-plugin", start)
     specs = cli_specs or cli_options.outputs(None, defaults)
     locks = [load_lockfile(p) for p in paths]
-    for lock in locks:
-        for note in lock.notes:
-            typer.echo(f"{lock.path}: note: {note}", err=True)
+    notes = [f"{lock.path}: note: {note}" for lock in locks for note in lock.notes]
     manifests = mf.resolver(manifest, python=python_version, libc=libc)
     groups = group if group else defaults.groups
     extras = extra if extra else defaults.extras
@@ -81,6 +75,10 @@ def check_plugin(
                 if lock.packages
                 else "it locks no package"
             )
-            typer.echo(f"{lock.path}: note: nothing to check: {why}", err=True)
+            notes.append(f"{lock.path}: note: nothing to check: {why}")
     report.apply_ignores(cli_options.ignores(ignore, defaults))
-    raise typer.Exit(emit(report, specs))
+    inputs = [*given, *paths, *(p.parent / "pyproject.toml" for p in paths), defaults.pyproject]
+    code = emit(report, specs, inputs=inputs)
+    for note in notes:  # only once no bad input can stop the run: an exit 2 prints its one line alone
+        print_note(note)
+    raise typer.Exit(code)

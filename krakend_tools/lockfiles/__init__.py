@@ -110,6 +110,38 @@ def find_lockfile(folder: Path) -> Path:
     )
 
 
+def lockfile_arguments(paths: Iterable[Path]) -> list[Path]:
+    """The lockfiles named on the command line (as pre-commit passes them), each file once
+    whatever its spelling: a ``pyproject.toml`` stands for the lockfile beside it (and is then
+    read for ``[tool.krakend]`` whoever owns it). One that names nothing is an InputError."""
+    from krakend_tools.config import trust
+
+    Path.cwd()  # a current folder removed under the command is that error, not "no such file"
+    found: dict[tuple[int, int], Path] = {}
+    for path in paths:
+        if path.name == "pyproject.toml":
+            if not path.is_file():
+                raise InputError("no such file", path=path)
+            trust(path)
+            path = _lockfile_beside(path)
+        try:
+            info = path.stat()
+        except FileNotFoundError:
+            raise InputError("no such file", path=path) from None
+        except (OSError, ValueError) as err:
+            reason = err.strerror if isinstance(err, OSError) and err.strerror else str(err)
+            raise InputError(f"cannot read lockfile: {reason}", path=path) from None
+        found.setdefault((info.st_dev, info.st_ino), path)
+    return list(found.values())
+
+
+def _lockfile_beside(pyproject: Path) -> Path:
+    try:
+        return find_lockfile(pyproject.parent)
+    except InputError:
+        raise InputError("no lockfile next to it, nothing to check", path=pyproject) from None
+
+
 def load_lockfile(path: Path) -> Lockfile:
     """Detect the format of ``path`` by name and content and parse it."""
     from krakend_tools.lockfiles._common import read_text
