@@ -12,11 +12,12 @@ from typing import Any
 
 from krakend_tools import __version__
 from krakend_tools.errors import InputError
-from krakend_tools.platforms import MACHINE_ARCH, Libc, Target, platform_tags
+from krakend_tools.platforms import MACHINE_ARCH, Libc, Target, platform_tags, tag_machine, tag_python
 
 SCHEMA_VERSION = 1
 SCHEMA_PATH = Path(__file__).with_name("schema") / "manifest.schema.json"
 MAX_MANIFEST_BYTES = 8 * 1024 * 1024
+MAX_GATEWAY_FIELD = 256  # characters of the gateway's name or version (the schema's limit)
 
 
 @dataclass
@@ -173,7 +174,7 @@ def compute_tags(python: PythonInfo, libc: Libc, machine: str, impl: str = "cpyt
     from packaging import tags
 
     platforms = platform_tags(libc, machine)
-    version = python.minor
+    version = tag_python(python.minor)
     if impl == "cpython":
         abis = [a for a in python.abi_tags if a not in ("abi3", "none")]
         found = list(tags.cpython_tags(version, abis, platforms))
@@ -222,17 +223,44 @@ def from_facts(facts: dict[str, Any], gateway: dict[str, str | None] | None = No
         "linux", MACHINE_ARCH.get(machine, machine), machine, facts["libc_family"], facts["libc_version"]
     )
     libraries = {name: Library(path, symbol_versions(path)) for name, path in sorted(facts["libraries"].items())}
-    return Manifest(
-        gateway=gateway or {"name": None, "version": None},
+    manifest = Manifest(
+        gateway=gateway_fields(gateway or {"name": None, "version": None}),
         python=python,
         platform=plat,
         tags=compute_tags(python, plat.libc, machine, python.implementation),
         marker_environment=facts["marker_environment"],
-        distributions={str(canonicalize_name(k)): v for k, v in sorted(facts["distributions"].items())},
+        distributions={
+            str(canonicalize_name(k)): v for k, v in sorted(facts["distributions"].items()) if _is_name(k)
+        },  # a broken install's invalid name could never match a lockfile's
         libraries=libraries,
         site_packages=facts["site_packages"],
         libraries_complete=bool(facts.get("libraries_complete", False)),
     )
+    _validated(manifest.to_dict(), "the manifest made")  # never one its own loader refuses
+    return manifest
+
+
+def gateway_fields(gateway: dict[str, str | None]) -> dict[str, str | None]:
+    """``gateway`` (from --gateway-name/--gateway-version or $KRAKEND_GATEWAY_*) if the schema
+    takes its values: at most MAX_GATEWAY_FIELD characters, no control characters."""
+    from krakend_tools.lockfiles._common import excerpt
+
+    for key, value in gateway.items():
+        if value is not None and (len(value) > MAX_GATEWAY_FIELD or any(ord(c) < 0x20 for c in value)):
+            raise InputError(
+                f"gateway {key} {excerpt(value)}: at most {MAX_GATEWAY_FIELD} characters, no control characters"
+            )
+    return gateway
+
+
+def _is_name(name: object) -> bool:
+    from packaging.utils import InvalidName, canonicalize_name
+
+    try:
+        canonicalize_name(name, validate=True)  # type: ignore[arg-type]
+    except (InvalidName, TypeError):
+        return False
+    return True
 
 
 def introspect(python: str | None = None) -> dict[str, Any]:
@@ -377,8 +405,79 @@ def _validated(data: Any, path: Path | str) -> dict[str, Any]:
         Libc.parse(f"{data['platform']['libc']['family']}-{data['platform']['libc']['version'] or '0'}")
     except InputError as err:
         raise InputError(f"invalid manifest: $.platform.libc: {err}", path=path) from None
+    data["distributions"] = _distributions(data["distributions"], path)
+    contradiction = _contradiction(data)
+    if contradiction:
+        raise InputError(f"invalid manifest: {contradiction}", path=path)
     checked: dict[str, Any] = data
     return checked
+
+
+def _distributions(found: dict[str, str], path: Path | str) -> dict[str, str]:
+    """The distributions keyed by their PEP 503 names (a ``Requests`` key must match a lockfile's
+    ``requests``); an invalid name, or two spellings of one name with two versions, is refused."""
+    from packaging.utils import InvalidName, canonicalize_name
+
+    from krakend_tools.lockfiles._common import excerpt
+
+    names: dict[str, str] = {}
+    spelled: dict[str, str] = {}
+    for key, version in found.items():
+        try:
+            name = canonicalize_name(key, validate=True)
+        except InvalidName:
+            raise InputError(f"invalid manifest: $.distributions: invalid name {excerpt(key)}", path=path) from None
+        if names.setdefault(name, version) != version:
+            raise InputError(
+                f"invalid manifest: $.distributions: {excerpt(spelled[name])} and {excerpt(key)} are both {name}, "
+                f"with two versions ({excerpt(names[name])}, {excerpt(version)})",
+                path=path,
+            )
+        spelled.setdefault(name, key)
+    return names
+
+
+def _contradiction(data: dict[str, Any]) -> str | None:
+    """The first pair of fields of a (schema-valid) manifest that cannot both be true, as a message."""
+    from krakend_tools.lockfiles._common import excerpt
+
+    for (field_a, a), (field_b, b) in _pairs(data):
+        if a != b:
+            return f"{field_a} ({excerpt(a)}) and {field_b} ({excerpt(b)}) contradict each other"
+    return None
+
+
+def _pairs(data: dict[str, Any]) -> list[tuple[tuple[str, str], tuple[str, str]]]:
+    """Pairs of fields that must agree, each as ``((field, value), (field, what it implies))``;
+    the Python ones first, then the platform's."""
+    py, env, plat = data["python"], data["marker_environment"], data["platform"]
+    major, minor = py["version"].split(".")[:2]
+    machine, implementation = plat["machine"], env["implementation_name"]
+    pairs = [
+        (("python.version", py["version"]), ("marker_environment.python_full_version", env["python_full_version"])),
+        (("python.version", f"{major}.{minor}"), ("marker_environment.python_version", env["python_version"])),
+        (("python.implementation", py["implementation"]), ("marker_environment.implementation_name", implementation)),
+        (("platform.os", plat["os"]), ("marker_environment.sys_platform", env["sys_platform"])),
+        (("platform.machine", machine), ("marker_environment.platform_machine", env["platform_machine"])),
+        (("platform.machine", MACHINE_ARCH.get(machine, machine)), ("platform.arch", plat["arch"])),
+    ]
+    if py["implementation"] == "cpython":
+        cp = f"cp{major}{minor}"
+        for tag in py["abi_tags"]:
+            if tag.startswith("cp"):
+                pairs.append((("python.version", cp), ("python.abi_tags", tag.rstrip("dmt"))))
+        if py["soabi"]:  # cpython-311-x86_64-linux-gnu
+            parts = [*py["soabi"].split("-"), "", ""]
+            pairs.append((("python.version", cp), ("python.soabi", "cp" + parts[1].rstrip("dmt"))))
+            if {parts[2], machine} & {"x86_64", "aarch64"}:  # others spell it apart (i686: i386)
+                pairs.append((("platform.machine", machine), ("python.soabi", parts[2])))
+            pairs.append((("python.soabi", f".{py['soabi']}.so"), ("python.ext_suffix", py["ext_suffix"])))
+    family = plat["libc"]["family"]
+    for platform in sorted({tag.rsplit("-", 1)[-1] for tag in data["tags"]} - {"any"}):
+        if platform.startswith(("manylinux", "musllinux")):
+            pairs.append((("platform.libc", family), ("tags", "musl" if platform.startswith("musl") else "glibc")))
+        pairs.append((("platform.machine", machine), ("tags", tag_machine(platform) or machine)))
+    return pairs
 
 
 def host() -> Manifest:
