@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
-import tempfile
 from pathlib import Path
 from typing import Any
 
 from krakend_tools.engine import Engine, connect, first_file
 from krakend_tools.errors import InputError
 from krakend_tools.manifest import Library, Manifest
+from krakend_tools.safefs import private_folder
 
 LABEL_MANIFEST = "io.krakend.manifest"
 
@@ -32,12 +32,12 @@ def introspect_image(
     manifest = mf.from_facts(facts, gateway)
     copies = engine.read_files(image, list(libraries.values()), platform=platform)
     found: dict[str, Library] = {}
-    with tempfile.TemporaryDirectory(prefix="krakend-libs-") as tmp:
+    with private_folder("krakend-libs-") as tmp:
         for name, path in sorted(libraries.items()):
             versions: list[str] = []
             data = first_file(copies[path]) if path in copies else None
             if data is not None:
-                copy = Path(tmp) / name
+                copy = tmp / "library"  # never a name the image gave: it could be ../anything
                 copy.write_bytes(data)
                 versions = mf.symbol_versions(str(copy))
             found[name] = Library(path, versions)

@@ -341,3 +341,50 @@ def test_outputs_are_written_when_no_plugin_matches_the_pattern(tmp_path: Path, 
     assert_valid_outputs(tmp_path)
     finding = json.loads((tmp_path / "r.json").read_text())["findings"][0]
     assert finding["message"] == "no plugin matches pattern '.so'"
+
+
+# -- a runtime image's introspection --------------------------------------------------------
+
+
+class _ImageWithHostileLibraryName:
+    """The two calls introspect_image makes of an engine: the image's facts (this
+    interpreter's, with a library named ``../escaped.so``) and the library's bytes."""
+
+    def __init__(self, library: Path) -> None:
+        script = FIXTURES.parent / "krakend_tools" / "introspect.py"
+        facts = json.loads(subprocess.run([sys.executable, "-I", str(script)], capture_output=True).stdout)
+        facts["libraries"] = {"../escaped.so": str(library)}
+        self.facts = json.dumps(facts)
+        self.library = library
+
+    def run_command(self, image: str, argv: list[str], *, platform: str) -> object:
+        from krakend_tools.engine import RunResult
+
+        return RunResult(0, "", 0.0, stdout=self.facts)
+
+    def read_files(self, image: str, paths: list[str], *, platform: str) -> dict[str, bytes]:
+        import io
+        import tarfile
+
+        out = io.BytesIO()
+        with tarfile.open(fileobj=out, mode="w") as tar:
+            tar.add(self.library, arcname=self.library.name)
+        return {str(self.library): out.getvalue()}
+
+
+def test_a_library_name_from_an_image_writes_nothing_outside_the_temporary_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import tempfile
+
+    from krakend_tools.image_manifest import introspect_image
+
+    folder = tmp_path / "tmpdir"
+    folder.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(folder))
+    library = build.build_c(tmp_path / "lib")
+    engine = _ImageWithHostileLibraryName(library)
+    manifest = introspect_image(engine, "image.invalid/runtime", "linux/amd64")  # type: ignore[arg-type]
+    assert list(manifest.libraries) == ["../escaped.so"]
+    assert not (tmp_path / "escaped.so").exists()
+    assert leftovers(folder) == []
