@@ -330,7 +330,7 @@ def _chown_tree(path: Path) -> None:
         return
     for p in [path, *path.rglob("*")]:
         with contextlib.suppress(OSError):
-            os.chown(p, *owner)
+            os.chown(p, *owner, follow_symlinks=False)
 
 
 def _untar(data: bytes, dest: Path) -> list[Path]:
@@ -573,6 +573,11 @@ def _publish(files: list[Path], out_dir: Path) -> None:
 def _validate(opts: BuildOptions) -> None:
     if not opts.plugin_dir.is_dir():
         raise InputError("not a folder", path=opts.plugin_dir)
+    if opts.out is None:  # the project's dist/ may come from a pull request: a link there could point anywhere
+        project = opts.plugin_dir.resolve()
+        for out_dir in (opts.plugin_dir / "dist" / f"{t.flavour}-{t.arch}" for t in opts.targets):
+            if not out_dir.resolve().is_relative_to(project):
+                raise InputError(f"links outside the project ({out_dir.resolve()}): give --out", path=out_dir)
     if opts.command is None and not any((opts.plugin_dir / n).is_file() for n in ("pyproject.toml", "setup.py")):
         raise InputError(
             "not a Python project: no pyproject.toml or setup.py (or give the build command: --command)",

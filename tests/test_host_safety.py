@@ -388,3 +388,22 @@ def test_a_library_name_from_an_image_writes_nothing_outside_the_temporary_folde
     assert list(manifest.libraries) == ["../escaped.so"]
     assert not (tmp_path / "escaped.so").exists()
     assert leftovers(folder) == []
+
+
+# -- krakend build: the project's dist/ ---------------------------------------------------
+
+
+def test_a_dist_link_out_of_the_project_is_refused_before_building(tmp_path: Path) -> None:
+    """``dist/generic-amd64`` committed as a link to another folder: publishing would delete
+    that folder's files, so the build stops first (no engine is even asked)."""
+    project = tmp_path / "plugin"
+    (project / "dist").mkdir(parents=True)
+    (project / "pyproject.toml").write_text('[project]\nname = "p"\nversion = "1"\n')
+    victim = tmp_path / "victim"
+    victim.mkdir()
+    (victim / "precious.txt").write_text("keep me")
+    os.symlink(victim, project / "dist" / "generic-amd64")
+    env = {"DOCKER_HOST": f"unix://{tmp_path}/no-engine.sock"}
+    proc = run_krakend("build", str(project), "-t", "generic/amd64", "--manifest", MANIFEST, env=env)
+    one_line_error(proc, "generic-amd64", "links outside the project", "--out")
+    assert os.listdir(victim) == ["precious.txt"]
