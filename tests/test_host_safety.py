@@ -407,3 +407,22 @@ def test_a_dist_link_out_of_the_project_is_refused_before_building(tmp_path: Pat
     proc = run_krakend("build", str(project), "-t", "generic/amd64", "--manifest", MANIFEST, env=env)
     one_line_error(proc, "generic-amd64", "links outside the project", "--out")
     assert os.listdir(victim) == ["precious.txt"]
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="handing outputs back under sudo needs root")
+def test_outputs_handed_back_under_sudo_never_chown_through_a_link(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from krakend_tools.build import _chown_tree
+
+    out = tmp_path / "dist" / "generic-amd64"
+    out.mkdir(parents=True)
+    (out / "plugin.whl").write_bytes(b"")
+    victim = tmp_path / "victim.txt"
+    victim.write_text("root's")
+    os.symlink(victim, out / "link")
+    monkeypatch.setenv("SUDO_UID", "4242")
+    monkeypatch.setenv("SUDO_GID", "4242")
+    _chown_tree(out)
+    assert (out / "plugin.whl").stat().st_uid == 4242
+    assert victim.stat().st_uid == 0
