@@ -125,6 +125,12 @@ LONG = "\x1b[31m" + "Z" * 3000
         ("poetry.lock", f'[[package]]\nname = "six"\nversion = "1.0"\nmarkers = "{LONG}"\n'),
         ("pdm.lock", f'[metadata]\nlock_version = "{LONG}"\n'),
         ("Pipfile.lock", json.dumps({"_meta": {"pipfile-spec": LONG}, "default": {}})),
+        ("Pipfile.lock", json.dumps({"_meta": {"pipfile-spec": 6}, "default": {LONG: 5}})),
+        (
+            "poetry.lock",
+            f'[[package]]\nname = "six"\nversion = "1.0"\n[package.extras]\n"{"Z" * 3000}" = 5\n'
+            '[metadata]\nlock-version = "2.0"\npython-versions = "*"\n',
+        ),
         ("pylock.toml", f'lock-version = "1.0"\ncreated-by = "x"\nrequires-python = "{LONG}"\n'),
     ],
 )

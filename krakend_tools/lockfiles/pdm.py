@@ -134,7 +134,7 @@ def parse(path: Path, text: str) -> Lockfile:
     if not flat and not any(p.groups - {RUNTIME} or p.marker for p in packages):
         if pyproject is None:
             lock.notes.append(
-                f"no pyproject.toml beside this lock_version {lock_version} lock "
+                f"no pyproject.toml beside this lock_version {excerpt(lock_version)} lock "
                 "(no groups or markers per package): every locked package is "
                 "taken, on every platform"
             )

@@ -65,7 +65,7 @@ def parse(path: Path, text: str) -> Lockfile:
             line = lines.get((section, raw_name))
             if isinstance(raw, str):  # before pipfile-spec (2017): the entry is the pin itself
                 raw = {} if raw.strip() == "*" else {"version": raw if raw.startswith("==") else f"=={raw}"}
-            entry = table(raw, f"{section}.{raw_name}", path, line)
+            entry = table(raw, f"{section}.{excerpt(raw_name)}", path, line)
             pkg = _package(raw_name, entry, group, path, line)
             if pkg.name in direct:
                 pkg = replace(pkg, direct=True)

@@ -194,7 +194,7 @@ def _package_edges(
                 out.append(edge)
     for extra, reqs in table(entry.get("extras"), f"extras of {name}", path, line).items():
         targets = extra_edges.setdefault(name, {}).setdefault(_canon(extra), [])
-        for req in array(reqs, f"extra {extra} of {name}", path, line):
+        for req in array(reqs, f"extra {excerpt(extra)} of {name}", path, line):
             if isinstance(req, str) and req.strip():
                 dep = _canon(req.strip().split(" ", 1)[0].split("[", 1)[0].split(";", 1)[0].split("(", 1)[0])
                 targets.append(optional.get(dep, Edge(dep)))
