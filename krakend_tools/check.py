@@ -125,24 +125,6 @@ def check_plugins(
     return Report("check-plugin", [f for r in reports for f in r.findings], time.perf_counter() - started, meta)
 
 
-def lockfile_paths(paths: Iterable[Path]) -> list[Path]:
-    """The lockfiles named by ``paths`` (as pre-commit passes them), each once: a
-    ``pyproject.toml`` stands for the lockfile in its folder, and is dropped when there is none."""
-    from krakend_tools.errors import InputError
-    from krakend_tools.lockfiles import find_lockfile
-
-    found: list[Path] = []
-    for path in paths:
-        if path.name == "pyproject.toml":
-            try:
-                path = find_lockfile(path.parent)
-            except InputError:
-                continue
-        if path not in found:
-            found.append(path)
-    return found
-
-
 def check_python(lock: Lockfile, manifest: Manifest) -> list[Finding]:
     """Rule 1: requires-python admits the gateway's Python; a pinned minor matches when compiled."""
     from packaging.version import Version
