@@ -1,14 +1,16 @@
 """The import phase: run the probe (``_probe/krakend_probe.py``) in a fresh, isolated process and read what happened.
 
 The seam between *what* to run and *where*: :func:`probe_argv` builds the command,
-a :class:`Runner` runs it (here: :class:`LocalRunner`, a subprocess in its own session
-and scratch folder; the Docker engine adds one for runtime images) and
-:func:`parse_probe_output` turns exit status and output into a :class:`ProbeOutcome`.
+a :class:`Runner` runs it (here: :class:`LocalRunner`, in a bubblewrap sandbox, or where
+there is none a subprocess in its own session and scratch folder; the Docker engine adds
+one for runtime images) and :func:`parse_probe_output` turns exit status and output into
+a :class:`ProbeOutcome`, believing no record it cannot check.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
 import posixpath
@@ -18,20 +20,26 @@ import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import threading
 import time
-import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from krakend_tools import safefs
+
 PROBE_PATH = Path(__file__).with_name("_probe") / "krakend_probe.py"
 # Imported rather than run as a script, so its compiled bytecode is reused (~4 ms a probe);
 # its folder leaves sys.path before the plugin is imported.
-_BOOT = "import sys; sys.path.insert(0, sys.argv.pop(1)); import krakend_probe; del sys.path[0]; krakend_probe.run()"
-DEFAULT_TIMEOUT = 30.0
+_BOOT = "import sys; sys.path.insert(0, sys.argv.pop(1)); __import__('krakend_probe').run()"
+DEFAULT_TIMEOUT = 30.0  # seconds of import phase per artifact (all its modules together)
+MEMORY_CAP = 4 << 30  # bytes of address space a probe may map (RLIMIT_AS)
+SCRATCH_CAP = 256 << 20  # bytes a sandboxed probe may write in its private /tmp
+SANDBOX_CWD = "/krakend-probe"  # the probe's working folder inside the sandbox: a tmpfs of its own
+SYSTEM_DIRS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc")
+HIDDEN = ("/etc/shadow", "/etc/gshadow", "/etc/shadow-", "/etc/gshadow-", "/etc/ssh", "/etc/ssl/private")
+ISOLATION = ("--unshare-all", "--die-with-parent", "--new-session", "--cap-drop", "ALL", "--clearenv")
 STDERR_KEEP = 20_000  # characters of the probe's stderr kept for -o json
 STDERR_CAP = 64 * 1024  # bytes of the probe's stderr held while it runs (the last ones)
 RECORD_CAP = 4 * 1024 * 1024  # bytes of one record on the probe's channel
@@ -53,6 +61,7 @@ class Completed:
     elapsed: float = 0.0
     leftovers: int = 0  # processes the probe left behind (all killed)
     authenticated: bool = False  # stdout holds only records that carried this run's secret
+    roots: tuple[str, ...] = ()  # where the module's file must be, as the probe sees paths
 
 
 @dataclass
@@ -97,12 +106,20 @@ class Runner(Protocol):
 
 
 def probe_argv(
-    python: str, probe_path: str, paths: Sequence[str], module: str, types: Sequence[str], secret_stdin: bool = False
+    python: str,
+    probe_path: str,
+    paths: Sequence[str],
+    module: str,
+    types: Sequence[str],
+    secret_stdin: bool = False,
+    memory: int = 0,
 ) -> list[str]:
-    """``python -I -c BOOT PROBE_DIR [--secret-stdin] --path P... --module M --type T...``."""
+    """``python -I -c BOOT PROBE_DIR [--secret-stdin] [--memory B] --path P... --module M --type T...``."""
     argv = [python, "-I", "-c", _BOOT, posixpath.dirname(probe_path)]
     if secret_stdin:
         argv.append("--secret-stdin")
+    if memory:
+        argv += ["--memory", str(memory)]
     for path in paths:
         argv += ["--path", path]
     argv += ["--module", module]
@@ -244,71 +261,201 @@ def kill_strays(probe_pid: int, since: int, patience: float = 5.0) -> int:
     return len(seen)
 
 
+@dataclass(frozen=True)
+class Sandbox:
+    """bubblewrap, when it can isolate a probe here; else why not."""
+
+    bwrap: str | None
+    problem: str | None = None
+
+
+@functools.cache
+def find_sandbox() -> Sandbox:
+    """Whether bubblewrap works here: really run once per process (a container or a kernel
+    setting may refuse its namespaces)."""
+    bwrap = shutil.which("bwrap")
+    if bwrap is None:
+        return Sandbox(None, "bubblewrap (bwrap) not found")
+    argv = [bwrap, *ISOLATION, "--ro-bind", "/", "/", "--proc", "/proc", "--", "true"]
+    try:
+        proc = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, timeout=10)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return Sandbox(None, f"bubblewrap does not run ({exc})")
+    if proc.returncode != 0:
+        return Sandbox(None, f"bubblewrap cannot isolate ({_last_error_line(proc.stderr.decode(errors='replace'))})")
+    return Sandbox(bwrap)
+
+
+def _interpreter_dirs(python: str) -> list[str]:
+    """The prefixes an interpreter reads its standard library and site-packages from."""
+    code = "import sys; print(sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix, sep='\\0')"
+    try:
+        proc = subprocess.run([python, "-I", "-c", code], stdin=subprocess.DEVNULL, capture_output=True, timeout=30)
+        dirs = proc.stdout.decode(errors="surrogateescape").strip().split("\0") if proc.returncode == 0 else []
+    except (OSError, subprocess.TimeoutExpired):
+        dirs = []
+    return [d for d in dirs if d] or [os.path.dirname(os.path.dirname(os.path.realpath(python)))]
+
+
+def sandbox_argv(bwrap: str, reads: Sequence[str], argv: Sequence[str], info_fd: int) -> list[str]:
+    """``bwrap ... -- argv``: no network, no view of other processes, nothing writable but a
+    private /tmp, and only the system folders, ``reads`` (read-only) and a cleared environment."""
+    box = [bwrap, *ISOLATION, "--proc", "/proc", "--dev", "/dev", "--size", str(SCRATCH_CAP), "--tmpfs", "/tmp"]
+    for folder in SYSTEM_DIRS:
+        if os.path.islink(folder):
+            box += ["--symlink", os.readlink(folder), folder]
+        elif os.path.isdir(folder):
+            box += ["--ro-bind", folder, folder]
+    for path in sorted({os.path.abspath(p) for p in reads if os.path.exists(p)}):
+        if not any(path == d or path.startswith(d + "/") for d in SYSTEM_DIRS):
+            box += ["--ro-bind", path, path]
+    for hidden in HIDDEN:
+        if os.path.isdir(hidden):
+            box += ["--tmpfs", hidden]
+        elif os.path.exists(hidden):
+            box += ["--ro-bind", "/dev/null", hidden]
+    box += ["--size", str(SCRATCH_CAP), "--tmpfs", SANDBOX_CWD, "--remount-ro", "/", "--chdir", SANDBOX_CWD]
+    box += ["--setenv", "HOME", SANDBOX_CWD]
+    box += ["--setenv", "PATH", "/usr/local/bin:/usr/bin:/bin", "--info-fd", str(info_fd), "--"]
+    return box + list(argv)
+
+
+def _child_pid(info: int, deadline: float) -> int | None:
+    """The host pid of the sandbox's init, from bwrap's ``--info-fd`` JSON."""
+    data = b""
+    with selectors.DefaultSelector() as sel:
+        sel.register(info, selectors.EVENT_READ)
+        while time.monotonic() < deadline and sel.select(max(0.0, deadline - time.monotonic())):
+            chunk = os.read(info, 4096)
+            if not chunk:
+                return None
+            data += chunk
+            with contextlib.suppress(ValueError, KeyError, TypeError):
+                return int(json.loads(data)["child-pid"])
+    return None
+
+
+def _sandbox_init(info: int, outer: int, deadline: float) -> int:
+    """A pidfd of the sandbox's init (its PID namespace dies with it); -1 when bwrap exited first."""
+    pid = _child_pid(info, deadline)
+    if pid is None:
+        return -1
+    try:
+        pidfd = os.pidfd_open(pid)
+    except OSError:
+        return -1
+    if _parent(pid) != outer:  # gone, and the number reused: not ours to kill
+        os.close(pidfd)
+        return -1
+    return pidfd
+
+
+def _parent(pid: int) -> int | None:
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            return int(fh.read().rsplit(b")", 1)[1].split()[1])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def _signalled(returncode: int | None) -> int | None:
+    """bwrap's status as the probe's: its init exits with 128+N when the probe died of signal N."""
+    if returncode is not None and 128 < returncode < 128 + signal.NSIG:
+        return 128 - returncode
+    return returncode
+
+
 class LocalRunner:
-    """Runs probes with a local interpreter: own session, scratch cwd, group killed after.
+    """Runs probes with a local interpreter, in bubblewrap when it works here (see
+    :func:`sandbox_argv`); else in their own session and a fresh scratch folder, with every
+    process they leave killed after, and :attr:`warning` says so."""
 
-    Each worker thread reuses one scratch folder, emptied after every probe; ``close()``
-    (or garbage collection) removes them.
-    """
-
-    def __init__(self, python: str, site_packages: Sequence[str] = (), probe_path: str | None = None) -> None:
+    def __init__(
+        self,
+        python: str,
+        site_packages: Sequence[str] = (),
+        probe_path: str | None = None,
+        sandbox: bool | None = None,
+    ) -> None:
         self.python = python
         self.site_packages = [p for p in site_packages if os.path.isdir(p)]
         self.probe_path = probe_path or str(PROBE_PATH)
-        self.description = f"local {python}"
-        self.reaper = _set_subreaper()  # orphans come back to us: kill_strays finds them
-        self._local = threading.local()
-        self._active: set[int] = set()  # process groups of the probes running now
-        self._scratch_dirs: list[str] = []
-        self._finalizer = weakref.finalize(self, _remove_all, self._scratch_dirs)
+        found = find_sandbox() if sandbox is not False else Sandbox(None, "disabled")
+        self.bwrap = found.bwrap
+        self.warning = (
+            None
+            if found.bwrap
+            else f"import phase not sandboxed: {found.problem}; plugin code ran with the CLI's rights"
+        )
+        self.description = f"local {python}" + (" (bubblewrap)" if self.bwrap else " (not sandboxed)")
+        self.reaper = False if self.bwrap else _set_subreaper()  # orphans come back to us: kill_strays finds them
+        self._reads: list[str] | None = None
+        self._active: dict[int, int] = {}  # process group of each running probe -> pidfd of its sandbox init
 
     def close(self) -> None:
-        """Remove the scratch folders."""
-        self._finalizer()
+        """Nothing to release: each probe's scratch folder is gone when it returns."""
 
     def abort(self) -> None:
         """Kill every probe running now (Ctrl-C): their ``run`` calls return at once."""
-        for pgid in list(self._active):
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(pgid, signal.SIGKILL)
+        for pgid, init in list(self._active.items()):
+            _kill(pgid, init)
 
     def run_probe(
         self, paths: Sequence[str], module: str, types: Sequence[str], timeout: float, libraries: Sequence[str] = ()
     ) -> Completed:
-        argv = probe_argv(self.python, self.probe_path, [*paths, *self.site_packages], module, types, secret_stdin=True)
-        return self.run(argv, timeout, secrets.token_hex(16))
+        everything = [*paths, *self.site_packages]
+        argv = probe_argv(self.python, self.probe_path, everything, module, types, True, MEMORY_CAP)
+        completed = self.run(argv, timeout, secrets.token_hex(16), [*everything, *libraries])
+        completed.roots = tuple(paths)
+        return completed
 
-    def _scratch(self) -> str:
-        path: str | None = getattr(self._local, "scratch", None)
-        if path is None or not os.path.isdir(path):
-            path = tempfile.mkdtemp(prefix="krakend-probe-")
-            self._scratch_dirs.append(path)
-            self._local.scratch = path
-        return path
-
-    def run(self, argv: Sequence[str], timeout: float, secret: str | None = None) -> Completed:
+    def run(
+        self, argv: Sequence[str], timeout: float, secret: str | None = None, reads: Sequence[str] = ()
+    ) -> Completed:
         """Run ``argv``; on return the process and everything it spawned are gone.
 
         With ``secret`` (sent on stdin, see the probe's ``--secret-stdin``), only stdout
-        lines that start with it are kept, without it. Output is capped as it is read."""
-        cwd = self._scratch()
+        lines that start with it are kept, without it. Output is capped as it is read.
+        ``reads``: what the sandbox shows besides the interpreter and the probe."""
+        if shutil.which(argv[0]) is None:
+            return Completed(None, "", f"cannot run {argv[0]}: not an executable file")
+        if self.bwrap is None:
+            with safefs.private_folder("krakend-probe-") as scratch:
+                return self._run(list(argv), timeout, secret, str(scratch), None)
+        if self._reads is None:
+            self._reads = [*_interpreter_dirs(self.python), os.path.dirname(self.probe_path)]
+        info = os.pipe()  # both ends closed by _run
+        return self._run(sandbox_argv(self.bwrap, [*self._reads, *reads], argv, info[1]), timeout, secret, None, info)
+
+    def _run(
+        self, argv: list[str], timeout: float, secret: str | None, cwd: str | None, info: tuple[int, int] | None
+    ) -> Completed:
         start = time.monotonic()
+        fds = (info[1],) if info else ()
         try:
             with _SPAWN_LOCK:
                 proc = subprocess.Popen(
-                    list(argv),
+                    argv,
                     stdin=subprocess.PIPE if secret else subprocess.DEVNULL,
                     stdout=subprocess.PIPE,
                     stderr=subprocess.PIPE,
                     cwd=cwd,
                     start_new_session=True,
+                    pass_fds=fds,
                 )
                 _PROBES.add(proc.pid)
         except (OSError, ValueError) as exc:
+            for fd in info or ():
+                os.close(fd)
             return Completed(None, "", f"cannot run {argv[0]}: {getattr(exc, 'strerror', exc)}")
         since = _start_time(proc.pid)
+        init = -1
+        if info:
+            os.close(info[1])  # bwrap's copy is the one left: EOF once it exits
+            init = _sandbox_init(info[0], proc.pid, start + 10)
+            os.close(info[0])
         assert proc.stdout is not None and proc.stderr is not None
-        self._active.add(proc.pid)
+        self._active[proc.pid] = init
         if secret and proc.stdin is not None:
             with contextlib.suppress(OSError):
                 proc.stdin.write(f"{secret}\n".encode())
@@ -321,22 +468,25 @@ class LocalRunner:
             timed_out = not _pump_until_exit(proc, sinks, timeout)
         finally:
             # Still unreaped (a zombie at worst), so the group id cannot have been reused.
-            if self.reaper and since is not None:
+            if info:
+                _kill(proc.pid, init)
+            elif self.reaper and since is not None:
                 with contextlib.suppress(ProcessLookupError, PermissionError):
                     os.killpg(proc.pid, signal.SIGKILL)
                 leftovers = kill_strays(proc.pid, since)
             else:
                 leftovers = kill_group(proc.pid, skip=(proc.pid,))
             proc.wait()
-            self._active.discard(proc.pid)
+            del self._active[proc.pid]
+            if init >= 0:
+                os.close(init)
             with _SPAWN_LOCK:
                 _PROBES.discard(proc.pid)
             _drain(sinks, deadline=time.monotonic() + 2.0)
             proc.stdout.close()
             proc.stderr.close()
-            _empty(cwd)
         return Completed(
-            proc.returncode,
+            _signalled(proc.returncode) if info else proc.returncode,
             sinks[out_fd].text(),
             sinks[err_fd].text(),
             timed_out,
@@ -344,6 +494,15 @@ class LocalRunner:
             leftovers,
             authenticated=bool(secret),
         )
+
+
+def _kill(pgid: int, init: int) -> None:
+    """SIGKILL a sandbox's init (its whole PID namespace dies) and the group ``pgid``."""
+    if init >= 0:
+        with contextlib.suppress(OSError):
+            signal.pidfd_send_signal(init, signal.SIGKILL)
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, signal.SIGKILL)
 
 
 class _Sink(Protocol):
@@ -398,27 +557,6 @@ class _Records:
 
     def text(self) -> str:
         return "".join(line.decode(errors="replace") + "\n" for line in self.lines)
-
-
-def _remove_all(paths: list[str]) -> None:
-    for path in paths:
-        shutil.rmtree(path, ignore_errors=True)
-    paths.clear()
-
-
-def _empty(folder: str) -> None:
-    """Remove whatever a probe left in its working folder."""
-    try:
-        entries = os.listdir(folder)
-    except OSError:
-        return
-    for name in entries:
-        path = os.path.join(folder, name)
-        if os.path.isdir(path) and not os.path.islink(path):
-            shutil.rmtree(path, ignore_errors=True)
-        else:
-            with contextlib.suppress(OSError):
-                os.unlink(path)
 
 
 def _read_ready(sel: selectors.BaseSelector, buffers: dict[int, _Sink], wait: float | None) -> bool:
@@ -536,6 +674,32 @@ def _record(data: object, outcome: ProbeOutcome, types: Sequence[str] | None) ->
         )
 
 
+def _tampering(stdout: str) -> str | None:
+    """What the probe's hook caught the plugin reaching for, if anything (its first record)."""
+    for line in stdout.splitlines():
+        if line.startswith("tampered "):
+            return line[len("tampered ") :]
+    return None
+
+
+def _inside(path: str, roots: Sequence[str]) -> bool:
+    here = posixpath.normpath(path)
+    return any(here == (top := posixpath.normpath(root)) or here.startswith(top.rstrip("/") + "/") for root in roots)
+
+
+def _unlike_the_request(
+    outcome: ProbeOutcome, module: str, types: Sequence[str] | None, roots: Sequence[str]
+) -> str | None:
+    """Why a result record does not fit what the CLI asked for and knows; None when it does."""
+    if module and outcome.module != module:
+        return f"the probe's record names module {outcome.module!r}, not {module!r}"
+    if outcome.error is None and types and sorted(outcome.results) != sorted(set(types)):
+        return "the probe's record does not hold exactly the plugin types asked for"
+    if roots and outcome.error is None and outcome.file is not None and not _inside(outcome.file, roots):
+        return f"{module} was imported from {outcome.file}, outside the artifact"
+    return None
+
+
 def _channel_phase(stdout: str) -> str | None:
     """The phase the probe's own records reached: None before ``importing``."""
     phase = None
@@ -573,7 +737,10 @@ def parse_probe_output(
 
     The record counts only when the probe exited with status 0: a plugin that prints a
     record and dies is reported by how it died. With an authenticated channel (the local
-    runner's secret), the phase comes from the probe's own records, never from stderr."""
+    runner's secret), the phase comes from the probe's own records, never from stderr, and
+    a ``tampered`` record is a KO whatever follows (a crash or hang is told as such). A
+    record must name the module and the types asked for, and a file inside
+    ``completed.roots``."""
     stderr = completed.stderr[-STDERR_KEEP:]
     outcome = ProbeOutcome(
         module,
@@ -588,7 +755,10 @@ def parse_probe_output(
         phase = _channel_phase(completed.stdout)
     else:
         phase = _phase(completed.stderr) if MARKER in completed.stderr else None
-    if completed.timed_out:
+    tampered = _tampering(completed.stdout) if completed.authenticated and rc == 0 else None
+    if tampered is not None and not completed.timed_out:
+        outcome.error = f"the plugin tampered with the probe: {tampered}"
+    elif completed.timed_out:
         outcome.error = f"timed out after {timeout:g}s" if timeout is not None else "timed out"
     elif rc == 0 and (data := _json_line(completed.stdout)) is not None:
         try:
@@ -596,6 +766,10 @@ def parse_probe_output(
         except ValueError as err:
             outcome.results.clear()
             outcome.error = f"the probe's result record is malformed ({err})"
+        unlike = _unlike_the_request(outcome, module, types, completed.roots)
+        if unlike is not None:
+            outcome.results.clear()
+            outcome.error = unlike
     elif rc is None:
         outcome.error = stderr.strip() or "the probe could not start"
     elif phase is None:
@@ -616,7 +790,12 @@ def import_test(
     types: Sequence[str],
     timeout: float = DEFAULT_TIMEOUT,
     libraries: Sequence[str] = (),
+    left: float | None = None,
 ) -> ProbeOutcome:
-    """Probe ``module`` with ``runner``: the whole import phase for one module."""
-    completed = runner.run_probe(paths, module, types, timeout, libraries)
+    """Probe ``module`` with ``runner``: the whole import phase for one module. ``left``: what
+    remains of the artifact's ``timeout`` (its modules share it), when not all of it."""
+    budget = timeout if left is None else left
+    if budget <= 0:
+        return ProbeOutcome(module, f"timed out after {timeout:g}s")
+    completed = runner.run_probe(paths, module, types, budget, libraries)
     return parse_probe_output(completed, module, timeout, types)

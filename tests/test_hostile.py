@@ -24,6 +24,12 @@ def runner() -> LocalRunner:
     return LocalRunner(sys.executable)
 
 
+@pytest.fixture(scope="module")
+def bare() -> LocalRunner:
+    """The fallback where bubblewrap cannot run: host processes, killed by hand."""
+    return LocalRunner(sys.executable, sandbox=False)
+
+
 def plugin(folder: Path, name: str, body: str, register: bool = True) -> Path:
     path = folder / f"{name}.py"
     path.write_text(textwrap.dedent(body) + (REGISTER if register else ""))
@@ -48,7 +54,7 @@ def _wait_pids(path: Path, count: int) -> list[int]:
     raise AssertionError(f"{path} never got {count} pids")
 
 
-def test_a_child_in_its_own_session_is_killed(runner: LocalRunner, tmp_path: Path) -> None:
+def test_a_child_in_its_own_session_is_killed(bare: LocalRunner, tmp_path: Path) -> None:
     plugin(
         tmp_path,
         "setsid_child",
@@ -65,14 +71,14 @@ def test_a_child_in_its_own_session_is_killed(runner: LocalRunner, tmp_path: Pat
             time.sleep(0.01)
         """,
     )
-    out = import_test(runner, [str(tmp_path)], "setsid_child", ["server"], 20)
+    out = import_test(bare, [str(tmp_path)], "setsid_child", ["server"], 20)
     (pid,) = _wait_pids(tmp_path / "setsid_child.pid", 1)
     assert out.results["server"].ok
     assert out.leftovers >= 1
     assert not alive(pid), f"{pid} (setsid) outlived the probe"
 
 
-def test_a_double_forked_daemon_is_killed(runner: LocalRunner, tmp_path: Path) -> None:
+def test_a_double_forked_daemon_is_killed(bare: LocalRunner, tmp_path: Path) -> None:
     plugin(
         tmp_path,
         "daemon_child",
@@ -91,7 +97,7 @@ def test_a_double_forked_daemon_is_killed(runner: LocalRunner, tmp_path: Path) -
         time.sleep(0.1)  # the middle process is gone: the daemon is an orphan
         """,
     )
-    out = import_test(runner, [str(tmp_path)], "daemon_child", ["server"], 20)
+    out = import_test(bare, [str(tmp_path)], "daemon_child", ["server"], 20)
     (pid,) = _wait_pids(tmp_path / "daemon_child.pid", 1)
     assert out.results["server"].ok
     assert not alive(pid), f"{pid} (double fork) outlived the probe"

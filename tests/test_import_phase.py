@@ -35,6 +35,12 @@ def runner() -> LocalRunner:
     return LocalRunner(sys.executable)
 
 
+@pytest.fixture(scope="module")
+def bare() -> LocalRunner:
+    """The fallback where bubblewrap cannot run: host processes, killed by hand."""
+    return LocalRunner(sys.executable, sandbox=False)
+
+
 def probe(
     runner: LocalRunner, plugins: Path, module: str, timeout: float = 20, types: list[str] | None = None
 ) -> importtest.ProbeOutcome:
@@ -90,9 +96,9 @@ def test_plugin_stdout_does_not_break_the_json(runner: LocalRunner, plugins: Pat
     assert "raw fd 1 noise" in out.stderr and "registering from stdout" in out.stderr
 
 
-def test_children_spawned_by_the_plugin_are_killed(runner: LocalRunner, tmp_path: Path) -> None:
+def test_children_spawned_by_the_plugin_are_killed(bare: LocalRunner, tmp_path: Path) -> None:
     shutil.copy(SRC / "hostile_spawner.py", tmp_path)
-    out = probe(runner, tmp_path, "hostile_spawner", types=["server"])
+    out = probe(bare, tmp_path, "hostile_spawner", types=["server"])
     pid = int((tmp_path / "hostile_spawner.pid").read_text())
     assert out.results["server"].ok  # it loads: leaving a process behind is not a KO
     assert out.leftovers == 1
@@ -100,10 +106,10 @@ def test_children_spawned_by_the_plugin_are_killed(runner: LocalRunner, tmp_path
     assert not Path(f"/proc/{pid}").exists(), f"the plugin's child {pid} was not reaped"
 
 
-def test_hung_plugin_children_are_killed_too(runner: LocalRunner, tmp_path: Path) -> None:
+def test_hung_plugin_children_are_killed_too(bare: LocalRunner, tmp_path: Path) -> None:
     src = (SRC / "hostile_spawner.py").read_text() + "\nwhile True:\n    pass\n"
     (tmp_path / "spawn_and_hang.py").write_text(src)
-    out = probe(runner, tmp_path, "spawn_and_hang", timeout=1, types=["server"])
+    out = probe(bare, tmp_path, "spawn_and_hang", timeout=1, types=["server"])
     pid = int((tmp_path / "spawn_and_hang.pid").read_text())
     assert out.error == "timed out after 1s"
     assert not alive(pid)
@@ -123,15 +129,33 @@ def test_probe_runs_in_a_scratch_folder(tmp_path: Path) -> None:
         "        register(CWD, lambda c, n: n)\n"
         "        register('found:' + ','.join(LEFT), lambda c, n: n)\n"
     )
-    own = LocalRunner(sys.executable)
+    own = LocalRunner(sys.executable, sandbox=False)
     first = probe(own, tmp_path, "cwd_plugin", types=["server"]).results["server"].registered
     second = probe(own, tmp_path, "cwd_plugin", types=["server"]).results["server"].registered
     cwd = first[0]
     assert cwd != os.getcwd() and "krakend-probe-" in cwd
-    assert second == [cwd, "found:"]  # the previous probe's files were cleared
-    assert os.listdir(cwd) == []
-    own.close()
-    assert not Path(cwd).exists()
+    assert second[1] == "found:"  # a fresh folder each probe
+    assert not Path(cwd).exists() and not Path(second[0]).exists()  # each gone when its probe returned
+
+
+@pytest.mark.skipif(importtest.find_sandbox().bwrap is None, reason="bubblewrap cannot run here")
+def test_a_sandboxed_probe_writes_only_in_its_own_tmpfs(tmp_path: Path) -> None:
+    (tmp_path / "cwd_plugin.py").write_text(
+        "import os\nCWD = os.getcwd()\nLEFT = sorted(os.listdir(CWD))\n"
+        "open('litter.txt', 'w').write('x')\n"
+        "try:\n    open(__file__ + '.new', 'w')\nexcept OSError as e:\n    RO = type(e).__name__\n"
+        "class HandlerRegisterer:\n"
+        "    def register_handlers(self, register):\n"
+        "        register(CWD, lambda c, n: n)\n"
+        "        register('found:' + ','.join(LEFT), lambda c, n: n)\n"
+        "        register('artifact:' + RO, lambda c, n: n)\n"
+    )
+    own = LocalRunner(sys.executable)
+    first = probe(own, tmp_path, "cwd_plugin", types=["server"]).results["server"].registered
+    second = probe(own, tmp_path, "cwd_plugin", types=["server"]).results["server"].registered
+    assert first == second == [importtest.SANDBOX_CWD, "found:", "artifact:OSError"]
+    assert not Path(importtest.SANDBOX_CWD).exists()  # a tmpfs inside the sandbox only
+    assert not (tmp_path / "cwd_plugin.py.new").exists()
 
 
 def test_probe_needs_only_the_stdlib(plugins: Path) -> None:
