@@ -250,6 +250,16 @@ def test_output_files_follow_the_umask(project: Path, umask: int, mode: int) -> 
     assert stat.S_IMODE((project / "out.json").stat().st_mode) == mode
 
 
+def test_an_output_file_replaced_keeps_its_permissions(project: Path) -> None:
+    (project / "out.json").write_text("{}")
+    (project / "out.json").chmod(0o640)
+    argv = [*krakend_argv(), "check-plugin", "-s", "uv.lock", "--manifest", MANIFEST, "-o", "json=out.json"]
+    proc = subprocess.run(argv, cwd=project, capture_output=True, text=True, umask=0o022, timeout=60)
+    assert proc.returncode == 1, proc.stderr
+    assert json.loads((project / "out.json").read_text())["failures"] == 5
+    assert stat.S_IMODE((project / "out.json").stat().st_mode) == 0o640
+
+
 @pytest.mark.parametrize("victim", ["uv.lock", "pyproject.toml", "manifest.json"])
 def test_an_output_never_overwrites_an_input_of_check_plugin(project: Path, victim: str) -> None:
     (project / "manifest.json").write_bytes(Path(MANIFEST).read_bytes())
@@ -293,6 +303,11 @@ def test_config_outputs_cannot_write_outside_the_project(project: Path, where: s
     proc = run_krakend("check-plugin", "-s", "uv.lock", "--manifest", MANIFEST, cwd=project)
     one_line_error(proc, "[tool.krakend] outputs")
     assert os.listdir(outside) == [] and not (project.parent / "escaped.json").exists()
+
+
+def test_a_config_output_with_a_nul_character_is_one_line(project: Path) -> None:
+    configure(project, ["json=a\u0000b.json"])
+    one_line_error(run_krakend("check-plugin", "-s", "uv.lock", "--manifest", MANIFEST, cwd=project), "NUL")
 
 
 def test_config_outputs_inside_the_project_and_command_line_outputs_anywhere_work(project: Path) -> None:

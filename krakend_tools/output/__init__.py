@@ -8,6 +8,7 @@ import secrets
 import stat
 import sys
 from collections.abc import Callable, Iterable
+from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
@@ -44,6 +45,8 @@ class OutputSpec:
             return cls(name)
         if not file:
             raise InputError(f"-o {name}=: the file name is empty")
+        if "\0" in file:
+            raise InputError(f"-o {text!r}: a file name cannot hold a NUL character")
         path = Path(file)
         if root is not None and not path.is_absolute():
             path = root / path
@@ -143,12 +146,19 @@ def _emit_one(report: Report, spec: OutputSpec, text: TextRenderer | None) -> No
     tmp = spec.file.with_name(f".{spec.file.name}.{secrets.token_hex(8)}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o666)  # the umask applies
     try:
+        _keep_mode(fd, spec.file)
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             _write(report, spec.format, fh, text, False)
         os.replace(tmp, spec.file)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+def _keep_mode(fd: int, path: Path) -> None:
+    """A file replaced keeps its permissions (as ``>`` would); a new one has the umask's."""
+    with suppress(FileNotFoundError):
+        os.fchmod(fd, stat.S_IMODE(os.stat(path).st_mode))
 
 
 def _open_special(path: Path) -> int:
