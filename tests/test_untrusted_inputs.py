@@ -170,6 +170,8 @@ def test_a_pyproject_argument_naming_nothing_is_bad_input(tmp_path: Path, gatewa
     (tmp_path / "plugin").mkdir()
     (tmp_path / "plugin" / "pyproject.toml").write_text('[project]\nname = "plugin"\n')
     one_line_error(check("--manifest", str(gateway), "plugin/pyproject.toml", cwd=tmp_path), "no lockfile")
+    with_a_lockfile = check("--manifest", str(gateway), "plugin/pyproject.toml", "uv.lock", cwd=tmp_path)
+    assert with_a_lockfile.returncode == 0, with_a_lockfile.stderr  # as pre-commit passes a config-only one
     one_line_error(check("--manifest", str(gateway), "uv.lock", "nothere.lock", cwd=tmp_path), "nothere.lock")
 
 

@@ -113,33 +113,47 @@ def find_lockfile(folder: Path) -> Path:
 def lockfile_arguments(paths: Iterable[Path]) -> list[Path]:
     """The lockfiles named on the command line (as pre-commit passes them), each file once
     whatever its spelling: a ``pyproject.toml`` stands for the lockfile beside it (and is then
-    read for ``[tool.krakend]`` whoever owns it). One that names nothing is an InputError."""
+    read for ``[tool.krakend]`` whoever owns it). A path that names no file is an InputError;
+    so is a pyproject.toml with no lockfile beside it, unless other arguments name lockfiles
+    (pre-commit passes a config-only pyproject.toml along with them)."""
     from krakend_tools.config import trust
 
     Path.cwd()  # a current folder removed under the command is that error, not "no such file"
     found: dict[tuple[int, int], Path] = {}
+    lone: list[Path] = []  # pyproject.toml files with no lockfile beside them
     for path in paths:
         if path.name == "pyproject.toml":
             if not path.is_file():
                 raise InputError("no such file", path=path)
             trust(path)
-            path = _lockfile_beside(path)
-        try:
-            info = path.stat()
-        except FileNotFoundError:
-            raise InputError("no such file", path=path) from None
-        except (OSError, ValueError) as err:
-            reason = err.strerror if isinstance(err, OSError) and err.strerror else str(err)
-            raise InputError(f"cannot read lockfile: {reason}", path=path) from None
-        found.setdefault((info.st_dev, info.st_ino), path)
+            beside = _lockfile_beside(path)
+            if beside is None:
+                lone.append(path)
+                continue
+            path = beside
+        found.setdefault(_identity(path), path)
+    if lone and not found:
+        raise InputError("no lockfile next to it, nothing to check", path=lone[0])
     return list(found.values())
 
 
-def _lockfile_beside(pyproject: Path) -> Path:
+def _lockfile_beside(pyproject: Path) -> Path | None:
     try:
         return find_lockfile(pyproject.parent)
     except InputError:
-        raise InputError("no lockfile next to it, nothing to check", path=pyproject) from None
+        return None
+
+
+def _identity(path: Path) -> tuple[int, int]:
+    """``(device, inode)`` of the file ``path`` names, else an InputError."""
+    try:
+        info = path.stat()
+    except FileNotFoundError:
+        raise InputError("no such file", path=path) from None
+    except (OSError, ValueError) as err:
+        reason = err.strerror if isinstance(err, OSError) and err.strerror else str(err)
+        raise InputError(f"cannot read lockfile: {reason}", path=path) from None
+    return info.st_dev, info.st_ino
 
 
 def load_lockfile(path: Path) -> Lockfile:
