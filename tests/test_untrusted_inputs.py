@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -288,16 +290,21 @@ def test_version_writes_only_manifests_its_loader_reads(
 
 
 @settings(max_examples=10, deadline=None)
-@given(name=_LABEL, version=_LABEL)
-def test_version_of_the_host_writes_only_manifests_its_loader_reads(name: str, version: str) -> None:
-    proc = run_krakend("version", "-o", "json", "--gateway-name", name, "--gateway-version", version)
+@given(name=_LABEL, version=_LABEL, other=st.booleans())
+def test_version_of_an_interpreter_writes_only_manifests_its_loader_reads(name: str, version: str, other: bool) -> None:
+    """``krakend version`` of the host, or of an interpreter given with ``--python``."""
+    python = ["--python", sys.executable] if other else []
+    proc = run_krakend("version", "-o", "json", "--gateway-name", name, "--gateway-version", version, *python)
     if proc.returncode == 2:
         assert proc.stderr.count("\n") == 1, proc.stderr
         return
     assert proc.returncode == 0, proc.stderr
-    from krakend_tools.manifest import Manifest, _validated
+    from krakend_tools.manifest import load
 
-    Manifest.from_dict(_validated(json.loads(proc.stdout), "stdout"))
+    with tempfile.TemporaryDirectory() as folder:
+        out = Path(folder) / "gateway.json"
+        out.write_text(proc.stdout)
+        load(out)
 
 
 # --- 8. exactly one line for exit 2, notes included ---------------------------------------
