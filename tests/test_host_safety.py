@@ -15,6 +15,8 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from tests.conftest import FIXTURES, alive, krakend_argv, run_krakend
 
@@ -441,3 +443,30 @@ def test_outputs_handed_back_under_sudo_never_chown_through_a_link(
     _chown_tree(out)
     assert (out / "plugin.whl").stat().st_uid == 4242
     assert victim.stat().st_uid == 0
+
+
+# -- one file, any spelling -------------------------------------------------------------------
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    name=st.from_regex(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,20}", fullmatch=True).filter(lambda n: n not in (".", "..")),
+    steps=st.lists(st.sampled_from(["./", "sub/../", "sub/./../", "link-to-here/", ""]), max_size=5),
+    slashes=st.integers(1, 3),
+    absolute=st.booleans(),
+)
+def test_any_spelling_of_one_output_file_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str, steps: list[str], slashes: int, absolute: bool
+) -> None:
+    from krakend_tools.errors import InputError
+    from krakend_tools.output import parse_outputs
+
+    (tmp_path / "sub").mkdir(exist_ok=True)
+    if not (tmp_path / "link-to-here").is_symlink():
+        os.symlink(".", tmp_path / "link-to-here")
+    monkeypatch.chdir(tmp_path)
+    spelling = "".join(s.replace("/", "/" * slashes) for s in steps) + name
+    if absolute:
+        spelling = f"{tmp_path}/{spelling}"
+    with pytest.raises(InputError, match="two outputs write one file"):
+        parse_outputs([f"json={name}", f"sarif={spelling}"])
