@@ -69,6 +69,7 @@ _SHN_UNDEF = 0
 _STB_LOCAL = 0
 _ELF_TYPES = {0: "NONE", 1: "REL", 2: "EXEC", 3: "DYN", 4: "CORE"}
 _MAX_TABLE = 1 << 16  # sanity bound on header and version table entry counts
+_MAX_VERSIONS = 1 << 15  # a symbol's version index has 15 bits: no table names more versions
 _MAX_SYMBOLS = 1 << 21  # dynamic symbols (the largest real libraries have a few 100,000)
 _MAX_BYTES = 1 << 28
 _LOW_BIT = bytes(i & 1 for i in range(256))
@@ -221,11 +222,32 @@ class _InflateReader(_Reader):
         return bytes(self.buf[offset:end])
 
 
-def _cstr(table: bytes, offset: int) -> str:
-    if offset >= len(table):
-        raise ElfError(f"corrupt string table: offset {offset} out of range")
-    end = table.find(b"\0", offset)
-    return table[offset : end if end >= 0 else len(table)].decode("utf-8", "replace")
+class _Strings:
+    """The dynamic string table: each name decoded once, and all names together no longer
+    than a few times the table (names that overlap without a NUL would make it quadratic)."""
+
+    def __init__(self, table: bytes) -> None:
+        self.table = table
+        self.names: dict[int, str] = {}
+        self.budget = 4 * len(table) + (1 << 20)
+
+    def __call__(self, offset: int) -> str:
+        name = self.names.get(offset)
+        if name is None:
+            name = self.names[offset] = self._decode(offset)
+        return name
+
+    def _decode(self, offset: int) -> str:
+        table = self.table
+        if offset >= len(table):
+            raise ElfError(f"corrupt string table: offset {offset} out of range")
+        end = table.find(b"\0", offset, offset + self.budget)
+        if end < 0:
+            end = min(len(table), offset + self.budget)
+        self.budget -= end - offset
+        if self.budget <= 0:
+            raise ElfError("corrupt string table: its names overlap far more than a linker writes")
+        return table[offset:end].decode("utf-8", "replace")
 
 
 def machine_name(e_machine: int, elf_class: int, endianness: str) -> str:
@@ -431,8 +453,9 @@ def _read_dynamic(
     if not 0 < strsz <= _MAX_BYTES:
         raise ElfError(f"corrupt dynamic segment: string table size {strsz}")
     dstr = r.read(at(tags[_DT_STRTAB], "string table"), strsz, "dynamic string table")
+    name_at = _Strings(dstr)
     for tag, val in strings:
-        text = _cstr(dstr, val)
+        text = name_at(val)
         if tag == _DT_NEEDED:
             facts.needed.append(text)
         elif tag == _DT_SONAME:
@@ -442,22 +465,22 @@ def _read_dynamic(
 
     # Version requirements: versym index -> (library, version name, weak).
     need_index: dict[int, tuple[str, str, bool]] = {}
-    budget = r.size // 16 + 1  # verneed and vernaux entries are 16 bytes: no more than fit
+    budget = min(r.size // 16 + 1, 2 * _MAX_VERSIONS)  # 16-byte entries: no more than fit or can be named
     if _DT_VERNEED in tags:
         off = at(tags[_DT_VERNEED], "version needs")
         for _ in range(min(tags.get(_DT_VERNEEDNUM, _MAX_TABLE), _MAX_TABLE)):
             budget -= 1
             if budget < 0:
-                raise ElfError("corrupt version needs: more entries than the file holds")
+                raise ElfError("corrupt version needs: more entries than the file holds or versions can be named")
             _vv, cnt, vfile, vaux, vnext = struct.unpack(e + "HHIII", r.read(off, 16, "verneed"))
-            library = _cstr(dstr, vfile)
+            library = name_at(vfile)
             aoff = off + vaux
             for _ in range(min(cnt, _MAX_TABLE)):
                 budget -= 1
                 if budget < 0:
-                    raise ElfError("corrupt version needs: more entries than the file holds")
+                    raise ElfError("corrupt version needs: more entries than the file holds or versions can be named")
                 _h, flags, other, vname, anext = struct.unpack(e + "IHHII", r.read(aoff, 16, "vernaux"))
-                need_index.setdefault(other & 0x7FFF, (library, _cstr(dstr, vname), bool(flags & 2)))
+                need_index.setdefault(other & 0x7FFF, (library, name_at(vname), bool(flags & 2)))
                 if not anext:
                     break
                 aoff += anext
@@ -467,7 +490,7 @@ def _read_dynamic(
     users: dict[int, list[str]] = {i: [] for i in need_index}
     if _DT_VERDEF in tags:
         facts.version_defs = _version_defs(
-            r, e, dstr, at(tags[_DT_VERDEF], "version defs"), tags.get(_DT_VERDEFNUM, _MAX_TABLE)
+            r, e, name_at, at(tags[_DT_VERDEF], "version defs"), tags.get(_DT_VERDEFNUM, _MAX_TABLE)
         )
 
     if _DT_SYMTAB in tags and symbols:
@@ -481,18 +504,14 @@ def _read_dynamic(
         if _DT_VERSYM in tags and users and count:
             versym = _uints("H", e, r.read(at(tags[_DT_VERSYM], "versym"), count * 2, "symbol versions"))
         defined, undefined = facts.defined, facts.undefined
-        find, strlen = dstr.find, len(dstr)
-        names: dict[int, str] = {}  # a name repeated by offset is decoded once
+        names = name_at.names  # the decoded ones, looked up inline: this loop runs per symbol
         for i, sym in enumerate(struct.iter_unpack(sym_fmt, data)):
             name_off, info, shndx = (sym[0], sym[1], sym[3]) if is64 else (sym[0], sym[3], sym[5])
             if not name_off:
                 continue
-            if name_off >= strlen:
-                raise ElfError(f"corrupt string table: offset {name_off} out of range")
             name = names.get(name_off)
             if name is None:
-                end = find(b"\0", name_off)
-                name = names[name_off] = dstr[name_off : end if end >= 0 else strlen].decode("utf-8", "replace")
+                name = name_at(name_off)
             if shndx == _SHN_UNDEF:
                 undefined.append(name)
                 if versym:
@@ -515,14 +534,14 @@ def _uints(code: str, e: str, data: bytes) -> array.array[int]:
     return values
 
 
-def _version_defs(r: _Reader, e: str, dstr: bytes, off: int, count: int) -> list[str]:
+def _version_defs(r: _Reader, e: str, name_at: _Strings, off: int, count: int) -> list[str]:
     """Names of the versions a library defines (``.gnu.version_d``), its own name left out."""
     names: list[str] = []
-    for _ in range(min(count, _MAX_TABLE, r.size // 20 + 1)):
+    for _ in range(min(count, _MAX_VERSIONS, r.size // 20 + 1)):
         _v, flags, _ndx, cnt, _hash, aux, nxt = struct.unpack(e + "HHHHIII", r.read(off, 20, "verdef"))
         if cnt and not flags & 1:  # VER_FLG_BASE names the file itself
             (name, _anext) = struct.unpack(e + "II", r.read(off + aux, 8, "verdaux"))
-            names.append(_cstr(dstr, name))
+            names.append(name_at(name))
         if not nxt:
             break
         off += nxt

@@ -363,13 +363,12 @@ def _evaluate(result: StaticResult, parsed: list[tuple[ElfFacts, Path]], manifes
 def _version_problems(missing: list[tuple[VersionNeed, str, str]]) -> tuple[list[str], list[str]]:
     """One line naming the highest missing version of every library (with its symbols and
     files), then one line per older missing version."""
-    by_lib: dict[str, dict[str, tuple[str, list[str], list[str]]]] = {}
+    by_lib: dict[str, dict[str, tuple[str, dict[str, None], dict[str, None]]]] = {}  # dicts: ordered sets
     for need, has, where in missing:
         versions = by_lib.setdefault(need.library, {})
-        _has, symbols, files = versions.setdefault(need.version, (has, [], []))
-        symbols += [s for s in need.symbols if s not in symbols]
-        if where not in files:
-            files.append(where)
+        _has, symbols, files = versions.setdefault(need.version, (has, {}, {}))
+        symbols.update(dict.fromkeys(need.symbols))
+        files[where] = None
 
     def order(version: str) -> tuple[int, ...]:
         key = version_key(version)

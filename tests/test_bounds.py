@@ -4,13 +4,23 @@ version tables and a leftover shell-completion variable."""
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
+import shutil
+import signal
+import struct
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
 
+from krakend_tools.elf import ElfError, read_elf_bytes
 from tests.conftest import FIXTURES, ROOT, krakend_argv
+from tests.test_static import need
 
 SECONDS = 20  # every input is answered within this
 MAX_RSS_KIB = 500 * 1024
@@ -26,15 +36,20 @@ def run_measured(*args: str, env: dict[str, str] | None = None, timeout: float =
     )
     full_env = {**os.environ, "NO_COLOR": "1", **(env or {})}
     full_env.pop("KRAKEND_MANIFEST", None)
-    proc = subprocess.run(
+    with subprocess.Popen(
         [sys.executable, "-c", code, *krakend_argv(), *args],
-        capture_output=True,
+        stdout=subprocess.PIPE,
         text=True,
-        timeout=timeout,
         env=full_env,
         cwd=ROOT,
-    )
-    head, _, stderr = proc.stdout.partition("\n")
+        start_new_session=True,  # a CLI past the timeout is killed with its group
+    ) as proc:
+        try:
+            out = proc.communicate(timeout=timeout)[0]
+        finally:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+    head, _, stderr = out.partition("\n")
     rc, seconds, rss = head.split()
     return int(rc), stderr, float(seconds), int(rss)
 
@@ -76,3 +91,147 @@ def test_the_largest_versions_allowed_stay_within_bounds() -> None:
     )
     assert rc == 0, stderr
     assert seconds < SECONDS and rss < MAX_RSS_KIB, (seconds, rss)
+
+
+# --- ELF files with hostile version tables ----------------------------------------------------
+
+BLOB_VADDR = 0x40000000
+LONG_STRINGS = 4 << 20  # a dynamic string table of one name without a NUL: every name runs to its end
+_PT_NOTE = 4
+_VERNEED, _VERNEEDNUM, _VERDEF, _VERDEFNUM = 0x6FFFFFFE, 0x6FFFFFFF, 0x6FFFFFFC, 0x6FFFFFFD
+
+
+def compile_so(out: Path, source: str, *flags: str) -> Path:
+    gcc = need("gcc")
+    proc = subprocess.run([gcc, "-shared", "-fPIC", "-O0", "-o", str(out), source, *flags], capture_output=True)
+    assert proc.returncode == 0, proc.stderr
+    return out
+
+
+def with_long_strings(so: bytes, records: bytes, tags: dict[int, int]) -> bytes:
+    """``so`` (a gcc-built ELF64 DYN) with a blob appended and mapped by its PT_NOTE turned
+    into a PT_LOAD: a NUL-less string table then ``records``; the dynamic string table
+    points at the blob and ``tags`` (value: offset of ``records`` in them) are set."""
+    data = bytearray(so)
+    (phoff,) = struct.unpack_from("<Q", data, 32)
+    phentsize, phnum = struct.unpack_from("<HH", data, 54)
+    headers = [phoff + i * phentsize for i in range(phnum)]
+    kinds = {struct.unpack_from("<I", data, at)[0]: at for at in reversed(headers)}
+    start = (len(data) + 0xFFF) & ~0xFFF
+    blob = b"\0" + b"A" * (LONG_STRINGS - 1) + records
+    struct.pack_into("<IIQQQQQQ", data, kinds[_PT_NOTE], 1, 4, start, BLOB_VADDR, BLOB_VADDR, len(blob), len(blob), 8)
+    dynamic = struct.unpack_from("<Q", data, kinds[2] + 8)[0]
+    values = {5: BLOB_VADDR, 10: LONG_STRINGS} | {
+        t: v + BLOB_VADDR + LONG_STRINGS if t in (_VERNEED, _VERDEF) else v for t, v in tags.items()
+    }
+    entries = list(struct.iter_unpack("<qQ", data[dynamic : dynamic + 16 * 64]))
+    entries = [(t, v) for t, v in entries[: [t for t, _ in entries].index(0)] if t not in values]
+    entries += [*values.items(), (0, 0)]
+    struct.pack_into(f"<{2 * len(entries)}Q", data, dynamic, *(x & (1 << 64) - 1 for e in entries for x in e))
+    return bytes(data + b"\0" * (start - len(data)) + blob)
+
+
+@pytest.fixture(scope="module")
+def compiled(tmp_path_factory: pytest.TempPathFactory) -> bytes:
+    """A real shared library with a version need (GLIBC_2.34): the base every hostile file patches."""
+    return compile_so(tmp_path_factory.mktemp("elf") / "base.so", str(FIXTURES / "elf" / "needs234.c")).read_bytes()
+
+
+# 65,536 identical records, read as verneed (65,535 aux each) and as vernaux, each naming offset 16
+NEED_CHAIN = (struct.pack("<HHIII", 1, 0xFFFF, 0, 16, 16) * 65536, {_VERNEED: 0, _VERNEEDNUM: 65536})
+# 65,536 verdefs, each one's verdaux the next record: a 4 MiB name each
+DEF_CHAIN = (struct.pack("<HHHHIII", 1, 0, 2, 1, 0, 20, 20) * 65536, {_VERDEF: 0, _VERDEFNUM: 65536})
+
+
+@pytest.mark.parametrize(("records", "tags"), [NEED_CHAIN, DEF_CHAIN], ids=["verneed", "verdef"])
+def test_version_tables_naming_endless_strings(
+    tmp_path: Path, compiled: bytes, host_manifest: Path, records: bytes, tags: dict[int, int]
+) -> None:
+    so = tmp_path / "plug.so"
+    so.write_bytes(with_long_strings(compiled, records, tags))
+    rc, stderr, seconds, rss = run_measured("test-plugin", "-s", "--manifest", str(host_manifest), str(so))
+    assert rc == 1 and "Traceback" not in stderr, (rc, stderr)
+    assert seconds < SECONDS and rss < MAX_RSS_KIB, (seconds, rss)
+
+
+def test_many_files_needing_one_missing_version(tmp_path: Path, host_manifest: Path) -> None:
+    """Two modules each using 40,000 symbols of a version the gateway lacks: one line, in linear time."""
+    n = 40_000
+    (tmp_path / "lib.c").write_text("".join(f"int v{i};\n" for i in range(n)))
+    (tmp_path / "lib.map").write_text("TINY_2.0 { global: *; };\n")
+    lib = compile_so(
+        tmp_path / "libtiny.so.1",
+        str(tmp_path / "lib.c"),
+        "-Wl,-soname,libtiny.so.1",
+        f"-Wl,--version-script,{tmp_path / 'lib.map'}",
+    )
+    refs = ",".join(f"&v{i}" for i in range(n))
+    (tmp_path / "plug.c").write_text("".join(f"extern int v{i};\n" for i in range(n)) + f"int *refs[] = {{{refs}}};\n")
+    pkg = tmp_path / "pkg"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("")
+    compile_so(pkg / "a.so", str(tmp_path / "plug.c"), str(lib))
+    shutil.copy(pkg / "a.so", pkg / "b.so")
+    manifest = json.loads(host_manifest.read_text())
+    manifest["libraries"]["libtiny.so.1"] = {"path": "/opt/libtiny.so.1", "symbol_versions": ["TINY_1.0"]}
+    gateway = tmp_path / "gateway.json"
+    gateway.write_text(json.dumps(manifest))
+    rc, stderr, seconds, rss = run_measured("test-plugin", "-s", "--manifest", str(gateway), str(pkg))
+    assert rc == 1 and "Traceback" not in stderr, (rc, stderr)
+    assert seconds < SECONDS and rss < MAX_RSS_KIB, (seconds, rss)
+
+
+class _Slow(Exception):
+    pass
+
+
+def _alarm(_signum: int, _frame: object) -> None:
+    raise _Slow
+
+
+# A 16-byte record read as verneed (version, cnt, file, aux, next) or vernaux (hash, flags and
+# other, name, next), or, shifted, as verdef/verdaux: values that chain, repeat, overlap or
+# name the endless string.
+RECORD = st.tuples(
+    st.sampled_from([0, 1, 0xFFFF]),
+    st.sampled_from([1, 2, 0xFFFF]),
+    st.sampled_from([0, 16, 0x10001, LONG_STRINGS - 1]),
+    st.sampled_from([16, 20, 1 << 31]),
+    st.sampled_from([0, 8, 16, 20, 0xFFFFFFF0]),
+)
+COUNT = st.sampled_from([0, 1, 2, 4096, 65536, 1 << 20])
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    records=st.lists(st.tuples(RECORD, st.sampled_from([65536, 1, 2, 100])), min_size=1, max_size=3),
+    tags=st.fixed_dictionaries(
+        {
+            _VERNEED: st.sampled_from([0, 16]),
+            _VERNEEDNUM: COUNT,
+            _VERDEF: st.sampled_from([0, 4, 16]),
+            _VERDEFNUM: COUNT,
+        }
+    ),
+)
+@example(records=[((1, 0xFFFF, 0, 16, 16), 65536)], tags={_VERNEED: 0, _VERNEEDNUM: 1, _VERDEF: 0, _VERDEFNUM: 0})
+@example(
+    records=[((65535, 65535, LONG_STRINGS - 1, 16, 16), 1), ((1, 2, 16, 16, 16), 65536)],
+    tags={_VERNEED: 16, _VERNEEDNUM: 1 << 20, _VERDEF: 4, _VERDEFNUM: 4096},
+)
+def test_random_version_tables_are_read_quickly(
+    compiled: bytes, records: list[tuple[tuple[int, int, int, int, int], int]], tags: dict[int, int]
+) -> None:
+    body = b"".join(struct.pack("<HHIII", *record) * repeat for record, repeat in records)
+    data = with_long_strings(compiled, body, tags)
+    previous = signal.signal(signal.SIGALRM, _alarm)
+    signal.alarm(5)
+    try:
+        read_elf_bytes(data, "plug.so")
+    except ElfError:
+        pass
+    except _Slow:
+        pytest.fail("reading the version tables took more than 5 s")
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
