@@ -36,13 +36,21 @@ def remove_folder(path: Path, top: int) -> None:
     its place at ``path`` is removed, what it points at is never touched."""
     _empty(top)
     identity = os.fstat(top)
-    for where in (str(path), os.readlink(f"/proc/self/fd/{top}")):
+    for where in (str(path), _where_now(top)):
         with suppress(OSError):
             if os.path.samestat(os.lstat(where), identity):
                 os.rmdir(where)
     with suppress(OSError):
         if path.is_symlink():  # planted in its place: the link goes, never what it points at
             path.unlink()
+
+
+def _where_now(fd: int) -> str:
+    """The path of the folder open as ``fd``, wherever it was moved ("" without /proc)."""
+    try:
+        return os.readlink(f"/proc/self/fd/{fd}")
+    except OSError:
+        return ""
 
 
 def _empty(folder: int) -> None:

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import stat
 import subprocess
 import sys
+import tempfile
 import time
 import xml.etree.ElementTree as ET
 import zipfile
@@ -147,12 +149,17 @@ def test_sigterm_before_the_import_phase_is_a_clean_exit(tmp_path: Path, host_ma
     assert not any(alive(pid) for pid in waited), "the hanging interpreter survived the CLI"
 
 
+@pytest.mark.parametrize("sandbox", ["sandboxed", "without a sandbox"])
 def test_a_plugin_swapping_its_folder_for_links_touches_nothing_outside(
-    tmp_path: Path, tmpdir_env: tuple[Path, dict[str, str]], host_manifest: Path
+    sandbox: str, tmp_path: Path, tmpdir_env: tuple[Path, dict[str, str]], host_manifest: Path
 ) -> None:
     """The plugin moves its unpack folder away, puts a link to the victim in its place and
-    links (one in a folder it made unreadable) inside: removal follows none of them."""
+    links (one in a folder it made unreadable) inside: removal follows none of them, also
+    where no sandbox keeps the plugin from doing it (no bwrap on PATH)."""
     folder, env = tmpdir_env
+    if sandbox == "without a sandbox":
+        (tmp_path / "no-bwrap").mkdir()
+        env = {**env, "PATH": str(tmp_path / "no-bwrap")}
     victim = tmp_path / "victim"
     victim.mkdir()
     (victim / "precious.txt").write_text("keep me")
@@ -470,3 +477,51 @@ def test_any_spelling_of_one_output_file_is_refused(
         spelling = f"{tmp_path}/{spelling}"
     with pytest.raises(InputError, match="two outputs write one file"):
         parse_outputs([f"json={name}", f"sarif={spelling}"])
+
+
+def _plant_and_remove(tmpdir: Path, victim: Path) -> None:
+    """In a private folder: a folder made read-only holding a link to ``victim``, and one
+    nobody may enter; then the folder is removed."""
+    from krakend_tools.safefs import private_folder
+
+    tempfile.tempdir = str(tmpdir)
+    with private_folder("krakend-test-") as top:
+        (top / "locked").mkdir()
+        os.symlink(victim, top / "locked" / "link")
+        (top / "locked" / "closed").mkdir()
+        os.symlink(victim, top / "locked" / "closed" / "link")
+        (top / "locked" / "closed").chmod(0)
+        (top / "locked").chmod(0o500)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="runs the removal as an unprivileged user (needs root to switch)")
+def test_removal_as_a_user_never_changes_what_a_link_points_at(tmp_path: Path) -> None:
+    """As an ordinary user, removing a read-only folder must not chmod through the link in it
+    (the standard library's TemporaryDirectory cleanup did: CVE-2023-6597)."""
+    nobody = 65534
+    base = Path(tempfile.mkdtemp(prefix="host-safety-"))  # pytest's own folders are root's alone
+    try:
+        tmpdir, victim = base / "tmpdir", base / "victim.txt"
+        tmpdir.mkdir()
+        victim.write_text("keep me")
+        victim.chmod(0o640)
+        for path in (base, tmpdir, victim):
+            os.chown(path, nobody, nobody)
+        pid = os.fork()
+        if pid == 0:  # the child: drop to nobody, plant, remove
+            code = 1
+            try:
+                os.setgid(nobody)
+                os.setuid(nobody)
+                _plant_and_remove(tmpdir, victim)
+                code = 0
+            except BaseException as exc:
+                os.write(2, f"{type(exc).__name__}: {exc}\n".encode())
+            finally:
+                os._exit(code)
+        _, status = os.waitpid(pid, 0)
+        assert os.waitstatus_to_exitcode(status) == 0
+        assert stat.S_IMODE(victim.stat().st_mode) == 0o640
+        assert leftovers(tmpdir) == []
+    finally:
+        shutil.rmtree(base)
