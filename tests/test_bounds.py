@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from krakend_tools.elf import ElfError, read_elf_bytes
-from tests.conftest import FIXTURES, ROOT, krakend_argv
+from tests.conftest import FIXTURES, ROOT, krakend_argv, run_krakend
 from tests.test_static import need
 
 SECONDS = 20  # every input is answered within this
@@ -235,3 +235,19 @@ def test_random_version_tables_are_read_quickly(
     finally:
         signal.alarm(0)
         signal.signal(signal.SIGALRM, previous)
+
+
+# --- a leftover shell-completion variable ------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "value", ["garbage", "bash_source", "source_bash", "complete_bash", "complete_zsh", "complete_fish"]
+)
+def test_leftover_completion_variable_runs_the_command(value: str) -> None:
+    """A check run where CI left ``_KRAKEND_COMPLETE`` set (no COMP_WORDS/COMP_CWORD or
+    _TYPER_COMPLETE_ARGS: not the shell asking) checks exactly as without it."""
+    args = ("check-plugin", "--manifest", "host", "-s", LOCK)
+    plain = run_krakend(*args)
+    assert plain.returncode == 1, plain.stderr
+    left = run_krakend(*args, env={"_KRAKEND_COMPLETE": value})
+    assert (left.returncode, left.stdout, left.stderr) == (plain.returncode, plain.stdout, plain.stderr)
