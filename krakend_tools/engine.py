@@ -306,6 +306,8 @@ class Engine:
         user: str | None = None,
         tmpfs: Mapping[str, str] | None = None,
         stdin: bool = False,
+        mem_limit: int | None = None,
+        pids_limit: int | None = None,
     ) -> Container:
         """Create (not start) a container; it is tracked until :meth:`remove`. With ``stdin``,
         :meth:`Container.run` can write to its standard input once."""
@@ -326,6 +328,8 @@ class Engine:
                 stdin_open=stdin,
                 tty=False,
                 tmpfs=dict(tmpfs or {}),
+                mem_limit=mem_limit,
+                pids_limit=pids_limit,
             )
         except ImageNotFound:
             raise InputError(f"image {image} not found on the Docker engine") from None

@@ -387,7 +387,7 @@ class LocalRunner:
             if found.bwrap
             else f"import phase not sandboxed: {found.problem}; plugin code ran with the CLI's rights"
         )
-        self.description = f"local {python}" + (" (bubblewrap)" if self.bwrap else " (not sandboxed)")
+        self.description = f"local {python}"
         self.reaper = False if self.bwrap else _set_subreaper()  # orphans come back to us: kill_strays finds them
         self._reads: list[str] | None = None
         self._active: dict[int, int] = {}  # process group of each running probe -> pidfd of its sandbox init
@@ -674,6 +674,10 @@ def _record(data: object, outcome: ProbeOutcome, types: Sequence[str] | None) ->
         )
 
 
+def _result_records(stdout: str) -> int:
+    return sum(1 for line in stdout.splitlines() if line.startswith("{"))
+
+
 def _tampering(stdout: str) -> str | None:
     """What the probe's hook caught the plugin reaching for, if anything (its first record)."""
     for line in stdout.splitlines():
@@ -760,6 +764,8 @@ def parse_probe_output(
         outcome.error = f"the plugin tampered with the probe: {tampered}"
     elif completed.timed_out:
         outcome.error = f"timed out after {timeout:g}s" if timeout is not None else "timed out"
+    elif completed.authenticated and rc == 0 and (count := _result_records(completed.stdout)) > 1:
+        outcome.error = f"the probe's channel holds {count} result records: the plugin forged some"
     elif rc == 0 and (data := _json_line(completed.stdout)) is not None:
         try:
             _record(data, outcome, types)

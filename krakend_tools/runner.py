@@ -1,7 +1,8 @@
 """The Docker probe runner: ``test-plugin`` imports a plugin inside a runtime image.
 
 The container has no network, a read-only root, the probe and each path mounted read-only
-(copied in on a remote engine), and is removed afterwards whatever happens.
+(copied in on a remote engine), the local sandbox's memory cap and a bounded number of
+processes, and is removed afterwards whatever happens.
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ from krakend_tools.platforms import Target
 if TYPE_CHECKING:
     from krakend_tools.importtest import Completed
     from krakend_tools.manifest import Manifest
+
+PIDS_CAP = 256  # processes and threads a probe's container may hold at once
 
 
 class DockerRunner:
@@ -59,7 +62,7 @@ class DockerRunner:
         Each path is mounted at ``/plugin/N``; with ``libraries``, every path and library
         file is mounted under ``/plugin/tree`` at its place relative to the others (those
         files only: nothing else of their folders is exposed)."""
-        from krakend_tools.importtest import PROBE_PATH, Completed, probe_argv
+        from krakend_tools.importtest import MEMORY_CAP, PROBE_PATH, Completed, probe_argv
 
         volumes = {str(PROBE_PATH): {"bind": "/krakend/krakend_probe.py", "mode": "ro"}}
         inside = []
@@ -73,7 +76,7 @@ class DockerRunner:
         if root is not None:
             for host in extra:
                 volumes.setdefault(str(host), {"bind": _under_tree(host, root), "mode": "ro"})
-        argv = probe_argv(self.python, "/krakend/krakend_probe.py", inside, module, types, secret_stdin=True)
+        argv = probe_argv(self.python, "/krakend/krakend_probe.py", inside, module, types, True, MEMORY_CAP)
         secret = secrets.token_hex(16)
         start = time.monotonic()
         local = self.engine.local  # a remote engine cannot see our paths: copy them in
@@ -87,6 +90,8 @@ class DockerRunner:
                 read_only=local,
                 tmpfs={"/tmp": "rw,size=64m"},
                 stdin=True,
+                mem_limit=MEMORY_CAP,
+                pids_limit=PIDS_CAP,
             )
         except InputError as err:
             return Completed(None, "", str(err))
@@ -103,6 +108,7 @@ class DockerRunner:
             result.timed_out,
             time.monotonic() - start,
             authenticated=True,
+            roots=tuple(inside),
         )
 
 

@@ -159,11 +159,16 @@ def check_artifact(
         res.skipped = plan.skipped
         return res
     libraries = outside_libraries(artifact, res.static)
+    deadline = time.monotonic() + timeout  # one budget for all the artifact's modules
     for module in artifact.modules:
-        outcome = import_test(plan.runner, [str(artifact.import_path)], module, types, timeout, libraries)
+        left = deadline - time.monotonic()
+        outcome = import_test(plan.runner, [str(artifact.import_path)], module, types, timeout, libraries, left)
         res.outcomes.append(_relabel(outcome, artifact))
         if outcome.error:
             break
+    unsandboxed = getattr(plan.runner, "warning", None)
+    if isinstance(unsandboxed, str):
+        res.warnings.append(unsandboxed)
     return res
 
 

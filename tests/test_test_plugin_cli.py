@@ -125,9 +125,10 @@ def test_hostile_plugins_in_parallel(sources: Path, host_manifest: Path) -> None
 
 def test_child_process_is_gone_when_the_command_returns(tmp_path: Path, host_manifest: Path) -> None:
     shutil.copy(SRC / "hostile_spawner.py", tmp_path)
-    proc = run_krakend(
-        "test-plugin", "-s", "-o", "json", "--manifest", str(host_manifest), str(tmp_path / "hostile_spawner.py")
-    )
+    (tmp_path / "bin").mkdir()  # a PATH with sleep but no bwrap: the unsandboxed fallback, whose plugin writes here
+    (tmp_path / "bin" / "sleep").symlink_to(str(shutil.which("sleep")))
+    args = ("-s", "-o", "json", "--manifest", str(host_manifest), str(tmp_path / "hostile_spawner.py"))
+    proc = run_krakend("test-plugin", *args, env={"PATH": str(tmp_path / "bin")})
     assert proc.returncode == 0, proc.stdout + proc.stderr
     pid = int((tmp_path / "hostile_spawner.pid").read_text())
     assert not Path(f"/proc/{pid}").exists(), f"pid {pid} started by the plugin is still there"
@@ -367,7 +368,9 @@ def test_no_manifest_is_an_input_error_and_host_is_explicit(sources: Path) -> No
 def test_terminating_the_command_kills_running_probes(tmp_path: Path, host_manifest: Path) -> None:
     src = (SRC / "hostile_spawner.py").read_text() + "\nwhile True:\n    pass\n"
     (tmp_path / "spawn_and_hang.py").write_text(src)
-    env = {**os.environ, "NO_COLOR": "1"}
+    (tmp_path / "bin").mkdir()  # a PATH with sleep but no bwrap: the unsandboxed fallback, whose plugin writes here
+    (tmp_path / "bin" / "sleep").symlink_to(str(shutil.which("sleep")))
+    env = {**os.environ, "NO_COLOR": "1", "PATH": str(tmp_path / "bin")}
     proc = subprocess.Popen(
         [
             *krakend_argv(),

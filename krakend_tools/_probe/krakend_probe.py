@@ -42,7 +42,7 @@ from __future__ import annotations
 import os
 import sys
 import time
-from types import FrameType, FunctionType, MappingProxyType, MethodType
+from types import FrameType, FunctionType, MappingProxyType, MethodType, TracebackType
 
 TYPE_CHECKING = False  # typing and json are not imported: they would double start-up time
 if TYPE_CHECKING:
@@ -77,7 +77,8 @@ FLAGGED = frozenset(
         "os.killpg",
     )
 )
-RECORDED_ONLY = frozenset(("ctypes.string_at", "ctypes.wstring_at", "ctypes.cdata"))  # a crash tells its own story
+# What reaches outside this process is refused too; the rest is only recorded (that settles the verdict).
+REFUSED = ("os.kill", "opening")
 FUNCTION_PARTS = frozenset(("__code__", "__defaults__", "__kwdefaults__"))
 PROC_PARTS = frozenset(("fd", "fdinfo", "mem", "map_files", "root", "cwd", "environ"))
 USAGE = (
@@ -388,7 +389,7 @@ def register(*args: Any, _audit: Any = sys.audit, **kwargs: Any) -> None:
 
 def _text(value: object) -> str | None:
     """A plain str copy of a str (or str subclass) without running its methods; else None."""
-    return str.__str__(value) if isinstance(value, str) and issubclass(type(value), str) else None
+    return str.__str__(value) if issubclass(type(value), str) else None
 
 
 def _stand_in(value: Any, _self: object = object()) -> Any:
@@ -452,17 +453,18 @@ def _make_hook(
     v = sys.version_info
     python = f"{v.major}.{v.minor}.{v.micro}" + ("" if v.releaselevel == "final" else f"{v.releaselevel[0]}{v.serial}")
 
-    def emit(record: str) -> None:
-        now = fstat(channel) if getpid() == pid and not state["closed"] else None
+    def emit(record: str, anyone: bool = False) -> None:
+        """Write a record: from this process only, but a ``tampered`` one from its forks too."""
+        now = fstat(channel) if (anyone or getpid() == pid) and not state["closed"] else None
         if now is not None and (now.st_dev, now.st_ino) == (pipe.st_dev, pipe.st_ino):
             data = f"\n{prefix}{record}\n".encode("utf-8", "backslashreplace")
             while data:
                 data = data[write(channel, data) :]
 
     def tampered(what: str) -> None:
-        emit(f"tampered {what}")
-        if what not in RECORDED_ONLY:
-            raise RuntimeError(f"krakend probe: {what} is refused while a plugin is probed")
+        emit(f"tampered {what}", anyone=True)
+        if what.startswith(REFUSED):
+            raise PermissionError(f"krakend probe: {what} is refused while a plugin is probed")
 
     def ours(frame: Any) -> bool:
         return frame is state["driver"] or any(frame.f_globals is g for g in mine)
@@ -470,15 +472,22 @@ def _make_hook(
     def suspicious(event: str, args: tuple[Any, ...]) -> str | None:
         if event in FLAGGED:
             return event
-        if event == "sys._getframe" and ours(args[0]):
+        if event == "sys._getframe" and type(args[0]) is FrameType and ours(args[0]):
             return "sys._getframe into the probe"
-        if event == "object.__getattr__" and type(args[0]) is FrameType and args[1] == "f_code" and ours(args[0]):
+        if (
+            event == "object.__getattr__"
+            and type(args[0]) is FrameType
+            and _text(args[1]) == "f_code"
+            and ours(args[0])
+        ):
             return "reading the code of a probe frame"
+        if event == "object.__getattr__" and type(args[0]) is TracebackType and _text(args[1]) == "tb_frame":
+            return "reading a probe frame from a traceback" if ours(args[0].tb_frame) else None
         if event == "object.__setattr__" and type(args[0]) is FunctionType and _text(args[1]) in FUNCTION_PARTS:
             return f"setting {args[1]} of a function" if any(args[0].__globals__ is g for g in mine) else None
         if event == "open" and _proc_of_another(args[0], pid, getcwd):
             return f"opening {args[0]!r}"
-        if event == "os.kill" and (args[0] < 0 or args[0] == 1 or args[0] == getppid()):
+        if event == "os.kill" and type(args[0]) is int and (args[0] < 0 or args[0] == 1 or args[0] == getppid()):
             return f"os.kill({args[0]}, {args[1]})"
         return None
 
@@ -506,6 +515,7 @@ def _make_hook(
         call, named = args
         if type(call) is not tuple or type(named) is not dict:
             tampered("a forged register call")
+            return
         kwargs = {str.__str__(k): _stand_in(val) for k, val in named.items()}
         recorders[kind](*[_stand_in(a) for a in call], **kwargs)
 
@@ -525,6 +535,7 @@ def _make_hook(
             return
         if caller is not state["driver"] or state["driver"] is None:
             tampered("a forged probe event")
+            return
         if what == "imported":
             state["file"] = _text(args[0])
         elif what == "failed":
@@ -538,17 +549,18 @@ def _make_hook(
         else:
             tampered(f"an unknown probe event {what!r}")
 
-    def hook(event: str, args: tuple[Any, ...]) -> None:
+    def hook(given: str, args: tuple[Any, ...]) -> None:
         me = ident()
-        if me in busy or getpid() != pid:
+        if me in busy:
             return
         busy.add(me)
         try:
-            if event == EVENT and args and args[0] == "register":
+            event = _text(given)  # the plugin may raise events too: nothing of its runs here
+            if event == EVENT and args and _text(args[0]) == "register":
                 on_register(args[1:])
             elif event == EVENT and args:
                 driver_event(args[0], args[1:], getframe(1))
-            else:
+            elif event is not None:
                 what = suspicious(event, args)
                 if what is not None:
                     tampered(what)
