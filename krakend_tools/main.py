@@ -37,7 +37,8 @@ def main(argv: list[str] | None = None) -> None:
             reconfigure(errors="backslashreplace")
     try:
         with _terminate_as_interrupt():
-            code = _run(args or ["--help"], command, _completing(args))
+            _keep_completion_request(args)
+            code = _run(args or ["--help"], command)
     except InputError as err:
         code = print_input_error(err, command)
     except KeyboardInterrupt:
@@ -123,35 +124,37 @@ def _quiet_stdout() -> None:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
-def _completing(args: list[str]) -> bool:
-    """Whether the shell asks for completion: ``source_<shell>``, or ``complete_<shell>`` with the
-    variables that shell's script sets, and no arguments (the scripts pass none). Any other value
-    (one left over in a CI environment) is dropped: the command runs, never a silent exit 1."""
+def _keep_completion_request(args: list[str]) -> None:
+    """Keep ``_KRAKEND_COMPLETE`` only when the shell asks for completion: ``source_<shell>``, or
+    ``complete_<shell>`` with the variables that shell's script sets, and no arguments (the scripts
+    pass none). Any other value (one left over in a CI environment) is dropped: the command runs,
+    never a silent exit 1."""
     import os
 
     value = os.environ.pop(COMPLETE_VAR, None)
     if value is None or args:
-        return False
+        return
     instruction, _, shell = value.partition("_")
     wanted = _SHELL_VARS.get(shell)
     if wanted is None or instruction not in ("source", "complete"):
-        return False
+        return
     if instruction == "complete" and not all(name in os.environ for name in wanted):
-        return False
+        return
     if instruction == "complete" and shell == "bash" and not os.environ["COMP_CWORD"].isdigit():
-        return False
+        return
     os.environ[COMPLETE_VAR] = value
-    return True
 
 
-def _run(args: list[str], command: str = "", completing: bool = False) -> int:
+def _run(args: list[str], command: str = "") -> int:
     """Run the app; for one command's run, an app holding that command alone (faster to build).
     Completion needs them all."""
+    import os
+
     import typer
 
     from krakend_tools.cli import make_app
 
-    app = make_app(command if command and not completing else None)
+    app = make_app(command if command and COMPLETE_VAR not in os.environ else None)
     try:
         code = typer.main.get_command(app).main(args=args, prog_name="krakend", standalone_mode=False)
     except typer.Abort:
