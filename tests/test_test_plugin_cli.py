@@ -257,6 +257,8 @@ def foreign_manifest(host_manifest: Path, tmp_path: Path) -> Path:
     data["platform"].update(arch=OTHER[1], machine=OTHER[0])
     for key in ("soabi", "ext_suffix"):
         data["python"][key] = data["python"][key].replace(HOST_MACHINE, OTHER[0])
+    data["marker_environment"]["platform_machine"] = OTHER[0]  # a manifest that contradicts itself is refused
+    data["tags"] = [tag.replace(HOST_MACHINE, OTHER[0]) for tag in data["tags"]]
     path = tmp_path / "arm64.json"
     path.write_text(json.dumps(data))
     return path
