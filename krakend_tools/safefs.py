@@ -6,6 +6,7 @@ so it unlinks links and never reaches what they point at."""
 
 from __future__ import annotations
 
+import errno
 import os
 import stat
 import tempfile
@@ -53,26 +54,60 @@ def _where_now(fd: int) -> str:
         return ""
 
 
-def _empty(folder: int) -> None:
-    """Remove every entry of the folder open as ``folder``: links and files are unlinked,
-    folders emptied through their own descriptor, then removed."""
+def _empty(top: int) -> None:
+    """Remove everything in the folder open as ``top``, depth first without recursion and with
+    a few descriptors however deep it goes: a subfolder is entered without following a link,
+    and left through its ``..`` only while that is still the folder it was entered from."""
+    here = os.dup(top)
+    pending = [_unlink_all_but_folders(here)]  # per level: the subfolders still to remove
+    trail: list[tuple[str, os.stat_result]] = []  # per level entered: its name, its parent's identity
+    try:
+        while True:
+            if pending[-1]:
+                name = pending[-1].pop()
+                child = _open_folder(name, here)
+                trail.append((name, os.fstat(here)))
+                os.close(here)
+                here = child
+                pending.append(_unlink_all_but_folders(here))
+                continue
+            if not trail:
+                return
+            pending.pop()
+            name, parent_identity = trail.pop()
+            emptied = os.fstat(here)
+            parent = _parent(here, parent_identity)
+            os.close(here)
+            here = parent
+            with suppress(FileNotFoundError):
+                if os.path.samestat(os.lstat(name, dir_fd=here), emptied):
+                    os.rmdir(name, dir_fd=here)
+    finally:
+        os.close(here)
+
+
+def _unlink_all_but_folders(folder: int) -> list[str]:
+    """Unlink every entry of ``folder`` that is not a folder (a link is one of them, never
+    followed); the names of its subfolders."""
     with suppress(OSError):
         os.fchmod(folder, 0o700)  # a plugin may have made it read-only
+    folders = []
     for name in os.listdir(folder):
         with suppress(FileNotFoundError):
             if stat.S_ISDIR(os.lstat(name, dir_fd=folder).st_mode):
-                _remove_subfolder(name, folder)
+                folders.append(name)
             else:
                 os.unlink(name, dir_fd=folder)
+    return folders
 
 
-def _remove_subfolder(name: str, parent: int) -> None:
-    child = _open_folder(name, parent)
-    try:
-        _empty(child)
-    finally:
-        os.close(child)
-    os.rmdir(name, dir_fd=parent)
+def _parent(folder: int, identity: os.stat_result) -> int:
+    """``..`` of ``folder`` opened, when it is still the folder ``identity`` describes."""
+    parent = os.open("..", _DIR_FLAGS, dir_fd=folder)
+    if not os.path.samestat(os.fstat(parent), identity):
+        os.close(parent)
+        raise OSError(errno.EBUSY, "a folder was moved out of its place while it was removed")
+    return parent
 
 
 def _open_folder(name: str, parent: int) -> int:

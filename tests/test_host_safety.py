@@ -525,3 +525,26 @@ def test_removal_as_a_user_never_changes_what_a_link_points_at(tmp_path: Path) -
         assert leftovers(tmpdir) == []
     finally:
         shutil.rmtree(base)
+
+
+def test_a_tree_deeper_than_the_recursion_limit_is_removed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Thousands of nested folders (a plugin without a sandbox can make them), each with a
+    link out: all removed, with a few descriptors, nothing outside touched."""
+    from krakend_tools.safefs import private_folder
+
+    tmpdir, victim = tmp_path / "tmpdir", tmp_path / "victim"
+    tmpdir.mkdir()
+    victim.mkdir()
+    (victim / "precious.txt").write_text("keep me")
+    monkeypatch.setattr(tempfile, "tempdir", str(tmpdir))
+    with private_folder("krakend-test-") as top:
+        here = os.open(top, os.O_RDONLY)
+        for _ in range(sys.getrecursionlimit() * 3):
+            os.symlink(victim, "out", dir_fd=here)
+            os.mkdir("d", dir_fd=here)
+            deeper = os.open("d", os.O_RDONLY, dir_fd=here)
+            os.close(here)
+            here = deeper
+        os.close(here)
+    assert leftovers(tmpdir) == []
+    assert os.listdir(victim) == ["precious.txt"]
