@@ -56,7 +56,7 @@ def _refuse_foreign(path: Path, owner: int) -> None:
     if owner != me and os.path.realpath(path) not in _NAMED:
         raise InputError(
             f"owned by another user (uid {owner}, you are uid {me}): its [tool.krakend] is not read "
-            "(name this pyproject.toml on the command line to use it)",
+            "(chown it, or name it on check-plugin's command line)",
             path=path,
         )
 

@@ -511,10 +511,20 @@ def resolve(option: str | None, start: Path | None = None) -> Manifest:
         if not isinstance(value, str) or not value:
             raise InputError("[tool.krakend] manifest must be a path (a string)", path=where)
         path = config.root / value
-        if not path.is_file():
-            raise InputError(f"[tool.krakend] manifest {value!r}: no such file {path}", path=where)
+        if not _is_file(path):
+            from krakend_tools.lockfiles._common import excerpt
+
+            raise InputError(f"[tool.krakend] manifest {excerpt(value)}: no such file", path=where)
         return load(path)
     raise InputError(NO_MANIFEST)
+
+
+def _is_file(path: Path) -> bool:
+    """Whether ``path`` names a file (False for a name the system refuses: too long, a loop)."""
+    try:
+        return path.is_file()
+    except (OSError, ValueError):
+        return False
 
 
 def resolver(option: str | None, *, python: str | None = None, libc: str | None = None) -> Callable[[Path], Manifest]:

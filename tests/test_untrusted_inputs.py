@@ -162,6 +162,13 @@ def test_a_manifest_error_quotes_a_short_escaped_excerpt(
     assert "Z" * 81 not in stderr and "\x1b" not in stderr, stderr[:300]
 
 
+def test_a_config_manifest_path_is_quoted_short(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text(f'[tool.krakend]\nmanifest = "{"Z" * 3000}"\n')
+    (tmp_path / "requirements.txt").write_text("six==1.16.0\n")
+    stderr = one_line_error(check("-s", str(tmp_path / "requirements.txt")), "no such file")
+    assert "Z" * 81 not in stderr, stderr[:300]
+
+
 # --- 4. arguments that name nothing ---------------------------------------------------------
 
 
