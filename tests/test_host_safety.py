@@ -259,14 +259,15 @@ def test_output_files_follow_the_umask(project: Path, umask: int, mode: int) -> 
     assert stat.S_IMODE((project / "out.json").stat().st_mode) == mode
 
 
-def test_an_output_file_replaced_keeps_its_permissions(project: Path) -> None:
+@pytest.mark.parametrize(("before", "after"), [(0o640, 0o640), (0o755, 0o644)])
+def test_a_replaced_output_keeps_its_permissions_never_execute(project: Path, before: int, after: int) -> None:
     (project / "out.json").write_text("{}")
-    (project / "out.json").chmod(0o640)
+    (project / "out.json").chmod(before)
     argv = [*krakend_argv(), "check-plugin", "-s", "uv.lock", "--manifest", MANIFEST, "-o", "json=out.json"]
     proc = subprocess.run(argv, cwd=project, capture_output=True, text=True, umask=0o022, timeout=60)
     assert proc.returncode == 1, proc.stderr
     assert json.loads((project / "out.json").read_text())["failures"] == 5
-    assert stat.S_IMODE((project / "out.json").stat().st_mode) == 0o640
+    assert stat.S_IMODE((project / "out.json").stat().st_mode) == after
 
 
 @pytest.mark.parametrize("victim", ["uv.lock", "pyproject.toml", "manifest.json"])
@@ -302,16 +303,20 @@ def configure(project: Path, outputs: list[str]) -> None:
         fh.write(f"\n[tool.krakend]\noutputs = {json.dumps(outputs)}\n")
 
 
-@pytest.mark.parametrize("where", ["../escaped.json", "{outside}/escaped.json", "up/escaped.json", "sub/../../x.json"])
+@pytest.mark.parametrize(
+    "where", ["../escaped.json", "{outside}/escaped.json", "up/escaped.json", "sub/../../x.json", ".git/hooks/x"]
+)
 def test_config_outputs_cannot_write_outside_the_project(project: Path, where: str) -> None:
     outside = project.parent / "outside"
     outside.mkdir()
     os.symlink(outside, project / "up")
     (project / "sub").mkdir()
-    configure(project, [f"json={where.format(outside=outside)}"])
+    (project / ".git" / "hooks").mkdir(parents=True)
+    configure(project, [f"text={where.format(outside=outside)}"])
     proc = run_krakend("check-plugin", "-s", "uv.lock", "--manifest", MANIFEST, cwd=project)
     one_line_error(proc, "[tool.krakend] outputs")
     assert os.listdir(outside) == [] and not (project.parent / "escaped.json").exists()
+    assert os.listdir(project / ".git" / "hooks") == []
 
 
 def test_a_config_output_with_a_nul_character_is_one_line(project: Path) -> None:

@@ -60,9 +60,15 @@ class OutputSpec:
         return spec
 
     def check_confined(self) -> None:
-        """A config's output file whose real path (links, ``..`` resolved) leaves its project: InputError."""
-        if self.within is not None and self.file is not None and not self.file.resolve().is_relative_to(self.within):
+        """A config's output file whose real path (links, ``..`` resolved) leaves its project, or
+        goes into a hidden folder of it (``.git/hooks``, ``.venv``, ``.github``): InputError."""
+        if self.within is None or self.file is None:
+            return
+        real = self.file.resolve()
+        if not real.is_relative_to(self.within):
             raise InputError(f"[tool.krakend] outputs: {self.file} is outside the project folder {self.within}")
+        if any(part.startswith(".") for part in real.relative_to(self.within).parts[:-1]):
+            raise InputError(f"[tool.krakend] outputs: {self.file} is in a hidden folder of the project")
 
 
 def parse_outputs(texts: Iterable[str], root: Path | None = None, confined: bool = False) -> list[OutputSpec]:
@@ -156,9 +162,10 @@ def _emit_one(report: Report, spec: OutputSpec, text: TextRenderer | None) -> No
 
 
 def _keep_mode(fd: int, path: Path) -> None:
-    """A file replaced keeps its permissions (as ``>`` would); a new one has the umask's."""
+    """A file replaced keeps who may read and write it (as ``>`` would), never an execute bit:
+    a report is no program. A new one has the umask's."""
     with suppress(FileNotFoundError):
-        os.fchmod(fd, stat.S_IMODE(os.stat(path).st_mode))
+        os.fchmod(fd, stat.S_IMODE(os.stat(path).st_mode) & 0o666)
 
 
 def _open_special(path: Path) -> int:
