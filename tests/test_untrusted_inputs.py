@@ -18,6 +18,7 @@ from tests.conftest import FIXTURES, gateway_manifest, run_krakend
 from tests.test_bad_input import one_line_error
 
 NOBODY = 65534  # another user: the tests run as root, the file is chowned to nobody
+as_root = pytest.mark.skipif(os.geteuid() != 0, reason="giving a file to another user takes root")
 MISMATCH = "requests==2.0.0\n"  # the fixture gateway pins requests 2.31.0
 
 
@@ -41,6 +42,7 @@ def _foreign_config(folder: Path, gateway: Path) -> Path:
     return pyproject
 
 
+@as_root
 def test_an_ancestor_pyproject_of_another_user_is_not_read(tmp_path: Path, gateway: Path) -> None:
     _foreign_config(tmp_path, gateway)
     (tmp_path / "plugin").mkdir()
@@ -51,6 +53,7 @@ def test_an_ancestor_pyproject_of_another_user_is_not_read(tmp_path: Path, gatew
     one_line_error(with_manifest, "owned by")  # its ignore is not applied either
 
 
+@as_root
 def test_a_foreign_pyproject_without_a_krakend_table_is_passed_over(tmp_path: Path, gateway: Path) -> None:
     (tmp_path / "pyproject.toml").write_text(f'[tool.krakend]\nmanifest = "{gateway}"\n')
     (tmp_path / "plugin").mkdir()
@@ -62,6 +65,7 @@ def test_a_foreign_pyproject_without_a_krakend_table_is_passed_over(tmp_path: Pa
     assert proc.returncode == 1, proc.stderr
 
 
+@as_root
 def test_a_pyproject_named_on_the_command_line_is_read_whoever_owns_it(tmp_path: Path, gateway: Path) -> None:
     pyproject = _foreign_config(tmp_path, gateway)
     (tmp_path / "requirements.txt").write_text(MISMATCH)
