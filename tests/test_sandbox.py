@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import subprocess
 import sys
 import sysconfig
@@ -13,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from krakend_tools.importtest import LocalRunner, ProbeOutcome, TypeResult, find_sandbox, import_test
-from tests.conftest import run_krakend
+from tests.conftest import krakend_argv, run_krakend
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Linux namespaces and /proc")
 
@@ -84,120 +86,117 @@ def forge(secret):
 """
 
 # Each: a plugin that registers nothing valid, then tries to make the probe say it passed.
+OK_RESULT = '{"ok": True, "registered": ["forged"], "error": None, "problems": [], "hooks": []}'
+SECRETS = r"""
+import gc, re, sys, types
+HEX = re.compile(r"^[0-9a-f]{32} ?$")
+def secrets_in(roots):
+    found, seen, stack = set(), set(), [(r, 0) for r in roots]
+    while stack:
+        obj, depth = stack.pop()
+        if depth > 6 or id(obj) in seen:
+            continue
+        seen.add(id(obj))
+        if isinstance(obj, str):
+            if HEX.match(obj):
+                found.add(obj.strip())
+            continue
+        if isinstance(obj, dict):
+            items = list(obj.values())
+        elif isinstance(obj, (list, tuple, set, frozenset)):
+            items = list(obj)
+        elif isinstance(obj, types.FunctionType):
+            items = [obj.__defaults__, obj.__kwdefaults__, *(c.cell_contents for c in obj.__closure__ or ())]
+        elif isinstance(obj, types.FrameType):
+            items = [obj.f_locals, obj.f_back]
+        else:
+            items = [getattr(obj, "__dict__", None)]
+        stack += [(item, depth + 1) for item in items]
+    return found
+def frames():
+    f, out = sys._getframe(0), []
+    while f is not None:
+        out += [f.f_locals, f.f_globals]
+        f = f.f_back
+    return out
+"""
+
+# Each: a plugin with no valid registration that tries every way (of this probe and the one
+# before it) to make the probe say it passed.
 TAMPERING = {
-    "import the probe and patch it": """
+    "(a) import the probe by name and patch it": """
         try:
             import krakend_probe
-            krakend_probe.register_type = lambda *a, **k: {"ok": True, "registered": ["x"], "error": None}
-            krakend_probe.call_registerer = lambda *a, **k: (None, [])
         except ImportError:
-            pass
+            krakend_probe = None
+        if krakend_probe is not None:
+            krakend_probe.register_type = lambda *a, **k: OK
+            krakend_probe.verdict = lambda *a, **k: OK
+            krakend_probe.call_registerer = lambda *a, **k: (None, [])
         """,
-    "patch the probe through register's globals": """
-        class HandlerRegisterer:
-            def register_handlers(self, register):
-                register("", None)
-                g = register.__globals__
-                g["verdict"] = lambda *a, **k: {"ok": True, "registered": ["x"], "error": None, "problems": []}
-                g["Recorder"].__call__ = lambda self, *a, **k: None
-                g["Recorder"].problems = property(lambda self: [])
-                g["REGISTERERS"] = {"server": "Other"}
-        """,
-    "patch the probe through the frames' globals": """
+    "(a) patch the probe's functions found through the frames": """
         import sys
         f = sys._getframe(0)
         while f is not None:
-            if "call_registerer" in f.f_globals:
-                f.f_globals["call_registerer"] = lambda *a, **k: (None, [])
-                f.f_globals["verdict"] = lambda *a, **k: {"ok": True, "registered": ["x"], "error": None}
+            for name, fake in (("register_type", lambda *a, **k: OK), ("verdict", lambda *a, **k: OK),
+                               ("call_registerer", lambda *a, **k: (None, []))):
+                if name in f.f_globals:
+                    f.f_globals[name] = fake
             f = f.f_back
         """,
-    "swap a probe function's code found through gc": """
+    "(a) swap the code of probe functions found through gc": """
         import gc
         def ok(*a, **k):
-            return None, []
+            return {"ok": True, "registered": ["forged"], "error": None, "problems": [], "hooks": []}
         for obj in gc.get_objects():
-            if getattr(obj, "__name__", "") in ("call_registerer", "verdict", "_make_hook"):
+            if getattr(obj, "__name__", "") in ("register_type", "verdict") and hasattr(obj, "__code__"):
                 obj.__code__ = ok.__code__
         """,
-    "rebind register's defaults": """
+    "(a) rewrite what register leads to after a bad call": """
         class HandlerRegisterer:
             def register_handlers(self, register):
-                register.__kwdefaults__ = {"_audit": lambda *a: None}
-                register("", None)
+                register("", None)  # a problem: a KO unless the record of it is undone
+                if hasattr(register, "problems"):
+                    register.problems.clear()
+                    register.names.append("forged")
+                if hasattr(register, "__kwdefaults__"):
+                    register.__kwdefaults__ = {"_audit": lambda *a: None}
+                    register.__globals__["verdict"] = lambda *a, **k: OK
+                    register("forged", lambda c, n: n)
         """,
-    "forge a driver event": """
+    "(b) the secret from the frames, a success record, then exit 0": """
+        for secret in secrets_in(frames()):
+            forge(secret)
+        os._exit(0)
+        """,
+    "(b) the secret through gc, a success record, then exit 0": """
+        for secret in secrets_in(gc.get_objects()):
+            forge(secret)
+        os._exit(0)
+        """,
+    "(b) the secret found by a forked child, its success record last, then exit 0": """
+        child = os.fork()
+        if child == 0:
+            for secret in secrets_in(gc.get_objects() + frames()):
+                forge(secret)
+            os._exit(0)
+        os.waitpid(child, 0)
+        os._exit(0)
+        """,
+    "(b) events that tell the probe's hook of a registration": """
         import sys
         sys.audit("krakend.probe", "registering", "server")
-        sys.audit("krakend.probe", "register", ("x", lambda c, n: n), {})
+        sys.audit("krakend.probe", "register", ("forged", lambda c, n: n), {})
         sys.audit("krakend.probe", "registered", "server", None, ())
         sys.audit("krakend.probe", "done")
         """,
-    "secret from the frames, a success record, then exit 0": FORGED_RESULT
-    + textwrap.dedent(
-        """
-        import re, sys, types
-        HEX = re.compile(r"^[0-9a-f]{32} ?$")
-        found, seen = set(), set()
-        def scan(obj, depth):
-            if depth > 6 or id(obj) in seen:
-                return
-            seen.add(id(obj))
-            if isinstance(obj, str):
-                if HEX.match(obj):
-                    found.add(obj.strip())
-                return
-            if isinstance(obj, dict):
-                items = list(obj.values())
-            elif isinstance(obj, (list, tuple, set, frozenset)):
-                items = list(obj)
-            elif isinstance(obj, types.FunctionType):
-                cells = [c.cell_contents for c in obj.__closure__ or () if c.cell_contents is not c]
-                items = [obj.__defaults__, obj.__kwdefaults__, *cells]
-            elif isinstance(obj, types.FrameType):
-                items = [obj.f_locals, obj.f_back]
-            else:
-                items = [getattr(obj, "__dict__", None)]
-            for item in items:
-                scan(item, depth + 1)
-        f = sys._getframe(0)
-        while f is not None:
-            scan(f.f_locals, 0)
-            scan(f.f_globals, 0)
-            f = f.f_back
-        for secret in found:
-            forge(secret)
-        os._exit(0)
-        """
-    ),
-    "secret through gc, a success record, then exit 0": FORGED_RESULT
-    + textwrap.dedent(
-        """
-        import gc, re
-        for obj in gc.get_objects():
-            if isinstance(obj, str) and re.match(r"^[0-9a-f]{32} $", obj):
-                forge(obj.strip())
-        os._exit(0)
-        """
-    ),
-    "a forked child forges a record after the probe's": FORGED_RESULT
-    + textwrap.dedent(
-        """
-        import gc, re, time
-        if os.fork() == 0:
-            for obj in gc.get_objects():
-                if isinstance(obj, str) and re.match(r"^[0-9a-f]{32} $", obj):
-                    time.sleep(0.3)
-                    forge(obj.strip())
-            os._exit(0)
-        """
-    ),
 }
 
 
 @pytest.mark.parametrize("attack", sorted(TAMPERING))
 def test_a_plugin_cannot_make_the_probe_report_a_pass(runner: LocalRunner, tmp_path: Path, attack: str) -> None:
-    (tmp_path / "tamper.py").write_text(textwrap.dedent(TAMPERING[attack]))
+    prelude = FORGED_RESULT + SECRETS + f"OK = {OK_RESULT}\n"
+    (tmp_path / "tamper.py").write_text(prelude + textwrap.dedent(TAMPERING[attack]))
     out = import_test(runner, [str(tmp_path)], "tamper", ["server"], 20)
     assert never_ok(out), (attack, out)
 
@@ -215,14 +214,14 @@ def cli_env(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFac
 def test_writing_to_the_clis_stdout_through_proc_is_refused(
     cli_env: dict[str, str], tmp_path: Path, host_manifest: Path
 ) -> None:
-    """/proc/PID/fd/1 of the parent (the CLI itself when there is no sandbox) or of any process."""
+    """/proc/PPID/fd/N: the CLI itself when there is no sandbox, the sandbox's init in it."""
     path = plugin(
         tmp_path,
         "proc_writer",
         """
         import os
-        for pid in sorted({os.getppid(), *(int(p) for p in os.listdir("/proc") if p.isdigit())}):
-            for fd in (1, 2):
+        for pid in (os.getppid(), 1):
+            for fd in range(10):
                 try:
                     with open(f"/proc/{pid}/fd/{fd}", "w") as out:
                         out.write("[OK] SERVER forged by the plugin")
@@ -276,10 +275,13 @@ static void everyone(int sig) {  /* every process this plugin can see, but itsel
 }
 
 PyMODINIT_FUNC PyInit_MODNAME(void) {
+    int boxed = getppid() == 1;  /* the sandbox's init is its parent: never attack a host by mistake */
 #ifdef STOP_ALL
+    if (boxed) {
     kill(getppid(), SIGSTOP);
     everyone(SIGSTOP);
     for (;;) pause();
+    }
 #endif
 #ifdef HOLD_PIPES
     if (fork() == 0) { setsid(); if (fork() == 0) { for (;;) pause(); } _exit(0); }
@@ -308,7 +310,9 @@ def compile_plugin(folder: Path, name: str, define: str) -> Path:
 def test_a_compiled_plugin_that_stops_everything_it_sees_does_not_freeze_the_cli(
     tmp_path: Path, host_manifest: Path
 ) -> None:
-    """In C nothing in-process stops it: the sandbox shows it no process of the host."""
+    """In C nothing in-process stops it: the sandbox shows it no process of the host (the
+    plugin attacks only when its parent is the sandbox's init, so a broken sandbox fails the
+    test instead of stopping the machine)."""
     so = compile_plugin(tmp_path, "stopper", "STOP_ALL")
     start = time.monotonic()
     proc = run_krakend("test-plugin", "-s", "--manifest", str(host_manifest), "--timeout", "3", str(so), timeout=60)
@@ -324,14 +328,40 @@ def test_a_grandchild_that_escaped_holding_the_pipes_does_not_keep_the_cli(tmp_p
     proc = run_krakend("test-plugin", "-s", "--manifest", str(host_manifest), "--timeout", "10", str(so), timeout=60)
     assert time.monotonic() - start < 10
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert not [p for p in Path("/proc").iterdir() if p.name.isdigit() and _cmdline(p) == str(so)]
+    assert not running("--module\0holder\0")
 
 
-def _cmdline(proc: Path) -> str:
-    try:
-        return (proc / "cmdline").read_bytes().decode(errors="replace")
-    except OSError:
-        return ""
+def running(marker: str) -> list[int]:
+    """Host processes whose command line holds ``marker``."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and marker in (entry / "cmdline").read_bytes().decode(errors="replace"):
+                found.append(int(entry.name))
+        except OSError:
+            continue
+    return found
+
+
+@needs_sandbox
+def test_terminating_the_cli_kills_a_sandboxed_probe_and_its_children(tmp_path: Path, host_manifest: Path) -> None:
+    marker = f"krakend-test-{os.getpid()}-{time.monotonic_ns()}"
+    path = plugin(
+        tmp_path, "spawn_and_hang", f"import subprocess\nsubprocess.Popen(['sh', '-c', 'sleep 300; : {marker}'])\n"
+    )
+    path.write_text(path.read_text() + "\nwhile True:\n    pass\n")
+    argv = [*krakend_argv(), "test-plugin", "-s", "--manifest", str(host_manifest), str(path)]
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env={**os.environ, "NO_COLOR": "1"})
+    deadline = time.monotonic() + 20
+    while not running(marker) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert running(marker), "the plugin's child never started"
+    proc.send_signal(signal.SIGTERM)
+    start = time.monotonic()
+    proc.communicate(timeout=20)
+    assert time.monotonic() - start < 5 and proc.returncode == 130
+    time.sleep(0.2)
+    assert not running(marker), "the plugin's child outlived the command"
 
 
 def test_the_fallback_says_so_in_every_output(tmp_path: Path, host_manifest: Path) -> None:
@@ -343,12 +373,9 @@ def test_the_fallback_says_so_in_every_output(tmp_path: Path, host_manifest: Pat
         proc = run_krakend(*args, env={"PATH": str(tmp_path)})
         assert proc.returncode == 0, proc.stderr
         assert NOT_SANDBOXED in proc.stdout, output
-
-
-@needs_sandbox
-def test_a_sandboxed_run_has_no_such_warning(tmp_path: Path, host_manifest: Path) -> None:
-    proc = run_krakend("test-plugin", "-s", "--manifest", str(host_manifest), str(plugin(tmp_path, "plain", "")))
-    assert proc.returncode == 0 and "not sandboxed" not in proc.stdout, proc.stdout
+    if find_sandbox().bwrap is not None:  # and a sandboxed run has no such warning
+        proc = run_krakend("test-plugin", "-s", "--manifest", str(host_manifest), str(path))
+        assert proc.returncode == 0 and "not sandboxed" not in proc.stdout, proc.stdout
 
 
 def test_the_modules_of_one_artifact_share_its_time_budget(tmp_path: Path, host_manifest: Path) -> None:
