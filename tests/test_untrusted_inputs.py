@@ -146,6 +146,16 @@ def test_a_parse_error_quotes_a_short_escaped_excerpt(tmp_path: Path, gateway: P
     assert "Z" * 81 not in stderr and "\x1b" not in stderr, stderr[:300]
 
 
+def test_an_unknown_extra_lists_the_defined_ones_short(tmp_path: Path, gateway: Path) -> None:
+    groups = ", ".join(f'"{c * 3000}"' for c in "abcdefghijkl")
+    lock = tmp_path / "pdm.lock"
+    lock.write_text(
+        f'[metadata]\ngroups = ["default", {groups}]\nlock_version = "4.4"\nstrategy = ["inherit_metadata"]\n'
+    )
+    stderr = one_line_error(check("-s", str(lock), "--manifest", str(gateway), "--extra", "fast"), "'fast'")
+    assert "a" * 81 not in stderr and "and 2 more" in stderr, stderr[:300]
+
+
 @pytest.mark.parametrize(
     "change",
     [

@@ -28,8 +28,9 @@ def select(
     extras = frozenset(canonicalize_name(e) for e in extras)
     unknown = sorted(extras - lock.extras_defined) if lock.extras_defined is not None else []
     if unknown:
-        known = ", ".join(sorted(lock.extras_defined or ())) or "none"
-        message = f"extra {excerpt(unknown[0])} is not defined by the project (defined: {known})"
+        defined = sorted(lock.extras_defined or ())
+        known = ", ".join(map(excerpt, defined[:10])) + (f" and {len(defined) - 10} more" if len(defined) > 10 else "")
+        message = f"extra {excerpt(unknown[0])} is not defined by the project (defined: {known or 'none'})"
         raise InputError(message, path=lock.path)
     wanted = frozenset({RUNTIME}) | groups
     env: Env = dict(environment)
