@@ -246,7 +246,7 @@ def test_a_fifo_without_reader_at_an_output_path_does_not_block(project: Path) -
 
 
 def test_devices_are_still_written(project: Path) -> None:
-    proc = check(project, "json=/dev/null", "junit=/dev/stdout")
+    proc = check(project, "json=/dev/null", "sarif=/dev/null", "junit=/dev/stdout")
     assert proc.returncode == 1, proc.stderr
     ET.fromstring(proc.stdout)
 

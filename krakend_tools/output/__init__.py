@@ -77,7 +77,7 @@ def parse_outputs(texts: Iterable[str], root: Path | None = None, confined: bool
     specs = [OutputSpec.parse(t, root, confined) for t in texts] or [OutputSpec("text")]
     if sum(1 for s in specs if s.file is None) > 1:
         raise InputError("only one -o may write to stdout; give the others a file: -o FORMAT=FILE")
-    files = [s.file for s in specs if s.file is not None]
+    files = [s.file for s in specs if s.file is not None and not _special(s.file)]  # /dev/null twice is fine
     for i, file in enumerate(files):
         other = next((f for f in files[:i] if _same_file(f, file)), None)
         if other is not None:
@@ -130,6 +130,11 @@ def _manifest_files(report: Report) -> list[str | None]:
     return [m.get("source") for m in used if isinstance(m, dict)]
 
 
+def _special(path: Path) -> bool:
+    """A device or FIFO: written to in place, never replaced."""
+    return path.exists() and not path.is_file()
+
+
 def _same_file(a: Path, b: Path) -> bool:
     """Whether two paths name one file: one real path, or one inode (a hard link)."""
     try:
@@ -145,7 +150,7 @@ def _emit_one(report: Report, spec: OutputSpec, text: TextRenderer | None) -> No
         _write(report, spec.format, sys.stdout, text, _rich(sys.stdout))
         sys.stdout.flush()
         return
-    if spec.file.exists() and not spec.file.is_file():  # /dev/null, a FIFO: written, never replaced
+    if _special(spec.file):  # /dev/null, a FIFO
         with os.fdopen(_open_special(spec.file), "w", encoding="utf-8") as fh:
             _write(report, spec.format, fh, text, False)
         return
