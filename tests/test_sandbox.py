@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import os
 import signal
 import subprocess
@@ -14,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from krakend_tools import importtest
 from krakend_tools.importtest import LocalRunner, ProbeOutcome, TypeResult, find_sandbox, import_test
 from tests.conftest import krakend_argv, run_krakend
 
@@ -390,3 +392,41 @@ def test_the_modules_of_one_artifact_share_its_time_budget(tmp_path: Path, host_
     proc = run_krakend("test-plugin", "-s", "--manifest", str(host_manifest), "--timeout", "3", str(wheel))
     assert proc.returncode == 1 and "timed out after 3s" in proc.stdout, proc.stdout + proc.stderr
     assert time.monotonic() - start < 3 + 10
+
+
+@needs_sandbox
+def test_what_a_sandboxed_plugin_sees(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Its own processes only, no network, no environment, no other temporary files, a capped
+    address space; the folders it is given, read-only."""
+    monkeypatch.setenv("KRAKEND_TEST_SECRET", "host-only")
+    (tmp_path / "neighbour.txt").write_text("another run's file")
+    artifact = tmp_path / "artifact"
+    artifact.mkdir()
+    plugin(
+        artifact,
+        "looker",
+        f"""
+        import os, resource, socket
+        FACTS = {{
+            "pids": sorted(int(p) for p in os.listdir("/proc") if p.isdigit()),
+            "neighbour": os.path.exists({str(tmp_path / "neighbour.txt")!r}),
+            "secret": os.environ.get("KRAKEND_TEST_SECRET"),
+            "as": resource.getrlimit(resource.RLIMIT_AS),
+            "interfaces": sorted(name for _, name in socket.if_nameindex()),
+        }}
+        try:
+            socket.create_connection(("127.0.0.1", 9), timeout=2)
+        except OSError as err:
+            FACTS["connect"] = type(err).__name__
+        """,
+    )
+    (artifact / "looker.py").write_text(
+        (artifact / "looker.py").read_text().replace('register("ok"', "register(repr(FACTS)")
+    )
+    out = import_test(LocalRunner(sys.executable), [str(artifact)], "looker", ["server"], 20)
+    assert out.error is None, out
+    facts = ast.literal_eval(out.results["server"].registered[0])
+    assert facts["pids"] == [1, 2]  # the sandbox's init and the probe
+    assert facts["neighbour"] is False and facts["secret"] is None
+    assert facts["as"] == (importtest.MEMORY_CAP, importtest.MEMORY_CAP)
+    assert facts["interfaces"] == ["lo"] and facts["connect"] == "ConnectionRefusedError"
