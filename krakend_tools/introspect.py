@@ -1,10 +1,9 @@
 """Facts about one interpreter, gathered with the stdlib only.
 
 This file is run as a script by other interpreters (``python -I introspect.py``), so
-it must not import anything from this package or outside the stdlib.
+it must not import anything from this package or outside the stdlib. Any Python parses it
+(type comments, no f-strings): one older than OLDEST says so in one line and exits 1.
 """
-
-from __future__ import annotations
 
 import json
 import os
@@ -13,8 +12,12 @@ import re
 import sys
 import sysconfig
 
+OLDEST = (3, 8)  # importlib.metadata
+TIMEOUT = 15.0  # seconds an interpreter gets to answer: the CLI's whole run stays within 20 s
 
-def _libc() -> tuple[str, str]:
+
+def _libc():
+    # type: () -> tuple[str, str]
     family, version = platform.libc_ver()
     if family == "glibc":
         return "glibc", version
@@ -27,13 +30,14 @@ def _libc() -> tuple[str, str]:
     return "musl", _musl_version()
 
 
-def _musl_version() -> str:
+def _musl_version():
+    # type: () -> str
     import glob
     import subprocess
 
     for loader in sorted(glob.glob("/lib/ld-musl-*.so.1")):
         try:
-            out = subprocess.run([loader], capture_output=True, text=True, timeout=5).stderr
+            out = subprocess.run([loader], capture_output=True, text=True, timeout=2).stderr
         except OSError:
             continue
         m = re.search(r"Version\s+([\d.]+)", out)
@@ -42,7 +46,8 @@ def _musl_version() -> str:
     return ""
 
 
-def _loaded_paths() -> list[str]:
+def _loaded_paths():
+    # type: () -> list[str]
     try:
         import zlib  # noqa: F401  (maps libz when it is shared)
 
@@ -52,28 +57,30 @@ def _loaded_paths() -> list[str]:
         return []
 
 
-def _library_dirs(musl: bool) -> list[str]:
+def _library_dirs(musl):
+    # type: (bool) -> list[str]
     """The loader's default search path, then Python's own library folders."""
     multiarch = sysconfig.get_config_var("MULTIARCH") or ""
-    dirs: list[str] = []
+    dirs = []  # type: list[str]
     if musl:
         arch = platform.machine()
         try:
-            with open(f"/etc/ld-musl-{arch}.path") as fh:
+            with open("/etc/ld-musl-" + arch + ".path") as fh:
                 dirs = [d for line in fh for d in re.split(r"[:\s]+", line) if d]
         except OSError:
             dirs = ["/lib", "/usr/local/lib", "/usr/lib"]
     else:
         dirs = ["/lib", "/usr/lib", "/lib64", "/usr/lib64"]
         if multiarch:
-            dirs = [f"/lib/{multiarch}", f"/usr/lib/{multiarch}", *dirs]
+            dirs = ["/lib/" + multiarch, "/usr/lib/" + multiarch] + dirs
     dirs += [d for d in os.environ.get("LD_LIBRARY_PATH", "").split(":") if d]
     dirs.append(sysconfig.get_config_var("LIBDIR") or "")
     dirs += [os.path.dirname(p) for p in _loaded_paths() if os.path.basename(p).startswith("libpython")]
     return [d for d in dict.fromkeys(dirs) if d and os.path.isdir(d)]
 
 
-def _ld_cache() -> list[tuple[str, str]]:
+def _ld_cache():
+    # type: () -> list[tuple[str, str]]
     """(soname, path) pairs of the glibc loader's cache (``ldconfig -p``); none on musl."""
     import shutil
     import subprocess
@@ -82,14 +89,15 @@ def _ld_cache() -> list[tuple[str, str]]:
         if not exe or not os.path.exists(exe):
             continue
         try:
-            out = subprocess.run([exe, "-p"], capture_output=True, text=True, timeout=20).stdout
+            out = subprocess.run([exe, "-p"], capture_output=True, text=True, timeout=5).stdout
         except (OSError, subprocess.SubprocessError):
             continue
         return [(m.group(1), m.group(2)) for m in re.finditer(r"^\s+(\S+) \(.*\) => (\S+)$", out, re.M)]
     return []
 
 
-def _elf_kind(path: str) -> bytes | None:
+def _elf_kind(path):
+    # type: (str) -> bytes | None
     """ELF class, byte order and machine of ``path`` (None when it is not ELF)."""
     try:
         with open(path, "rb") as fh:
@@ -104,7 +112,8 @@ def _elf_kind(path: str) -> bytes | None:
 _SONAME = re.compile(r"[^/]+\.so(\.[0-9]+)*")
 
 
-def _libraries() -> dict[str, str]:
+def _libraries():
+    # type: () -> dict[str, str]
     """soname -> real path, for every library the loader can resolve by name: the ld.so
     cache, the default search path and Python's own library folders, for this machine."""
     musl = _libc()[0] == "musl"
@@ -119,7 +128,7 @@ def _libraries() -> dict[str, str]:
     candidates += [
         (os.path.basename(p), p) for p in _loaded_paths() if re.match(r"(lib|ld)[^/]*\.so", os.path.basename(p))
     ]
-    found: dict[str, str] = {}
+    found = {}  # type: dict[str, str]
     for name, path in candidates:
         if name in found or (not musl and name.startswith("ld-musl")):
             continue
@@ -129,10 +138,11 @@ def _libraries() -> dict[str, str]:
     return dict(sorted(found.items()))
 
 
-def _distributions() -> dict[str, str]:
+def _distributions():
+    # type: () -> dict[str, str]
     from importlib import metadata
 
-    dists: dict[str, str] = {}
+    dists = {}  # type: dict[str, str]
     for dist in metadata.distributions():
         name = dist.metadata["Name"]
         if name:
@@ -140,9 +150,10 @@ def _distributions() -> dict[str, str]:
     return dists
 
 
-def _marker_environment() -> dict[str, str]:
+def _marker_environment():
+    # type: () -> dict[str, str]
     impl = sys.implementation
-    iver = f"{impl.version.major}.{impl.version.minor}.{impl.version.micro}"
+    iver = ".".join(str(n) for n in impl.version[:3])
     if impl.version.releaselevel != "final":
         iver += impl.version.releaselevel[0] + str(impl.version.serial)
     return {
@@ -160,7 +171,8 @@ def _marker_environment() -> dict[str, str]:
     }
 
 
-def facts() -> dict[str, object]:
+def facts():
+    # type: () -> dict[str, object]
     """Everything the manifest needs from this interpreter."""
     family, version = _libc()
     return {
@@ -182,5 +194,18 @@ def facts() -> dict[str, object]:
     }
 
 
+def _too_old():
+    # type: () -> str | None
+    """One line when this Python is older than OLDEST, else None."""
+    if sys.version_info >= OLDEST:
+        return None
+    have = ".".join(str(n) for n in sys.version_info[:3])
+    return "Python " + have + " is older than " + ".".join(str(n) for n in OLDEST) + ", the oldest krakend-tools reads"
+
+
 if __name__ == "__main__":
+    old = _too_old()
+    if old is not None:
+        sys.stderr.write(old + "\n")
+        sys.exit(1)
     json.dump(facts(), sys.stdout)

@@ -3,7 +3,9 @@ subprocess on extreme flag values, hanging or fake interpreters, ELF files with 
 version tables and a leftover shell-completion variable."""
 
 from __future__ import annotations
+import __future__
 
+import ast
 import contextlib
 import json
 import os
@@ -12,6 +14,7 @@ import signal
 import struct
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -19,7 +22,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from krakend_tools.elf import ElfError, read_elf_bytes
-from tests.conftest import FIXTURES, ROOT, krakend_argv, run_krakend
+from tests.conftest import FIXTURES, ROOT, alive, krakend_argv, run_krakend
 from tests.test_static import need
 
 SECONDS = 20  # every input is answered within this
@@ -251,3 +254,110 @@ def test_leftover_completion_variable_runs_the_command(value: str) -> None:
     assert plain.returncode == 1, plain.stderr
     left = run_krakend(*args, env={"_KRAKEND_COMPLETE": value})
     assert (left.returncode, left.stdout, left.stderr) == (plain.returncode, plain.stdout, plain.stderr)
+
+
+# --- the gateway interpreter behind ``version --python`` ----------------------------------------
+
+
+def fake_python(where: Path, name: str, body: str) -> Path:
+    """An executable shell script standing in for a gateway interpreter."""
+    path = where / name
+    path.write_text(f"#!/bin/sh\n{body}\n")
+    path.chmod(0o755)
+    return path
+
+
+def kill_recorded(pid_files: list[Path]) -> list[int]:
+    """Kill (by pid) what a fake interpreter recorded that still runs; the pids that did."""
+    running = []
+    for pid_file in pid_files:
+        for line in pid_file.read_text().split() if pid_file.exists() else []:
+            if line.isdigit() and alive(int(line)):
+                running.append(int(line))
+                os.kill(int(line), signal.SIGKILL)
+    return running
+
+
+HANGS = {
+    "sleeps": "exec sleep 300",
+    "floods": "exec yes",
+    "escapes": 'setsid sh -c "echo \\$\\$ > {pid}; exec sleep 300" &\nexit 0',
+    "escapes-and-sleeps": (
+        'setsid sh -c "echo \\$\\$ >> {pid}; sleep 300 & echo \\$! >> {pid}; exec sleep 300" &\nexec sleep 300'
+    ),
+}
+
+
+def test_hanging_interpreters_end_within_bounds(tmp_path: Path) -> None:
+    """Interpreters that never answer, flood the pipe or leave a child in a new session
+    holding it: one line and exit 2 within 20 s, and nothing they started left running."""
+    pid_files = [tmp_path / f"{name}.pid" for name in HANGS]
+    fakes = [
+        fake_python(tmp_path, name, body.format(pid=pid))
+        for (name, body), pid in zip(HANGS.items(), pid_files, strict=True)
+    ]
+    env = {**os.environ, "NO_COLOR": "1"}
+    procs = [
+        subprocess.Popen(
+            [*krakend_argv(), "version", "--python", str(fake)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+            start_new_session=True,
+        )
+        for fake in fakes
+    ]
+    started = time.monotonic()
+    results = []
+    try:
+        for proc in procs:
+            stderr = proc.communicate(timeout=max(1.0, 40 - (time.monotonic() - started)))[1]
+            results.append((proc.returncode, stderr, time.monotonic() - started))
+    finally:
+        for proc in procs:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+        left = kill_recorded(pid_files)
+    for rc, stderr, seconds in results:
+        one_line_exit_2(rc, stderr, "krakend version: error: ")
+        assert seconds < SECONDS, (seconds, stderr)
+    assert left == [], "processes the fake interpreters started were left running"
+
+
+def test_an_old_python_says_so_in_one_line(tmp_path: Path) -> None:
+    """The real introspection script run by an interpreter that reports Python 2.7."""
+    code = (
+        "import sys; sys.version_info = (2, 7, 18, 'final', 0); path = sys.argv[-1]; sys.argv = [path]; "
+        "exec(compile(open(path).read(), path, 'exec'), {'__name__': '__main__', '__file__': path})"
+    )
+    fake = fake_python(tmp_path, "python2.7", f'exec {sys.executable} -I -c "{code}" "$@"')
+    rc, stderr, _seconds, _rss = run_measured("version", "--python", str(fake))
+    one_line_exit_2(rc, stderr, "Python 2.7.18 is older than 3.8")
+
+
+def test_the_introspection_script_parses_on_any_python() -> None:
+    """No syntax an old interpreter cannot parse: no annotations, f-strings or late
+    ``__future__`` features (Python 2.7 and 3.0+ then reach the version check)."""
+    source = (ROOT / "krakend_tools" / "introspect.py").read_text()
+    tree = ast.parse(source, feature_version=(3, 4))
+    for node in ast.walk(tree):
+        assert not isinstance(node, (ast.AnnAssign, ast.JoinedStr, ast.NamedExpr, ast.Starred)), ast.dump(node)
+        if isinstance(node, ast.FunctionDef):
+            assert node.returns is None and all(a.annotation is None for a in node.args.args), node.name
+        if isinstance(node, ast.ImportFrom) and node.module == "__future__":
+            assert all(getattr(__future__, a.name).getOptionalRelease() < (2, 7) for a in node.names)
+
+
+def test_an_interpreter_claiming_extreme_versions(tmp_path: Path) -> None:
+    """An interpreter whose facts claim Python 3.9999 on glibc 2.999: refused within bounds."""
+    code = (
+        "import json, sys; path = sys.argv[-1]; ns = {'__name__': 'facts', '__file__': path}; "
+        "exec(compile(open(path).read(), path, 'exec'), ns); f = ns['facts'](); "
+        "f.update(version='3.9999.0', libc_version='2.999'); json.dump(f, sys.stdout)"
+    )
+    fake = fake_python(tmp_path, "python3", f'exec {sys.executable} -I -c "{code}" "$@"')
+    rc, stderr, seconds, rss = run_measured("version", "--python", str(fake))
+    one_line_exit_2(rc, stderr)
+    assert seconds < SECONDS and rss < MAX_RSS_KIB, (seconds, rss)
