@@ -276,7 +276,8 @@ def find_sandbox() -> Sandbox:
     bwrap = shutil.which("bwrap")
     if bwrap is None:
         return Sandbox(None, "bubblewrap (bwrap) not found")
-    argv = [bwrap, *ISOLATION, "--ro-bind", "/", "/", "--proc", "/proc", "--", "true"]
+    argv = [bwrap, *ISOLATION, "--ro-bind", "/", "/", "--proc", "/proc", "--size", "65536", "--tmpfs", "/tmp"]
+    argv += ["--remount-ro", "/", "--", "true"]  # every feature sandbox_argv uses
     try:
         proc = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, timeout=10)
     except (OSError, subprocess.TimeoutExpired) as exc:
@@ -444,6 +445,7 @@ class LocalRunner:
                     pass_fds=fds,
                 )
                 _PROBES.add(proc.pid)
+                self._active[proc.pid] = -1  # abort() kills its group at once: bwrap's init dies with it
         except (OSError, ValueError) as exc:
             for fd in info or ():
                 os.close(fd)
