@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from krakend_tools import importtest
+from krakend_tools._probe import krakend_probe
 from krakend_tools.importtest import LocalRunner, ProbeOutcome, TypeResult, find_sandbox, import_test
 from tests.conftest import krakend_argv, run_krakend
 
@@ -184,6 +185,40 @@ TAMPERING = {
             os._exit(0)
         os.waitpid(child, 0)
         os._exit(0)
+        """,
+    "(b) objects whose methods look for the secret from inside the probe, then exit 0": """
+        class Sneaky(str):
+            def grab(self):
+                for secret in secrets_in(frames()):
+                    forge(secret)
+                    os._exit(0)  # one forged record, and no result of the probe's own
+            def __eq__(self, other):
+                self.grab()
+                return str.__eq__(self, other)
+            def __hash__(self):
+                self.grab()
+                return str.__hash__(self)
+            def __format__(self, spec):
+                self.grab()
+                return str.__format__(self, spec)
+            def __repr__(self):
+                self.grab()
+                return str.__repr__(self)
+            def strip(self, *a):
+                self.grab()
+                return str.strip(self, *a)
+        class Factory:
+            def __getattr__(self, name):
+                Sneaky().grab()
+                raise AttributeError(name)
+            def __call__(self, *a):
+                return None
+        class HandlerRegisterer:
+            def register_handlers(self, register):
+                sys.audit(Sneaky("os.kill"), Sneaky("1"), Sneaky("9"))
+                sys.audit("krakend.probe", Sneaky("register"), (Sneaky("x"), Factory()), {Sneaky("y"): Factory()})
+                register(Sneaky("forged"), Factory())
+                os._exit(0)
         """,
     "(b) events that tell the probe's hook of a registration": """
         import sys
@@ -430,3 +465,21 @@ def test_what_a_sandboxed_plugin_sees(tmp_path: Path, monkeypatch: pytest.Monkey
     assert facts["neighbour"] is False and facts["secret"] is None
     assert facts["as"] == (importtest.MEMORY_CAP, importtest.MEMORY_CAP)
     assert facts["interfaces"] == ["lo"] and facts["connect"] == "ConnectionRefusedError"
+
+
+@pytest.mark.parametrize(
+    ("path", "cwd", "flagged"),
+    [
+        ("/proc/1/fd/1", "/", True),
+        ("1/fd/1", "/proc", True),
+        ("/proc/self/../1/mem", "/", True),
+        ("/proc/7/task/7/fd/2", "/", True),
+        (b"/proc/1/root/etc/passwd", "/", True),
+        ("/proc/self/fd/1", "/", False),
+        ("/proc/42/fd/1", "/", False),  # the probe's own pid
+        ("/proc/1/status", "/", False),
+        ("/tmp/proc/1/fd/1", "/", False),
+    ],
+)
+def test_which_proc_paths_the_probe_refuses(path: str | bytes, cwd: str, flagged: bool) -> None:
+    assert (krakend_probe._proc_of_another(path, 42, lambda: cwd) is not None) is flagged

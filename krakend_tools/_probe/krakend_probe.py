@@ -409,29 +409,24 @@ def _stand_in(value: Any, _self: object = object()) -> Any:
     return type(name, (), {"__call__": lambda *a, **k: None} if callable(value) else {})()
 
 
-def _proc_of_another(path: object, pid: int, cwd: Callable[[], str]) -> bool:
-    """Whether ``path`` names the descriptors, memory or root of another process in /proc."""
+def _proc_of_another(path: object, pid: int, cwd: Callable[[], str]) -> str | None:
+    """``path`` as a plain string when it names the descriptors, memory or root of another
+    process in /proc; else None."""
     if issubclass(type(path), bytes):
         path = bytes.decode(path, "utf-8", "surrogateescape")  # type: ignore[arg-type]
     text = _text(path)
     if text is None:
-        return False
-    if not text.startswith("/"):
-        text = cwd() + "/" + text
+        return None
     parts: list[str] = []
-    for part in text.split("/"):
+    for part in (text if text.startswith("/") else cwd() + "/" + text).split("/"):
         if part == "..":
             parts = parts[:-1]
         elif part and part != ".":
             parts.append(part)
-    if len(parts) < 3 or parts[0] != "proc":
-        return False
-    owner = parts[1]
-    if owner in ("self", "thread-self", str(pid)):
-        return False
-    if owner.isdigit() and len(parts) > 3 and parts[2] == "task":
-        return parts[4] in PROC_PARTS if len(parts) > 4 else False
-    return parts[2] in PROC_PARTS
+    if len(parts) < 3 or parts[0] != "proc" or parts[1] in ("self", "thread-self", str(pid)):
+        return None
+    what = parts[4] if parts[2] == "task" and len(parts) > 4 else parts[2]
+    return text if what in PROC_PARTS else None
 
 
 def _make_hook(
@@ -484,11 +479,11 @@ def _make_hook(
         if event == "object.__getattr__" and type(args[0]) is TracebackType and _text(args[1]) == "tb_frame":
             return "reading a probe frame from a traceback" if ours(args[0].tb_frame) else None
         if event == "object.__setattr__" and type(args[0]) is FunctionType and _text(args[1]) in FUNCTION_PARTS:
-            return f"setting {args[1]} of a function" if any(args[0].__globals__ is g for g in mine) else None
-        if event == "open" and _proc_of_another(args[0], pid, getcwd):
-            return f"opening {args[0]!r}"
+            return f"setting {_text(args[1])} of a function" if any(args[0].__globals__ is g for g in mine) else None
+        if event == "open" and (path := _proc_of_another(args[0], pid, getcwd)) is not None:
+            return f"opening {path!r}"
         if event == "os.kill" and type(args[0]) is int and (args[0] < 0 or args[0] == 1 or args[0] == getppid()):
-            return f"os.kill({args[0]}, {args[1]})"
+            return f"os.kill({args[0]}, {args[1] if type(args[1]) is int else '?'})"
         return None
 
     def registering(kind: str | None) -> None:
@@ -499,12 +494,12 @@ def _make_hook(
         recorders[kind] = Recorder(kind)
         emit(f"registering {kind}")
 
-    def registered(given: object, error: object, hooks: object) -> None:
+    def registered(given: object, error: object, hooks: Any) -> None:
         kind = _text(given)
         if kind is None or kind != state["kind"]:
             tampered("a registration result out of order")
             return
-        names = [_text(h) for h in hooks] if isinstance(hooks, tuple) and type(hooks) is tuple else []
+        names = [_text(h) for h in hooks] if type(hooks) is tuple else []
         results[kind] = verdict(recorders[kind], _text(error), [h for h in names if h])
         state["kind"] = None
 
