@@ -14,6 +14,7 @@ import sysconfig
 
 OLDEST = (3, 8)  # importlib.metadata
 TIMEOUT = 15.0  # seconds an interpreter gets to answer: the CLI's whole run stays within 20 s
+MAX_LIBRARIES = 20000  # sonames a loader resolves (a full desktop system: a few thousand)
 
 
 def _libc():

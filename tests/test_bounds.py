@@ -361,3 +361,16 @@ def test_an_interpreter_claiming_extreme_versions(tmp_path: Path) -> None:
     rc, stderr, seconds, rss = run_measured("version", "--python", str(fake))
     one_line_exit_2(rc, stderr)
     assert seconds < SECONDS and rss < MAX_RSS_KIB, (seconds, rss)
+
+
+def test_an_interpreter_claiming_endless_libraries(tmp_path: Path) -> None:
+    """An interpreter whose facts list 200,000 libraries (each one read for its versions)."""
+    code = (
+        "import json, sys; path = sys.argv[-1]; ns = {'__name__': 'facts', '__file__': path}; "
+        "exec(compile(open(path).read(), path, 'exec'), ns); f = ns['facts'](); lib = min(f['libraries'].values()); "
+        "f['libraries'] = {'lib%d.so.1' % i: lib for i in range(200000)}; json.dump(f, sys.stdout)"
+    )
+    fake = fake_python(tmp_path, "python3", f'exec {sys.executable} -I -c "{code}" "$@"')
+    rc, stderr, seconds, rss = run_measured("version", "--python", str(fake))
+    one_line_exit_2(rc, stderr, "200000 libraries")
+    assert seconds < SECONDS and rss < MAX_RSS_KIB, (seconds, rss)
