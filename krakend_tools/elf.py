@@ -73,6 +73,7 @@ _MAX_VERSIONS = 1 << 15  # a symbol's version index has 15 bits: no table names 
 _MAX_SYMBOLS = 1 << 21  # dynamic symbols (the largest real libraries have a few 100,000)
 _MAX_BYTES = 1 << 28
 _LOW_BIT = bytes(i & 1 for i in range(256))
+_PY_IMPORTS = (b"Py", b"_Py")  # the C-API names the stable-ABI check reads
 _MAX_INTERP = 4096  # PATH_MAX: a longer PT_INTERP is corrupt
 _MAX_INFLATE = 1 << 28  # bytes of a compressed wheel member inflated (in memory) to read it
 
@@ -115,8 +116,9 @@ class ElfFacts:
     libc_evidence: str | None = None  # the DT_NEEDED / PT_INTERP entry libc was inferred from
     version_needs: list[VersionNeed] = field(default_factory=list)
     version_defs: list[str] = field(default_factory=list)  # versions it exports: GLIBC_2.34 ...
-    defined: list[str] = field(default_factory=list)
-    undefined: list[str] = field(default_factory=list)
+    # Only the symbols a check reads are decoded (memory stays small on huge libraries):
+    defined: list[str] = field(default_factory=list)  # the PyInit_* functions it exports
+    undefined: list[str] = field(default_factory=list)  # the Py* / _Py* names it imports
 
     @property
     def py_inits(self) -> list[str]:
@@ -504,22 +506,24 @@ def _read_dynamic(
         if _DT_VERSYM in tags and users and count:
             versym = _uints("H", e, r.read(at(tags[_DT_VERSYM], "versym"), count * 2, "symbol versions"))
         defined, undefined = facts.defined, facts.undefined
-        names = name_at.names  # the decoded ones, looked up inline: this loop runs per symbol
+        starts, strlen = dstr.startswith, len(dstr)
         for i, sym in enumerate(struct.iter_unpack(sym_fmt, data)):
             name_off, info, shndx = (sym[0], sym[1], sym[3]) if is64 else (sym[0], sym[3], sym[5])
             if not name_off:
                 continue
-            name = names.get(name_off)
-            if name is None:
-                name = name_at(name_off)
+            if name_off >= strlen:
+                raise ElfError(f"corrupt string table: offset {name_off} out of range")
             if shndx == _SHN_UNDEF:
-                undefined.append(name)
-                if versym:
-                    who = users.get(versym[i] & 0x7FFF)
+                who = users.get(versym[i] & 0x7FFF) if versym else None
+                python = starts(_PY_IMPORTS, name_off)
+                if who is not None or python:
+                    name = name_at(name_off)
+                    if python:
+                        undefined.append(name)
                     if who is not None:
                         who.append(name)
-            elif info >> 4 != _STB_LOCAL:
-                defined.append(name)
+            elif info >> 4 != _STB_LOCAL and starts(b"PyInit_", name_off):
+                defined.append(name_at(name_off))
     facts.version_needs = [
         VersionNeed(lib, name, sorted(users[i]), weak) for i, (lib, name, weak) in need_index.items()
     ]
