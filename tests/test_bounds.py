@@ -322,16 +322,18 @@ def test_hanging_interpreters_end_within_bounds(tmp_path: Path) -> None:
         for (name, body), pid in zip(HANGS.items(), pid_files, strict=True)
     ]
     env = {**os.environ, "NO_COLOR": "1"}
+    plugin = ["test-plugin", "-s", "--manifest", "host", str(FIXTURES / "example-plugin"), "--python"]
+    commands = [["version", "--python", str(fake)] for fake in fakes] + [[*plugin, str(fakes[0])]]
     procs = [
         subprocess.Popen(
-            [*krakend_argv(), "version", "--python", str(fake)],
+            [*krakend_argv(), *command],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
             text=True,
             env=env,
             start_new_session=True,
         )
-        for fake in fakes
+        for command in commands
     ]
     started = time.monotonic()
     results = []
@@ -346,7 +348,7 @@ def test_hanging_interpreters_end_within_bounds(tmp_path: Path) -> None:
             proc.wait()
         left = kill_recorded(pid_files)
     for rc, stderr, seconds in results:
-        one_line_exit_2(rc, stderr, "krakend version: error: ")
+        one_line_exit_2(rc, stderr, ": error: ")
         assert seconds < SECONDS, (seconds, stderr)
     assert left == [], "processes the fake interpreters started were left running"
 
