@@ -70,6 +70,7 @@ _STB_LOCAL = 0
 _ELF_TYPES = {0: "NONE", 1: "REL", 2: "EXEC", 3: "DYN", 4: "CORE"}
 _MAX_TABLE = 1 << 16  # sanity bound on header and version table entry counts
 _MAX_VERSIONS = 1 << 15  # a symbol's version index has 15 bits: no table names more versions
+MAX_VERSION_ENTRIES = 1 << 20  # version-table entries walked in all the files of one plugin (~1 s)
 _MAX_SYMBOLS = 1 << 21  # dynamic symbols (the largest real libraries have a few 100,000)
 _MAX_BYTES = 1 << 28
 _LOW_BIT = bytes(i & 1 for i in range(256))
@@ -147,11 +148,26 @@ class ElfFacts:
         }
 
 
+class Budget:
+    """Entries a walk may still take; past them, :class:`ElfError` with ``refusal``. One per
+    check of a plugin bounds the total of its files (each file is bounded by its size)."""
+
+    def __init__(self, entries: int = MAX_VERSION_ENTRIES, refusal: str = "") -> None:
+        self.entries = entries
+        self.refusal = refusal or f"more than {entries} version table entries in all the files: not read"
+
+    def spend(self) -> None:
+        self.entries -= 1
+        if self.entries < 0:
+            raise ElfError(self.refusal)
+
+
 class _Reader:
     """Bounds-checked random reads; every failure is an :class:`ElfError`."""
 
     def __init__(self, size: int) -> None:
         self.size = size
+        self.shared = Budget()  # version entries, shared with the other files of a check
 
     def read(self, offset: int, length: int, what: str) -> bytes:
         if length == 0:
@@ -302,37 +318,40 @@ def _open_regular(path: str | os.PathLike[str]) -> IO[bytes]:
         raise
 
 
-def read_elf(path: str | os.PathLike[str], display: str | None = None, *, symbols: bool = True) -> ElfFacts:
+def read_elf(
+    path: str | os.PathLike[str], display: str | None = None, *, symbols: bool = True, budget: Budget | None = None
+) -> ElfFacts:
     """Parse ``path``; ``display`` is the path recorded in the facts (default: ``path``).
     ``symbols=False`` skips the symbol table (no defined/undefined names, no symbols per
-    version need): enough for the needed libraries and the versions a library exports."""
+    version need): enough for the needed libraries and the versions a library exports.
+    ``budget``: version-table entries shared with the other files of one check."""
     try:
         with _open_regular(path) as fh:
             size = os.fstat(fh.fileno()).st_size
-            return _parse(_FileReader(fh, size), display if display is not None else str(path), symbols)
+            return _parse(_FileReader(fh, size), display if display is not None else str(path), symbols, budget)
     except OSError as err:
         raise ElfError(f"cannot read: {err.strerror or err}") from None
     except _ERRORS as err:
         raise ElfError(f"corrupt ELF file: {err}") from None
 
 
-def read_elf_bytes(data: bytes, display: str) -> ElfFacts:
+def read_elf_bytes(data: bytes, display: str, budget: Budget | None = None) -> ElfFacts:
     """:func:`read_elf` on an in-memory file."""
     try:
-        return _parse(_BytesReader(data), display)
+        return _parse(_BytesReader(data), display, budget=budget)
     except _ERRORS as err:
         raise ElfError(f"corrupt ELF file: {err}") from None
 
 
-def read_elf_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, display: str) -> ElfFacts:
+def read_elf_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, display: str, budget: Budget | None = None) -> ElfFacts:
     """:func:`read_elf` on a zip (wheel) member, inflating no more of it than needed."""
     try:
         reader = _member_reader(zf, info)
         if reader is None:
             if info.file_size > _MAX_INFLATE:
                 raise ElfError(f"member over the {_MAX_INFLATE >> 20} MiB limit for its compression method")
-            return read_elf_bytes(zf.read(info), display)
-        return _parse(reader, display)
+            return read_elf_bytes(zf.read(info), display, budget)
+        return _parse(reader, display, budget=budget)
     except _ERRORS as err:
         raise ElfError(f"corrupt ELF file: {err}") from None
 
@@ -362,7 +381,9 @@ def is_elf(path: str | os.PathLike[str]) -> bool:
         return False
 
 
-def _parse(r: _Reader, display: str, symbols: bool = True) -> ElfFacts:
+def _parse(r: _Reader, display: str, symbols: bool = True, budget: Budget | None = None) -> ElfFacts:
+    if budget is not None:
+        r.shared = budget
     if r.size == 0:
         raise ElfError("not an ELF file (empty file)")
     head = r.read(0, min(r.size, 4), "ELF magic")
@@ -467,20 +488,20 @@ def _read_dynamic(
 
     # Version requirements: versym index -> (library, version name, weak).
     need_index: dict[int, tuple[str, str, bool]] = {}
-    budget = min(r.size // 16 + 1, 2 * _MAX_VERSIONS)  # 16-byte entries: no more than fit or can be named
+    # 16-byte entries: no more than fit in the file or can be named
+    too_many = "corrupt version needs: more entries than the file holds or versions can be named"
+    own = Budget(min(r.size // 16 + 1, 2 * _MAX_VERSIONS), too_many)
     if _DT_VERNEED in tags:
         off = at(tags[_DT_VERNEED], "version needs")
         for _ in range(min(tags.get(_DT_VERNEEDNUM, _MAX_TABLE), _MAX_TABLE)):
-            budget -= 1
-            if budget < 0:
-                raise ElfError("corrupt version needs: more entries than the file holds or versions can be named")
+            own.spend()
+            r.shared.spend()
             _vv, cnt, vfile, vaux, vnext = struct.unpack(e + "HHIII", r.read(off, 16, "verneed"))
             library = name_at(vfile)
             aoff = off + vaux
             for _ in range(min(cnt, _MAX_TABLE)):
-                budget -= 1
-                if budget < 0:
-                    raise ElfError("corrupt version needs: more entries than the file holds or versions can be named")
+                own.spend()
+                r.shared.spend()
                 _h, flags, other, vname, anext = struct.unpack(e + "IHHII", r.read(aoff, 16, "vernaux"))
                 need_index.setdefault(other & 0x7FFF, (library, name_at(vname), bool(flags & 2)))
                 if not anext:
@@ -542,6 +563,7 @@ def _version_defs(r: _Reader, e: str, name_at: _Strings, off: int, count: int) -
     """Names of the versions a library defines (``.gnu.version_d``), its own name left out."""
     names: list[str] = []
     for _ in range(min(count, _MAX_VERSIONS, r.size // 20 + 1)):
+        r.shared.spend()
         _v, flags, _ndx, cnt, _hash, aux, nxt = struct.unpack(e + "HHHHIII", r.read(off, 20, "verdef"))
         if cnt and not flags & 1:  # VER_FLG_BASE names the file itself
             (name, _anext) = struct.unpack(e + "II", r.read(off + aux, 8, "verdaux"))

@@ -14,6 +14,7 @@ from krakend_tools.artifacts import ZIP_ERRORS, open_wheel
 from krakend_tools.elf import (
     ELF_MAGIC,
     MACHINE_ABI,
+    Budget,
     ElfError,
     ElfFacts,
     VersionNeed,
@@ -273,20 +274,21 @@ def check_tree(root: Path, manifest: Manifest) -> StaticResult:
     result = StaticResult(str(root))
     single = root.is_file()
     parsed: list[tuple[ElfFacts, Path]] = []
+    budget = Budget()  # version-table entries of all the files together
     for path in _walk(root):
         rel = Path(path.name) if single else path.relative_to(root)
         if not (single or _SO_NAME.match(path.name) or is_elf(path)):
             continue
         try:
-            parsed.append((read_elf(path, str(rel)), rel))
+            parsed.append((read_elf(path, str(rel), budget=budget), rel))
         except ElfError as err:
             result.problems.append(f"{rel}: {err.reason}")
-    _follow_origin(root.parent if single else root, parsed, result)
+    _follow_origin(root.parent if single else root, parsed, result, budget)
     _evaluate(result, parsed, manifest)
     return result
 
 
-def _follow_origin(base: Path, parsed: list[tuple[ElfFacts, Path]], result: StaticResult) -> None:
+def _follow_origin(base: Path, parsed: list[tuple[ElfFacts, Path]], result: StaticResult, budget: Budget) -> None:
     """Add the libraries the files load through an ``$ORIGIN`` RPATH/RUNPATH that lie outside
     ``base`` (a module next to its ``../foo.libs``), as the loader would find them."""
     have = {f.soname for f, _ in parsed if f.soname} | {rel.name for _, rel in parsed}
@@ -303,7 +305,7 @@ def _follow_origin(base: Path, parsed: list[tuple[ElfFacts, Path]], result: Stat
                 seen.add(os.path.realpath(path))
                 have.add(name)
                 try:
-                    found = (read_elf(path, str(shown)), shown)
+                    found = (read_elf(path, str(shown), budget=budget), shown)
                 except ElfError as err:
                     result.problems.append(f"{shown}: {err.reason}")
                     continue
@@ -315,6 +317,7 @@ def check_wheel(wheel: Path, manifest: Manifest) -> StaticResult:
     """:func:`check_tree` on a ``.whl`` file, read in place (nothing is unpacked to disk)."""
     result = StaticResult(str(wheel))
     parsed: list[tuple[ElfFacts, Path]] = []
+    budget = Budget()  # version-table entries of all the members together
     try:
         with open_wheel(wheel) as zf:
             for info in sorted(zf.infolist(), key=lambda i: Path(i.filename).parts):
@@ -326,7 +329,7 @@ def check_wheel(wheel: Path, manifest: Manifest) -> StaticResult:
                         if member.read(4) != ELF_MAGIC:
                             continue
                 try:
-                    parsed.append((read_elf_member(zf, info, str(rel)), rel))
+                    parsed.append((read_elf_member(zf, info, str(rel), budget), rel))
                 except ElfError as err:
                     result.problems.append(f"{rel}: {err.reason}")
     except ZIP_ERRORS as err:

@@ -15,6 +15,7 @@ import struct
 import subprocess
 import sys
 import time
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -206,6 +207,27 @@ def test_huge_symbol_tables_in_many_files(tmp_path: Path, compiled: bytes, host_
         os.link(pkg / "a.so", pkg / name)
     rc, stderr, seconds, rss = run_measured("test-plugin", "-s", "--manifest", str(host_manifest), str(pkg))
     assert rc in (0, 1) and "Traceback" not in stderr, (rc, stderr)
+    assert seconds < SECONDS and rss < MAX_RSS_KIB, (seconds, rss)
+
+
+def test_many_members_full_of_version_entries(tmp_path: Path, compiled: bytes, host_manifest: Path) -> None:
+    """A wheel of 1,800 modules, each with the 32,768 version needs a file may hold (a 10 MB
+    wheel, 970 MB inflated): the plugin's entries are bounded in all, not only per file."""
+    strings = bytearray(256)
+    strings[1:11], strings[16:28], strings[135:145] = b"libc.so.6\0", b"GLIBC_2.2.5\0", b"libc.so.6\0"
+    records = struct.pack("<HHIII", 1, 0xFFFF, 1, 16, 16) * 32768
+    tags = {_STRTAB: 0, _STRSZ: len(strings), _VERNEED: len(strings), _VERNEEDNUM: 1}
+    so = with_blob(compiled, bytes(strings) + records, tags)
+    wheel = tmp_path / "plug-1.0-py3-none-any.whl"
+    with zipfile.ZipFile(wheel, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as zf:
+        for i in range(1800):
+            zf.writestr(f"plug/m{i}.so", so)
+        zf.writestr("plug/__init__.py", "")
+        zf.writestr("plug-1.0.dist-info/METADATA", "Metadata-Version: 2.1\nName: plug\nVersion: 1.0\n")
+        zf.writestr("plug-1.0.dist-info/WHEEL", "Wheel-Version: 1.0\nRoot-Is-Purelib: true\nTag: py3-none-any\n")
+        zf.writestr("plug-1.0.dist-info/RECORD", "")
+    rc, stderr, seconds, rss = run_measured("test-plugin", "-s", "--manifest", str(host_manifest), str(wheel))
+    assert rc == 1 and "Traceback" not in stderr, (rc, stderr)
     assert seconds < SECONDS and rss < MAX_RSS_KIB, (seconds, rss)
 
 
