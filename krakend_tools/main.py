@@ -28,6 +28,7 @@ def main(argv: list[str] | None = None) -> None:
     never a traceback."""
     from krakend_tools.errors import InputError, internal_error, print_input_error
 
+    _open_std_streams()
     args = sys.argv[1:] if argv is None else list(argv)
     command = next((a for a in args if a in COMMANDS), "")
     prefix = f"krakend {command}" if command else "krakend"
@@ -78,6 +79,23 @@ def _terminate_as_interrupt() -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+def _open_std_streams() -> None:
+    """A standard stream started closed (``2>&-``) becomes /dev/null: every exit keeps its code
+    (bad input stays 2, not a crash's 1 or 3) and no file the command opens takes its number."""
+    import os
+
+    for fd, name in enumerate(("stdin", "stdout", "stderr")):
+        try:
+            os.fstat(fd)
+        except OSError:
+            null = os.open(os.devnull, os.O_RDWR)
+            if null != fd:
+                os.dup2(null, fd)
+                os.close(null)
+        if getattr(sys, name) is None:
+            setattr(sys, name, os.fdopen(fd, "r" if fd == 0 else "w", closefd=False))
 
 
 _NO_ROOM = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)

@@ -423,3 +423,26 @@ def test_an_interpreter_claiming_endless_libraries(tmp_path: Path) -> None:
     rc, stderr, seconds, rss = run_measured("version", "--python", str(fake))
     one_line_exit_2(rc, stderr, "200000 libraries")
     assert seconds < SECONDS and rss < MAX_RSS_KIB, (seconds, rss)
+
+
+# --- closed standard streams ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("redirect", "args", "code"),
+    [
+        ("2>&-", ["check-plugin", "--manifest", "host", "-s", "missing.lock"], 2),
+        (">&-", ["version"], 0),
+        ("2>&- >/dev/full", ["version"], 2),
+    ],
+    ids=["bad-input-stderr-closed", "stdout-closed", "stdout-full-stderr-closed"],
+)
+def test_closed_standard_streams_keep_the_exit_code(tmp_path: Path, redirect: str, args: list[str], code: int) -> None:
+    """A stream the caller closed never turns bad input (2) or a pass (0) into a crash's 1 or 3."""
+    proc = subprocess.run(
+        ["sh", "-c", f'exec "$@" {redirect}', "sh", *krakend_argv(), *args],
+        stdout=subprocess.DEVNULL if ">" not in redirect else None,
+        cwd=tmp_path,
+        timeout=60,
+    )
+    assert proc.returncode == code
