@@ -289,11 +289,13 @@ def find_sandbox() -> Sandbox:
 
 def _interpreter_dirs(python: str) -> list[str]:
     """The prefixes an interpreter reads its standard library and site-packages from."""
+    from krakend_tools.subproc import OutputTooLarge, run_bounded
+
     code = "import sys; print(sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix, sep='\\0')"
     try:
-        proc = subprocess.run([python, "-I", "-c", code], stdin=subprocess.DEVNULL, capture_output=True, timeout=30)
-        dirs = proc.stdout.decode(errors="surrogateescape").strip().split("\0") if proc.returncode == 0 else []
-    except (OSError, subprocess.TimeoutExpired):
+        rc, out, _ = run_bounded([python, "-I", "-c", code], timeout=15, limit=65536)
+        dirs = out.decode(errors="surrogateescape").strip().split("\0") if rc == 0 else []
+    except (OSError, TimeoutError, OutputTooLarge):
         dirs = []
     return [d for d in dirs if d] or [os.path.dirname(os.path.dirname(os.path.realpath(python)))]
 
@@ -390,7 +392,8 @@ class LocalRunner:
         )
         self.description = f"local {python}"
         self.reaper = False if self.bwrap else _set_subreaper()  # orphans come back to us: kill_strays finds them
-        self._reads: list[str] | None = None
+        # What every sandbox shows: the interpreter's prefixes (asked now, before probes run in threads).
+        self._reads = [*_interpreter_dirs(python), os.path.dirname(self.probe_path)] if self.bwrap else []
         self._active: dict[int, int] = {}  # process group of each running probe -> pidfd of its sandbox init
 
     def close(self) -> None:
@@ -423,8 +426,6 @@ class LocalRunner:
         if self.bwrap is None:
             with safefs.private_folder("krakend-probe-") as scratch:
                 return self._run(list(argv), timeout, secret, str(scratch), None)
-        if self._reads is None:
-            self._reads = [*_interpreter_dirs(self.python), os.path.dirname(self.probe_path)]
         info = os.pipe()  # both ends closed by _run
         return self._run(sandbox_argv(self.bwrap, [*self._reads, *reads], argv, info[1]), timeout, secret, None, info)
 
