@@ -290,20 +290,24 @@ def check_tree(root: Path, manifest: Manifest) -> StaticResult:
 
 def _follow_origin(base: Path, parsed: list[tuple[ElfFacts, Path]], result: StaticResult, budget: Budget) -> None:
     """Add the libraries the files load through an ``$ORIGIN`` RPATH/RUNPATH that lie outside
-    ``base`` (a module next to its ``../foo.libs``), as the loader would find them."""
+    ``base`` (a module next to its ``../foo.libs``), as the loader would find them. Each folder
+    is listed once: thousands of RPATH entries times thousands of needed names stay linear."""
     have = {f.soname for f, _ in parsed if f.soname} | {rel.name for _, rel in parsed}
     seen = {os.path.realpath(base / rel) for _, rel in parsed}
+    listings: dict[str, frozenset[str]] = {}
     queue = list(parsed)
     while queue:
         facts, rel = queue.pop()
-        for folder in _search_dirs(rel, facts):
-            for name in facts.needed:
+        wanted = set(facts.needed) - have
+        for folder in dict.fromkeys(_search_dirs(rel, facts)):
+            for name in sorted(wanted & _listing(base / folder, listings)):
                 path = base / folder / name
-                if name in have or not path.is_file() or os.path.realpath(path) in seen:
+                if not path.is_file() or os.path.realpath(path) in seen:
                     continue
                 shown = Path(os.path.normpath(folder)) / name
                 seen.add(os.path.realpath(path))
                 have.add(name)
+                wanted.discard(name)
                 try:
                     found = (read_elf(path, str(shown), budget=budget), shown)
                 except ElfError as err:
@@ -311,6 +315,17 @@ def _follow_origin(base: Path, parsed: list[tuple[ElfFacts, Path]], result: Stat
                     continue
                 parsed.append(found)
                 queue.append(found)
+
+
+def _listing(folder: Path, listings: dict[str, frozenset[str]]) -> frozenset[str]:
+    """The names in ``folder`` (none when it cannot be listed), listed once."""
+    key = os.path.normpath(folder)
+    if key not in listings:
+        try:
+            listings[key] = frozenset(os.listdir(key))
+        except OSError:
+            listings[key] = frozenset()
+    return listings[key]
 
 
 def check_wheel(wheel: Path, manifest: Manifest) -> StaticResult:

@@ -231,6 +231,31 @@ def test_many_members_full_of_version_entries(tmp_path: Path, compiled: bytes, h
     assert seconds < SECONDS and rss < MAX_RSS_KIB, (seconds, rss)
 
 
+def test_thousands_of_rpath_folders_times_needed_names(tmp_path: Path, compiled: bytes, host_manifest: Path) -> None:
+    """3,000 ``$ORIGIN`` RPATH folders and 3,000 needed names: each folder looked at once."""
+    n = 3000
+    strings = b"\0" + b"".join(b"lib%05d.so\0" % i for i in range(n))
+    rpath = len(strings)
+    strings += b":".join(b"$ORIGIN/d%05d" % i for i in range(n)) + b"\0"
+    entries = [(1, 1 + 11 * i) for i in range(n)] + [(15, rpath), (5, BLOB_VADDR), (10, len(strings)), (0, 0)]
+    dynamic = b"".join(struct.pack("<qQ", tag, value) for tag, value in entries)
+    data = bytearray(with_blob(compiled, strings + dynamic, {}))
+    (phoff,) = struct.unpack_from("<Q", data, 32)
+    phentsize, phnum = struct.unpack_from("<HH", data, 54)
+    at = next(
+        phoff + i * phentsize for i in range(phnum) if struct.unpack_from("<I", data, phoff + i * phentsize)[0] == 2
+    )
+    start = len(data) - len(dynamic)
+    vaddr = BLOB_VADDR + len(strings)
+    struct.pack_into("<IIQQQQQQ", data, at, 2, 6, start, vaddr, vaddr, len(dynamic), len(dynamic), 8)
+    (tmp_path / "plug.so").write_bytes(data)
+    rc, stderr, seconds, rss = run_measured(
+        "test-plugin", "-s", "--manifest", str(host_manifest), str(tmp_path / "plug.so")
+    )
+    assert rc == 1 and "Traceback" not in stderr, (rc, stderr)
+    assert seconds < SECONDS and rss < MAX_RSS_KIB, (seconds, rss)
+
+
 class _Slow(Exception):
     pass
 
