@@ -21,7 +21,9 @@ def _table(report: "Report", stream: TextIO, color: bool) -> None:
     """The final per-target table (``-o text``)."""
     from rich.console import Console
     from rich.table import Table
+    from rich.text import Text
 
+    report = report.escaped()  # names, paths, messages from the build: no control character
     console = Console(
         file=stream, no_color=not color, highlight=False, force_terminal=color, width=None if color else 200
     )
@@ -38,7 +40,7 @@ def _table(report: "Report", stream: TextIO, color: bool) -> None:
             test += f" ({d['test_message']})"
         elif not f.ok:
             test = f.message
-        table.add_row(
+        row = (
             f.name,
             "OK" if f.ok else ("IGNORED" if f.ignored is not None else "KO"),
             str(d.get("artifact") or "-"),
@@ -46,17 +48,23 @@ def _table(report: "Report", stream: TextIO, color: bool) -> None:
             f"{build_time:.1f}s" if isinstance(build_time, int | float) else "-",
             test,
         )
-    console.print(table)
+        table.add_row(*map(Text, row))  # Text: no markup, no :emoji: codes
     failed = len(report.failures)
+    from krakend_tools.escape import unforged_lines
     from krakend_tools.report import manifest_line
 
     used = manifest_line(report.meta)
-    if used:
-        console.print(used, markup=False)
-    console.print(
-        f"{len(report.findings) - failed} OK, {failed} KO in {report.elapsed:.1f}s; "
-        f"logs: {', '.join(str(f.details.get('log')) for f in report.findings)}"
-    )
+    with console.capture() as captured:  # a wrapped cell starts a line too: none may read as a workflow command
+        console.print(table)
+        if used:
+            console.print(Text(used))
+        console.print(
+            Text(
+                f"{len(report.findings) - failed} OK, {failed} KO in {report.elapsed:.1f}s; "
+                f"logs: {', '.join(str(f.details.get('log')) for f in report.findings)}"
+            )
+        )
+    stream.write(unforged_lines(captured.get()))
 
 
 class _Display:
@@ -82,10 +90,15 @@ class _Display:
         self.started = time.monotonic()
 
     def step(self, target: str, text: str) -> None:
+        from rich.markup import escape
+
+        from krakend_tools.escape import shown
+
+        text = shown(text)
         task = self.tasks.get(target)
         if task is not None:
             short = text if len(text) < 70 else text[:67] + "..."
-            self.progress.update(task, description=short)
+            self.progress.update(task, description=escape(short))
             if text in ("OK", "KO"):
                 self.progress.update(task, total=1, completed=1)
         if self.plain and not text.startswith(
@@ -94,8 +107,11 @@ class _Display:
             sys.stderr.write(f"[{time.monotonic() - self.started:6.1f}s] {target}: {text}\n")
 
     def log(self, target: str, line: str) -> None:
+        from krakend_tools.escape import shown
+
         if not self.verbose:
             return
+        line = shown(line)  # a build log is the plugin's own output: no CR, no terminal escape
         if self.plain:
             sys.stderr.write(f"{target} | {line}\n")
         else:

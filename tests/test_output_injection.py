@@ -191,11 +191,14 @@ def test_a_name_with_a_newline_forges_no_workflow_command_in_text() -> None:
 
 def test_terminal_escapes_bidi_and_markup_never_reach_text_raw() -> None:
     """ESC, OSC 8 hyperlinks, CSI, C1, bidi overrides escaped; rich markup printed literally."""
-    name = "a\x1b]8;;https://registry.invalid\x07b\x1b[2J\x9b31m\u202ec\x85\x00[red]x[/red][link=https://registry.invalid]y[/]"
+    name = "a\x1b]8;;https://registry.invalid\x07b\x1b[2J\x9b31m\u202ec\x85\x00[red]x[/red][link=https://registry.invalid]y[/]:warning:"
     for fmt in ("text", "rich"):
         out = rendered(one(name, "uv.lock", fix=[f"# {name}"]))[fmt]
         assert not raw_controls(out), out
-        assert "a\\x1b]8;;https://registry.invalid\\x07b\\x1b[2J\\x9b31m\\u202ec\\x85\\x00[red]x[/red]" in out
+        assert (
+            "a\\x1b]8;;https://registry.invalid\\x07b\\x1b[2J\\x9b31m\\u202ec\\x85\\x00[red]x[/red][link=https://registry.invalid]y[/]:warning:"
+            in out
+        )
 
 
 def test_plugin_lines_escape_registered_names_and_messages() -> None:
@@ -516,3 +519,29 @@ def test_real_check_in_any_folder_is_safe_in_every_format(folder: str) -> None:
         assert unquote_to_bytes(uri["physicalLocation"]["artifactLocation"]["uri"]) == os.fsencode(
             lock.relative_to(where)
         )
+
+
+# --- build: its table and its progress lines ----------------------------------------------------
+
+
+def test_build_table_escapes_and_no_wrapped_line_forges_a_command() -> None:
+    from krakend_tools.cli_build import _table
+
+    message = " ".join(["::error::w"] * 60) + " [/] [link=https://registry.invalid]x\x1b[2J\r::warning::r"
+    details = {"artifact": "dist/p\x1b[31m.whl", "test_message": message, "test": "KO", "log": "/tmp/l\n::notice::n"}
+    report = Report("build", [Finding("generic/amd64", "target", False, message, details=details)], 1.0)
+    buffer = io.StringIO()
+    _table(report, buffer, False)
+    out = assert_safe("text", buffer.getvalue())
+    compact = "".join(out.split())  # the table wraps the message: compare without the layout's spaces
+    assert "[/][link=https://registry.invalid]x\\x1b[2J\\r::warning::r" in compact  # no markup, no emoji
+
+
+def test_build_progress_and_log_lines_are_escaped(capsys: pytest.CaptureFixture[str]) -> None:
+    from krakend_tools.cli_build import _Display
+
+    display = _Display(["generic/amd64"], verbose=True)
+    display.step("generic/amd64", "[/]\r::error::step\x1b[2J")
+    display.log("generic/amd64", "pip says\r::error file=a::pwned\x1b]8;;https://registry.invalid\x07")
+    err = assert_safe("stderr", capsys.readouterr().err)
+    assert "generic/amd64 | pip says\\r::error file=a::pwned\\x1b]8;;https://registry.invalid\\x07" in err

@@ -101,8 +101,8 @@ def print_rich(report: Report, console: Console | None = None) -> None:
         console.print(render(report), end="", markup=False, highlight=False)
         return
     report = report.escaped()
-    from rich.markup import escape
     from rich.table import Table
+    from rich.text import Text  # a cell as Text: no markup, no :emoji: codes
 
     several = len(set(_lockfiles(report))) > 1
     if report.failures:
@@ -112,11 +112,11 @@ def print_rich(report: Report, console: Console | None = None) -> None:
         for f in report.failures:
             note = "\n".join(([f.message] if f.kind != "package" else []) + f.fix)
             table.add_row(
-                *([escape(f.file or "")] if several else []),
-                f"[bold]{escape(f.name)}[/]",
-                f"[red]{escape(f.have or '')}[/]",
-                f"[green]{escape(f.want or '')}[/]",
-                escape(note),
+                *([Text(f.file or "")] if several else []),
+                Text(f.name, style="bold"),
+                Text(f.have or "", style="red"),
+                Text(f.want or "", style="green"),
+                Text(note),
             )
         console.print(table)
     own = [f for f in report.findings if f.ok and f.kind == "plugin-only"]
@@ -125,12 +125,11 @@ def print_rich(report: Report, console: Console | None = None) -> None:
         for column in (["lockfile"] if several else []) + ["package", "version", "note"]:
             table.add_column(column)
         for f in own:
-            table.add_row(
-                *([escape(f.file or "")] if several else []), escape(f.name), escape(f.have or ""), escape(f.message)
-            )
+            cells = ([f.file or ""] if several else []) + [f.name, f.have or "", f.message]
+            table.add_row(*map(Text, cells))
         console.print(table)
     extra = ignored_lines(report) + fix_lines(report) + manifest_lines(report.meta)
     if extra:
-        console.print("\n".join(unforged(line) for line in extra), markup=False, highlight=False)
+        console.print(Text("\n".join(unforged(line) for line in extra)), highlight=False)
     style = "bold green" if report.ok else "bold red"
     console.print(_summary(report), style=style)
