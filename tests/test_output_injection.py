@@ -87,7 +87,7 @@ HOSTILE = [
 ]
 hostile_text = st.lists(st.one_of(st.sampled_from(HOSTILE), st.text(max_size=4)), max_size=5).map("".join)
 EXAMPLES = settings(
-    max_examples=int(os.environ.get("KRAKEND_INJECTION_EXAMPLES", "60")),
+    max_examples=5000 if os.environ.get("HYPOTHESIS_PROFILE") == "fuzz" else 60,  # as tests/test_fuzz.py
     deadline=None,
     derandomize=True,
     database=None,
@@ -182,9 +182,10 @@ def one(name: str, file: str | None = None, **extra: Any) -> Report:
 
 def test_a_name_with_a_newline_forges_no_workflow_command_in_text() -> None:
     for name in ("x\n::error file=a::pwned", "::error::pwned", "\u3000::add-mask::x", "y ##[error]z"):
-        out = text.render(one(name, "uv.lock"))
-        assert workflow_commands(out) == [], out
-        assert not raw_controls(out)
+        for fmt in ("text", "rich"):
+            out = rendered(one(name, "uv.lock"))[fmt]
+            assert workflow_commands(out) == [], out
+            assert not raw_controls(out)
     assert text.render(one("x\n::error file=a::pwned")).splitlines()[0] == "x\\n::error file=a::pwned"
     assert text.render(one("::error::pwned")).splitlines()[0] == "\\x3a:error::pwned"
 

@@ -9,6 +9,7 @@ from krakend_tools.report import Finding, Report, manifest_lines
 
 if TYPE_CHECKING:
     from rich.console import Console
+    from rich.text import Text
 
 
 def render(report: Report) -> str:
@@ -102,7 +103,7 @@ def print_rich(report: Report, console: Console | None = None) -> None:
         return
     report = report.escaped()
     from rich.table import Table
-    from rich.text import Text  # a cell as Text: no markup, no :emoji: codes
+    from rich.text import Text
 
     several = len(set(_lockfiles(report))) > 1
     if report.failures:
@@ -112,11 +113,11 @@ def print_rich(report: Report, console: Console | None = None) -> None:
         for f in report.failures:
             note = "\n".join(([f.message] if f.kind != "package" else []) + f.fix)
             table.add_row(
-                *([Text(f.file or "")] if several else []),
-                Text(f.name, style="bold"),
-                Text(f.have or "", style="red"),
-                Text(f.want or "", style="green"),
-                Text(note),
+                *([_cell(f.file)] if several else []),
+                _cell(f.name, "bold"),
+                _cell(f.have, "red"),
+                _cell(f.want, "green"),
+                _cell(note),
             )
         console.print(table)
     own = [f for f in report.findings if f.ok and f.kind == "plugin-only"]
@@ -125,11 +126,18 @@ def print_rich(report: Report, console: Console | None = None) -> None:
         for column in (["lockfile"] if several else []) + ["package", "version", "note"]:
             table.add_column(column)
         for f in own:
-            cells = ([f.file or ""] if several else []) + [f.name, f.have or "", f.message]
-            table.add_row(*map(Text, cells))
+            cells = ([f.file] if several else []) + [f.name, f.have, f.message]
+            table.add_row(*map(_cell, cells))
         console.print(table)
     extra = ignored_lines(report) + fix_lines(report) + manifest_lines(report.meta)
     if extra:
         console.print(Text("\n".join(unforged(line) for line in extra)), highlight=False)
     style = "bold green" if report.ok else "bold red"
     console.print(_summary(report), style=style)
+
+
+def _cell(value: str | None, style: str = "") -> Text:
+    """A table cell of escaped text: as Text, no markup and no ``:emoji:`` code; no ``##[`` command."""
+    from rich.text import Text
+
+    return Text(unforged(value or ""), style=style)
