@@ -121,6 +121,7 @@ def version_cmd(
         sys.stdout.write(manifest.to_json())
         return
     from krakend_tools import __version__
+    from krakend_tools.escape import shown, unforged
 
     lines = [f"krakend-tools version: {__version__}"]
     gw = manifest.gateway
@@ -130,4 +131,4 @@ def version_cmd(
     lines.append(f"Python version: {py.version} ({py.implementation}, {py.abi_tags[0]}, {py.soabi})")
     lines.append(f"Libc version: {manifest.platform.libc}")
     lines.append(f"Platform: {manifest.platform.os}/{manifest.platform.arch}")
-    sys.stdout.write("\n".join(lines) + "\n")
+    sys.stdout.write("\n".join(unforged(shown(line)) for line in lines) + "\n")  # a manifest may come from a PR

@@ -546,3 +546,13 @@ def test_build_progress_and_log_lines_are_escaped(capsys: pytest.CaptureFixture[
     display.log("generic/amd64", "pip says\r::error file=a::pwned\x1b]8;;https://registry.invalid\x07")
     err = assert_safe("stderr", capsys.readouterr().err)
     assert "generic/amd64 | pip says\\r::error file=a::pwned\\x1b]8;;https://registry.invalid\\x07" in err
+
+
+def test_version_text_escapes_a_manifest_from_a_pull_request(tmp_path: Path) -> None:
+    manifest = json.loads((FIXTURES / "gateway" / "manifest.json").read_text())
+    manifest["gateway"] = {"name": "gw\x9b2J\u202e ##[error]x", "version": "1"}
+    (tmp_path / "gw.json").write_text(json.dumps(manifest))
+    proc = run_bytes("version", "--manifest", "gw.json", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    out = assert_safe("text", proc.stdout)
+    assert "Gateway: gw\\x9b2J\\u202e #\\x23[error]x 1" in out.splitlines()
