@@ -269,11 +269,12 @@ def introspect(python: str | None = None) -> dict[str, Any]:
         from krakend_tools import introspect as here
 
         return here.facts()
+    from krakend_tools.introspect import MAX_LIBRARIES, TIMEOUT
     from krakend_tools.subproc import OutputTooLarge, run_bounded
 
     script = Path(__file__).with_name("introspect.py")
     try:
-        code, out, err = run_bounded([python, "-I", str(script)], timeout=60)
+        code, out, err = run_bounded([python, "-I", str(script)], timeout=TIMEOUT)
     except (OSError, ValueError, TimeoutError, OutputTooLarge) as exc:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         raise InputError(f"cannot run {python}: {reason}") from None
@@ -286,6 +287,8 @@ def introspect(python: str | None = None) -> dict[str, Any]:
         facts = None
     if not isinstance(facts, dict) or facts.get("implementation") != "cpython":
         raise InputError(f"{python} is not a CPython interpreter (its introspection printed no CPython facts)")
+    if isinstance(facts.get("libraries"), dict) and len(facts["libraries"]) > MAX_LIBRARIES:
+        raise InputError(f"{python} reports {len(facts['libraries'])} libraries, more than {MAX_LIBRARIES}")
     try:  # validated like a loaded manifest: nothing downstream meets an unchecked value
         libraries = facts.get("libraries")
         if not isinstance(libraries, dict) or not all(

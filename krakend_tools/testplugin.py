@@ -67,12 +67,13 @@ def _soabi_of(python: str) -> str:
     import re
 
     from krakend_tools.arguments import path_argument
+    from krakend_tools.introspect import TIMEOUT
     from krakend_tools.subproc import OutputTooLarge, run_bounded
 
     path_argument(python, "--python")
     code = "import sys, sysconfig; print(sys.implementation.name, sysconfig.get_config_var('SOABI') or '')"
     try:
-        rc, out, err = run_bounded([python, "-I", "-c", code], timeout=30, limit=4096)
+        rc, out, err = run_bounded([python, "-I", "-c", code], timeout=TIMEOUT, limit=4096)
     except (OSError, TimeoutError, OutputTooLarge) as exc:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         raise InputError(f"cannot run {python}: {reason}") from None
