@@ -321,7 +321,8 @@ def test_random_version_tables_are_read_quickly(
 def test_leftover_completion_variable_runs_the_command(value: str) -> None:
     """A check run where CI left ``_KRAKEND_COMPLETE`` set (no COMP_WORDS/COMP_CWORD or
     _TYPER_COMPLETE_ARGS: not the shell asking) checks exactly as without it."""
-    args = ("check-plugin", "--manifest", "host", "-s", LOCK)
+    mismatched = FIXTURES / "plugins" / "win-agent" / "requirements.txt"  # msgpack, urllib3 differ
+    args = ("check-plugin", "--manifest", str(FIXTURES / "gateway" / "manifest.json"), "-s", str(mismatched))
     plain = run_krakend(*args)
     assert plain.returncode == 1, plain.stderr
     left = run_krakend(*args, env={"_KRAKEND_COMPLETE": value})
