@@ -51,6 +51,12 @@ def check_plugin(
                     )
                 )
             continue
+        want = manifest.distributions.get(pkg.name)
+        if pkg.version is None and want is not None:  # the gateway has it: never plugin-only
+            shared.append(_check_unpinned(lock, pkg, want))
+            if not shared[-1].ok:
+                mismatches.append((pkg, want))
+            continue
         if pkg.version is None:  # git/path/URL or dynamic-version member: the plugin's own
             own.append(
                 Finding(
@@ -65,7 +71,6 @@ def check_plugin(
                 )
             )
             continue
-        want = manifest.distributions.get(pkg.name)
         if want is not None:
             shared.append(_check_shared(lock, pkg, want))
             if not shared[-1].ok:
@@ -191,6 +196,44 @@ def _check_shared(lock: Lockfile, pkg: LockedPackage, want: str) -> Finding:
         line=pkg.line,
         details={} if same else {"direct": pkg.direct},
     )
+
+
+def _check_unpinned(lock: Lockfile, pkg: LockedPackage, want: str) -> Finding:
+    """Rule 3 for a package the gateway has but the lock does not pin (a requirement range, a
+    git or path source): KO when the range excludes the gateway's version; else a pass that
+    warns, naming the range, since the installer may still pick another version."""
+    from packaging.version import InvalidVersion, Version
+
+    def found(ok: bool, message: str, have: str, warning: str | None = None) -> Finding:
+        return Finding(
+            pkg.name,
+            "package",
+            ok,
+            message,
+            have=have,
+            want=want,
+            file=str(lock.path),
+            line=pkg.line,
+            warnings=[warning] if warning else [],
+            details={"pinned": False, **({} if ok else {"direct": True})},
+        )
+
+    if pkg.source not in (None, "registry"):
+        why = f"{pkg.name} comes from a {pkg.source} source, no version locked: cannot tell it is the gateway's {want}"
+        return found(True, "not pinned", f"({pkg.source} source)", why)
+    spec = pkg.specifier
+    wanted = str(spec) if spec else "any version"
+    try:
+        admits = spec is None or spec.contains(Version(want), prereleases=True)
+    except InvalidVersion:
+        admits = True
+    if not admits:
+        return found(False, f"the requirement {pkg.name}{spec} excludes the gateway's version", wanted)
+    why = (
+        f"{pkg.name} is not pinned ({wanted}): it admits the gateway's {want}, but the installer "
+        f"may pick another version; pin {pkg.name}=={want}"
+    )
+    return found(True, "not pinned", wanted, why)
 
 
 def _check_plugin_only(lock: Lockfile, pkg: LockedPackage, manifest: Manifest, supported: dict[str, int]) -> Finding:

@@ -56,6 +56,7 @@ class LockedPackage:
     direct: bool = False  # a direct dependency of the project (vs transitive)
     source: str | None = None  # "registry" | "git" | "path" | "url" ...
     problem: str | None = None  # an unreadable field: an error only if the package is selected
+    specifier: SpecifierSet | None = None  # the version range of an unpinned requirement (requirements files)
 
 
 @dataclass

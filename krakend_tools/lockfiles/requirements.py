@@ -190,6 +190,7 @@ def _requirement(line: str, path: Path, number: int, top: bool) -> LockedPackage
         wheels=wheels,
         line=where,
         source=_url_kind(req.url) if req.url else "registry",
+        specifier=req.specifier if version is None and not req.url else None,
     )
 
 

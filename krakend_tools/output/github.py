@@ -5,6 +5,7 @@ a ``::warning`` per ignored KO (with its reason) and for what could not be check
 from __future__ import annotations
 
 from krakend_tools.escape import shown
+from krakend_tools.output.paths import from_root
 from krakend_tools.report import Finding, Report, manifest_lines
 
 
@@ -21,7 +22,7 @@ def _prop(text: str) -> str:
 def _props(finding: Finding) -> list[str]:
     props = []
     if finding.file:
-        props.append(f"file={_prop(finding.file)}")
+        props.append(f"file={_prop(from_root(finding.file))}")
         if finding.line:
             props.append(f"line={finding.line}")
     props.append(f"title={_prop(f'{finding.kind} {finding.name}')}")

@@ -1,16 +1,17 @@
 """SARIF 2.1.0 for code-scanning dashboards: a rule per kind of finding, a result per KO
-(ignored ones carry an external suppression with the reason), located at the lockfile line
-or the artifact path."""
+(ignored ones carry an external suppression with the reason), a warning result (and a tool
+execution notification) per thing that could not be verified or was not run; located at the
+lockfile line or the artifact path, relative to the repository root."""
 
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 from krakend_tools import __version__
 from krakend_tools.escape import shown, unforged_json
+from krakend_tools.output.paths import from_root
 from krakend_tools.report import Finding, Report
 
 SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
@@ -23,6 +24,9 @@ RULES = {
     "CLIENT": "The artifact does not load as an HTTP client plugin",
     "MODIFIER": "The artifact does not load as a request/response modifier plugin",
     "TARGET": "The plugin does not build or load for this target",
+    "unverified": "Could not be verified, not a pass: what the manifest cannot know, an unpinned package, "
+    "an import run without its sandbox",
+    "skipped": "A check that was not run",
 }
 
 
@@ -31,15 +35,12 @@ def rule_id(kind: str) -> str:
 
 
 def _uri(file: str) -> str:
-    """A relative path stays relative (with ``/``); an absolute one below the current folder is made
-    relative, any other becomes a ``file://`` URI; percent-encoded (RFC 3986) byte by byte."""
-    path = Path(file)
-    if path.is_absolute():
-        try:
-            path = path.relative_to(Path.cwd())
-        except ValueError:
-            return "file://" + quote(_bytes(path.as_posix()), safe="/")
-    return quote(_bytes(path.as_posix()), safe="/")
+    """The path relative to the repository root (:func:`from_root`), with ``/``; an absolute one
+    outside it becomes a ``file://`` URI; percent-encoded (RFC 3986) byte by byte."""
+    path = from_root(file)
+    if path.startswith("/"):
+        return "file://" + quote(_bytes(path), safe="/")
+    return quote(_bytes(path), safe="/")
 
 
 def _bytes(name: str) -> bytes:
@@ -50,7 +51,17 @@ def _bytes(name: str) -> bytes:
         return name.encode("utf-8", "surrogatepass")
 
 
+def _location(f: Finding) -> list[dict[str, Any]]:
+    if not f.file:
+        return []
+    location: dict[str, Any] = {"artifactLocation": {"uri": _uri(f.file)}}
+    if f.line:
+        location["region"] = {"startLine": f.line}
+    return [{"physicalLocation": location}]
+
+
 def _result(f: Finding, index: dict[str, int]) -> dict[str, Any]:
+    """A KO: level error (ignored ones suppressed, with their reason)."""
     text = [f"{f.name}: {f.message or 'incompatible'}"]
     if f.have is not None or f.want is not None:
         text.append(f"have: {f.have}, want: {f.want}")
@@ -63,31 +74,62 @@ def _result(f: Finding, index: dict[str, int]) -> dict[str, Any]:
         "properties": {"name": f.name, "have": f.have, "want": f.want},
     }
     if f.file:
-        location: dict[str, Any] = {"artifactLocation": {"uri": _uri(f.file)}}
-        if f.line:
-            location["region"] = {"startLine": f.line}
-        result["locations"] = [{"physicalLocation": location}]
+        result["locations"] = _location(f)
     if f.ignored is not None:
         result["suppressions"] = [{"kind": "external", "justification": f.ignored or "no reason given"}]
     return result
 
 
+def _cautions(f: Finding) -> list[tuple[str, str]]:
+    """(rule kind, text) of what ``f`` could not verify and of the part of it that was not run."""
+    found = [("unverified", w) for w in f.warnings]
+    if f.skipped:
+        found.append(("skipped", f"not checked: {f.skipped}"))
+    return found
+
+
+def _caution(f: Finding, kind: str, text: str, index: dict[str, int]) -> dict[str, Any]:
+    """A warning result: not a failure, never a silent pass."""
+    result: dict[str, Any] = {
+        "ruleId": rule_id(kind),
+        "ruleIndex": index[kind],
+        "level": "warning",
+        "message": {"text": shown(f"{f.name}: {text}")},
+        "properties": {"name": f.name, "kind": f.kind},
+    }
+    if f.file:
+        result["locations"] = _location(f)
+    return result
+
+
+def _notification(f: Finding, text: str) -> dict[str, Any]:
+    note: dict[str, Any] = {"level": "warning", "message": {"text": shown(f"{f.name}: {text}")}}
+    if f.file:
+        note["locations"] = _location(f)
+    return note
+
+
 def render(report: Report) -> str:
-    kinds = list(dict.fromkeys(f.kind for f in report.findings if not f.ok))
+    cautions = [(f, kind, text) for f in report.findings for kind, text in _cautions(f)]
+    kinds = list(dict.fromkeys([f.kind for f in report.findings if not f.ok] + [kind for _, kind, _ in cautions]))
     index = {kind: i for i, kind in enumerate(kinds)}
     rules = [
         {
             "id": rule_id(kind),
             "name": kind,
             "shortDescription": {"text": RULES.get(kind, f"krakend {report.command}: {kind}")},
-            "defaultConfiguration": {"level": "error"},
+            "defaultConfiguration": {"level": "warning" if kind in ("unverified", "skipped") else "error"},
         }
         for kind in kinds
     ]
+    invocation: dict[str, Any] = {"executionSuccessful": True, "exitCode": report.exit_code}
+    if cautions:
+        invocation["toolExecutionNotifications"] = [_notification(f, text) for f, _, text in cautions]
     run: dict[str, Any] = {
         "tool": {"driver": {"name": "krakend-tools", "version": __version__, "rules": rules}},
-        "invocations": [{"executionSuccessful": True, "exitCode": report.exit_code}],
-        "results": [_result(f, index) for f in report.findings if not f.ok],
+        "invocations": [invocation],
+        "results": [_result(f, index) for f in report.findings if not f.ok]
+        + [_caution(f, kind, text, index) for f, kind, text in cautions],
         "properties": {"command": report.command, "checked": len(report.findings)},
     }
     fixes = report.meta.get("fixes")

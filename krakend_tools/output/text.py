@@ -55,6 +55,7 @@ def _render_check(report: Report) -> str:
             ]
         lines += block
     lines += ignored_lines(report)
+    lines += warning_lines(report)
     lines += fix_lines(report)
     lines += manifest_lines(report.meta) + [_summary(report)]
     return "\n".join(lines) + "\n"
@@ -69,6 +70,13 @@ def ignored_lines(report: Report) -> list[str]:
         versions = f" {f.have} (gateway: {f.want})" if f.have is not None and f.want is not None else ""
         lines.append(f"\t{f.name}{versions}: {f.ignored or 'no reason given'}")
     return lines
+
+
+def warning_lines(report: Report) -> list[str]:
+    """``Warnings (not checked, not a pass):`` then one ``\tNAME: warning`` line each."""
+    lines = [f"\t{f.name}: {w}" for f in report.findings for w in f.warnings]
+    lines += [f"\t{f.name}: not checked: {f.skipped}" for f in report.findings if f.skipped]
+    return ["Warnings (not a pass):", *lines] if lines else []
 
 
 def fix_lines(report: Report) -> list[str]:
@@ -86,7 +94,7 @@ def _incompatibility(finding: Finding) -> list[str]:
         lines.append(f"\thave: {finding.have}")
     if finding.want is not None:
         lines.append(f"\twant: {finding.want}")
-    if finding.message and finding.kind != "package":
+    if finding.message and (finding.kind != "package" or finding.details.get("pinned") is False):
         lines.append(f"\twhy: {finding.message}")
     lines += [f"\tfix: {cmd}" for cmd in finding.fix]
     return lines
@@ -129,7 +137,7 @@ def print_rich(report: Report, console: Console | None = None) -> None:
             cells = ([f.file] if several else []) + [f.name, f.have, f.message]
             table.add_row(*map(_cell, cells))
         console.print(table)
-    extra = ignored_lines(report) + fix_lines(report) + manifest_lines(report.meta)
+    extra = ignored_lines(report) + warning_lines(report) + fix_lines(report) + manifest_lines(report.meta)
     if extra:
         console.print(Text("\n".join(unforged(line) for line in extra)), highlight=False)
     style = "bold green" if report.ok else "bold red"
