@@ -41,7 +41,7 @@ IgnoreOpt = Annotated[
     ),
 ]
 
-TOP_KEYS = {"manifest", "types", "timeout", "outputs", "ignore", "groups", "extras"}
+TOP_KEYS = {"manifest", "types", "timeout", "outputs", "ignore", "groups", "extras", "lock"}
 COMMANDS = ("check-plugin", "test-plugin", "build")
 
 
@@ -56,6 +56,7 @@ class Defaults:
     ignore: dict[str, str] = field(default_factory=dict)
     groups: list[str] = field(default_factory=list)
     extras: list[str] = field(default_factory=list)
+    lock: Path | None = None  # the plugin's lockfile (test-plugin's --lock), relative to root
 
     @property
     def pyproject(self) -> Path | None:
@@ -87,6 +88,10 @@ def load_defaults(command: str, start: Path) -> Defaults:
     found.extras = _str_list(table, "extras", where)
     if "manifest" in table and not isinstance(table["manifest"], str):
         _bad(where, "[tool.krakend] manifest must be a string (a path, or 'host')")
+    if "lock" in table:
+        if not isinstance(table["lock"], str) or not table["lock"]:
+            _bad(where, "[tool.krakend] lock must be a path (a string)")
+        found.lock = config.root / table["lock"]
     if "timeout" in table:
         timeout = table["timeout"]
         if isinstance(timeout, bool) or not isinstance(timeout, int | float) or not 0 < timeout < 1e6:

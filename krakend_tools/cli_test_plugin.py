@@ -11,23 +11,38 @@ import typer
 from krakend_tools.cli_options import IgnoreOpt, ManifestOpt, OutputsOpt
 
 if TYPE_CHECKING:
+    from krakend_tools.gateway_env import GatewayEnv
     from krakend_tools.importtest import Runner
     from krakend_tools.manifest import Manifest
 
 TYPES = ("server", "client", "modifier")
 
 
-def docker_runner(image: str | None, target: str | None, manifest: "Manifest | None") -> "tuple[Runner, Manifest]":
-    """The runner that probes inside a runtime image, and the manifest to check against:
-    ``manifest`` when given, else the one the image carries."""
-    from krakend_tools.image_manifest import manifest_from_labels
-    from krakend_tools.runner import DockerRunner, runtime_runner
+def progress(message: str) -> None:
+    """A progress line on stderr (what is fetched or built), escaped."""
+    from krakend_tools.errors import one_line
 
-    runner = runtime_runner(target, image=image, manifest=manifest) if target is not None else DockerRunner(str(image))
-    if manifest is None:
-        manifest = manifest_from_labels(runner.engine, runner.image)
-        manifest.source = f"image {runner.image}"
-    return runner, manifest
+    typer.echo(one_line(message), err=True)
+
+
+def environment(
+    image: str | None, target: str | None, manifest: "Manifest | None", lock: "Path | None", start: Path
+) -> "tuple[Runner | None, Manifest, GatewayEnv]":
+    """Where the import runs and what it sees: in a container, the gateway image (runtime
+    image + the manifest's packages) and the manifest to check against (``manifest`` when
+    given, else the image's); locally, the gateway interpreter's packages. The lockfile's
+    overlay comes after either."""
+    from krakend_tools import manifest as mf
+    from krakend_tools.gateway_env import GatewayEnv, plugin_overlay
+    from krakend_tools.runner import gateway_runner
+
+    if image is not None or target is not None:
+        return gateway_runner(target, image, manifest, lock, progress)
+    gateway = manifest or mf.resolve(None, start)
+    env = GatewayEnv(site_packages=list(gateway.site_packages))
+    if lock is not None:
+        env.overlay = plugin_overlay(lock, gateway, progress)
+    return None, gateway, env
 
 
 def test_plugin(
@@ -70,6 +85,15 @@ def test_plugin(
             "--static-only", help="Run the static checks only; the import is not run, and the result says so."
         ),
     ] = False,
+    lock: Annotated[
+        Path | None,
+        typer.Option(
+            "--lock",
+            metavar="LOCKFILE",
+            help="The plugin's lockfile: its packages the gateway lacks are installed after the "
+            "gateway's for the import (default: lock in [tool.krakend]).",
+        ),
+    ] = None,
     output: OutputsOpt = None,
     ignore: IgnoreOpt = None,
 ) -> None:
@@ -94,12 +118,13 @@ def test_plugin(
         raise InputError("--python and --image/--target exclude each other")
     if static_only and (python or image or target):
         raise InputError("--static-only runs no import: it excludes --python, --image and --target")
-    runner = None
-    if image is not None or target is not None:
-        given = mf.resolve(manifest, start) if manifest is not None else None
-        runner, gateway = docker_runner(image, target, given)
-    else:
-        gateway = mf.resolve(manifest, start)
+    if lock is not None and static_only:
+        raise InputError("--static-only runs no import: --lock has nothing to add to it")
+    lockfile = lock if lock is not None else None if static_only else defaults.lock
+    if lockfile is not None and not lockfile.is_file():
+        raise InputError("no such lockfile", path=lockfile)
+    given = mf.resolve(manifest, start) if manifest is not None else None
+    runner, gateway, env = environment(image, target, given, lockfile, start)
     report = test(
         artifacts,
         gateway,
@@ -110,6 +135,7 @@ def test_plugin(
         python=python,
         runner=runner,
         static_only=static_only,
+        env=env,
     )
     report.apply_ignores(cli_options.ignores(ignore, defaults))
     tested = [a.get("name") for a in report.artifacts]

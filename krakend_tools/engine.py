@@ -234,6 +234,12 @@ class Engine:
             raise InputError(f"image {name} not found on the Docker engine ({self.url})")
         return dict((attrs.get("Config") or {}).get("Labels") or {})
 
+    def images_labelled(self, labels: Mapping[str, str]) -> list[str]:
+        """Tags of the images carrying all ``labels``, newest first."""
+        found = self.client.images.list(filters={"label": [f"{k}={v}" for k, v in labels.items()]})
+        found.sort(key=lambda image: str(image.attrs.get("Created", "")), reverse=True)
+        return [str(tag) for image in found for tag in image.tags[:1]]
+
     def pull(self, name: str, platform: str, *, as_name: str) -> bool:
         """Pull ``name`` for ``platform`` and tag it ``as_name``; False (reason in
         ``last_error``) when it cannot be pulled."""

@@ -113,8 +113,10 @@ def probe_argv(
     types: Sequence[str],
     secret_stdin: bool = False,
     memory: int = 0,
+    overlay: Sequence[str] = (),
 ) -> list[str]:
-    """``python -I -c BOOT PROBE_DIR [--secret-stdin] [--memory B] --path P... --module M --type T...``."""
+    """``python -I -c BOOT PROBE_DIR [--secret-stdin] [--memory B] --path P... [--overlay O...]
+    --module M --type T...``: ``overlay`` folders come after the interpreter's own packages."""
     argv = [python, "-I", "-c", _BOOT, posixpath.dirname(probe_path)]
     if secret_stdin:
         argv.append("--secret-stdin")
@@ -122,6 +124,8 @@ def probe_argv(
         argv += ["--memory", str(memory)]
     for path in paths:
         argv += ["--path", path]
+    for folder in overlay:
+        argv += ["--overlay", folder]
     argv += ["--module", module]
     for kind in types:
         argv += ["--type", kind]
@@ -379,9 +383,11 @@ class LocalRunner:
         site_packages: Sequence[str] = (),
         probe_path: str | None = None,
         sandbox: bool | None = None,
+        overlay: Sequence[str] = (),
     ) -> None:
         self.python = python
         self.site_packages = [p for p in site_packages if os.path.isdir(p)]
+        self.overlay = [p for p in overlay if os.path.isdir(p)]  # after the gateway's packages, read-only
         self.probe_path = probe_path or str(PROBE_PATH)
         found = find_sandbox() if sandbox is not False else Sandbox(None, "disabled")
         self.bwrap = found.bwrap
@@ -408,8 +414,8 @@ class LocalRunner:
         self, paths: Sequence[str], module: str, types: Sequence[str], timeout: float, libraries: Sequence[str] = ()
     ) -> Completed:
         everything = [*paths, *self.site_packages]
-        argv = probe_argv(self.python, self.probe_path, everything, module, types, True, MEMORY_CAP)
-        completed = self.run(argv, timeout, secrets.token_hex(16), [*everything, *libraries])
+        argv = probe_argv(self.python, self.probe_path, everything, module, types, True, MEMORY_CAP, self.overlay)
+        completed = self.run(argv, timeout, secrets.token_hex(16), [*everything, *self.overlay, *libraries])
         completed.roots = tuple(paths)
         return completed
 

@@ -7,6 +7,7 @@ processes, and is removed afterwards whatever happens.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import posixpath
@@ -22,6 +23,7 @@ from krakend_tools.errors import InputError
 from krakend_tools.platforms import Target
 
 if TYPE_CHECKING:
+    from krakend_tools.gateway_env import GatewayEnv
     from krakend_tools.importtest import Completed
     from krakend_tools.manifest import Manifest
 
@@ -32,7 +34,12 @@ class DockerRunner:
     """An ``importtest.Runner`` that runs the probe inside a (runtime) image."""
 
     def __init__(
-        self, image: str, platform: str | None = None, engine: Engine | None = None, python: str = "python3"
+        self,
+        image: str,
+        platform: str | None = None,
+        engine: Engine | None = None,
+        python: str = "python3",
+        overlay: Sequence[str] = (),
     ) -> None:
         from krakend_tools.arguments import image_name
 
@@ -52,6 +59,7 @@ class DockerRunner:
         self.engine.require_platform(self.platform.split("/")[-1])
         self.image = image
         self.python = python
+        self.overlay = [str(Path(p).resolve()) for p in overlay]  # mounted read-only after the image's packages
         self.description = f"docker {image} ({self.platform})"
 
     def run_probe(
@@ -76,7 +84,11 @@ class DockerRunner:
         if root is not None:
             for host in extra:
                 volumes.setdefault(str(host), {"bind": _under_tree(host, root), "mode": "ro"})
-        argv = probe_argv(self.python, "/krakend/krakend_probe.py", inside, module, types, True, MEMORY_CAP)
+        layers = []
+        for n, folder in enumerate(self.overlay):
+            layers.append(f"/krakend/overlay/{n}")
+            volumes[folder] = {"bind": layers[-1], "mode": "ro"}
+        argv = probe_argv(self.python, "/krakend/krakend_probe.py", inside, module, types, True, MEMORY_CAP, layers)
         secret = secrets.token_hex(16)
         start = time.monotonic()
         local = self.engine.local  # a remote engine cannot see our paths: copy them in
@@ -163,7 +175,75 @@ def runtime_runner(
     engine.require_platform(tgt.arch)
     if image is None:
         base = base_image or images.env_base_images("KRAKEND_RUNTIME_BASE_IMAGES").get(str(tgt))
-        image = images.ensure_image(
-            engine, tgt, "runtime", manifest=manifest or resolve(None), base=base, progress=progress
-        )
+        named = manifest
+        if named is None:
+            with contextlib.suppress(InputError):
+                named = resolve(None)
+        if named is None and base is None:
+            image = _existing_runtime(engine, tgt)
+        else:
+            image = images.ensure_image(engine, tgt, "runtime", manifest=named, base=base, progress=progress)
     return DockerRunner(image, tgt.platform, engine)
+
+
+def _existing_runtime(engine: Engine, target: Target) -> str:
+    """The newest runtime image of ``target`` already on the engine: with no manifest, its
+    Python is the only one known."""
+    from krakend_tools.images import LABEL_ROLE, LABEL_TARGET
+
+    found = engine.images_labelled({LABEL_ROLE: "runtime", LABEL_TARGET: str(target)})
+    if not found:
+        raise InputError(
+            f"--target {target}: no runtime image of it on this engine yet, and no gateway manifest to name "
+            "its Python: pass --manifest FILE once (the image is then built and kept), or --image IMAGE"
+        )
+    return found[0]
+
+
+def gateway_runner(
+    target: str | None,
+    image: str | None,
+    manifest: Manifest | None,
+    lockfile: Path | None = None,
+    progress: Progress = _noop,
+) -> tuple[DockerRunner, Manifest, GatewayEnv]:
+    """The runner of ``test-plugin --target/--image``: the runtime image with the gateway's
+    packages baked in (a cached gateway image), the plugin's overlay mounted after them.
+    The target owns the gateway: without ``manifest`` it is the runtime image's; a
+    ``manifest`` that describes another platform or Python is an InputError naming both."""
+    from krakend_tools.gateway_env import gateway_image, plugin_overlay
+    from krakend_tools.image_manifest import manifest_from_labels
+
+    tgt = Target.parse(target) if target is not None else None
+    if tgt is not None and manifest is not None:
+        _same_platform(manifest, f"--target {tgt}", tgt.arch, tgt.libc_family, None)
+    runtime = runtime_runner(tgt, manifest=manifest, progress=progress) if tgt else DockerRunner(str(image))
+    carried = manifest_from_labels(runtime.engine, runtime.image)
+    carried.source = f"image {runtime.image}"
+    where = f"--target {tgt}" if tgt else f"--image {image}"
+    if manifest is None:
+        manifest = carried
+    else:
+        plat = carried.platform
+        _same_platform(manifest, f"{where} ({runtime.image})", plat.arch, plat.libc_family, carried.python.soabi)
+    tgt = tgt or Target("generic" if carried.platform.libc_family == "glibc" else "alpine", carried.platform.arch)
+    env = gateway_image(runtime.engine, runtime.image, tgt, manifest, progress)
+    if lockfile is not None:
+        env.overlay = plugin_overlay(lockfile, manifest, progress)
+    folders = [str(env.overlay.folder)] if env.overlay.folder is not None else []
+    runner = DockerRunner(str(env.image), runtime.platform, runtime.engine, overlay=folders)
+    return runner, manifest, env
+
+
+def _same_platform(manifest: Manifest, where: str, arch: str, libc: str, soabi: str | None) -> None:
+    """InputError naming both when ``manifest`` is not the gateway ``where`` describes."""
+    plat = manifest.platform
+    mine = f"linux/{plat.arch} {plat.libc_family}"
+    theirs = f"linux/{arch} {libc}"
+    if soabi is not None:
+        mine, theirs = f"{mine}, {manifest.python.soabi}", f"{theirs}, {soabi}"
+    if mine != theirs:
+        raise InputError(
+            f"--manifest {manifest.source or '?'} is {mine} but {where} is {theirs}: they must describe the same "
+            "gateway (drop --manifest to use the manifest the runtime image carries)"
+        )

@@ -26,6 +26,7 @@ from typing import Any
 from krakend_tools.artifacts import DEFAULT_PATTERN, Artifact, expand
 from krakend_tools.contract import REGISTERERS, TYPES
 from krakend_tools.errors import InputError
+from krakend_tools.gateway_env import GatewayEnv, requires_problems
 from krakend_tools.importtest import (
     DEFAULT_TIMEOUT,
     LocalRunner,
@@ -93,14 +94,15 @@ def _gateway_label(manifest: Manifest) -> str:
     ).replace("  ", " ")
 
 
-def plan_import(manifest: Manifest, python: str | None = None) -> ImportPlan:
-    """Pick the local interpreter that *is* the gateway's, or say why there is none."""
+def plan_import(manifest: Manifest, python: str | None = None, overlay: Sequence[str] = ()) -> ImportPlan:
+    """Pick the local interpreter that *is* the gateway's, or say why there is none;
+    ``overlay``: folders of the plugin's own dependencies, after the gateway's packages."""
     want = manifest.python.soabi
     if python is not None:
         have = _soabi_of(python)
         if want and have != want:
             raise InputError(f"--python {python} is {have or 'unknown'}, the manifest's gateway is {want}")
-        return ImportPlan(LocalRunner(python, manifest.site_packages))
+        return ImportPlan(LocalRunner(python, manifest.site_packages, overlay=overlay))
     from krakend_tools.platforms import MACHINE_ARCH
 
     host = f"linux/{MACHINE_ARCH.get(platform.machine(), platform.machine())} {_host_libc_family()}"
@@ -115,11 +117,11 @@ def plan_import(manifest: Manifest, python: str | None = None) -> ImportPlan:
         and os.path.samefile(exe, sys.executable)
         and sysconfig.get_config_var("SOABI") == want
     ):
-        return ImportPlan(LocalRunner(sys.executable, manifest.site_packages))
+        return ImportPlan(LocalRunner(sys.executable, manifest.site_packages, overlay=overlay))
     if exe and os.access(exe, os.X_OK):
         try:
             if _soabi_of(exe) == want:
-                return ImportPlan(LocalRunner(exe, manifest.site_packages))
+                return ImportPlan(LocalRunner(exe, manifest.site_packages, overlay=overlay))
         except InputError:
             pass
     return ImportPlan(None, f"the gateway's interpreter ({exe or want}) is not on this host")
@@ -146,14 +148,22 @@ WAYS_TO_IMPORT = (
 
 
 def check_artifact(
-    artifact: Artifact, manifest: Manifest, types: Sequence[str], plan: ImportPlan, timeout: float
+    artifact: Artifact,
+    manifest: Manifest,
+    types: Sequence[str],
+    plan: ImportPlan,
+    timeout: float,
+    env: GatewayEnv | None = None,
 ) -> ArtifactResult:
-    """Static phase, then (if clean and possible) the import phase, for one artifact."""
+    """Static phase, then what the gateway environment lacks, then (if all is clean and
+    possible) the import phase, for one artifact."""
     res = ArtifactResult(artifact)
     if artifact.error:
         res.problems = [artifact.error]
         return res
     res.problems, res.warnings, res.static = static_phase(artifact, manifest)
+    if not res.problems:
+        res.problems = environment_problems(artifact, manifest, env or GatewayEnv())
     if res.problems:
         return res
     if plan.runner is None:
@@ -171,6 +181,16 @@ def check_artifact(
     if isinstance(unsandboxed, str):
         res.warnings.append(unsandboxed)
     return res
+
+
+def environment_problems(artifact: Artifact, manifest: Manifest, env: GatewayEnv) -> list[str]:
+    """What the plugin needs that the gateway's environment and its overlay do not give:
+    a wheel's ``Requires-Dist`` unmet, a locked dependency with no wheel for the target."""
+    found = []
+    if artifact.kind == "wheel":
+        for info in sorted(artifact.import_path.glob("*.dist-info")):
+            found += requires_problems(info, manifest, env.overlay)
+    return found + env.overlay.problems()
 
 
 def outside_libraries(artifact: Artifact, static: dict[str, Any]) -> list[str]:
@@ -311,12 +331,18 @@ def _terminate_as_interrupt() -> Callable[[], None]:
 
 
 def _parallel(
-    arts: list[Artifact], manifest: Manifest, kinds: list[str], plan: ImportPlan, timeout: float, workers: int
+    arts: list[Artifact],
+    manifest: Manifest,
+    kinds: list[str],
+    plan: ImportPlan,
+    timeout: float,
+    workers: int,
+    env: GatewayEnv | None,
 ) -> list[ArtifactResult]:
     """check_artifact over a thread pool; on Ctrl-C the running probes are killed at once."""
     pool = ThreadPoolExecutor(max_workers=min(workers, len(arts)))
     try:
-        results = list(pool.map(lambda a: check_artifact(a, manifest, kinds, plan, timeout), arts))
+        results = list(pool.map(lambda a: check_artifact(a, manifest, kinds, plan, timeout, env), arts))
     except BaseException:
         pool.shutdown(wait=False, cancel_futures=True)
         abort = getattr(plan.runner, "abort", None)
@@ -339,11 +365,14 @@ def run(
     python: str | None = None,
     runner: Runner | None = None,
     static_only: bool = False,
+    env: GatewayEnv | None = None,
 ) -> Report:
     """Test every artifact for every plugin type; the report has one finding per pair.
 
     An import phase that cannot run is a KO, never a pass; ``static_only`` runs the static
-    phase alone, on purpose, and every finding says the import was not run."""
+    phase alone, on purpose, and every finding says the import was not run. ``env``: the
+    gateway's environment and the plugin's overlay (a local run puts the overlay's folder
+    after the gateway interpreter's packages)."""
     start = time.monotonic()
     if not types:
         raise InputError("at least one plugin type is required: -s, -c or -m")
@@ -359,17 +388,18 @@ def run(
     if static_only and (runner is not None or python is not None):
         raise InputError("--static-only runs no import: it excludes --python, --image and --target")
     if static_only:
-        plan = ImportPlan(None)
+        plan, env = ImportPlan(None), None  # what the import would see does not matter
     else:
-        plan = ImportPlan(runner) if runner is not None else plan_import(manifest, python)
+        overlay = [str(env.overlay.folder)] if env is not None and env.overlay.folder is not None else []
+        plan = ImportPlan(runner) if runner is not None else plan_import(manifest, python, overlay)
     workers = max(1, jobs or os.cpu_count() or 1)
     restore = _terminate_as_interrupt()
     try:
         with expand(list(artifacts), pattern) as arts:
             if workers == 1 or len(arts) == 1:
-                results = [check_artifact(a, manifest, kinds, plan, timeout) for a in arts]
+                results = [check_artifact(a, manifest, kinds, plan, timeout, env) for a in arts]
             else:
-                results = _parallel(arts, manifest, kinds, plan, timeout, workers)
+                results = _parallel(arts, manifest, kinds, plan, timeout, workers, env)
             findings = [f for r in results for f in findings_for(r, kinds, static_only)]
             facts = [artifact_details(r) for r in results]
     finally:
@@ -391,4 +421,14 @@ def run(
     }
     if plan.skipped:
         meta["import_not_run"] = plan.skipped
+    meta["gateway_environment"] = _environment_meta(env or GatewayEnv(), plan, manifest)
     return Report("test-plugin", findings, time.monotonic() - start, meta, facts)
+
+
+def _environment_meta(env: GatewayEnv, plan: ImportPlan, manifest: Manifest) -> dict[str, Any]:
+    """What the import's interpreter saw: the gateway image or site-packages, the overlay."""
+    data = env.to_dict()
+    if env.image is None and isinstance(plan.runner, LocalRunner):
+        data["site_packages"] = data["site_packages"] or list(manifest.site_packages)
+        data["python"] = plan.runner.python
+    return data

@@ -6,7 +6,8 @@ build in a minimal image without pip), so it is stdlib-only and never imports
 
     python -I krakend_probe.py --path DIR [--path DIR ...] --module NAME [--type server ...]
 
-The ``--path`` folders are put first on ``sys.path``; ``NAME`` is imported; for each
+The ``--path`` folders are put first on ``sys.path``, the ``--overlay`` folders (the plugin's
+own locked dependencies) last, after the gateway's packages; ``NAME`` is imported; for each
 ``--type`` (server, client, modifier) the registerer is looked up and its ``register_*``
 method called with a recorder that validates every call. The last stdout line is::
 
@@ -83,7 +84,7 @@ FUNCTION_PARTS = frozenset(("__code__", "__defaults__", "__kwdefaults__"))
 PROC_PARTS = frozenset(("fd", "fdinfo", "mem", "map_files", "root", "cwd", "environ"))
 USAGE = (
     "usage: python -I krakend_probe.py [--secret-stdin] [--memory BYTES] --path DIR [--path DIR ...] "
-    "--module NAME [--type server|client|modifier ...]"
+    "[--overlay DIR ...] --module NAME [--type server|client|modifier ...]"
 )
 
 
@@ -327,14 +328,14 @@ def dumps(obj: Any) -> str:
 
 def parse_args(argv: list[str]) -> dict[str, Any]:
     """``--path``/``--module``/``--type``/``--memory`` into a dict; ValueError on anything else."""
-    opts: dict[str, Any] = {"path": [], "module": None, "type": [], "secret_stdin": False, "memory": 0}
+    opts: dict[str, Any] = {"path": [], "overlay": [], "module": None, "type": [], "secret_stdin": False, "memory": 0}
     it = iter(argv)
     for arg in it:
         if arg == "--secret-stdin":
             opts["secret_stdin"] = True
             continue
         key, eq, value = arg.partition("=")
-        if key not in ("--path", "--module", "--type", "--memory"):
+        if key not in ("--path", "--overlay", "--module", "--type", "--memory"):
             raise ValueError(f"unknown argument {arg!r}")
         if not eq:
             following = next(it, None)
@@ -657,6 +658,7 @@ def main(argv: list[str] | None = None) -> int:
     if __name__ != "__main__":
         sys.modules.pop(__name__, None)  # not importable by name from the plugin
     _arm(opts)
+    sys.path.extend(p for p in opts["overlay"] if p not in sys.path)  # after the gateway's packages
     probe(opts["path"], opts["module"], opts["type"], Logger(), Context())
     return 0
 
