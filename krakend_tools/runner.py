@@ -217,7 +217,9 @@ def gateway_runner(
     tgt = Target.parse(target) if target is not None else None
     if tgt is not None and manifest is not None:
         _same_platform(manifest, f"--target {tgt}", tgt.arch, tgt.libc_family, None)
-    runtime = runtime_runner(tgt, manifest=manifest, progress=progress) if tgt else DockerRunner(str(image))
+    runtime = (
+        runtime_runner(tgt, image=image, manifest=manifest, progress=progress) if tgt else DockerRunner(str(image))
+    )
     carried = manifest_from_labels(runtime.engine, runtime.image)
     carried.source = f"image {runtime.image}"
     where = f"--target {tgt}" if tgt else f"--image {image}"

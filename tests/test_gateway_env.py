@@ -188,3 +188,15 @@ def test_overlay_folder_is_read_only_for_the_plugin(tmp_path: Path, host_manifes
     overlay = next((Path(env["KRAKEND_CACHE_DIR"]) / "overlays").glob("*/site/plugdep/__init__.py"))
     if sandboxed:
         assert overlay.read_text() == "NAME = 'dep'\n"
+
+
+def test_a_manifest_for_another_target_is_exit_2_naming_both(tmp_path: Path) -> None:
+    """Checked before any Docker work: --target owns the platform."""
+    from tests.conftest import gateway_manifest
+
+    manifest = gateway_manifest(tmp_path, target="generic/amd64", libc="GLIBC-2.36")
+    wheel = plugin(tmp_path / "dist", "1")
+    proc = run_krakend("test-plugin", "-s", str(wheel), "--target", "alpine/amd64", "--manifest", str(manifest))
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.count("\n") == 1
+    assert f"--manifest {manifest} is linux/amd64 glibc but --target alpine/amd64 is linux/amd64 musl" in proc.stderr
