@@ -8,6 +8,7 @@ processes, and is removed afterwards whatever happens.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import io
 import os
 import posixpath
@@ -249,3 +250,32 @@ def _same_platform(manifest: Manifest, where: str, arch: str, libc: str, soabi: 
             f"--manifest {manifest.source or '?'} is {mine} but {where} is {theirs}: they must describe the same "
             "gateway (drop --manifest to use the manifest the runtime image carries)"
         )
+
+
+def build_test_runner(
+    engine: Engine,
+    runtime: str,
+    target: Target,
+    image_manifest: Manifest,
+    gateway: Manifest | None,
+    plugin_dir: Path,
+    progress: Progress = _noop,
+) -> tuple[DockerRunner, Manifest, GatewayEnv]:
+    """``build``'s automatic test: the target's runtime image with the gateway's packages
+    (``gateway``'s distributions, for the image's platform) baked in, and the plugin
+    folder's lockfile (when it has one) as the overlay after them."""
+    from krakend_tools.gateway_env import gateway_image, plugin_overlay
+    from krakend_tools.lockfiles import find_lockfile
+
+    manifest = dataclasses.replace(image_manifest)
+    if gateway is not None:
+        manifest.distributions = dict(gateway.distributions)
+    env = gateway_image(engine, runtime, target, manifest, progress)
+    try:
+        lockfile: Path | None = find_lockfile(plugin_dir)
+    except InputError:  # a plugin without a lockfile: no overlay, and the result says so
+        lockfile = None
+    if lockfile is not None:
+        env.overlay = plugin_overlay(lockfile, manifest, progress)
+    folders = [str(env.overlay.folder)] if env.overlay.folder is not None else []
+    return DockerRunner(str(env.image), target.platform, engine, overlay=folders), manifest, env

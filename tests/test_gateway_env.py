@@ -200,3 +200,47 @@ def test_a_manifest_for_another_target_is_exit_2_naming_both(tmp_path: Path) -> 
     assert proc.returncode == 2, proc.stderr
     assert proc.stderr.count("\n") == 1
     assert f"--manifest {manifest} is linux/amd64 glibc but --target alpine/amd64 is linux/amd64 musl" in proc.stderr
+
+
+def test_a_real_compiled_library_from_the_index_imports_with_its_locked_runtime_dependency(
+    tmp_path: Path, host_manifest: Path
+) -> None:
+    """cytoolz (Cython, from the configured index) needs toolz at import: with both locked the
+    plugin that uses it loads; with toolz missing from the lock the import fails naming it."""
+    env = {"KRAKEND_CACHE_DIR": str(tmp_path / "cache")}
+    code = (
+        "import cytoolz\n"
+        "class HandlerRegisterer:\n"
+        "    def register_handlers(self, register):\n"
+        "        register('first-' + str(cytoolz.first([7, 8])), lambda c, n: n)\n"
+    )
+    wheel = make_wheel(tmp_path, "usestoolz", "0.1", {"usestoolz/__init__.py": code}, ("cytoolz",))
+    full = lockfile(tmp_path, "cytoolz==1.1.0", "toolz==1.1.0")
+    argv = ["test-plugin", "-s", str(wheel), "--manifest", str(host_manifest), "--lock"]
+    proc = run_krakend(*argv, str(full), "-o", "json", env=env, timeout=600)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr
+    assert json.loads(proc.stdout)["findings"][0]["message"] == "registered: first-7"
+    partial = tmp_path / "partial"
+    partial.mkdir()
+    proc = run_krakend(*argv, str(lockfile(partial, "cytoolz==1.1.0")), env=env, timeout=600)
+    assert proc.returncode == 1
+    assert "No module named 'toolz'" in proc.stdout
+
+
+def test_requires_dist_follows_the_gateways_markers_not_extras(tmp_path: Path, host_manifest: Path) -> None:
+    from krakend_tools.gateway_env import Overlay, Pin, requires_problems
+    from krakend_tools.manifest import load
+
+    info = tmp_path / "acme-0.1.dist-info"
+    info.mkdir()
+    lines = [
+        "Requires-Dist: winonly ; sys_platform == 'win32'",
+        "Requires-Dist: optional ; extra == 'fast'",
+        "Requires-Dist: plugdep>=1",
+        "Requires-Dist: needed",
+    ]
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: acme\nVersion: 0.1\n" + "\n".join(lines) + "\n")
+    overlay = Overlay(lockfile="uv.lock", packages=[Pin("plugdep", "1.0")])
+    assert requires_problems(info, load(host_manifest), overlay) == [
+        "needs needed (Requires-Dist), which neither the gateway nor uv.lock provides"
+    ]

@@ -15,7 +15,7 @@ from tests.test_gateway_env import lockfile, make_wheel
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
-PLUGIN = '''
+PLUGIN = """
 import plugdep
 import requests
 
@@ -26,7 +26,7 @@ if requests.__version__ != "2.31.0":
 class HandlerRegisterer:
     def register_handlers(self, register):
         register("acme-" + plugdep.NAME, lambda extra_config, next_handler: next_handler)
-'''
+"""
 
 
 @pytest.fixture(scope="module")
@@ -104,9 +104,7 @@ def test_target_without_manifest_uses_the_runtime_images(
     """The runtime image's manifest (no requests): the plugin's needs are named, not guessed."""
     env = {k: v for k, v in {**docker_env, **pip_env}.items() if k != "KRAKEND_MANIFEST"}
     run_krakend("test-plugin", "-s", str(acme), "--target", "generic/amd64", env=docker_env, timeout=1200)
-    proc = run_krakend(
-        "test-plugin", "-s", str(acme), "--target", "generic/amd64", "-o", "json", env=env, timeout=1200
-    )
+    proc = run_krakend("test-plugin", "-s", str(acme), "--target", "generic/amd64", "-o", "json", env=env, timeout=1200)
     assert proc.returncode == 1, proc.stderr
     result = json.loads(proc.stdout)
     assert result["meta"]["manifest"]["source"].startswith("image krakend-tools/runtime:")
