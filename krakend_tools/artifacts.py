@@ -77,6 +77,8 @@ def _single(arg: str, path: Path) -> Artifact:
             arg, path, parent, [], "folder", [], error="a folder that is neither a package nor a plugin folder"
         )
     if path.is_file() and path.suffix == ".so":
+        if _is_library_file(path):
+            return Artifact(arg, path, parent, [], "library", [path], error=LIBRARY_ERROR)
         return Artifact(arg, path, parent, [module_name(path.name)], "extension", [path])
     if path.is_file() and path.suffix == ".py":
         return Artifact(arg, path, parent, [path.stem], "source", [path])
@@ -86,6 +88,24 @@ def _single(arg: str, path: Path) -> Artifact:
         else "not a regular file (a FIFO, socket or device)"
     )
     return Artifact(arg, path, parent, [module_name(path.name)], "unknown", [path], error=error)
+
+
+LIBRARY_ERROR = (
+    "a shared library, not a Python module (no PyInit_ function, no Python C-API use): "
+    "code loads it by path (ctypes, cffi), nothing can import it as a plugin; test the package that loads it"
+)
+
+
+def _is_library_file(path: Path) -> bool:
+    """A readable ELF file that is a library, not an extension module (see
+    :func:`krakend_tools.static.is_library`); anything unreadable is left to the static phase."""
+    from krakend_tools.elf import ElfError, is_elf, read_elf
+    from krakend_tools.static import is_library
+
+    try:
+        return is_elf(path) and is_library(read_elf(path))
+    except (ElfError, OSError):
+        return False
 
 
 def wheel_modules(root: Path) -> list[str]:

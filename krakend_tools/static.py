@@ -51,6 +51,7 @@ class StaticResult:
     problems: list[str] = field(default_factory=list)  # one line each, KO reasons
     files: list[ElfFacts] = field(default_factory=list)  # every ELF found, path relative to root
     modules: list[str] = field(default_factory=list)  # importable extension modules (dotted)
+    libraries: list[str] = field(default_factory=list)  # shared libraries loaded by path, not imported
     notes: list[str] = field(default_factory=list)  # informational, never a KO
     warnings: list[str] = field(default_factory=list)  # what the manifest cannot tell: not a pass
 
@@ -65,6 +66,7 @@ class StaticResult:
             "problems": self.problems,
             "warnings": self.warnings,
             "modules": self.modules,
+            "libraries": self.libraries,
             "notes": self.notes,
             "files": [f.to_dict() for f in self.files],
         }
@@ -98,6 +100,12 @@ def _walk(root: Path) -> list[Path]:
         base = Path(dirpath)
         found.extend(base / name for name in filenames)
     return sorted(found, key=lambda p: p.parts)
+
+
+def is_library(f: ElfFacts) -> bool:
+    """A shared library loaded by path (ctypes, cffi's ABI mode, a dependency), not an
+    extension module: it defines no ``PyInit_`` function and uses no Python C API."""
+    return not f.py_inits and not f.undefined
 
 
 def _module_name(rel: Path) -> str:
@@ -197,7 +205,11 @@ class _Checker:
         ]
 
     def python(self, f: ElfFacts, rel: Path, result: StaticResult) -> None:
-        """Suffix, ``PyInit_<name>`` and, for abi3 files, the stable ABI."""
+        """Suffix, ``PyInit_<name>`` and, for abi3 files, the stable ABI; a library (see
+        :func:`is_library`) has only the checks every ELF file has (CPU, libc, versions, needs)."""
+        if is_library(f):
+            result.libraries.append(f.path)
+            return
         name = rel.name
         module = name.split(".")[0]
         suffix = name[len(module) :]
@@ -375,6 +387,12 @@ def _evaluate(result: StaticResult, parsed: list[tuple[ElfFacts, Path]], manifes
     absent, unknown = _needed_libraries(parsed, manifest, bundled)
     result.problems += fatal + newest + absent + linked + python.problems + older
     result.modules += python.modules
+    result.libraries += python.libraries
+    if python.libraries:
+        result.notes.append(
+            f"{len(python.libraries)} shared librar{'y' if len(python.libraries) == 1 else 'ies'} with no PyInit_ "
+            "and no Python C-API use (loaded by path: ctypes, cffi) checked as libraries, not imported"
+        )
     result.warnings += unknown
 
 

@@ -3,7 +3,8 @@
 # Usage: scripts/fetch-wheels.sh [DEST]   (default DEST: .cache/wheels; kept between runs)
 # Binary wheels only, no dependencies: manylinux + musllinux, x86_64 + aarch64, abi3 and
 # cp311-specific, one Rust extension and auditwheel-repaired wheels with a `<name>.libs/`
-# folder (pyzmq: libzmq, libsodium and, on musllinux, libstdc++/libgcc_s). About 17 MB.
+# folder (pyzmq: libzmq, libsodium and, on musllinux, libstdc++/libgcc_s), and plain shared
+# libraries loaded with ctypes (pycryptodome: 47 .so files with no PyInit_). About 22 MB.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DEST=${1:-.cache/wheels}
@@ -26,6 +27,8 @@ cffi==2.1.1 manylinux_2_17_x86_64
 pyzmq==27.3.0 manylinux_2_28_x86_64
 pyzmq==27.3.0 manylinux_2_28_aarch64
 pyzmq==27.3.0 musllinux_1_2_x86_64
+pycryptodome==4.4.0 manylinux_2_17_x86_64
+pycryptodome==4.4.0 musllinux_1_2_aarch64
 "
 
 have() {  # a wheel of this name-version for this arch and libc family is already cached

@@ -269,9 +269,10 @@ def test_wheel_libc_and_machine_follow_the_tag(wheels: dict[str, Path]) -> None:
         files = [read_elf(p) for p in elf_files(folder)]
         assert files, name
         assert {f.machine for f in files} == {machine}, name
-        assert {f.libc for f in files} == {family}, name
+        # a ctypes library that calls nothing links no libc (pycryptodome has some); a module does
+        assert {f.libc for f in files if f.py_inits} | {f.libc for f in files if f.libc} == {family}, name
         if family == "musl":
-            assert all(f.libc_evidence and f.libc_evidence.startswith("libc.musl-") for f in files), name
+            assert all(f.libc_evidence.startswith("libc.musl-") for f in files if f.libc_evidence), name
 
 
 def test_wheels_pass_on_their_own_target(wheels: dict[str, Path]) -> None:
@@ -279,8 +280,8 @@ def test_wheels_pass_on_their_own_target(wheels: dict[str, Path]) -> None:
         machine, family = wheel_target(name)
         result = check_tree(folder, make_manifest(machine, family, "1.2.4" if family == "musl" else "2.36"))
         assert result.ok, (name, result.problems)
-        assert result.modules, name
-        assert result.notes == []
+        assert result.modules or result.libraries, name
+        assert all(" checked as libraries, not imported" in n for n in result.notes), name
 
 
 def test_wheels_fail_on_another_target(wheels: dict[str, Path]) -> None:
