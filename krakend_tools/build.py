@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from krakend_tools.buildreqs import uses_default_builder
 from krakend_tools.errors import InputError
 from krakend_tools.manifest import Manifest
 from krakend_tools.platforms import TARGETS, Libc, Target
@@ -34,7 +35,12 @@ if TYPE_CHECKING:
     from krakend_tools.engine import Container, Engine
 
 DEFAULT_COMMAND = ("krakend-build-wheel", "/src", "/out")
+BEFORE_BUILD = (  # [tool.krakend.build] before-build, then the build command ("$@")
+    'echo "+ before-build: $KRAKEND_BEFORE_BUILD"; sh -c "$KRAKEND_BEFORE_BUILD" || '
+    '{ code=$?; echo "krakend: error: before-build failed (exit $code)"; exit $code; }; exec "$@"'
+)
 REPAIR_FAILED = 5  # krakend-run: auditwheel could not repair a wheel to the policy
+REQUIRES_MISSING = 6  # krakend-build-wheel: the backend needs a build requirement not fetched
 EXCLUDE = {
     ".git",
     ".venv",
@@ -52,6 +58,13 @@ MAX_SOURCE_BYTES = 512 * 1024 * 1024  # the plugin's source, as sent to the buil
 PLUGIN_TYPES = ("server", "client", "modifier")
 EXCEPTION_LINE = re.compile(r"^[A-Za-z_][\w.]*(Error|Exception|Exit|Interrupt)\b.*")
 ERROR_LINE = re.compile(r"(\berror\b|\bError\b|Traceback|undefined reference)")
+NOT_DECISIVE = ("note:", "hint:", "╰─>", "×")  # pip's closing remarks
+COMPILER_ERROR = re.compile(r"^(\S+?:\d+(:\d+)?: (fatal )?error: |ld(\.lld)?: error: |error: unable to find .*librar)")
+MISSING_HEADER = re.compile(r"'([\w./+-]+\.h)' file not found|([\w./+-]+\.h): No such file")
+MISSING_LIBRARY = re.compile(r"unable to find (?:\w+ )*(?:system )?library '?-?l?([\w.+-]+)'?")
+COMPILED_SUFFIXES = (".c", ".cc", ".cpp", ".cxx", ".pyx")
+NOT_BUILT = {"test", "tests", "testing", "doc", "docs", "example", "examples", "bench", "benchmarks", "benchmark"}
+VCS_VERSIONING = re.compile(r"^\s*(setuptools[-_]scm|hatch[-_]vcs|versioningit|dunamai|setuptools[-_]git)", re.I)
 
 
 @dataclass
@@ -80,6 +93,9 @@ class BuildOptions:
     rebuild_images: bool = False
     engines: dict[str, str] = field(default_factory=dict)  # target -> engine URL
     registry: str | None = None  # official bases from there (default $KRAKEND_IMAGE_REGISTRY)
+    before_build: str | None = None  # shell command run in the builder before the build
+    environment: dict[str, str] = field(default_factory=dict)  # extra variables for the build
+    allow_missing_extensions: bool = False  # a pure wheel from compiled sources: warning, not KO
 
 
 def parse_targets(values: list[str]) -> list[Target]:
@@ -145,9 +161,37 @@ def apply_config(opts: BuildOptions, table: dict[str, Any]) -> None:
             current.setdefault(str(Target.parse(name)), str(image))
     if opts.registry is None and table.get("registry"):
         opts.registry = str(table["registry"])
+    _apply_hooks(opts, table)
     opts.engines = {k: engine_url(v) for k, v in opts.engines.items()}
     if not opts.types and table.get("types"):
         opts.types = [str(t) for t in table["types"]]
+
+
+def _apply_hooks(opts: BuildOptions, table: dict[str, Any]) -> None:
+    """``before-build``, ``environment`` and ``allow-missing-extensions`` of ``[tool.krakend.build]``."""
+    before = table.get("before-build")
+    if before is not None and not isinstance(before, str):
+        raise InputError("[tool.krakend.build] before-build must be a shell command (a string)")
+    if opts.before_build is None and before:
+        opts.before_build = before
+    env = table.get("environment", {})
+    if not isinstance(env, dict) or not all(isinstance(v, str) for v in env.values()):
+        raise InputError('[tool.krakend.build.environment] must be a table of NAME = "VALUE"')
+    bad = [k for k in env if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", k) or k.startswith("KRAKEND_")]
+    if bad:
+        raise InputError(f"[tool.krakend.build.environment] {bad[0]!r} is not a variable name a build may set")
+    for key, value in env.items():
+        opts.environment.setdefault(key, value)
+    allow = table.get("allow-missing-extensions", False)
+    if not isinstance(allow, bool):
+        raise InputError("[tool.krakend.build] allow-missing-extensions must be true or false")
+    opts.allow_missing_extensions = opts.allow_missing_extensions or allow
+
+
+def manifest_target(manifest: Manifest) -> Target:
+    """The gateway's own target: ``alpine/arm64`` for a musl arm64 manifest."""
+    flavour = "alpine" if manifest.platform.libc_family == "musl" else "generic"
+    return Target.parse(f"{flavour}/{manifest.platform.arch}")
 
 
 def source_size(plugin_dir: Path, limit: int) -> int:
@@ -189,19 +233,86 @@ def source_tar(plugin_dir: Path, skip: list[Path]) -> bytes:
     return buf.getvalue()
 
 
+def compiler_errors(log: str) -> list[str]:
+    """The compiler's and linker's ``error:`` lines, in order."""
+    lines = (ln.strip() for ln in log.splitlines())
+    return [ln for ln in lines if COMPILER_ERROR.search(ln)]
+
+
 def error_line(log: str) -> str:
-    """The line a user needs from a failed build: the compiler's first error."""
+    """The decisive line of a failed build's log: the compiler's first error, pip's ``ERROR:``
+    line naming what it could not find, a traceback's exception; never pip's closing note."""
     lines = [ln.strip() for ln in log.splitlines() if ln.strip()]
-    for ln in lines:
-        if ": error:" in ln or ": fatal error:" in ln:
-            return ln
+    errors = compiler_errors(log)
+    if errors:
+        return errors[0] + _system_library_hint(errors[0])
+    pip = [ln for ln in lines if ln.startswith("ERROR:") or ": ERROR: " in ln]
+    for wanted in ("No matching distribution", "Could not find a version"):
+        named = next((ln for ln in pip if wanted in ln), None)
+        if named:
+            return named
     for ln in reversed(lines):  # a Python traceback: its last line is the exception
         if EXCEPTION_LINE.match(ln):
             return ln
+    if pip:
+        return pip[0]
     for ln in reversed(lines):
-        if ERROR_LINE.search(ln):
+        if ERROR_LINE.search(ln) and not ln.startswith(NOT_DECISIVE) and "subprocess-exited-with-error" not in ln:
             return ln
     return lines[-1] if lines else "no output"
+
+
+def _system_library_hint(line: str) -> str:
+    """A header or library the builder lacks: say how to provide it."""
+    missing = MISSING_HEADER.search(line) or MISSING_LIBRARY.search(line)
+    if missing is None:
+        return ""
+    name = next(g for g in missing.groups() if g)
+    return (
+        f" (the builder has no {name}: a system library the project needs; provide it"
+        " with [tool.krakend.build] before-build and environment, see docs/build.md)"
+    )
+
+
+def compiled_sources(plugin_dir: Path, limit: int = 20) -> list[str]:
+    """C, C++ and Cython sources of the project (not its tests, docs or examples)."""
+    found: list[str] = []
+    for folder, dirs, files in os.walk(plugin_dir):
+        dirs[:] = sorted(d for d in dirs if d not in EXCLUDE and d.lower() not in NOT_BUILT and not d.startswith("."))
+        rel = Path(folder).relative_to(plugin_dir)
+        found += [str(rel / f) for f in sorted(files) if f.endswith(COMPILED_SUFFIXES)]
+        if len(found) >= limit:
+            break
+    return found[:limit]
+
+
+def lost_extensions(files: list[Path], plugin_dir: Path, log: str) -> str | None:
+    """Why the build silently lost its compiled part, or None: a pure wheel from a project with
+    compiled sources, or a build that went on after compiler errors."""
+    wheels = [f for f in files if f.suffix == ".whl"]
+    errors = compiler_errors(log)
+    pure = [w for w in wheels if w.name.endswith("-none-any.whl")]
+    if pure and len(pure) == len(wheels):
+        sources = compiled_sources(plugin_dir)
+        if sources:
+            why = errors[0] + _system_library_hint(errors[0]) if errors else "no extension module was built"
+            return f"{pure[0].name} is pure Python, yet the project compiles {sources[0]}: {why}"
+    if errors:
+        return f"the build went on after a compiler error: {errors[0]}{_system_library_hint(errors[0])}"
+    return None
+
+
+def wheel_version_problem(files: list[Path], requires: list[str]) -> str | None:
+    """A wheel versioned ``0.0.0`` by a VCS-versioning backend that found no version."""
+    for wheel in (f for f in files if f.suffix == ".whl"):
+        parts = wheel.name.split("-")
+        if len(parts) >= 5 and parts[1] == "0.0.0" and any(VCS_VERSIONING.search(r) for r in requires):
+            return (
+                f"{wheel.name}: version 0.0.0, the VCS-versioning build requirement found no version (the"
+                " builder gets no .git): build from an sdist (PKG-INFO carries the version) or set"
+                " SETUPTOOLS_SCM_PRETEND_VERSION in [tool.krakend.build.environment]"
+            )
+    return None
 
 
 def _human(size: int) -> str:
@@ -227,6 +338,7 @@ class Plan:
     manifest: Manifest  # the target's: its runtime image's, else its builder's
     cross_files: bytes | None = None
     warnings: list[str] = field(default_factory=list)
+    builder_manifest: Manifest | None = None  # the builder's own interpreter (build requirements)
 
     @property
     def zig_target(self) -> str:
@@ -303,6 +415,7 @@ def prepare(engine: Engine, targets: list[Target], opts: BuildOptions, events: E
             out_root / f"{target.flavour}-{target.arch}",
             manifest,
             warnings=warnings,
+            builder_manifest=manifest_from_labels(engine, builder),
         )
         if cross:
             say(f"{target}: Python headers and sysconfig data from its base image")
@@ -445,6 +558,7 @@ class _Run:
 
 def _build_env(plan: Plan, opts: BuildOptions) -> dict[str, str]:
     env = {
+        **opts.environment,
         "SRC": "/src",
         "OUT": "/out",
         "KRAKEND_TARGET": str(plan.target),
@@ -456,16 +570,19 @@ def _build_env(plan: Plan, opts: BuildOptions) -> dict[str, str]:
         env["KRAKEND_WHEEL_PLAT"] = plan.wheel_plat
     if plan.cross:
         env["KRAKEND_CROSS"] = plan.target.machine
+    if opts.before_build:
+        env["KRAKEND_BEFORE_BUILD"] = opts.before_build
     return env
 
 
 def _compile(
-    box: Container, plan: Plan, opts: BuildOptions, run: _Run, cancel: threading.Event
+    box: Container, plan: Plan, opts: BuildOptions, run: _Run, cancel: threading.Event, requires: bytes | None
 ) -> tuple[int | None, str, list[Path]]:
-    """Copy the source (and cross files) in, run the build, copy ``/out`` back."""
+    """Copy the source (cross files, build requirements) in, run the build, copy ``/out`` back."""
     box.copy_into(source_tar(opts.plugin_dir, [plan.out_dir.parent]))
-    if plan.cross_files:
-        box.copy_into(plan.cross_files)
+    for extra in (plan.cross_files, requires):
+        if extra:
+            box.copy_into(extra)
     if cancel.is_set():
         raise KeyboardInterrupt
     result = box.run(timeout=opts.timeout, on_line=run.log)
@@ -473,16 +590,72 @@ def _compile(
     if result.exit_code in (0, REPAIR_FAILED):
         run.events.step(run.name, "collecting")
         produced = run.staging / "artifacts"
+        shutil.rmtree(produced, ignore_errors=True)
         produced.mkdir()
         files = _untar(box.copy_out("/out/.") or b"", produced)
     code = None if result.timed_out else result.exit_code
     return code, result.log, files
 
 
-def build_target(plan: Plan, opts: BuildOptions, events: Events, cancel: threading.Event) -> Finding:
-    """Build, collect, repair, test and publish one target. Never leaves a container behind."""
+class BuildFailed(Exception):
+    """A target's build cannot run or finish; the message is its KO line."""
+
+
+def _requires_tar(plan: Plan, opts: BuildOptions, requires: list[str], run: _Run) -> bytes:
+    """The build requirements' wheels for the builder's interpreter, fetched here (cached)."""
+    from krakend_tools import buildreqs
+
+    builder = plan.builder_manifest or plan.manifest
+    try:
+        folder = buildreqs.fetch(requires, builder, lambda text: run.events.step(run.name, text))
+    except buildreqs.FetchError as err:
+        where = f"{buildreqs.platform_tags(builder)[0]}, Python {builder.python.version}"
+        raise BuildFailed(f"a build requirement cannot be fetched for the builder ({where}): {err}") from None
+    run.log(f"# build requirements: {', '.join(requires)} ({len(list(folder.glob('*.whl')))} wheels, offline)")
+    return buildreqs.as_tar(folder, requires)
+
+
+def _compile_target(
+    plan: Plan, opts: BuildOptions, run: _Run, cancel: threading.Event
+) -> tuple[int | None, str, list[Path]]:
+    """Run the build in a fresh builder container; once more when the backend asks for more
+    build requirements than ``[build-system] requires`` (``get_requires_for_build_wheel``)."""
+    from krakend_tools import buildreqs
     from krakend_tools.images import CACHE_VOLUME
 
+    command = ["sh", "-c", opts.command] if opts.command else list(DEFAULT_COMMAND)
+    if opts.before_build:
+        command = ["sh", "-c", BEFORE_BUILD, "sh", *command]
+    command = ["krakend-run", *command]
+    wants = buildreqs.uses_default_builder(opts.command) and _is_python_project(opts.plugin_dir)
+    requires = buildreqs.build_system(opts.plugin_dir).requires if wants else []
+    for attempt in (1, 2):
+        tar = _requires_tar(plan, opts, requires, run) if wants else None
+        run.log(f"# {run.name}: {plan.builder} ({plan.builder_platform}) on {plan.engine.url} $ {' '.join(command)}")
+        run.events.step(run.name, "compiling")
+        with plan.engine.container(
+            plan.builder,
+            command,
+            platform=plan.builder_platform,
+            network=opts.network or "none",
+            environment=_build_env(plan, opts),
+            volumes={CACHE_VOLUME: {"bind": "/cache", "mode": "rw"}},
+            working_dir="/src",
+        ) as box:
+            code, log, files = _compile(box, plan, opts, run, cancel, tar)
+        more = [r for r in buildreqs.missing_in_log(log) if r not in requires] if code == REQUIRES_MISSING else []
+        if not more or attempt == 2:
+            return code, log, files
+        requires = requires + more
+    raise AssertionError("unreachable")
+
+
+def _is_python_project(folder: Path) -> bool:
+    return any((folder / n).is_file() for n in ("pyproject.toml", "setup.py"))
+
+
+def build_target(plan: Plan, opts: BuildOptions, events: Events, cancel: threading.Event) -> Finding:
+    """Build, collect, repair, test and publish one target. Never leaves a container behind."""
     name = str(plan.target)
     start = time.monotonic()
     finding = Finding(
@@ -504,21 +677,12 @@ def build_target(plan: Plan, opts: BuildOptions, events: Events, cancel: threadi
     )
     run = _Run(plan, events)
     try:
-        # 1. compile in the builder (copy the source in, run, copy /out back)
-        command = ["sh", "-c", opts.command] if opts.command else list(DEFAULT_COMMAND)
-        command = ["krakend-run", *command]
-        run.log(f"# {name}: {plan.builder} ({plan.builder_platform}) on {plan.engine.url} $ {' '.join(command)}")
-        events.step(name, "compiling")
-        with plan.engine.container(
-            plan.builder,
-            command,
-            platform=plan.builder_platform,
-            network=opts.network or "none",
-            environment=_build_env(plan, opts),
-            volumes={CACHE_VOLUME: {"bind": "/cache", "mode": "rw"}},
-            working_dir="/src",
-        ) as box:
-            code, log, files = _compile(box, plan, opts, run, cancel)
+        # 1. compile in the builder (copy the source and build requirements in, run, copy /out back)
+        try:
+            code, log, files = _compile_target(plan, opts, run, cancel)
+        except BuildFailed as err:
+            finding.message = str(err)
+            return finding
         finding.details["build_time"] = round(time.monotonic() - start, 2)
         # 2. a failed build says why: timeout, compiler error, or a wheel too new for the libc
         if code is None:
@@ -527,12 +691,25 @@ def build_target(plan: Plan, opts: BuildOptions, events: Events, cancel: threadi
         if code == REPAIR_FAILED:
             finding.message = _repair_verdict(files, plan, log)
             return finding
+        if code == REQUIRES_MISSING:
+            from krakend_tools.buildreqs import missing_in_log
+
+            finding.message = f"build requirements still missing offline: {', '.join(missing_in_log(log))}"
+            return finding
         if code != 0:
             finding.message = f"build failed (exit {code}): {error_line(log)}"
             return finding
         if not files:
             finding.message = "the build command wrote nothing to /out"
             return finding
+        lost = lost_extensions(files, opts.plugin_dir, log) if uses_default_builder(opts.command) else None
+        lost = lost or _version_problem(files, opts)
+        if lost and not opts.allow_missing_extensions:
+            finding.message = lost + " (accept with --allow-missing-extensions)"
+            return finding
+        if lost:
+            plan.warnings.append(f"warning: {lost}")
+            events.step(name, f"warning: {lost}")
         main = next((f for f in files if f.suffix == ".whl"), files[0])
         finding.file = str(plan.out_dir / main.name)
         finding.details.update(artifact=main.name, size=main.stat().st_size, files=[f.name for f in files])
@@ -556,6 +733,12 @@ def build_target(plan: Plan, opts: BuildOptions, events: Events, cancel: threadi
         finding.details["elapsed"] = round(time.monotonic() - start, 2)
         run.close(finding)
         events.step(name, "OK" if finding.ok else "KO")
+
+
+def _version_problem(files: list[Path], opts: BuildOptions) -> str | None:
+    from krakend_tools.buildreqs import build_system
+
+    return wheel_version_problem(files, build_system(opts.plugin_dir).requires)
 
 
 def _publish(files: list[Path], out_dir: Path) -> None:

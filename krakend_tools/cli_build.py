@@ -123,7 +123,10 @@ class _Display:
 def build(
     plugin_dir: Annotated[Path, typer.Argument(help="The plugin project (pyproject.toml or setup.py)")] = Path("."),
     target: Annotated[
-        list[str] | None, typer.Option("-t", "--target", help="alpine|generic/amd64|arm64, or all (repeatable)")
+        list[str] | None,
+        typer.Option(
+            "-t", "--target", help="alpine|generic/amd64|arm64, or all (repeatable; default: the manifest's own)"
+        ),
     ] = None,
     out: Annotated[
         Path | None,
@@ -163,6 +166,13 @@ def build(
         ),
     ] = "cross",
     no_test: Annotated[bool, typer.Option("--no-test", help="Skip the import test in the runtime image")] = False,
+    allow_missing_extensions: Annotated[
+        bool,
+        typer.Option(
+            "--allow-missing-extensions",
+            help="A pure wheel from compiled sources, or compiler errors in a finished build: warn, not KO",
+        ),
+    ] = False,
     plugin_type: Annotated[
         list[str] | None,
         typer.Option("--type", help="server|client|modifier the test must register (default: what the plugin has)"),
@@ -201,7 +211,9 @@ def build(
 
     defaults = cli_options.load_defaults("build", plugin_dir)
     specs = cli_options.outputs(output, defaults)
-    targets = core.parse_targets(target or [])
+    targets = core.parse_targets(target) if target else []
+    manifest = mf.resolve(manifest_file, plugin_dir.resolve())
+    targets = targets or [core.manifest_target(manifest)]  # as cibuildwheel builds the native one
     opts = core.BuildOptions(
         plugin_dir=plugin_dir.resolve(),
         targets=targets,
@@ -215,10 +227,11 @@ def build(
         types=list(plugin_type or []),
         timeout=timeout,
         jobs=jobs,
-        manifest=mf.resolve(manifest_file, plugin_dir.resolve()),
+        manifest=manifest,
         rebuild_images=rebuild_images,
         engines=core.parse_image_map(engine or [], "--engine", "URL"),
         registry=image_registry,
+        allow_missing_extensions=allow_missing_extensions,
     )
     core.apply_config(opts, core.plugin_config(opts.plugin_dir))
     if not opts.types:
