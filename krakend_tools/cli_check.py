@@ -6,11 +6,17 @@ Only typer and the standard library load at import time; the core loads inside t
 # real objects spare it an eval of each (half of building the command, ~3 ms a run).
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from krakend_tools.cli_options import IgnoreOpt, ManifestOpt, OutputsOpt
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from krakend_tools.lockfiles import Lockfile
+    from krakend_tools.report import Report
 
 
 def check_plugin(
@@ -37,6 +43,16 @@ def check_plugin(
     ] = None,
     fix: Annotated[
         bool, typer.Option("-f", "--fix", help="Print fix commands, one combined set per lockfile.")
+    ] = False,
+    apply: Annotated[
+        bool,
+        typer.Option(
+            "--apply",
+            help="With --fix: make the edits, run the lock commands, check again and print the diff.",
+        ),
+    ] = False,
+    force: Annotated[
+        bool, typer.Option("--force", help="--apply even with uncommitted changes to the files it changes.")
     ] = False,
     output: OutputsOpt = None,
     group: Annotated[
@@ -67,7 +83,7 @@ def check_plugin(
     manifests = mf.resolver(manifest, python=python_version, libc=libc)
     groups = group if group else defaults.groups
     extras = extra if extra else defaults.extras
-    report = check_plugins(locks, manifests, groups=groups, extras=extras, fix=fix)
+    report = check_plugins(locks, manifests, groups=groups, extras=extras)
     for lock, entry in zip(locks, report.meta["lockfiles"], strict=True):
         if entry["packages"] == 0:  # a pass, but over nothing: say so
             why = (
@@ -76,9 +92,59 @@ def check_plugin(
                 else "it locks no package"
             )
             notes.append(f"{lock.path}: note: nothing to check: {why}")
-    report.apply_ignores(cli_options.ignores(ignore, defaults))
+    accepted = cli_options.ignores(ignore, defaults)
+    report.apply_ignores(accepted)
+    if apply:
+        locks, report = _apply_fixes(
+            report, locks, force, lambda ls: check_plugins(ls, manifests, groups=groups, extras=extras)
+        )
+        report.apply_ignores(accepted)
+    if fix or apply:
+        _attach_fixes(report, locks)
     inputs = [*given, *paths, *(p.parent / "pyproject.toml" for p in paths), defaults.pyproject]
     code = emit(report, specs, inputs=inputs)
     for note in notes:  # only once no bad input can stop the run: an exit 2 prints its one line alone
         print_note(note)
     raise typer.Exit(code)
+
+
+def _attach_fixes(report: "Report", locks: "list[Lockfile]") -> None:
+    """``meta.fixes``: the printed fix lines of each lockfile with a KO to fix."""
+    from krakend_tools.fixes import report_fixes
+
+    plans = report_fixes(report, locks)
+    if plans:
+        report.meta["fixes"] = {path: plan.lines() for path, plan in plans.items()}
+
+
+def _apply_fixes(
+    report: "Report", locks: "list[Lockfile]", force: bool, recheck: "Callable[[list[Lockfile]], Report]"
+) -> "tuple[list[Lockfile], Report]":
+    """``--apply``: each lockfile's fix made (edits, lock commands), its diff on stderr, and the
+    lockfiles read and checked again."""
+    from krakend_tools.errors import print_note
+    from krakend_tools.fix_apply import apply_plan, preflight, version_changes
+    from krakend_tools.fixes import report_fixes
+    from krakend_tools.lockfiles import load_lockfile
+
+    plans = {Path(path): plan for path, plan in report_fixes(report, locks).items()}
+    if not plans:
+        return locks, report
+    preflight(plans, force)
+    fresh = []
+    for lock in locks:
+        plan = plans.get(lock.path)
+        if plan is None:
+            fresh.append(lock)
+            continue
+        applied = apply_plan(lock.path, plan)
+        after = load_lockfile(lock.path)
+        print_note(f"{lock.path}: applied: {'; '.join(' '.join(c) for c in applied.commands) or 'edits only'}")
+        for line in applied.diff() + version_changes(_versions(lock), _versions(after)):
+            print_note(line)
+        fresh.append(after)
+    return fresh, recheck(fresh)
+
+
+def _versions(lock: "Lockfile") -> "list[tuple[str, str | None]]":
+    return [(p.name, str(p.version) if p.version is not None else None) for p in lock.packages]

@@ -124,8 +124,8 @@ def test_python_rule_comes_first(manifest: Path) -> None:
 
 
 REQUIREMENT_WARNING = (
-    '# warning: pyproject.toml requires "requests>=2.32,<2.33", which excludes the gateway\'s requests 2.31.0: '
-    'change that requirement first (e.g. to "requests==2.31.0")'
+    '# warning: pyproject.toml [project] dependencies: "requests>=2.32,<2.33" excludes the gateway\'s requests '
+    '2.31.0; change it first, e.g. to "requests==2.31.0"'
 )
 TRANSITIVE = ["certifi==2024.2.2", "charset-normalizer==3.3.2", "idna==3.6", "urllib3==1.26.18"]
 
@@ -140,31 +140,27 @@ def fixes_of(lock: Path, manifest: Path) -> list[str]:
 
 def test_one_combined_fix_per_lockfile_knows_direct_from_transitive(manifest: Path) -> None:
     quoted = ", ".join(f'"{p}"' for p in TRANSITIVE)
-    assert fixes_of(GEO / "uv.lock", manifest) == [
-        REQUIREMENT_WARNING,
+    assert fixes_of(GEO / "uv.lock", manifest) == [  # `uv add` rewrites the requirement itself
         f"# pyproject.toml: [tool.uv] constraint-dependencies = [{quoted}]",
         'uv add "requests==2.31.0"',
     ]
     assert fixes_of(GEO / "poetry.lock", manifest) == [
-        REQUIREMENT_WARNING,
-        "# transitive (certifi, charset-normalizer, idna, urllib3): pinned as explicit constraints by this command",
         "poetry add --lock " + " ".join(f'"{p}"' for p in ["requests==2.31.0", *TRANSITIVE]),
     ]
-    overrides = ", ".join(f'{p.split("==")[0]} = "=={p.split("==")[1]}"' for p in TRANSITIVE)
-    assert fixes_of(GEO / "pdm.lock", manifest) == [
-        REQUIREMENT_WARNING,
-        f"# pyproject.toml: [tool.pdm.resolution.overrides] {overrides}",
-        'pdm add "requests==2.31.0"',
+    overrides = [
+        f'# pyproject.toml: [tool.pdm.resolution.overrides] {p.split("==")[0]} = "=={p.split("==")[1]}"'
+        for p in TRANSITIVE
     ]
+    assert fixes_of(GEO / "pdm.lock", manifest) == [*overrides, 'pdm add --no-sync "requests==2.31.0"', "pdm lock"]
     assert fixes_of(GEO / "Pipfile.lock", manifest) == [
-        REQUIREMENT_WARNING,
         'pipenv install "requests==2.31.0"',
         "pipenv upgrade " + " ".join(f'"{p}"' for p in TRANSITIVE),
     ]
     req = fixes_of(GEO / "requirements.txt", manifest)
     assert req[0] == REQUIREMENT_WARNING and len(req) == 2
-    assert req[1].startswith("pip-compile --upgrade-package ") and req[1].endswith(" requirements.in")
-    assert req[1].count("--upgrade-package") == 6 and "'urllib3==1.26.18'" in req[1]
+    assert req[1].startswith("pip-compile --extra=yaml --generate-hashes --no-strip-extras -o requirements.txt ")
+    assert req[1].endswith(" pyproject.toml")  # the source its header names
+    assert req[1].count("--upgrade-package") == 6 and '"urllib3==1.26.18"' in req[1]
 
 
 def test_combined_fix_in_text_and_no_warning_when_the_requirement_admits_the_pin(

@@ -389,7 +389,8 @@ def test_fix_line_quotes_the_lockfile_name_on_a_real_check(tmp_path: Path) -> No
     assert proc.returncode == 1, proc.stderr
     fixes = json.loads(proc.stdout)["meta"]["fixes"]
     (lines,) = fixes.values()
-    assert run_fix_lines(lines, tmp_path) == [["--upgrade-package", "evil==1!0", "req $(touch pwned2);'x'.in"]]
+    lock_name, source = "req $(touch pwned2);'x'.txt", "req $(touch pwned2);'x'.in"
+    assert run_fix_lines(lines, tmp_path) == [["-o", lock_name, "--upgrade-package", "evil==1!0", source]]
 
 
 # --- real runs: lockfiles, manifests, plugins --------------------------------------------------

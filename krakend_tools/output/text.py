@@ -139,7 +139,8 @@ def print_rich(report: Report, console: Console | None = None) -> None:
         console.print(table)
     extra = ignored_lines(report) + warning_lines(report) + fix_lines(report) + manifest_lines(report.meta)
     if extra:
-        console.print(Text("\n".join(unforged(line) for line in extra)), highlight=False)
+        # soft_wrap: the terminal folds a long line, rich never splits it (a pasted fix stays one command)
+        console.print(Text("\n".join(unforged(line) for line in extra)), highlight=False, soft_wrap=True)
     style = "bold green" if report.ok else "bold red"
     console.print(_summary(report), style=style)
 
