@@ -99,6 +99,12 @@ class GatewayEnv:
     missing: dict[Pin, str] = field(default_factory=dict)  # gateway packages with no wheel
     overlay: Overlay = field(default_factory=Overlay)
 
+    def describe(self) -> str:
+        """``gateway image krakend-tools/gateway:… + uv.lock (2 packages)``: one line for a table."""
+        where = f"gateway image {self.image}" if self.image else "the gateway interpreter's site-packages"
+        lock = self.overlay.lockfile
+        return f"{where} + {Path(lock).name} ({len(self.overlay.packages)} package(s))" if lock else f"{where}, no lock"
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "image": self.image,
@@ -226,8 +232,9 @@ def _read_index(path: Path) -> dict[str, str]:
 
 def _write_index(path: Path, index: dict[str, str]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(f".{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(index, sort_keys=True, indent=0))
+    fd, tmp = tempfile.mkstemp(prefix=".index-", dir=path.parent)  # builds of several targets run in threads
+    with os.fdopen(fd, "w") as fh:
+        fh.write(json.dumps(index, sort_keys=True, indent=0))
     os.replace(tmp, path)
 
 

@@ -258,7 +258,7 @@ def build_test_runner(
     target: Target,
     image_manifest: Manifest,
     gateway: Manifest | None,
-    plugin_dir: Path,
+    plugin_dir: Path | None,
     progress: Progress = _noop,
 ) -> tuple[DockerRunner, Manifest, GatewayEnv]:
     """``build``'s automatic test: the target's runtime image with the gateway's packages
@@ -272,7 +272,7 @@ def build_test_runner(
         manifest.distributions = dict(gateway.distributions)
     env = gateway_image(engine, runtime, target, manifest, progress)
     try:
-        lockfile: Path | None = find_lockfile(plugin_dir)
+        lockfile: Path | None = find_lockfile(plugin_dir) if plugin_dir is not None else None
     except InputError:  # a plugin without a lockfile: no overlay, and the result says so
         lockfile = None
     if lockfile is not None:
