@@ -8,11 +8,13 @@ from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any
 
+from krakend_tools.errors import InputError
 from krakend_tools.fixes import fix_commands
 from krakend_tools.lockfiles import LockedPackage, Lockfile
+from krakend_tools.lockfiles._common import excerpt
 from krakend_tools.manifest import Manifest
 from krakend_tools.platforms import Libc, needed_libc, tag_machine
-from krakend_tools.report import Finding, Report
+from krakend_tools.report import SHARED_MISMATCH, Finding, Report
 
 COMPILED_SOURCES = ("*.c", "*.cc", "*.cpp", "*.cxx", "*.pyx", "*.rs", "Cargo.toml")
 COMPILED_BACKENDS = ("scikit_build_core", "mesonpy", "maturin", "pdm.backend.hooks", "enscons")
@@ -112,6 +114,8 @@ def check_plugins(
     ``meta.manifest`` is None and each lockfile's entry names its manifest."""
     started = time.perf_counter()
     groups, extras = list(groups), list(extras)
+    locks = list(locks)
+    refuse_unknown_groups(locks, groups)
     reports = []
     used: dict[str | None, dict[str, Any]] = {}
     for lock in locks:
@@ -128,6 +132,27 @@ def check_plugins(
     if fixes:
         meta["fixes"] = fixes
     return Report("check-plugin", [f for r in reports for f in r.findings], time.perf_counter() - started, meta)
+
+
+def refuse_unknown_groups(locks: list[Lockfile], groups: list[str]) -> None:
+    """An InputError for a ``--group`` that none of ``locks`` knows (a typo checks nothing), as
+    for an unknown ``--extra``; lockfiles with no groups to tell (requirements files) are not asked."""
+    from packaging.utils import canonicalize_name
+
+    told = [(lock, known) for lock in locks if (known := lock.known_groups()) is not None]
+    if not told or not groups:
+        return
+    names = {canonicalize_name(g) for _, known in told for g in known}
+    for group in groups:
+        if canonicalize_name(group) not in names:
+            defined = sorted({g for _, known in told for g in known} - {"main", "default"})
+            shown = ", ".join(map(excerpt, defined[:10])) + (
+                f" and {len(defined) - 10} more" if len(defined) > 10 else ""
+            )
+            raise InputError(
+                f"group {excerpt(group)} is not defined by the project (defined: {shown or 'none'})",
+                path=told[0][0].path,
+            )
 
 
 def check_python(lock: Lockfile, manifest: Manifest) -> list[Finding]:
@@ -189,7 +214,7 @@ def _check_shared(lock: Lockfile, pkg: LockedPackage, want: str) -> Finding:
         pkg.name,
         "package",
         same,
-        "same version as the gateway" if same else "the gateway has another version",
+        "same version as the gateway" if same else SHARED_MISMATCH,
         have=str(pkg.version),
         want=want,
         file=str(lock.path),

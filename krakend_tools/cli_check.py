@@ -93,7 +93,8 @@ def check_plugin(
             )
             notes.append(f"{lock.path}: note: nothing to check: {why}")
     accepted = cli_options.ignores(ignore, defaults)
-    report.apply_ignores(accepted)
+    unused = report.apply_ignores(accepted)
+    notes += [f"note: ignore {name!r} matches no incompatibility: nothing accepted (stale?)" for name in unused]
     if apply:
         locks, report = _apply_fixes(
             report, locks, force, lambda ls: check_plugins(ls, manifests, groups=groups, extras=extras)

@@ -10,6 +10,7 @@ from typing import Any
 from krakend_tools.escape import shown
 
 RESULT_SCHEMA_VERSION = 1
+SHARED_MISMATCH = "the gateway has another version"  # the message of a plain version mismatch
 RESULT_SCHEMA_PATH = Path(__file__).with_name("schema") / "result.schema.json"
 # One vocabulary for Finding.kind, over every command.
 KINDS = (
@@ -63,17 +64,19 @@ class Report:
         """KO findings accepted by an ignore rule; still reported, with their reason."""
         return [f for f in self.findings if not f.ok and f.ignored is not None]
 
-    def apply_ignores(self, ignores: Mapping[str, str]) -> None:
-        """Mark KO findings named in ``ignores`` (NAME -> reason) as ignored.
+    def apply_ignores(self, ignores: Mapping[str, str]) -> list[str]:
+        """Mark KO findings named in ``ignores`` (NAME -> reason) as ignored; the names that
+        matched no KO (a stale accepted mismatch, a typo), in the order given.
 
         A name matches a finding's name as written, as a normalized package name, or as the
         file name of an artifact path."""
         if not ignores:
-            return
+            return []
         from packaging.utils import canonicalize_name
 
         wanted: dict[str, str] = {canonicalize_name(name): reason for name, reason in ignores.items()}
         wanted.update(ignores)
+        used: set[str] = set()
         for f in self.findings:
             if f.ok:
                 continue
@@ -81,7 +84,9 @@ class Report:
             for key in keys:
                 if key in wanted:
                     f.ignored = wanted[key]
+                    used.add(key)
                     break
+        return [name for name in ignores if name not in used and canonicalize_name(name) not in used]
 
     @property
     def ok(self) -> bool:

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from .conftest import FIXTURES, gateway_manifest, run_krakend
+from .conftest import FIXTURES, ROOT, gateway_manifest, run_krakend
 
 GEO = FIXTURES / "plugins" / "geo-lookup"
 WIN = FIXTURES / "plugins" / "win-agent"
@@ -192,13 +192,14 @@ def test_groups_and_extras_only_on_request(manifest: Path) -> None:
 
 
 def test_github_annotations_point_at_lockfile_lines(manifest: Path) -> None:
-    proc = run_krakend("check-plugin", "-s", str(GEO / "uv.lock"), "--manifest", str(manifest), "-o", "github")
+    env = {"GITHUB_WORKSPACE": str(ROOT)}  # the file is named relative to the repository root
+    proc = run_krakend("check-plugin", "-s", str(GEO / "uv.lock"), "--manifest", str(manifest), "-o", "github", env=env)
     line = next(x for x in proc.stdout.splitlines() if "title=package urllib3" in x)
     number = int(line.split("line=")[1].split(",")[0])
     text = (GEO / "uv.lock").read_text().splitlines()
     assert text[number - 1] == 'name = "urllib3"'
     assert line == (
-        f"::error file={str(GEO / 'uv.lock').replace(':', '%3A')},line={number},title=package urllib3::"
+        f"::error file={(GEO / 'uv.lock').relative_to(ROOT)},line={number},title=package urllib3::"
         "the gateway has another version; have: 2.8.0, want: 1.26.18"
     )
 

@@ -77,3 +77,50 @@ def test_a_shared_package_from_a_vcs_or_path_source_is_a_warning_not_plugin_only
     assert code == 0, out + err
     assert "Packages only the plugin brings" not in out
     assert "no version locked: cannot tell it is the gateway's 2.31.0" in out
+
+
+QUIRKS = FIXTURES / "quirks"
+PDM_GROUPS = FIXTURES / "real" / "gen-pdm441-groups-requirement"
+
+
+def test_pdm_lock_whose_groups_hold_a_requirement_string_is_read_as_pdm_export_reads_it(tmp_path: Path) -> None:
+    code, out, err = _check(PDM_GROUPS, "-s", "pdm.lock", "-o", "json")
+    assert code == 1, err  # read, not refused: its pins are not the gateway's
+    assert "urllib3" in {f["name"] for f in json.loads(out)["findings"] if not f["ok"]}
+    assert "[metadata] groups lists 'opentelemetry-exporter-otlp-proto-grpc==1.20.0', which is no group name" in err
+    code, _, err = _check(PDM_GROUPS, "-s", "pdm.lock", "--extra", "otlp")
+    assert code == 1, err
+
+
+@pytest.mark.parametrize(("python", "chosen"), [("3.11.7", "3.7"), ("3.10.4", "3.6")])
+def test_poetry_lock_with_one_name_twice_takes_the_version_poetry_installs(python: str, chosen: str) -> None:
+    code, out, err = _check(QUIRKS / "poetry20-one-name-twice", "-s", "poetry.lock", "-g", python, "-o", "json")
+    assert code in (0, 1), err
+    idna = [f for f in json.loads(out)["findings"] if f["name"] == "idna"]
+    assert [f["have"] for f in idna] == [chosen]  # one version, the highest whose python-versions fits
+    assert (code == 0) == (chosen == "3.6")  # the gateway has idna 3.6
+
+
+def test_poetry_lock_with_overlapping_markers_stays_a_ko() -> None:
+    code, out, err = _check(QUIRKS / "poetry21-overlapping-markers", "-s", "poetry.lock")
+    assert code == 1, err
+    assert "idna\n\thave: 3.6, 3.7\n" in out and "locked at two versions for this target" in out
+
+
+@pytest.mark.parametrize("lock", ["uv.lock", "pdm.lock"])
+def test_an_unknown_group_is_exit_2_like_an_unknown_extra(lock: str) -> None:
+    folder = FIXTURES / "real" / "gen-pep621-uv-pdm"
+    code, out, err = _check(folder, "-s", lock, "--group", "dve")
+    assert code == 2 and out == ""
+    assert err.strip().splitlines() == [
+        f"krakend check-plugin: error: {lock}: group 'dve' is not defined by the project (defined: 'dev', 'yaml')"
+    ]
+    code, _, err = _check(folder, "-s", lock, "--group", "dev")
+    assert code in (0, 1), err
+
+
+def test_an_ignore_that_matches_nothing_says_so(tmp_path: Path) -> None:
+    (tmp_path / "requirements.txt").write_text("idna==3.4\n")
+    code, out, err = _check(tmp_path, "-s", "requirements.txt", "--ignore", "IDNA:later", "--ignore", "urllib3:old")
+    assert code == 0, out + err
+    assert err.strip().splitlines() == ["note: ignore 'urllib3' matches no incompatibility: nothing accepted (stale?)"]

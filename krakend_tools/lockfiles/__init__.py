@@ -57,6 +57,7 @@ class LockedPackage:
     source: str | None = None  # "registry" | "git" | "path" | "url" ...
     problem: str | None = None  # an unreadable field: an error only if the package is selected
     specifier: SpecifierSet | None = None  # the version range of an unpinned requirement (requirements files)
+    requires_python: SpecifierSet | None = None  # the package's own Python range, when one name is locked twice
 
 
 @dataclass
@@ -82,6 +83,7 @@ class Lockfile:
     nodes: dict[str, LockedPackage] = field(default_factory=dict)  # graph key -> package
     default_groups: frozenset[str] | None = None  # what "runtime" means, when the lock says (pylock)
     extras_defined: frozenset[str] | None = None  # the project's extras, when known
+    groups_defined: frozenset[str] | None = None  # the lock's own list of groups, when it has one (pylock)
     notes: list[str] = field(default_factory=list)  # where the file strays from its spec (stderr)
 
     def select(
@@ -92,6 +94,20 @@ class Lockfile:
 
         chosen: list[LockedPackage] = select(self, environment, frozenset(groups), frozenset(extras))
         return chosen
+
+    def known_groups(self) -> frozenset[str] | None:
+        """Every dependency group the lock (or the pyproject.toml beside it) names; None when the
+        format has no groups to tell (a requirements file, a pylock without ``dependency-groups``)."""
+        from krakend_tools.lockfiles._pyproject import declared_roots, read_pyproject
+
+        if self.tool == "requirements" or (self.tool == "pylock" and self.groups_defined is None):
+            return None
+        known = {g for p in self.packages for g in p.groups} | set(self.roots) | set(self.groups_defined or ())
+        known |= set(self.default_groups or ()) | set(self.extras_defined or ()) | {RUNTIME, "default"}
+        pyproject = read_pyproject(self.path)
+        if pyproject is not None:
+            known |= set(declared_roots(pyproject)[0])
+        return frozenset(known)
 
 
 def format_module(name: str) -> ModuleType:

@@ -128,9 +128,7 @@ def parse(path: Path, text: str) -> Lockfile:
         project=project,
     )
     if "groups" in meta:  # PDM locks extras as groups: the ones it locked are all there is
-        lock.extras_defined = frozenset(
-            name_of(g, path, None) for g in array(meta["groups"], "[metadata] groups", path) if g != "default"
-        )
+        lock.extras_defined = _locked_groups(lock, array(meta["groups"], "[metadata] groups", path))
     if not flat and not any(p.groups - {RUNTIME} or p.marker for p in packages):
         if pyproject is None:
             lock.notes.append(
@@ -170,3 +168,22 @@ def _edges(
         edges.setdefault(name, []).extend(out)
     for extra in extras:
         extra_edges.setdefault(name, {}).setdefault(name_of(extra, path, line), []).extend(out)
+
+
+def _locked_groups(lock: Lockfile, groups: list[object]) -> frozenset[str]:
+    """The group names of ``[metadata] groups``, as PDM reads them: an entry that is no group
+    name (PDM 2.1x wrote a requirement string there, ``name==1.20.0``) names no package's
+    group, so it is passed over, with a note; only a non-string is refused."""
+    from packaging.utils import InvalidName, canonicalize_name
+
+    names: set[str] = set()
+    for group in groups:
+        if not isinstance(group, str):
+            raise InputError(f"[metadata] groups: a group name must be a string, not {excerpt(group)}", path=lock.path)
+        if group == "default":
+            continue
+        try:
+            names.add(canonicalize_name(group, validate=True))
+        except InvalidName:
+            lock.notes.append(f"[metadata] groups lists {excerpt(group)}, which is no group name: no package is in it")
+    return frozenset(names)

@@ -126,6 +126,7 @@ def parse(path: Path, text: str) -> Lockfile:
                 direct=name in direct,
                 problem=problem,
                 source=_SOURCES.get(str(source), str(source)) if source else "registry",
+                requires_python=_python_range(entry.get("python-versions")),
             )
         )
         if lock_version != "2.1":  # only older locks need the graph
@@ -221,3 +222,19 @@ def _key_line(text: str, key: str) -> int | None:
         if raw.startswith(key):
             return number
     return None
+
+
+def _python_range(value: object) -> Any:
+    """A package's own ``python-versions`` (Poetry syntax) as a specifier set; None for ``*``
+    or what cannot be read (it only picks among versions of one name locked twice)."""
+    if not isinstance(value, str) or value.strip() in ("", "*"):
+        return None
+    from packaging.specifiers import InvalidSpecifier, SpecifierSet
+
+    try:
+        return _RANGES.get(value) or _RANGES.setdefault(value, SpecifierSet(caret_tilde_to_pep440(value)))
+    except (InvalidSpecifier, InputError, ValueError):
+        return None
+
+
+_RANGES: dict[str, Any] = {}

@@ -115,6 +115,9 @@ def parse(path: Path, text: str) -> Lockfile:
         notes=notes,
         default_groups=frozenset(lock.default_groups) if lock.default_groups else None,
         extras_defined=frozenset(str(e) for e in lock.extras or ()),
+        groups_defined=frozenset(str(g) for g in lock.dependency_groups)
+        if lock.dependency_groups is not None
+        else None,
     )
 
 

@@ -108,6 +108,8 @@ def _walk(lock: Lockfile, judge: _Judge, groups: frozenset[str], extras: frozens
         found = by_name.get(name, [])
         if sep:
             found = [p for p in found if p.version is not None and str(p.version) == version]
+        elif len(found) > 1:
+            found = _best_fit(found, judge)
         return [(target, p) for p in found]
 
     selected: dict[int, LockedPackage] = {}
@@ -138,3 +140,20 @@ def _walk(lock: Lockfile, judge: _Judge, groups: frozenset[str], extras: frozens
             for extra in new_extras:
                 todo.extend((e, extra) for e in lock.extra_edges.get(key, {}).get(extra, ()))
     return [p for p in lock.packages if id(p) in selected]
+
+
+def _best_fit(found: list[LockedPackage], judge: _Judge) -> list[LockedPackage]:
+    """One name locked at several versions, reached by an edge that names no version (a graph
+    lock without markers per package, Poetry's lock-version 2.0): as Poetry's installer, the
+    highest version whose own marker and Python range admit the target."""
+    python = str(judge.env.get("python_full_version", ""))
+    fitting = [
+        p
+        for p in found
+        if judge.applies(p.marker, p.line)
+        and (p.requires_python is None or not python or p.requires_python.contains(python, prereleases=True))
+    ]
+    versioned = [p for p in fitting if p.version is not None]
+    if len(versioned) != len(fitting) or not versioned:
+        return fitting
+    return [max(versioned, key=lambda p: p.version or 0)]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from krakend_tools.escape import unforged, unforged_lines
-from krakend_tools.report import Finding, Report, manifest_lines
+from krakend_tools.report import SHARED_MISMATCH, Finding, Report, manifest_lines
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -88,13 +88,18 @@ def fix_lines(report: Report) -> list[str]:
     return lines
 
 
+def _says_why(finding: Finding) -> bool:
+    """Whether a KO needs its message: a plain version mismatch says it all with have/want."""
+    return bool(finding.message) and (finding.kind != "package" or finding.message != SHARED_MISMATCH)
+
+
 def _incompatibility(finding: Finding) -> list[str]:
     lines = [finding.name]
     if finding.have is not None:
         lines.append(f"\thave: {finding.have}")
     if finding.want is not None:
         lines.append(f"\twant: {finding.want}")
-    if finding.message and (finding.kind != "package" or finding.details.get("pinned") is False):
+    if _says_why(finding):
         lines.append(f"\twhy: {finding.message}")
     lines += [f"\tfix: {cmd}" for cmd in finding.fix]
     return lines
@@ -119,7 +124,7 @@ def print_rich(report: Report, console: Console | None = None) -> None:
         for column in (["lockfile"] if several else []) + ["item", "have", "want", "why / fix"]:
             table.add_column(column)
         for f in report.failures:
-            note = "\n".join(([f.message] if f.kind != "package" else []) + f.fix)
+            note = "\n".join(([f.message] if _says_why(f) else []) + f.fix)
             table.add_row(
                 *([_cell(f.file)] if several else []),
                 _cell(f.name, "bold"),
