@@ -61,7 +61,7 @@ ERROR_LINE = re.compile(r"(\berror\b|\bError\b|Traceback|undefined reference)")
 NOT_DECISIVE = ("note:", "hint:", "╰─>", "×")  # pip's closing remarks
 COMPILER_ERROR = re.compile(r"^(\S+?:\d+(:\d+)?: (fatal )?error: |ld(\.lld)?: error: |error: unable to find .*librar)")
 MISSING_HEADER = re.compile(r"'([\w./+-]+\.h)' file not found|([\w./+-]+\.h): No such file")
-MISSING_LIBRARY = re.compile(r"unable to find (?:\w+ )*(?:system )?library '?-?l?([\w.+-]+)'?")
+MISSING_LIBRARY = re.compile(r"unable to find (?:\w+ )*library [\"']?([\w.+-]+)")
 COMPILED_SUFFIXES = (".c", ".cc", ".cpp", ".cxx", ".pyx")
 NOT_BUILT = {"test", "tests", "testing", "doc", "docs", "example", "examples", "bench", "benchmarks", "benchmark"}
 VCS_VERSIONING = re.compile(r"^\s*(setuptools[-_]scm|hatch[-_]vcs|versioningit|dunamai|setuptools[-_]git)", re.I)
@@ -456,18 +456,22 @@ def _untar(data: bytes, dest: Path) -> list[Path]:
     return sorted(p for p in dest.iterdir() if p.is_file() and not p.name.startswith("."))
 
 
-def _test_artifacts(plan: Plan, files: list[Path], types: list[str]) -> tuple[bool, str, dict[str, Any]]:
-    """Static checks on the host, then the import probe in the runtime image."""
+def _test_artifacts(
+    plan: Plan, files: list[Path], types: list[str], opts: BuildOptions | None = None
+) -> tuple[bool, str, dict[str, Any]]:
+    """Static checks on the host, then the import probe in the gateway environment: the
+    runtime image with the gateway's packages, the plugin folder's lockfile after them."""
     from krakend_tools import testplugin
-    from krakend_tools.runner import DockerRunner
+    from krakend_tools.runner import build_test_runner
 
     assert plan.runtime is not None
     testable = [f for f in files if f.suffix in (".whl", ".so", ".py")]
     if not testable:
         return False, "no wheel or extension module in the build output", {}
-    runner = DockerRunner(plan.runtime, plan.target.platform, plan.engine)
+    gateway, folder = (opts.manifest, opts.plugin_dir) if opts else (None, None)
+    runner, manifest, env = build_test_runner(plan.engine, plan.runtime, plan.target, plan.manifest, gateway, folder)
     kinds = types or list(PLUGIN_TYPES)
-    report = testplugin.run([str(f) for f in testable], plan.manifest, kinds, runner=runner, jobs=1)
+    report = testplugin.run([str(f) for f in testable], manifest, kinds, runner=runner, jobs=1, env=env)
     # the files are tested in the staging folder, gone after the run: name their published place
     result = json.loads(
         json.dumps(report.to_dict(), default=str).replace(
@@ -478,6 +482,7 @@ def _test_artifacts(plan: Plan, files: list[Path], types: list[str]) -> tuple[bo
         "runner": runner.description,
         "findings": result["findings"],
         "artifacts": result.get("artifacts", []),
+        "gateway_environment": env.to_dict(),
     }
     if types:
         bad = report.failures
@@ -488,8 +493,12 @@ def _test_artifacts(plan: Plan, files: list[Path], types: list[str]) -> tuple[bo
     registered = sorted({n for f in report.findings if f.ok for n in f.details.get("registered", [])})
     details["registered"] = registered
     if bad:
-        return False, f"{bad[0].kind.lower()}: {bad[0].message}", details
-    return True, "registered " + ", ".join(registered) if registered else "imported", details
+        return False, f"{bad[0].kind.lower()}: {bad[0].message} (in {env.describe()})", details
+    return (
+        True,
+        ("registered " + ", ".join(registered) if registered else "imported") + f" in {env.describe()}",
+        details,
+    )
 
 
 def too_new_symbols(wheel: Path, libc: Libc) -> list[str]:
@@ -717,7 +726,7 @@ def build_target(plan: Plan, opts: BuildOptions, events: Events, cancel: threadi
         # 3. static checks here, import test in the runtime image
         if plan.runtime is not None and not cancel.is_set():
             events.step(name, "testing")
-            ok, verdict, details = _test_artifacts(plan, files, opts.types)
+            ok, verdict, details = _test_artifacts(plan, files, opts.types, opts)
             finding.details.update(test="OK" if ok else "KO", test_message=verdict, test_details=details)
             message += f"; test {'OK' if ok else 'KO'}: {verdict}"
         # 4. publish: the target's folder gets the complete staging content

@@ -174,3 +174,10 @@ def test_build_without_target_builds_the_manifests_own(tmp_path: Path) -> None:
     proc = run_krakend("build", str(FIXTURES / "example-plugin"), "--manifest", str(manifest), env=env)
     assert proc.returncode == 2 and "cannot reach the Docker engine" in proc.stderr, proc.stderr
     assert "at least one --target" not in proc.stderr
+
+
+def test_a_library_the_linker_cannot_find_is_named() -> None:
+    log = 'error: unable to find dynamic system library "xml2" using strategy paths_first. searched paths: none\n'
+    line = core.error_line(log + "note: This error originates from a subprocess\n")
+    assert line.startswith('error: unable to find dynamic system library "xml2"')
+    assert "the builder has no xml2" in line
