@@ -37,8 +37,7 @@ class Applied:
             if path == self.lockfile:
                 continue
             new = path.read_text(encoding="utf-8") if path.exists() else ""
-            name = str(path)
-            lines += difflib.unified_diff(old.splitlines(), new.splitlines(), f"a/{name}", f"b/{name}", lineterm="")
+            lines += difflib.unified_diff(old.splitlines(), new.splitlines(), str(path), str(path), lineterm="")
         return [unforged(shown(line)) for line in lines]
 
 

@@ -119,6 +119,7 @@ class FixPlan:
     edits: list[SetKey | Replace] = field(default_factory=list)
     commands: list[list[str]] = field(default_factory=list)
     tool: str = ""
+    python_range: str | None = None  # the project's new requires-python, when it must change
 
     def lines(self) -> list[str]:
         """As printed: a comment stays one line (escaped), a command is shell-quoted."""
@@ -140,9 +141,14 @@ def fix_plan(lock: Lockfile, mismatches: Sequence[Mismatch], python: str | None 
         by_name.setdefault(d.name, []).append(d)
     direct = [(p, w) for p, w in mismatches if _is_direct(p, by_name, declared)]
     transitive = [(p, w) for p, w in mismatches if (p, w) not in direct]
+    if lock.tool == "pipenv":  # [dev-packages] lock constrained by [packages]: a dev pin of a
+        # transitive package resolves only once [packages] pins it too
+        direct += [(p, w) for p, w in transitive if p.name in by_name]
+        transitive = [(p, w) for p, w in transitive if p.name not in by_name]
     plan = FixPlan(tool=_tool(lock))
     if python is not None:
         plan.edits += _python_edits(lock, python)
+        plan.python_range = f">={'.'.join(python.split('.')[:2])}"
     builder = _BUILDERS.get(plan.tool, _requirements)
     builder(lock, plan, direct, transitive)
     rewritten = {p.name for p, _ in direct} if plan.tool not in ("requirements", "pylock") else set()
@@ -215,6 +221,8 @@ def _uv(lock: Lockfile, plan: FixPlan, direct: list[Mismatch], transitive: list[
     plan.commands.append(["uv", "add", *_pins(direct)] if direct else ["uv", "lock"])
     if plan.tool == "uv-export":
         plan.commands.append(["uv", "export", *_with_output(_carried(_header(lock)[2:]), lock)])
+    elif lock.tool == "pylock":  # uv's pylock.toml is an export of uv.lock: export it again
+        plan.commands.append(["uv", "export", "--format", "pylock.toml", "-o", lock.path.name])
 
 
 def _poetry(lock: Lockfile, plan: FixPlan, direct: list[Mismatch], transitive: list[Mismatch]) -> None:
@@ -232,8 +240,9 @@ def _pdm(lock: Lockfile, plan: FixPlan, direct: list[Mismatch], transitive: list
         plan.edits.append(SetKey("pyproject.toml", ("tool", "pdm", "resolution", "overrides"), pkg.name, f"=={want}"))
     if direct:
         plan.commands.append(["pdm", "add", "--no-sync", *_pins(direct)])
-    if transitive or not direct:  # `pdm add` reuses the locked versions an override changes
-        plan.commands.append(["pdm", "lock"])
+    if transitive or not direct or plan.python_range:  # `pdm add` reuses what an override changes
+        # and a lock keeps its recorded Python target unless told
+        plan.commands.append(["pdm", "lock", *(["--python", plan.python_range] if plan.python_range else [])])
 
 
 def _pipenv(lock: Lockfile, plan: FixPlan, direct: list[Mismatch], transitive: list[Mismatch]) -> None:
@@ -336,7 +345,7 @@ def _header(lock: Lockfile) -> list[str]:
 
 def declared_requirements(lock: Lockfile) -> list[Declared]:
     """The project's own requirements (PEP 621 and 735, uv, PDM and Poetry tables, a Pipfile,
-    a requirements ``.in``), with a version constraint, beside ``lock``."""
+    a requirements ``.in``) beside ``lock``, with or without a version constraint."""
     found: list[Declared] = []
     pyproject = _pyproject(lock)
     if pyproject:
@@ -374,8 +383,6 @@ def _pep508(
     try:
         req = Requirement(text)
     except InvalidRequirement:
-        return []
-    if not req.specifier:
         return []
     written = f'"{text}"' if style == "pep508" else text
     marker = str(req.marker) if req.marker else ""
@@ -417,12 +424,15 @@ def _keyed(
     found: list[Declared] = []
     for name, spec in deps.items():
         version = spec.get("version") if isinstance(spec, dict) else spec
-        if name.lower() == "python" or not isinstance(version, str) or version.strip() in ("", "*"):
+        if name.lower() == "python":
             continue
-        try:
-            pep440 = caret_tilde_to_pep440(version) if style == "poetry" else version
-        except ValueError:
-            continue
+        if not isinstance(version, str) or version.strip() in ("", "*"):
+            version = pep440 = ""  # declared (so direct), with no constraint to warn about
+        else:
+            try:
+                pep440 = caret_tilde_to_pep440(version) if style == "poetry" else version
+            except ValueError:
+                continue
         for d in _pep508(where, f"{name}{pep440}", runtime, style, file):
             written = f'{name} = "{version}"' if not isinstance(spec, dict) else f'version = "{version}"'
             found.append(Declared(file, where, written, d.name, d.specifier, runtime, style))

@@ -34,7 +34,7 @@ def tool_env() -> dict[str, str]:
         PIP_CONFIG_FILE=os.devnull,
         PIP_DISABLE_PIP_VERSION_CHECK="1",
         UV_NO_PROGRESS="1",
-        UV_PYTHON=sys.executable if _is_311(sys.executable) else "3.11",
+        UV_PYTHON=base_python(),
         UV_PYTHON_DOWNLOADS="never",
         POETRY_VIRTUALENVS_IN_PROJECT="true",
         POETRY_NO_INTERACTION="1",
@@ -47,10 +47,6 @@ def tool_env() -> dict[str, str]:
         PDM_USE_VENV="false",
     )
     return env
-
-
-def _is_311(python: str) -> bool:
-    return sys.version_info[:2] == (3, 11)
 
 
 def base_python() -> str:
