@@ -55,6 +55,9 @@ def check_plugin(
         bool, typer.Option("--force", help="--apply even with uncommitted changes to the files it changes.")
     ] = False,
     output: OutputsOpt = None,
+    quiet: Annotated[
+        bool, typer.Option("-q", "--quiet", help="Text: only the verdict and the KOs (the rest counted).")
+    ] = False,
     group: Annotated[
         list[str] | None,
         typer.Option("--group", metavar="GROUP", help="Also check this optional dependency group (repeatable)."),
@@ -71,6 +74,7 @@ def check_plugin(
     from krakend_tools.errors import print_note
     from krakend_tools.lockfiles import find_lockfile, load_lockfile, lockfile_arguments
     from krakend_tools.output import emit
+    from krakend_tools.output.text import quiet_renderer
 
     cli_specs = cli_options.outputs(output, None)  # bad -o values fail before any work
     given = ([sum_] if sum_ is not None else []) + list(lockfiles or [])
@@ -103,7 +107,7 @@ def check_plugin(
     if fix or apply:
         _attach_fixes(report, locks)
     inputs = [*given, *paths, *(p.parent / "pyproject.toml" for p in paths), defaults.pyproject]
-    code = emit(report, specs, inputs=inputs)
+    code = emit(report, specs, text=quiet_renderer if quiet else None, inputs=inputs)
     for note in notes:  # only once no bad input can stop the run: an exit 2 prints its one line alone
         print_note(note)
     raise typer.Exit(code)

@@ -104,4 +104,4 @@ def test_pre_commit_hook_entry_runs_on_the_files_it_matches(tmp_path: Path) -> N
         text=True,
     )
     assert proc.returncode == 1, proc.stderr
-    assert proc.stdout.splitlines()[-1] == "10 incompatibilities found"
+    assert proc.stdout.splitlines()[0] == "10 incompatibilities found"

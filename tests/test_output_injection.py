@@ -186,8 +186,8 @@ def test_a_name_with_a_newline_forges_no_workflow_command_in_text() -> None:
             out = rendered(one(name, "uv.lock"))[fmt]
             assert workflow_commands(out) == [], out
             assert not raw_controls(out)
-    assert text.render(one("x\n::error file=a::pwned")).splitlines()[0] == "x\\n::error file=a::pwned"
-    assert text.render(one("::error::pwned")).splitlines()[0] == "\\x3a:error::pwned"
+    assert text.render(one("x\n::error file=a::pwned")).splitlines()[1] == "x\\n::error file=a::pwned"
+    assert text.render(one("::error::pwned")).splitlines()[1] == "\\x3a:error::pwned"
 
 
 def test_terminal_escapes_bidi_and_markup_never_reach_text_raw() -> None:
@@ -439,7 +439,7 @@ def test_check_plugin_outputs_on_a_hostile_folder_and_manifest(tmp_path: Path) -
     uri = json.loads((tmp_path / "out.sarif").read_text())["runs"][0]["results"][0]["locations"][0]
     assert unquote_to_bytes(uri["physicalLocation"]["artifactLocation"]["uri"]) == os.fsencode(lock)
     text_lines = (tmp_path / "out.text").read_text().splitlines()
-    assert text_lines[-1] == "1 incompatibility found" and text_lines[0] == "evil"
+    assert text_lines[0] == "1 incompatibility found" and text_lines[1] == "evil"
 
 
 def test_a_note_on_stderr_forges_no_command(tmp_path: Path) -> None:

@@ -53,10 +53,10 @@ def test_text_is_krakend_compatible() -> None:
     out = text.render(sample()).splitlines()
     i = out.index("urllib3")
     assert out[i + 1 : i + 4] == ["\thave: 2.2.1", "\twant: 1.26.18", "\tfix: uv lock"]
-    assert out[-1] == "2 incompatibilities found"
+    assert out[0] == "2 incompatibilities found"  # KrakenD: the count first
     assert any("docopt 0.6.2" in line for line in out)
     ok = Report("check-plugin", [sample().findings[2]])
-    assert text.render(ok).splitlines()[-1] == "No incompatibilities found!"
+    assert text.render(ok).splitlines()[0] == "No incompatibilities found!"
 
 
 def test_junit_has_one_testcase_per_item() -> None:
@@ -130,7 +130,7 @@ def test_ignored_is_reported_in_every_format() -> None:
     lines = text.render(report).splitlines()
     i = lines.index("Ignored (accepted mismatches):")
     assert lines[i + 1] == "\turllib3 2.2.1 (gateway: 1.26.18): gateway upgrade planned in Q3"
-    assert lines[-1] == "1 incompatibility found"
+    assert lines[0] == "1 incompatibility found"
     data = json.loads(json_out.render(report))
     assert data["failures"] == 1 and data["findings"][1]["ignored"] == "gateway upgrade planned in Q3"
     suite = ET.fromstring(junit.render(report)).find("testsuite")

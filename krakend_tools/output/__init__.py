@@ -55,8 +55,7 @@ class OutputSpec:
             raise InputError(f"[tool.krakend] outputs: {text!r} is an absolute path; a project's outputs stay in it")
         spec = cls(name, path, within)
         spec.check_confined()
-        if not path.parent.is_dir():
-            raise InputError(f"-o {text}: folder {path.parent} does not exist")
+        _check_folders(text, path.parent)
         return spec
 
     def check_confined(self) -> None:
@@ -69,6 +68,16 @@ class OutputSpec:
             raise InputError(f"[tool.krakend] outputs: {self.file} is outside the project folder {self.within}")
         if any(part.startswith(".") for part in real.relative_to(self.within).parts[:-1]):
             raise InputError(f"[tool.krakend] outputs: {self.file} is in a hidden folder of the project")
+
+
+def _check_folders(text: str, folder: Path) -> None:
+    """The folders of an output file may be missing (they are made, as pytest's ``--junitxml``
+    does), but the nearest one that exists must be a folder."""
+    for existing in (folder, *folder.parents):
+        if existing.exists():
+            if not existing.is_dir():
+                raise InputError(f"-o {text}: {existing} is not a folder")
+            return
 
 
 def parse_outputs(texts: Iterable[str], root: Path | None = None, confined: bool = False) -> list[OutputSpec]:
@@ -154,6 +163,7 @@ def _emit_one(report: Report, spec: OutputSpec, text: TextRenderer | None) -> No
         with os.fdopen(_open_special(spec.file), "w", encoding="utf-8") as fh:
             _write(report, spec.format, fh, text, False)
         return
+    spec.file.parent.mkdir(parents=True, exist_ok=True)  # made with the umask's rights
     tmp = spec.file.with_name(f".{spec.file.name}.{secrets.token_hex(8)}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o666)  # the umask applies
     try:

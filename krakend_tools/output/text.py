@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TextIO
 
 from krakend_tools.escape import unforged, unforged_lines
 from krakend_tools.report import SHARED_MISMATCH, Finding, Report, manifest_lines
@@ -12,14 +12,14 @@ if TYPE_CHECKING:
     from rich.text import Text
 
 
-def render(report: Report) -> str:
+def render(report: Report, quiet: bool = False) -> str:
     """Every name, path and message escaped (:meth:`Report.escaped`), no line a workflow command."""
     safe = report.escaped()
     if report.command == "test-plugin":
         from krakend_tools.output.plugin_lines import render_plugin_lines
 
         return unforged_lines(render_plugin_lines(safe))
-    return unforged_lines(_render_check(safe))
+    return unforged_lines(_render_check(safe, quiet))
 
 
 def _summary(report: Report) -> str:
@@ -35,30 +35,49 @@ def _lockfiles(report: Report) -> list[str | None]:
     return paths or [None]
 
 
-def _render_check(report: Report) -> str:
-    lines: list[str] = []
+def _render_check(report: Report, quiet: bool = False) -> str:
+    """KrakenD's layout: the verdict (the count) first, then each KO; then what was ignored,
+    what could not be verified, the fixes, the manifest, and last the long list of packages only
+    the plugin brings. ``quiet``: the verdict and the KOs alone, with a count of the rest."""
+    lines = [_summary(report)]
     paths = list(dict.fromkeys(_lockfiles(report)))
     for path in paths:
         mine = [f for f in report.findings if path is None or f.file == path]
-        block: list[str] = []
-        for finding in mine:
-            if not finding.ok and finding.ignored is None:
-                block += _incompatibility(finding)
-        own = [f for f in mine if f.ok and f.kind == "plugin-only"]
-        if own:
-            block.append("Packages only the plugin brings:")
-            block += [f"\t{f.name} {f.have}: {f.message}" for f in own]
-        if len(paths) > 1:  # several lockfiles (as pre-commit passes them): one section each
+        block = [line for f in mine if not f.ok and f.ignored is None for line in _incompatibility(f)]
+        if len(paths) > 1 and (block or not quiet):  # several lockfiles (as pre-commit passes them)
             failures = sum(1 for f in mine if not f.ok and f.ignored is None)
             block = [f"{path}: {failures} incompatibilit{'y' if failures == 1 else 'ies'}"] + [
                 f"  {text}" for text in block
             ]
         lines += block
-    lines += ignored_lines(report)
-    lines += warning_lines(report)
-    lines += fix_lines(report)
-    lines += manifest_lines(report.meta) + [_summary(report)]
+    if quiet:
+        return "\n".join(lines + _quiet_rest(report)) + "\n"
+    lines += ignored_lines(report) + warning_lines(report) + fix_lines(report) + manifest_lines(report.meta)
+    lines += own_lines(report, several=len(paths) > 1)
     return "\n".join(lines) + "\n"
+
+
+def own_lines(report: Report, several: bool) -> list[str]:
+    """``Packages only the plugin brings:`` then one ``\tNAME VERSION: note`` line each
+    (``\tLOCKFILE: NAME …`` with several lockfiles)."""
+    own = [f for f in report.findings if f.ok and f.kind == "plugin-only"]
+    if not own:
+        return []
+    return ["Packages only the plugin brings:"] + [
+        f"\t{f'{f.file}: ' if several else ''}{f.name} {f.have}: {f.message}" for f in own
+    ]
+
+
+def _quiet_rest(report: Report) -> list[str]:
+    """What ``-q`` leaves out, counted (a warning is never a silent pass)."""
+    warned = sum(len(f.warnings) + bool(f.skipped) for f in report.findings)
+    counts = [
+        f"{len(report.ignored)} ignored" if report.ignored else "",
+        f"{warned} warning(s)" if warned else "",
+        "fix commands" if report.meta.get("fixes") else "",
+    ]
+    shown = ", ".join(c for c in counts if c)
+    return [f"(-q: {shown} not shown; run without -q to see them)"] if shown else []
 
 
 def ignored_lines(report: Report) -> list[str]:
@@ -105,8 +124,9 @@ def _incompatibility(finding: Finding) -> list[str]:
     return lines
 
 
-def print_rich(report: Report, console: Console | None = None) -> None:
-    """The same result as a coloured table, for a terminal."""
+def print_rich(report: Report, console: Console | None = None, quiet: bool = False) -> None:
+    """The same result as coloured tables, for a terminal: the verdict first, the plugin-only
+    table last."""
     if console is None:
         from rich.console import Console
 
@@ -118,6 +138,7 @@ def print_rich(report: Report, console: Console | None = None) -> None:
     from rich.table import Table
     from rich.text import Text
 
+    console.print(_summary(report), style="bold green" if report.ok else "bold red")
     several = len(set(_lockfiles(report))) > 1
     if report.failures:
         table = Table(title="Incompatibilities", title_justify="left")
@@ -133,8 +154,15 @@ def print_rich(report: Report, console: Console | None = None) -> None:
                 _cell(note),
             )
         console.print(table)
+    if quiet:
+        extra = _quiet_rest(report)
+    else:
+        extra = ignored_lines(report) + warning_lines(report) + fix_lines(report) + manifest_lines(report.meta)
+    if extra:
+        # soft_wrap: the terminal folds a long line, rich never splits it (a pasted fix stays one command)
+        console.print(Text("\n".join(unforged(line) for line in extra)), highlight=False, soft_wrap=True)
     own = [f for f in report.findings if f.ok and f.kind == "plugin-only"]
-    if own:
+    if own and not quiet:
         table = Table(title="Packages only the plugin brings", title_justify="left")
         for column in (["lockfile"] if several else []) + ["package", "version", "note"]:
             table.add_column(column)
@@ -142,12 +170,14 @@ def print_rich(report: Report, console: Console | None = None) -> None:
             cells = ([f.file] if several else []) + [f.name, f.have, f.message]
             table.add_row(*map(_cell, cells))
         console.print(table)
-    extra = ignored_lines(report) + warning_lines(report) + fix_lines(report) + manifest_lines(report.meta)
-    if extra:
-        # soft_wrap: the terminal folds a long line, rich never splits it (a pasted fix stays one command)
-        console.print(Text("\n".join(unforged(line) for line in extra)), highlight=False, soft_wrap=True)
-    style = "bold green" if report.ok else "bold red"
-    console.print(_summary(report), style=style)
+
+
+def quiet_renderer(report: Report, stream: TextIO, rich: bool) -> None:
+    """``-q``: the verdict and the KOs (an ``emit`` text renderer)."""
+    if rich:
+        print_rich(report, quiet=True)
+    else:
+        stream.write(render(report, quiet=True))
 
 
 def _cell(value: str | None, style: str = "") -> Text:
