@@ -636,7 +636,8 @@ def _compile_target(
     if opts.before_build:
         command = ["sh", "-c", BEFORE_BUILD, "sh", *command]
     command = ["krakend-run", *command]
-    wants = buildreqs.uses_default_builder(opts.command) and _is_python_project(opts.plugin_dir)
+    # with --network, krakend-build-wheel runs pip wheel, which fetches them itself
+    wants = not opts.network and buildreqs.uses_default_builder(opts.command) and _is_python_project(opts.plugin_dir)
     requires = buildreqs.build_system(opts.plugin_dir).requires if wants else []
     for attempt in (1, 2):
         tar = _requires_tar(plan, opts, requires, run) if wants else None
