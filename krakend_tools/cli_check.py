@@ -55,6 +55,14 @@ def check_plugin(
         bool, typer.Option("--force", help="--apply even with uncommitted changes to the files it changes.")
     ] = False,
     output: OutputsOpt = None,
+    pre_commit: Annotated[
+        bool,
+        typer.Option(
+            "--pre-commit",
+            help="The LOCKFILE arguments are the files a commit changes (the pre-commit hook): check only "
+            "a plugin's lockfiles among them, name the others.",
+        ),
+    ] = False,
     quiet: Annotated[
         bool, typer.Option("-q", "--quiet", help="Text: only the verdict and the KOs (the rest counted).")
     ] = False,
@@ -72,18 +80,27 @@ def check_plugin(
     from krakend_tools import manifest as mf
     from krakend_tools.check import check_plugins
     from krakend_tools.errors import print_note
-    from krakend_tools.lockfiles import find_lockfile, load_lockfile, lockfile_arguments
+    from krakend_tools.lockfiles import find_lockfile, hook_arguments, load_lockfile, lockfile_arguments
     from krakend_tools.output import emit
     from krakend_tools.output.text import quiet_renderer
 
     cli_specs = cli_options.outputs(output, None)  # bad -o values fail before any work
     given = ([sum_] if sum_ is not None else []) + list(lockfiles or [])
-    paths = lockfile_arguments(given) or [find_lockfile(Path.cwd())]
+    passed_over: list[str] = []
+    if pre_commit:  # only a plugin's lockfiles among the files changed; the others named
+        kept, passed_over = hook_arguments(lockfiles or [])
+        paths = lockfile_arguments([sum_]) + kept if sum_ is not None else kept
+        if not paths:
+            for note in passed_over:
+                print_note(note)
+            raise typer.Exit(0)
+    else:
+        paths = lockfile_arguments(given) or [find_lockfile(Path.cwd())]
     start = paths[0].resolve().parent
     defaults = cli_options.load_defaults("check-plugin", start)
     specs = cli_specs or cli_options.outputs(None, defaults)
     locks = [load_lockfile(p) for p in paths]
-    notes = [f"{lock.path}: note: {note}" for lock in locks for note in lock.notes]
+    notes = passed_over + [f"{lock.path}: note: {note}" for lock in locks for note in lock.notes]
     manifests = mf.resolver(manifest, python=python_version, libc=libc)
     groups = group if group else defaults.groups
     extras = extra if extra else defaults.extras

@@ -143,3 +143,25 @@ def test_a_second_hook_entry_rechecks_the_plugin_when_the_manifest_changes(
     proc = subprocess.run(run, cwd=folder, env=env, capture_output=True, text=True, timeout=900)
     assert proc.returncode == 1, proc.stdout + proc.stderr
     assert "msgpack" in proc.stdout and "want: 1.0.8" in proc.stdout, proc.stdout
+
+
+def test_hook_passes_over_a_docs_requirements_file_and_names_it(
+    hook_repo: tuple[Path, dict[str, str]], tmp_path: Path
+) -> None:
+    """A docs/requirements.txt (Sphinx's, with no project beside it) is no plugin's lockfile:
+    the hook checks the plugin's lockfile, passes, and names the file it passed over."""
+    folder = project(tmp_path, FIXTURES / "plugins" / "csv-export")
+    (folder / "docs").mkdir()
+    (folder / "docs" / "requirements.txt").write_text("sphinx>=7\nmsgpack==0.1.0\n")
+    git(folder, "add", "-A")
+    repo, env = hook_repo
+    run = [str(Path(sys.executable).with_name("pre-commit")), "try-repo", str(repo), "krakend-check-plugin"]
+    proc = subprocess.run(
+        [*run, "--all-files", "--verbose"], cwd=folder, env=env, capture_output=True, text=True, timeout=900
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "Passed" in proc.stdout
+    assert (
+        "docs/requirements.txt: note: not checked: no pyproject.toml or setup.py or setup.cfg beside it" in proc.stdout
+    )
+    assert "No incompatibilities found!" in proc.stdout  # the plugin's own lockfile was checked

@@ -154,6 +154,33 @@ def lockfile_arguments(paths: Iterable[Path]) -> list[Path]:
     return list(found.values())
 
 
+PROJECT_FILES = ("pyproject.toml", "setup.py", "setup.cfg")  # what makes a folder a project
+
+
+def hook_arguments(paths: Iterable[Path]) -> tuple[list[Path], list[str]]:
+    """The files pre-commit passes, as :func:`lockfile_arguments`, keeping only a plugin's
+    lockfiles: a requirements file counts when a project file is beside it (a
+    ``docs/requirements.txt`` is no plugin's lockfile), a ``pyproject.toml`` when a lockfile is
+    beside it. Each file passed over is named in a note: ``(kept, notes)``."""
+    kept: list[Path] = []
+    notes: list[str] = []
+    for path in paths:
+        if path.name == "pyproject.toml" and path.is_file() and _lockfile_beside(path) is None:
+            notes.append(f"{path}: note: not checked: no lockfile beside it")
+        elif _requirements_name(path) and not any((path.parent / name).is_file() for name in PROJECT_FILES):
+            notes.append(
+                f"{path}: note: not checked: no {' or '.join(PROJECT_FILES)} beside it, so no plugin's "
+                "lockfile (check it with -s)"
+            )
+        else:
+            kept.append(path)
+    return (lockfile_arguments(kept) if kept else []), notes
+
+
+def _requirements_name(path: Path) -> bool:
+    return path.name not in KNOWN_NAMES[:-1] and path.suffix in (".txt", ".in")
+
+
 def _lockfile_beside(pyproject: Path) -> Path | None:
     try:
         return find_lockfile(pyproject.parent)
