@@ -75,8 +75,9 @@ class Replace:
     want: str
 
     def line(self) -> str:
+        where = f"{self.file} {self.where}" if self.where else self.file
         return (
-            f"# warning: {self.file} {self.where}: {self.old} excludes the gateway's {self.name} {self.want}; "
+            f"# warning: {where}: {self.old} excludes the gateway's {self.name} {self.want}; "
             f"change it first, e.g. to {self.new}"
         )
 
@@ -263,6 +264,9 @@ def _requirements(lock: Lockfile, plan: FixPlan, direct: list[Mismatch], transit
     """pip-compile or ``uv pip compile``, as the file's header says it was made, pinning with
     ``--upgrade-package NAME==VERSION`` (the header's options that shape the output are kept)."""
     header = _header(lock)
+    if not header and not any((lock.path.parent / n).is_file() for n in _default_sources(lock)):
+        plan.edits += _pinned_in_place(lock, direct + transitive)  # written by hand: edit it
+        return
     upgrades = [arg for pin in _pins(direct + transitive) for arg in ("--upgrade-package", pin)]
     if header[:3] == ["uv", "pip", "compile"]:
         command, args = header[:3], header[3:]
@@ -270,6 +274,24 @@ def _requirements(lock: Lockfile, plan: FixPlan, direct: list[Mismatch], transit
         command, args = ["pip-compile"], header[1:] if header[:1] == ["pip-compile"] else []
     sources = _sources(args, lock) or _default_sources(lock)
     plan.commands.append([*command, *_with_output(_carried(args), lock), *upgrades, *sources])
+
+
+def _pinned_in_place(lock: Lockfile, mismatches: Sequence[Mismatch]) -> list[SetKey | Replace]:
+    """For a requirements file no tool compiled: each requirement's line pinned to the gateway."""
+    from krakend_tools.errors import InputError
+    from krakend_tools.lockfiles._common import read_text
+
+    try:
+        lines = read_text(lock.path, "lockfile").splitlines()
+    except InputError:
+        return []
+    edits: list[SetKey | Replace] = []
+    for pkg, want in mismatches:
+        text = lines[pkg.line - 1] if pkg.line is not None and 0 < pkg.line <= len(lines) else ""
+        written = re.split(r"\s|;|\\", text.strip(), maxsplit=1)[0]
+        if _name_of(written) == pkg.name:
+            edits.append(Replace(lock.path.name, "", written, f"{pkg.name}=={want}", pkg.name, want))
+    return edits
 
 
 def _sources(args: Sequence[str], lock: Lockfile) -> list[str]:
