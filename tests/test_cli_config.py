@@ -89,7 +89,8 @@ def test_config_sets_outputs_ignores_and_groups(project: Path) -> None:
     )
     sub = project / "sub"
     sub.mkdir()
-    proc = run_krakend("check-plugin", "-s", str(project / "uv.lock"), "--manifest", MANIFEST, cwd=sub)
+    ci = {"GITHUB_ACTIONS": "true"}  # github from a config applies on a CI runner only
+    proc = run_krakend("check-plugin", "-s", str(project / "uv.lock"), "--manifest", MANIFEST, cwd=sub, env=ci)
     assert proc.returncode == 1, proc.stderr
     assert proc.stdout.startswith("::")  # github on stdout
     data = json.loads((project / "result.json").read_text())  # relative to the pyproject's folder

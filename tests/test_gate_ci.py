@@ -152,3 +152,29 @@ def test_sarif_without_warnings_has_no_notifications() -> None:
     run = json.loads(sarif.render(report))["runs"][0]
     assert "toolExecutionNotifications" not in run["invocations"][0]
     assert [r["level"] for r in run["results"]] == ["error"]
+
+
+@pytest.mark.parametrize(("ci", "github"), [("true", True), ("", False), ("false", False)])
+def test_a_config_github_output_applies_on_a_ci_runner_only_and_says_when_skipped(
+    tmp_path: Path, ci: str, github: bool
+) -> None:
+    (tmp_path / "requirements.txt").write_text("idna==3.4\n")
+    (tmp_path / "pyproject.toml").write_text(
+        '[project]\nname = "p"\nversion = "1"\n[tool.krakend]\noutputs = ["github", "sarif=out.sarif"]\n'
+    )
+    proc = run_krakend("check-plugin", "--manifest", GATEWAY, cwd=tmp_path, env={"GITHUB_ACTIONS": ci})
+    assert proc.returncode == 1
+    assert json.loads((tmp_path / "out.sarif").read_text())["runs"][0]["results"]  # a file: written anywhere
+    if github:
+        assert proc.stdout.startswith("::error file=") and proc.stderr == ""
+    else:
+        assert "::" not in proc.stdout and proc.stdout.startswith("1 incompatibility found\n")  # text instead
+        assert proc.stderr.splitlines() == [
+            "note: [tool.krakend] outputs: github not written: $GITHUB_ACTIONS is not true (no CI runner)"
+        ]
+
+
+def test_github_on_the_command_line_is_always_written(tmp_path: Path) -> None:
+    (tmp_path / "requirements.txt").write_text("idna==3.4\n")
+    proc = run_krakend("check-plugin", "--manifest", GATEWAY, "-o", "github", cwd=tmp_path, env={"GITHUB_ACTIONS": ""})
+    assert proc.stdout.startswith("::error file=requirements.txt,line=1,")

@@ -13,12 +13,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
-from krakend_tools.errors import InputError
+from krakend_tools.errors import InputError, print_note
 
 if TYPE_CHECKING:
     from krakend_tools.report import Report
 
 FORMATS = ("text", "json", "junit", "github", "sarif")
+# Formats only a CI runner reads, and the variable that says the run is on one: from a
+# [tool.krakend] outputs default they apply there only (a -o on the command line always).
+CI_ONLY = {"github": "GITHUB_ACTIONS"}
 
 
 @dataclass(frozen=True)
@@ -29,6 +32,7 @@ class OutputSpec:
     format: str
     file: Path | None = None
     within: Path | None = None
+    skipped: str | None = None  # why this consumer is not written this run (said on stderr)
 
     @classmethod
     def parse(cls, text: str, root: Path | None = None, confined: bool = False) -> OutputSpec:
@@ -82,9 +86,12 @@ def _check_folders(text: str, folder: Path) -> None:
 
 def parse_outputs(texts: Iterable[str], root: Path | None = None, confined: bool = False) -> list[OutputSpec]:
     """Every ``-o``; ``text`` on stdout when none is given; at most one may use stdout, and no
-    two name one file (whatever the spelling)."""
+    two name one file (whatever the spelling). ``confined`` (a config's ``outputs``): a CI-only
+    format is skipped, visibly, where no CI runner is detected, and text takes its stdout."""
     specs = [OutputSpec.parse(t, root, confined) for t in texts] or [OutputSpec("text")]
-    if sum(1 for s in specs if s.file is None) > 1:
+    if confined:
+        specs = _outside_ci(specs)
+    if sum(1 for s in specs if s.file is None and not s.skipped) > 1:
         raise InputError("only one -o may write to stdout; give the others a file: -o FORMAT=FILE")
     files = [s.file for s in specs if s.file is not None and not _special(s.file)]  # /dev/null twice is fine
     for i, file in enumerate(files):
@@ -92,6 +99,22 @@ def parse_outputs(texts: Iterable[str], root: Path | None = None, confined: bool
         if other is not None:
             raise InputError(f"two outputs write one file: {other} and {file}")
     return specs
+
+
+def _outside_ci(specs: list[OutputSpec]) -> list[OutputSpec]:
+    """``specs`` with each CI-only format marked skipped unless its runner's variable says
+    ``true``; text on stdout when the stdout one was skipped."""
+    out: list[OutputSpec] = []
+    for spec in specs:
+        variable = CI_ONLY.get(spec.format)
+        if variable is not None and os.environ.get(variable, "").lower() != "true":
+            why = f"[tool.krakend] outputs: {spec.format} not written: ${variable} is not true (no CI runner)"
+            out.append(OutputSpec(spec.format, spec.file, spec.within, skipped=why))
+        else:
+            out.append(spec)
+    if any(s.skipped and s.file is None for s in out) and not any(s.file is None and not s.skipped for s in out):
+        out.append(OutputSpec("text"))
+    return out
 
 
 TextRenderer = Callable[["Report", TextIO, bool], None]
@@ -113,6 +136,9 @@ def emit(
     specs = list(specs)
     refuse_overwriting(specs, [*inputs, *_manifest_files(report)])
     for spec in specs:
+        if spec.skipped:
+            print_note(f"note: {spec.skipped}")
+            continue
         spec.check_confined()  # again: a link may have appeared since the command started
         try:
             _emit_one(report, spec, text)

@@ -27,11 +27,12 @@ def repository_root() -> Path | None:
 
 def from_root(file: str) -> str:
     """``file`` (relative to the current folder, or absolute) relative to the repository root
-    when it is inside it; else exactly as given. A relative path keeps its text (only the
-    current folder's place in the repository is put before it)."""
+    when it is inside it (outside any repository: to the current folder); else as given. A
+    relative path keeps its text (only the current folder's place in the repository is put
+    before it)."""
     root = repository_root()
-    if root is None:
-        return file
+    if root is None:  # outside a repository: relative to the current folder when inside it
+        return _below_cwd(file)
     try:
         here = Path(os.path.realpath(Path.cwd()))
         if not file.startswith("/"):
@@ -41,5 +42,14 @@ def from_root(file: str) -> str:
         absolute = Path(file)
         real = Path(os.path.realpath(absolute.parent)) / absolute.name  # the folders' links resolved
         return real.relative_to(root).as_posix()
+    except (OSError, ValueError):
+        return file
+
+
+def _below_cwd(file: str) -> str:
+    if not file.startswith("/"):
+        return file
+    try:
+        return Path(file).relative_to(Path.cwd()).as_posix()
     except (OSError, ValueError):
         return file
