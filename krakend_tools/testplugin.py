@@ -124,7 +124,17 @@ def plan_import(manifest: Manifest, python: str | None = None, overlay: Sequence
                 return ImportPlan(LocalRunner(exe, manifest.site_packages, overlay=overlay))
         except InputError:
             pass
-    return ImportPlan(None, f"the gateway's interpreter ({exe or want}) is not on this host")
+    if not exe:  # a manifest made from a lockfile (version --from-lock) names no interpreter at all
+        return ImportPlan(None, _no_interpreter_named(want))
+    return ImportPlan(None, f"the gateway's interpreter ({exe}) is not on this host")
+
+
+def _no_interpreter_named(want: str | None) -> str:
+    """Why a manifest without an executable cannot import here, naming this host's own
+    interpreter when it is the gateway's build (SOABI): never "not on this host" unchecked."""
+    if want and sysconfig.get_config_var("SOABI") == want:
+        return f"the manifest names no interpreter (made from a lockfile); this host's {sys.executable} is {want}"
+    return f"the manifest names no interpreter (made from a lockfile) and none of this host's is known to be {want}"
 
 
 def static_phase(artifact: Artifact, manifest: Manifest) -> tuple[list[str], list[str], dict[str, Any]]:
@@ -164,6 +174,7 @@ def check_artifact(
     res.problems, res.warnings, res.static = static_phase(artifact, manifest)
     if not res.problems:
         res.problems = environment_problems(artifact, manifest, env or GatewayEnv())
+        res.warnings += environment_warnings(env or GatewayEnv())
     if res.problems:
         return res
     if plan.runner is None:
@@ -191,6 +202,14 @@ def environment_problems(artifact: Artifact, manifest: Manifest, env: GatewayEnv
         for info in sorted(artifact.import_path.glob("*.dist-info")):
             found += requires_problems(info, manifest, env.overlay)
     return found + env.overlay.problems()
+
+
+def environment_warnings(env: GatewayEnv) -> list[str]:
+    """The gateway's packages the import could not see (no wheel for the target)."""
+    return [
+        f"the gateway's {pin.name} {pin.version} has no wheel for this target, so the import ran without it ({why})"
+        for pin, why in env.missing.items()
+    ]
 
 
 def outside_libraries(artifact: Artifact, static: dict[str, Any]) -> list[str]:
