@@ -265,8 +265,10 @@ def _requirements(lock: Lockfile, plan: FixPlan, direct: list[Mismatch], transit
     ``--upgrade-package NAME==VERSION`` (the header's options that shape the output are kept)."""
     header = _header(lock)
     if not header and not any((lock.path.parent / n).is_file() for n in _default_sources(lock)):
-        plan.edits += _pinned_in_place(lock, direct + transitive)  # written by hand: edit it
-        return
+        in_place = _pinned_in_place(lock, direct + transitive)  # written by hand: edit it
+        if len(in_place) == len(direct + transitive):
+            plan.edits += in_place
+            return
     upgrades = [arg for pin in _pins(direct + transitive) for arg in ("--upgrade-package", pin)]
     if header[:3] == ["uv", "pip", "compile"]:
         command, args = header[:3], header[3:]

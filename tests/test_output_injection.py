@@ -383,6 +383,7 @@ def test_fix_line_quotes_the_lockfile_name_on_a_real_check(tmp_path: Path) -> No
     folder.mkdir()
     lock = folder / "req $(touch pwned2);'x'.txt"
     lock.write_text("evil==2.0\n")
+    lock.with_suffix(".in").write_text("evil\n")  # compiled from it: the fix runs pip-compile
     proc = run_bytes(
         "check-plugin", "-s", str(lock.relative_to(tmp_path)), "--manifest", "gw.json", "-f", "-o", "json", cwd=tmp_path
     )
