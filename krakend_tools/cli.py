@@ -10,9 +10,12 @@ import os
 import sys
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
+
+if TYPE_CHECKING:
+    from krakend_tools.manifest import Manifest
 
 HELP = "Check, test and build compiled Python plugins so they load in the gateway."
 # command -> (module, function); a module is imported only when its command is registered
@@ -88,6 +91,14 @@ def version_cmd(
     image: Annotated[
         str | None, typer.Option("--image", help="Read the manifest a builder or runtime image carries")
     ] = None,
+    facts: Annotated[
+        Path | None,
+        typer.Option(
+            "--facts",
+            metavar="FILE",
+            help="What krakend_tools/introspect.py printed inside a gateway that embeds CPython (no python executable)",
+        ),
+    ] = None,
     manifest_file: Annotated[
         Path | None, typer.Option("--manifest", metavar="FILE", help="Print this manifest file (validated)")
     ] = None,
@@ -115,8 +126,13 @@ def version_cmd(
         manifest = manifest_from_image(image)
     elif manifest_file is not None:
         manifest = mf.load(manifest_file)
+    elif facts is not None:
+        from krakend_tools.lockfiles._common import read_text
+
+        manifest = mf.from_facts(mf.checked_facts(read_text(facts, "facts file"), str(facts)), gateway)
     else:
         manifest = mf.from_facts(mf.introspect(python), gateway)
+        _warn_own_environment(manifest, python)
     if output is VersionOutput.json:
         sys.stdout.write(manifest.to_json())
         return
@@ -132,3 +148,19 @@ def version_cmd(
     lines.append(f"Libc version: {manifest.platform.libc}")
     lines.append(f"Platform: {manifest.platform.os}/{manifest.platform.arch}")
     sys.stdout.write("\n".join(unforged(shown(line)) for line in lines) + "\n")  # a manifest may come from a PR
+
+
+def _warn_own_environment(manifest: "Manifest", python: str | None) -> None:
+    """A note on stderr when the interpreter asked has krakend-tools installed: its manifest lists
+    the tool's own packages (typer, rich, docker…), rarely what a gateway runs."""
+    from krakend_tools.errors import print_note
+
+    distributions = manifest.distributions
+    if "krakend-tools" not in distributions:
+        return
+    which = python or sys.executable
+    print_note(
+        f"note: {which} has krakend-tools installed: this manifest lists the tool's own environment "
+        f"({len(distributions)} packages, typer, rich…), not a gateway's; "
+        "run `krakend version --python GATEWAY_PYTHON -o json` with the gateway's interpreter"
+    )

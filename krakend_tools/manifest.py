@@ -269,7 +269,7 @@ def introspect(python: str | None = None) -> dict[str, Any]:
         from krakend_tools import introspect as here
 
         return here.facts()
-    from krakend_tools.introspect import MAX_LIBRARIES, TIMEOUT
+    from krakend_tools.introspect import TIMEOUT
     from krakend_tools.subproc import OutputTooLarge, run_bounded
 
     script = Path(__file__).with_name("introspect.py")
@@ -281,23 +281,32 @@ def introspect(python: str | None = None) -> dict[str, Any]:
     if code != 0:
         last = (err.decode(errors="replace").strip().splitlines() or ["no output"])[-1]
         raise InputError(f"cannot introspect {python}: {last}")
+    return checked_facts(out, python)
+
+
+def checked_facts(out: bytes | str, source: str) -> dict[str, Any]:
+    """The facts the introspection script printed (run by ``--python``, or inside a gateway
+    that embeds CPython, ``version --facts``), validated like a loaded manifest: nothing
+    downstream meets an unchecked value. ``source`` names where they come from."""
+    from krakend_tools.introspect import MAX_LIBRARIES
+
     try:
         facts = json.loads(out)
     except (ValueError, RecursionError):
         facts = None
     if not isinstance(facts, dict) or facts.get("implementation") != "cpython":
-        raise InputError(f"{python} is not a CPython interpreter (its introspection printed no CPython facts)")
+        raise InputError(f"{source} is not a CPython interpreter (its introspection printed no CPython facts)")
     if isinstance(facts.get("libraries"), dict) and len(facts["libraries"]) > MAX_LIBRARIES:
-        raise InputError(f"{python} reports {len(facts['libraries'])} libraries, more than {MAX_LIBRARIES}")
-    try:  # validated like a loaded manifest: nothing downstream meets an unchecked value
+        raise InputError(f"{source} reports {len(facts['libraries'])} libraries, more than {MAX_LIBRARIES}")
+    try:
         libraries = facts.get("libraries")
         if not isinstance(libraries, dict) or not all(
             isinstance(k, str) and isinstance(v, str) and "\0" not in v for k, v in libraries.items()
         ):
             raise TypeError("libraries")
-        _validated(from_facts({**facts, "libraries": {}}).to_dict(), python)
+        _validated(from_facts({**facts, "libraries": {}}).to_dict(), source)
     except (KeyError, TypeError, ValueError, AttributeError, IndexError):
-        raise InputError(f"{python} is not a CPython interpreter (unexpected introspection output)") from None
+        raise InputError(f"{source} is not a CPython interpreter (unexpected introspection output)") from None
     return facts
 
 
