@@ -34,6 +34,7 @@ GATEWAY_REPO = "krakend-tools/gateway"
 LABEL_GATEWAY_DIGEST = "io.krakend.gateway-digest"
 LABEL_GATEWAY_PACKAGES = "io.krakend.gateway-packages"
 PIP_TIMEOUT = 600.0  # seconds one pip download may take
+VALID_NAME = re.compile(r"[a-z0-9]([a-z0-9.-]*[a-z0-9])?")  # a canonical name: never an option for pip
 LOCAL_SOURCES = ("path", "directory", "editable", "virtual")  # not from an index: nothing to fetch
 
 
@@ -287,8 +288,8 @@ def plugin_overlay(
     for pkg in lock.select(manifest.marker_environment):
         if pkg.name in skip:
             continue
-        if pkg.version is None or pkg.source in LOCAL_SOURCES:
-            overlay.skipped.append(pkg.name)
+        if pkg.version is None or pkg.source in LOCAL_SOURCES or not VALID_NAME.fullmatch(pkg.name):
+            overlay.skipped.append(pkg.name)  # nothing pip should be asked for (nor an option it could take)
             continue
         pin = Pin(pkg.name, str(pkg.version))
         (overlay.from_gateway if pkg.name in manifest.distributions else overlay.packages).append(pin)
