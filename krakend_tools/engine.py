@@ -25,15 +25,13 @@ from krakend_tools.errors import InputError
 
 LABEL_RUN = "io.krakend.run"  # on every container we start: cleanup finds them by it
 START_HINT = (
-    "start one (`sudo systemctl start docker`, or in this repository "
-    '`eval "$(sudo scripts/docker-env.sh start)"`), or point DOCKER_HOST or '
+    "start one (`sudo systemctl start docker`, or `sudo dockerd &`), or point DOCKER_HOST or "
     "`docker context use` at a running engine"
 )
 QEMU_FIX = (
     "arm64 needs QEMU emulation on this amd64 host: `sudo apt-get install "
-    "qemu-user-static binfmt-support && sudo update-binfmts --enable qemu-aarch64` "
-    "(or `sudo scripts/docker-env.sh start`), or build it on an arm64 engine "
-    "(--engine generic/arm64=ssh://host)"
+    "qemu-user-static binfmt-support && sudo update-binfmts --enable qemu-aarch64`, "
+    "or build it on an arm64 engine (--engine generic/arm64=ssh://host)"
 )
 Progress = Callable[[str], None]
 
