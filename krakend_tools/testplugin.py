@@ -133,8 +133,10 @@ def _no_interpreter_named(want: str | None) -> str:
     """Why a manifest without an executable cannot import here, naming this host's own
     interpreter when it is the gateway's build (SOABI): never "not on this host" unchecked."""
     if want and sysconfig.get_config_var("SOABI") == want:
-        return f"the manifest names no interpreter (made from a lockfile); this host's {sys.executable} is {want}"
-    return f"the manifest names no interpreter (made from a lockfile) and none of this host's is known to be {want}"
+        return f"the manifest names no interpreter (as one made by --from-lock); this host's {sys.executable} is {want}"
+    return (
+        f"the manifest names no interpreter (as one made by --from-lock) and none of this host's is known to be {want}"
+    )
 
 
 def static_phase(artifact: Artifact, manifest: Manifest) -> tuple[list[str], list[str], dict[str, Any]]:

@@ -105,3 +105,26 @@ def test_pre_commit_hook_entry_runs_on_the_files_it_matches(tmp_path: Path) -> N
     )
     assert proc.returncode == 1, proc.stderr
     assert proc.stdout.splitlines()[0] == "10 incompatibilities found"
+
+
+def test_action_test_plugin_step_imports_with_the_runners_python(tmp_path: Path) -> None:
+    """The README's test-plugin step on a runner: setup-python put the gateway's Python on PATH
+    as ``python3``, and ``--python python3`` in ``args`` runs the import phase with it (without
+    it the import cannot run on a runner: a KO that names the ways to run it)."""
+    (tmp_path / "dist").mkdir()
+    (tmp_path / "dist" / "my_plugin.py").write_text(
+        "class HandlerRegisterer:\n"
+        "    def register_handlers(self, register):\n"
+        "        register('geo', lambda extra_config, next_handler: next_handler)\n"
+    )
+    step = {"INPUT_COMMAND": "test-plugin", "INPUT_MANIFEST": str(MANIFEST), "INPUT_JUNIT": "test-plugin.xml"}
+    proc = action_step({**step, "INPUT_ARGS": "-s --python python3 dist/*.py"}, tmp_path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert re.search(
+        r"^::notice title=krakend test-plugin::0 problem\(s\), \d+ warning\(s\) in 1 checked", proc.stdout, re.M
+    )
+    assert "::error" not in proc.stdout
+    assert "<failure" not in (tmp_path / "test-plugin.xml").read_text()
+    without = action_step({**step, "INPUT_ARGS": "-s dist/*.py"}, tmp_path)
+    assert without.returncode == 1
+    assert "import phase cannot run" in without.stdout and "--python PATH" in without.stdout

@@ -74,7 +74,7 @@ def test_a_from_lock_manifest_never_claims_the_interpreter_is_missing_unchecked(
     proc = run_krakend("test-plugin", "-s", "--manifest", str(manifest), str(plugin))
     assert proc.returncode == 1
     assert "is not on this host" not in proc.stdout
-    assert "the manifest names no interpreter (made from a lockfile)" in proc.stdout
+    assert "the manifest names no interpreter (as one made by --from-lock)" in proc.stdout
     cli_soabi = subprocess.run(
         [_interpreter_of_the_cli(), "-c", "import sysconfig; print(sysconfig.get_config_var('SOABI'))"],
         capture_output=True,
