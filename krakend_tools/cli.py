@@ -132,10 +132,19 @@ def version_cmd(
         manifest = mf.from_facts(mf.checked_facts(read_text(facts, "facts file"), str(facts)), gateway)
     else:
         manifest = mf.from_facts(mf.introspect(python), gateway)
-        _warn_own_environment(manifest, python)
+        if output is VersionOutput.json:  # a manifest to keep: say whose environment it describes
+            sys.stdout.write(manifest.to_json())
+            sys.stdout.flush()  # written first: a failed write is one error line, with no note before it
+            _warn_own_environment(manifest, python)
+            return
     if output is VersionOutput.json:
         sys.stdout.write(manifest.to_json())
-        return
+    else:
+        _write_text(manifest)
+
+
+def _write_text(manifest: "Manifest") -> None:
+    """``krakend version``'s text: the tool's version, then the manifest's Python, libc, platform."""
     from krakend_tools import __version__
     from krakend_tools.escape import shown, unforged
 
