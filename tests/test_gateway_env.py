@@ -244,3 +244,55 @@ def test_requires_dist_follows_the_gateways_markers_not_extras(tmp_path: Path, h
     assert requires_problems(info, load(host_manifest), overlay) == [
         "needs needed (Requires-Dist), which neither the gateway nor uv.lock provides"
     ]
+
+
+class FakeEngine:
+    """The two image calls gateway_image makes, recorded (a seam of ours, not Docker)."""
+
+    def __init__(self, runtime_labels: dict[str, str]) -> None:
+        self.images: dict[str, dict[str, str]] = {"runtime:1": runtime_labels}
+        self.built: list[tuple[str, list[str], str]] = []
+
+    def image_attrs(self, name: str) -> dict[str, object] | None:
+        labels = self.images.get(name)
+        return None if labels is None else {"Id": f"sha256:{name}", "Config": {"Labels": labels}}
+
+    def labels(self, name: str) -> dict[str, str]:
+        return dict(self.images[name])
+
+    def build_image(
+        self, context: Path, tag: str, *, buildargs: dict[str, str], platform: str, labels: dict[str, str]
+    ) -> None:
+        files = sorted(str(p.relative_to(context)) for p in context.rglob("*") if p.is_file())
+        self.built.append((tag, files, (context / "Dockerfile").read_text()))
+        self.images[tag] = dict(labels)
+
+
+def test_gateway_image_is_built_once_per_runtime_and_pins(
+    tmp_path: Path, host_manifest: Path, env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from typing import Any, cast
+
+    from krakend_tools.gateway_env import Pin, gateway_image
+    from krakend_tools.manifest import Manifest
+    from krakend_tools.platforms import Target
+
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    data = json.loads(host_manifest.read_text())
+    runtime = Manifest.from_dict({**data, "distributions": {}, "site_packages": ["/usr/local/lib/python3.11/x"]})
+    gateway = Manifest.from_dict({**data, "distributions": {"plugdep": "1.0"}})
+    engine = FakeEngine({"io.krakend.manifest": json.dumps(runtime.to_dict())})
+    said: list[str] = []
+    first = gateway_image(cast(Any, engine), "runtime:1", Target("generic", "amd64"), gateway, said.append)
+    assert first.image is not None and first.image.startswith("krakend-tools/gateway:generic-amd64-")
+    assert first.installed == [Pin("plugdep", "1.0")]
+    [(tag, files, dockerfile)] = engine.built
+    assert tag == first.image and "site/plugdep/__init__.py" in files
+    assert "COPY site/ /usr/local/lib/python3.11/x/" in dockerfile
+    assert any(s.startswith("fetching 1 wheel(s)") for s in said)
+    said.clear()
+    again = gateway_image(cast(Any, engine), "runtime:1", Target("generic", "amd64"), gateway, said.append)
+    assert (again.image, again.installed, said, len(engine.built)) == (first.image, first.installed, [], 1)
+    same = gateway_image(cast(Any, engine), "runtime:1", Target("generic", "amd64"), runtime, said.append)
+    assert same.image == "runtime:1"  # nothing to add: the runtime image as is
