@@ -19,10 +19,12 @@ TYPES = ("server", "client", "modifier")
 
 
 def progress(message: str) -> None:
-    """A progress line on stderr (what is fetched or built), escaped."""
+    """A progress line on stderr, escaped: what is fetched or built and warnings (not each
+    line of an image build)."""
     from krakend_tools.errors import one_line
 
-    typer.echo(one_line(message), err=True)
+    if message.startswith(("building ", "fetching ", "warning")):
+        typer.echo(one_line(message), err=True)
 
 
 def environment(

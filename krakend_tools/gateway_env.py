@@ -340,7 +340,7 @@ def gateway_image(
 
 def _site_packages(base: Manifest) -> str:
     if base.site_packages:
-        return base.site_packages[-1]
+        return base.site_packages[0]  # the first on sys.path
     major, minor = base.python.minor
     return f"/usr/local/lib/python{major}.{minor}/site-packages"
 
@@ -353,6 +353,7 @@ def _build_gateway_image(
         shutil.copytree(folder, context / "site")
         (context / "Dockerfile").write_text(f"ARG BASE\nFROM ${{BASE}}\nCOPY site/ {site}/\n")
         labels = {
+            "io.krakend.role": "gateway",  # not a runtime image: --target without a manifest never picks it
             LABEL_GATEWAY_DIGEST: digest,
             LABEL_GATEWAY_PACKAGES: json.dumps([vars(p) for p in env.installed]),
             "io.krakend.missing": json.dumps([vars(p) for p in env.missing]),
