@@ -310,6 +310,17 @@ def checked_facts(out: bytes | str, source: str) -> dict[str, Any]:
     return facts
 
 
+def refuse_too_old(version: str) -> None:
+    """An InputError for a gateway Python older than the oldest krakend-tools reads (the one
+    line an interpreter that old prints when asked with --python)."""
+    from krakend_tools.introspect import OLDEST
+
+    release = tuple(int(n) for n in version.split(".")[:2])
+    if release < OLDEST:
+        oldest = ".".join(map(str, OLDEST))
+        raise InputError(f"Python {version} is older than {oldest}, the oldest krakend-tools reads")
+
+
 def from_lock(
     lockfile: Path, target: Target, python_version: str, libc: str | None, gateway: dict[str, str | None] | None = None
 ) -> Manifest:
@@ -319,6 +330,7 @@ def from_lock(
 
     parts = [str(n) for n in check_version(python_version, "--python-version", full=True)]
     python_version = ".".join(parts)
+    refuse_too_old(python_version)
     default_libc = "MUSL-1.2.4" if target.libc_family == "musl" else "GLIBC-2.36"
     lib = Libc.parse(libc or default_libc)
     if lib.family != target.libc_family:

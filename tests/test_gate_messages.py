@@ -93,3 +93,15 @@ def test_no_message_of_the_package_points_at_this_repositorys_scripts() -> None:
     shipped = [p for p in (ROOT / "krakend_tools").rglob("*") if p.is_file() and p.suffix in (".py", ".json", "")]
     offenders = [str(p.relative_to(ROOT)) for p in shipped if b"scripts/" in p.read_bytes()]
     assert offenders == []
+
+
+@pytest.mark.parametrize(("python", "code"), [("3.7.17", 2), ("3.8.0", 0)])
+def test_a_from_lock_gateway_older_than_the_oldest_python_read_says_so(python: str, code: int) -> None:
+    gateway_lock = str(ROOT / "fixtures" / "gateway" / "uv.lock")
+    args = ["--from-lock", gateway_lock, "--target", "generic/amd64", "--python-version", python]
+    proc = run_krakend("version", "-o", "json", *args)
+    assert proc.returncode == code, proc.stderr
+    if code:
+        assert proc.stdout == "" and proc.stderr == (
+            f"krakend version: error: Python {python} is older than 3.8, the oldest krakend-tools reads\n"
+        )
