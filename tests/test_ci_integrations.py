@@ -50,6 +50,7 @@ def test_action_check_plugin_annotates_and_writes_sarif(tmp_path: Path) -> None:
             "INPUT_SARIF": "krakend.sarif",
             "INPUT_JUNIT": "krakend.xml",
             "GITHUB_OUTPUT": str(out),
+            "GITHUB_WORKSPACE": str(ROOT),  # the checkout: annotations name files from its root
         },
         tmp_path,
     )
@@ -60,7 +61,7 @@ def test_action_check_plugin_annotates_and_writes_sarif(tmp_path: Path) -> None:
     for error in errors:
         found = re.match(r"::error file=([^,]+),line=(\d+),title=package ([\w-]+)::", error)
         assert found, error
-        assert found.group(1) == str(GEO / "uv.lock").replace(":", "%3A")
+        assert found.group(1) == str((GEO / "uv.lock").relative_to(ROOT))
         assert lines[int(found.group(2)) - 1] == f'name = "{found.group(3)}"'
     sarif = json.loads((tmp_path / "krakend.sarif").read_text())
     assert len(sarif["runs"][0]["results"]) == 5
