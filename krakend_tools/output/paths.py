@@ -8,20 +8,27 @@ from functools import cache
 from pathlib import Path
 
 
-@cache
 def repository_root() -> Path | None:
     """``$GITHUB_WORKSPACE`` when set, else the nearest folder from the current one upward that
     holds ``.git`` (a repository or a worktree); None outside any."""
-    workspace = os.environ.get("GITHUB_WORKSPACE")
+    try:
+        here = os.path.realpath(Path.cwd())
+    except OSError:
+        here = ""
+    return _root(here, os.environ.get("GITHUB_WORKSPACE", ""))
+
+
+@cache
+def _root(here: str, workspace: str) -> Path | None:
+    """:func:`repository_root` for one current folder and workspace (looked up once each)."""
     if workspace:
         return Path(os.path.realpath(workspace))
-    try:
-        here = Path(os.path.realpath(Path.cwd()))
-    except OSError:
+    if not here:
         return None
-    for folder in (here, *here.parents):
-        if os.path.lexists(folder / ".git"):
-            return folder
+    folder = Path(here)
+    for candidate in (folder, *folder.parents):
+        if os.path.lexists(candidate / ".git"):
+            return candidate
     return None
 
 
