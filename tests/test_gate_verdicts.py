@@ -124,3 +124,18 @@ def test_an_ignore_that_matches_nothing_says_so(tmp_path: Path) -> None:
     code, out, err = _check(tmp_path, "-s", "requirements.txt", "--ignore", "IDNA:later", "--ignore", "urllib3:old")
     assert code == 0, out + err
     assert err.strip().splitlines() == ["note: ignore 'urllib3' matches no incompatibility: nothing accepted (stale?)"]
+
+
+def test_every_group_the_corpus_exports_is_a_known_group() -> None:
+    """The groups the lock tools exported for the real lockfiles (fixtures/real) are never
+    refused as unknown: Pipfile.lock's develop section counts even when it is empty."""
+    from krakend_tools.check import refuse_unknown_groups
+    from krakend_tools.lockfiles import load_lockfile
+
+    asked = 0
+    for export in sorted((FIXTURES / "real").glob("*/expected/*.txt")):
+        header = dict(item.split("=", 1) for item in export.read_text().splitlines()[0].split(": ", 1)[1].split())
+        if "groups" in header:
+            refuse_unknown_groups([load_lockfile(export.parent.parent / header["lock"])], header["groups"].split(","))
+            asked += 1
+    assert asked >= 10

@@ -104,6 +104,8 @@ class Lockfile:
             return None
         known = {g for p in self.packages for g in p.groups} | set(self.roots) | set(self.groups_defined or ())
         known |= set(self.default_groups or ()) | set(self.extras_defined or ()) | {RUNTIME, "default"}
+        if self.tool == "pipenv":  # Pipfile.lock's "develop" section: there even when empty
+            known.add("dev")
         pyproject = read_pyproject(self.path)
         if pyproject is not None:
             known |= set(declared_roots(pyproject)[0])
