@@ -105,6 +105,8 @@ class Declared:
 
     def replaced(self, want: str) -> Replace:
         marker = f"; {self.marker}" if self.marker else ""
+        if self.style == "pep508":  # a double-quoted TOML string: the marker's own quotes become single
+            marker = marker.replace('"', "'")
         new = {
             "pep508": f'"{self.name}=={want}{marker}"',
             "poetry": f'{self.name} = "{want}"',
