@@ -336,7 +336,9 @@ def test_ssl_and_sqlite_against_an_old_gateway(tmp_path: Path, host_manifest: Pa
 
 
 def test_highest_missing_glibc_version_first(tmp_path: Path, host_manifest: Path) -> None:
-    lib = cc(tmp_path / "wheel" / "needs234.so", "needs234.c")
+    init = tmp_path / "init.c"  # an extension module's entry point: test-plugin tests it as a plugin
+    init.write_text("void *PyInit_needs234(void) { return 0; }\n")
+    lib = cc(tmp_path / "wheel" / "needs234.so", "needs234.c", str(init))
     old = capped_manifest(host_manifest, tmp_path / "glibc-2.28.json", "2.28")
     problems = check_tree(lib, mf.load(old)).problems
     assert problems[0].startswith("needs GLIBC_2.34 (dlopen, pthread_create, pthread_join in needs234.so)")
