@@ -19,8 +19,9 @@ PLUGIN = """
 import plugdep
 import requests
 
-if requests.__version__ != "2.31.0":
-    raise ImportError("acme needs the gateway's requests 2.31.0, sees " + requests.__version__)
+WANT = "2.31.0"
+if requests.__version__ != WANT:
+    raise ImportError("acme was written for requests " + WANT + ", the gateway has " + requests.__version__)
 
 
 class HandlerRegisterer:
@@ -88,14 +89,14 @@ def test_plugin_imports_in_the_gateway_image_with_its_lock(
 def test_a_plugin_needing_another_version_of_a_shared_package_is_ko_showing_the_gateways(
     served: Served, docker_env: dict[str, str], pip_env: dict[str, str], tmp_path: Path
 ) -> None:
-    code = PLUGIN.replace('"2.31.0"', '"2.32.0"')
+    code = PLUGIN.replace('WANT = "2.31.0"', 'WANT = "2.32.0"')
     wheel = make_wheel(tmp_path, "acme", "0.2", {"acme/__init__.py": code}, ("plugdep",))
     lock = lockfile(tmp_path, "plugdep==1.0")
     manifest = _manifest(served, tmp_path, "generic/amd64")
     argv = ["test-plugin", "-s", str(wheel), "--target", "generic/amd64", "--manifest", str(manifest)]
     proc = run_krakend(*argv, "--lock", str(lock), env={**docker_env, **pip_env}, timeout=1200)
     assert proc.returncode == 1
-    assert "acme needs the gateway's requests 2.32.0, sees 2.31.0" in proc.stdout
+    assert "acme was written for requests 2.32.0, the gateway has 2.31.0" in proc.stdout
 
 
 def test_target_without_manifest_uses_the_runtime_images(
@@ -108,4 +109,110 @@ def test_target_without_manifest_uses_the_runtime_images(
     assert proc.returncode == 1, proc.stderr
     result = json.loads(proc.stdout)
     assert result["meta"]["manifest"]["source"].startswith("image krakend-tools/runtime:")
-    assert "needs requests (Requires-Dist), which the gateway does not have" in result["findings"][0]["message"]
+    problems = result["findings"][0]["problems"]
+    assert (
+        "needs requests (Requires-Dist), which the gateway does not have: pass the plugin's lockfile with --lock"
+        in (problems)
+    )
+
+
+NATIVE = r"""
+#include <Python.h>
+#include <string.h>
+
+static struct PyModuleDef native = {PyModuleDef_HEAD_INIT, "_native", NULL, -1, NULL};
+
+PyMODINIT_FUNC PyInit__native(void) {
+    PyObject *requests = PyImport_ImportModule("requests");
+    if (requests == NULL) return NULL;
+    PyObject *version = PyObject_GetAttrString(requests, "__version__");
+    Py_DECREF(requests);
+    if (version == NULL) return NULL;
+    const char *have = PyUnicode_AsUTF8(version);
+    if (have == NULL || strcmp(have, WANT) != 0) {
+        if (have != NULL)
+            PyErr_Format(PyExc_ImportError, "acme_native was built for requests %s, the gateway has %s", WANT, have);
+        Py_DECREF(version);
+        return NULL;
+    }
+    Py_DECREF(version);
+    PyObject *dep = PyImport_ImportModule("plugdep");
+    if (dep == NULL) return NULL;
+    Py_DECREF(dep);
+    return PyModule_Create(&native);
+}
+"""
+
+
+def native_plugin(folder: Path, want: str, lock: bool = True) -> Path:
+    """A compiled plugin that imports requests (the gateway's) and plugdep (its own) and
+    refuses to load unless requests is ``want``."""
+    (folder / "acme_native").mkdir(parents=True)
+    (folder / "src").mkdir()
+    (folder / "src" / "native.c").write_text(f'#define WANT "{want}"\n' + NATIVE)
+    (folder / "acme_native" / "__init__.py").write_text(
+        "from acme_native import _native  # noqa: F401\nimport plugdep\n\n\n"
+        "class HandlerRegisterer:\n"
+        "    def register_handlers(self, register):\n"
+        "        register('native-' + plugdep.NAME, lambda extra_config, next_handler: next_handler)\n"
+    )
+    (folder / "setup.py").write_text(
+        "from setuptools import Extension, setup\n"
+        'setup(ext_modules=[Extension("acme_native._native", ["src/native.c"])])\n'
+    )
+    (folder / "pyproject.toml").write_text(
+        '[build-system]\nrequires = ["setuptools>=61", "wheel"]\nbuild-backend = "setuptools.build_meta"\n\n'
+        '[project]\nname = "acme-native"\nversion = "0.1"\ndependencies = ["requests", "plugdep"]\n\n'
+        '[tool.setuptools]\npackages = ["acme_native"]\n'
+    )
+    if lock:
+        lockfile(folder, "plugdep==1.0", "requests==2.31.0")
+    return folder
+
+
+def _build(folder: Path, out: Path, env: dict[str, str], *targets: str) -> dict[str, Any]:
+    argv = ["build", str(folder), "--out", str(out), "--type", "server", "-o", "json"]
+    for target in targets:
+        argv += ["--target", target]
+    proc = run_krakend(*argv, env=env, timeout=2400)
+    assert proc.returncode in (0, 1), proc.stderr[-3000:]
+    result: dict[str, Any] = json.loads(proc.stdout)
+    return result
+
+
+def test_build_tests_a_compiled_plugin_in_the_gateway_environment_with_its_lock(
+    docker_env: dict[str, str], pip_env: dict[str, str], tmp_path: Path
+) -> None:
+    env = {**docker_env, "PIP_FIND_LINKS": pip_env["PIP_FIND_LINKS"]}
+    result = _build(native_plugin(tmp_path / "ok", "2.31.0"), tmp_path / "out", env, "generic/amd64", "generic/arm64")
+    assert len(result["findings"]) == 2
+    for finding in result["findings"]:
+        assert finding["ok"], finding["message"]
+        assert "registered native-dep in gateway image krakend-tools/gateway:" in finding["message"]
+        assert "+ requirements.txt (1 package(s))" in finding["message"]
+        gateway = finding["details"]["test_details"]["gateway_environment"]
+        assert {"name": "requests", "version": "2.31.0"} in gateway["installed"]
+        assert gateway["overlay"]["packages"] == [{"name": "plugdep", "version": "1.0"}]
+
+
+def test_build_of_a_plugin_built_for_another_shared_version_is_ko_showing_the_gateways(
+    docker_env: dict[str, str], pip_env: dict[str, str], tmp_path: Path
+) -> None:
+    env = {**docker_env, "PIP_FIND_LINKS": pip_env["PIP_FIND_LINKS"]}
+    result = _build(native_plugin(tmp_path / "other", "2.32.0"), tmp_path / "out", env, "generic/amd64")
+    finding = result["findings"][0]
+    assert not finding["ok"]
+    assert "acme_native was built for requests 2.32.0, the gateway has 2.31.0" in finding["message"]
+
+
+def test_build_without_a_lockfile_names_the_plugin_only_package(
+    docker_env: dict[str, str], pip_env: dict[str, str], tmp_path: Path
+) -> None:
+    env = {**docker_env, "PIP_FIND_LINKS": pip_env["PIP_FIND_LINKS"]}
+    result = _build(native_plugin(tmp_path / "nolock", "2.31.0", lock=False), tmp_path / "out", env, "generic/amd64")
+    finding = result["findings"][0]
+    assert not finding["ok"]
+    assert (
+        "needs plugdep (Requires-Dist), which the gateway does not have: pass the plugin's lockfile"
+        in (finding["message"])
+    )
