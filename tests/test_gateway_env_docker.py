@@ -64,6 +64,7 @@ def test_plugin_imports_in_the_gateway_image_with_its_lock(
     lock = lockfile(tmp_path, "plugdep==1.0", "requests==2.32.0")  # the gateway's requests wins
     env = {**docker_env, **pip_env}
     argv = ["test-plugin", "-s", str(acme), "--target", target, "--manifest", str(manifest), "--lock", str(lock)]
+    argv += ["--timeout", "300"]  # arm64 runs under QEMU: importing requests there takes ~20 s
     proc = run_krakend(*argv, "-o", "json", env=env, timeout=1200)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     result = json.loads(proc.stdout)
