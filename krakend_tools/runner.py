@@ -212,8 +212,8 @@ def gateway_runner(
     packages baked in (a cached gateway image), the plugin's overlay mounted after them.
     The target owns the gateway: without ``manifest`` it is the runtime image's; a
     ``manifest`` that describes another platform or Python is an InputError naming both."""
-    from krakend_tools.gateway_env import gateway_image, plugin_overlay
-    from krakend_tools.image_manifest import manifest_from_labels
+    from krakend_tools.gateway_env import GatewayEnv, plugin_overlay
+    from krakend_tools.image_manifest import LABEL_MANIFEST
 
     tgt = Target.parse(target) if target is not None else None
     if tgt is not None and manifest is not None:
@@ -221,6 +221,25 @@ def gateway_runner(
     runtime = (
         runtime_runner(tgt, image=image, manifest=manifest, progress=progress) if tgt else DockerRunner(str(image))
     )
+    if manifest is not None and LABEL_MANIFEST not in runtime.engine.labels(runtime.image):
+        env = GatewayEnv(image=runtime.image)  # an image of the user's own (their gateway's): as it is
+    else:
+        manifest, env = _in_gateway_image(runtime, tgt, image, manifest, progress)
+    if lockfile is not None:
+        env.overlay = plugin_overlay(lockfile, manifest, progress)
+    folders = [str(env.overlay.folder)] if env.overlay.folder is not None else []
+    runner = DockerRunner(str(env.image), runtime.platform, runtime.engine, overlay=folders)
+    return runner, manifest, env
+
+
+def _in_gateway_image(
+    runtime: DockerRunner, tgt: Target | None, image: str | None, manifest: Manifest | None, progress: Progress
+) -> tuple[Manifest, GatewayEnv]:
+    """The gateway manifest (``manifest``, checked against the image's own, else the image's)
+    and the gateway image made from ``runtime`` with its packages."""
+    from krakend_tools.gateway_env import gateway_image
+    from krakend_tools.image_manifest import manifest_from_labels
+
     carried = manifest_from_labels(runtime.engine, runtime.image)
     carried.source = f"image {runtime.image}"
     where = f"--target {tgt}" if tgt else f"--image {image}"
@@ -230,12 +249,7 @@ def gateway_runner(
         plat = carried.platform
         _same_platform(manifest, f"{where} ({runtime.image})", plat.arch, plat.libc_family, carried.python.soabi)
     tgt = tgt or Target("generic" if carried.platform.libc_family == "glibc" else "alpine", carried.platform.arch)
-    env = gateway_image(runtime.engine, runtime.image, tgt, manifest, progress)
-    if lockfile is not None:
-        env.overlay = plugin_overlay(lockfile, manifest, progress)
-    folders = [str(env.overlay.folder)] if env.overlay.folder is not None else []
-    runner = DockerRunner(str(env.image), runtime.platform, runtime.engine, overlay=folders)
-    return runner, manifest, env
+    return manifest, gateway_image(runtime.engine, runtime.image, tgt, manifest, progress)
 
 
 def _same_platform(manifest: Manifest, where: str, arch: str, libc: str, soabi: str | None) -> None:
