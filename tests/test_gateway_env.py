@@ -296,3 +296,20 @@ def test_gateway_image_is_built_once_per_runtime_and_pins(
     assert (again.image, again.installed, said, len(engine.built)) == (first.image, first.installed, [], 1)
     same = gateway_image(cast(Any, engine), "runtime:1", Target("generic", "amd64"), runtime, said.append)
     assert same.image == "runtime:1"  # nothing to add: the runtime image as is
+
+
+def test_an_image_of_another_python_than_the_manifest_is_refused_naming_both(tmp_path: Path) -> None:
+    from krakend_tools.errors import InputError
+    from krakend_tools.manifest import load
+    from krakend_tools.runner import _same_platform
+    from tests.conftest import gateway_manifest
+
+    manifest = load(gateway_manifest(tmp_path, target="generic/amd64", python="3.11.7", libc="GLIBC-2.36"))
+    _same_platform(manifest, "--image ok", "amd64", "glibc", "cpython-311-x86_64-linux-gnu")
+    with pytest.raises(InputError) as err:
+        _same_platform(manifest, "--image gw:1", "amd64", "glibc", "cpython-312-x86_64-linux-gnu")
+    assert str(err.value) == (
+        f"--manifest {manifest.source} is linux/amd64 glibc, cpython-311-x86_64-linux-gnu but --image gw:1 is "
+        "linux/amd64 glibc, cpython-312-x86_64-linux-gnu: they must describe the same gateway (drop --manifest "
+        "to use the manifest the runtime image carries)"
+    )
