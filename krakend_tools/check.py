@@ -280,10 +280,12 @@ def _check_plugin_only(lock: Lockfile, pkg: LockedPackage, manifest: Manifest, s
             details=details,
         )
 
-    if not pkg.has_file_names:
-        return found(
+    if not pkg.has_file_names:  # cannot tell: a warning, never a silent pass
+        unchecked = found(
             True, f"only the plugin brings it; {lock.tool} records no file names, wheel compatibility not checked"
         )
+        unchecked.warnings.append(f"wheel compatibility not checked: {lock.tool} records no file names")
+        return unchecked
     if not pkg.wheels and not pkg.sdist:
         return found(True, "only the plugin brings it")
     fitting = [w for w in pkg.wheels if not _wheel_tags(w).isdisjoint(supported)]

@@ -139,3 +139,19 @@ def test_every_group_the_corpus_exports_is_a_known_group() -> None:
             refuse_unknown_groups([load_lockfile(export.parent.parent / header["lock"])], header["groups"].split(","))
             asked += 1
     assert asked >= 10
+
+
+def test_a_plugin_only_package_with_no_file_names_is_a_warning_not_a_silent_pass(tmp_path: Path) -> None:
+    """A requirements file (or Pipfile.lock) records no wheel names: whether a wheel fits the
+    target cannot be told. Each such package is a warning in every format; text says it once."""
+    (tmp_path / "requirements.txt").write_text("zzz-only==1.0\naaa-only==2.0\n")
+    code, out, _ = _check(tmp_path, "-s", "requirements.txt")
+    assert code == 0
+    assert "\twheel compatibility not checked: requirements records no file names: aaa-only, zzz-only\n" in out
+    code, out, _ = _check(tmp_path, "-s", "requirements.txt", "-o", "github")
+    warned = [line for line in out.splitlines() if line.startswith("::warning file=requirements.txt,line=")]
+    assert len(warned) == 2 and all(
+        line.endswith("::wheel compatibility not checked: requirements records no file names") for line in warned
+    )
+    code, out, _ = _check(tmp_path, "-s", "requirements.txt", "-o", "json")
+    assert json.loads(out)["warnings"] == 2

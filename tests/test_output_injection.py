@@ -436,7 +436,7 @@ def test_check_plugin_outputs_on_a_hostile_folder_and_manifest(tmp_path: Path) -
     for fmt, name in files.items():
         out = assert_safe(fmt, (tmp_path / name).read_bytes())
         if fmt == "github":
-            assert annotated_files(out) == [github_view(lock)]
+            assert set(annotated_files(out)) == {github_view(lock)}  # the KO, and a package it cannot check
     uri = json.loads((tmp_path / "out.sarif").read_text())["runs"][0]["results"][0]["locations"][0]
     assert unquote_to_bytes(uri["physicalLocation"]["artifactLocation"]["uri"]) == os.fsencode(lock)
     text_lines = (tmp_path / "out.text").read_text().splitlines()

@@ -92,9 +92,14 @@ def ignored_lines(report: Report) -> list[str]:
 
 
 def warning_lines(report: Report) -> list[str]:
-    """``Warnings (not checked, not a pass):`` then one ``\tNAME: warning`` line each."""
-    lines = [f"\t{f.name}: {w}" for f in report.findings for w in f.warnings]
-    lines += [f"\t{f.name}: not checked: {f.skipped}" for f in report.findings if f.skipped]
+    """``Warnings (not a pass):`` then one ``\tNAME: warning`` line each; a warning many items
+    share is one ``\twarning: NAME, NAME…`` line."""
+    texts = [(f.name, w) for f in report.findings for w in f.warnings]
+    texts += [(f.name, f"not checked: {f.skipped}") for f in report.findings if f.skipped]
+    names: dict[str, list[str]] = {}
+    for name, text in texts:
+        names.setdefault(text, []).append(name)
+    lines = [f"\t{text}: {', '.join(who)}" if len(who) > 1 else f"\t{who[0]}: {text}" for text, who in names.items()]
     return ["Warnings (not a pass):", *lines] if lines else []
 
 
