@@ -8,11 +8,15 @@
 #                                      source into /usr/local, pip, no compiler
 #
 # each with linux/amd64 and linux/arm64 variants under one name (per-arch tags -amd64/-arm64
-# and a manifest list). <V> is the CPython of Debian's python3.11 source package; <A> the
+# and a manifest list), and the stdlib extension modules the official images have (_ctypes,
+# _decimal, ssl, sqlite3, bz2, lzma, ...; the glibc image carries the runtime packages they
+# link, as the official slim image does; musl links them statically). <V> is the CPython of Debian's python3.11 source package; <A> the
 # Alpine release that ships Debian's musl version. Run as root with DOCKER_HOST set
 # (scripts/docker-env.sh start) and KRAKEND_IMAGE_REGISTRY (scripts/local-registry.sh start).
 # Cached: tarballs (rootfs, CPython builds) stay in $KRAKEND_BASE_CACHE and images already in
-# the registry are skipped, so a warm run does no work. Prints the two image names on stdout.
+# the registry are skipped, so a warm run does no work. The cache key is a hash of this script
+# and scripts/python-build.sh: a changed recipe rebuilds the toolchain, CPython and the images
+# (tag <name>-recipe-<KEY> marks what the recipe made). Prints the two image names on stdout.
 set -euo pipefail
 C=${KRAKEND_BASE_CACHE:-/var/cache/krakend-tools/bases}
 SUITE=bookworm
@@ -22,6 +26,7 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 : "${DOCKER_HOST:?set DOCKER_HOST (eval \"\$(scripts/docker-env.sh start)\")}"
 : "${KRAKEND_IMAGE_REGISTRY:?set KRAKEND_IMAGE_REGISTRY (eval \"\$(scripts/local-registry.sh start)\")}"
 REG=$KRAKEND_IMAGE_REGISTRY
+KEY=$(cat "$HERE/make-base-images.sh" "$HERE/python-build.sh" | sha256sum | cut -c1-10)
 mkdir -p "$C"
 T0=$(date +%s)
 step() { echo "=== [$(( $(date +%s) - T0 ))s] make-base-images: $*" >&2; }
@@ -62,53 +67,84 @@ for arch in amd64 arm64; do
   debootstrap --arch="$arch" --variant=minbase "$SUITE" "$d" "$MIRROR" >"$C/debootstrap-$arch.log" 2>&1
   slim "$d"; cache_tar "bookworm-$arch-slim.tar" "$d"; rm -rf "$d"
 done
-if [ ! -s "$C/toolchain-amd64.tar" ]; then
+# the -dev packages of what the official images link, for amd64 and arm64 (glibc builds)
+DEVS="libssl-dev libffi-dev libsqlite3-dev libbz2-dev liblzma-dev libncurses-dev libreadline-dev uuid-dev
+  libgdbm-dev libgdbm-compat-dev libcrypt-dev"
+# their runtime packages, in the glibc image (with what the official slim image adds)
+RUNTIME="libssl3 libffi8 libsqlite3-0 libbz2-1.0 liblzma5 libncursesw6 libreadline8 libuuid1 libgdbm6
+  libgdbm-compat4 libcrypt1 ca-certificates netbase tzdata"
+TOOLS="gcc libc6-dev make perl python3.11 musl-tools gcc-aarch64-linux-gnu libc6-dev-arm64-cross musl-dev:arm64 tcl
+  linux-libc-dev $DEVS $(for p in $DEVS; do printf '%s:arm64 ' "$p"; done)"
+TKEY=$(echo $TOOLS | sha256sum | cut -c1-10) RKEY=$(echo $RUNTIME | sha256sum | cut -c1-10)
+TOOLCHAIN=krakend-tools/toolchain:bookworm-$TKEY
+if [ ! -s "$C/toolchain-amd64-$TKEY.tar" ]; then
+  rm -f "$C"/toolchain-amd64*.tar
   d=$(mktemp -d "$C/toolchain.XXXXXX")
   tar -C "$d" -xf "$C/bookworm-amd64-slim.tar"
-  step "toolchain: gcc, aarch64 glibc and musl cross compilers, python3.11 (build python)"
+  step "toolchain: gcc, aarch64 glibc and musl cross compilers, python3.11 (build python), -dev libraries"
   in_chroot "$d" "apt-get update -qq && dpkg --add-architecture arm64 && apt-get update -qq &&
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends gcc libc6-dev make \
-    python3.11 musl-tools gcc-aarch64-linux-gnu libc6-dev-arm64-cross musl-dev:arm64 >/dev/null"
-  slim "$d"; cache_tar toolchain-amd64.tar "$d"; rm -rf "$d"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(echo $TOOLS) >/dev/null"
+  slim "$d"; cache_tar "toolchain-amd64-$TKEY.tar" "$d"; rm -rf "$d"
 fi
-docker image inspect krakend-tools/toolchain:bookworm >/dev/null 2>&1 \
-  || { step "toolchain image"; docker import "$C/toolchain-amd64.tar" krakend-tools/toolchain:bookworm >/dev/null; }
-
-# ---- 2. sources: Debian's python3.11 and zlib, static busybox for both arches
+docker image inspect "$TOOLCHAIN" >/dev/null 2>&1 \
+  || { step "toolchain image"; docker import "$C/toolchain-amd64-$TKEY.tar" "$TOOLCHAIN" >/dev/null; }
+for arch in amd64 arm64; do  # the glibc runtime: minbase + the libraries CPython links
+  [ -s "$C/bookworm-$arch-python-$RKEY.tar" ] && continue
+  rm -f "$C"/bookworm-$arch-python-*.tar
+  d=$(mktemp -d "$C/runtime-$arch.XXXXXX")
+  tar -C "$d" -xf "$C/bookworm-$arch-slim.tar"
+  step "glibc runtime libraries ($arch)"
+  in_chroot "$d" "apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+    --no-install-recommends $(echo $RUNTIME) >/dev/null"
+  slim "$d"; cache_tar "bookworm-$arch-python-$RKEY.tar" "$d"; rm -rf "$d"
+done
+# ---- 2. sources: Debian's python3.11, zlib and (for musl) libffi, OpenSSL, SQLite, xz, bzip2;
+#         static busybox for both arches
 s=$C/src
+SOURCES="python3.11 zlib libffi openssl sqlite3 xz-utils bzip2"
 mkdir -p "$s/lists/partial" "$s/debs"
-if ! ls "$s"/python3.11_*.orig.tar.* "$s"/zlib_*.orig.tar.* "$s"/debs/busybox-static_*_arm64.deb >/dev/null 2>&1; then
-  step "Debian sources (python3.11, zlib) and busybox-static amd64/arm64"
+have_sources() {
+  for p in $SOURCES; do ls "$s/${p}"_*.orig.tar.* >/dev/null 2>&1 || return 1; done
+  ls "$s"/debs/busybox-static_*_arm64.deb >/dev/null 2>&1
+}
+if ! have_sources; then
+  step "Debian sources ($SOURCES) and busybox-static amd64/arm64"
   printf 'deb-src %s %s main\ndeb [arch=amd64,arm64] %s %s main\n' "$MIRROR" $SUITE "$MIRROR" $SUITE >"$s/src.list"
   apto=(-o Dir::Etc::SourceList="$s/src.list" -o Dir::Etc::SourceParts=/dev/null -o Dir::State::Lists="$s/lists"
         -o APT::Architectures::=amd64 -o APT::Architectures::=arm64)
   apt-get "${apto[@]}" update -qq
-  (cd "$s" && apt-get "${apto[@]}" source --download-only -qq python3.11 zlib >/dev/null 2>&1)
+  (cd "$s" && apt-get "${apto[@]}" source --download-only -qq $SOURCES >/dev/null 2>&1)
   (cd "$s/debs" && apt-get "${apto[@]}" download busybox-static:amd64 busybox-static:arm64 >/dev/null 2>&1)
 fi
 V=$(ls "$s"/python3.11_*.orig.tar.* | head -n1 | sed 's/.*python3.11_\([0-9.]*\)\.orig.*/\1/')
 
+unpack() {  # unpack PACKAGE DIR: the upstream tree of a Debian source package as $w/DIR
+  local x; x=$(mktemp -d "$w/x.XXXXXX")
+  tar -C "$x" -xf "$(ls "$s/$1"_*.orig.tar.* | grep -v -- '-www' | head -n1)"
+  mv "$x"/* "$w/$2"; rmdir "$x"
+}
+
 # ---- 3. CPython <V> from source for glibc and musl, x86_64 and aarch64 (cached tarballs)
 w=""
-for lm in gnu-x86_64 gnu-aarch64 musl-x86_64 musl-aarch64; do
-  [ -s "$C/python-$V-$lm.tar" ] && continue
+for lm in musl-aarch64 gnu-aarch64 musl-x86_64 gnu-x86_64; do  # the cross builds first: they fail first
+  [ -s "$C/python-$V-$lm-$KEY.tar" ] && continue
   if [ -z "$w" ]; then
+    find "$C" -maxdepth 1 -name 'python-*.tar' ! -name "*-$KEY.tar" -delete  # other recipes'
     w=$(mktemp -d "$C/work.XXXXXX")
-    tar -C "$w" -xf "$(ls "$s"/python3.11_*.orig.tar.* | head -n1)"
-    tar -C "$w" -xf "$(ls "$s"/zlib_*.orig.tar.* | head -n1)"
-    mv "$w"/Python-3.11* "$w/Python"; mv "$w"/zlib-* "$w/zlib"
+    unpack python3.11 Python; unpack zlib zlib; unpack libffi libffi; unpack openssl openssl
+    unpack sqlite3 sqlite; unpack xz-utils xz; unpack bzip2 bzip2
     for a in amd64:x86_64 arm64:aarch64; do
       x=$(mktemp -d); dpkg-deb -x "$s"/debs/busybox-static_*_"${a%%:*}".deb "$x"; cp "$x/bin/busybox" "$w/busybox-${a##*:}"; rm -rf "$x"
     done
     cp "$HERE/python-build.sh" "$w/build.sh"
   fi
   step "CPython $V for $lm"
-  docker run --rm --network none -v "$w:/w" krakend-tools/toolchain:bookworm bash /w/build.sh ${lm%%-*} ${lm##*-} \
+  docker run --rm --network none -v "$w:/w" "$TOOLCHAIN" bash /w/build.sh ${lm%%-*} ${lm##*-} \
     >"$C/python-$V-$lm.log" 2>&1 || { tail -n 30 "$C/python-$V-$lm.log" >&2; exit 1; }
-  mv "$w/local-$lm.tar" "$C/python-$V-$lm.tar"
+  mv "$w/local-$lm.tar" "$C/python-$V-$lm-$KEY.tar"
 done
 [ -z "$w" ] || rm -rf "$w"
-MUSL=$(docker run --rm --network none krakend-tools/toolchain:bookworm dpkg-query -W -f '${Version}' musl | cut -d- -f1)
+MUSL=$(docker run --rm --network none "$TOOLCHAIN" dpkg-query -W -f '${Version}' musl | cut -d- -f1)
 case "$MUSL" in 1.2.3*) ALPINE=3.17 ;; 1.2.4*) ALPINE=3.19 ;; 1.2.5*) ALPINE=3.21 ;; *) ALPINE=3.17 ;; esac
 
 # ---- 4. images: one per arch, FROM scratch (so the platform is right), pushed, then one name
@@ -125,23 +161,30 @@ image() {  # image NAME PLATFORM TAR...: FROM scratch + ADD each tar, pushed as 
   docker push -q "$name" >/dev/null
   docker rmi "$name" >/dev/null
 }
+same_list() {  # same_list A B: both names are the same manifest list in the registry
+  local a b
+  a=$(docker manifest inspect --insecure "$1" 2>/dev/null) && b=$(docker manifest inspect --insecure "$2" 2>/dev/null) \
+    && [ "$a" = "$b" ] && grep -q '"architecture": "arm64"' <<<"$a"
+}
 for shape in "slim-bookworm" "alpine$ALPINE"; do
   name=$REG/python:$V-$shape
-  if docker manifest inspect --insecure "$name" 2>/dev/null | grep -q '"architecture": "arm64"'; then
+  if same_list "$name" "$name-recipe-$KEY"; then
     echo "$name"; continue
   fi
   for arch in amd64 arm64; do
     m=x86_64; [ $arch = arm64 ] && m=aarch64
     step "image $name-$arch"
     if [ "$shape" = slim-bookworm ]; then
-      image "$name-$arch" "linux/$arch" "$C/bookworm-$arch-slim.tar" "$C/python-$V-gnu-$m.tar"
+      image "$name-$arch" "linux/$arch" "$C/bookworm-$arch-python-$RKEY.tar" "$C/python-$V-gnu-$m-$KEY.tar"
     else
-      image "$name-$arch" "linux/$arch" "$C/python-$V-musl-$m.tar"
+      image "$name-$arch" "linux/$arch" "$C/python-$V-musl-$m-$KEY.tar"
     fi
   done
-  docker manifest rm "$name" >/dev/null 2>&1 || true
-  docker manifest create --insecure "$name" "$name-amd64" "$name-arm64" >/dev/null
-  docker manifest push --insecure --purge "$name" >/dev/null
+  for n in "$name" "$name-recipe-$KEY"; do  # the name, and the mark of the recipe that made it
+    docker manifest rm "$n" >/dev/null 2>&1 || true
+    docker manifest create --insecure "$n" "$name-amd64" "$name-arm64" >/dev/null
+    docker manifest push --insecure --purge "$n" >/dev/null
+  done
   echo "$name"
 done
 step "done"
