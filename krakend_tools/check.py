@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 from krakend_tools.errors import InputError
-from krakend_tools.fixes import fix_commands
 from krakend_tools.lockfiles import LockedPackage, Lockfile
 from krakend_tools.lockfiles._common import excerpt
 from krakend_tools.manifest import Manifest
@@ -21,7 +20,7 @@ COMPILED_BACKENDS = ("scikit_build_core", "mesonpy", "maturin", "pdm.backend.hoo
 
 
 def check_plugin(
-    lock: Lockfile, manifest: Manifest, *, groups: Iterable[str] = (), extras: Iterable[str] = (), fix: bool = False
+    lock: Lockfile, manifest: Manifest, *, groups: Iterable[str] = (), extras: Iterable[str] = ()
 ) -> Report:
     """Every incompatibility between ``lock`` and ``manifest``, in rule order."""
     started = time.perf_counter()
@@ -30,7 +29,6 @@ def check_plugin(
     platform: list[Finding] = []
     shared: list[Finding] = []
     own: list[Finding] = []
-    mismatches: list[tuple[LockedPackage, str]] = []
     supported = _rank(tuple(manifest.tags))
     versions: dict[str, list[str]] = {}
     for pkg in selected:
@@ -56,8 +54,6 @@ def check_plugin(
         want = manifest.distributions.get(pkg.name)
         if pkg.version is None and want is not None:  # the gateway has it: never plugin-only
             shared.append(_check_unpinned(lock, pkg, want))
-            if not shared[-1].ok:
-                mismatches.append((pkg, want))
             continue
         if pkg.version is None:  # git/path/URL or dynamic-version member: the plugin's own
             own.append(
@@ -75,8 +71,6 @@ def check_plugin(
             continue
         if want is not None:
             shared.append(_check_shared(lock, pkg, want))
-            if not shared[-1].ok:
-                mismatches.append((pkg, want))
         else:
             finding = _check_plugin_only(lock, pkg, manifest, supported)
             (own if finding.ok else platform).append(finding)
@@ -94,8 +88,6 @@ def check_plugin(
             }
         ],
     }
-    if fix and mismatches:
-        meta["fixes"] = {str(lock.path): fix_commands(lock, mismatches)}
     return Report("check-plugin", findings, time.perf_counter() - started, meta)
 
 
@@ -105,7 +97,6 @@ def check_plugins(
     *,
     groups: Iterable[str] = (),
     extras: Iterable[str] = (),
-    fix: bool = False,
 ) -> Report:
     """:func:`check_plugin` over several lockfiles, as one report: findings in lockfile order,
     each naming its lockfile (``file``); ``meta.lockfiles`` describes every one. ``manifest``
@@ -121,16 +112,13 @@ def check_plugins(
     for lock in locks:
         chosen = manifest(lock.path.parent) if callable(manifest) else manifest
         summary = used.setdefault(chosen.source, chosen.summary())
-        report = check_plugin(lock, chosen, groups=groups, extras=extras, fix=fix)
+        report = check_plugin(lock, chosen, groups=groups, extras=extras)
         report.meta["lockfiles"][0]["manifest"] = summary
         reports.append(report)
     meta: dict[str, Any] = {
         "manifest": next(iter(used.values())) if len(used) == 1 else None,
         "lockfiles": [entry for r in reports for entry in r.meta["lockfiles"]],
     }
-    fixes = {path: cmds for r in reports for path, cmds in (r.meta.get("fixes") or {}).items()}
-    if fixes:
-        meta["fixes"] = fixes
     return Report("check-plugin", [f for r in reports for f in r.findings], time.perf_counter() - started, meta)
 
 
