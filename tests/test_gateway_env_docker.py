@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import gateway_manifest, run_krakend
-from tests.dockerenv import Served, our_containers
+from tests.dockerenv import Served
 from tests.test_gateway_env import lockfile, make_wheel
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
@@ -84,7 +84,7 @@ def test_plugin_imports_in_the_gateway_image_with_its_lock(
     bare = run_krakend("test-plugin", "-s", str(acme), "--target", target, "--manifest", str(manifest), env=env)
     assert bare.returncode == 1
     assert "needs plugdep (Requires-Dist), which the gateway does not have: pass the plugin's lockfile" in bare.stdout
-    assert our_containers(docker_client) == []
+    assert docker_client.containers.list(all=True, filters={"ancestor": gateway["image"]}) == []
 
 
 def test_a_plugin_needing_another_version_of_a_shared_package_is_ko_showing_the_gateways(
