@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import FIXTURES, run_krakend
-from tests.dockerenv import TARGETS, our_containers
+from tests.dockerenv import TARGETS
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
@@ -71,10 +71,15 @@ def test_runtime_images_carry_their_manifest(runtime_images: dict[str, str], ser
     assert manifest["python"]["version"] == served.python  # the official-shaped base's CPython
 
 
+def _of_image(client: Any, image: str) -> list[str]:
+    """Containers of ``image`` (the engine is shared: others' containers come and go)."""
+    return [c.id for c in client.containers.list(all=True, filters={"ancestor": image})]
+
+
 def test_glibc_plugin_fails_in_alpine_runtime_naming_the_libc(
-    glibc_build: Path, docker_env: dict[str, str], docker_client: Any
+    glibc_build: Path, docker_env: dict[str, str], docker_client: Any, runtime_images: dict[str, str]
 ) -> None:
-    before = our_containers(docker_client)
+    before = _of_image(docker_client, runtime_images["alpine/amd64"])
     so = next(glibc_build.rglob("*.so"))
     proc = run_krakend(
         "test-plugin", str(so), "-s", "--target", "alpine/amd64", "-o", "json", env=docker_env, timeout=600
@@ -83,7 +88,7 @@ def test_glibc_plugin_fails_in_alpine_runtime_naming_the_libc(
     report = json.loads(proc.stdout)
     message = " ".join(f["message"] for f in report["findings"]).lower()
     assert "glibc" in message or "musl" in message, message
-    assert our_containers(docker_client) == before
+    assert _of_image(docker_client, runtime_images["alpine/amd64"]) == before
 
 
 def test_glibc_plugin_passes_in_generic_runtime(glibc_build: Path, docker_env: dict[str, str]) -> None:
@@ -189,7 +194,7 @@ def test_a_lone_module_finds_its_library_through_origin_outside_its_folder(
     shutil.copy(lib, tmp_path / "plugin" / "lib" / "libtiny.so.1.0")
     (tmp_path / "plugin" / "lib" / "libtiny.so.1").symlink_to("libtiny.so.1.0")  # as ldconfig names it
     (tmp_path / "plugin" / "lib" / "secret.txt").write_text("not the plugin's")
-    before = our_containers(docker_client)
+    before = _of_image(docker_client, runtime_images["generic/amd64"])
     argv = ["test-plugin", str(module), "-s", "--image", runtime_images["generic/amd64"], "-o", "json"]
     proc = run_krakend(*argv, env=docker_env, timeout=600)
     assert proc.returncode == 0, proc.stdout + proc.stderr
@@ -222,4 +227,4 @@ def test_a_lone_module_finds_its_library_through_origin_outside_its_folder(
     (tmp_path / "plugin" / "lib" / "libtiny.so.1").unlink()
     proc = run_krakend(*argv[:-2], env=docker_env, timeout=600)
     assert proc.returncode == 1 and "needs libtiny.so.1" in proc.stdout, proc.stdout + proc.stderr
-    assert our_containers(docker_client) == before
+    assert _of_image(docker_client, runtime_images["generic/amd64"]) == before
