@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from krakend_tools import safefs
+from krakend_tools.subproc import children, start_time
 
 PROBE_PATH = Path(__file__).with_name("_probe") / "krakend_probe.py"
 # Imported rather than run as a script, so its compiled bytecode is reused (~4 ms a probe);
@@ -191,36 +192,11 @@ _SPAWN_LOCK = threading.Lock()  # a probe is spawned and registered as one step
 _PROBES: set[int] = set()  # pids of the probes running now, in every runner
 
 
-def _children(pid: int) -> list[int]:
-    """Direct children of ``pid`` (of all its threads), from /proc."""
-    found: list[int] = []
-    try:
-        tasks = os.listdir(f"/proc/{pid}/task")
-    except OSError:
-        return found
-    for tid in tasks:
-        try:
-            with open(f"/proc/{pid}/task/{tid}/children", "rb") as fh:
-                found.extend(int(p) for p in fh.read().split())
-        except (OSError, ValueError):
-            continue
-    return found
-
-
-def _start_time(pid: int) -> int | None:
-    """When ``pid`` started, in clock ticks since boot (/proc/PID/stat field 22)."""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as fh:
-            return int(fh.read().rsplit(b")", 1)[1].split()[19])
-    except (OSError, IndexError, ValueError):
-        return None
-
-
 def _descendants(pid: int) -> set[int]:
     found: set[int] = set()
     stack = [pid]
     while stack:
-        for child in _children(stack.pop()):
+        for child in children(stack.pop()):
             if child not in found:
                 found.add(child)
                 stack.append(child)
@@ -231,10 +207,10 @@ def _strays(probe_pid: int, since: int) -> set[int]:
     """What a probe left running: its descendants, whatever session or group they moved
     to, and the orphans re-parented to us (the subreaper) since it started, with theirs."""
     found = _descendants(probe_pid)
-    for child in _children(os.getpid()):
+    for child in children(os.getpid()):
         if child in _PROBES or child in found:
             continue
-        started = _start_time(child)
+        started = start_time(child)
         if started is not None and started >= since:
             found.add(child)
             found |= _descendants(child)
@@ -457,7 +433,7 @@ class LocalRunner:
             for fd in info or ():
                 os.close(fd)
             return Completed(None, "", f"cannot run {argv[0]}: {getattr(exc, 'strerror', exc)}")
-        since = _start_time(proc.pid)
+        since = start_time(proc.pid)
         init = -1
         if info:
             os.close(info[1])  # bwrap's copy is the one left: EOF once it exits

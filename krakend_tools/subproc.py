@@ -37,7 +37,7 @@ def run_bounded(argv: Sequence[str], timeout: float, limit: int = MAX_OUTPUT) ->
         _adopt_orphans(adopting)
         raise
     assert proc.stdout is not None and proc.stderr is not None
-    since = _start_time(proc.pid)
+    since = start_time(proc.pid)
     buffers = {proc.stdout.fileno(): bytearray(), proc.stderr.fileno(): bytearray()}
     try:
         problem = _read(proc, buffers, timeout, limit)
@@ -118,15 +118,15 @@ def _adopted(since: int) -> list[int]:
     """Our children started at ``since`` or later (clock ticks since boot), with all of theirs:
     what the command left, re-parented to us."""
     found: list[int] = []
-    stack = [child for child in _children(os.getpid()) if (_start_time(child) or 0) >= since]
+    stack = [child for child in children(os.getpid()) if (start_time(child) or 0) >= since]
     while stack:
         pid = stack.pop()
         found.append(pid)
-        stack.extend(child for child in _children(pid) if child not in found)
+        stack.extend(child for child in children(pid) if child not in found)
     return found
 
 
-def _children(pid: int) -> list[int]:
+def children(pid: int) -> list[int]:
     """Direct children of ``pid`` (of all its threads), from /proc."""
     found: list[int] = []
     with contextlib.suppress(OSError):
@@ -136,7 +136,7 @@ def _children(pid: int) -> list[int]:
     return found
 
 
-def _start_time(pid: int) -> int | None:
+def start_time(pid: int) -> int | None:
     """When ``pid`` started, in clock ticks since boot (/proc/PID/stat field 22)."""
     try:
         with open(f"/proc/{pid}/stat", "rb") as fh:
