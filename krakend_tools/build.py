@@ -698,8 +698,9 @@ def build_target(plan: Plan, opts: BuildOptions, events: Events, cancel: threadi
         if code is None:
             finding.message = f"build timed out after {opts.timeout:g}s"
             return finding
-        if code == REPAIR_FAILED:
-            finding.message = _repair_verdict(files, plan, log)
+        if code == REPAIR_FAILED:  # a wheel with no extension left is not auditwheel's fault
+            lost = lost_extensions([], opts.plugin_dir, log) if compiler_errors(log) else None
+            finding.message = lost or _repair_verdict(files, plan, log)
             return finding
         if code == REQUIRES_MISSING:
             from krakend_tools.buildreqs import missing_in_log

@@ -147,6 +147,7 @@ def _qemu_arm64() -> bool:
 def run_in_runtime(client: Any, served: Served, target: Target, wheel: Path, code: str) -> str:
     """Install ``wheel`` (no index, no network) in the target's official-shaped base and run ``code``."""
     image = served.alpine if target.flavour == "alpine" else served.slim
+    client.images.pull(image, platform=target.platform)  # one multi-arch name: the right variant first
     script = f"pip install -q --no-index --no-deps /w/{wheel.name} && python -c {json.dumps(code)}"
     box = client.containers.create(
         image, ["sh", "-c", script], platform=target.platform, network_mode="none", labels={"io.krakend.run": "test"}
