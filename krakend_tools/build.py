@@ -640,8 +640,8 @@ def _compile_target(
     wants = not opts.network and buildreqs.uses_default_builder(opts.command) and _is_python_project(opts.plugin_dir)
     requires = buildreqs.build_system(opts.plugin_dir).requires if wants else []
     for attempt in (1, 2):
-        tar = _requires_tar(plan, opts, requires, run) if wants else None
         run.log(f"# {run.name}: {plan.builder} ({plan.builder_platform}) on {plan.engine.url} $ {' '.join(command)}")
+        tar = _requires_tar(plan, opts, requires, run) if wants else None
         run.events.step(run.name, "compiling")
         with plan.engine.container(
             plan.builder,
