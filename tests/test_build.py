@@ -694,9 +694,11 @@ def test_arm64_target_builds_on_its_own_engine_in_parallel(
         return [e["Actor"]["Attributes"]["image"] for e in events]
 
     there, here = created(other), created(docker_client)
-    assert any("linux-generic-arm64" in i for i in there), there  # the arm64 runtime test
+    # each import test runs in its target's gateway image (runtime + the gateway's packages), on its own engine
+    assert any(i.startswith("krakend-tools/gateway:generic-arm64-") for i in there), there
+    assert any(i.startswith("krakend-tools/gateway:generic-amd64-") for i in here), here
     assert not any("arm64" in i for i in here), here
-    assert not any("amd64" in i and "runtime" in i for i in there), there
+    assert not any("gateway:generic-amd64" in i or ("amd64" in i and "runtime" in i) for i in there), there
     assert not our_containers(other) and not our_containers(docker_client)
     # parallel: each engine's work (images, build, test) overlaps the other's
     (a0, a1), (b0, b1) = (f["details"]["window"] for f in report["findings"])
