@@ -26,6 +26,7 @@ SDISTS = FIXTURES.parent / ".cache" / "sdists"  # fetched once with pip, pinned 
 PINNED = {
     "markupsafe": ("3.0.2", "ee55d3edf80167e48ea11a923c7386f4669df67d7994554387f84e7d8b0a2bf0"),
     "pluggy": ("1.5.0", "2cffa88e94fdc978c4c574f15f9e59b7f4201d439195c3715ca9e2486f1d0cf1"),
+    "cytoolz": ("1.2.0", "fdd8ded8a93e1be009577fccddaacf78aa21cbe7dc6ec53c229def0198a1ffa5"),
 }
 
 STAMP_C = r"""#include <Python.h>
@@ -97,7 +98,8 @@ def sdist(name: str, dest: Path) -> Path:
     archive = SDISTS / f"{name}-{version}.tar.gz"
     if not archive.is_file():
         SDISTS.mkdir(parents=True, exist_ok=True)
-        cmd = [sys.executable, "-m", "pip", "download", "-q", "--no-binary", ":all:", "--no-deps"]
+        # only the project from source: its build requirements come as wheels
+        cmd = [sys.executable, "-m", "pip", "download", "-q", "--no-binary", name, "--no-deps"]
         subprocess.run([*cmd, "-d", str(SDISTS), f"{name}=={version}"], check=True, capture_output=True)
     assert hashlib.sha256(archive.read_bytes()).hexdigest() == sha256, archive
     with tarfile.open(archive) as tar:
@@ -391,3 +393,24 @@ def test_a_missing_system_library_says_which_and_before_build_provides_it(
     _check_wheel(wheel, target, tmp_path)
     code = "import syslib; assert syslib.answer() == 42; print('smoke')"
     assert "smoke" in run_in_runtime(docker_client, served, target, wheel, code)
+
+
+@pytest.mark.docker
+@pytest.mark.slow
+def test_real_sdist_whose_import_needs_a_runtime_dependency_imports_with_its_lockfile(
+    docker_env: dict[str, str], tmp_path: Path
+) -> None:
+    """cytoolz (Cython) imports toolz at import time, which the gateway does not have: built from
+    its sdist with a lockfile beside it, build's import test gets past the import (to the plugin
+    contract, which a library does not meet); without the lockfile the same wheel is KO naming toolz."""
+    project = sdist("cytoolz", tmp_path)
+    (project / "requirements.txt").write_text("toolz==1.1.0\n")
+    report = _build(project, tmp_path / "out", docker_env, "-t", "generic/amd64", "--type", "server")
+    test = _findings(report)["generic/amd64"]["details"]["test_details"]
+    messages = [f["message"] for f in test["findings"]]
+    assert messages and all("does not contain a HandlerRegisterer" in m for m in messages), messages
+    assert "toolz" in str(test["gateway_environment"]), test["gateway_environment"]
+    wheel = next((tmp_path / "out" / "generic-amd64").glob("cytoolz-1.2.0-*.whl"))
+    bare = run_krakend("test-plugin", "-s", "--target", "generic/amd64", str(wheel), env=docker_env, timeout=600)
+    assert bare.returncode == 1, bare.stderr
+    assert "needs toolz (Requires-Dist), which the gateway does not have" in bare.stdout, bare.stdout
