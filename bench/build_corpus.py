@@ -21,13 +21,13 @@ import sys
 import tarfile
 import tempfile
 import time
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
+from build import served_python  # bench/build.py, beside this script
+
 ROOT = Path(__file__).resolve().parent.parent
 ENV = {**os.environ, "NO_COLOR": "1"}
-REGISTRY = os.environ.get("KRAKEND_IMAGE_REGISTRY", "")
 TARGETS = ("alpine/amd64", "alpine/arm64", "generic/amd64", "generic/arm64")
 CACHE_VOLUME = "krakend-tools-cache"
 
@@ -41,21 +41,6 @@ class Cell:
     tag: str
     cold: float
     warm: float
-
-
-def served_python() -> str:
-    """The CPython version of the official-shaped images the registry serves."""
-    try:
-        with urllib.request.urlopen(f"http://{REGISTRY}/v2/python/tags/list", timeout=5) as r:
-            tags = json.load(r).get("tags") or []
-    except (OSError, ValueError) as err:
-        sys.exit(
-            f"no image registry at KRAKEND_IMAGE_REGISTRY={REGISTRY!r} ({err}): run scripts/local-registry.sh start"
-        )
-    versions = sorted(t.split("-")[0] for t in tags if t.endswith("-slim-bookworm"))
-    if not versions:
-        sys.exit(f"{REGISTRY} serves no python:<V>-slim-bookworm image: run scripts/make-base-images.sh")
-    return str(versions[-1])
 
 
 def fetch_corpus(only: list[str]) -> list[Path]:
