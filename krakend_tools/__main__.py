@@ -1,3 +1,3 @@
-from krakend_tools.main import main
+from krakend_tools.cli.main import main
 
 main()

@@ -65,7 +65,7 @@ def _refuse_foreign(path: Path, owner: int) -> None:
 def _krakend_table(path: str, inode: int, ctime_ns: int, size: int) -> tuple[dict[str, Any] | None, int]:
     """The ``[tool.krakend]`` table of one pyproject.toml and the owner of the file read, once
     per version of the file (a command looks it up for its defaults and again for its manifest)."""
-    from krakend_tools.lockfiles._common import MAX_LOCKFILE_BYTES, decoded, load_toml, read_file
+    from krakend_tools.check.lockfiles._common import MAX_LOCKFILE_BYTES, decoded, load_toml, read_file
 
     data, info = read_file(path, "pyproject.toml", MAX_LOCKFILE_BYTES)  # bounded, regular files only
     tool = load_toml(Path(path), decoded(data, path)).get("tool")

@@ -2,7 +2,7 @@
 
 A case is bytes mutated from a real seed (a real lockfile, manifest, compiled ``.so`` or
 wheel), written to a scratch folder and given to the real CLI entry point in-process
-(:func:`krakend_tools.main.main`), exactly as a user's argv would. The exit code is the
+(:func:`krakend_tools.cli.main.main`), exactly as a user's argv would. The exit code is the
 verdict: 0/1 results, 2 bad input with exactly one stderr line, 3 a bug (a traceback file).
 """
 
@@ -106,7 +106,7 @@ void *PyInit_plug(void) { printf("x"); return 0; }
 
 def make_seeds(folder: Path) -> Seeds:
     """Collect the seeds: fixtures' lockfiles, a manifest of this host, ELF compiled now."""
-    from krakend_tools import manifest as mf
+    from krakend_tools.manifest import model as mf
 
     folder.mkdir(parents=True, exist_ok=True)
     data = mf.from_facts(mf.introspect(None)).to_dict()
@@ -219,7 +219,7 @@ class Verdict:
 
 def run_cli(argv: list[str]) -> Verdict:
     """``krakend ARGV`` in-process: its exit code and stderr."""
-    from krakend_tools.main import main
+    from krakend_tools.cli.main import main
 
     out, err = io.StringIO(), io.StringIO()
     code = 0
@@ -368,7 +368,7 @@ TARGETS.update(lockfile=_lockfile_random, manifest=_manifest_random, elf=_elf_ra
 
 def clear_caches() -> None:
     """Drop the parsers' memo tables (a long fuzz run would otherwise count them as RSS)."""
-    from krakend_tools.lockfiles import _common
+    from krakend_tools.check.lockfiles import _common
 
     _common._MARKERS.clear()
     _common._NAMES.clear()

@@ -111,7 +111,7 @@ def test_fifo_and_devices_are_not_read(tmp_path: Path, host_manifest: Path) -> N
 
 
 def test_a_lockfile_over_the_size_limit(tmp_path: Path, host_manifest: Path) -> None:
-    from krakend_tools.lockfiles._common import MAX_LOCKFILE_BYTES
+    from krakend_tools.check.lockfiles._common import MAX_LOCKFILE_BYTES
 
     line = b"six==1.16.0 --hash=sha256:" + b"a" * 64 + b"\n"
     big = tmp_path / "requirements.txt"
@@ -339,7 +339,7 @@ def test_zip_bomb_is_not_inflated(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     """A member over the unpacked budget is refused before anything is written."""
     from contextlib import ExitStack
 
-    from krakend_tools import artifacts
+    from krakend_tools.plugin_test import artifacts
 
     wheel = _wheel(tmp_path / "plug-1.0-py3-none-any.whl", {**GOOD, "plug/bomb.bin": b"\0" * (8 << 20)})
     monkeypatch.setattr(artifacts, "MAX_UNPACKED_BYTES", 4 << 20)
@@ -469,9 +469,9 @@ def test_fifos_and_devices_named_like_plugins(tmp_path: Path, host_manifest: Pat
 
 def test_an_unexpected_exception_is_one_line_and_exit_3(tmp_path: Path) -> None:
     code = (
-        "import krakend_tools.lockfiles as lockfiles\n"
+        "import krakend_tools.check.lockfiles as lockfiles\n"
         "def boom(*args, **kwargs):\n    raise ZeroDivisionError('bug\\nsecond line')\n"
-        "lockfiles.find_lockfile = boom\nfrom krakend_tools.main import main\nmain(['check-plugin'])\n"
+        "lockfiles.find_lockfile = boom\nfrom krakend_tools.cli.main import main\nmain(['check-plugin'])\n"
     )
     proc = subprocess.run(
         [sys.executable, "-c", code],

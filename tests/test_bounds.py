@@ -415,7 +415,7 @@ def test_an_old_python_says_so_in_one_line(tmp_path: Path) -> None:
 def test_the_introspection_script_parses_on_any_python() -> None:
     """No syntax an old interpreter cannot parse: no annotations, f-strings or late
     ``__future__`` features (Python 2.7 and 3.0+ then reach the version check)."""
-    source = (ROOT / "krakend_tools" / "introspect.py").read_text()
+    source = (ROOT / "krakend_tools" / "manifest" / "introspect.py").read_text()
     tree = ast.parse(source, feature_version=(3, 4))
     for node in ast.walk(tree):
         assert not isinstance(node, (ast.AnnAssign, ast.JoinedStr, ast.NamedExpr, ast.Starred)), ast.dump(node)

@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 
-from krakend_tools import build as core
+from krakend_tools.build import job as core
 from krakend_tools.errors import InputError
-from krakend_tools.platforms import Target
+from krakend_tools.manifest.platforms import Target
 from tests.conftest import FIXTURES, run_krakend
 from tests.dockerenv import our_containers
 
@@ -152,8 +152,8 @@ def test_engine_map_pyproject_and_contexts(tmp_path: Path, monkeypatch: pytest.M
 
 
 def test_official_base_names_follow_the_manifest(monkeypatch: pytest.MonkeyPatch) -> None:
-    from krakend_tools import images
-    from krakend_tools.manifest import Manifest
+    from krakend_tools.containers import images
+    from krakend_tools.manifest.model import Manifest
 
     data = json.loads((FIXTURES / "gateway" / "manifest.json").read_text())
     manifest = Manifest.from_dict(data)
@@ -171,8 +171,8 @@ def test_official_base_names_follow_the_manifest(monkeypatch: pytest.MonkeyPatch
 
 
 def test_base_python_minor_refused_patch_warned() -> None:
-    from krakend_tools import images
-    from krakend_tools.manifest import Manifest
+    from krakend_tools.containers import images
+    from krakend_tools.manifest.model import Manifest
 
     data = json.loads((FIXTURES / "gateway" / "manifest.json").read_text())
     want = Manifest.from_dict(data)
@@ -190,7 +190,7 @@ def test_base_python_minor_refused_patch_warned() -> None:
 
 
 def test_zig_target_and_wheel_policy_cap_at_the_gateway_libc() -> None:
-    from krakend_tools.manifest import Manifest
+    from krakend_tools.manifest.model import Manifest
 
     data = json.loads((FIXTURES / "gateway" / "manifest.json").read_text())
     image_manifest = Manifest.from_dict(data)
@@ -216,7 +216,7 @@ def test_zig_target_and_wheel_policy_cap_at_the_gateway_libc() -> None:
 def test_docker_context_is_honoured(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import hashlib
 
-    from krakend_tools import engine
+    from krakend_tools.containers import engine
 
     meta = tmp_path / "contexts" / "meta" / hashlib.sha256(b"far").hexdigest()
     meta.mkdir(parents=True)
@@ -235,7 +235,7 @@ def test_docker_context_is_honoured(tmp_path: Path, monkeypatch: pytest.MonkeyPa
 
 
 def test_arm64_without_qemu_names_the_fix(monkeypatch: pytest.MonkeyPatch) -> None:
-    from krakend_tools import engine
+    from krakend_tools.containers import engine
 
     monkeypatch.setattr(engine, "qemu_arm64_ready", lambda: False)
     eng = engine.Engine(client=None, url="unix:///x", source="DOCKER_HOST", arch="amd64")
@@ -245,7 +245,7 @@ def test_arm64_without_qemu_names_the_fix(monkeypatch: pytest.MonkeyPatch) -> No
 
 
 def test_platform_mismatch_message() -> None:
-    from krakend_tools.engine import api_message
+    from krakend_tools.containers.engine import api_message
 
     err = Exception(
         "500 Server Error: pull access denied for local/x, repository does not exist or may require 'docker login'"
@@ -303,16 +303,22 @@ def test_cli_under_test_is_the_installed_wheel() -> None:
             pytest.fail("CI must set KRAKEND_TEST_PYTHON (scripts/test.sh)", pytrace=False)
         pytest.skip("KRAKEND_TEST_PYTHON not set: the CLI runs from this checkout")
     where = subprocess.run(
-        [INSTALLED, "-P", "-c", "import krakend_tools.images as i; print(i.__file__); print(i.BUILDERS_DIR)"],
+        [
+            INSTALLED,
+            "-P",
+            "-c",
+            "import krakend_tools.containers.images as i; print(i.__file__); print(i.BUILDERS_DIR)",
+        ],
         capture_output=True,
         text=True,
         cwd="/",
         check=True,
     ).stdout.split()
     module, builders = Path(where[0]), Path(where[1])
-    checkout = FIXTURES.parent / "krakend_tools"
+    checkout = FIXTURES.parent
     assert "site-packages" in module.parts and not module.is_relative_to(checkout), module
-    assert not builders.is_relative_to(checkout), builders
+    # the project's top-level builders/ is inside the installed package, not read from the checkout
+    assert builders == module.parent.parent / "builders", builders
     assert (builders / "Dockerfile").is_file()
     assert (builders / "common" / "krakend-run").is_file()
 

@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from krakend_tools.platforms import Target
+from krakend_tools.manifest.platforms import Target
 from tests.conftest import FIXTURES, run_krakend
 from tests.dockerenv import Served
 

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from krakend_tools import build as core
-from krakend_tools import buildreqs
+from krakend_tools.build import job as core
+from krakend_tools.build import requirements as buildreqs
 from krakend_tools.errors import InputError
-from krakend_tools.manifest import Manifest
-from krakend_tools.platforms import Target
+from krakend_tools.manifest.model import Manifest
+from krakend_tools.manifest.platforms import Target
 from tests.conftest import FIXTURES, gateway_manifest, run_krakend
 
 PIP_NOT_FOUND = """\
@@ -105,7 +105,7 @@ def test_missing_requirements_are_read_from_the_builder_log() -> None:
 
 
 def _manifest(tmp_path: Path, target: str, libc: str) -> Manifest:
-    from krakend_tools.manifest import load
+    from krakend_tools.manifest.model import load
 
     return load(str(gateway_manifest(tmp_path, target=target, libc=libc)))
 

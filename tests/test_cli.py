@@ -113,7 +113,7 @@ def test_shell_completion_of_commands_and_options() -> None:
 
 
 def test_internal_error_is_one_line_exit_3(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
-    from krakend_tools import main as entry
+    from krakend_tools.cli import main as entry
 
     def boom(args: list[str], command: str = "") -> int:
         raise KeyError("a bug")

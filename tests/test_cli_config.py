@@ -169,7 +169,7 @@ def test_static_only_does_not_import(tmp_path: Path, host_manifest: Path) -> Non
 
 
 def test_build_text_table_goes_through_emit(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    from krakend_tools.cli_build import _table
+    from krakend_tools.cli.build import _table
     from krakend_tools.output import OutputSpec, emit
     from krakend_tools.report import Finding, Report
 

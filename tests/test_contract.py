@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from krakend_tools import contract
-from krakend_tools._probe import krakend_probe as probe
+from krakend_tools.plugin_test import contract
+from krakend_tools.plugin_test._probe import krakend_probe as probe
 
 SRC = Path(__file__).resolve().parent.parent / "fixtures" / "plugins_src"
 

@@ -9,13 +9,13 @@ from __future__ import annotations
 import copy
 from pathlib import Path
 
-from krakend_tools import manifest as mf
-from krakend_tools.check import check_plugin, is_compiled_project
+from krakend_tools.check.job import check_plugin, is_compiled_project
+from krakend_tools.check.lockfiles import load_lockfile
 from krakend_tools.elf import ElfFacts, VersionNeed
-from krakend_tools.lockfiles import load_lockfile
-from krakend_tools.manifest import Library, Manifest
-from krakend_tools.platforms import Libc, platform_tags
-from krakend_tools.static import StaticResult, _Checker, _evaluate, _version_problems
+from krakend_tools.manifest import model as mf
+from krakend_tools.manifest.model import Library, Manifest
+from krakend_tools.manifest.platforms import Libc, platform_tags
+from krakend_tools.plugin_test.static_phase import StaticResult, _Checker, _evaluate, _version_problems
 
 from .conftest import FIXTURES
 

@@ -16,10 +16,10 @@ import pytest
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name, parse_wheel_filename
 
-from krakend_tools.check import check_plugin
-from krakend_tools.lockfiles import load_lockfile
-from krakend_tools.manifest import target_environment
-from krakend_tools.platforms import Target
+from krakend_tools.check.job import check_plugin
+from krakend_tools.check.lockfiles import load_lockfile
+from krakend_tools.manifest.model import target_environment
+from krakend_tools.manifest.platforms import Target
 
 from .test_lockfile_semantics import _manifest
 

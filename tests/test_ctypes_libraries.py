@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from krakend_tools.static import check_tree, check_wheel
+from krakend_tools.plugin_test.static_phase import check_tree, check_wheel
 
 from .conftest import run_krakend
 from .test_static import CI, PY_INCLUDE, make_manifest, need

@@ -20,9 +20,9 @@ pytestmark = [pytest.mark.docker, pytest.mark.slow]
 @pytest.fixture(scope="module")
 def runtime_images(docker_env: dict[str, str]) -> dict[str, str]:
     """The runtime image of every target, on the official-shaped bases of the registry."""
-    from krakend_tools import engine, images
-    from krakend_tools.manifest import load
-    from krakend_tools.platforms import Target
+    from krakend_tools.containers import engine, images
+    from krakend_tools.manifest.model import load
+    from krakend_tools.manifest.platforms import Target
 
     manifest = load(docker_env["KRAKEND_MANIFEST"])
     eng = engine.connect()
@@ -58,7 +58,7 @@ def glibc_build(docker_env: dict[str, str], tmp_path_factory: pytest.TempPathFac
 
 @pytest.mark.parametrize("target", TARGETS)
 def test_runtime_images_carry_their_manifest(runtime_images: dict[str, str], served: Any, target: str) -> None:
-    from krakend_tools.platforms import Target
+    from krakend_tools.manifest.platforms import Target
 
     tgt = Target.parse(target)
     proc = run_krakend("version", "--image", runtime_images[target], "-o", "json")
@@ -123,8 +123,8 @@ def test_glibc_plugin_passes_in_generic_runtime(glibc_build: Path, docker_env: d
 
 def test_probe_runner_is_isolated(runtime_images: dict[str, str], tmp_path: Path) -> None:
     """No network, read-only mounts: a plugin that tries either is told so."""
-    from krakend_tools.importtest import import_test
-    from krakend_tools.runner import DockerRunner
+    from krakend_tools.plugin_test.docker_runner import DockerRunner
+    from krakend_tools.plugin_test.import_phase import import_test
 
     plugin = tmp_path / "nosy.py"
     plugin.write_text(
@@ -150,8 +150,8 @@ def test_a_forged_record_in_a_container_is_not_a_success(
 ) -> None:
     """The Docker runner authenticates records as the local one does: a record written by the
     plugin (on every descriptor) and a clean or failing exit is not a pass."""
-    from krakend_tools.importtest import import_test
-    from krakend_tools.runner import DockerRunner
+    from krakend_tools.plugin_test.docker_runner import DockerRunner
+    from krakend_tools.plugin_test.import_phase import import_test
 
     from .test_hostile import FORGE
 
@@ -204,9 +204,9 @@ def test_a_lone_module_finds_its_library_through_origin_outside_its_folder(
     assert probes and all(p.get("error") is None for p in probes), probes
     assert "tiny-42" in json.dumps(report)
     # an engine that cannot see our paths gets the same files copied in: the same import
-    from krakend_tools import engine
-    from krakend_tools.importtest import import_test
-    from krakend_tools.runner import DockerRunner
+    from krakend_tools.containers import engine
+    from krakend_tools.plugin_test.docker_runner import DockerRunner
+    from krakend_tools.plugin_test.import_phase import import_test
 
     local = engine.connect()
     libraries = [str(tmp_path / "plugin" / "lib" / "libtiny.so.1")]

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from krakend_tools.check.fix_apply import apply_plan
+from krakend_tools.check.fixes import FixPlan, SetKey
 from krakend_tools.errors import InputError
-from krakend_tools.fix_apply import apply_plan
-from krakend_tools.fixes import FixPlan, SetKey
 from tests.conftest import FIXTURES, run_krakend
 from tests.fix_tools import tool_bin, tool_env
 

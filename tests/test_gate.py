@@ -17,12 +17,12 @@ from typing import Any
 
 import pytest
 
-from krakend_tools import manifest as mf
 from krakend_tools.config import find_config
 from krakend_tools.errors import InputError
-from krakend_tools.platforms import Target
+from krakend_tools.manifest import model as mf
+from krakend_tools.manifest.platforms import Target
+from krakend_tools.plugin_test.static_phase import check_tree, version_key
 from krakend_tools.report import RESULT_SCHEMA_PATH
-from krakend_tools.static import check_tree, version_key
 
 from .conftest import FIXTURES, ROOT, gateway_manifest, run_krakend
 from .test_static import CI, PY_INCLUDE, SRC, need

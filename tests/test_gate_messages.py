@@ -51,7 +51,7 @@ def test_facts_printed_inside_an_embedding_gateway_make_its_manifest(tmp_path: P
     stdlib-only introspection script (here through runpy, as an embedded interpreter would)
     and --facts turns what it printed into the same manifest --python makes."""
     assert SYSTEM_PYTHON is not None
-    script = ROOT / "krakend_tools" / "introspect.py"
+    script = ROOT / "krakend_tools" / "manifest" / "introspect.py"
     embedded = "import runpy, sys; runpy.run_path(sys.argv[1], run_name='__main__')"
     facts = subprocess.run([SYSTEM_PYTHON, "-I", "-c", embedded, str(script)], capture_output=True, check=True)
     (tmp_path / "facts.json").write_bytes(facts.stdout)
@@ -90,7 +90,8 @@ def test_a_from_lock_manifest_never_claims_the_interpreter_is_missing_unchecked(
 
 def test_no_message_of_the_package_points_at_this_repositorys_scripts() -> None:
     """scripts/ is not in the wheel: a user who installed it has no such folder."""
-    shipped = [p for p in (ROOT / "krakend_tools").rglob("*") if p.is_file() and p.suffix in (".py", ".json", "")]
+    in_wheel = [*(ROOT / "krakend_tools").rglob("*"), *(ROOT / "builders").rglob("*")]
+    shipped = [p for p in in_wheel if p.is_file() and p.suffix in (".py", ".json", ".sh", "")]
     offenders = [str(p.relative_to(ROOT)) for p in shipped if b"scripts/" in p.read_bytes()]
     assert offenders == []
 

@@ -228,8 +228,8 @@ def test_a_real_compiled_library_from_the_index_imports_with_its_locked_runtime_
 
 
 def test_requires_dist_follows_the_gateways_markers_not_extras(tmp_path: Path, host_manifest: Path) -> None:
-    from krakend_tools.gateway_env import Overlay, Pin, requires_problems
-    from krakend_tools.manifest import load
+    from krakend_tools.manifest.model import load
+    from krakend_tools.plugin_test.gateway_env import Overlay, Pin, requires_problems
 
     info = tmp_path / "acme-0.1.dist-info"
     info.mkdir()
@@ -273,9 +273,9 @@ def test_gateway_image_is_built_once_per_runtime_and_pins(
 ) -> None:
     from typing import Any, cast
 
-    from krakend_tools.gateway_env import Pin, gateway_image
-    from krakend_tools.manifest import Manifest
-    from krakend_tools.platforms import Target
+    from krakend_tools.manifest.model import Manifest
+    from krakend_tools.manifest.platforms import Target
+    from krakend_tools.plugin_test.gateway_env import Pin, gateway_image
 
     for key, value in env.items():
         monkeypatch.setenv(key, value)
@@ -300,8 +300,8 @@ def test_gateway_image_is_built_once_per_runtime_and_pins(
 
 def test_an_image_of_another_python_than_the_manifest_is_refused_naming_both(tmp_path: Path) -> None:
     from krakend_tools.errors import InputError
-    from krakend_tools.manifest import load
-    from krakend_tools.runner import _same_platform
+    from krakend_tools.manifest.model import load
+    from krakend_tools.plugin_test.docker_runner import _same_platform
     from tests.conftest import gateway_manifest
 
     manifest = load(gateway_manifest(tmp_path, target="generic/amd64", python="3.11.7", libc="GLIBC-2.36"))

@@ -380,14 +380,14 @@ class _ImageWithHostileLibraryName:
     interpreter's, with a library named ``../escaped.so``) and the library's bytes."""
 
     def __init__(self, library: Path) -> None:
-        script = FIXTURES.parent / "krakend_tools" / "introspect.py"
+        script = FIXTURES.parent / "krakend_tools" / "manifest" / "introspect.py"
         facts = json.loads(subprocess.run([sys.executable, "-I", str(script)], capture_output=True).stdout)
         facts["libraries"] = {"../escaped.so": str(library)}
         self.facts = json.dumps(facts)
         self.library = library
 
     def run_command(self, image: str, argv: list[str], *, platform: str) -> object:
-        from krakend_tools.engine import RunResult
+        from krakend_tools.containers.engine import RunResult
 
         return RunResult(0, "", 0.0, stdout=self.facts)
 
@@ -406,7 +406,7 @@ def test_a_library_name_from_an_image_writes_nothing_outside_the_temporary_folde
 ) -> None:
     import tempfile
 
-    from krakend_tools.image_manifest import introspect_image
+    from krakend_tools.containers.image_manifest import introspect_image
 
     folder = tmp_path / "tmpdir"
     folder.mkdir()
@@ -442,7 +442,7 @@ def test_a_dist_link_out_of_the_project_is_refused_before_building(tmp_path: Pat
 def test_outputs_handed_back_under_sudo_never_chown_through_a_link(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from krakend_tools.build import _chown_tree
+    from krakend_tools.build.job import _chown_tree
 
     out = tmp_path / "dist" / "generic-amd64"
     out.mkdir(parents=True)

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from krakend_tools import importtest
-from krakend_tools.importtest import Completed, LocalRunner, import_test, parse_probe_output
+from krakend_tools.plugin_test import import_phase as importtest
+from krakend_tools.plugin_test.import_phase import Completed, LocalRunner, import_test, parse_probe_output
 from tests.conftest import alive
 
 SRC = Path(__file__).resolve().parent.parent / "fixtures" / "plugins_src"

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from krakend_tools import loader
+from krakend_tools.plugin_test import loader
 
 SRC = Path(__file__).resolve().parent.parent / "fixtures" / "plugins_src"
 sys.path.insert(0, str(SRC))

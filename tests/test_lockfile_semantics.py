@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from krakend_tools.check import check_plugin
+from krakend_tools.check.job import check_plugin
+from krakend_tools.check.lockfiles import LockedPackage, load_lockfile
 from krakend_tools.errors import InputError
-from krakend_tools.lockfiles import LockedPackage, load_lockfile
-from krakend_tools.manifest import Manifest, from_facts, target_environment
-from krakend_tools.platforms import Target
+from krakend_tools.manifest.model import Manifest, from_facts, target_environment
+from krakend_tools.manifest.platforms import Target
 
 LINUX = {
     "implementation_name": "cpython",
@@ -569,7 +569,7 @@ def test_notes_go_to_stderr_and_the_run_goes_on(tmp_path: Path) -> None:
 
 
 def test_gateway_manifest_from_a_pdm_pylock_keeps_its_packages(tmp_path: Path) -> None:
-    from krakend_tools.manifest import from_lock
+    from krakend_tools.manifest.model import from_lock
 
     lock = write(tmp_path, "pylock.toml", PDM_PYLOCK)
     manifest = from_lock(lock, Target.parse("alpine/arm64"), "3.12.4", None)

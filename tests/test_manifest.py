@@ -11,9 +11,9 @@ import pytest
 from packaging import tags
 from packaging.markers import default_environment
 
-from krakend_tools import manifest as mf
 from krakend_tools.errors import InputError
-from krakend_tools.platforms import Libc, Target, needed_libc, platform_tags
+from krakend_tools.manifest import model as mf
+from krakend_tools.manifest.platforms import Libc, Target, needed_libc, platform_tags
 
 from .conftest import run_krakend
 

@@ -29,9 +29,9 @@ from hypothesis import strategies as st
 from packaging.version import Version
 from rich.console import Console
 
+from krakend_tools.check.fixes import fix_commands
+from krakend_tools.check.lockfiles import LockedPackage, Lockfile
 from krakend_tools.escape import shown
-from krakend_tools.fixes import fix_commands
-from krakend_tools.lockfiles import LockedPackage, Lockfile
 from krakend_tools.output import github, junit, sarif, text
 from krakend_tools.output import json as json_out
 from krakend_tools.report import KINDS, Finding, Report
@@ -528,7 +528,7 @@ def test_real_check_in_any_folder_is_safe_in_every_format(folder: str) -> None:
 
 
 def test_build_table_escapes_and_no_wrapped_line_forges_a_command() -> None:
-    from krakend_tools.cli_build import _table
+    from krakend_tools.cli.build import _table
 
     message = " ".join(["::error::w"] * 60) + " [/] [link=https://registry.invalid]x\x1b[2J\r::warning::r"
     details = {"artifact": "dist/p\x1b[31m.whl", "test_message": message, "test": "KO", "log": "/tmp/l\n::notice::n"}
@@ -541,7 +541,7 @@ def test_build_table_escapes_and_no_wrapped_line_forges_a_command() -> None:
 
 
 def test_build_progress_and_log_lines_are_escaped(capsys: pytest.CaptureFixture[str]) -> None:
-    from krakend_tools.cli_build import _Display
+    from krakend_tools.cli.build import _Display
 
     display = _Display(["generic/amd64"], verbose=True)
     display.step("generic/amd64", "[/]\r::error::step\x1b[2J")

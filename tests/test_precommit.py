@@ -39,7 +39,8 @@ def hook_repo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str,
     for name in ("pyproject.toml", "README.md", ".pre-commit-hooks.yaml", "LICENSE"):
         if (ROOT / name).exists():
             shutil.copy(ROOT / name, repo / name)
-    shutil.copytree(ROOT / "krakend_tools", repo / "krakend_tools", ignore=shutil.ignore_patterns("__pycache__"))
+    for package_source in ("krakend_tools", "builders"):
+        shutil.copytree(ROOT / package_source, repo / package_source, ignore=shutil.ignore_patterns("__pycache__"))
     git(repo, "init", "-q")
     git(repo, "add", "-A")
     git(repo, "commit", "-q", "-m", "hook")

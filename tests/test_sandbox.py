@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from krakend_tools import importtest
-from krakend_tools._probe import krakend_probe
-from krakend_tools.importtest import LocalRunner, ProbeOutcome, TypeResult, find_sandbox, import_test
+from krakend_tools.plugin_test import import_phase as importtest
+from krakend_tools.plugin_test._probe import krakend_probe
+from krakend_tools.plugin_test.import_phase import LocalRunner, ProbeOutcome, TypeResult, find_sandbox, import_test
 from tests.conftest import krakend_argv, run_krakend
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Linux namespaces and /proc")

@@ -15,7 +15,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from krakend_tools.manifest import SCHEMA_PATH
+from krakend_tools.manifest.model import SCHEMA_PATH
 from krakend_tools.report import RESULT_SCHEMA_PATH
 from krakend_tools.schema import _first_problem, compile_checker, validate
 

@@ -320,7 +320,7 @@ def test_version_of_an_interpreter_writes_only_manifests_its_loader_reads(name: 
         assert proc.stderr.count("\n") == 1, proc.stderr
         return
     assert proc.returncode == 0, proc.stderr
-    from krakend_tools.manifest import load
+    from krakend_tools.manifest.model import load
 
     with tempfile.TemporaryDirectory() as folder:
         out = Path(folder) / "gateway.json"

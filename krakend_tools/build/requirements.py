@@ -1,0 +1,142 @@
+"""A project's build requirements, fetched on this host for the builder, which stays offline.
+
+PEP 517/518: ``[build-system] requires`` (default ``setuptools>=40.8.0``), plus what the
+backend's ``get_requires_for_build_wheel`` asks for (learned in the builder, fetched on a
+second pass). Wheels come from this host's pip for the **builder's** interpreter and platform
+(``pip download --only-binary :all: --platform … --python-version …``), cached per set.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import re
+import shutil
+import subprocess
+import sys
+import tarfile
+import tempfile
+import threading
+import tomllib
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from krakend_tools.manifest.model import Manifest
+
+REQUIRES_ROOT = "/opt/krakend-build-requires"  # where the builder finds the wheels
+DEFAULT_REQUIRES = ("setuptools>=40.8.0",)  # PEP 517's default for a project without [build-system]
+MISSING_MARK = "krakend-build-wheel: build requirements not in the builder: "
+MAX_REQUIRES = 256
+_FETCHING = threading.Lock()  # targets built in parallel share the cache
+
+
+class FetchError(Exception):
+    """A build requirement pip cannot find for the builder's platform (the message names it)."""
+
+
+@dataclass
+class BuildSystem:
+    requires: list[str]
+    backend: str
+
+
+def build_system(plugin_dir: Path) -> BuildSystem:
+    """The project's ``[build-system]`` (PEP 518 defaults when it has none)."""
+    path = plugin_dir / "pyproject.toml"
+    table: object = {}
+    if path.is_file():
+        try:
+            table = tomllib.loads(path.read_text(errors="replace")).get("build-system", {})
+        except (OSError, tomllib.TOMLDecodeError):
+            table = {}
+    if not isinstance(table, dict) or "requires" not in table:
+        return BuildSystem(list(DEFAULT_REQUIRES), "setuptools.build_meta:__legacy__")
+    requires = [str(r).strip() for r in table.get("requires") or [] if str(r).strip()][:MAX_REQUIRES]
+    return BuildSystem(requires, str(table.get("build-backend") or "setuptools.build_meta:__legacy__"))
+
+
+def platform_tags(manifest: Manifest) -> list[str]:
+    """pip ``--platform`` values for an interpreter: every manylinux/musllinux policy its libc meets."""
+    machine, libc = manifest.platform.machine, manifest.platform.libc
+    minor = libc.version[1] if len(libc.version) >= 2 else 0
+    if libc.family == "musl":
+        return [f"musllinux_1_{m}_{machine}" for m in range(max(minor, 1), 0, -1)]
+    tags = [f"manylinux_2_{m}_{machine}" for m in range(max(minor, 17), 16, -1)]
+    return [*tags, f"manylinux2014_{machine}"]
+
+
+def _cache_dir() -> Path:
+    from krakend_tools.containers.images import _cache_dir as root
+
+    return root() / "build-requires"
+
+
+def _pip_error(stderr: str) -> str:
+    """pip's decisive line: its ``ERROR:`` line naming the requirement, not a closing note."""
+    lines = [ln.strip() for ln in stderr.splitlines() if ln.strip()]
+    found = [ln for ln in lines if ln.startswith("ERROR:")]
+    named = [ln for ln in found if "No matching distribution" in ln] or [ln for ln in found if "Could not find" in ln]
+    return (named or found or lines or ["pip failed"])[0]
+
+
+def fetch(requires: list[str], manifest: Manifest, say: Callable[[str], None] | None = None) -> Path:
+    """Wheels for ``requires`` (and their dependencies) for ``manifest``'s interpreter, cached."""
+    with _FETCHING:
+        return _fetch(requires, manifest, say)
+
+
+def _fetch(requires: list[str], manifest: Manifest, say: Callable[[str], None] | None) -> Path:
+    major, minor = manifest.python.version.split(".")[:2]
+    tags = platform_tags(manifest)
+    key = json.dumps([sorted(set(requires)), tags, f"{major}.{minor}"])
+    dest = _cache_dir() / hashlib.sha256(key.encode()).hexdigest()[:16]
+    if (dest / ".complete").is_file():
+        return dest
+    if say is not None:
+        say(f"fetching build requirements with pip: {', '.join(requires)}")
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=".req.", dir=dest.parent))
+    cmd = [sys.executable, "-m", "pip", "download", "-q", "--disable-pip-version-check", "--only-binary=:all:"]
+    cmd += ["-d", str(tmp), "--python-version", f"{major}.{minor}", "--implementation", "cp"]
+    for tag in tags:
+        cmd += ["--platform", tag]
+    proc = subprocess.run([*cmd, "--", *requires], capture_output=True, text=True, timeout=900)
+    if proc.returncode != 0:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise FetchError(_pip_error(proc.stderr))
+    (tmp / ".complete").write_text(key)
+    shutil.rmtree(dest, ignore_errors=True)
+    tmp.replace(dest)
+    return dest
+
+
+def as_tar(folder: Path, requires: list[str]) -> bytes:
+    """The wheels of ``folder`` and ``requires.json`` at :data:`REQUIRES_ROOT`, for ``put_archive``."""
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        for wheel in sorted(folder.glob("*.whl")):
+            tar.add(wheel, arcname=f"{REQUIRES_ROOT.lstrip('/')}/{wheel.name}")
+        data = json.dumps(requires).encode()
+        info = tarfile.TarInfo(f"{REQUIRES_ROOT.lstrip('/')}/requires.json")
+        info.size = len(data)
+        tar.addfile(info, io.BytesIO(data))
+    return buf.getvalue()
+
+
+def missing_in_log(log: str) -> list[str]:
+    """The requirements the builder reported missing (``get_requires_for_build_wheel``'s)."""
+    for line in reversed(log.splitlines()):
+        if line.startswith(MISSING_MARK):
+            try:
+                found = json.loads(line[len(MISSING_MARK) :])
+            except ValueError:
+                return []
+            return [str(r) for r in found if isinstance(r, str)][:MAX_REQUIRES] if isinstance(found, list) else []
+    return []
+
+
+def uses_default_builder(command: str | None) -> bool:
+    """Whether the build runs ``krakend-build-wheel`` (the default command does)."""
+    return command is None or re.search(r"\bkrakend-build-wheel\b", command) is not None

@@ -1,0 +1,341 @@
+"""check-plugin: compare a plugin's lockfile with the gateway manifest."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from functools import cache, lru_cache
+from pathlib import Path
+from typing import Any
+
+from krakend_tools.check.lockfiles import LockedPackage, Lockfile
+from krakend_tools.check.lockfiles._common import excerpt
+from krakend_tools.errors import InputError
+from krakend_tools.manifest.model import Manifest
+from krakend_tools.manifest.platforms import Libc, needed_libc, tag_machine
+from krakend_tools.report import SHARED_MISMATCH, Finding, Report
+
+COMPILED_SOURCES = ("*.c", "*.cc", "*.cpp", "*.cxx", "*.pyx", "*.rs", "Cargo.toml")
+COMPILED_BACKENDS = ("scikit_build_core", "mesonpy", "maturin", "pdm.backend.hooks", "enscons")
+
+
+def check_plugin(
+    lock: Lockfile, manifest: Manifest, *, groups: Iterable[str] = (), extras: Iterable[str] = ()
+) -> Report:
+    """Every incompatibility between ``lock`` and ``manifest``, in rule order."""
+    started = time.perf_counter()
+    selected = lock.select(manifest.marker_environment, groups, extras)
+    findings = check_python(lock, manifest)
+    platform: list[Finding] = []
+    shared: list[Finding] = []
+    own: list[Finding] = []
+    supported = _rank(tuple(manifest.tags))
+    versions: dict[str, list[str]] = {}
+    for pkg in selected:
+        if pkg.version is not None and pkg.name != lock.project:
+            versions.setdefault(pkg.name, []).append(str(pkg.version))
+    for pkg in sorted(selected, key=lambda p: p.name):
+        if pkg.name == lock.project:
+            continue
+        if len(versions.get(pkg.name, ())) > 1:  # two pins that both hold for the target
+            if str(pkg.version) == versions[pkg.name][0]:
+                platform.append(
+                    Finding(
+                        pkg.name,
+                        "package",
+                        False,
+                        "locked at two versions for this target",
+                        have=", ".join(versions[pkg.name]),
+                        file=str(lock.path),
+                        line=pkg.line,
+                    )
+                )
+            continue
+        want = manifest.distributions.get(pkg.name)
+        if pkg.version is None and want is not None:  # the gateway has it: never plugin-only
+            shared.append(_check_unpinned(lock, pkg, want))
+            continue
+        if pkg.version is None:  # git/path/URL or dynamic-version member: the plugin's own
+            own.append(
+                Finding(
+                    pkg.name,
+                    "plugin-only",
+                    True,
+                    "only the plugin brings it; no version locked",
+                    have=f"({pkg.source or 'unknown'} source)",
+                    file=str(lock.path),
+                    line=pkg.line,
+                    details={"source": pkg.source},
+                )
+            )
+            continue
+        if want is not None:
+            shared.append(_check_shared(lock, pkg, want))
+        else:
+            finding = _check_plugin_only(lock, pkg, manifest, supported)
+            (own if finding.ok else platform).append(finding)
+    findings += platform + shared + own
+    failures = sum(1 for f in findings if not f.ok)
+    meta: dict[str, Any] = {
+        "manifest": manifest.summary(),
+        "lockfiles": [
+            {
+                "path": str(lock.path),
+                "tool": lock.tool,
+                "lock_version": lock.lock_version,
+                "packages": len(selected),
+                "failures": failures,
+            }
+        ],
+    }
+    return Report("check-plugin", findings, time.perf_counter() - started, meta)
+
+
+def check_plugins(
+    locks: Iterable[Lockfile],
+    manifest: Manifest | Callable[[Path], Manifest],
+    *,
+    groups: Iterable[str] = (),
+    extras: Iterable[str] = (),
+) -> Report:
+    """:func:`check_plugin` over several lockfiles, as one report: findings in lockfile order,
+    each naming its lockfile (``file``); ``meta.lockfiles`` describes every one. ``manifest``
+    is one for all, or gives the manifest of a lockfile's folder (its project's
+    ``[tool.krakend]``, :func:`krakend_tools.manifest.model.resolver`); when they differ,
+    ``meta.manifest`` is None and each lockfile's entry names its manifest."""
+    started = time.perf_counter()
+    groups, extras = list(groups), list(extras)
+    locks = list(locks)
+    refuse_unknown_groups(locks, groups)
+    reports = []
+    used: dict[str | None, dict[str, Any]] = {}
+    for lock in locks:
+        chosen = manifest(lock.path.parent) if callable(manifest) else manifest
+        summary = used.setdefault(chosen.source, chosen.summary())
+        report = check_plugin(lock, chosen, groups=groups, extras=extras)
+        report.meta["lockfiles"][0]["manifest"] = summary
+        reports.append(report)
+    meta: dict[str, Any] = {
+        "manifest": next(iter(used.values())) if len(used) == 1 else None,
+        "lockfiles": [entry for r in reports for entry in r.meta["lockfiles"]],
+    }
+    return Report("check-plugin", [f for r in reports for f in r.findings], time.perf_counter() - started, meta)
+
+
+def refuse_unknown_groups(locks: list[Lockfile], groups: list[str]) -> None:
+    """An InputError for a ``--group`` that none of ``locks`` knows (a typo checks nothing), as
+    for an unknown ``--extra``; lockfiles with no groups to tell (requirements files) are not asked."""
+    from packaging.utils import canonicalize_name
+
+    told = [(lock, known) for lock in locks if (known := lock.known_groups()) is not None]
+    if not told or not groups:
+        return
+    names = {canonicalize_name(g) for _, known in told for g in known}
+    for group in groups:
+        if canonicalize_name(group) not in names:
+            defined = sorted({g for _, known in told for g in known} - {"main", "default"})
+            shown = ", ".join(map(excerpt, defined[:10])) + (
+                f" and {len(defined) - 10} more" if len(defined) > 10 else ""
+            )
+            raise InputError(
+                f"group {excerpt(group)} is not defined by the project (defined: {shown or 'none'})",
+                path=told[0][0].path,
+            )
+
+
+def check_python(lock: Lockfile, manifest: Manifest) -> list[Finding]:
+    """Rule 1: requires-python admits the gateway's Python; a pinned minor matches when compiled."""
+    from packaging.version import Version
+
+    have_version = Version(manifest.python.version)
+    found: list[Finding] = []
+    spec = lock.requires_python
+    if spec is not None and not spec.contains(have_version, prereleases=True):
+        found.append(
+            Finding(
+                "python",
+                "python",
+                False,
+                "requires-python does not admit the gateway's Python",
+                have=str(spec),
+                want=manifest.python.version,
+                file=str(lock.path),
+            )
+        )
+    minor = ".".join(manifest.python.version.split(".")[:2])
+    if lock.python_pin and lock.python_pin != minor and is_compiled_project(lock.path.parent):
+        found.append(
+            Finding(
+                "python",
+                "python",
+                False,
+                "a compiled plugin must be built for the gateway's Python minor version",
+                have=lock.python_pin,
+                want=minor,
+                file=str(lock.path),
+            )
+        )
+    return found
+
+
+def is_compiled_project(folder: Path) -> bool:
+    """Whether the project next to the lockfile compiles native code."""
+    for pattern in COMPILED_SOURCES:
+        if next(folder.glob(pattern), None) or next(folder.glob(f"*/{pattern}"), None):
+            return True
+    try:
+        pyproject = (folder / "pyproject.toml").read_text()
+    except OSError:
+        return False
+    return any(backend in pyproject for backend in COMPILED_BACKENDS)
+
+
+def _check_shared(lock: Lockfile, pkg: LockedPackage, want: str) -> Finding:
+    """Rule 3: a package both import must be the gateway's exact version."""
+    from packaging.version import InvalidVersion, Version
+
+    try:
+        same = pkg.version == Version(want)
+    except InvalidVersion:
+        same = str(pkg.version) == want
+    return Finding(
+        pkg.name,
+        "package",
+        same,
+        "same version as the gateway" if same else SHARED_MISMATCH,
+        have=str(pkg.version),
+        want=want,
+        file=str(lock.path),
+        line=pkg.line,
+        details={} if same else {"direct": pkg.direct},
+    )
+
+
+def _check_unpinned(lock: Lockfile, pkg: LockedPackage, want: str) -> Finding:
+    """Rule 3 for a package the gateway has but the lock does not pin (a requirement range, a
+    git or path source): KO when the range excludes the gateway's version; else a pass that
+    warns, naming the range, since the installer may still pick another version."""
+    from packaging.version import InvalidVersion, Version
+
+    def found(ok: bool, message: str, have: str, warning: str | None = None) -> Finding:
+        return Finding(
+            pkg.name,
+            "package",
+            ok,
+            message,
+            have=have,
+            want=want,
+            file=str(lock.path),
+            line=pkg.line,
+            warnings=[warning] if warning else [],
+            details={"pinned": False, **({} if ok else {"direct": True})},
+        )
+
+    if pkg.source not in (None, "registry"):
+        why = f"{pkg.name} comes from a {pkg.source} source, no version locked: cannot tell it is the gateway's {want}"
+        return found(True, "not pinned", f"({pkg.source} source)", why)
+    spec = pkg.specifier
+    wanted = str(spec) if spec else "any version"
+    try:
+        admits = spec is None or spec.contains(Version(want), prereleases=True)
+    except InvalidVersion:
+        admits = True
+    if not admits:
+        return found(False, f"the requirement {pkg.name}{spec} excludes the gateway's version", wanted)
+    why = (
+        f"{pkg.name} is not pinned ({wanted}): it admits the gateway's {want}, but the installer "
+        f"may pick another version; pin {pkg.name}=={want}"
+    )
+    return found(True, "not pinned", wanted, why)
+
+
+def _check_plugin_only(lock: Lockfile, pkg: LockedPackage, manifest: Manifest, supported: dict[str, int]) -> Finding:
+    """Rule 4: a package only the plugin brings needs a wheel for the target (or an sdist);
+    ``supported`` ranks the target's tags (:func:`_rank`)."""
+
+    def found(ok: bool, message: str, **details: Any) -> Finding:
+        kind = "plugin-only" if ok else "platform"
+        want = None if ok else _target_text(manifest)
+        return Finding(
+            pkg.name,
+            kind,
+            ok,
+            message,
+            have=str(pkg.version),
+            want=want,
+            file=str(lock.path),
+            line=pkg.line,
+            details=details,
+        )
+
+    if not pkg.has_file_names:  # cannot tell: a warning, never a silent pass
+        unchecked = found(
+            True, f"only the plugin brings it; {lock.tool} records no file names, wheel compatibility not checked"
+        )
+        unchecked.warnings.append(f"wheel compatibility not checked: {lock.tool} records no file names")
+        return unchecked
+    if not pkg.wheels and not pkg.sdist:
+        return found(True, "only the plugin brings it")
+    fitting = [w for w in pkg.wheels if not _wheel_tags(w).isdisjoint(supported)]
+    if fitting:
+        best = min(fitting, key=lambda w: min(supported.get(t, 1 << 30) for t in _wheel_tags(w)))
+        return found(True, f"only the plugin brings it; wheel {best}", wheel=best)
+    if pkg.sdist:
+        why = "no wheel fits the target" if pkg.wheels else "only an sdist is locked"
+        return found(True, f"only the plugin brings it; {why}, would build from source in the builder", sdist=pkg.sdist)
+    return found(False, _why_no_wheel(pkg.wheels, manifest), wheels=list(pkg.wheels))
+
+
+def _target_text(manifest: Manifest) -> str:
+    return f"{manifest.python.interpreter_tag} {manifest.platform.libc} {manifest.platform.machine}"
+
+
+def _why_no_wheel(wheels: Iterable[str], manifest: Manifest) -> str:
+    """The nearest reason why none of ``wheels`` fits: libc version, libc family, CPU, Python."""
+    host: Libc = manifest.platform.libc
+    machine = manifest.platform.machine
+    reasons: list[str] = []
+    supported = _rank(tuple(manifest.tags))
+    python_ok = {t.rsplit("-", 1)[0] for t in supported}
+    tags = [t.split("-") for w in wheels for t in _wheel_tags(w)]
+    fitting_python = [t for t in tags if f"{t[0]}-{t[1]}" in python_ok]
+    if tags and not fitting_python:  # a Python mismatch first: no platform would help
+        have = sorted({f"{t[0]}-{t[1]}" for t in tags})
+        return (
+            f"no wheel for {manifest.python.interpreter_tag} (have {', '.join(have[:3])}"
+            f"{', …' if len(have) > 3 else ''})"
+        )
+    for _interpreter, _abi, platform in fitting_python:
+        plat_machine = tag_machine(platform)
+        need = needed_libc(platform)
+        if plat_machine is not None and plat_machine != machine:
+            reasons.append(f"wheels are for {plat_machine}, the gateway runs {machine}")
+        elif need is not None and need.family != host.family:
+            reasons.append(f"wheels need {need.family} ({platform}), the gateway has {host}")
+        elif need is not None and need.version > host.version:
+            reasons.append(f"wheels need {need} or newer ({platform}), the gateway has {host}")
+        else:
+            reasons.append(f"no wheel for the gateway's platform (have {platform})")
+    order = ("or newer", "need glibc", "need musl", "are for", "no wheel")  # nearest first
+    reasons.sort(key=lambda r: next((i for i, key in enumerate(order) if key in r), 9))
+    return reasons[0] if reasons else "no wheel or sdist fits the target"
+
+
+@lru_cache(maxsize=4)
+def _rank(tags: tuple[str, ...]) -> dict[str, int]:
+    """Supported tag (``cp311-cp311-manylinux_2_17_x86_64``) -> preference (0 is best)."""
+    return {t.lower(): i for i, t in enumerate(tags)}
+
+
+@cache
+def _wheel_tags(filename: str) -> frozenset[str]:
+    """The ``interpreter-abi-platform`` tags a wheel file name declares, compressed tag sets
+    expanded (as packaging's ``parse_wheel_filename``, without building Tag objects); empty for
+    a name that is not a wheel's."""
+    if not filename.endswith(".whl"):
+        return frozenset()
+    parts = filename[:-4].lower().split("-")
+    if len(parts) not in (5, 6) or not all(parts):
+        return frozenset()
+    interpreters, abis, platforms = (p.split(".") for p in parts[-3:])
+    return frozenset(f"{i}-{a}-{p}" for i in interpreters for a in abis for p in platforms)

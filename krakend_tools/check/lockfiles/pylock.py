@@ -1,0 +1,177 @@
+"""pylock.toml / pylock.NAME.toml (PEP 751), read and validated with ``packaging.pylock``.
+
+Package markers may test ``extras`` and ``dependency_groups``: :func:`select` evaluates them
+in the lock-file context. pip lock and uv export list the project itself as a directory
+package (sometimes without a version): it becomes :attr:`Lockfile.project`, not a package.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import TYPE_CHECKING
+from urllib.parse import unquote
+
+from krakend_tools.check.lockfiles import LockedPackage, Lockfile
+from krakend_tools.check.lockfiles._common import (
+    check_expression,
+    entry_lines,
+    excerpt,
+    file_name,
+    first_line,
+    line_at,
+    load_toml,
+)
+from krakend_tools.check.lockfiles._pyproject import direct_names, read_pyproject
+from krakend_tools.errors import InputError
+
+if TYPE_CHECKING:
+    from packaging.pylock import PackageSdist, PackageWheel
+
+TOOL = "pylock"
+_NAME = re.compile(r"^pylock\.([^.]+\.)?toml$")
+_INDEX = re.compile(r"packages\[(\d+)\]")
+
+
+def matches(path: Path, text: str) -> bool:
+    """pylock.toml / pylock.NAME.toml by name, or PEP 751 keys in the content."""
+    if _NAME.match(path.name):
+        return True
+    return "lock-version" in text and "created-by" in text and "[[packages]]" in text
+
+
+def parse(path: Path, text: str) -> Lockfile:
+    """Parse and validate a PEP 751 lockfile."""
+    from packaging.pylock import Pylock, PylockUnsupportedVersionError, PylockValidationError
+
+    data = load_toml(path, text)
+    lines = entry_lines(text, "packages")
+    notes = _normalize_names(data)
+    empty = _drop_empty_entries(data, lines, path)
+    lines = [line for line in lines if line not in {p.line for p in empty}]
+    if empty:
+        notes.append(
+            f"{len(empty)} package(s) with no wheel, sdist or source (e.g. "
+            f"{excerpt(empty[0].name)}, as pipenv writes a package it found no file for): "
+            "an error only for a target they apply to"
+        )
+    try:
+        lock = Pylock.from_dict(data)
+    except PylockUnsupportedVersionError as err:
+        raise InputError(
+            f"unsupported pylock lock-version {excerpt(data.get('lock-version'))} (supported: 1.x): {err}", path=path
+        ) from None
+    except PylockValidationError as err:
+        line = None
+        found = _INDEX.search(err.context or "")
+        if found:
+            line = line_at(lines, int(found.group(1)))
+        raise InputError(f"invalid pylock: {first_line(err)}", path=path, line=line) from None
+    except (ValueError, TypeError, RecursionError) as err:  # what packaging lets through
+        raise InputError(f"invalid pylock: {first_line(err)}", path=path) from None
+    if lock.requires_python is not None:
+        check_expression(str(lock.requires_python), "requires-python", path, None)
+    direct = direct_names(read_pyproject(path)) or frozenset()
+    project = None
+    packages = []
+    for index, pkg in enumerate(lock.packages):
+        line = line_at(lines, index)
+        if pkg.marker is not None:
+            check_expression(str(pkg.marker), f"marker of {pkg.name}", path, line)
+        if pkg.directory is not None and pkg.directory.path in (".", "./") and project is None:
+            project = str(pkg.name)
+            continue
+        source = "registry"
+        if pkg.vcs is not None:
+            source = "git" if pkg.vcs.type == "git" else "vcs"
+        elif pkg.directory is not None:
+            source = "path"
+        elif pkg.archive is not None:
+            source = "url" if pkg.archive.url else "path"
+        wheels = tuple(_filename(w) for w in pkg.wheels or ())
+        sdist = _filename(pkg.sdist) if pkg.sdist is not None else None
+        packages.append(
+            LockedPackage(
+                name=str(pkg.name),
+                version=pkg.version,
+                marker=pkg.marker,
+                wheels=wheels,
+                sdist=sdist,
+                has_file_names=bool(wheels or sdist),
+                line=line,
+                direct=pkg.name in direct,
+                source=source,
+            )
+        )
+    packages.extend(empty)
+    return Lockfile(
+        path=path,
+        tool=TOOL,
+        packages=packages,
+        requires_python=lock.requires_python,
+        lock_version=str(lock.lock_version),
+        created_by=lock.created_by,
+        project=project,
+        notes=notes,
+        default_groups=frozenset(lock.default_groups) if lock.default_groups else None,
+        extras_defined=frozenset(str(e) for e in lock.extras or ()),
+        groups_defined=frozenset(str(g) for g in lock.dependency_groups)
+        if lock.dependency_groups is not None
+        else None,
+    )
+
+
+def _drop_empty_entries(data: dict[str, object], lines: list[int], path: Path) -> list[LockedPackage]:
+    """Entries PEP 751 forbids (no wheels, sdist, vcs, directory nor archive), taken out of
+    ``data`` and kept as packages that fail only where their marker holds."""
+    from krakend_tools.check.lockfiles._common import marker_of, name_of
+
+    packages = data.get("packages")
+    if not isinstance(packages, list):
+        return []
+    keys = ("wheels", "sdist", "vcs", "directory", "archive")
+    kept: list[object] = []
+    empty: list[LockedPackage] = []
+    for index, pkg in enumerate(packages):
+        if isinstance(pkg, dict) and not any(k in pkg for k in keys):
+            line = line_at(lines, index)
+            name = name_of(pkg.get("name"), path, line)
+            empty.append(
+                LockedPackage(
+                    name=name,
+                    version=None,
+                    marker=marker_of(pkg.get("marker"), path, line),
+                    has_file_names=False,
+                    line=line,
+                    source="registry",
+                    problem=f"{name} is locked with no wheel, sdist or source",
+                )
+            )
+        else:
+            kept.append(pkg)
+    data["packages"] = kept
+    return empty
+
+
+def _normalize_names(data: dict[str, object]) -> list[str]:
+    """PEP 751 wants normalized names; pipenv writes them as typed: normalize, with a note."""
+    from packaging.utils import canonicalize_name
+
+    changed = []
+    packages = data.get("packages")
+    for pkg in packages if isinstance(packages, list) else ():
+        name = pkg.get("name") if isinstance(pkg, dict) else None
+        if isinstance(name, str) and canonicalize_name(name) != name:
+            pkg["name"] = canonicalize_name(name)
+            changed.append(name)
+    if not changed:
+        return []
+    return [
+        f"{len(changed)} package name(s) not normalized as PEP 751 requires "
+        f"(e.g. {excerpt(changed[0])}); read as normalized"
+    ]
+
+
+def _filename(dist: PackageWheel | PackageSdist) -> str:
+    """``dist.filename`` without its urlparse per file (a third of a 1,000-package parse)."""
+    return dist.name or file_name(dist.path) or unquote(file_name(dist.url) or "")

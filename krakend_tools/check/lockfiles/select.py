@@ -1,0 +1,159 @@
+"""Which locked packages apply to a target environment, groups and extras."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
+
+from krakend_tools.check.lockfiles import RUNTIME, Edge, LockedPackage, Lockfile
+from krakend_tools.check.lockfiles._common import excerpt, first_line
+from krakend_tools.errors import InputError
+
+if TYPE_CHECKING:
+    from packaging.markers import Marker
+
+Env = dict[str, "str | frozenset[str]"]
+
+
+def select(
+    lock: Lockfile, environment: Mapping[str, str], groups: frozenset[str], extras: frozenset[str]
+) -> list[LockedPackage]:
+    """Packages of ``lock`` installed for ``environment`` with RUNTIME + ``groups`` + ``extras``.
+
+    ``environment`` is a full PEP 508 environment (never the running interpreter's). One
+    package per name and version, in lockfile order.
+    """
+    from packaging.utils import canonicalize_name
+
+    extras = frozenset(canonicalize_name(e) for e in extras)
+    unknown = sorted(extras - lock.extras_defined) if lock.extras_defined is not None else []
+    if unknown:
+        defined = sorted(lock.extras_defined or ())
+        known = ", ".join(map(excerpt, defined[:10])) + (f" and {len(defined) - 10} more" if len(defined) > 10 else "")
+        message = f"extra {excerpt(unknown[0])} is not defined by the project (defined: {known or 'none'})"
+        raise InputError(message, path=lock.path)
+    wanted = frozenset({RUNTIME}) | groups
+    env: Env = dict(environment)
+    env["extras"] = extras | _conflict_names(lock.project, groups, extras)
+    env["dependency_groups"] = (lock.default_groups or frozenset({RUNTIME})) | groups
+    judge = _Judge(lock, env, extras)
+    if lock.roots:
+        chosen = _walk(lock, judge, wanted, extras)
+    else:
+        wanted_all = wanted | extras
+        chosen = [p for p in lock.packages if p.groups & wanted_all and judge.applies(p.marker, p.line)]
+    out: list[LockedPackage] = []
+    seen: set[tuple[str, object]] = set()
+    for pkg in chosen:
+        if pkg.problem is not None:
+            raise InputError(pkg.problem, path=lock.path, line=pkg.line)
+        if (pkg.name, pkg.version) not in seen:
+            seen.add((pkg.name, pkg.version))
+            out.append(pkg)
+    return out
+
+
+def _conflict_names(project: str | None, groups: frozenset[str], extras: frozenset[str]) -> frozenset[str]:
+    """uv's synthetic extras for a project with conflicts: ``group-<len>-<project>-<group>``."""
+    if not project:
+        return frozenset()
+    return frozenset(
+        {f"group-{len(project)}-{project}-{g}" for g in groups}
+        | {f"extra-{len(project)}-{project}-{e}" for e in extras}
+    )
+
+
+class _Judge:
+    """Evaluates markers once each (lockfiles share a few marker objects among many entries)."""
+
+    def __init__(self, lock: Lockfile, env: Env, extras: frozenset[str]) -> None:
+        self.lock = lock
+        self.env = env
+        self.extra_values = ("", *sorted(extras))
+        self.seen: dict[tuple[int, str | None], bool] = {}
+
+    def applies(self, marker: Marker | None, line: int | None = None, via: str | None = None) -> bool:
+        """Whether ``marker`` holds; ``via``: the extra of the package the edge leaves from."""
+        if marker is None:
+            return True
+        found = self.seen.get((id(marker), via))
+        if found is None:
+            found = self.seen[(id(marker), via)] = self._evaluate(marker, line, via)
+        return found
+
+    def _evaluate(self, marker: Marker, line: int | None, via: str | None) -> bool:
+        from packaging.markers import UndefinedComparison, UndefinedEnvironmentName
+
+        values = self.extra_values if via is None else ("", via)
+        try:
+            for extra in values:
+                self.env["extra"] = extra
+                if marker.evaluate(self.env, context="lock_file"):
+                    return True
+            return False
+        except (UndefinedComparison, UndefinedEnvironmentName) as err:
+            message = f"cannot evaluate marker {excerpt(str(marker))}: {first_line(err)}"
+            raise InputError(message, path=self.lock.path, line=line) from None
+
+
+def _walk(lock: Lockfile, judge: _Judge, groups: frozenset[str], extras: frozenset[str]) -> list[LockedPackage]:
+    by_name: dict[str, list[LockedPackage]] = {}
+    for pkg in lock.packages:
+        by_name.setdefault(pkg.name, []).append(pkg)
+
+    def resolve(target: str) -> list[tuple[str, LockedPackage]]:
+        if target in lock.nodes:
+            return [(target, lock.nodes[target])]
+        name, sep, version = target.partition("==")
+        found = by_name.get(name, [])
+        if sep:
+            found = [p for p in found if p.version is not None and str(p.version) == version]
+        elif len(found) > 1:
+            found = _best_fit(found, judge)
+        return [(target, p) for p in found]
+
+    selected: dict[int, LockedPackage] = {}
+    enabled: dict[str, set[str]] = {}  # key -> extras already followed
+    todo: list[tuple[Edge, str | None]] = []  # (edge, extra of the package it leaves from)
+    for group in sorted(groups | extras):
+        todo.extend((e, None) for e in lock.roots.get(group, ()))
+    while todo:
+        edge, via = todo.pop()
+        if not judge.applies(edge.marker, via=via):
+            continue
+        first = edge.target not in enabled
+        done = enabled.setdefault(edge.target, set())
+        new_extras = edge.extras - done
+        if not first and not new_extras:
+            continue
+        done |= new_extras
+        if edge.target == lock.project:  # the project's own extras, e.g. all = [me[a], me[b]]
+            for extra in new_extras:
+                todo.extend((e, None) for e in lock.roots.get(extra, ()))
+            continue
+        for key, pkg in resolve(edge.target):
+            if not judge.applies(pkg.marker, pkg.line):  # a marker of its own (Poetry 1.0)
+                continue
+            selected[id(pkg)] = pkg
+            if first:
+                todo.extend((e, None) for e in lock.edges.get(key, ()))
+            for extra in new_extras:
+                todo.extend((e, extra) for e in lock.extra_edges.get(key, {}).get(extra, ()))
+    return [p for p in lock.packages if id(p) in selected]
+
+
+def _best_fit(found: list[LockedPackage], judge: _Judge) -> list[LockedPackage]:
+    """One name locked at several versions, reached by an edge that names no version (a graph
+    lock without markers per package, Poetry's lock-version 2.0): as Poetry's installer, the
+    highest version whose own marker and Python range admit the target."""
+    python = str(judge.env.get("python_full_version", ""))
+    fitting = [
+        p
+        for p in found
+        if judge.applies(p.marker, p.line)
+        and (p.requires_python is None or not python or p.requires_python.contains(python, prereleases=True))
+    ]
+    versioned = [p for p in fitting if p.version is not None]
+    if len(versioned) != len(fitting) or not versioned:
+        return fitting
+    return [max(versioned, key=lambda p: p.version or 0)]

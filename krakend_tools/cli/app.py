@@ -1,0 +1,175 @@
+"""Command line: the Typer app; each command parses, calls the core, renders. Nothing else lives here.
+
+Every command module imports only typer and the standard library at load time: a CI gate starts fast.
+"""
+
+# No ``from __future__ import annotations`` here: typer reads the commands' annotations, and
+# real objects spare it an eval of each (half of building the command, ~3 ms a run).
+
+import os
+import sys
+from enum import StrEnum
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+if TYPE_CHECKING:
+    from krakend_tools.manifest.model import Manifest
+
+HELP = "Check, test and build compiled Python plugins so they load in the gateway."
+# command -> (module, function); a module is imported only when its command is registered
+COMMANDS = {
+    "version": ("krakend_tools.cli.app", "version_cmd"),
+    "check-plugin": ("krakend_tools.cli.check", "check_plugin"),
+    "test-plugin": ("krakend_tools.cli.test_plugin", "test_plugin"),
+    "build": ("krakend_tools.cli.build", "build"),
+}
+
+
+def make_app(only: str | None = None) -> typer.Typer:
+    """The ``krakend`` app with every command, or with ``only`` that one (what a run of it needs:
+    the other commands' options are never built)."""
+    from importlib import import_module
+
+    app = typer.Typer(
+        name="krakend",
+        no_args_is_help=True,
+        rich_markup_mode=None,
+        pretty_exceptions_enable=False,
+        context_settings={"help_option_names": ["-h", "--help"]},
+        help=HELP,
+    )
+    app.callback()(top)
+    for name, (module, function) in COMMANDS.items():
+        if only is None or name == only:
+            app.command(name)(getattr(import_module(module), function))
+    return app
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from krakend_tools import __version__
+
+        sys.stdout.write(f"krakend-tools {__version__}\n")
+        raise typer.Exit(0)
+
+
+def top(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", is_eager=True, callback=_print_version, help="Print the krakend-tools version and exit."
+        ),
+    ] = False,
+) -> None:
+    """Check, test and build compiled Python plugins so they load in the gateway."""
+
+
+class VersionOutput(StrEnum):
+    text = "text"
+    json = "json"
+
+
+def version_cmd(
+    output: Annotated[
+        VersionOutput, typer.Option("-o", "--output", help="text, or json: the manifest")
+    ] = VersionOutput.text,
+    python: Annotated[
+        str | None, typer.Option("--python", metavar="PATH", help="Introspect this interpreter instead")
+    ] = None,
+    from_lock: Annotated[
+        Path | None, typer.Option("--from-lock", help="The gateway's lockfile, for a gateway that cannot run here")
+    ] = None,
+    target: Annotated[
+        str | None, typer.Option("--target", help="With --from-lock: alpine|generic / amd64|arm64")
+    ] = None,
+    python_version: Annotated[str | None, typer.Option("--python-version", help="With --from-lock: X.Y.Z")] = None,
+    libc: Annotated[
+        str | None, typer.Option("--libc", help="With --from-lock: GLIBC-2.36 or MUSL-1.2.4 (default by target)")
+    ] = None,
+    image: Annotated[
+        str | None, typer.Option("--image", help="Read the manifest a builder or runtime image carries")
+    ] = None,
+    facts: Annotated[
+        Path | None,
+        typer.Option(
+            "--facts",
+            metavar="FILE",
+            help="What krakend_tools/manifest/introspect.py printed inside a gateway that embeds CPython",
+        ),
+    ] = None,
+    manifest_file: Annotated[
+        Path | None, typer.Option("--manifest", metavar="FILE", help="Print this manifest file (validated)")
+    ] = None,
+    name: Annotated[str | None, typer.Option("--gateway-name", help="Gateway name to record")] = None,
+    gw_version: Annotated[str | None, typer.Option("--gateway-version", help="Gateway version to record")] = None,
+) -> None:
+    """Print the gateway manifest: Python, ABI, libc, platform, packages, host libraries."""
+    from krakend_tools.errors import InputError
+    from krakend_tools.manifest import model as mf
+    from krakend_tools.manifest.platforms import Target
+
+    gateway = {
+        "name": name or os.environ.get("KRAKEND_GATEWAY_NAME"),
+        "version": gw_version or os.environ.get("KRAKEND_GATEWAY_VERSION"),
+    }
+    if from_lock is not None:
+        if target is None or python_version is None:
+            raise InputError("--from-lock needs --target and --python-version")
+        manifest = mf.from_lock(from_lock, Target.parse(target), python_version, libc, gateway)
+    elif target or python_version or libc:
+        raise InputError("--target, --python-version and --libc go with --from-lock")
+    elif image is not None:
+        from krakend_tools.containers.image_manifest import manifest_from_image
+
+        manifest = manifest_from_image(image)
+    elif manifest_file is not None:
+        manifest = mf.load(manifest_file)
+    elif facts is not None:
+        from krakend_tools.check.lockfiles._common import read_text
+
+        manifest = mf.from_facts(mf.checked_facts(read_text(facts, "facts file"), str(facts)), gateway)
+    else:
+        manifest = mf.from_facts(mf.introspect(python), gateway)
+        if output is VersionOutput.json:  # a manifest to keep: say whose environment it describes
+            sys.stdout.write(manifest.to_json())
+            sys.stdout.flush()  # written first: a failed write is one error line, with no note before it
+            _warn_own_environment(manifest, python)
+            return
+    if output is VersionOutput.json:
+        sys.stdout.write(manifest.to_json())
+    else:
+        _write_text(manifest)
+
+
+def _write_text(manifest: "Manifest") -> None:
+    """``krakend version``'s text: the tool's version, then the manifest's Python, libc, platform."""
+    from krakend_tools import __version__
+    from krakend_tools.escape import shown, unforged
+
+    lines = [f"krakend-tools version: {__version__}"]
+    gw = manifest.gateway
+    if gw.get("name") or gw.get("version"):
+        lines.append(f"Gateway: {gw.get('name') or 'gateway'} {gw.get('version') or ''}".rstrip())
+    py = manifest.python
+    lines.append(f"Python version: {py.version} ({py.implementation}, {py.abi_tags[0]}, {py.soabi})")
+    lines.append(f"Libc version: {manifest.platform.libc}")
+    lines.append(f"Platform: {manifest.platform.os}/{manifest.platform.arch}")
+    sys.stdout.write("\n".join(unforged(shown(line)) for line in lines) + "\n")  # a manifest may come from a PR
+
+
+def _warn_own_environment(manifest: "Manifest", python: str | None) -> None:
+    """A note on stderr when the interpreter asked has krakend-tools installed: its manifest lists
+    the tool's own packages (typer, rich, docker…), rarely what a gateway runs."""
+    from krakend_tools.errors import print_note
+
+    distributions = manifest.distributions
+    if "krakend-tools" not in distributions:
+        return
+    which = python or sys.executable
+    print_note(
+        f"note: {which} has krakend-tools installed: this manifest lists the tool's own environment "
+        f"({len(distributions)} packages, typer, rich…), not a gateway's; "
+        "run `krakend version --python GATEWAY_PYTHON -o json` with the gateway's interpreter"
+    )

@@ -1,0 +1,1 @@
+"""The gateway manifest: its model, the interpreter introspection that makes it, targets and wheel tags."""
