@@ -16,13 +16,8 @@ import pytest
 from packaging.markers import Marker
 from packaging.utils import canonicalize_name
 
-from krakend_tools.check.lockfiles import (
-    RUNTIME,
-    LockedPackage,
-    Lockfile,
-    format_module,
-    load_lockfile,
-)
+from krakend_tools.check.lockfiles import format_module, load_lockfile
+from krakend_tools.check.lockfiles.model import RUNTIME, LockedPackage, Lockfile
 from krakend_tools.errors import InputError
 
 FIX = Path(__file__).resolve().parent.parent / "fixtures"

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from krakend_tools.check.lockfiles import LockedPackage, Lockfile
+from krakend_tools.check.lockfiles.model import LockedPackage, Lockfile
 from krakend_tools.escape import shown
 
 if TYPE_CHECKING:

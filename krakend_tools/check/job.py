@@ -8,8 +8,8 @@ from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any
 
-from krakend_tools.check.lockfiles import LockedPackage, Lockfile
 from krakend_tools.check.lockfiles._common import excerpt
+from krakend_tools.check.lockfiles.model import LockedPackage, Lockfile
 from krakend_tools.errors import InputError
 from krakend_tools.manifest.model import Manifest
 from krakend_tools.manifest.platforms import Libc, needed_libc, tag_machine

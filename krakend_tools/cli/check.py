@@ -15,7 +15,7 @@ from krakend_tools.cli.options import IgnoreOpt, ManifestOpt, OutputsOpt
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from krakend_tools.check.lockfiles import Lockfile
+    from krakend_tools.check.lockfiles.model import Lockfile
     from krakend_tools.report import Report
 
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
-from krakend_tools.check.lockfiles import RUNTIME, Edge, LockedPackage, Lockfile
 from krakend_tools.check.lockfiles._common import (
     array,
     entry_lines,
@@ -27,6 +26,7 @@ from krakend_tools.check.lockfiles._common import (
     version_or_problem,
 )
 from krakend_tools.check.lockfiles._pyproject import declared_roots, direct_names, project_name, read_pyproject
+from krakend_tools.check.lockfiles.model import RUNTIME, Edge, LockedPackage, Lockfile
 from krakend_tools.errors import InputError
 
 TOOL = "pdm"

@@ -8,7 +8,6 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from krakend_tools.check.lockfiles import RUNTIME, LockedPackage, Lockfile
 from krakend_tools.check.lockfiles._common import (
     excerpt,
     load_json,
@@ -18,6 +17,7 @@ from krakend_tools.check.lockfiles._common import (
     table,
     version_of,
 )
+from krakend_tools.check.lockfiles.model import RUNTIME, LockedPackage, Lockfile
 from krakend_tools.errors import InputError
 
 TOOL = "pipenv"

@@ -12,7 +12,6 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from krakend_tools.check.lockfiles import RUNTIME, Edge, LockedPackage, Lockfile
 from krakend_tools.check.lockfiles._common import (
     array,
     caret_tilde_to_pep440,
@@ -35,6 +34,7 @@ from krakend_tools.check.lockfiles._pyproject import (
     project_name,
     read_pyproject,
 )
+from krakend_tools.check.lockfiles.model import RUNTIME, Edge, LockedPackage, Lockfile
 from krakend_tools.errors import InputError
 
 TOOL = "poetry"

@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import unquote
 
-from krakend_tools.check.lockfiles import LockedPackage, Lockfile
 from krakend_tools.check.lockfiles._common import (
     check_expression,
     entry_lines,
@@ -23,6 +22,7 @@ from krakend_tools.check.lockfiles._common import (
     load_toml,
 )
 from krakend_tools.check.lockfiles._pyproject import direct_names, read_pyproject
+from krakend_tools.check.lockfiles.model import LockedPackage, Lockfile
 from krakend_tools.errors import InputError
 
 if TYPE_CHECKING:

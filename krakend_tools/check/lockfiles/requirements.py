@@ -12,7 +12,6 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from krakend_tools.check.lockfiles import LockedPackage, Lockfile
 from krakend_tools.check.lockfiles._common import (
     MAX_LOCKFILE_BYTES,
     check_expression,
@@ -24,6 +23,7 @@ from krakend_tools.check.lockfiles._common import (
     read_bytes,
     version_of,
 )
+from krakend_tools.check.lockfiles.model import LockedPackage, Lockfile
 from krakend_tools.errors import InputError
 
 if TYPE_CHECKING:

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
-from krakend_tools.check.lockfiles import RUNTIME, Edge, LockedPackage, Lockfile
 from krakend_tools.check.lockfiles._common import excerpt, first_line
+from krakend_tools.check.lockfiles.model import RUNTIME, Edge, LockedPackage, Lockfile
 from krakend_tools.errors import InputError
 
 if TYPE_CHECKING:

@@ -11,7 +11,6 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from krakend_tools.check.lockfiles import RUNTIME, Edge, LockedPackage, Lockfile
 from krakend_tools.check.lockfiles._common import (
     array,
     entry_lines,
@@ -25,6 +24,7 @@ from krakend_tools.check.lockfiles._common import (
     table,
     version_of,
 )
+from krakend_tools.check.lockfiles.model import RUNTIME, Edge, LockedPackage, Lockfile
 from krakend_tools.errors import InputError
 
 TOOL = "uv"
