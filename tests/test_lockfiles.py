@@ -16,7 +16,7 @@ import pytest
 from packaging.markers import Marker
 from packaging.utils import canonicalize_name
 
-from krakend_tools.check.lockfiles import format_module, load_lockfile
+from krakend_tools.check.lockfiles import READERS, load_lockfile
 from krakend_tools.check.lockfiles.model import RUNTIME, LockedPackage, Lockfile
 from krakend_tools.errors import InputError
 
@@ -563,12 +563,12 @@ GARBAGE = [
 
 @pytest.mark.parametrize("fmt", ["poetry", "uv", "pylock", "pdm", "pipfile", "requirements"])
 def test_garbage_only_ever_gives_input_error(fmt: str, tmp_path: Path) -> None:
-    module = format_module(fmt)
+    reader = READERS[fmt]()
     path = tmp_path / "lockfile"
     for text in GARBAGE:
         path.write_text(text)
         try:
-            lock = module.parse(path, text)
+            lock = reader.parse(path, text)
         except InputError:
             continue
         assert isinstance(lock, Lockfile)

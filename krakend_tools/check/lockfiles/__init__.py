@@ -1,33 +1,72 @@
-"""Lockfiles: one module per format, all returning the same :class:`Lockfile`.
+"""Lockfiles: find them, detect their format and read them into the same :class:`Lockfile`.
 
-Each format module exposes ``TOOL`` (its name), ``matches(path, text) -> bool`` and
-``parse(path, text) -> Lockfile``; parse errors are raised as
-:class:`krakend_tools.errors.InputError` naming the file and, when known, the line.
+One module per format, each a :class:`~krakend_tools.check.lockfiles.model.LockfileReader`,
+listed in :data:`READERS` (a new format: a module and one entry there); a module is imported
+only when its format is tried.
 """
 
 from __future__ import annotations
 
-import importlib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from types import ModuleType
 
-from krakend_tools.check.lockfiles.model import LockedPackage, Lockfile
+from krakend_tools.check.lockfiles.model import LockedPackage, Lockfile, LockfileReader
 from krakend_tools.errors import InputError
 
 __all__ = ["LockedPackage", "Lockfile"]  # tests/test_output_injection.py still imports them from here
 
-# Detection order matters: content sniffing of the more specific formats first.
-FORMATS = ("poetry", "uv", "pylock", "pdm", "pipfile", "requirements")
+
+def _poetry() -> LockfileReader:
+    from krakend_tools.check.lockfiles import poetry
+
+    return poetry
+
+
+def _uv() -> LockfileReader:
+    from krakend_tools.check.lockfiles import uv
+
+    return uv
+
+
+def _pylock() -> LockfileReader:
+    from krakend_tools.check.lockfiles import pylock
+
+    return pylock
+
+
+def _pdm() -> LockfileReader:
+    from krakend_tools.check.lockfiles import pdm
+
+    return pdm
+
+
+def _pipfile() -> LockfileReader:
+    from krakend_tools.check.lockfiles import pipfile
+
+    return pipfile
+
+
+def _requirements() -> LockfileReader:
+    from krakend_tools.check.lockfiles import requirements
+
+    return requirements
+
+
+# Format name -> its reader, imported on first use. Detection order matters: content
+# sniffing of the more specific formats first.
+READERS: dict[str, Callable[[], LockfileReader]] = {
+    "poetry": _poetry,
+    "uv": _uv,
+    "pylock": _pylock,
+    "pdm": _pdm,
+    "pipfile": _pipfile,
+    "requirements": _requirements,
+}
 # File names autodetected in a folder, in order of preference.
 KNOWN_NAMES = ("uv.lock", "poetry.lock", "pylock.toml", "pdm.lock", "Pipfile.lock", "requirements.txt")
 
 # A file with one of these names is that format (only the other names are sniffed).
 _BY_NAME = {"poetry.lock": "poetry", "uv.lock": "uv", "pdm.lock": "pdm", "Pipfile.lock": "pipfile"}
-
-
-def format_module(name: str) -> ModuleType:
-    return importlib.import_module(f"krakend_tools.check.lockfiles.{name}")
 
 
 def find_lockfile(folder: Path) -> Path:
@@ -122,11 +161,10 @@ def load_lockfile(path: Path) -> Lockfile:
 
     text = read_text(path, "lockfile")
     named = _BY_NAME.get(path.name)
-    for name in (named,) if named else FORMATS:
-        module = format_module(name)
-        if module.matches(path, text):
-            lock: Lockfile = module.parse(path, text)
-            return lock
+    for name in (named,) if named else READERS:
+        reader = READERS[name]()
+        if reader.matches(path, text):
+            return reader.parse(path, text)
     raise InputError(
         "unknown lockfile format (expected poetry.lock, uv.lock, pylock.toml, "
         "pdm.lock, Pipfile.lock or requirements.txt)",

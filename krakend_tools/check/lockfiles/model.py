@@ -1,12 +1,13 @@
 """The lockfile model every format reads into: a :class:`Lockfile` of :class:`LockedPackage`
-entries and, for graph-shaped locks, :class:`Edge` lists from roots and packages."""
+entries and, for graph-shaped locks, :class:`Edge` lists from roots and packages; and
+:class:`LockfileReader`, what each format module provides."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
     from packaging.markers import Marker
@@ -94,3 +95,18 @@ class Lockfile:
         if pyproject is not None:
             known |= set(declared_roots(pyproject)[0])
         return frozenset(known)
+
+
+class LockfileReader(Protocol):
+    """A lockfile format: a module with ``TOOL``, ``matches`` and ``parse`` (see the registry,
+    :data:`krakend_tools.check.lockfiles.READERS`)."""
+
+    TOOL: str  # the tool's name, as Lockfile.tool records it
+
+    def matches(self, path: Path, text: str) -> bool:
+        """Whether ``text`` (read from ``path``) is a lockfile of this format."""
+        ...
+
+    def parse(self, path: Path, text: str) -> Lockfile:
+        """The lockfile ``text``; a bad one is an InputError naming ``path`` and, when known, the line."""
+        ...
