@@ -10,6 +10,7 @@ import pytest
 
 from krakend_tools.build import job as core
 from krakend_tools.build import requirements as buildreqs
+from krakend_tools.cache import FetchError
 from krakend_tools.errors import InputError
 from krakend_tools.manifest.model import Manifest
 from krakend_tools.manifest.platforms import Target
@@ -129,7 +130,7 @@ def test_a_build_requirement_pip_cannot_find_is_named(tmp_path: Path, monkeypatc
     """Real pip on this host, for the builder's platform: the ERROR line naming the requirement."""
     monkeypatch.setenv("KRAKEND_CACHE_DIR", str(tmp_path / "cache"))
     manifest = _manifest(tmp_path, "alpine/amd64", "MUSL-1.2.4")
-    with pytest.raises(buildreqs.FetchError) as err:
+    with pytest.raises(FetchError) as err:
         buildreqs.fetch(["setuptools==0.0.0.1"], manifest)
     assert str(err.value) == "ERROR: No matching distribution found for setuptools==0.0.0.1"
     assert not list((tmp_path / "cache").rglob("*.whl"))

@@ -613,11 +613,12 @@ class BuildFailed(Exception):
 def _requires_tar(plan: Plan, opts: BuildOptions, requires: list[str], run: _Run) -> bytes:
     """The build requirements' wheels for the builder's interpreter, fetched here (cached)."""
     from krakend_tools.build import requirements as buildreqs
+    from krakend_tools.cache import FetchError
 
     builder = plan.builder_manifest or plan.manifest
     try:
         folder = buildreqs.fetch(requires, builder, lambda text: run.events.step(run.name, text))
-    except buildreqs.FetchError as err:
+    except FetchError as err:
         where = f"{buildreqs.platform_tags(builder)[0]}, Python {builder.python.version}"
         raise BuildFailed(f"a build requirement cannot be fetched for the builder ({where}): {err}") from None
     run.log(f"# build requirements: {', '.join(requires)} ({len(list(folder.glob('*.whl')))} wheels, offline)")

