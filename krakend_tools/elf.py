@@ -15,7 +15,7 @@ import struct
 import sys
 import zipfile
 import zlib
-from collections.abc import Callable
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import IO, Any, NamedTuple
 
@@ -382,8 +382,29 @@ def is_elf(path: str | os.PathLike[str]) -> bool:
 
 
 def _parse(r: _Reader, display: str, symbols: bool = True, budget: Budget | None = None) -> ElfFacts:
+    """The loader's facts of one file: header, program headers, then the dynamic segment."""
     if budget is not None:
         r.shared = budget
+    facts, header = _read_header(r, display)
+    image, dynamic = _program_headers(r, facts, header)
+    if dynamic is not None:
+        _read_dynamic(image, facts, dynamic, symbols)
+    facts.libc, facts.libc_evidence = libc_of(facts.needed, facts.interp)
+    return facts
+
+
+class _Header(NamedTuple):
+    """The ELF header fields the program header walk needs."""
+
+    e: str  # struct byte-order prefix: "<" or ">"
+    is64: bool
+    phoff: int
+    phentsize: int
+    phnum: int
+
+
+def _read_identification(r: _Reader) -> tuple[bool, str]:
+    """(64-bit, endianness) from ``e_ident``, after the magic and size checks."""
     if r.size == 0:
         raise ElfError("not an ELF file (empty file)")
     head = r.read(0, min(r.size, 4), "ELF magic")
@@ -396,8 +417,13 @@ def _parse(r: _Reader, display: str, symbols: bool = True, budget: Budget | None
         raise ElfError(f"corrupt ELF header: invalid class {ident[4]}")
     if ident[5] not in (1, 2):
         raise ElfError(f"corrupt ELF header: invalid data encoding {ident[5]}")
-    is64 = ident[4] == 2
-    endianness = "little" if ident[5] == 1 else "big"
+    return ident[4] == 2, "little" if ident[5] == 1 else "big"
+
+
+def _read_header(r: _Reader, display: str) -> tuple[ElfFacts, _Header]:
+    """The facts the ELF header gives (class, byte order, machine, type) and where the
+    program headers are."""
+    is64, endianness = _read_identification(r)
     e = "<" if endianness == "little" else ">"
     hdr_fmt = e + ("HHIQQQIHHHHHH" if is64 else "HHIIIIIHHHHHH")
     if r.size < 16 + struct.calcsize(hdr_fmt):
@@ -413,70 +439,119 @@ def _parse(r: _Reader, display: str, symbols: bool = True, budget: Budget | None
         machine_name(e_machine, elf_class, endianness),
         _ELF_TYPES.get(e_type, f"0x{e_type:x}"),
     )
-
-    # Program headers: what the loader maps, the interpreter and the dynamic segment.
-    loads: list[tuple[int, int, int]] = []  # (vaddr, offset, filesz)
-    dynamic: tuple[int, int] | None = None
-    if phoff and phnum:
-        ph_fmt = e + ("IIQQQQQQ" if is64 else "IIIIIIII")
-        if phentsize < struct.calcsize(ph_fmt) or phnum > _MAX_TABLE:
-            raise ElfError("corrupt ELF header: program header table")
-        ptable = r.read(phoff, phnum * phentsize, "program header table")
-        for i in range(phnum):
-            ph = struct.unpack_from(ph_fmt, ptable, i * phentsize)
-            p_type, offset, vaddr, filesz = (ph[0], ph[2], ph[3], ph[5]) if is64 else ph[:3] + (ph[4],)
-            if p_type == _PT_LOAD:
-                loads.append((vaddr, offset, filesz))
-            elif p_type == _PT_DYNAMIC:
-                dynamic = (offset, filesz)
-            elif p_type == _PT_INTERP and facts.interp is None:  # the loader uses the first
-                if filesz > _MAX_INTERP:
-                    raise ElfError(f"corrupt PT_INTERP: {filesz} bytes")
-                facts.interp = r.read(offset, filesz, "PT_INTERP").split(b"\0")[0].decode("utf-8", "replace")
-    for _vaddr, offset, filesz in loads:
-        if offset + filesz > r.size:
-            raise ElfError(f"truncated: a loaded segment ends at byte {offset + filesz}, the file has {r.size} bytes")
-    if dynamic is not None:
-        _read_dynamic(r, facts, e, is64, dynamic, loads, symbols)
-    facts.libc, facts.libc_evidence = libc_of(facts.needed, facts.interp)
-    return facts
+    return facts, _Header(e, is64, phoff, phentsize, phnum)
 
 
-def _read_dynamic(
-    r: _Reader,
-    facts: ElfFacts,
-    e: str,
-    is64: bool,
-    dynamic: tuple[int, int],
-    loads: list[tuple[int, int, int]],
-    symbols: bool = True,
-) -> None:
-    def at(vaddr: int, what: str) -> int:
-        for start, offset, filesz in loads:
+@dataclass
+class _Image:
+    """One file as the loader maps it: the reader, byte order, word size and loaded segments."""
+
+    r: _Reader
+    e: str
+    is64: bool
+    loads: list[tuple[int, int, int]]  # (vaddr, offset, filesz)
+
+    def at(self, vaddr: int, what: str) -> int:
+        """The file offset of the virtual address ``vaddr``."""
+        for start, offset, filesz in self.loads:
             if start <= vaddr < start + filesz:
                 return offset + vaddr - start
         raise ElfError(f"corrupt dynamic segment: {what} address 0x{vaddr:x} is not in the file")
 
-    fmt = e + ("qQ" if is64 else "iI")
+
+def _program_headers(r: _Reader, facts: ElfFacts, header: _Header) -> tuple[_Image, tuple[int, int] | None]:
+    """The loaded segments and the dynamic segment's (offset, size); the first PT_INTERP
+    goes into ``facts.interp``."""
+    loads: list[tuple[int, int, int]] = []
+    dynamic: tuple[int, int] | None = None
+    for p_type, offset, vaddr, filesz in _segments(r, header):
+        if p_type == _PT_LOAD:
+            loads.append((vaddr, offset, filesz))
+        elif p_type == _PT_DYNAMIC:
+            dynamic = (offset, filesz)
+        elif p_type == _PT_INTERP and facts.interp is None:  # the loader uses the first
+            facts.interp = _read_interp(r, offset, filesz)
+    for _vaddr, offset, filesz in loads:
+        if offset + filesz > r.size:
+            raise ElfError(f"truncated: a loaded segment ends at byte {offset + filesz}, the file has {r.size} bytes")
+    return _Image(r, header.e, header.is64, loads), dynamic
+
+
+def _segments(r: _Reader, header: _Header) -> Iterator[tuple[int, int, int, int]]:
+    """(type, offset, vaddr, filesz) of each program header."""
+    if not (header.phoff and header.phnum):
+        return
+    ph_fmt = header.e + ("IIQQQQQQ" if header.is64 else "IIIIIIII")
+    if header.phentsize < struct.calcsize(ph_fmt) or header.phnum > _MAX_TABLE:
+        raise ElfError("corrupt ELF header: program header table")
+    ptable = r.read(header.phoff, header.phnum * header.phentsize, "program header table")
+    for i in range(header.phnum):
+        ph = struct.unpack_from(ph_fmt, ptable, i * header.phentsize)
+        yield (ph[0], ph[2], ph[3], ph[5]) if header.is64 else (ph[0], ph[1], ph[2], ph[4])
+
+
+def _read_interp(r: _Reader, offset: int, filesz: int) -> str:
+    """The interpreter path a PT_INTERP segment names."""
+    if filesz > _MAX_INTERP:
+        raise ElfError(f"corrupt PT_INTERP: {filesz} bytes")
+    return r.read(offset, filesz, "PT_INTERP").split(b"\0")[0].decode("utf-8", "replace")
+
+
+class _Dynamic(NamedTuple):
+    """The dynamic segment's entries: the first value of each tag, and the string-valued
+    entries (DT_NEEDED, DT_SONAME, DT_RPATH, DT_RUNPATH) in order."""
+
+    tags: dict[int, int]
+    strings: list[tuple[int, int]]  # (tag, string offset)
+
+
+def _read_dynamic(image: _Image, facts: ElfFacts, dynamic: tuple[int, int], symbols: bool = True) -> None:
+    """Names, version needs and definitions, and the symbols a check reads, into ``facts``."""
+    entries = _dynamic_entries(image, dynamic)
+    if _DT_STRTAB not in entries.tags:
+        if entries.strings:
+            raise ElfError("corrupt dynamic segment: no string table")
+        return
+    name_at = _string_table(image, entries.tags)
+    _record_names(facts, entries.strings, name_at)
+    need_index = _version_needs(image, entries.tags, name_at)
+    users: dict[int, list[str]] = {i: [] for i in need_index}
+    if _DT_VERDEF in entries.tags:
+        offset = image.at(entries.tags[_DT_VERDEF], "version defs")
+        facts.version_defs = _version_defs(image, name_at, offset, entries.tags.get(_DT_VERDEFNUM, _MAX_TABLE))
+    if _DT_SYMTAB in entries.tags and symbols:
+        _read_symbols(image, entries.tags, name_at, users, facts)
+    facts.version_needs = [
+        VersionNeed(lib, name, sorted(users[i]), weak) for i, (lib, name, weak) in need_index.items()
+    ]
+
+
+def _dynamic_entries(image: _Image, dynamic: tuple[int, int]) -> _Dynamic:
+    """The (tag, value) entries up to DT_NULL."""
+    fmt = image.e + ("qQ" if image.is64 else "iI")
     size = struct.calcsize(fmt)
-    tags: dict[int, int] = {}
-    strings: list[tuple[int, int]] = []  # (tag, string offset) in order
-    for tag, val in struct.iter_unpack(fmt, r.read(dynamic[0], dynamic[1] - dynamic[1] % size, "dynamic segment")):
+    offset, filesz = dynamic
+    entries = _Dynamic({}, [])
+    for tag, val in struct.iter_unpack(fmt, image.r.read(offset, filesz - filesz % size, "dynamic segment")):
         if tag == 0:
             break
         if tag in (_DT_NEEDED, _DT_SONAME, _DT_RPATH, _DT_RUNPATH):
-            strings.append((tag, val))
+            entries.strings.append((tag, val))
         else:
-            tags.setdefault(tag, val)
-    if _DT_STRTAB not in tags:
-        if strings:
-            raise ElfError("corrupt dynamic segment: no string table")
-        return
+            entries.tags.setdefault(tag, val)
+    return entries
+
+
+def _string_table(image: _Image, tags: dict[int, int]) -> _Strings:
+    """The dynamic string table (DT_STRTAB, DT_STRSZ bytes)."""
     strsz = tags.get(_DT_STRSZ, 0)
     if not 0 < strsz <= _MAX_BYTES:
         raise ElfError(f"corrupt dynamic segment: string table size {strsz}")
-    dstr = r.read(at(tags[_DT_STRTAB], "string table"), strsz, "dynamic string table")
-    name_at = _Strings(dstr)
+    return _Strings(image.r.read(image.at(tags[_DT_STRTAB], "string table"), strsz, "dynamic string table"))
+
+
+def _record_names(facts: ElfFacts, strings: list[tuple[int, int]], name_at: _Strings) -> None:
+    """DT_NEEDED, DT_SONAME and the RPATH/RUNPATH folders into ``facts``."""
     for tag, val in strings:
         text = name_at(val)
         if tag == _DT_NEEDED:
@@ -486,68 +561,80 @@ def _read_dynamic(
         else:
             facts.rpath.extend(p for p in text.split(":") if p)
 
-    # Version requirements: versym index -> (library, version name, weak).
+
+def _version_needs(image: _Image, tags: dict[int, int], name_at: _Strings) -> dict[int, tuple[str, str, bool]]:
+    """``.gnu.version_r``: versym index -> (library, version name, weak)."""
     need_index: dict[int, tuple[str, str, bool]] = {}
+    if _DT_VERNEED not in tags:
+        return need_index
+    r, e = image.r, image.e
     # 16-byte entries: no more than fit in the file or can be named
     too_many = "corrupt version needs: more entries than the file holds or versions can be named"
     own = Budget(min(r.size // 16 + 1, 2 * _MAX_VERSIONS), too_many)
-    if _DT_VERNEED in tags:
-        off = at(tags[_DT_VERNEED], "version needs")
-        for _ in range(min(tags.get(_DT_VERNEEDNUM, _MAX_TABLE), _MAX_TABLE)):
-            own.spend()
-            r.shared.spend()
-            _vv, cnt, vfile, vaux, vnext = struct.unpack(e + "HHIII", r.read(off, 16, "verneed"))
-            library = name_at(vfile)
-            aoff = off + vaux
-            for _ in range(min(cnt, _MAX_TABLE)):
-                own.spend()
-                r.shared.spend()
-                _h, flags, other, vname, anext = struct.unpack(e + "IHHII", r.read(aoff, 16, "vernaux"))
-                need_index.setdefault(other & 0x7FFF, (library, name_at(vname), bool(flags & 2)))
-                if not anext:
-                    break
-                aoff += anext
-            if not vnext:
-                break
-            off += vnext
-    users: dict[int, list[str]] = {i: [] for i in need_index}
-    if _DT_VERDEF in tags:
-        facts.version_defs = _version_defs(
-            r, e, name_at, at(tags[_DT_VERDEF], "version defs"), tags.get(_DT_VERDEFNUM, _MAX_TABLE)
-        )
+    off = image.at(tags[_DT_VERNEED], "version needs")
+    for _ in range(min(tags.get(_DT_VERNEEDNUM, _MAX_TABLE), _MAX_TABLE)):
+        own.spend()
+        r.shared.spend()
+        _vv, cnt, vfile, vaux, vnext = struct.unpack(e + "HHIII", r.read(off, 16, "verneed"))
+        _version_aux(image, off + vaux, cnt, name_at(vfile), name_at, need_index, own)
+        if not vnext:
+            break
+        off += vnext
+    return need_index
 
-    if _DT_SYMTAB in tags and symbols:
-        sym_fmt = e + ("IBBHQQ" if is64 else "IIIBBH")
-        entsize = tags.get(_DT_SYMENT) or struct.calcsize(sym_fmt)
-        if entsize != struct.calcsize(sym_fmt):
-            raise ElfError(f"corrupt dynamic segment: symbol size {entsize}")
-        count = _symbol_count(r, e, is64, tags, at)
-        data = r.read(at(tags[_DT_SYMTAB], "symbol table"), count * entsize, "dynamic symbols")
-        versym: array.array[int] | tuple[()] = ()
-        if _DT_VERSYM in tags and users and count:
-            versym = _uints("H", e, r.read(at(tags[_DT_VERSYM], "versym"), count * 2, "symbol versions"))
-        defined, undefined = facts.defined, facts.undefined
-        starts, strlen = dstr.startswith, len(dstr)
-        for i, sym in enumerate(struct.iter_unpack(sym_fmt, data)):
-            name_off, info, shndx = (sym[0], sym[1], sym[3]) if is64 else (sym[0], sym[3], sym[5])
-            if not name_off:
-                continue
-            if name_off >= strlen:
-                raise ElfError(f"corrupt string table: offset {name_off} out of range")
-            if shndx == _SHN_UNDEF:
-                who = users.get(versym[i] & 0x7FFF) if versym else None
-                python = starts(_PY_IMPORTS, name_off)
-                if who is not None or python:
-                    name = name_at(name_off)
-                    if python:
-                        undefined.append(name)
-                    if who is not None:
-                        who.append(name)
-            elif info >> 4 != _STB_LOCAL and starts(b"PyInit_", name_off):
-                defined.append(name_at(name_off))
-    facts.version_needs = [
-        VersionNeed(lib, name, sorted(users[i]), weak) for i, (lib, name, weak) in need_index.items()
-    ]
+
+def _version_aux(
+    image: _Image,
+    aoff: int,
+    count: int,
+    library: str,
+    name_at: _Strings,
+    need_index: dict[int, tuple[str, str, bool]],
+    own: Budget,
+) -> None:
+    """The ``vernaux`` entries of one library's version need into ``need_index``."""
+    for _ in range(min(count, _MAX_TABLE)):
+        own.spend()
+        image.r.shared.spend()
+        _h, flags, other, vname, anext = struct.unpack(image.e + "IHHII", image.r.read(aoff, 16, "vernaux"))
+        need_index.setdefault(other & 0x7FFF, (library, name_at(vname), bool(flags & 2)))
+        if not anext:
+            break
+        aoff += anext
+
+
+def _read_symbols(
+    image: _Image, tags: dict[int, int], name_at: _Strings, users: dict[int, list[str]], facts: ElfFacts
+) -> None:
+    """Defined ``PyInit_*`` and undefined ``Py*``/``_Py*`` names into ``facts``; each
+    versioned import into the list of the version need it uses (``users``)."""
+    sym_fmt = image.e + ("IBBHQQ" if image.is64 else "IIIBBH")
+    entsize = tags.get(_DT_SYMENT) or struct.calcsize(sym_fmt)
+    if entsize != struct.calcsize(sym_fmt):
+        raise ElfError(f"corrupt dynamic segment: symbol size {entsize}")
+    count = _symbol_count(image, tags)
+    data = image.r.read(image.at(tags[_DT_SYMTAB], "symbol table"), count * entsize, "dynamic symbols")
+    versym: array.array[int] | tuple[()] = ()
+    if _DT_VERSYM in tags and users and count:
+        versym = _uints("H", image.e, image.r.read(image.at(tags[_DT_VERSYM], "versym"), count * 2, "symbol versions"))
+    starts, strlen = name_at.table.startswith, len(name_at.table)
+    for i, sym in enumerate(struct.iter_unpack(sym_fmt, data)):
+        name_off, info, shndx = (sym[0], sym[1], sym[3]) if image.is64 else (sym[0], sym[3], sym[5])
+        if not name_off:
+            continue
+        if name_off >= strlen:
+            raise ElfError(f"corrupt string table: offset {name_off} out of range")
+        if shndx == _SHN_UNDEF:
+            who = users.get(versym[i] & 0x7FFF) if versym else None
+            python = starts(_PY_IMPORTS, name_off)
+            if who is not None or python:
+                name = name_at(name_off)
+                if python:
+                    facts.undefined.append(name)
+                if who is not None:
+                    who.append(name)
+        elif info >> 4 != _STB_LOCAL and starts(b"PyInit_", name_off):
+            facts.defined.append(name_at(name_off))
 
 
 def _uints(code: str, e: str, data: bytes) -> array.array[int]:
@@ -559,8 +646,9 @@ def _uints(code: str, e: str, data: bytes) -> array.array[int]:
     return values
 
 
-def _version_defs(r: _Reader, e: str, name_at: _Strings, off: int, count: int) -> list[str]:
+def _version_defs(image: _Image, name_at: _Strings, off: int, count: int) -> list[str]:
     """Names of the versions a library defines (``.gnu.version_d``), its own name left out."""
+    r, e = image.r, image.e
     names: list[str] = []
     for _ in range(min(count, _MAX_VERSIONS, r.size // 20 + 1)):
         r.shared.spend()
@@ -574,27 +662,37 @@ def _version_defs(r: _Reader, e: str, name_at: _Strings, off: int, count: int) -
     return names
 
 
-def _symbol_count(r: _Reader, e: str, is64: bool, tags: dict[int, int], at: Callable[[int, str], int]) -> int:
+def _symbol_count(image: _Image, tags: dict[int, int]) -> int:
     """Number of dynamic symbols, from DT_HASH or DT_GNU_HASH (as the loader knows it)."""
     if _DT_HASH in tags:
-        _nbucket, nchain = struct.unpack(e + "II", r.read(at(tags[_DT_HASH], "hash"), 8, "hash"))
+        hash_at = image.at(tags[_DT_HASH], "hash")
+        _nbucket, nchain = struct.unpack(image.e + "II", image.r.read(hash_at, 8, "hash"))
         if nchain > _MAX_SYMBOLS:
             raise ElfError(f"corrupt hash table: {nchain} symbols")
         return int(nchain)
     if _DT_GNU_HASH not in tags:
         return 0
-    base = at(tags[_DT_GNU_HASH], "GNU hash")
+    return _gnu_hash_count(image, image.at(tags[_DT_GNU_HASH], "GNU hash"))
+
+
+def _gnu_hash_count(image: _Image, base: int) -> int:
+    """Symbols a GNU hash table covers: one past the end of its highest bucket's chain."""
+    r, e = image.r, image.e
     nbuckets, symoffset, bloom_size, _shift = struct.unpack(e + "IIII", r.read(base, 16, "GNU hash"))
     if nbuckets > _MAX_SYMBOLS or bloom_size > _MAX_SYMBOLS or symoffset > _MAX_SYMBOLS:
         raise ElfError("corrupt GNU hash table")
-    buckets_at = base + 16 + bloom_size * (8 if is64 else 4)
+    buckets_at = base + 16 + bloom_size * (8 if image.is64 else 4)
     buckets = _uints("I", e, r.read(buckets_at, 4 * nbuckets, "GNU hash"))
     last = max(buckets, default=0)
     if last < symoffset:
         return int(symoffset)
-    chain_at = buckets_at + 4 * (nbuckets + last - symoffset)
-    # Walk the last chain to its end marker (low bit set), a block at a time, within the file.
-    index, block = last, 4096
+    return _chain_end(r, e, last, buckets_at + 4 * (nbuckets + last - symoffset))
+
+
+def _chain_end(r: _Reader, e: str, index: int, chain_at: int) -> int:
+    """The symbol index after the end marker (low bit set) of the chain at ``chain_at``,
+    read a block at a time, within the file."""
+    block = 4096
     while index < _MAX_SYMBOLS and chain_at < r.size:
         count = min(block, (r.size - chain_at) // 4, _MAX_SYMBOLS - index)
         if count <= 0:
