@@ -65,9 +65,9 @@ def _refuse_foreign(path: Path, owner: int) -> None:
 def _krakend_table(path: str, inode: int, ctime_ns: int, size: int) -> tuple[dict[str, Any] | None, int]:
     """The ``[tool.krakend]`` table of one pyproject.toml and the owner of the file read, once
     per version of the file (a command looks it up for its defaults and again for its manifest)."""
-    from krakend_tools.check.lockfiles._common import MAX_LOCKFILE_BYTES, decoded, load_toml, read_file
+    from krakend_tools.files import read_toml
 
-    data, info = read_file(path, "pyproject.toml", MAX_LOCKFILE_BYTES)  # bounded, regular files only
-    tool = load_toml(Path(path), decoded(data, path)).get("tool")
+    pyproject, info = read_toml(path)
+    tool = pyproject.get("tool")
     table = tool.get("krakend") if isinstance(tool, dict) else None
     return (table if isinstance(table, dict) else None), info.st_uid

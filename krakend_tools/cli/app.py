@@ -127,7 +127,7 @@ def version_cmd(
     elif manifest_file is not None:
         manifest = mf.load(manifest_file)
     elif facts is not None:
-        from krakend_tools.check.lockfiles._common import read_text
+        from krakend_tools.files import read_text
 
         manifest = mf.from_facts(mf.checked_facts(read_text(facts, "facts file"), str(facts)), gateway)
     else:

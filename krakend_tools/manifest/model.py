@@ -402,7 +402,7 @@ def target_environment(target: Target, python_version: str) -> dict[str, str]:
 
 def load(path: Path | str) -> Manifest:
     """Read and validate a manifest file."""
-    from krakend_tools.check.lockfiles._common import load_json, read_text
+    from krakend_tools.files import load_json, read_text
 
     data = load_json(Path(path), read_text(path, "manifest", MAX_MANIFEST_BYTES))
     manifest = Manifest.from_dict(_validated(data, path))
