@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -12,17 +13,19 @@ from krakend_tools.escape import shown
 RESULT_SCHEMA_VERSION = 1
 SHARED_MISMATCH = "the gateway has another version"  # the message of a plain version mismatch
 RESULT_SCHEMA_PATH = Path(__file__).with_name("schema") / "result.schema.json"
-# One vocabulary for Finding.kind, over every command.
-KINDS = (
-    "python",
-    "platform",
-    "package",
-    "plugin-only",  # check-plugin
-    "server",
-    "client",
-    "modifier",  # test-plugin (one per plugin type)
-    "target",
-)  # build
+
+
+class FindingKind(StrEnum):
+    """What a finding checked: one vocabulary over every command."""
+
+    PYTHON = "python"  # check-plugin: the lockfile's Python
+    PLATFORM = "platform"  # check-plugin: no locked file fits the gateway's platform
+    PACKAGE = "package"  # check-plugin: a package the gateway also has
+    PLUGIN_ONLY = "plugin-only"  # check-plugin: a package only the plugin brings
+    SERVER = "server"  # test-plugin: one per plugin type
+    CLIENT = "client"
+    MODIFIER = "modifier"
+    TARGET = "target"  # build: one per target
 
 
 @dataclass
@@ -31,7 +34,7 @@ class Finding:
     (test-plugin) or a target (build)."""
 
     name: str  # package name, artifact path or target
-    kind: str  # one of KINDS
+    kind: str  # a FindingKind
     ok: bool
     message: str = ""  # one line: why it is KO (the decisive reason), or what was seen when OK
     have: str | None = None

@@ -34,7 +34,7 @@ from krakend_tools.check.lockfiles import LockedPackage, Lockfile
 from krakend_tools.escape import shown
 from krakend_tools.output import github, junit, sarif, text
 from krakend_tools.output import json as json_out
-from krakend_tools.report import KINDS, Finding, Report
+from krakend_tools.report import Finding, FindingKind, Report
 from tests.conftest import FIXTURES, krakend_argv
 from tests.fuzzing import run_cli
 from tests.test_outputs import sarif_schema
@@ -277,7 +277,7 @@ def test_sarif_is_schema_valid_for_any_file_name(name: str) -> None:
 findings = st.builds(
     Finding,
     name=hostile_text,
-    kind=st.sampled_from(KINDS),
+    kind=st.sampled_from(FindingKind),
     ok=st.booleans(),
     message=hostile_text,
     have=st.none() | hostile_text,

@@ -15,15 +15,15 @@ from krakend_tools.output.paths import from_root
 from krakend_tools.report import Finding, Report
 
 SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
-RULES = {
+RULES: dict[str, str] = {  # keyed by the kinds the commands emit, lower case as rule_id
     "python": "The lockfile's Python does not fit the gateway's interpreter",
     "platform": "No locked file fits the gateway's platform (CPU, libc, Python ABI)",
     "package": "A package the gateway also has is locked at another version",
     "plugin-only": "A package only the plugin brings",
-    "SERVER": "The artifact does not load as a server (handler) plugin",
-    "CLIENT": "The artifact does not load as an HTTP client plugin",
-    "MODIFIER": "The artifact does not load as a request/response modifier plugin",
-    "TARGET": "The plugin does not build or load for this target",
+    "server": "The artifact does not load as a server (handler) plugin",
+    "client": "The artifact does not load as an HTTP client plugin",
+    "modifier": "The artifact does not load as a request/response modifier plugin",
+    "target": "The plugin does not build or load for this target",
     "unverified": "Could not be verified, not a pass: what the manifest cannot know, an unpinned package, "
     "an import run without its sandbox",
     "skipped": "A check that was not run",
@@ -117,7 +117,7 @@ def render(report: Report) -> str:
         {
             "id": rule_id(kind),
             "name": kind,
-            "shortDescription": {"text": RULES.get(kind, f"krakend {report.command}: {kind}")},
+            "shortDescription": {"text": RULES.get(kind.lower(), f"krakend {report.command}: {kind}")},
             "defaultConfiguration": {"level": "warning" if kind in ("unverified", "skipped") else "error"},
         }
         for kind in kinds
