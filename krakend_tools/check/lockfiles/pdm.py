@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from krakend_tools.check.lockfiles._common import (
     array,
@@ -29,6 +30,10 @@ from krakend_tools.check.lockfiles._pyproject import declared_roots, direct_name
 from krakend_tools.check.lockfiles.model import RUNTIME, Edge, LockedPackage, Lockfile
 from krakend_tools.errors import InputError
 
+if TYPE_CHECKING:
+    from packaging.specifiers import SpecifierSet
+    from packaging.version import Version
+
 TOOL = "pdm"
 SUPPORTED_MAJORS = ("3", "4")
 
@@ -44,6 +49,30 @@ def parse(path: Path, text: str) -> Lockfile:
     """Parse a pdm.lock."""
     data = load_toml(path, text)
     meta = table(data.get("metadata"), "[metadata]", path)
+    lock_version = _lock_version(meta, path)
+    flat = "inherit_metadata" in array(meta.get("strategy"), "[metadata] strategy", path)
+    old_files = table(meta.get("files"), "[metadata.files]", path)
+    requires_python = _requires_python(meta, path)
+    pyproject = read_pyproject(path)
+    graph = _Graph()
+    packages = _packages(data, text, path, old_files, direct_names(pyproject) or frozenset(), None if flat else graph)
+    lock = Lockfile(
+        path=path,
+        tool=TOOL,
+        packages=packages,
+        requires_python=requires_python,
+        lock_version=lock_version,
+        project=_project(pyproject, path),
+    )
+    if "groups" in meta:  # PDM locks extras as groups: the ones it locked are all there is
+        lock.extras_defined = _locked_groups(lock, array(meta["groups"], "[metadata] groups", path))
+    if not flat and not any(p.groups - {RUNTIME} or p.marker for p in packages):
+        _graph_roots(lock, pyproject, graph)
+    return lock
+
+
+def _lock_version(meta: Mapping[str, object], path: Path) -> str:
+    """``[metadata] lock_version``, of a major this reader supports."""
     lock_version = meta.get("lock_version")
     if not isinstance(lock_version, str):
         raise InputError("no [metadata] lock_version: not a PDM lockfile", path=path)
@@ -53,53 +82,46 @@ def parse(path: Path, text: str) -> Lockfile:
             f"(supported: {', '.join(m + '.x' for m in SUPPORTED_MAJORS)})",
             path=path,
         )
-    strategy = array(meta.get("strategy"), "[metadata] strategy", path)
-    flat = "inherit_metadata" in strategy
-    old_files = table(meta.get("files"), "[metadata.files]", path)
-    requires_python = None
+    return lock_version
+
+
+def _requires_python(meta: Mapping[str, object], path: Path) -> SpecifierSet | None:
+    """The first ``[[metadata.targets]]`` Python range, else ``[metadata] requires_python``."""
     for target in array(meta.get("targets"), "[[metadata.targets]]", path):
         if isinstance(target, Mapping) and target.get("requires_python"):
-            requires_python = specifier_of(target["requires_python"], path, None)
-            break
-    else:
-        requires_python = specifier_of(meta.get("requires_python"), path, None)
+            return specifier_of(target["requires_python"], path, None)
+    return specifier_of(meta.get("requires_python"), path, None)
 
-    pyproject = read_pyproject(path)
-    direct = direct_names(pyproject) or frozenset()
+
+class _Graph:
+    """The dependency edges of a lock without groups and markers per package."""
+
+    def __init__(self) -> None:
+        self.edges: dict[str, list[Edge]] = {}
+        self.extra_edges: dict[str, dict[str, list[Edge]]] = {}
+
+
+def _packages(
+    data: Mapping[str, object],
+    text: str,
+    path: Path,
+    old_files: Mapping[str, object],
+    direct: frozenset[str],
+    graph: _Graph | None,
+) -> list[LockedPackage]:
+    """Each ``[[package]]`` as a package; its edges into ``graph`` unless the lock is flat."""
     lines = entry_lines(text, "package")
     packages = []
-    edges: dict[str, list[Edge]] = {}
-    extra_edges: dict[str, dict[str, list[Edge]]] = {}
     for index, raw in enumerate(array(data.get("package"), "[[package]]", path)):
         line = line_at(lines, index)
         entry = table(raw, "[[package]]", path, line)
         name = name_of(entry.get("name"), path, line)
-        raw_version = entry.get("version")
-        version, problem = (
-            (None, None)
-            if raw_version is None
-            else version_or_problem(raw_version, path, line, name, entry.get("marker"))
-        )
-        raw_groups = entry.get("groups", entry.get("sections", ["default"]))
-        groups = frozenset(RUNTIME if g == "default" else str(g) for g in array(raw_groups, "groups", path, line))
-        files = entry.get("files")
-        if files is None:
-            files = old_files.get(f"{entry.get('name')} {raw_version}")
-        names = [
-            n
-            for f in array(files, f"files of {name}", path, line)
-            if isinstance(f, Mapping) and (n := file_name(f.get("file") or f.get("url")))
-        ]
-        if not flat:
-            _edges(entry, name, edges, extra_edges, path, line)
+        version, problem = _version(entry, name, path, line)
+        groups = _groups(entry, path, line)
+        names = _file_names(entry, name, old_files, path, line)
+        if graph is not None:
+            _edges(entry, name, graph.edges, graph.extra_edges, path, line)
         wheels, sdist = split_files(names)
-        source = "registry"
-        if entry.get("git") or entry.get("revision"):
-            source = "git"
-        elif entry.get("path"):
-            source = "path"
-        elif entry.get("url"):
-            source = "url"
         packages.append(
             LockedPackage(
                 name=name,
@@ -111,36 +133,71 @@ def parse(path: Path, text: str) -> Lockfile:
                 has_file_names=bool(names),
                 line=line,
                 direct=name in direct,
-                source=source,
+                source=_source(entry),
                 problem=problem,
             )
         )
-    project = None
-    if pyproject is not None:
-        raw_name = table(pyproject.get("project"), "[project]", path).get("name")
-        project = project_name(raw_name)
-    lock = Lockfile(
-        path=path,
-        tool=TOOL,
-        packages=packages,
-        requires_python=requires_python,
-        lock_version=lock_version,
-        project=project,
-    )
-    if "groups" in meta:  # PDM locks extras as groups: the ones it locked are all there is
-        lock.extras_defined = _locked_groups(lock, array(meta["groups"], "[metadata] groups", path))
-    if not flat and not any(p.groups - {RUNTIME} or p.marker for p in packages):
-        if pyproject is None:
-            lock.notes.append(
-                f"no pyproject.toml beside this lock_version {excerpt(lock_version)} lock "
-                "(no groups or markers per package): every locked package is "
-                "taken, on every platform"
-            )
-        else:  # groups and markers live on the graph: walk it from the declared dependencies
-            groups_roots, extras_roots = declared_roots(pyproject)
-            lock.roots = {**extras_roots, **groups_roots}
-            lock.edges, lock.extra_edges = edges, extra_edges
-    return lock
+    return packages
+
+
+def _version(entry: Mapping[str, object], name: str, path: Path, line: int | None) -> tuple[Version | None, str | None]:
+    """``(version, problem)``: no version for a local package, a problem for an unreadable one."""
+    raw_version = entry.get("version")
+    if raw_version is None:
+        return None, None
+    return version_or_problem(raw_version, path, line, name, entry.get("marker"))
+
+
+def _groups(entry: Mapping[str, object], path: Path, line: int | None) -> frozenset[str]:
+    """The entry's groups (``sections`` before PDM 2), ``default`` read as RUNTIME."""
+    raw_groups = entry.get("groups", entry.get("sections", ["default"]))
+    return frozenset(RUNTIME if g == "default" else str(g) for g in array(raw_groups, "groups", path, line))
+
+
+def _file_names(
+    entry: Mapping[str, object], name: str, old_files: Mapping[str, object], path: Path, line: int | None
+) -> list[str]:
+    """The entry's file names: its own ``files``, else its ``[metadata.files]`` entry (4.0 and earlier)."""
+    files = entry.get("files")
+    if files is None:
+        files = old_files.get(f"{entry.get('name')} {entry.get('version')}")
+    return [
+        n
+        for f in array(files, f"files of {name}", path, line)
+        if isinstance(f, Mapping) and (n := file_name(f.get("file") or f.get("url")))
+    ]
+
+
+def _source(entry: Mapping[str, object]) -> str:
+    if entry.get("git") or entry.get("revision"):
+        return "git"
+    if entry.get("path"):
+        return "path"
+    if entry.get("url"):
+        return "url"
+    return "registry"
+
+
+def _project(pyproject: Mapping[str, Any] | None, path: Path) -> str | None:
+    """The project's canonical name from the pyproject.toml beside the lock."""
+    if pyproject is None:
+        return None
+    return project_name(table(pyproject.get("project"), "[project]", path).get("name"))
+
+
+def _graph_roots(lock: Lockfile, pyproject: Mapping[str, Any] | None, graph: _Graph) -> None:
+    """A lock with no groups or markers per package: its graph walked from the pyproject.toml's
+    declared dependencies, as PDM does; without one, every package taken (with a note)."""
+    if pyproject is None:
+        lock.notes.append(
+            f"no pyproject.toml beside this lock_version {excerpt(lock.lock_version)} lock "
+            "(no groups or markers per package): every locked package is "
+            "taken, on every platform"
+        )
+        return
+    groups_roots, extras_roots = declared_roots(pyproject)
+    lock.roots = {**extras_roots, **groups_roots}
+    lock.edges, lock.extra_edges = graph.edges, graph.extra_edges
 
 
 def _edges(
