@@ -1,4 +1,4 @@
-"""One module per output format, each with ``render(report) -> str``; ``-o FORMAT[=FILE]`` here."""
+"""One module per output format, each a :class:`Renderer`; ``-o FORMAT[=FILE]`` here."""
 
 from __future__ import annotations
 
@@ -11,14 +11,59 @@ from collections.abc import Callable, Iterable
 from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, TextIO
+from typing import TYPE_CHECKING, Final, Protocol, TextIO
 
 from krakend_tools.errors import InputError, print_note
 
 if TYPE_CHECKING:
     from krakend_tools.report import Report
 
-FORMATS = ("text", "json", "junit", "github", "sarif")
+
+class Renderer(Protocol):
+    """An output format: the module that renders a report as the text of one consumer."""
+
+    def render(self, report: Report) -> str: ...
+
+
+def _text() -> Renderer:
+    from krakend_tools.output import text
+
+    return text
+
+
+def _json() -> Renderer:
+    from krakend_tools.output import json
+
+    return json
+
+
+def _junit() -> Renderer:
+    from krakend_tools.output import junit
+
+    return junit
+
+
+def _github() -> Renderer:
+    from krakend_tools.output import github
+
+    return github
+
+
+def _sarif() -> Renderer:
+    from krakend_tools.output import sarif
+
+    return sarif
+
+
+# Format name -> its renderer, imported on first use: one format never imports another.
+RENDERERS: Final[dict[str, Callable[[], Renderer]]] = {
+    "text": _text,
+    "json": _json,
+    "junit": _junit,
+    "github": _github,
+    "sarif": _sarif,
+}
+FORMATS: Final = tuple(RENDERERS)
 # Formats only a CI runner reads, and the variable that says the run is on one: from a
 # [tool.krakend] outputs default they apply there only (a -o on the command line always).
 CI_ONLY = {"github": "GITHUB_ACTIONS"}
@@ -226,13 +271,11 @@ def _rich(stream: TextIO) -> bool:
 
 
 def _write(report: Report, fmt: str, stream: TextIO, text: TextRenderer | None, rich: bool) -> None:
-    from importlib import import_module
-
     if fmt == "text" and text is not None:
         text(report, stream, rich)
-        return
-    module = import_module(f"krakend_tools.output.{fmt}")
-    if fmt == "text" and rich:
-        module.print_rich(report)
+    elif fmt == "text" and rich:
+        from krakend_tools.output.text import print_rich
+
+        print_rich(report)
     else:
-        stream.write(module.render(report))
+        stream.write(RENDERERS[fmt]().render(report))
