@@ -26,7 +26,7 @@ from krakend_tools.check.lockfiles.model import LockedPackage, Lockfile
 from krakend_tools.errors import InputError
 
 if TYPE_CHECKING:
-    from packaging.pylock import PackageSdist, PackageWheel
+    from packaging.pylock import Package, PackageSdist, PackageWheel, Pylock
 
 TOOL = "pylock"
 _NAME = re.compile(r"^pylock\.([^.]+\.)?toml$")
@@ -42,8 +42,6 @@ def matches(path: Path, text: str) -> bool:
 
 def parse(path: Path, text: str) -> Lockfile:
     """Parse and validate a PEP 751 lockfile."""
-    from packaging.pylock import Pylock, PylockUnsupportedVersionError, PylockValidationError
-
     data = load_toml(path, text)
     lines = entry_lines(text, "packages")
     notes = _normalize_names(data)
@@ -55,8 +53,33 @@ def parse(path: Path, text: str) -> Lockfile:
             f"{excerpt(empty[0].name)}, as pipenv writes a package it found no file for): "
             "an error only for a target they apply to"
         )
+    lock = _validated(data, lines, path)
+    if lock.requires_python is not None:
+        check_expression(str(lock.requires_python), "requires-python", path, None)
+    project, packages = _packages(lock, lines, path, direct_names(read_pyproject(path)) or frozenset())
+    return Lockfile(
+        path=path,
+        tool=TOOL,
+        packages=packages + empty,
+        requires_python=lock.requires_python,
+        lock_version=str(lock.lock_version),
+        created_by=lock.created_by,
+        project=project,
+        notes=notes,
+        default_groups=frozenset(lock.default_groups) if lock.default_groups else None,
+        extras_defined=frozenset(str(e) for e in lock.extras or ()),
+        groups_defined=frozenset(str(g) for g in lock.dependency_groups)
+        if lock.dependency_groups is not None
+        else None,
+    )
+
+
+def _validated(data: dict[str, object], lines: list[int], path: Path) -> Pylock:
+    """``data`` as ``packaging.pylock`` reads and validates it; what it refuses, an InputError."""
+    from packaging.pylock import Pylock, PylockUnsupportedVersionError, PylockValidationError
+
     try:
-        lock = Pylock.from_dict(data)
+        return Pylock.from_dict(data)
     except PylockUnsupportedVersionError as err:
         raise InputError(
             f"unsupported pylock lock-version {excerpt(data.get('lock-version'))} (supported: 1.x): {err}", path=path
@@ -69,9 +92,13 @@ def parse(path: Path, text: str) -> Lockfile:
         raise InputError(f"invalid pylock: {first_line(err)}", path=path, line=line) from None
     except (ValueError, TypeError, RecursionError) as err:  # what packaging lets through
         raise InputError(f"invalid pylock: {first_line(err)}", path=path) from None
-    if lock.requires_python is not None:
-        check_expression(str(lock.requires_python), "requires-python", path, None)
-    direct = direct_names(read_pyproject(path)) or frozenset()
+
+
+def _packages(
+    lock: Pylock, lines: list[int], path: Path, direct: frozenset[str]
+) -> tuple[str | None, list[LockedPackage]]:
+    """``(project, packages)``: the first directory package at the lock's own folder is the
+    project; the others are packages."""
     project = None
     packages = []
     for index, pkg in enumerate(lock.packages):
@@ -81,13 +108,6 @@ def parse(path: Path, text: str) -> Lockfile:
         if pkg.directory is not None and pkg.directory.path in (".", "./") and project is None:
             project = str(pkg.name)
             continue
-        source = "registry"
-        if pkg.vcs is not None:
-            source = "git" if pkg.vcs.type == "git" else "vcs"
-        elif pkg.directory is not None:
-            source = "path"
-        elif pkg.archive is not None:
-            source = "url" if pkg.archive.url else "path"
         wheels = tuple(_filename(w) for w in pkg.wheels or ())
         sdist = _filename(pkg.sdist) if pkg.sdist is not None else None
         packages.append(
@@ -100,25 +120,21 @@ def parse(path: Path, text: str) -> Lockfile:
                 has_file_names=bool(wheels or sdist),
                 line=line,
                 direct=pkg.name in direct,
-                source=source,
+                source=_source(pkg),
             )
         )
-    packages.extend(empty)
-    return Lockfile(
-        path=path,
-        tool=TOOL,
-        packages=packages,
-        requires_python=lock.requires_python,
-        lock_version=str(lock.lock_version),
-        created_by=lock.created_by,
-        project=project,
-        notes=notes,
-        default_groups=frozenset(lock.default_groups) if lock.default_groups else None,
-        extras_defined=frozenset(str(e) for e in lock.extras or ()),
-        groups_defined=frozenset(str(g) for g in lock.dependency_groups)
-        if lock.dependency_groups is not None
-        else None,
-    )
+    return project, packages
+
+
+def _source(pkg: Package) -> str:
+    """Where the package comes from: registry, git, vcs, path or url."""
+    if pkg.vcs is not None:
+        return "git" if pkg.vcs.type == "git" else "vcs"
+    if pkg.directory is not None:
+        return "path"
+    if pkg.archive is not None:
+        return "url" if pkg.archive.url else "path"
+    return "registry"
 
 
 def _drop_empty_entries(data: dict[str, object], lines: list[int], path: Path) -> list[LockedPackage]:
