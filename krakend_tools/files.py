@@ -15,7 +15,8 @@ from typing import Any
 from krakend_tools.errors import InputError
 
 MAX_FILE_BYTES = 10 * 1024 * 1024  # one lockfile or pyproject.toml; the largest real ones are a few MB
-MAX_MESSAGE = 160  # characters of a parser's message an error quotes
+MAX_EXCERPT = 80  # characters of file content an error message quotes
+MAX_MESSAGE = 2 * MAX_EXCERPT  # characters of a parser's message an error quotes
 _AT_LINE = re.compile(r"\(at line (\d+), column (\d+)\)")
 _OPEN_FLAGS = os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC  # a FIFO never blocks
 
@@ -145,3 +146,15 @@ def read_toml(path: Path | str, what: str = "pyproject.toml") -> tuple[dict[str,
 def read_pyproject(path: Path | str) -> dict[str, Any]:
     """A pyproject.toml, read bounded and parsed (:func:`read_toml`)."""
     return read_toml(path)[0]
+
+
+def excerpt(value: object, limit: int = MAX_EXCERPT) -> str:
+    """A short quote of a value read from a file, for a message: ``repr`` (control characters,
+    bidi marks and line separators escaped) of at most ``limit`` characters of it; a table or an
+    array only by its type (a wrong-typed field may be huge)."""
+    if isinstance(value, dict | list):
+        return type(value).__name__
+    if isinstance(value, str):
+        return repr(value) if len(value) <= limit else repr(value[:limit]) + "..."
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit] + "..."

@@ -1,1 +1,3 @@
-"""The gateway manifest: its model, the interpreter introspection that makes it, targets and wheel tags."""
+"""The gateway manifest: its model and validation (model), the wheel tags it accepts (tags,
+platforms), and the ways one is made: from an interpreter's facts (facts, introspect), from a
+gateway's lockfile (from_lock), from a command's ``--manifest`` (resolve)."""

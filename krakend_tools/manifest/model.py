@@ -1,18 +1,45 @@
-"""The gateway manifest: everything a plugin must match, for one gateway build."""
+"""The gateway manifest: everything a plugin must match, for one gateway build. Its model, its
+JSON form (``krakend version -o json``), and its validation: the schema, then the fields that
+must agree. The modules beside this one make manifests: :mod:`.facts` from an interpreter,
+:mod:`.from_lock` from a gateway's lockfile, :mod:`.resolve` from a command's ``--manifest``."""
 
 from __future__ import annotations
 
 import functools
 import json
-import os
-from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from importlib import import_module
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from krakend_tools import __version__
 from krakend_tools.errors import InputError
-from krakend_tools.manifest.platforms import MACHINE_ARCH, Libc, Target, platform_tags, tag_machine, tag_python
+from krakend_tools.manifest.platforms import MACHINE_ARCH, Libc, tag_machine
+from krakend_tools.manifest.tags import compute_tags as compute_tags
+
+if TYPE_CHECKING:  # names that moved beside this module, still importable from it (see __getattr__)
+    from krakend_tools.manifest.facts import checked_facts as checked_facts
+    from krakend_tools.manifest.facts import from_facts as from_facts
+    from krakend_tools.manifest.facts import host as host
+    from krakend_tools.manifest.facts import introspect as introspect
+    from krakend_tools.manifest.facts import refuse_too_old as refuse_too_old
+    from krakend_tools.manifest.facts import symbol_versions as symbol_versions
+    from krakend_tools.manifest.from_lock import base_libraries as base_libraries
+    from krakend_tools.manifest.from_lock import from_lock as from_lock
+    from krakend_tools.manifest.from_lock import target_environment as target_environment
+    from krakend_tools.manifest.resolve import NO_MANIFEST as NO_MANIFEST
+    from krakend_tools.manifest.resolve import resolve as resolve
+    from krakend_tools.manifest.resolve import resolver as resolver
+
+_MOVED = {
+    name: module
+    for module, names in {
+        "facts": ("checked_facts", "from_facts", "host", "introspect", "refuse_too_old", "symbol_versions"),
+        "from_lock": ("base_libraries", "from_lock", "target_environment"),
+        "resolve": ("NO_MANIFEST", "resolve", "resolver"),
+    }.items()
+    for name in names
+}
 
 SCHEMA_VERSION = 1
 SCHEMA_PATH = Path(__file__).resolve().parent.parent / "schema" / "manifest.schema.json"
@@ -138,112 +165,45 @@ class Manifest:
         if python is None and libc is None:
             return self
         data = self.to_dict()
-        impl = self.python.implementation
         if python is not None:
-            from krakend_tools.arguments import python_version
-
-            parts = [str(n) for n in python_version(python, "-g")]
-            if len(parts) == 2:
-                parts.append(
-                    "0" if python != ".".join(self.python.version.split(".")[:2]) else self.python.version.split(".")[2]
-                )
-            full = ".".join(parts)
-            tag = f"cp{parts[0]}{parts[1]}"
-            data["python"].update(
-                version=full,
-                abi_tags=[tag + ("t" if self.python.free_threaded else ""), "abi3", "none"],
-                soabi=self.python.soabi.replace(self.python.interpreter_tag[2:], tag[2:], 1),
-                ext_suffix=self.python.ext_suffix.replace(self.python.interpreter_tag[2:], tag[2:], 1),
-            )
-            data["marker_environment"].update(
-                python_full_version=full,
-                python_version=f"{parts[0]}.{parts[1]}",
-                implementation_version=full,
-            )
+            self._override_python(data, python)
         if libc is not None:
             new = Libc.parse(libc)
             data["platform"]["libc"] = {"family": new.family, "version": new.version_text}
         manifest = Manifest.from_dict(data)
         manifest.source = self.source
-        manifest.tags = compute_tags(manifest.python, manifest.platform.libc, manifest.platform.machine, impl)
+        plat = manifest.platform
+        manifest.tags = compute_tags(manifest.python, plat.libc, plat.machine, self.python.implementation)
         return manifest
 
+    def _override_python(self, data: dict[str, Any], python: str) -> None:
+        """Python ``python`` (``-g X.Y[.Z]``) in ``data``, this manifest's dict: its version, ABI
+        tags, SOABI, extension suffix and marker environment (X.Y alone keeps this patch level
+        when it is this manifest's X.Y, else .0)."""
+        from krakend_tools.arguments import python_version
 
-def compute_tags(python: PythonInfo, libc: Libc, machine: str, impl: str = "cpython") -> list[str]:
-    """The ordered wheel tags this interpreter on this platform accepts."""
-    from packaging import tags
-
-    platforms = platform_tags(libc, machine)
-    version = tag_python(python.minor)
-    if impl == "cpython":
-        abis = [a for a in python.abi_tags if a not in ("abi3", "none")]
-        found = list(tags.cpython_tags(version, abis, platforms))
-        found += tags.compatible_tags(version, python.interpreter_tag, platforms)
-    else:
-        found = list(tags.generic_tags(None, python.abi_tags, platforms))
-        found += tags.compatible_tags(version, None, platforms)
-    return [str(t) for t in dict.fromkeys(found)]
-
-
-def _abi_tags(facts: dict[str, Any]) -> list[str]:
-    major, minor = facts["version"].split(".")[:2]
-    if facts["implementation"] != "cpython":
-        soabi = facts.get("soabi") or ""
-        return [soabi.replace("-", "_").replace(".", "_")] if soabi else ["none"]
-    tag = f"cp{major}{minor}" + ("t" if facts["free_threaded"] else "") + ("d" if facts["debug"] else "")
-    return [tag] + ([] if facts["free_threaded"] else ["abi3"]) + ["none"]
-
-
-def symbol_versions(path: str) -> list[str]:
-    """Version names a shared library defines (``.gnu.version_d``), e.g. GLIBC_2.34."""
-    from krakend_tools.elf import ElfError, read_elf
-
-    try:
-        return read_elf(path, symbols=False).version_defs
-    except (OSError, ElfError):
-        return []
-
-
-def from_facts(facts: dict[str, Any], gateway: dict[str, str | None] | None = None) -> Manifest:
-    """Build a manifest from :func:`krakend_tools.manifest.introspect.facts` output."""
-    from packaging.utils import canonicalize_name
-
-    python = PythonInfo(
-        implementation=facts["implementation"],
-        version=facts["version"],
-        abi_tags=_abi_tags(facts),
-        soabi=facts["soabi"],
-        ext_suffix=facts["ext_suffix"],
-        free_threaded=facts["free_threaded"],
-        debug=facts["debug"],
-        executable=facts.get("executable"),
-    )
-    machine = facts["machine"]
-    plat = PlatformInfo(
-        "linux", MACHINE_ARCH.get(machine, machine), machine, facts["libc_family"], facts["libc_version"]
-    )
-    libraries = {name: Library(path, symbol_versions(path)) for name, path in sorted(facts["libraries"].items())}
-    manifest = Manifest(
-        gateway=gateway_fields(gateway or {"name": None, "version": None}),
-        python=python,
-        platform=plat,
-        tags=compute_tags(python, plat.libc, machine, python.implementation),
-        marker_environment=facts["marker_environment"],
-        distributions={
-            str(canonicalize_name(k)): v for k, v in sorted(facts["distributions"].items()) if _is_name(k)
-        },  # a broken install's invalid name could never match a lockfile's
-        libraries=libraries,
-        site_packages=facts["site_packages"],
-        libraries_complete=bool(facts.get("libraries_complete", False)),
-    )
-    _validated(manifest.to_dict(), "the manifest made")  # never one its own loader refuses
-    return manifest
+        own = self.python.version.split(".")
+        parts = [str(n) for n in python_version(python, "-g")]
+        if len(parts) == 2:
+            parts.append(own[2] if python == ".".join(own[:2]) else "0")
+        full = ".".join(parts)
+        tag = f"cp{parts[0]}{parts[1]}"
+        old = self.python.interpreter_tag[2:]
+        data["python"].update(
+            version=full,
+            abi_tags=[tag + ("t" if self.python.free_threaded else ""), "abi3", "none"],
+            soabi=self.python.soabi.replace(old, tag[2:], 1),
+            ext_suffix=self.python.ext_suffix.replace(old, tag[2:], 1),
+        )
+        data["marker_environment"].update(
+            python_full_version=full, python_version=f"{parts[0]}.{parts[1]}", implementation_version=full
+        )
 
 
 def gateway_fields(gateway: dict[str, str | None]) -> dict[str, str | None]:
     """``gateway`` (from --gateway-name/--gateway-version or $KRAKEND_GATEWAY_*) if the schema
     takes its values: at most MAX_GATEWAY_FIELD characters, no control characters."""
-    from krakend_tools.check.lockfiles._common import excerpt
+    from krakend_tools.files import excerpt
 
     for key, value in gateway.items():
         if value is not None and (len(value) > MAX_GATEWAY_FIELD or any(ord(c) < 0x20 for c in value)):
@@ -253,151 +213,11 @@ def gateway_fields(gateway: dict[str, str | None]) -> dict[str, str | None]:
     return gateway
 
 
-def _is_name(name: object) -> bool:
-    from packaging.utils import InvalidName, canonicalize_name
-
-    try:
-        canonicalize_name(name, validate=True)  # type: ignore[arg-type]
-    except (InvalidName, TypeError):
-        return False
-    return True
-
-
-def introspect(python: str | None = None) -> dict[str, Any]:
-    """Run the stdlib-only introspection script in ``python`` (default: this interpreter)."""
-    if python is None:
-        from krakend_tools.manifest import introspect as here
-
-        return here.facts()
-    from krakend_tools.manifest.introspect import TIMEOUT
-    from krakend_tools.subproc import OutputTooLarge, run_bounded
-
-    script = Path(__file__).with_name("introspect.py")
-    try:
-        code, out, err = run_bounded([python, "-I", str(script)], timeout=TIMEOUT)
-    except (OSError, ValueError, TimeoutError, OutputTooLarge) as exc:
-        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-        raise InputError(f"cannot run {python}: {reason}") from None
-    if code != 0:
-        last = (err.decode(errors="replace").strip().splitlines() or ["no output"])[-1]
-        raise InputError(f"cannot introspect {python}: {last}")
-    return checked_facts(out, python)
-
-
-def checked_facts(out: bytes | str, source: str) -> dict[str, Any]:
-    """The facts the introspection script printed (run by ``--python``, or inside a gateway
-    that embeds CPython, ``version --facts``), validated like a loaded manifest: nothing
-    downstream meets an unchecked value. ``source`` names where they come from."""
-    from krakend_tools.manifest.introspect import MAX_LIBRARIES
-
-    try:
-        facts = json.loads(out)
-    except (ValueError, RecursionError):
-        facts = None
-    if not isinstance(facts, dict) or facts.get("implementation") != "cpython":
-        raise InputError(f"{source} is not a CPython interpreter (its introspection printed no CPython facts)")
-    if isinstance(facts.get("libraries"), dict) and len(facts["libraries"]) > MAX_LIBRARIES:
-        raise InputError(f"{source} reports {len(facts['libraries'])} libraries, more than {MAX_LIBRARIES}")
-    try:
-        libraries = facts.get("libraries")
-        if not isinstance(libraries, dict) or not all(
-            isinstance(k, str) and isinstance(v, str) and "\0" not in v for k, v in libraries.items()
-        ):
-            raise TypeError("libraries")
-        _validated(from_facts({**facts, "libraries": {}}).to_dict(), source)
-    except (KeyError, TypeError, ValueError, AttributeError, IndexError):
-        raise InputError(f"{source} is not a CPython interpreter (unexpected introspection output)") from None
-    return facts
-
-
-def refuse_too_old(version: str) -> None:
-    """An InputError for a gateway Python older than the oldest krakend-tools reads (the one
-    line an interpreter that old prints when asked with --python)."""
-    from krakend_tools.manifest.introspect import OLDEST
-
-    release = tuple(int(n) for n in version.split(".")[:2])
-    if release < OLDEST:
-        oldest = ".".join(map(str, OLDEST))
-        raise InputError(f"Python {version} is older than {oldest}, the oldest krakend-tools reads")
-
-
-def from_lock(
-    lockfile: Path, target: Target, python_version: str, libc: str | None, gateway: dict[str, str | None] | None = None
-) -> Manifest:
-    """A manifest for a gateway that cannot run here, from its lockfile and target."""
-    from krakend_tools.arguments import python_version as check_version
-    from krakend_tools.check.lockfiles import load_lockfile
-
-    parts = [str(n) for n in check_version(python_version, "--python-version", full=True)]
-    python_version = ".".join(parts)
-    refuse_too_old(python_version)
-    default_libc = "MUSL-1.2.4" if target.libc_family == "musl" else "GLIBC-2.36"
-    lib = Libc.parse(libc or default_libc)
-    if lib.family != target.libc_family:
-        raise InputError(f"--libc {lib} does not fit target {target} ({target.libc_family})")
-    major, minor = parts[0], parts[1]
-    multiarch = f"{target.machine}-linux-{'musl' if lib.family == 'musl' else 'gnu'}"
-    facts: dict[str, Any] = {
-        "implementation": "cpython",
-        "version": python_version,
-        "soabi": f"cpython-{major}{minor}-{multiarch}",
-        "ext_suffix": f".cpython-{major}{minor}-{multiarch}.so",
-        "free_threaded": False,
-        "debug": False,
-        "executable": None,
-        "machine": target.machine,
-        "libc_family": lib.family,
-        "libc_version": lib.version_text,
-        "marker_environment": target_environment(target, python_version),
-        "distributions": {},
-        "libraries": dict.fromkeys(base_libraries(lib.family, target.machine), ""),
-        "libraries_complete": False,
-        "site_packages": [],
-    }
-    manifest = from_facts(facts, gateway)
-    lock = load_lockfile(lockfile)
-    selected = lock.select(manifest.marker_environment)
-    manifest.distributions = {
-        p.name: str(p.version) for p in sorted(selected, key=lambda p: p.name) if p.version is not None
-    }
-    return manifest
-
-
-def base_libraries(family: str, machine: str) -> list[str]:
-    """Sonames every system of this libc family has: the libc itself and its loader (and,
-    for glibc, its split-off libraries and libgcc_s, which libc needs)."""
-    if family == "musl":
-        return [f"ld-musl-{machine}.so.1", f"libc.musl-{machine}.so.1"]
-    loader = {"x86_64": "ld-linux-x86-64.so.2", "aarch64": "ld-linux-aarch64.so.1"}.get(machine)
-    names = [
-        "libanl.so.1",
-        "libc.so.6",
-        "libdl.so.2",
-        "libgcc_s.so.1",
-        "libm.so.6",
-        "libpthread.so.0",
-        "libresolv.so.2",
-        "librt.so.1",
-        "libutil.so.1",
-    ]
-    return sorted([*names, loader] if loader else names)
-
-
-def target_environment(target: Target, python_version: str) -> dict[str, str]:
-    """The PEP 508 marker environment of CPython ``python_version`` on ``target``."""
-    return {
-        "implementation_name": "cpython",
-        "implementation_version": python_version,
-        "os_name": "posix",
-        "platform_machine": target.machine,
-        "platform_release": "",
-        "platform_system": "Linux",
-        "platform_version": "",
-        "python_full_version": python_version,
-        "platform_python_implementation": "CPython",
-        "python_version": ".".join(python_version.split(".")[:2]),
-        "sys_platform": "linux",
-    }
+def __getattr__(name: str) -> Any:
+    """A name that moved to the module beside this one that makes manifests that way."""
+    if name not in _MOVED:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(import_module(f"krakend_tools.manifest.{_MOVED[name]}"), name)
 
 
 def load(path: Path | str) -> Manifest:
@@ -405,7 +225,7 @@ def load(path: Path | str) -> Manifest:
     from krakend_tools.files import load_json, read_text
 
     data = load_json(Path(path), read_text(path, "manifest", MAX_MANIFEST_BYTES))
-    manifest = Manifest.from_dict(_validated(data, path))
+    manifest = Manifest.from_dict(validated(data, path))
     manifest.source = str(path)
     return manifest
 
@@ -416,7 +236,7 @@ def _schema() -> dict[str, Any]:
     return schema
 
 
-def _validated(data: Any, path: Path | str) -> dict[str, Any]:
+def validated(data: Any, path: Path | str) -> dict[str, Any]:
     """``data`` once it passed the schema and the checks the schema cannot express."""
     from krakend_tools.schema import validate
 
@@ -442,7 +262,7 @@ def _distributions(found: dict[str, str], path: Path | str) -> dict[str, str]:
     ``requests``); an invalid name, or two spellings of one name with two versions, is refused."""
     from packaging.utils import InvalidName, canonicalize_name
 
-    from krakend_tools.check.lockfiles._common import excerpt
+    from krakend_tools.files import excerpt
 
     names: dict[str, str] = {}
     spelled: dict[str, str] = {}
@@ -463,7 +283,7 @@ def _distributions(found: dict[str, str], path: Path | str) -> dict[str, str]:
 
 def _contradiction(data: dict[str, Any]) -> str | None:
     """The first pair of fields of a (schema-valid) manifest that cannot both be true, as a message."""
-    from krakend_tools.check.lockfiles._common import excerpt
+    from krakend_tools.files import excerpt
 
     for (field_a, a), (field_b, b) in _pairs(data):
         if a != b:
@@ -502,66 +322,3 @@ def _pairs(data: dict[str, Any]) -> list[tuple[tuple[str, str], tuple[str, str]]
             pairs.append((("platform.libc", family), ("tags", "musl" if platform.startswith("musl") else "glibc")))
         pairs.append((("platform.machine", machine), ("tags", tag_machine(platform) or machine)))
     return pairs
-
-
-def host() -> Manifest:
-    """The manifest of the running interpreter (``--manifest host``)."""
-    manifest = from_facts(introspect(None))
-    manifest.source = "host"
-    return manifest
-
-
-NO_MANIFEST = (
-    "no gateway manifest: pass --manifest FILE (or --manifest host for this "
-    'interpreter), set $KRAKEND_MANIFEST, or add manifest = "PATH" to [tool.krakend] '
-    "in the project's pyproject.toml"
-)
-
-
-def resolve(option: str | None, start: Path | None = None) -> Manifest:
-    """The manifest a command works against: ``option`` (a path, or "host" for this
-    interpreter), else ``$KRAKEND_MANIFEST``, else ``manifest = "PATH"`` in the
-    ``[tool.krakend]`` table of the nearest pyproject.toml from ``start`` (default: the
-    current folder) upward, relative to that pyproject. Never a silent fallback."""
-    from krakend_tools.config import find_config
-
-    chosen = option or os.environ.get("KRAKEND_MANIFEST")
-    if chosen:
-        return host() if chosen == "host" else load(chosen)
-    config = find_config(start if start is not None else Path.cwd())
-    if config is not None and "manifest" in config.table:
-        value = config.table["manifest"]
-        where = config.root / "pyproject.toml"
-        if not isinstance(value, str) or not value:
-            raise InputError("[tool.krakend] manifest must be a path (a string)", path=where)
-        path = config.root / value
-        if not _is_file(path):
-            from krakend_tools.check.lockfiles._common import excerpt
-
-            raise InputError(f"[tool.krakend] manifest {excerpt(value)}: no such file", path=where)
-        return load(path)
-    raise InputError(NO_MANIFEST)
-
-
-def _is_file(path: Path) -> bool:
-    """Whether ``path`` names a file (False for a name the system refuses: too long, a loop)."""
-    try:
-        return path.is_file()
-    except (OSError, ValueError):
-        return False
-
-
-def resolver(option: str | None, *, python: str | None = None, libc: str | None = None) -> Callable[[Path], Manifest]:
-    """:func:`resolve` for several folders (the lockfiles of one pre-commit run): each folder's
-    own project decides, each resolved once; with ``option`` or ``$KRAKEND_MANIFEST``, one
-    manifest for all. ``python``/``libc`` override it (``-g``/``-l``)."""
-    one = option or os.environ.get("KRAKEND_MANIFEST")
-    found: dict[Path | None, Manifest] = {}
-
-    def manifest_for(folder: Path) -> Manifest:
-        key = None if one else folder.absolute()
-        if key not in found:
-            found[key] = resolve(option, folder).with_overrides(python, libc)
-        return found[key]
-
-    return manifest_for
