@@ -22,60 +22,11 @@ COMPILED_BACKENDS = ("scikit_build_core", "mesonpy", "maturin", "pdm.backend.hoo
 def check_plugin(
     lock: Lockfile, manifest: Manifest, *, groups: Iterable[str] = (), extras: Iterable[str] = ()
 ) -> Report:
-    """Every incompatibility between ``lock`` and ``manifest``, in rule order."""
+    """Every incompatibility between ``lock`` and ``manifest``, in rule order: the Python
+    version, then the packages (platform, shared with the gateway, the plugin's own)."""
     started = time.perf_counter()
     selected = lock.select(manifest.marker_environment, groups, extras)
-    findings = check_python(lock, manifest)
-    platform: list[Finding] = []
-    shared: list[Finding] = []
-    own: list[Finding] = []
-    supported = _rank(tuple(manifest.tags))
-    versions: dict[str, list[str]] = {}
-    for pkg in selected:
-        if pkg.version is not None and pkg.name != lock.project:
-            versions.setdefault(pkg.name, []).append(str(pkg.version))
-    for pkg in sorted(selected, key=lambda p: p.name):
-        if pkg.name == lock.project:
-            continue
-        if len(versions.get(pkg.name, ())) > 1:  # two pins that both hold for the target
-            if str(pkg.version) == versions[pkg.name][0]:
-                platform.append(
-                    Finding(
-                        pkg.name,
-                        "package",
-                        False,
-                        "locked at two versions for this target",
-                        have=", ".join(versions[pkg.name]),
-                        file=str(lock.path),
-                        line=pkg.line,
-                    )
-                )
-            continue
-        want = manifest.distributions.get(pkg.name)
-        if pkg.version is None and want is not None:  # the gateway has it: never plugin-only
-            shared.append(_check_unpinned(lock, pkg, want))
-            continue
-        if pkg.version is None:  # git/path/URL or dynamic-version member: the plugin's own
-            own.append(
-                Finding(
-                    pkg.name,
-                    "plugin-only",
-                    True,
-                    "only the plugin brings it; no version locked",
-                    have=f"({pkg.source or 'unknown'} source)",
-                    file=str(lock.path),
-                    line=pkg.line,
-                    details={"source": pkg.source},
-                )
-            )
-            continue
-        if want is not None:
-            shared.append(_check_shared(lock, pkg, want))
-        else:
-            finding = _check_plugin_only(lock, pkg, manifest, supported)
-            (own if finding.ok else platform).append(finding)
-    findings += platform + shared + own
-    failures = sum(1 for f in findings if not f.ok)
+    findings = check_python(lock, manifest) + _check_packages(lock, selected, manifest)
     meta: dict[str, Any] = {
         "manifest": manifest.summary(),
         "lockfiles": [
@@ -84,11 +35,74 @@ def check_plugin(
                 "tool": lock.tool,
                 "lock_version": lock.lock_version,
                 "packages": len(selected),
-                "failures": failures,
+                "failures": sum(1 for f in findings if not f.ok),
             }
         ],
     }
     return Report("check-plugin", findings, time.perf_counter() - started, meta)
+
+
+def _check_packages(lock: Lockfile, selected: list[LockedPackage], manifest: Manifest) -> list[Finding]:
+    """One finding per selected package, by name: the platform's KOs (no wheel, two pins) first,
+    then the packages shared with the gateway, then the plugin's own."""
+    platform: list[Finding] = []
+    shared: list[Finding] = []
+    own: list[Finding] = []
+    supported = _rank(tuple(manifest.tags))
+    pins = _pins(lock, selected)
+    for pkg in sorted(selected, key=lambda p: p.name):
+        if pkg.name == lock.project:
+            continue
+        if len(pins.get(pkg.name, ())) > 1:  # two pins that both hold for the target: one finding
+            if str(pkg.version) == pins[pkg.name][0]:
+                platform.append(_two_pins(lock, pkg, pins[pkg.name]))
+            continue
+        finding = _check_package(lock, pkg, manifest, supported)
+        if manifest.distributions.get(pkg.name) is not None:
+            shared.append(finding)
+        else:
+            (own if finding.ok else platform).append(finding)
+    return platform + shared + own
+
+
+def _pins(lock: Lockfile, selected: list[LockedPackage]) -> dict[str, list[str]]:
+    """The versions each selected name is pinned at, in lockfile order (the project left out)."""
+    pins: dict[str, list[str]] = {}
+    for pkg in selected:
+        if pkg.version is not None and pkg.name != lock.project:
+            pins.setdefault(pkg.name, []).append(str(pkg.version))
+    return pins
+
+
+def _two_pins(lock: Lockfile, pkg: LockedPackage, pins: list[str]) -> Finding:
+    return Finding(
+        pkg.name,
+        "package",
+        False,
+        "locked at two versions for this target",
+        have=", ".join(pins),
+        file=str(lock.path),
+        line=pkg.line,
+    )
+
+
+def _check_package(lock: Lockfile, pkg: LockedPackage, manifest: Manifest, supported: dict[str, int]) -> Finding:
+    """A package the gateway has must match its version; one it lacks must have a wheel for the target."""
+    want = manifest.distributions.get(pkg.name)
+    if want is not None:  # the gateway has it: never plugin-only, even unpinned
+        return _check_unpinned(lock, pkg, want) if pkg.version is None else _check_shared(lock, pkg, want)
+    if pkg.version is None:  # git/path/URL or dynamic-version member: the plugin's own
+        return Finding(
+            pkg.name,
+            "plugin-only",
+            True,
+            "only the plugin brings it; no version locked",
+            have=f"({pkg.source or 'unknown'} source)",
+            file=str(lock.path),
+            line=pkg.line,
+            details={"source": pkg.source},
+        )
+    return _check_plugin_only(lock, pkg, manifest, supported)
 
 
 def check_plugins(
