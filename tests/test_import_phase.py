@@ -13,7 +13,9 @@ from pathlib import Path
 import pytest
 
 from krakend_tools.plugin_test import import_phase as importtest
-from krakend_tools.plugin_test.import_phase import Completed, LocalRunner, import_test, parse_probe_output
+from krakend_tools.plugin_test import supervise
+from krakend_tools.plugin_test.import_phase import LocalRunner, import_test, parse_probe_output
+from krakend_tools.plugin_test.supervise import Completed
 from tests.conftest import alive
 
 SRC = Path(__file__).resolve().parent.parent / "fixtures" / "plugins_src"
@@ -138,7 +140,7 @@ def test_probe_runs_in_a_scratch_folder(tmp_path: Path) -> None:
     assert not Path(cwd).exists() and not Path(second[0]).exists()  # each gone when its probe returned
 
 
-@pytest.mark.skipif(importtest.find_sandbox().bwrap is None, reason="bubblewrap cannot run here")
+@pytest.mark.skipif(supervise.find_sandbox().bwrap is None, reason="bubblewrap cannot run here")
 def test_a_sandboxed_probe_writes_only_in_its_own_tmpfs(tmp_path: Path) -> None:
     (tmp_path / "cwd_plugin.py").write_text(
         "import os\nCWD = os.getcwd()\nLEFT = sorted(os.listdir(CWD))\n"
@@ -153,8 +155,8 @@ def test_a_sandboxed_probe_writes_only_in_its_own_tmpfs(tmp_path: Path) -> None:
     own = LocalRunner(sys.executable)
     first = probe(own, tmp_path, "cwd_plugin", types=["server"]).results["server"].registered
     second = probe(own, tmp_path, "cwd_plugin", types=["server"]).results["server"].registered
-    assert first == second == [importtest.SANDBOX_CWD, "found:", "artifact:OSError"]
-    assert not Path(importtest.SANDBOX_CWD).exists()  # a tmpfs inside the sandbox only
+    assert first == second == [supervise.SANDBOX_CWD, "found:", "artifact:OSError"]
+    assert not Path(supervise.SANDBOX_CWD).exists()  # a tmpfs inside the sandbox only
     assert not (tmp_path / "cwd_plugin.py.new").exists()
 
 

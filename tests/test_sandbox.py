@@ -17,7 +17,8 @@ import pytest
 
 from krakend_tools.plugin_test import import_phase as importtest
 from krakend_tools.plugin_test._probe import krakend_probe
-from krakend_tools.plugin_test.import_phase import LocalRunner, ProbeOutcome, TypeResult, find_sandbox, import_test
+from krakend_tools.plugin_test.import_phase import LocalRunner, ProbeOutcome, TypeResult, import_test
+from krakend_tools.plugin_test.supervise import find_sandbox
 from tests.conftest import krakend_argv, run_krakend
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Linux namespaces and /proc")

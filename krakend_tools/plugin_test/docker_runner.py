@@ -26,7 +26,7 @@ from krakend_tools.manifest.platforms import Target
 if TYPE_CHECKING:
     from krakend_tools.manifest.model import Manifest
     from krakend_tools.plugin_test.gateway_env import GatewayEnv
-    from krakend_tools.plugin_test.import_phase import Completed
+    from krakend_tools.plugin_test.supervise import Completed
 
 PIDS_CAP = 256  # processes and threads a probe's container may hold at once
 
@@ -71,7 +71,8 @@ class DockerRunner:
         Each path is mounted at ``/plugin/N``; with ``libraries``, every path and library
         file is mounted under ``/plugin/tree`` at its place relative to the others (those
         files only: nothing else of their folders is exposed)."""
-        from krakend_tools.plugin_test.import_phase import MEMORY_CAP, PROBE_PATH, Completed, probe_argv
+        from krakend_tools.plugin_test.import_phase import MEMORY_CAP, PROBE_PATH, probe_argv
+        from krakend_tools.plugin_test.supervise import Completed
 
         volumes = {str(PROBE_PATH): {"bind": "/krakend/krakend_probe.py", "mode": "ro"}}
         inside = []
@@ -131,9 +132,9 @@ def _under_tree(host: Path, root: Path) -> str:
 
 def _authenticated(stdout: str, secret: str) -> str:
     """The records of ``stdout`` that carry ``secret``, as the local runner keeps them."""
-    from krakend_tools.plugin_test.import_phase import _Records
+    from krakend_tools.plugin_test.supervise import Records
 
-    records = _Records(secret)
+    records = Records(secret)
     records.feed(stdout.encode() + b"\n")  # a last line without its newline counts too
     return records.text()
 
