@@ -26,9 +26,17 @@ def load_fixture(name: str) -> ModuleType:
 
 
 def test_probe_uses_the_contract_names() -> None:
-    assert probe.TYPES == contract.TYPES
+    """The probe runs alone under the gateway's interpreter, so it keeps its own copies."""
+    assert probe.TYPES == tuple(contract.PluginType) == contract.TYPES
     assert probe.REGISTERERS == contract.REGISTERERS
     assert probe.METHODS == contract.METHODS
+
+
+def test_each_plugin_type_is_a_finding_kind() -> None:
+    """test-plugin's findings are named by the plugin type they tested."""
+    from krakend_tools.report import FindingKind
+
+    assert {str(t) for t in contract.PluginType} <= set(FindingKind)
 
 
 def test_good_plugin_satisfies_the_protocols() -> None:

@@ -39,10 +39,10 @@ their registerers (``isinstance(obj, ServerRegisterer)`` works at runtime).
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from enum import StrEnum
 from typing import Any, Final, Protocol, runtime_checkable
 
 __all__ = [
-    "KINDS",
     "METHODS",
     "REGISTERERS",
     "TYPES",
@@ -54,6 +54,7 @@ __all__ = [
     "ModifierFactory",
     "ModifierFunc",
     "ModifierRegisterer",
+    "PluginType",
     "RegisterClient",
     "RegisterHandler",
     "RegisterModifier",
@@ -64,17 +65,31 @@ __all__ = [
     "registerer_of",
 ]
 
-TYPES: Final = ("server", "client", "modifier")
-"""The plugin types, in the order the gateway (and ``test-plugin``) goes through them."""
 
-REGISTERERS: Final = {"server": "HandlerRegisterer", "client": "ClientRegisterer", "modifier": "ModifierRegisterer"}
+class PluginType(StrEnum):
+    """The plugin types, in the order the gateway (and ``test-plugin``) goes through them."""
+
+    SERVER = "server"
+    CLIENT = "client"
+    MODIFIER = "modifier"
+
+
+TYPES: Final[tuple[str, ...]] = tuple(PluginType)
+"""The plugin types as a tuple (each member equals its name: ``"server"``...)."""
+
+REGISTERERS: Final[Mapping[str, str]] = {
+    PluginType.SERVER: "HandlerRegisterer",
+    PluginType.CLIENT: "ClientRegisterer",
+    PluginType.MODIFIER: "ModifierRegisterer",
+}
 """Plugin type -> the module attribute the gateway looks up."""
 
-METHODS: Final = {"server": "register_handlers", "client": "register_clients", "modifier": "register_modifiers"}
+METHODS: Final[Mapping[str, str]] = {
+    PluginType.SERVER: "register_handlers",
+    PluginType.CLIENT: "register_clients",
+    PluginType.MODIFIER: "register_modifiers",
+}
 """Plugin type -> the registerer method the gateway calls."""
-
-KINDS: Final = {"server": "SERVER", "client": "CLIENT", "modifier": "MODIFIER"}
-"""Plugin type -> the label KrakenD's ``test-plugin`` prints."""
 
 # -- what the gateway hands to plugins -------------------------------------------------
 
@@ -169,10 +184,10 @@ class ContextAware(Protocol):
     def register_context(self, ctx: Context) -> None: ...
 
 
-_PROTOCOLS: Final[dict[str, type]] = {
-    "server": ServerRegisterer,
-    "client": ClientRegisterer,
-    "modifier": ModifierRegisterer,
+_PROTOCOLS: Final[Mapping[str, type]] = {
+    PluginType.SERVER: ServerRegisterer,
+    PluginType.CLIENT: ClientRegisterer,
+    PluginType.MODIFIER: ModifierRegisterer,
 }
 
 
