@@ -103,6 +103,14 @@ def test_input_error_prefix(tmp_path: Path) -> None:
     assert proc.stderr.count("\n") == 1 and proc.stderr.startswith("krakend check-plugin: error: ")
 
 
+def test_version_facts_names_what_is_wrong_with_the_file(tmp_path: Path) -> None:
+    """``--facts FILE`` on a file that is no introspection output: one line about the file."""
+    (tmp_path / "facts.txt").write_text("not json\n")
+    proc = krakend("version", "--facts", "facts.txt", cwd=tmp_path)
+    assert (proc.returncode, proc.stdout) == (2, "")
+    assert proc.stderr == "krakend version: error: facts.txt:1: invalid JSON: Expecting value (column 1)\n"
+
+
 def test_shell_completion_of_commands_and_options() -> None:
     env = {"_KRAKEND_COMPLETE": "complete_bash", "COMP_WORDS": "krakend che", "COMP_CWORD": "1"}
     assert krakend(env=env).stdout.split() == ["check-plugin"]

@@ -127,9 +127,9 @@ def version_cmd(
     elif manifest_file is not None:
         manifest = mf.load(manifest_file)
     elif facts is not None:
-        from krakend_tools.files import read_text
+        from krakend_tools.manifest.facts import facts_file
 
-        manifest = mf.from_facts(mf.checked_facts(read_text(facts, "facts file"), str(facts)), gateway)
+        manifest = mf.from_facts(facts_file(facts), gateway)
     else:
         manifest = mf.from_facts(mf.introspect(python), gateway)
         if output is VersionOutput.json:  # a manifest to keep: say whose environment it describes

@@ -55,6 +55,22 @@ def checked_facts(out: bytes | str, source: str) -> dict[str, Any]:
     return facts
 
 
+def facts_file(path: Path) -> dict[str, Any]:
+    """The facts the introspection script printed inside a gateway that embeds CPython, saved in
+    ``path`` (``version --facts``), validated like :func:`checked_facts`; what is wrong with the
+    file is said of the file."""
+    from krakend_tools.files import excerpt, load_json, read_text
+
+    facts = load_json(path, read_text(path, "facts file"))
+    if not isinstance(facts, dict):
+        raise InputError(f"not introspection facts: a JSON {type(facts).__name__}, not an object", path=path)
+    if facts.get("implementation") != "cpython":
+        found = excerpt(facts.get("implementation"))
+        raise InputError(f"facts of implementation {found}, not a CPython interpreter", path=path)
+    _check_facts(facts, str(path), f"{path}: not the facts of a CPython interpreter (unexpected introspection output)")
+    return facts
+
+
 def _check_facts(facts: dict[str, Any], source: str, unexpected: str) -> None:
     """An InputError (``unexpected`` as its message) unless ``facts`` make a valid manifest."""
     from krakend_tools.manifest.introspect import MAX_LIBRARIES
