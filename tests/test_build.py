@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from krakend_tools.build import job as core
+from krakend_tools.build import options, plans, source, verdicts
 from krakend_tools.errors import InputError
 from krakend_tools.manifest.platforms import Target
 from tests.conftest import FIXTURES, run_krakend
@@ -26,33 +26,33 @@ BROKEN = FIXTURES / "broken-plugin"
 
 
 def test_targets_all_and_lists() -> None:
-    assert [str(t) for t in core.parse_targets(["all"])] == [
+    assert [str(t) for t in options.parse_targets(["all"])] == [
         "alpine/amd64",
         "alpine/arm64",
         "generic/amd64",
         "generic/arm64",
     ]
-    assert [str(t) for t in core.parse_targets(["generic/x86_64,alpine/aarch64", "generic/amd64"])] == [
+    assert [str(t) for t in options.parse_targets(["generic/x86_64,alpine/aarch64", "generic/amd64"])] == [
         "generic/amd64",
         "alpine/arm64",
     ]
     with pytest.raises(InputError):
-        core.parse_targets([])
+        options.parse_targets([])
     with pytest.raises(InputError):
-        core.parse_targets(["windows/amd64"])
+        options.parse_targets(["windows/amd64"])
 
 
 def test_image_map_and_pyproject_table(tmp_path: Path) -> None:
-    assert core.parse_image_map(["alpine/arm64=x:1"], "--base-image") == {"alpine/arm64": "x:1"}
+    assert options.parse_image_map(["alpine/arm64=x:1"], "--base-image") == {"alpine/arm64": "x:1"}
     with pytest.raises(InputError):
-        core.parse_image_map(["alpine/arm64"], "--base-image")
+        options.parse_image_map(["alpine/arm64"], "--base-image")
     (tmp_path / "pyproject.toml").write_text(
         '[tool.krakend.build]\ncommand = "make"\ntypes = ["server"]\n'
         '[tool.krakend.build.base-images]\n"generic/amd64" = "mine:1"\n'
         '"alpine/amd64" = "theirs:1"\n'
     )
-    opts = core.BuildOptions(tmp_path, [Target.parse("generic/amd64")], base_images={"alpine/amd64": "cli:1"})
-    core.apply_config(opts, core.plugin_config(tmp_path))
+    opts = options.BuildOptions(tmp_path, [Target.parse("generic/amd64")], base_images={"alpine/amd64": "cli:1"})
+    options.apply_config(opts, options.plugin_config(tmp_path))
     assert opts.command == "make" and opts.types == ["server"]
     assert opts.base_images == {"alpine/amd64": "cli:1", "generic/amd64": "mine:1"}
 
@@ -63,7 +63,7 @@ def test_error_line_is_the_compilers() -> None:
         "src/broken.c:4:12: error: 'undeclared_variable' undeclared (first use)\n"
         "error: command '/usr/bin/gcc' failed with exit code 1\n"
     )
-    assert core.error_line(log).startswith("src/broken.c:4:12: error:")
+    assert verdicts.error_line(log).startswith("src/broken.c:4:12: error:")
 
 
 def test_source_tar_skips_outputs(tmp_path: Path) -> None:
@@ -71,7 +71,7 @@ def test_source_tar_skips_outputs(tmp_path: Path) -> None:
     for junk in ("dist", ".git", "build", "pkg.egg-info"):
         (tmp_path / junk).mkdir()
         (tmp_path / junk / "f").write_text("x")
-    with tarfile.open(fileobj=io.BytesIO(core.source_tar(tmp_path, []))) as tar:
+    with tarfile.open(fileobj=io.BytesIO(source.source_tar(tmp_path, []))) as tar:
         names = tar.getnames()
     assert names == ["src/setup.py", "out"]
 
@@ -114,7 +114,7 @@ def test_a_source_over_the_limit_is_refused_before_any_engine(tmp_path: Path) ->
     (tmp_path / "setup.py").write_text("")
     (tmp_path / ".venv").mkdir()
     with open(tmp_path / ".venv" / "big.bin", "wb") as fh:
-        fh.truncate(core.MAX_SOURCE_BYTES + 1)
+        fh.truncate(source.MAX_SOURCE_BYTES + 1)
     env = {"DOCKER_HOST": f"unix://{tmp_path}/nothing.sock"}
     argv = ["build", str(tmp_path), "--manifest", "host", "--target", "generic/amd64"]
     proc = run_krakend(*argv, env=env)
@@ -122,7 +122,7 @@ def test_a_source_over_the_limit_is_refused_before_any_engine(tmp_path: Path) ->
     (tmp_path / ".venv" / "big.bin").rename(tmp_path / "weights.bin")
     proc = run_krakend(*argv, env=env)
     assert proc.returncode == 2 and proc.stderr.count("\n") == 1, proc.stderr
-    assert f"is over {core.MAX_SOURCE_BYTES >> 20} MiB" in proc.stderr
+    assert f"is over {source.MAX_SOURCE_BYTES >> 20} MiB" in proc.stderr
 
 
 def test_engine_map_pyproject_and_contexts(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -139,16 +139,16 @@ def test_engine_map_pyproject_and_contexts(tmp_path: Path, monkeypatch: pytest.M
         '[tool.krakend.build.engines]\n"alpine/arm64" = "arm"\n'
         '"generic/arm64" = "tcp://10.0.0.9:2375"\n'
     )
-    opts = core.BuildOptions(
+    opts = options.BuildOptions(
         tmp_path,
-        core.parse_targets(["all"]),
-        engines=core.parse_image_map(["generic/arm64=unix:///run/arm.sock"], "--engine", "URL"),
+        options.parse_targets(["all"]),
+        engines=options.parse_image_map(["generic/arm64=unix:///run/arm.sock"], "--engine", "URL"),
     )
-    core.apply_config(opts, core.plugin_config(tmp_path))
+    options.apply_config(opts, options.plugin_config(tmp_path))
     assert opts.engines == {"generic/arm64": "unix:///run/arm.sock", "alpine/arm64": "ssh://builder@arm64-box"}
     assert opts.registry == "127.0.0.1:5000"
     with pytest.raises(InputError, match="expected TARGET=URL"):
-        core.parse_image_map(["generic/arm64"], "--engine", "URL")
+        options.parse_image_map(["generic/arm64"], "--engine", "URL")
 
 
 def test_official_base_names_follow_the_manifest(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -195,8 +195,8 @@ def test_zig_target_and_wheel_policy_cap_at_the_gateway_libc() -> None:
     data = json.loads((FIXTURES / "gateway" / "manifest.json").read_text())
     image_manifest = Manifest.from_dict(data)
     data["platform"]["libc"]["version"] = "2.28"
-    capped = core._target_manifest(image_manifest, Manifest.from_dict(data))
-    plan = core.Plan(
+    capped = plans.target_manifest(image_manifest, Manifest.from_dict(data))
+    plan = plans.Plan(
         Target.parse("generic/arm64"),
         None,  # type: ignore[arg-type]  # no engine: only the compiler target and wheel policy are read
         "b",

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from krakend_tools.build import job as core
+from krakend_tools.build import options, verdicts
 from krakend_tools.build import requirements as buildreqs
 from krakend_tools.cache import FetchError
 from krakend_tools.errors import InputError
@@ -26,7 +26,7 @@ PIP_NOT_FOUND = """\
 
 
 def test_pip_error_line_not_its_closing_note() -> None:
-    assert core.error_line(PIP_NOT_FOUND) == "ERROR: No matching distribution found for cython>=3"
+    assert verdicts.error_line(PIP_NOT_FOUND) == "ERROR: No matching distribution found for cython>=3"
 
 
 def test_first_compiler_error_wins_and_a_missing_header_says_how_to_provide_it() -> None:
@@ -37,14 +37,14 @@ def test_first_compiler_error_wins_and_a_missing_header_says_how_to_provide_it()
         "error: command '/usr/local/bin/krakend-cc' failed with exit code 1\n"
         "note: This error originates from a subprocess\n"
     )
-    line = core.error_line(log)
+    line = verdicts.error_line(log)
     assert line.startswith("src/lxml/etree.c:96:10: fatal error: 'libxml/xmlversion.h' file not found")
     assert "the builder has no libxml/xmlversion.h" in line and "before-build" in line
 
 
 def test_traceback_last_line_when_no_compiler_or_pip_error() -> None:
     log = "Traceback (most recent call last):\n  File \"x\", line 1\nModuleNotFoundError: No module named 'skbuild'\n"
-    assert core.error_line(log) == "ModuleNotFoundError: No module named 'skbuild'"
+    assert verdicts.error_line(log) == "ModuleNotFoundError: No module named 'skbuild'"
 
 
 def _wheel(folder: Path, name: str) -> Path:
@@ -59,31 +59,31 @@ def test_pure_wheel_from_compiled_sources_is_lost(tmp_path: Path) -> None:
     (tmp_path / "src" / "pkg" / "_crc.c").write_text("int x;")
     wheel = _wheel(tmp_path, "pkg-1.0-py3-none-any.whl")
     log = "src/pkg/_crc.c:3:5: error: use of undeclared identifier 'nope'\nWARNING: optional extension failed\n"
-    why = core.lost_extensions([wheel], tmp_path, log)
+    why = verdicts.lost_extensions([wheel], tmp_path, log)
     assert why == (
         "pkg-1.0-py3-none-any.whl is pure Python, yet the project compiles src/pkg/_crc.c: "
         "src/pkg/_crc.c:3:5: error: use of undeclared identifier 'nope'"
     )
-    assert "no extension module was built" in (core.lost_extensions([wheel], tmp_path, "") or "")
+    assert "no extension module was built" in (verdicts.lost_extensions([wheel], tmp_path, "") or "")
 
 
 def test_sources_in_tests_or_docs_do_not_count_and_a_binary_wheel_is_kept(tmp_path: Path) -> None:
     (tmp_path / "tests").mkdir()
     (tmp_path / "tests" / "helper.c").write_text("int x;")
     pure = _wheel(tmp_path, "pkg-1.0-py3-none-any.whl")
-    assert core.lost_extensions([pure], tmp_path, "") is None
+    assert verdicts.lost_extensions([pure], tmp_path, "") is None
     (tmp_path / "pkg.c").write_text("int x;")
     binary = _wheel(tmp_path, "pkg-1.0-cp311-cp311-linux_x86_64.whl")
-    assert core.lost_extensions([binary], tmp_path, "") is None
+    assert verdicts.lost_extensions([binary], tmp_path, "") is None
     assert "build went on after a compiler error" in (
-        core.lost_extensions([binary], tmp_path, "pkg.c:1:1: error: boom\n") or ""
+        verdicts.lost_extensions([binary], tmp_path, "pkg.c:1:1: error: boom\n") or ""
     )
 
 
 def test_version_zero_from_scm_is_named(tmp_path: Path) -> None:
     wheel = _wheel(tmp_path, "pkg-0.0.0-py3-none-any.whl")
-    assert "version 0.0.0" in (core.wheel_version_problem([wheel], ["setuptools-scm>=8"]) or "")
-    assert core.wheel_version_problem([wheel], ["setuptools"]) is None
+    assert "version 0.0.0" in (verdicts.wheel_version_problem([wheel], ["setuptools-scm>=8"]) or "")
+    assert verdicts.wheel_version_problem([wheel], ["setuptools"]) is None
 
 
 def test_build_system_defaults_and_requires(tmp_path: Path) -> None:
@@ -114,7 +114,7 @@ def _manifest(tmp_path: Path, target: str, libc: str) -> Manifest:
 def test_pip_platforms_and_default_target_follow_the_manifest(tmp_path: Path) -> None:
     musl = _manifest(tmp_path, "alpine/arm64", "MUSL-1.2.4")
     assert buildreqs.platform_tags(musl) == ["musllinux_1_2_aarch64", "musllinux_1_1_aarch64"]
-    assert core.manifest_target(musl) == Target("alpine", "arm64")
+    assert options.manifest_target(musl) == Target("alpine", "arm64")
     glibc = _manifest(tmp_path, "generic/amd64", "GLIBC-2.19")
     assert buildreqs.platform_tags(glibc) == [
         "manylinux_2_19_x86_64",
@@ -122,7 +122,7 @@ def test_pip_platforms_and_default_target_follow_the_manifest(tmp_path: Path) ->
         "manylinux_2_17_x86_64",
         "manylinux2014_x86_64",
     ]
-    assert core.manifest_target(glibc) == Target("generic", "amd64")
+    assert options.manifest_target(glibc) == Target("generic", "amd64")
 
 
 @pytest.mark.slow
@@ -156,8 +156,8 @@ def test_build_requirements_fetched_for_the_builder_and_cached(tmp_path: Path, m
 
 
 def test_hooks_from_the_build_table(tmp_path: Path) -> None:
-    opts = core.BuildOptions(tmp_path, [Target.parse("alpine/amd64")])
-    core.apply_config(
+    opts = options.BuildOptions(tmp_path, [Target.parse("alpine/amd64")])
+    options.apply_config(
         opts,
         {"before-build": "make -C vendor", "environment": {"CFLAGS": "-I/x"}, "allow-missing-extensions": True},
     )
@@ -165,7 +165,7 @@ def test_hooks_from_the_build_table(tmp_path: Path) -> None:
     assert opts.allow_missing_extensions
     for bad in ({"before-build": ["x"]}, {"environment": {"KRAKEND_ZIG_TARGET": "x"}}, {"environment": {"A B": "1"}}):
         with pytest.raises(InputError):
-            core.apply_config(core.BuildOptions(tmp_path, []), bad)
+            options.apply_config(options.BuildOptions(tmp_path, []), bad)
 
 
 def test_build_without_target_builds_the_manifests_own(tmp_path: Path) -> None:
@@ -179,6 +179,6 @@ def test_build_without_target_builds_the_manifests_own(tmp_path: Path) -> None:
 
 def test_a_library_the_linker_cannot_find_is_named() -> None:
     log = 'error: unable to find dynamic system library "xml2" using strategy paths_first. searched paths: none\n'
-    line = core.error_line(log + "note: This error originates from a subprocess\n")
+    line = verdicts.error_line(log + "note: This error originates from a subprocess\n")
     assert line.startswith('error: unable to find dynamic system library "xml2"')
     assert "the builder has no xml2" in line

@@ -26,6 +26,7 @@ DEFAULT_REQUIRES = ("setuptools>=40.8.0",)  # PEP 517's default for a project wi
 MISSING_MARK = "krakend-build-wheel: build requirements not in the builder: "
 MAX_REQUIRES = 256
 
+
 @dataclass
 class BuildSystem:
     requires: list[str]

