@@ -36,7 +36,7 @@ def served_python() -> str:
     """The CPython version of the official-shaped images the registry serves."""
     try:
         with urllib.request.urlopen(f"http://{REGISTRY}/v2/python/tags/list", timeout=5) as r:
-            tags = json.load(r).get("tags") or []
+            tags: list[str] = json.load(r).get("tags") or []
     except (OSError, ValueError) as err:
         sys.exit(
             f"no image registry at KRAKEND_IMAGE_REGISTRY={REGISTRY!r} ({err}); run "
@@ -165,7 +165,9 @@ def main() -> int:
         krakend(str(EXAMPLE), "--target", "all", "-j", "4", "--out", str(out))  # not timed
         for jobs in ("1", "4"):
             wall, report = krakend(str(EXAMPLE), "--target", "all", "-j", jobs, "--out", str(out))
-            ok = all(f["ok"] for f in report["findings"])  # type: ignore[union-attr]
+            findings = report["findings"]
+            assert isinstance(findings, list)
+            ok = all(f["ok"] for f in findings)
             print(f"  -j {jobs}  {wall:7.1f} s  {'OK' if ok else 'KO'}")
 
         plugin = big_plugin(work, args.functions)

@@ -222,7 +222,7 @@ def exports(work: Path) -> dict[str, tuple[str, list[str], list[list[str]]]]:
                 continue
             out[f"{name.split('.')[0]}-group-{group}"] = (name, [f"groups={group}"], cmd)
         for extra in extras_of(work, name) if name != "pyproject" else []:
-            cmd = {
+            extra_cmds = {
                 "uv.lock": [
                     [
                         uv,
@@ -255,7 +255,7 @@ def exports(work: Path) -> dict[str, tuple[str, list[str], list[list[str]]]]:
                 if name == "poetry.lock"
                 else [],
             }
-            out[f"{name.split('.')[0]}-extra-{extra}"] = (name, [f"extras={extra}"], cmd[name])
+            out[f"{name.split('.')[0]}-extra-{extra}"] = (name, [f"extras={extra}"], extra_cmds[name])
         if name == "uv.lock":
             out["uv"] = (
                 name,
@@ -277,8 +277,8 @@ def exports(work: Path) -> dict[str, tuple[str, list[str], list[list[str]]]]:
             script = name[: -len(".lock")]
             out["uv-script"] = (name, [], [[uv, "export", "--script", script, "--frozen", "--no-hashes"]])
         elif name == "poetry.lock":
-            cmd = ["export", "--only", "main", "--without-hashes", "-f", "requirements.txt", "-n"]
-            out["poetry"] = (name, [], [[str(tool(t) / "poetry"), *cmd] for t in poetries(lock)])
+            export = ["export", "--only", "main", "--without-hashes", "-f", "requirements.txt", "-n"]
+            out["poetry"] = (name, [], [[str(tool(t) / "poetry"), *export] for t in poetries(lock)])
         elif name == "pdm.lock":
             out["pdm"] = (
                 name,

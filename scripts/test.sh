@@ -45,9 +45,9 @@ if [ -x scripts/docker-env.sh ]; then
 fi
 
 step "static checks"
-.venv/bin/ruff check krakend_tools tests bench
-.venv/bin/ruff format --check krakend_tools tests bench
-.venv/bin/mypy krakend_tools tests
+.venv/bin/ruff check krakend_tools tests bench scripts
+.venv/bin/ruff format --check krakend_tools tests bench scripts
+.venv/bin/mypy  # the files [tool.mypy] names: the package, tests, bench/ and scripts/
 
 step "wheel, installed in a fresh venv (the tests run the CLI from that install)"
 rm -rf .cache/dist .cache/wheel-venv
