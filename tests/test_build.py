@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from krakend_tools.build import options, plans, source, verdicts
+from krakend_tools.containers import images
 from krakend_tools.errors import InputError
 from krakend_tools.manifest.platforms import Target
 from tests.conftest import FIXTURES, run_krakend
@@ -43,9 +44,9 @@ def test_targets_all_and_lists() -> None:
 
 
 def test_image_map_and_pyproject_table(tmp_path: Path) -> None:
-    assert options.parse_image_map(["alpine/arm64=x:1"], "--base-image") == {"alpine/arm64": "x:1"}
+    assert images.parse_image_map(["alpine/arm64=x:1"], "--base-image") == {"alpine/arm64": "x:1"}
     with pytest.raises(InputError):
-        options.parse_image_map(["alpine/arm64"], "--base-image")
+        images.parse_image_map(["alpine/arm64"], "--base-image")
     (tmp_path / "pyproject.toml").write_text(
         '[tool.krakend.build]\ncommand = "make"\ntypes = ["server"]\n'
         '[tool.krakend.build.base-images]\n"generic/amd64" = "mine:1"\n'
@@ -142,17 +143,16 @@ def test_engine_map_pyproject_and_contexts(tmp_path: Path, monkeypatch: pytest.M
     opts = options.BuildOptions(
         tmp_path,
         options.parse_targets(["all"]),
-        engines=options.parse_image_map(["generic/arm64=unix:///run/arm.sock"], "--engine", "URL"),
+        engines=images.parse_image_map(["generic/arm64=unix:///run/arm.sock"], "--engine", "URL"),
     )
     options.apply_config(opts, options.plugin_config(tmp_path))
     assert opts.engines == {"generic/arm64": "unix:///run/arm.sock", "alpine/arm64": "ssh://builder@arm64-box"}
     assert opts.registry == "127.0.0.1:5000"
     with pytest.raises(InputError, match="expected TARGET=URL"):
-        options.parse_image_map(["generic/arm64"], "--engine", "URL")
+        images.parse_image_map(["generic/arm64"], "--engine", "URL")
 
 
 def test_official_base_names_follow_the_manifest(monkeypatch: pytest.MonkeyPatch) -> None:
-    from krakend_tools.containers import images
     from krakend_tools.manifest.model import Manifest
 
     data = json.loads((FIXTURES / "gateway" / "manifest.json").read_text())
@@ -171,7 +171,6 @@ def test_official_base_names_follow_the_manifest(monkeypatch: pytest.MonkeyPatch
 
 
 def test_base_python_minor_refused_patch_warned() -> None:
-    from krakend_tools.containers import images
     from krakend_tools.manifest.model import Manifest
 
     data = json.loads((FIXTURES / "gateway" / "manifest.json").read_text())

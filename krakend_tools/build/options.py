@@ -83,17 +83,6 @@ def parse_targets(values: list[str]) -> list[Target]:
     return [Target.parse(n) for n in dict.fromkeys(names)]
 
 
-def parse_image_map(values: list[str], what: str, value: str = "IMAGE") -> dict[str, str]:
-    """``TARGET=IMAGE`` pairs (repeatable)."""
-    found: dict[str, str] = {}
-    for item in values or []:
-        key, sep, image = item.partition("=")
-        if not sep or not image.strip():
-            raise InputError(f"{what}: expected TARGET={value}, got {item!r}")
-        found[str(Target.parse(key))] = image.strip()
-    return found
-
-
 def engine_url(value: str) -> str:
     """An ``--engine`` value: a DOCKER_HOST-style URL, or the name of a docker context."""
     from krakend_tools.containers.engine import context_host

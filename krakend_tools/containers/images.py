@@ -254,11 +254,16 @@ def _drop_replaced(engine: Engine, tag: str, old: dict[str, Any] | None) -> None
 
 
 def env_base_images(var: str) -> dict[str, str]:
-    """``alpine/amd64=IMG,generic/arm64=IMG`` from an environment variable."""
+    """``alpine/amd64=IMG,generic/arm64=IMG`` (or ``;``-separated) from an environment variable."""
+    return parse_image_map(list(filter(None, (os.environ.get(var) or "").replace(";", ",").split(","))), var)
+
+
+def parse_image_map(values: list[str], what: str, value: str = "IMAGE") -> dict[str, str]:
+    """``TARGET=IMAGE`` pairs (``what`` names where they come from in an error)."""
     found: dict[str, str] = {}
-    for item in filter(None, (os.environ.get(var) or "").replace(";", ",").split(",")):
-        key, sep, value = item.partition("=")
-        if not sep or not value.strip():
-            raise InputError(f"{var}: expected TARGET=IMAGE, got {item!r}")
-        found[str(Target.parse(key))] = value.strip()
+    for item in values or []:
+        key, sep, image = item.partition("=")
+        if not sep or not image.strip():
+            raise InputError(f"{what}: expected TARGET={value}, got {item!r}")
+        found[str(Target.parse(key))] = image.strip()
     return found
