@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
 from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,111 @@ from krakend_tools.report import SHARED_MISMATCH, Finding, Report
 
 COMPILED_SOURCES = ("*.c", "*.cc", "*.cpp", "*.cxx", "*.pyx", "*.rs", "Cargo.toml")
 COMPILED_BACKENDS = ("scikit_build_core", "mesonpy", "maturin", "pdm.backend.hooks", "enscons")
+
+
+@dataclass(frozen=True)
+class CheckRequest:
+    """One ``check-plugin`` run, its settings resolved (the command line over ``[tool.krakend]``)."""
+
+    lockfiles: tuple[Path, ...]  # at least one
+    manifest: str | None = None  # --manifest: one manifest for every lockfile
+    python_version: str | None = None  # -g: overrides the manifest's
+    libc: str | None = None  # -l: overrides the manifest's
+    groups: tuple[str, ...] = ()
+    extras: tuple[str, ...] = ()
+    ignores: Mapping[str, str] = field(default_factory=dict)  # name -> reason: KOs accepted
+    fix: bool = False  # plan the fixes (meta.fixes)
+    apply: bool = False  # make them, then check again
+    force: bool = False  # apply even over uncommitted changes
+
+
+@dataclass
+class CheckResult:
+    """What a run gives the command to render: the report, and the notes to print after it."""
+
+    report: Report
+    notes: list[str]
+
+
+def run_check(request: CheckRequest) -> CheckResult:
+    """Read the lockfiles, check each against its project's manifest, accept the ignored KOs
+    and, when asked, plan (``fix``) or make (``apply``) the fixes."""
+    from krakend_tools.check.lockfiles import load_lockfile
+    from krakend_tools.manifest.resolve import resolver
+
+    locks = [load_lockfile(p) for p in request.lockfiles]
+    notes = [f"{lock.path}: note: {note}" for lock in locks for note in lock.notes]
+    manifests = resolver(request.manifest, python=request.python_version, libc=request.libc)
+
+    def check(locks: list[Lockfile]) -> Report:
+        return check_plugins(locks, manifests, groups=request.groups, extras=request.extras)
+
+    report = check(locks)
+    notes += _nothing_to_check(locks, report)
+    unused = report.apply_ignores(request.ignores)
+    notes += [f"note: ignore {name!r} matches no incompatibility: nothing accepted (stale?)" for name in unused]
+    if request.apply:
+        locks, report = _apply_fixes(report, locks, request.force, check)
+        report.apply_ignores(request.ignores)
+    if request.fix or request.apply:
+        _attach_fixes(report, locks)
+    return CheckResult(report, notes)
+
+
+def _nothing_to_check(locks: list[Lockfile], report: Report) -> list[str]:
+    """A note for each lockfile that passed over nothing: no package of it applies."""
+    notes = []
+    for lock, entry in zip(locks, report.meta["lockfiles"], strict=True):
+        if entry["packages"] == 0:
+            why = (
+                f"none of its {len(lock.packages)} packages applies to the gateway's target"
+                if lock.packages
+                else "it locks no package"
+            )
+            notes.append(f"{lock.path}: note: nothing to check: {why}")
+    return notes
+
+
+def _attach_fixes(report: Report, locks: list[Lockfile]) -> None:
+    """``meta.fixes``: the printed fix lines of each lockfile with a KO to fix."""
+    from krakend_tools.check.fixes import report_fixes
+
+    plans = report_fixes(report, locks)
+    if plans:
+        report.meta["fixes"] = {path: plan.lines() for path, plan in plans.items()}
+
+
+def _apply_fixes(
+    report: Report, locks: list[Lockfile], force: bool, recheck: Callable[[list[Lockfile]], Report]
+) -> tuple[list[Lockfile], Report]:
+    """``--apply``: each lockfile's fix made (edits, lock commands), its diff on stderr, and the
+    lockfiles read and checked again."""
+    from krakend_tools.check.fix_apply import apply_plan, preflight, version_changes
+    from krakend_tools.check.fixes import report_fixes
+    from krakend_tools.check.lockfiles import load_lockfile
+    from krakend_tools.errors import print_note
+
+    plans = {Path(path): plan for path, plan in report_fixes(report, locks).items()}
+    if not plans:
+        return locks, report
+    preflight(plans, force)
+    fresh = []
+    for lock in locks:
+        plan = plans.get(lock.path)
+        if plan is None:
+            fresh.append(lock)
+            continue
+        applied = apply_plan(lock.path, plan)
+        after = load_lockfile(lock.path)
+        print_note(f"{lock.path}: applied: {'; '.join(' '.join(c) for c in applied.commands) or 'edits only'}")
+        for line in applied.diff() + version_changes(_versions(lock), _versions(after)):
+            print_note(line)
+        fresh.append(after)
+    return fresh, recheck(fresh)
+
+
+def _versions(lock: Lockfile) -> list[tuple[str, str | None]]:
+    return [(p.name, str(p.version) if p.version is not None else None) for p in lock.packages]
 
 
 def check_plugin(

@@ -82,6 +82,17 @@ def find_lockfile(folder: Path) -> Path:
     )
 
 
+def command_lockfiles(lockfile: Path | None, arguments: list[Path], pre_commit: bool) -> tuple[list[Path], list[str]]:
+    """``(lockfiles, notes)``: the lockfiles a check-plugin run reads (``-s`` and the LOCKFILE
+    arguments, else the current folder's); with ``pre_commit``, only a plugin's lockfiles among
+    the arguments, possibly none, and a note for each file passed over."""
+    if pre_commit:
+        kept, passed_over = hook_arguments(arguments)
+        return (lockfile_arguments([lockfile]) + kept if lockfile is not None else kept), passed_over
+    given = ([lockfile] if lockfile is not None else []) + arguments
+    return lockfile_arguments(given) or [find_lockfile(Path.cwd())], []
+
+
 def lockfile_arguments(paths: Iterable[Path]) -> list[Path]:
     """The lockfiles named on the command line (as pre-commit passes them), each file once
     whatever its spelling: a ``pyproject.toml`` stands for the lockfile beside it (and is then
