@@ -4,16 +4,11 @@
 # real objects spare it an eval of each (half of building the command, ~3 ms a run).
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 
 from krakend_tools.cli.options import IgnoreOpt, ManifestOpt, OutputsOpt
-
-if TYPE_CHECKING:
-    from krakend_tools.manifest.model import Manifest
-    from krakend_tools.plugin_test.gateway_env import GatewayEnv
-    from krakend_tools.plugin_test.import_phase import Runner
 
 TYPES = ("server", "client", "modifier")
 
@@ -25,26 +20,6 @@ def progress(message: str) -> None:
 
     if message.startswith(("building ", "fetching ", "warning")):
         typer.echo(one_line(message), err=True)
-
-
-def environment(
-    image: str | None, target: str | None, manifest: "Manifest | None", lock: "Path | None", start: Path
-) -> "tuple[Runner | None, Manifest, GatewayEnv]":
-    """Where the import runs and what it sees: in a container, the gateway image (runtime
-    image + the manifest's packages) and the manifest to check against (``manifest`` when
-    given, else the image's); locally, the gateway interpreter's packages. The lockfile's
-    overlay comes after either."""
-    from krakend_tools.manifest import model as mf
-    from krakend_tools.plugin_test.docker_runner import gateway_runner
-    from krakend_tools.plugin_test.gateway_env import GatewayEnv, plugin_overlay
-
-    if image is not None or target is not None:
-        return gateway_runner(target, image, manifest, lock, progress)
-    gateway = manifest or mf.resolve(None, start)
-    env = GatewayEnv(site_packages=list(gateway.site_packages))
-    if lock is not None:
-        env.overlay = plugin_overlay(lock, gateway, progress)
-    return None, gateway, env
 
 
 def test_plugin(
@@ -101,44 +76,31 @@ def test_plugin(
 ) -> None:
     """Load compiled plugins the way the gateway does and tell whether they work."""
     from krakend_tools.cli import options as cli_options
-    from krakend_tools.errors import InputError
-    from krakend_tools.manifest import model as mf
     from krakend_tools.output import emit
-    from krakend_tools.plugin_test.import_phase import DEFAULT_TIMEOUT
-    from krakend_tools.plugin_test.job import run as test
+    from krakend_tools.plugin_test.job import PluginTestRequest
+    from krakend_tools.plugin_test.job import test_plugin as run_test
 
     start = Path(artifacts[0]).absolute().parent
     defaults = cli_options.load_defaults("test-plugin", start)
     specs = cli_options.outputs(output, defaults)
-    types = [t for t, on in zip(TYPES, (server, client, modifier), strict=True) if on] or defaults.types
-    if not types:
-        raise InputError("at least one plugin type is required: -s, -c or -m (or types in [tool.krakend])")
-    unknown = sorted(set(types) - set(TYPES))
-    if unknown:
-        raise InputError(f"[tool.krakend] types: unknown plugin type {unknown[0]!r} (server, client, modifier)")
-    if python is not None and (image or target):
-        raise InputError("--python and --image/--target exclude each other")
-    if static_only and (python or image or target):
-        raise InputError("--static-only runs no import: it excludes --python, --image and --target")
-    if lock is not None and static_only:
-        raise InputError("--static-only runs no import: --lock has nothing to add to it")
-    lockfile = lock if lock is not None else None if static_only else defaults.lock
-    if lockfile is not None and not lockfile.is_file():
-        raise InputError("no such lockfile", path=lockfile)
-    given = mf.resolve(manifest, start) if manifest is not None else None
-    runner, gateway, env = environment(image, target, given, lockfile, start)
-    report = test(
+    chosen = [t for t, on in zip(TYPES, (server, client, modifier), strict=True) if on]
+    request = PluginTestRequest(
         artifacts,
-        gateway,
-        types,
+        chosen or defaults.types,
+        start,
+        manifest=manifest,
+        python=python,
         pattern=pattern,
         jobs=jobs,
-        timeout=timeout if timeout is not None else defaults.timeout or DEFAULT_TIMEOUT,
-        python=python,
-        runner=runner,
+        timeout=timeout if timeout is not None else defaults.timeout,
+        image=image,
+        target=target,
         static_only=static_only,
-        env=env,
+        lock=lock,
+        config_lock=defaults.lock,
+        progress=progress,
     )
+    report = run_test(request)
     report.apply_ignores(cli_options.ignores(ignore, defaults))
     tested = [a.get("name") for a in report.artifacts]
     raise typer.Exit(emit(report, specs, inputs=[*artifacts, *tested, defaults.pyproject]))

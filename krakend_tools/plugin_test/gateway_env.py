@@ -39,7 +39,7 @@ VALID_NAME = re.compile(r"[a-z0-9]([a-z0-9.-]*[a-z0-9])?")  # a canonical name: 
 LOCAL_SOURCES = ("path", "directory", "editable", "virtual")  # not from an index: nothing to fetch
 
 
-def _quiet(_: str) -> None:
+def quiet(_: str) -> None:
     pass
 
 
@@ -175,7 +175,7 @@ def _same(a: Pin, b: Pin) -> bool:
         return a == b
 
 
-def fetch(pins: Sequence[Pin], manifest: Manifest, progress: Progress = _quiet) -> Fetched:
+def fetch(pins: Sequence[Pin], manifest: Manifest, progress: Progress = quiet) -> Fetched:
     """Wheels of ``pins`` for the gateway's platform: from the cache, else with pip (one run
     for all, then one per pin when that fails, to name the pins without a wheel)."""
     store = cache_dir() / "wheels"
@@ -268,7 +268,7 @@ def install_wheel(wheel: Path, site: Path) -> None:
 
 
 def plugin_overlay(
-    lockfile: Path, manifest: Manifest, progress: Progress = _quiet, exclude: Sequence[str] = ()
+    lockfile: Path, manifest: Manifest, progress: Progress = quiet, exclude: Sequence[str] = ()
 ) -> Overlay:
     """The packages ``lockfile`` selects for the gateway's environment that the gateway does
     not have, fetched and unpacked; ``exclude``: the plugin's own distributions."""
@@ -301,7 +301,7 @@ def gateway_pins(manifest: Manifest, present: dict[str, str] | None = None) -> l
 
 
 def gateway_image(
-    engine: Engine, runtime: str, target: Target, manifest: Manifest, progress: Progress = _quiet
+    engine: Engine, runtime: str, target: Target, manifest: Manifest, progress: Progress = quiet
 ) -> GatewayEnv:
     """``runtime`` plus the manifest's distributions it lacks, as an image tagged by the
     digest of both (built once, then reused: no download, no build)."""

@@ -10,6 +10,7 @@ artifact and type; the static facts once per artifact (``Report.artifacts``).
 
 from __future__ import annotations
 
+import functools
 import os
 import platform
 import signal
@@ -27,7 +28,7 @@ from krakend_tools.errors import InputError
 from krakend_tools.manifest.model import Manifest
 from krakend_tools.plugin_test.artifacts import DEFAULT_PATTERN, Artifact, expand
 from krakend_tools.plugin_test.contract import REGISTERERS, TYPES
-from krakend_tools.plugin_test.gateway_env import GatewayEnv, requires_problems
+from krakend_tools.plugin_test.gateway_env import GatewayEnv, Progress, quiet, requires_problems
 from krakend_tools.plugin_test.import_phase import (
     DEFAULT_TIMEOUT,
     LocalRunner,
@@ -57,6 +58,9 @@ class ArtifactResult:
     outcomes: list[ProbeOutcome] = field(default_factory=list)
     skipped: str | None = None
     warnings: list[str] = field(default_factory=list)
+
+
+Check = Callable[[Artifact], ArtifactResult]  # one artifact's static and import phases
 
 
 def _host_libc_family() -> str:
@@ -351,28 +355,106 @@ def _terminate_as_interrupt() -> Callable[[], None]:
     return restore
 
 
-def _parallel(
-    arts: list[Artifact],
-    manifest: Manifest,
-    kinds: list[str],
-    plan: ImportPlan,
-    timeout: float,
-    workers: int,
-    env: GatewayEnv | None,
-) -> list[ArtifactResult]:
-    """check_artifact over a thread pool; on Ctrl-C the running probes are killed at once."""
+def _parallel(arts: list[Artifact], check: Check, workers: int, runner: Runner | None) -> list[ArtifactResult]:
+    """``check`` over a thread pool; on Ctrl-C the running probes are killed at once."""
     pool = ThreadPoolExecutor(max_workers=min(workers, len(arts)))
     try:
-        results = list(pool.map(lambda a: check_artifact(a, manifest, kinds, plan, timeout, env), arts))
+        results = list(pool.map(check, arts))
     except BaseException:
         pool.shutdown(wait=False, cancel_futures=True)
-        abort = getattr(plan.runner, "abort", None)
+        abort = getattr(runner, "abort", None)
         if callable(abort):
             abort()
         pool.shutdown(wait=True)
         raise
     pool.shutdown()
     return results
+
+
+@dataclass(frozen=True)
+class PluginTestRequest:
+    """One ``test-plugin`` run as asked: the command line's options with ``[tool.krakend]``'s
+    defaults filled in, not yet checked (:func:`test_plugin` checks them)."""
+
+    artifacts: Sequence[str]
+    types: Sequence[str]  # -s/-c/-m, else types in [tool.krakend]
+    start: Path  # where the nearest [tool.krakend] and the default manifest are looked for
+    manifest: str | None = None  # --manifest: a path or "host"
+    python: str | None = None
+    pattern: str = DEFAULT_PATTERN
+    jobs: int | None = None
+    timeout: float | None = None  # None: DEFAULT_TIMEOUT
+    image: str | None = None
+    target: str | None = None
+    static_only: bool = False
+    lock: Path | None = None  # --lock
+    config_lock: Path | None = None  # lock in [tool.krakend]: used unless --static-only
+    progress: Progress = quiet  # what is fetched or built, and warnings
+
+    def lockfile(self) -> Path | None:
+        """The plugin's lockfile this run reads: ``--lock``, else the config's (none when static only)."""
+        return self.lock if self.lock is not None else None if self.static_only else self.config_lock
+
+
+def test_plugin(request: PluginTestRequest) -> Report:
+    """The ``test-plugin`` command: check the request, find the gateway and where its
+    import runs, then :func:`run`."""
+    _check_request(request)
+    lockfile = request.lockfile()
+    if lockfile is not None and not lockfile.is_file():
+        raise InputError("no such lockfile", path=lockfile)
+    from krakend_tools.manifest.resolve import resolve
+
+    given = resolve(request.manifest, request.start) if request.manifest is not None else None
+    runner, gateway, env = environment(request, given, lockfile)
+    return run(
+        request.artifacts,
+        gateway,
+        request.types,
+        pattern=request.pattern,
+        jobs=request.jobs,
+        timeout=request.timeout if request.timeout is not None else DEFAULT_TIMEOUT,
+        python=request.python,
+        runner=runner,
+        static_only=request.static_only,
+        env=env,
+    )
+
+
+def _check_request(request: PluginTestRequest) -> None:
+    """InputError for plugin types missing or unknown and for options that exclude each other."""
+    if not request.types:
+        raise InputError("at least one plugin type is required: -s, -c or -m (or types in [tool.krakend])")
+    unknown = sorted(set(request.types) - set(TYPES))
+    if unknown:
+        raise InputError(f"[tool.krakend] types: unknown plugin type {unknown[0]!r} (server, client, modifier)")
+    if request.python is not None and (request.image or request.target):
+        raise InputError("--python and --image/--target exclude each other")
+    if request.static_only and (request.python or request.image or request.target):
+        raise InputError("--static-only runs no import: it excludes --python, --image and --target")
+    if request.lock is not None and request.static_only:
+        raise InputError("--static-only runs no import: --lock has nothing to add to it")
+
+
+def environment(
+    request: PluginTestRequest, manifest: Manifest | None, lockfile: Path | None
+) -> tuple[Runner | None, Manifest, GatewayEnv]:
+    """Where the import runs and what it sees: in a container, the gateway image (runtime
+    image + the manifest's packages) and the manifest to check against (``manifest`` when
+    given, else the image's); locally, the gateway interpreter's packages. The lockfile's
+    overlay comes after either."""
+    from krakend_tools.manifest.resolve import resolve
+    from krakend_tools.plugin_test.gateway_env import plugin_overlay
+
+    if request.image is not None or request.target is not None:
+        from krakend_tools.plugin_test.docker_runner import gateway_runner
+
+        return gateway_runner(request.target, request.image, manifest, lockfile, request.progress)
+    gateway = manifest or resolve(None, request.start)
+    env = GatewayEnv(site_packages=list(gateway.site_packages))
+    if lockfile is not None:
+        env.overlay = plugin_overlay(lockfile, gateway, request.progress)
+    return None, gateway, env
 
 
 def run(
@@ -395,6 +477,41 @@ def run(
     gateway's environment and the plugin's overlay (a local run puts the overlay's folder
     after the gateway interpreter's packages)."""
     start = time.monotonic()
+    timeout, jobs = _check_arguments(artifacts, types, pattern, timeout, jobs)
+    kinds = [t for t in TYPES if t in types]
+    plan, env = _import_plan(manifest, python, runner, static_only, env)
+    workers = max(1, jobs or os.cpu_count() or 1)
+    check = functools.partial(check_artifact, manifest=manifest, types=kinds, plan=plan, timeout=timeout, env=env)
+    try:
+        results = _test_all(artifacts, pattern, check, workers, plan.runner)
+    finally:
+        close = getattr(plan.runner, "close", None)
+        if runner is None and callable(close):
+            close()
+    findings = [f for r in results for f in findings_for(r, kinds, static_only)]
+    facts = [artifact_details(r) for r in results]
+    meta = _meta(manifest, results, findings, kinds, plan, timeout, workers, static_only)
+    meta["gateway_environment"] = _environment_meta(env or GatewayEnv(), plan, manifest)
+    return Report("test-plugin", findings, time.monotonic() - start, meta, facts)
+
+
+def _import_plan(
+    manifest: Manifest, python: str | None, runner: Runner | None, static_only: bool, env: GatewayEnv | None
+) -> tuple[ImportPlan, GatewayEnv | None]:
+    """Where the import runs (``runner``, else a local interpreter that is the gateway's),
+    and the environment it sees; none of either when ``static_only``."""
+    if static_only and (runner is not None or python is not None):
+        raise InputError("--static-only runs no import: it excludes --python, --image and --target")
+    if static_only:
+        return ImportPlan(None), None  # what the import would see does not matter
+    overlay = [str(env.overlay.folder)] if env is not None and env.overlay.folder is not None else []
+    return ImportPlan(runner) if runner is not None else plan_import(manifest, python, overlay), env
+
+
+def _check_arguments(
+    artifacts: Sequence[str], types: Sequence[str], pattern: str, timeout: float, jobs: int | None
+) -> tuple[float, int | None]:
+    """InputError for arguments no run can use; the timeout and job count, checked."""
     if not types:
         raise InputError("at least one plugin type is required: -s, -c or -m")
     from krakend_tools import arguments
@@ -405,34 +522,38 @@ def run(
         arguments.path_argument(arg, "artifact")
     if not pattern or "\0" in pattern or "/" in pattern:
         raise InputError(f"invalid --pattern {pattern[:80]!r}: a part of a file name")
-    kinds = [t for t in TYPES if t in types]
-    if static_only and (runner is not None or python is not None):
-        raise InputError("--static-only runs no import: it excludes --python, --image and --target")
-    if static_only:
-        plan, env = ImportPlan(None), None  # what the import would see does not matter
-    else:
-        overlay = [str(env.overlay.folder)] if env is not None and env.overlay.folder is not None else []
-        plan = ImportPlan(runner) if runner is not None else plan_import(manifest, python, overlay)
-    workers = max(1, jobs or os.cpu_count() or 1)
+    return timeout, jobs
+
+
+def _test_all(
+    artifacts: Sequence[str], pattern: str, check: Check, workers: int, runner: Runner | None
+) -> list[ArtifactResult]:
+    """Every artifact found in ``artifacts`` checked, in parallel when ``workers`` > 1."""
     restore = _terminate_as_interrupt()
     try:
         with expand(list(artifacts), pattern) as arts:
             if workers == 1 or len(arts) == 1:
-                results = [check_artifact(a, manifest, kinds, plan, timeout, env) for a in arts]
-            else:
-                results = _parallel(arts, manifest, kinds, plan, timeout, workers, env)
-            findings = [f for r in results for f in findings_for(r, kinds, static_only)]
-            facts = [artifact_details(r) for r in results]
+                return [check(a) for a in arts]
+            return _parallel(arts, check, workers, runner)
     finally:
         restore()
-        close = getattr(plan.runner, "close", None)
-        if runner is None and callable(close):
-            close()
-    failed = {f.name for f in findings if not f.ok}
+
+
+def _meta(
+    manifest: Manifest,
+    results: list[ArtifactResult],
+    findings: list[Finding],
+    kinds: list[str],
+    plan: ImportPlan,
+    timeout: float,
+    workers: int,
+    static_only: bool,
+) -> dict[str, Any]:
+    """The report's meta: the gateway, what was tested and how, and why no import ran."""
     meta: dict[str, Any] = {
         "manifest": manifest.summary(),
         "tested": len(results),
-        "failed": len(failed),
+        "failed": len({f.name for f in findings if not f.ok}),
         "types": kinds,
         "import_phase": "static-only" if static_only else "not-run" if plan.runner is None else "run",
         "runner": plan.runner.description if plan.runner is not None else None,
@@ -442,8 +563,7 @@ def run(
     }
     if plan.skipped:
         meta["import_not_run"] = plan.skipped
-    meta["gateway_environment"] = _environment_meta(env or GatewayEnv(), plan, manifest)
-    return Report("test-plugin", findings, time.monotonic() - start, meta, facts)
+    return meta
 
 
 def _environment_meta(env: GatewayEnv, plan: ImportPlan, manifest: Manifest) -> dict[str, Any]:
