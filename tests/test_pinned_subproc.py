@@ -1,0 +1,65 @@
+"""Exact results, caps and clean-up of a bounded helper command (subproc.py)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+
+from krakend_tools import subproc
+
+
+def gone(pid: int) -> bool:
+    """Whether ``pid`` no longer runs (or is a zombie)."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            return fh.read().rsplit(b")", 1)[1].split()[0] == b"Z"
+    except OSError:
+        return True
+
+
+def test_bounds() -> None:
+    assert (subproc.MAX_OUTPUT, subproc.LINGER) == (16 * 1024 * 1024, 0.5)
+
+
+def test_returncode_and_both_streams() -> None:
+    assert subproc.run_bounded(["sh", "-c", "printf abc; printf err >&2; exit 3"], 10) == (3, b"abc", b"err")
+
+
+def test_output_cap_is_exact() -> None:
+    assert subproc.run_bounded(["printf", "abcd"], 10, limit=4) == (0, b"abcd", b"")
+    with pytest.raises(subproc.OutputTooLarge) as raised:
+        subproc.run_bounded(["printf", "abcde"], 10, limit=4)
+    assert str(raised.value) == "more than 4 bytes of output"
+
+
+def test_timeout() -> None:
+    with pytest.raises(TimeoutError) as raised:
+        subproc.run_bounded(["sleep", "30"], 0.3)
+    assert str(raised.value) == "no answer within 0.3s"
+
+
+def test_what_it_left_is_killed_even_in_another_session() -> None:
+    began = time.monotonic()
+    script = "setsid sleep 30 >/dev/null & away=$!; sleep 30 & echo $away $!"
+    code, out, _ = subproc.run_bounded(["sh", "-c", script], 10)
+    assert code == 0 and time.monotonic() - began < 5  # exited; its child held stdout only LINGER more
+    assert [gone(int(pid)) for pid in out.split()] == [True, True]
+    assert not subproc._adopt_orphans(False)  # no longer a subreaper once done
+
+
+def test_process_facts_from_proc() -> None:
+    with subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"]) as child:
+        try:
+            assert child.pid in subproc.children(os.getpid())
+            since = subproc.start_time(child.pid)
+            assert since is not None and since >= (subproc.start_time(os.getpid()) or 0)
+            assert subproc._adopted(since) == [child.pid]
+            assert subproc._adopted(since + 10**9) == []
+        finally:
+            child.kill()
+    assert subproc.start_time(2**22 + 1) is None
+    assert subproc.children(2**22 + 1) == []
