@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from krakend_tools.build import options, plans, source, verdicts
-from krakend_tools.containers import images
+from krakend_tools.containers import bases
 from krakend_tools.errors import InputError
 from krakend_tools.manifest.platforms import Target
 from tests.conftest import FIXTURES, run_krakend
@@ -44,9 +44,9 @@ def test_targets_all_and_lists() -> None:
 
 
 def test_image_map_and_pyproject_table(tmp_path: Path) -> None:
-    assert images.parse_image_map(["alpine/arm64=x:1"], "--base-image") == {"alpine/arm64": "x:1"}
+    assert bases.parse_image_map(["alpine/arm64=x:1"], "--base-image") == {"alpine/arm64": "x:1"}
     with pytest.raises(InputError):
-        images.parse_image_map(["alpine/arm64"], "--base-image")
+        bases.parse_image_map(["alpine/arm64"], "--base-image")
     (tmp_path / "pyproject.toml").write_text(
         '[tool.krakend.build]\ncommand = "make"\ntypes = ["server"]\n'
         '[tool.krakend.build.base-images]\n"generic/amd64" = "mine:1"\n'
@@ -143,13 +143,13 @@ def test_engine_map_pyproject_and_contexts(tmp_path: Path, monkeypatch: pytest.M
     opts = options.BuildOptions(
         tmp_path,
         options.parse_targets(["all"]),
-        engines=images.parse_image_map(["generic/arm64=unix:///run/arm.sock"], "--engine", "URL"),
+        engines=bases.parse_image_map(["generic/arm64=unix:///run/arm.sock"], "--engine", "URL"),
     )
     options.apply_config(opts, options.plugin_config(tmp_path))
     assert opts.engines == {"generic/arm64": "unix:///run/arm.sock", "alpine/arm64": "ssh://builder@arm64-box"}
     assert opts.registry == "127.0.0.1:5000"
     with pytest.raises(InputError, match="expected TARGET=URL"):
-        images.parse_image_map(["generic/arm64"], "--engine", "URL")
+        bases.parse_image_map(["generic/arm64"], "--engine", "URL")
 
 
 def test_official_base_names_follow_the_manifest(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -158,12 +158,12 @@ def test_official_base_names_follow_the_manifest(monkeypatch: pytest.MonkeyPatch
     data = json.loads((FIXTURES / "gateway" / "manifest.json").read_text())
     manifest = Manifest.from_dict(data)
     monkeypatch.delenv("KRAKEND_IMAGE_REGISTRY", raising=False)
-    assert images.official_bases(Target.parse("generic/arm64"), manifest) == ["python:3.11.7-slim-bookworm"]
+    assert bases.official_bases(Target.parse("generic/arm64"), manifest) == ["python:3.11.7-slim-bookworm"]
     monkeypatch.setenv("KRAKEND_IMAGE_REGISTRY", "127.0.0.1:5055/")
-    alpine = images.official_bases(Target.parse("alpine/amd64"), manifest)
+    alpine = bases.official_bases(Target.parse("alpine/amd64"), manifest)
     assert alpine[0] == "127.0.0.1:5055/python:3.11.7-alpine3.22" and len(alpine) > 3
     data["platform"]["libc"] = {"family": "musl", "version": "1.2.4"}
-    assert images.official_bases(Target.parse("alpine/amd64"), Manifest.from_dict(data), "reg:1") == [
+    assert bases.official_bases(Target.parse("alpine/amd64"), Manifest.from_dict(data), "reg:1") == [
         "reg:1/python:3.11.7-alpine3.20",
         "reg:1/python:3.11.7-alpine3.19",
         "reg:1/python:3.11.7-alpine3.18",
@@ -177,7 +177,7 @@ def test_base_python_minor_refused_patch_warned() -> None:
     want = Manifest.from_dict(data)
     data["python"]["version"] = "3.11.2"
     warnings: list[str] = []
-    images.check_python(Manifest.from_dict(data), want, "python:x", warnings.append)
+    bases.check_python(Manifest.from_dict(data), want, "python:x", warnings.append)
     assert warnings == [
         "warning: base image python:x has Python 3.11.2, the gateway runs "
         "3.11.7 (same minor: extensions load, but pin the exact base to test "
@@ -185,7 +185,7 @@ def test_base_python_minor_refused_patch_warned() -> None:
     ]
     data["python"]["version"] = "3.12.1"
     with pytest.raises(InputError, match="has Python 3.12.1, the gateway runs 3.11.7"):
-        images.check_python(Manifest.from_dict(data), want, "python:x", warnings.append)
+        bases.check_python(Manifest.from_dict(data), want, "python:x", warnings.append)
 
 
 def test_zig_target_and_wheel_policy_cap_at_the_gateway_libc() -> None:

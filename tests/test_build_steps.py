@@ -16,7 +16,7 @@ import pytest
 from krakend_tools import cache
 from krakend_tools.build import compile as compiling
 from krakend_tools.build import job, options, plans, source, target, verdicts
-from krakend_tools.containers import images
+from krakend_tools.containers import bases
 from krakend_tools.errors import InputError
 from krakend_tools.manifest.model import Manifest
 from krakend_tools.manifest.platforms import Target
@@ -146,17 +146,17 @@ def test_human_size() -> None:
 
 
 def test_parse_image_map_errors_name_the_option_and_the_item() -> None:
-    assert images.parse_image_map([" generic/x86_64 = img:1 "], "--base-image") == {"generic/amd64": "img:1"}
-    assert images.parse_image_map([], "--base-image") == {}
+    assert bases.parse_image_map([" generic/x86_64 = img:1 "], "--base-image") == {"generic/amd64": "img:1"}
+    assert bases.parse_image_map([], "--base-image") == {}
     for item in ("alpine/arm64", "alpine/arm64=", "alpine/arm64=  "):
         with pytest.raises(InputError) as err:
-            images.parse_image_map([item], "--base-image")
+            bases.parse_image_map([item], "--base-image")
         assert str(err.value) == f"--base-image: expected TARGET=IMAGE, got {item!r}"
     with pytest.raises(InputError) as err:
-        images.parse_image_map(["arm"], "--engine", "URL")
+        bases.parse_image_map(["arm"], "--engine", "URL")
     assert str(err.value) == "--engine: expected TARGET=URL, got 'arm'"
     with pytest.raises(InputError) as err:
-        images.parse_image_map(["windows/amd64=x"], "--base-image")
+        bases.parse_image_map(["windows/amd64=x"], "--base-image")
     assert str(err.value).startswith("invalid target 'windows/amd64'")
 
 

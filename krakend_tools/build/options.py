@@ -59,7 +59,7 @@ def resolve(opts: BuildOptions, default_types: Sequence[str] = ()) -> BuildOptio
     ``[tool.krakend]`` plugin types, then ``$KRAKEND_BASE_IMAGES`` and
     ``$KRAKEND_RUNTIME_BASE_IMAGES``; no target builds the manifest's own (as cibuildwheel
     builds the native one)."""
-    from krakend_tools.containers.images import env_base_images
+    from krakend_tools.containers.bases import env_base_images
 
     apply_config(opts, plugin_config(opts.plugin_dir))
     opts.types = opts.types or list(default_types)

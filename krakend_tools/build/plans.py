@@ -136,7 +136,7 @@ def _cross_files(engine: Engine, target: Target, opts: BuildOptions, manifest: M
     """The target's Python headers and sysconfig data, from its builder base (``--base-image``
     or the official one)."""
     from krakend_tools.build.toolchain import cross_files
-    from krakend_tools.containers.images import official_bases
+    from krakend_tools.containers.bases import official_bases
 
     given = opts.base_images.get(str(target))
     bases = [given] if given is not None else official_bases(target, opts.manifest or manifest, opts.registry)

@@ -8,8 +8,8 @@ import tarfile
 from pathlib import Path
 
 from krakend_tools.cache import FetchError, cache_dir, fetch_wheels
+from krakend_tools.containers.bases import resolve_base
 from krakend_tools.containers.engine import Engine, Progress, _noop
-from krakend_tools.containers.images import resolve_base
 from krakend_tools.errors import InputError
 from krakend_tools.manifest.platforms import Target
 

@@ -206,7 +206,7 @@ def build(
     """Build the plugin in each target's builder image, then import-test it."""
     from krakend_tools.build.options import BuildOptions, parse_targets, resolve
     from krakend_tools.cli import options as cli_options
-    from krakend_tools.containers.images import parse_image_map
+    from krakend_tools.containers.bases import parse_image_map
     from krakend_tools.manifest import model as mf
     from krakend_tools.output import emit
 
