@@ -6,7 +6,6 @@ Every command module imports only typer and the standard library at load time: a
 # No ``from __future__ import annotations`` here: typer reads the commands' annotations, and
 # real objects spare it an eval of each (half of building the command, ~3 ms a run).
 
-import os
 import sys
 from enum import StrEnum
 from pathlib import Path
@@ -109,11 +108,10 @@ def version_cmd(
     from krakend_tools.errors import InputError
     from krakend_tools.manifest import model as mf
     from krakend_tools.manifest.platforms import Target
+    from krakend_tools.settings import CommandLine, resolve
 
-    gateway = {
-        "name": name or os.environ.get("KRAKEND_GATEWAY_NAME"),
-        "version": gw_version or os.environ.get("KRAKEND_GATEWAY_VERSION"),
-    }
+    settings = resolve("version", None, CommandLine(gateway_name=name, gateway_version=gw_version))
+    gateway = {"name": settings.gateway_name, "version": settings.gateway_version}
     if from_lock is not None:
         if target is None or python_version is None:
             raise InputError("--from-lock needs --target and --python-version")

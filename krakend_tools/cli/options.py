@@ -1,17 +1,16 @@
-"""Options every command shares, and each command's defaults from ``[tool.krakend]``.
-
-Command-line options win over the config; ``--ignore`` adds to the config's ``ignore``."""
+"""Options every command shares (their typer declarations), and the project's settings for the
+commands that merge their options into them themselves (see :mod:`krakend_tools.settings`)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 if TYPE_CHECKING:
     from krakend_tools.output import OutputSpec
+    from krakend_tools.settings import Settings
 
 ManifestOpt = Annotated[
     str | None,
@@ -41,109 +40,27 @@ IgnoreOpt = Annotated[
     ),
 ]
 
-TOP_KEYS = {"manifest", "types", "timeout", "outputs", "ignore", "groups", "extras", "lock"}
-COMMANDS = ("check-plugin", "test-plugin", "build")
+
+def load_defaults(command: str, start: Path) -> Settings:
+    """The project's settings for ``command`` (:func:`krakend_tools.settings.resolve` without
+    the command line's)."""
+    from krakend_tools.settings import resolve
+
+    return resolve(command, start)
 
 
-@dataclass
-class Defaults:
-    """What ``[tool.krakend]`` (and its ``[tool.krakend.<command>]`` table) sets for one command."""
-
-    root: Path | None = None  # folder of the pyproject.toml; relative paths are relative to it
-    types: list[str] = field(default_factory=list)
-    timeout: float | None = None
-    outputs: list[str] = field(default_factory=list)
-    ignore: dict[str, str] = field(default_factory=dict)
-    groups: list[str] = field(default_factory=list)
-    extras: list[str] = field(default_factory=list)
-    lock: Path | None = None  # the plugin's lockfile (test-plugin's --lock), relative to root
-
-    @property
-    def pyproject(self) -> Path | None:
-        """The file these defaults come from (an input no output may overwrite)."""
-        return self.root / "pyproject.toml" if self.root is not None else None
-
-
-def load_defaults(command: str, start: Path) -> Defaults:
-    """``[tool.krakend]`` of the nearest pyproject.toml from ``start`` up, checked, for ``command``."""
-    from krakend_tools.config import find_config
-
-    config = find_config(start)
-    if config is None:
-        return Defaults()
-    where = config.root / "pyproject.toml"
-    table = {k: v for k, v in config.table.items() if k not in COMMANDS}
-    own = config.table.get(command, {})
-    if not isinstance(own, dict):
-        _bad(where, f"[tool.krakend.{command}] must be a table")
-    if command != "build":  # [tool.krakend.build] has its own keys (build.py reads them)
-        table.update(own)
-    unknown = sorted(set(table) - TOP_KEYS)
-    if unknown:
-        _bad(where, f"[tool.krakend] unknown key {unknown[0]!r} (known: {', '.join(sorted(TOP_KEYS))})")
-    found = Defaults(root=config.root)
-    found.types = _str_list(table, "types", where)
-    found.outputs = _str_list(table, "outputs", where)
-    found.groups = _str_list(table, "groups", where)
-    found.extras = _str_list(table, "extras", where)
-    if "manifest" in table and not isinstance(table["manifest"], str):
-        _bad(where, "[tool.krakend] manifest must be a string (a path, or 'host')")
-    if "lock" in table:
-        if not isinstance(table["lock"], str) or not table["lock"]:
-            _bad(where, "[tool.krakend] lock must be a path (a string)")
-        found.lock = config.root / table["lock"]
-    if "timeout" in table:
-        timeout = table["timeout"]
-        if isinstance(timeout, bool) or not isinstance(timeout, int | float) or not 0 < timeout < 1e6:
-            _bad(where, "[tool.krakend] timeout must be a number of seconds above 0")
-        found.timeout = float(timeout)
-    ignore = table.get("ignore", [])
-    if isinstance(ignore, dict) and all(isinstance(v, str) for v in ignore.values()):
-        found.ignore = {str(k): v for k, v in ignore.items()}
-    elif isinstance(ignore, list) and all(isinstance(v, str) for v in ignore):
-        found.ignore = parse_ignores(ignore)
-    else:
-        _bad(where, '[tool.krakend] ignore must be a list of "NAME[:REASON]" or a table NAME = "REASON"')
-    return found
-
-
-def parse_ignores(values: list[str]) -> dict[str, str]:
-    """``NAME[:REASON]`` -> {NAME: REASON} (an empty reason when none is given)."""
-    from krakend_tools.errors import InputError
-
-    out: dict[str, str] = {}
-    for value in values:
-        name, _, reason = value.partition(":")
-        if not name.strip():
-            raise InputError(f"--ignore {value!r}: expected NAME[:REASON]")
-        out[name.strip()] = reason.strip()
-    return out
-
-
-def outputs(cli: list[str] | None, defaults: Defaults | None) -> list[OutputSpec]:
-    """The command line's ``-o`` if any, else the config's ``outputs`` (files relative to its folder,
-    never outside it); with ``defaults=None``, only the command line's (empty when it has none)."""
+def outputs(cli: list[str] | None, defaults: Settings | None) -> list[OutputSpec]:
+    """The command line's ``-o`` if any, else the project's ``outputs``; with ``defaults=None``,
+    only the command line's (empty when it has none)."""
     from krakend_tools.output import parse_outputs
 
     if cli:
         return parse_outputs(cli)
-    if defaults is None:
-        return []
-    return parse_outputs(defaults.outputs, defaults.root, confined=True)  # a pull request may write it
+    return defaults.output_specs() if defaults is not None else []
 
 
-def ignores(cli: list[str] | None, defaults: Defaults) -> dict[str, str]:
+def ignores(cli: list[str] | None, defaults: Settings) -> dict[str, str]:
+    """The project's ``ignore`` with the command line's ``--ignore`` added."""
+    from krakend_tools.settings import parse_ignores
+
     return {**defaults.ignore, **parse_ignores(cli or [])}
-
-
-def _str_list(table: dict[str, Any], key: str, where: Path) -> list[str]:
-    value = table.get(key, [])
-    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        _bad(where, f"[tool.krakend] {key} must be a list of strings")
-    return list(value)
-
-
-def _bad(where: Path, message: str) -> NoReturn:
-    from krakend_tools.errors import InputError
-
-    raise InputError(message, path=where)

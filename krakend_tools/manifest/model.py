@@ -201,7 +201,7 @@ class Manifest:
 
 
 def gateway_fields(gateway: dict[str, str | None]) -> dict[str, str | None]:
-    """``gateway`` (from --gateway-name/--gateway-version or $KRAKEND_GATEWAY_*) if the schema
+    """``gateway`` (from --gateway-name/--gateway-version, $KRAKEND_GATEWAY_NAME/VERSION) if the schema
     takes its values: at most MAX_GATEWAY_FIELD characters, no control characters."""
     from krakend_tools.files import excerpt
 

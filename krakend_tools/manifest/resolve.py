@@ -4,7 +4,6 @@ silent fallback: with none of them the command stops and says so."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -23,28 +22,31 @@ NO_MANIFEST = (
 
 def resolve(option: str | None, start: Path | None = None) -> Manifest:
     """The manifest a command works against: ``option`` (a path, or "host" for this
-    interpreter), else ``$KRAKEND_MANIFEST``, else ``manifest = "PATH"`` in the
-    ``[tool.krakend]`` table of the nearest pyproject.toml from ``start`` (default: the
-    current folder) upward, relative to that pyproject."""
-    from krakend_tools.config import find_config
+    interpreter), else ``$KRAKEND_MANIFEST``, else ``manifest = "PATH"`` in the top level of the
+    ``[tool.krakend]`` table of the nearest pyproject.toml from ``start`` (default: the current
+    folder) upward, relative to that pyproject (:func:`krakend_tools.settings.resolve`)."""
     from krakend_tools.manifest.facts import host
     from krakend_tools.manifest.model import load
+    from krakend_tools.settings import CommandLine, Source
+    from krakend_tools.settings import resolve as settings
 
-    chosen = option or os.environ.get("KRAKEND_MANIFEST")
-    if chosen:
-        return host() if chosen == "host" else load(chosen)
-    config = find_config(start if start is not None else Path.cwd())
-    if config is not None and "manifest" in config.table:
-        return load(_configured(config.table["manifest"], config.root))
-    raise InputError(NO_MANIFEST)
+    chosen = settings(None, None, CommandLine(manifest=option or None))  # the project read only if it decides
+    if chosen.manifest is None:
+        chosen = settings(None, start if start is not None else Path.cwd())
+    if chosen.manifest is None:
+        raise InputError(NO_MANIFEST)
+    if chosen.origin("manifest") is Source.PYPROJECT:
+        assert chosen.root is not None  # a project's setting comes with its folder
+        return load(_configured(chosen.manifest, chosen.root))
+    return host() if chosen.manifest == "host" else load(chosen.manifest)
 
 
-def _configured(value: object, root: Path) -> Path:
+def _configured(value: str, root: Path) -> Path:
     """The manifest file ``manifest = value`` in ``root``'s pyproject.toml names, checked."""
     from krakend_tools.files import excerpt
 
     where = root / "pyproject.toml"
-    if not isinstance(value, str) or not value:
+    if not value:
         raise InputError("[tool.krakend] manifest must be a path (a string)", path=where)
     path = root / value
     if not _is_file(path):
@@ -64,7 +66,10 @@ def resolver(option: str | None, *, python: str | None = None, libc: str | None 
     """:func:`resolve` for several folders (the lockfiles of one pre-commit run): each folder's
     own project decides, each resolved once; with ``option`` or ``$KRAKEND_MANIFEST``, one
     manifest for all. ``python``/``libc`` override it (``-g``/``-l``)."""
-    one = option or os.environ.get("KRAKEND_MANIFEST")
+    from krakend_tools.settings import CommandLine
+    from krakend_tools.settings import resolve as settings
+
+    one = settings(None, None, CommandLine(manifest=option or None)).manifest
     found: dict[Path | None, Manifest] = {}
 
     def manifest_for(folder: Path) -> Manifest:
