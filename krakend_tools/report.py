@@ -92,6 +92,29 @@ class Report:
         return [name for name in ignores if name not in used and canonicalize_name(name) not in used]
 
     @property
+    def fixes(self) -> dict[str, list[str]]:
+        """check-plugin ``-f``: each lockfile's fix lines (none: empty)."""
+        fixes: dict[str, list[str]] = self.meta.get("fixes") or {}
+        return fixes
+
+    @property
+    def lockfile_paths(self) -> list[str]:
+        """check-plugin: the lockfiles checked, in order."""
+        return [entry["path"] for entry in self.meta.get("lockfiles") or []]
+
+    @property
+    def manifest_sources(self) -> list[str | None]:
+        """The files of the manifests the report was checked against: its own and each lockfile's."""
+        used = [self.meta.get("manifest")] + [entry.get("manifest") for entry in self.meta.get("lockfiles") or []]
+        return [m.get("source") for m in used if isinstance(m, dict)]
+
+    @property
+    def tested(self) -> int | None:
+        """test-plugin: how many artifacts were tested (None: not recorded)."""
+        tested = self.meta.get("tested")
+        return None if tested is None else int(tested)
+
+    @property
     def ok(self) -> bool:
         return not self.failures
 

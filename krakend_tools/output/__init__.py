@@ -179,7 +179,7 @@ def emit(
     A consumer that cannot be written (a full disk, a read-only folder, a FIFO nobody reads)
     is an InputError."""
     specs = list(specs)
-    refuse_overwriting(specs, [*inputs, *_manifest_files(report)])
+    refuse_overwriting(specs, [*inputs, *report.manifest_sources])
     for spec in specs:
         if spec.skipped:
             print_note(f"note: {spec.skipped}")
@@ -202,12 +202,6 @@ def refuse_overwriting(specs: Iterable[OutputSpec], inputs: Iterable[Path | str 
         source = next((p for p in given if spec.file is not None and _same_file(spec.file, p)), None)
         if source is not None:
             raise InputError(f"-o {spec.format}={spec.file} would overwrite an input of the command: {source}")
-
-
-def _manifest_files(report: Report) -> list[str | None]:
-    """The manifest files the report was checked against (its own and each lockfile's)."""
-    used = [report.meta.get("manifest")] + [e.get("manifest") for e in report.meta.get("lockfiles") or []]
-    return [m.get("source") for m in used if isinstance(m, dict)]
 
 
 def _special(path: Path) -> bool:

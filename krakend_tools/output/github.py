@@ -59,7 +59,7 @@ def render(report: Report) -> str:
     used = "; ".join(manifest_lines(report.meta))
     if used:
         summary += f"; {used}"
-    for lockfile, commands in (report.meta.get("fixes") or {}).items():
+    for lockfile, commands in report.fixes.items():
         summary += f"\nfix {lockfile}:\n" + "\n".join(commands)
     lines.append(f"::notice title=krakend {report.command}::{_data(summary)}")
     return "\n".join(lines) + "\n"

@@ -60,7 +60,7 @@ def _render(report: Report) -> str:
             ET.SubElement(case, "system-out").text = "\n".join(f"warning: {w}" for w in f.warnings)
         if f.skipped:
             ET.SubElement(_case(suite, report, f, ".import"), "skipped", message=f.skipped)
-    fixes = report.meta.get("fixes") or {}
+    fixes = report.fixes
     if fixes:
         out = ET.SubElement(suite, "system-out")
         out.text = "\n".join(f"fix {lock}:\n" + "\n".join(cmds) for lock, cmds in fixes.items())

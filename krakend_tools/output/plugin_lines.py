@@ -31,7 +31,7 @@ def render_plugin_lines(report: Report) -> str:
     out = manifest_lines(report.meta)
     out += [text for f in report.findings for text in lines(f)]
     names = list(dict.fromkeys(f.name for f in report.findings))
-    tested = int(report.meta.get("tested", len(names)))
+    tested = len(names) if report.tested is None else report.tested
     failed = len({f.name for f in report.failures})
     warned = len({f.name for f in report.findings if f.warnings})
     note = f" ({warned} with warnings)" if warned else ""

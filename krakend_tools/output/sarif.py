@@ -132,8 +132,7 @@ def render(report: Report) -> str:
         + [_caution(f, kind, text, index) for f, kind, text in cautions],
         "properties": {"command": report.command, "checked": len(report.findings)},
     }
-    fixes = report.meta.get("fixes")
-    if fixes:
-        run["properties"]["fixes"] = fixes
+    if report.fixes:
+        run["properties"]["fixes"] = report.fixes
     log = {"$schema": SCHEMA, "version": "2.1.0", "runs": [run]}
     return unforged_json(json.dumps(log, indent=2)) + "\n"

@@ -31,8 +31,7 @@ def _summary(report: Report) -> str:
 
 def _lockfiles(report: Report) -> list[str | None]:
     """The lockfile paths of a check, in order (one None when the report names none)."""
-    paths = [entry["path"] for entry in report.meta.get("lockfiles", [])]
-    return paths or [None]
+    return [*report.lockfile_paths] or [None]
 
 
 def _render_check(report: Report, quiet: bool = False) -> str:
@@ -74,7 +73,7 @@ def _quiet_rest(report: Report) -> list[str]:
     counts = [
         f"{len(report.ignored)} ignored" if report.ignored else "",
         f"{warned} warning(s)" if warned else "",
-        "fix commands" if report.meta.get("fixes") else "",
+        "fix commands" if report.fixes else "",
     ]
     shown = ", ".join(c for c in counts if c)
     return [f"(-q: {shown} not shown; run without -q to see them)"] if shown else []
@@ -106,7 +105,7 @@ def warning_lines(report: Report) -> list[str]:
 def fix_lines(report: Report) -> list[str]:
     """The combined fix commands, per lockfile (``-f``)."""
     lines: list[str] = []
-    for lockfile, commands in (report.meta.get("fixes") or {}).items():
+    for lockfile, commands in report.fixes.items():
         lines.append(f"Fix {lockfile}:")
         lines += [f"\t{c}" for c in commands]
     return lines
