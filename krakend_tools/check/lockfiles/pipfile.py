@@ -40,8 +40,23 @@ def parse(path: Path, text: str) -> Lockfile:
     if not isinstance(data, Mapping):
         raise InputError("a Pipfile.lock must be a JSON object", path=path, line=1)
     meta = table(data.get("_meta"), "_meta", path)
+    notes: list[str] = []
+    spec = _spec(meta, data, notes, path)
+    pin = _python_pin(table(meta.get("requires"), "_meta.requires", path))
+    return Lockfile(
+        path=path,
+        tool=TOOL,
+        packages=_packages(data, text, path),
+        python_pin=pin,
+        lock_version=str(spec),
+        notes=notes,
+        extras_defined=frozenset(),
+    )  # a Pipfile has no extras
+
+
+def _spec(meta: Mapping[str, Any], data: Mapping[str, Any], notes: list[str], path: Path) -> object:
+    """``_meta.pipfile-spec``, one this reader supports; a lock without one is read as the last."""
     spec = meta.get("pipfile-spec")
-    notes = []
     if spec is None and ("default" in data or "develop" in data):
         notes.append("no _meta.pipfile-spec: read as pipfile-spec 6")
         spec = SUPPORTED[-1]
@@ -50,12 +65,19 @@ def parse(path: Path, text: str) -> Lockfile:
             f"unsupported Pipfile.lock pipfile-spec {excerpt(spec)} (supported: {', '.join(map(str, SUPPORTED))})",
             path=path,
         )
-    requires = table(meta.get("requires"), "_meta.requires", path)
-    # The Python the lock was made with: a pin (python_pin), not a requires-python range.
+    return spec
+
+
+def _python_pin(requires: Mapping[str, Any]) -> str | None:
+    """The Python the lock was made with: a pin (``python_pin``), not a requires-python range."""
     pin = requires.get("python_version")
     if pin is None and isinstance(requires.get("python_full_version"), str):
         pin = ".".join(requires["python_full_version"].split(".")[:2])
+    return pin if isinstance(pin, str) else None
 
+
+def _packages(data: Mapping[str, Any], text: str, path: Path) -> list[LockedPackage]:
+    """The packages of both sections; one in both (same version) is one package in both groups."""
     direct = _declared(path)
     lines = _entry_lines(text)
     seen: dict[tuple[str, str | None], int] = {}
@@ -70,21 +92,13 @@ def parse(path: Path, text: str) -> Lockfile:
             if pkg.name in direct:
                 pkg = replace(pkg, direct=True)
             key = (pkg.name, str(pkg.version) if pkg.version else None)
-            if key in seen:  # in both sections: one package in both groups
+            if key in seen:
                 old = packages[seen[key]]
                 packages[seen[key]] = replace(old, groups=old.groups | pkg.groups)
                 continue
             seen[key] = len(packages)
             packages.append(pkg)
-    return Lockfile(
-        path=path,
-        tool=TOOL,
-        packages=packages,
-        python_pin=pin if isinstance(pin, str) else None,
-        lock_version=str(spec),
-        notes=notes,
-        extras_defined=frozenset(),
-    )  # a Pipfile has no extras
+    return packages
 
 
 def _package(raw_name: str, entry: Mapping[str, Any], group: str, path: Path, line: int | None) -> LockedPackage:
