@@ -7,6 +7,7 @@ Every command module imports only typer and the standard library at load time: a
 # real objects spare it an eval of each (half of building the command, ~3 ms a run).
 
 import sys
+from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -105,40 +106,61 @@ def version_cmd(
     gw_version: Annotated[str | None, typer.Option("--gateway-version", help="Gateway version to record")] = None,
 ) -> None:
     """Print the gateway manifest: Python, ABI, libc, platform, packages, host libraries."""
-    from krakend_tools.errors import InputError
-    from krakend_tools.manifest import model as mf
-    from krakend_tools.manifest.platforms import Target
     from krakend_tools.settings import CommandLine, resolve
 
     settings = resolve("version", None, CommandLine(gateway_name=name, gateway_version=gw_version))
-    gateway = {"name": settings.gateway_name, "version": settings.gateway_version}
-    if from_lock is not None:
-        if target is None or python_version is None:
-            raise InputError("--from-lock needs --target and --python-version")
-        manifest = mf.from_lock(from_lock, Target.parse(target), python_version, libc, gateway)
-    elif target or python_version or libc:
-        raise InputError("--target, --python-version and --libc go with --from-lock")
-    elif image is not None:
-        from krakend_tools.containers.image_manifest import manifest_from_image
-
-        manifest = manifest_from_image(image)
-    elif manifest_file is not None:
-        manifest = mf.load(manifest_file)
-    elif facts is not None:
-        from krakend_tools.manifest.facts import facts_file
-
-        manifest = mf.from_facts(facts_file(facts), gateway)
-    else:
-        manifest = mf.from_facts(mf.introspect(python), gateway)
-        if output is VersionOutput.json:  # a manifest to keep: say whose environment it describes
-            sys.stdout.write(manifest.to_json())
-            sys.stdout.flush()  # written first: a failed write is one error line, with no note before it
-            _warn_own_environment(manifest, python)
-            return
-    if output is VersionOutput.json:
-        sys.stdout.write(manifest.to_json())
-    else:
+    source = ManifestSource(python, from_lock, target, python_version, libc, image, facts, manifest_file)
+    manifest = source.manifest({"name": settings.gateway_name, "version": settings.gateway_version})
+    if output is VersionOutput.text:
         _write_text(manifest)
+        return
+    sys.stdout.write(manifest.to_json())
+    if source.introspects:  # a manifest to keep: say whose environment it describes
+        sys.stdout.flush()  # written first: a failed write is one error line, with no note before it
+        _warn_own_environment(manifest, python)
+
+
+@dataclass(frozen=True)
+class ManifestSource:
+    """Where ``version`` takes its manifest from: the first of a lockfile (with a target and a
+    Python version), an image, a manifest file, a facts file given; else an interpreter."""
+
+    python: str | None
+    from_lock: Path | None
+    target: str | None
+    python_version: str | None
+    libc: str | None
+    image: str | None
+    facts: Path | None
+    manifest_file: Path | None
+
+    @property
+    def introspects(self) -> bool:
+        """Whether the manifest is an interpreter's own (``--python``, else this one)."""
+        return (self.from_lock, self.image, self.manifest_file, self.facts) == (None, None, None, None)
+
+    def manifest(self, gateway: dict[str, str | None]) -> "Manifest":
+        """The manifest from this source, with ``gateway`` recorded when it is made here."""
+        from krakend_tools.errors import InputError
+        from krakend_tools.manifest import facts, model
+        from krakend_tools.manifest.from_lock import from_lock
+        from krakend_tools.manifest.platforms import Target
+
+        if self.from_lock is not None:
+            if self.target is None or self.python_version is None:
+                raise InputError("--from-lock needs --target and --python-version")
+            return from_lock(self.from_lock, Target.parse(self.target), self.python_version, self.libc, gateway)
+        if self.target or self.python_version or self.libc:
+            raise InputError("--target, --python-version and --libc go with --from-lock")
+        if self.image is not None:
+            from krakend_tools.containers.image_manifest import manifest_from_image
+
+            return manifest_from_image(self.image)
+        if self.manifest_file is not None:
+            return model.load(self.manifest_file)
+        if self.facts is not None:
+            return facts.from_facts(facts.facts_file(self.facts), gateway)
+        return facts.from_facts(facts.introspect(self.python), gateway)
 
 
 def _write_text(manifest: "Manifest") -> None:
