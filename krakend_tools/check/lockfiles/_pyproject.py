@@ -47,6 +47,13 @@ def declared_roots(pyproject: Mapping[str, Any]) -> tuple[Roots, Roots]:
     """
     groups: Roots = {}
     extras: Roots = {}
+    _standard_roots(pyproject, groups, extras)
+    _poetry_roots(pyproject, groups, extras)
+    return groups, extras
+
+
+def _standard_roots(pyproject: Mapping[str, Any], groups: Roots, extras: Roots) -> None:
+    """``[project]`` dependencies and extras, PDM's dev groups and PEP 735 dependency groups."""
     project = _map(pyproject.get("project"))
     for spec in _list(project.get("dependencies")):
         _add_pep508(groups, RUNTIME, spec)
@@ -62,15 +69,19 @@ def declared_roots(pyproject: Mapping[str, Any]) -> tuple[Roots, Roots]:
         for spec in _group_specs(dep_groups, group, set()):
             _add_pep508(groups, group, spec)
 
+
+def _poetry_roots(pyproject: Mapping[str, Any], groups: Roots, extras: Roots) -> None:
+    """``[tool.poetry]`` dependencies (runtime unless ``[project]`` lists its own), extras and groups."""
     poetry = _map(_map(pyproject.get("tool")).get("poetry"))
     optional: dict[str, Edge] = {}
+    standard = _map(pyproject.get("project")).get("dependencies")
     for name, spec in _map(poetry.get("dependencies")).items():
         if name.lower() == "python":
             continue
         for edge, is_optional in poetry_edges(name, spec):
             if is_optional:
                 optional[edge.target] = edge
-            elif not project.get("dependencies"):
+            elif not standard:
                 groups.setdefault(RUNTIME, []).append(edge)
     for extra, names in _map(poetry.get("extras")).items():
         for name in _list(names):
@@ -83,7 +94,6 @@ def declared_roots(pyproject: Mapping[str, Any]) -> tuple[Roots, Roots]:
         for name, spec in deps.items():
             for edge, _ in poetry_edges(name, spec):
                 groups.setdefault(group, []).append(edge)
-    return groups, extras
 
 
 def direct_names(pyproject: Mapping[str, Any] | None) -> frozenset[str] | None:
