@@ -97,49 +97,68 @@ class _Judge:
 
 
 def _walk(lock: Lockfile, judge: _Judge, groups: frozenset[str], extras: frozenset[str]) -> list[LockedPackage]:
-    by_name: dict[str, list[LockedPackage]] = {}
-    for pkg in lock.packages:
-        by_name.setdefault(pkg.name, []).append(pkg)
+    """The packages reached from the roots of ``groups`` and ``extras`` by edges whose markers hold."""
+    return _Walk(lock, judge).run([(e, None) for group in sorted(groups | extras) for e in lock.roots.get(group, ())])
 
-    def resolve(target: str) -> list[tuple[str, LockedPackage]]:
-        if target in lock.nodes:
-            return [(target, lock.nodes[target])]
+
+Step = tuple[Edge, "str | None"]  # an edge, and the extra of the package it leaves from
+
+
+class _Walk:
+    """One walk of a graph lock: each target followed once, and again for each new extra."""
+
+    def __init__(self, lock: Lockfile, judge: _Judge) -> None:
+        self.lock = lock
+        self.judge = judge
+        self.by_name: dict[str, list[LockedPackage]] = {}
+        for pkg in lock.packages:
+            self.by_name.setdefault(pkg.name, []).append(pkg)
+        self.selected: dict[int, LockedPackage] = {}
+        self.enabled: dict[str, set[str]] = {}  # key -> extras already followed
+
+    def run(self, todo: list[Step]) -> list[LockedPackage]:
+        """Follow ``todo`` and every edge it leads to; the packages reached, in lockfile order."""
+        while todo:
+            edge, via = todo.pop()
+            if not self.judge.applies(edge.marker, via=via):
+                continue
+            first = edge.target not in self.enabled
+            done = self.enabled.setdefault(edge.target, set())
+            new_extras = edge.extras - done
+            if not first and not new_extras:
+                continue
+            done |= new_extras
+            todo.extend(self._arrive(edge.target, first, new_extras))
+        return [p for p in self.lock.packages if id(p) in self.selected]
+
+    def _arrive(self, target: str, first: bool, new_extras: frozenset[str]) -> list[Step]:
+        """Select what ``target`` names; the edges to follow from it: its own the first time,
+        those of each extra newly asked."""
+        lock = self.lock
+        if target == lock.project:  # the project's own extras, e.g. all = [me[a], me[b]]
+            return [(e, None) for extra in new_extras for e in lock.roots.get(extra, ())]
+        steps: list[Step] = []
+        for key, pkg in self._resolve(target):
+            if not self.judge.applies(pkg.marker, pkg.line):  # a marker of its own (Poetry 1.0)
+                continue
+            self.selected[id(pkg)] = pkg
+            if first:
+                steps.extend((e, None) for e in lock.edges.get(key, ()))
+            for extra in new_extras:
+                steps.extend((e, extra) for e in lock.extra_edges.get(key, {}).get(extra, ()))
+        return steps
+
+    def _resolve(self, target: str) -> list[tuple[str, LockedPackage]]:
+        """``(key, package)`` an edge's target names: a graph node, a ``name==version``, or a name."""
+        if target in self.lock.nodes:
+            return [(target, self.lock.nodes[target])]
         name, sep, version = target.partition("==")
-        found = by_name.get(name, [])
+        found = self.by_name.get(name, [])
         if sep:
             found = [p for p in found if p.version is not None and str(p.version) == version]
         elif len(found) > 1:
-            found = _best_fit(found, judge)
+            found = _best_fit(found, self.judge)
         return [(target, p) for p in found]
-
-    selected: dict[int, LockedPackage] = {}
-    enabled: dict[str, set[str]] = {}  # key -> extras already followed
-    todo: list[tuple[Edge, str | None]] = []  # (edge, extra of the package it leaves from)
-    for group in sorted(groups | extras):
-        todo.extend((e, None) for e in lock.roots.get(group, ()))
-    while todo:
-        edge, via = todo.pop()
-        if not judge.applies(edge.marker, via=via):
-            continue
-        first = edge.target not in enabled
-        done = enabled.setdefault(edge.target, set())
-        new_extras = edge.extras - done
-        if not first and not new_extras:
-            continue
-        done |= new_extras
-        if edge.target == lock.project:  # the project's own extras, e.g. all = [me[a], me[b]]
-            for extra in new_extras:
-                todo.extend((e, None) for e in lock.roots.get(extra, ()))
-            continue
-        for key, pkg in resolve(edge.target):
-            if not judge.applies(pkg.marker, pkg.line):  # a marker of its own (Poetry 1.0)
-                continue
-            selected[id(pkg)] = pkg
-            if first:
-                todo.extend((e, None) for e in lock.edges.get(key, ()))
-            for extra in new_extras:
-                todo.extend((e, extra) for e in lock.extra_edges.get(key, {}).get(extra, ()))
-    return [p for p in lock.packages if id(p) in selected]
 
 
 def _best_fit(found: list[LockedPackage], judge: _Judge) -> list[LockedPackage]:
