@@ -12,6 +12,7 @@ from packaging import tags
 from packaging.markers import default_environment
 
 from krakend_tools.errors import InputError
+from krakend_tools.manifest import facts
 from krakend_tools.manifest import model as mf
 from krakend_tools.manifest.platforms import Libc, Target, needed_libc, platform_tags
 
@@ -32,18 +33,18 @@ def test_manifest_matches_the_full_json_schema(host_manifest: Path) -> None:
 
 
 def test_tags_equal_packaging_sys_tags() -> None:
-    manifest = mf.from_facts(mf.introspect(None))
+    manifest = facts.from_facts(facts.introspect(None))
     assert manifest.tags == [str(t) for t in tags.sys_tags()]
 
 
 def test_marker_environment_equals_packaging() -> None:
-    manifest = mf.from_facts(mf.introspect(None))
+    manifest = facts.from_facts(facts.introspect(None))
     assert manifest.marker_environment == dict(default_environment())
     assert len(manifest.marker_environment) == 11
 
 
 def test_host_libraries_carry_symbol_versions() -> None:
-    manifest = mf.from_facts(mf.introspect(None))
+    manifest = facts.from_facts(facts.introspect(None))
     libc = manifest.libraries["libc.so.6"]
     host = manifest.platform.libc
     assert f"GLIBC_{host.version_text}" in libc.symbol_versions
@@ -144,7 +145,7 @@ def test_symbol_versions_match_readelf() -> None:
 
     if shutil.which("readelf") is None:
         pytest.skip("binutils' readelf is not installed")
-    manifest = mf.from_facts(mf.introspect(None))
+    manifest = facts.from_facts(facts.introspect(None))
     libs = list(manifest.libraries.items())
     for name, lib in libs[:: max(1, len(libs) // 60)] + [("libc.so.6", manifest.libraries["libc.so.6"])]:
         out = subprocess.run(["readelf", "-V", "--wide", lib.path], capture_output=True, text=True).stdout
