@@ -40,7 +40,7 @@ def test_jobs_accepts(value: int | None) -> None:
     assert arguments.jobs(value) == value
 
 
-@pytest.mark.parametrize("value", [0, 1025, True, -3])
+@pytest.mark.parametrize("value", [0, 1025, True, -3, "3"])
 def test_jobs_refuses(value: int) -> None:
     assert refusal(arguments.jobs, value) == f"-j must be a whole number from 1 to 1024, not {value!r}"
 
@@ -65,6 +65,7 @@ def test_path_argument() -> None:
     assert refusal(arguments.path_argument, "a" * 4097, "lockfile") == "lockfile too long (4097 characters, limit 4096)"
     assert refusal(arguments.path_argument, "") == "empty path"
     assert refusal(arguments.path_argument, "a\0b") == "path 'a\\x00b' contains a NUL character"
+    assert refusal(arguments.path_argument, "\0" * 90) == f"path {chr(0) * 80!r} contains a NUL character"
 
 
 def test_image_name() -> None:

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -62,4 +64,18 @@ def test_process_facts_from_proc() -> None:
         finally:
             child.kill()
     assert subproc.start_time(2**22 + 1) is None
+    assert subproc.children(2**22 + 1) == []
+
+
+def test_start_time_is_clock_ticks_since_boot(tmp_path: Path) -> None:
+    """Field 22 of /proc/PID/stat, read after the last ``)``: a command name may hold one."""
+    odd = tmp_path / "s) 1 2 3"
+    shutil.copy(shutil.which("sleep") or "/bin/sleep", odd)
+    booted = float(Path("/proc/uptime").read_text().split()[0])
+    with subprocess.Popen([odd, "30"]) as child:
+        try:
+            ticks = subproc.start_time(child.pid)
+        finally:
+            child.kill()
+    assert ticks is not None and abs(ticks / os.sysconf("SC_CLK_TCK") - booted) < 5
     assert subproc.children(2**22 + 1) == []
