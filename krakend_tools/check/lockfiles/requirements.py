@@ -90,38 +90,25 @@ def parse(path: Path, text: str) -> Lockfile:
 
 
 def _read(path: Path, text: str, state: _State, *, constraint: bool, top: bool, depth: int) -> None:
+    """One file's lines into ``state``: packages, or constraints when ``constraint``."""
     last: int | None = None  # index of the last package, for "# via" comments
     in_via = False
     for number, line in _logical_lines(text):
         stripped = line.strip()
         if stripped.startswith("#"):
-            comment = stripped.lstrip("#").strip()
             if last is not None and not constraint:
-                if comment.startswith("via"):
-                    rest = comment[3:].strip()
-                    state.via.setdefault(last, []).extend([rest] if rest else [])
-                    in_via = True
-                elif in_via and comment:
-                    state.via.setdefault(last, []).append(comment)
+                in_via = _read_via(stripped, last, state, in_via)
             continue
         in_via = False
         stripped = re.split(r"\s+#", stripped, maxsplit=1)[0].strip()
         if not stripped:
             continue
         if stripped.startswith("-"):
-            option, _, value = stripped.partition(" ")
-            option, eq, inline = option.partition("=")
-            value = (inline if eq else value).strip()
-            if option in ("-r", "--requirement", "-c", "--constraint"):
-                _include(
-                    path, number, value, state, constraint=constraint or option in ("-c", "--constraint"), depth=depth
-                )
-            elif option in ("-e", "--editable"):
-                pkg = _url_package(value, path, number if top else None)
-                if pkg is not None and not constraint:
-                    last = len(state.packages)
-                    state.packages.append(pkg)
-            continue  # index, hash and other pip options are tolerated
+            pkg = _option(path, number, stripped, state, constraint=constraint, top=top, depth=depth)
+            if pkg is not None and not constraint:
+                last = len(state.packages)
+                state.packages.append(pkg)
+            continue
         pkg = _requirement(stripped, path, number, top)
         if pkg is None:
             continue
@@ -130,6 +117,35 @@ def _read(path: Path, text: str, state: _State, *, constraint: bool, top: bool, 
         else:
             last = len(state.packages)
             state.packages.append(pkg)
+
+
+def _read_via(comment_line: str, last: int, state: _State, in_via: bool) -> bool:
+    """A comment after the package at ``last``: pip-compile's ``# via`` list (one line, or the
+    lines that follow it). Whether a via list is open after it."""
+    comment = comment_line.lstrip("#").strip()
+    if comment.startswith("via"):
+        rest = comment[3:].strip()
+        state.via.setdefault(last, []).extend([rest] if rest else [])
+        return True
+    if in_via and comment:
+        state.via.setdefault(last, []).append(comment)
+    return in_via
+
+
+def _option(
+    path: Path, number: int, line: str, state: _State, *, constraint: bool, top: bool, depth: int
+) -> LockedPackage | None:
+    """A pip option line: ``-r``/``-c`` read their file, ``-e`` is a package; the others
+    (index, hash...) are tolerated."""
+    option, _, value = line.partition(" ")
+    option, eq, inline = option.partition("=")
+    value = (inline if eq else value).strip()
+    if option in ("-r", "--requirement", "-c", "--constraint"):
+        is_constraint = constraint or option in ("-c", "--constraint")
+        _include(path, number, value, state, constraint=is_constraint, depth=depth)
+    elif option in ("-e", "--editable"):
+        return _url_package(value, path, number if top else None)
+    return None
 
 
 def _logical_lines(text: str) -> list[tuple[int, str]]:
@@ -152,6 +168,7 @@ def _logical_lines(text: str) -> list[tuple[int, str]]:
 
 
 def _requirement(line: str, path: Path, number: int, top: bool) -> LockedPackage | None:
+    """A requirement line (``line`` is reported only for the top file): a pin, a URL or PEP 508."""
     where = number if top else None
     line = re.split(r"\s--(?:hash|config-settings|global-option)[=\s]", line, maxsplit=1)[0]
     line = line.strip()
@@ -164,6 +181,11 @@ def _requirement(line: str, path: Path, number: int, top: bool) -> LockedPackage
         return LockedPackage(name=name, version=pin, marker=marker, has_file_names=False, line=where, source="registry")
     if "://" in line and "@" not in line.split("://", 1)[0] or line.endswith(".whl"):
         return _url_package(line, path, where)
+    return _pep508(line, path, number, where)
+
+
+def _pep508(line: str, path: Path, number: int, where: int | None) -> LockedPackage:
+    """A PEP 508 requirement: pinned by one ``==``, or by the wheel its URL names; else a range."""
     from packaging.requirements import InvalidRequirement, Requirement
 
     try:
