@@ -41,7 +41,6 @@ ENVIRONMENT = {
     "gateway_name": "KRAKEND_GATEWAY_NAME",
     "gateway_version": "KRAKEND_GATEWAY_VERSION",
 }
-CACHE_DIR = "KRAKEND_CACHE_DIR"  # downloads and builds kept between runs
 # [tool.krakend]'s keys, in the order they are checked
 PYPROJECT_KEYS = ("types", "outputs", "groups", "extras", "manifest", "lock", "timeout", "ignore")
 COMMANDS = ("check-plugin", "test-plugin", "build")  # each may have its [tool.krakend.<command>] table
@@ -122,14 +121,6 @@ def resolve(
             values[name] = {**values.get("ignore", {}), **value} if name == "ignore" else value
             origins[name] = source
     return Settings(command=command, root=root, origins=origins, **values)
-
-
-def cache_dir(environ: Mapping[str, str] | None = None) -> Path:
-    """``$KRAKEND_CACHE_DIR``, else ``$XDG_CACHE_HOME/krakend-tools`` (``~/.cache``)."""
-    env = os.environ if environ is None else environ
-    if env.get(CACHE_DIR):
-        return Path(env[CACHE_DIR])
-    return Path(env.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "krakend-tools"
 
 
 def parse_ignores(values: Sequence[str]) -> dict[str, str]:

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from krakend_tools.errors import InputError
-from krakend_tools.settings import CommandLine, Settings, Source, cache_dir, resolve
+from krakend_tools.settings import CommandLine, Settings, Source, resolve
 
 ROOT = Path(__file__).resolve().parent.parent
 PYPROJECT = """\
@@ -158,12 +158,6 @@ def test_a_bad_project_setting_is_one_line(tmp_path: Path, table: str, message: 
 def test_an_ignore_table_takes_reasons(tmp_path: Path) -> None:
     (tmp_path / "pyproject.toml").write_text('[tool.krakend.ignore]\nurllib3 = "reason"\n')
     assert resolve("check-plugin", tmp_path, environ={}).ignore == {"urllib3": "reason"}
-
-
-def test_cache_dir_from_the_environment_else_xdg_else_home(tmp_path: Path) -> None:
-    assert cache_dir({"KRAKEND_CACHE_DIR": "/c", "XDG_CACHE_HOME": "/x"}) == Path("/c")
-    assert cache_dir({"XDG_CACHE_HOME": "/x"}) == Path("/x/krakend-tools")
-    assert cache_dir({}) == Path.home() / ".cache" / "krakend-tools"
 
 
 def test_every_krakend_variable_the_package_names_is_documented() -> None:
