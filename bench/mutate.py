@@ -43,16 +43,15 @@ TESTS: dict[str, tuple[str, ...]] = {
     "plugin_test/static_phase.py": ("test_static.py", "test_static_*.py", "test_core_rules.py"),
     "check/job.py": ("test_core_rules.py", "test_lockfile_semantics.py", "test_check_*.py"),
     "check/lockfiles/*.py": ("test_lockfiles.py", "test_lockfile_*.py", "test_core_rules.py"),
-    "manifest/platforms.py": ("test_manifest.py",),
-    "escape.py": ("test_output_injection.py",),
-    "report.py": ("test_outputs.py",),
-    "safefs.py": (),
-    "arguments.py": (),
-    "subproc.py": (),
+    "manifest/platforms.py": ("test_manifest.py", "test_pinned_platforms.py"),
+    "escape.py": ("test_output_injection.py", "test_pinned_escape.py"),
+    "report.py": ("test_outputs.py", "test_pinned_report.py"),
+    "safefs.py": ("test_pinned_safefs.py",),
+    "arguments.py": ("test_pinned_arguments.py",),
+    "subproc.py": ("test_pinned_subproc.py",),
 }
-ALWAYS = ("test_pinned_*.py",)  # exact-value tests of the shared core, run for every module
-# (test_check.py, test_gate_verdicts.py and test_host_safety.py pin these modules too, through the
-# CLI in subprocesses: over a minute a mutant on a shared machine, so left out)
+# test_check.py, test_gate_verdicts.py and test_host_safety.py pin these modules too, through the
+# CLI in subprocesses: over a minute a mutant on a shared machine, so left out.
 DEFAULT_MODULES = (
     "elf.py",
     "check/job.py",
@@ -211,7 +210,7 @@ def expand(patterns: list[str]) -> list[str]:
 def tests_for(module: str, tests_dir: Path) -> list[str]:
     """The test files that run against ``module`` (paths inside ``tests_dir``)."""
     globs = next((globs for pattern, globs in TESTS.items() if Path(module).match(pattern)), ())
-    files = [path for glob in (*globs, *ALWAYS) for path in sorted(tests_dir.glob(glob))]
+    files = [path for glob in globs for path in sorted(tests_dir.glob(glob))]
     return [str(path) for path in dict.fromkeys(files)]
 
 
