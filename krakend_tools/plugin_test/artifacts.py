@@ -137,6 +137,21 @@ def open_wheel(path: Path | str, display: object = None) -> zipfile.ZipFile:
     MAX_WHEEL_BYTES; every member named safely, not encrypted, stored or deflated (or bzip2
     or LZMA, which zipfile reads), MAX_UNPACKED_BYTES in all. InputError otherwise."""
     shown = display if display is not None else path
+    _check_wheel_file(path, shown)
+    try:
+        zf = zipfile.ZipFile(path)
+    except ZIP_ERRORS as err:
+        raise InputError(f"cannot read wheel: {_reason(err)}", path=shown) from None
+    try:
+        _check_members(zf.infolist())
+    except InputError as err:
+        zf.close()
+        raise InputError(f"cannot read wheel: {err}", path=shown) from None
+    return zf
+
+
+def _check_wheel_file(path: Path | str, shown: object) -> None:
+    """InputError unless ``path`` is a regular file within MAX_WHEEL_BYTES."""
     try:
         info = os.stat(path)
     except (OSError, ValueError) as err:
@@ -145,38 +160,34 @@ def open_wheel(path: Path | str, display: object = None) -> zipfile.ZipFile:
         raise InputError("a wheel must be a regular file", path=shown)
     if info.st_size > MAX_WHEEL_BYTES:
         raise InputError(f"wheel too large: {info.st_size} bytes (limit {MAX_WHEEL_BYTES})", path=shown)
-    try:
-        zf = zipfile.ZipFile(path)
-    except ZIP_ERRORS as err:
-        raise InputError(f"cannot read wheel: {_reason(err)}", path=shown) from None
-    try:
-        members = zf.infolist()
-        if len(members) > MAX_MEMBERS:
-            raise InputError(f"wheel has {len(members)} members (limit {MAX_MEMBERS})")
-        total = 0
-        for member in members:
-            name = member.filename
-            parts = name.replace("\\", "/").split("/")
-            if not name or name.startswith("/") or ".." in parts or "\0" in name or any(ord(c) < 32 for c in name):
-                raise InputError(f"unsafe member name {name[:80]!r}")
-            if len(name) > 1024 or any(len(p.encode("utf-8", "surrogateescape")) > 200 for p in parts):
-                raise InputError(f"member name too long: {name[:80]!r}...")
-            if member.flag_bits & 1:
-                raise InputError(f"encrypted member {name[:80]!r}")
-            if member.compress_type not in (
-                zipfile.ZIP_STORED,
-                zipfile.ZIP_DEFLATED,
-                zipfile.ZIP_BZIP2,
-                zipfile.ZIP_LZMA,
-            ):
-                raise InputError(f"member {name[:80]!r} uses unsupported compression method {member.compress_type}")
-            total += member.file_size
-        if total > MAX_UNPACKED_BYTES:
-            raise InputError(f"wheel unpacks to {total} bytes (limit {MAX_UNPACKED_BYTES})")
-    except InputError as err:
-        zf.close()
-        raise InputError(f"cannot read wheel: {err}", path=shown) from None
-    return zf
+
+
+_READABLE = (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED, zipfile.ZIP_BZIP2, zipfile.ZIP_LZMA)
+
+
+def _check_members(members: list[zipfile.ZipInfo]) -> None:
+    """InputError for too many members, one unsafe, encrypted or unreadable, or too many bytes in all."""
+    if len(members) > MAX_MEMBERS:
+        raise InputError(f"wheel has {len(members)} members (limit {MAX_MEMBERS})")
+    for member in members:
+        _check_member(member)
+    total = sum(member.file_size for member in members)
+    if total > MAX_UNPACKED_BYTES:
+        raise InputError(f"wheel unpacks to {total} bytes (limit {MAX_UNPACKED_BYTES})")
+
+
+def _check_member(member: zipfile.ZipInfo) -> None:
+    """InputError for a member named unsafely or too long, encrypted, or compressed unreadably."""
+    name = member.filename
+    parts = name.replace("\\", "/").split("/")
+    if not name or name.startswith("/") or ".." in parts or "\0" in name or any(ord(c) < 32 for c in name):
+        raise InputError(f"unsafe member name {name[:80]!r}")
+    if len(name) > 1024 or any(len(p.encode("utf-8", "surrogateescape")) > 200 for p in parts):
+        raise InputError(f"member name too long: {name[:80]!r}...")
+    if member.flag_bits & 1:
+        raise InputError(f"encrypted member {name[:80]!r}")
+    if member.compress_type not in _READABLE:
+        raise InputError(f"member {name[:80]!r} uses unsupported compression method {member.compress_type}")
 
 
 def _reason(err: BaseException) -> str:

@@ -19,7 +19,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from krakend_tools.containers.engine import Engine, Progress, _noop, connect
+from krakend_tools.containers.engine import Container, Engine, Progress, _noop, connect
 from krakend_tools.errors import InputError
 from krakend_tools.manifest.platforms import Target
 
@@ -71,21 +71,10 @@ class DockerRunner:
         Each path is mounted at ``/plugin/N``; with ``libraries``, every path and library
         file is mounted under ``/plugin/tree`` at its place relative to the others (those
         files only: nothing else of their folders is exposed)."""
-        from krakend_tools.plugin_test.import_phase import MEMORY_CAP, PROBE_PATH, probe_argv
+        from krakend_tools.plugin_test.import_phase import MEMORY_CAP, probe_argv
         from krakend_tools.plugin_test.supervise import Completed
 
-        volumes = {str(PROBE_PATH): {"bind": "/krakend/krakend_probe.py", "mode": "ro"}}
-        inside = []
-        hosts = [Path(p).resolve() for p in paths]
-        extra = [Path(p).parent.resolve() / Path(p).name for p in libraries]  # the name the loader asks for
-        root = Path(os.path.commonpath([*hosts, *(p.parent for p in extra)])) if extra else None
-        for n, host in enumerate(hosts):
-            where = f"/plugin/{n}" if root is None else _under_tree(host, root)
-            volumes[str(host)] = {"bind": where, "mode": "ro"}
-            inside.append(where)
-        if root is not None:
-            for host in extra:
-                volumes.setdefault(str(host), {"bind": _under_tree(host, root), "mode": "ro"})
+        volumes, inside = _mounts(paths, libraries)
         layers = []
         for n, folder in enumerate(self.overlay):
             layers.append(f"/krakend/overlay/{n}")
@@ -93,24 +82,12 @@ class DockerRunner:
         argv = probe_argv(self.python, "/krakend/krakend_probe.py", inside, module, types, True, MEMORY_CAP, layers)
         secret = secrets.token_hex(16)
         start = time.monotonic()
-        local = self.engine.local  # a remote engine cannot see our paths: copy them in
         try:
-            box = self.engine.create(
-                self.image,
-                argv,
-                platform=self.platform,
-                volumes=volumes if local else None,
-                working_dir="/tmp",
-                read_only=local,
-                tmpfs={"/tmp": "rw,size=64m"},
-                stdin=True,
-                mem_limit=MEMORY_CAP,
-                pids_limit=PIDS_CAP,
-            )
+            box = self._create(argv, volumes)
         except InputError as err:
             return Completed(None, "", str(err))
         try:
-            if not local:
+            if not self.engine.local:  # a remote engine cannot see our paths: copy them in
                 box.copy_into(_copy_in_tar(volumes))
             result = box.run(timeout=timeout, stdin=f"{secret}\n".encode())
         finally:
@@ -124,6 +101,46 @@ class DockerRunner:
             authenticated=True,
             roots=tuple(inside),
         )
+
+    def _create(self, argv: list[str], volumes: dict[str, dict[str, str]]) -> Container:
+        """A fresh container for ``argv``: read-only with ``volumes`` on a local engine, a
+        private /tmp, stdin open, memory and process count bounded."""
+        from krakend_tools.plugin_test.import_phase import MEMORY_CAP
+
+        local = self.engine.local
+        return self.engine.create(
+            self.image,
+            argv,
+            platform=self.platform,
+            volumes=volumes if local else None,
+            working_dir="/tmp",
+            read_only=local,
+            tmpfs={"/tmp": "rw,size=64m"},
+            stdin=True,
+            mem_limit=MEMORY_CAP,
+            pids_limit=PIDS_CAP,
+        )
+
+
+def _mounts(paths: Sequence[str], libraries: Sequence[str]) -> tuple[dict[str, dict[str, str]], list[str]]:
+    """The read-only volumes of a probe run (the probe, ``paths`` and ``libraries``) and
+    where each path is inside: ``/plugin/N``, or with ``libraries`` a place under
+    ``/plugin/tree`` relative to the others."""
+    from krakend_tools.plugin_test.import_phase import PROBE_PATH
+
+    volumes = {str(PROBE_PATH): {"bind": "/krakend/krakend_probe.py", "mode": "ro"}}
+    inside = []
+    hosts = [Path(p).resolve() for p in paths]
+    extra = [Path(p).parent.resolve() / Path(p).name for p in libraries]  # the name the loader asks for
+    root = Path(os.path.commonpath([*hosts, *(p.parent for p in extra)])) if extra else None
+    for n, host in enumerate(hosts):
+        where = f"/plugin/{n}" if root is None else _under_tree(host, root)
+        volumes[str(host)] = {"bind": where, "mode": "ro"}
+        inside.append(where)
+    if root is not None:
+        for host in extra:
+            volumes.setdefault(str(host), {"bind": _under_tree(host, root), "mode": "ro"})
+    return volumes, inside
 
 
 def _under_tree(host: Path, root: Path) -> str:
