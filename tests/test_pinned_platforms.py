@@ -45,12 +45,19 @@ def test_libc_minor_past_the_bound() -> None:
     assert str(raised.value) == "invalid libc 'glibc-2.100': minor version 100 is past 99"
     with pytest.raises(InputError, match="at most 3 digits a part"):
         Libc.parse("glibc-2.1000")
+    with pytest.raises(InputError) as raised:
+        Libc.parse("glibc-2." + "9" * 100)
+    assert str(raised.value).startswith(f"invalid libc {'glibc-2.' + '9' * 72!r}: expected GLIBC-2.36")
+    with pytest.raises(InputError) as raised:
+        Libc.parse("glibc 2.100" + " " * 100)
+    assert str(raised.value) == f"invalid libc {'glibc 2.100' + ' ' * 69!r}: minor version 100 is past 99"
 
 
 def test_libc_text_and_order() -> None:
     libc = Libc("musl", (1, 2, 4))
     assert (str(libc), libc.version_text) == ("MUSL-1.2.4", "1.2.4")
     assert Libc("glibc", (2, 17)) < Libc("glibc", (2, 36)) < Libc("musl", (1, 1))
+    assert len({Libc("musl", (1, 2)), Libc("musl", (1, 2)), Target("alpine", "amd64"), Target("alpine", "amd64")}) == 2
 
 
 @pytest.mark.parametrize(
