@@ -282,8 +282,8 @@ def _requirements(lock: Lockfile, plan: FixPlan, direct: list[Mismatch], transit
 
 def _pinned_in_place(lock: Lockfile, mismatches: Sequence[Mismatch]) -> list[SetKey | Replace]:
     """For a requirements file no tool compiled: each requirement's line pinned to the gateway."""
-    from krakend_tools.check.lockfiles._common import read_text
     from krakend_tools.errors import InputError
+    from krakend_tools.files import read_text
 
     try:
         lines = read_text(lock.path, "lockfile").splitlines()
@@ -349,8 +349,8 @@ def _header(lock: Lockfile) -> list[str]:
     """The command a compiled requirements file says made it (pip-compile, uv), as words."""
     if lock.tool != "requirements":
         return []
-    from krakend_tools.check.lockfiles._common import read_text
     from krakend_tools.errors import InputError
+    from krakend_tools.files import read_text
 
     try:
         text = read_text(lock.path, "lockfile")
@@ -427,8 +427,8 @@ def _poetry_declared(pyproject: Mapping[str, Any]) -> list[Declared]:
 def _pipfile_declared(path: Path) -> list[Declared]:
     import tomllib
 
-    from krakend_tools.check.lockfiles._common import read_text
     from krakend_tools.errors import InputError
+    from krakend_tools.files import read_text
 
     try:
         pipfile = tomllib.loads(read_text(path, "Pipfile"))
@@ -466,8 +466,8 @@ def _keyed(
 
 
 def _in_declared(path: Path) -> list[Declared]:
-    from krakend_tools.check.lockfiles._common import read_text
     from krakend_tools.errors import InputError
+    from krakend_tools.files import read_text
 
     try:
         text = read_text(path, "requirements file")

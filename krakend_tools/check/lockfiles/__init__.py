@@ -168,7 +168,7 @@ def _identity(path: Path) -> tuple[int, int]:
 
 def load_lockfile(path: Path) -> Lockfile:
     """Detect the format of ``path`` by name and content and parse it."""
-    from krakend_tools.check.lockfiles._common import read_text
+    from krakend_tools.files import read_text
 
     text = read_text(path, "lockfile")
     named = _BY_NAME.get(path.name)

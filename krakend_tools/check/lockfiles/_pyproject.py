@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -19,11 +18,11 @@ Roots = dict[str, list[Edge]]  # group (RUNTIME, a dependency group or an extra)
 
 def read_pyproject(lockfile: Path) -> Mapping[str, Any] | None:
     """The pyproject.toml next to ``lockfile``, or None when absent or unreadable."""
-    from krakend_tools.check.lockfiles._common import read_text
+    from krakend_tools import files
 
     try:
-        return tomllib.loads(read_text(lockfile.parent / "pyproject.toml", "pyproject.toml"))
-    except (InputError, ValueError, RecursionError):  # TOMLDecodeError is a ValueError
+        return files.read_pyproject(lockfile.parent / "pyproject.toml")
+    except InputError:
         return None
 
 

@@ -13,25 +13,24 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from krakend_tools.check.lockfiles._common import (
-    MAX_LOCKFILE_BYTES,
     check_expression,
     excerpt,
     file_name,
     first_line,
     marker_of,
     name_of,
-    read_bytes,
     version_of,
 )
 from krakend_tools.check.lockfiles.model import LockedPackage, Lockfile
 from krakend_tools.errors import InputError
+from krakend_tools.files import MAX_FILE_BYTES, read_bytes
 
 if TYPE_CHECKING:
     from packaging.version import Version
 
 TOOL = "requirements"
 MAX_INCLUDE_DEPTH = 32  # -r/-c nesting
-MAX_INCLUDES = 256  # files read through -r/-c; all of them share MAX_LOCKFILE_BYTES
+MAX_INCLUDES = 256  # files read through -r/-c; all of them share MAX_FILE_BYTES
 _PINNED = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)\s*(?:\[[^\]]*\])?\s*===?\s*([^\s;]+)\s*(?:;(.*))?$")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*\s*(\[|==|>=|<=|~=|!=|===|<|>|;|@|$)")
 _EGG = re.compile(r"[#&]egg=([A-Za-z0-9][A-Za-z0-9._-]*)")
@@ -61,14 +60,14 @@ class _State:
     packages: list[LockedPackage] = field(default_factory=list)
     constraints: dict[str, LockedPackage] = field(default_factory=dict)
     visited: set[tuple[int, int]] = field(default_factory=set)  # (device, inode) of files read
-    budget: int = MAX_LOCKFILE_BYTES  # bytes left for -r/-c includes
+    budget: int = MAX_FILE_BYTES  # bytes left for -r/-c includes
     via: dict[int, list[str]] = field(default_factory=dict)  # package index -> via entries
     root: Path = Path("/")  # the project's folder: no -r/-c file is read outside it (real path)
 
 
 def parse(path: Path, text: str) -> Lockfile:
     """Parse a requirements file with its ``-r`` includes and ``-c`` constraints."""
-    state = _State(budget=MAX_LOCKFILE_BYTES - len(text.encode("utf-8", "surrogatepass")), root=project_root(path))
+    state = _State(budget=MAX_FILE_BYTES - len(text.encode("utf-8", "surrogatepass")), root=project_root(path))
     try:
         info = path.stat()
         state.visited.add((info.st_dev, info.st_ino))
