@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import Final
 
 from krakend_tools.check.lockfiles.model import LockedPackage, Lockfile, LockfileReader
 from krakend_tools.errors import InputError
@@ -54,7 +55,7 @@ def _requirements() -> LockfileReader:
 
 # Format name -> its reader, imported on first use. Detection order matters: content
 # sniffing of the more specific formats first.
-READERS: dict[str, Callable[[], LockfileReader]] = {
+READERS: Final[dict[str, Callable[[], LockfileReader]]] = {
     "poetry": _poetry,
     "uv": _uv,
     "pylock": _pylock,
