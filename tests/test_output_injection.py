@@ -176,7 +176,8 @@ def annotated_files(out: str) -> list[str]:
 
 def one(name: str, file: str | None = None, **extra: Any) -> Report:
     meta = {"lockfiles": [{"path": file, "packages": 1}]} if file else {}
-    findings = [Finding(name, "package", False, "the gateway has another version", "2.0", "1.0", file, 3, **extra)]
+    mismatch = "the gateway has another version"
+    findings = [Finding(name, FindingKind.PACKAGE, False, mismatch, "2.0", "1.0", file, 3, **extra)]
     return Report("check-plugin", findings, meta=meta)
 
 
@@ -206,8 +207,15 @@ def test_plugin_lines_escape_registered_names_and_messages() -> None:
     report = Report(
         "test-plugin",
         [
-            Finding("p.so", "server", True, "registered: a\n::error::x, \x1b[31mb"),
-            Finding("p.so", "client", False, "boom\r::warning::y", problems=["\n::notice::z"], warnings=["##[error]w"]),
+            Finding("p.so", FindingKind.SERVER, True, "registered: a\n::error::x, \x1b[31mb"),
+            Finding(
+                "p.so",
+                FindingKind.CLIENT,
+                False,
+                "boom\r::warning::y",
+                problems=["\n::notice::z"],
+                warnings=["##[error]w"],
+            ),
         ],
     )
     out = text.render(report)
@@ -532,7 +540,7 @@ def test_build_table_escapes_and_no_wrapped_line_forges_a_command() -> None:
 
     message = " ".join(["::error::w"] * 60) + " [/] [link=https://registry.invalid]x\x1b[2J\r::warning::r"
     details = {"artifact": "dist/p\x1b[31m.whl", "test_message": message, "test": "KO", "log": "/tmp/l\n::notice::n"}
-    report = Report("build", [Finding("generic/amd64", "target", False, message, details=details)], 1.0)
+    report = Report("build", [Finding("generic/amd64", FindingKind.TARGET, False, message, details=details)], 1.0)
     buffer = io.StringIO()
     _table(report, buffer, False)
     out = assert_safe("text", buffer.getvalue())

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from krakend_tools.output import github, junit, sarif, text
 from krakend_tools.output import json as json_out
-from krakend_tools.report import Finding, Report
+from krakend_tools.report import Finding, FindingKind, Report
 
 
 def sample() -> Report:
@@ -17,7 +17,7 @@ def sample() -> Report:
         [
             Finding(
                 "python",
-                "python",
+                FindingKind.PYTHON,
                 False,
                 "requires-python does not admit the gateway's Python",
                 have=">=3.12",
@@ -26,7 +26,7 @@ def sample() -> Report:
             ),
             Finding(
                 "urllib3",
-                "package",
+                FindingKind.PACKAGE,
                 False,
                 "the gateway has another version",
                 have="2.2.1",
@@ -37,7 +37,7 @@ def sample() -> Report:
             ),
             Finding(
                 "docopt",
-                "plugin-only",
+                FindingKind.PLUGIN_ONLY,
                 True,
                 "only the plugin brings it; would build from source",
                 have="0.6.2",
@@ -101,8 +101,8 @@ def test_github_annotations_point_at_lines_and_escape() -> None:
 
 
 def test_github_properties_are_escaped() -> None:
-    report = Report("test-plugin", [Finding("a,b:c.so", "SERVER", False, "boom", file="dir,x/a:b.so")])
-    assert github.render(report).splitlines()[0] == ("::error file=dir%2Cx/a%3Ab.so,title=SERVER a%2Cb%3Ac.so::boom")
+    report = Report("test-plugin", [Finding("a,b:c.so", FindingKind.SERVER, False, "boom", file="dir,x/a:b.so")])
+    assert github.render(report).splitlines()[0] == ("::error file=dir%2Cx/a%3Ab.so,title=server a%2Cb%3Ac.so::boom")
 
 
 def ignored_sample() -> Report:
@@ -117,7 +117,7 @@ def test_ignore_matches_normalized_names_and_artifact_file_names() -> None:
         1
     ].ignored == "gateway upgrade planned in Q3"
     assert [f.name for f in report.failures] == ["python"] and report.exit_code == 1
-    plugin = Report("test-plugin", [Finding("dist/x/plugin.so", "SERVER", False, "boom")])
+    plugin = Report("test-plugin", [Finding("dist/x/plugin.so", FindingKind.SERVER, False, "boom")])
     plugin.apply_ignores({"plugin.so": ""})
     assert plugin.ok and plugin.ignored[0].ignored == ""
     ok = sample()
@@ -148,7 +148,7 @@ def test_ignored_is_reported_in_every_format() -> None:
         None,
         [{"kind": "external", "justification": "gateway upgrade planned in Q3"}],
     ]
-    plugin = Report("test-plugin", [Finding("plugin.so", "CLIENT", False, "no ClientRegisterer")])
+    plugin = Report("test-plugin", [Finding("plugin.so", FindingKind.CLIENT, False, "no ClientRegisterer")])
     plugin.apply_ignores({"plugin.so": "client part not shipped yet"})
     assert text.render(plugin).splitlines() == [
         "[IGNORED] CLIENT\tplugin.so: no ClientRegisterer (ignored: client part not shipped yet)",
@@ -182,8 +182,8 @@ def plugin_report() -> Report:
     return Report(
         "test-plugin",
         [
-            Finding("/abs/dist/p.so", "SERVER", True, "registered: a", file="/abs/dist/p.so"),
-            Finding("/abs/dist/p.so", "CLIENT", False, "no ClientRegisterer", file="/abs/dist/p.so"),
+            Finding("/abs/dist/p.so", FindingKind.SERVER, True, "registered: a", file="/abs/dist/p.so"),
+            Finding("/abs/dist/p.so", FindingKind.CLIENT, False, "no ClientRegisterer", file="/abs/dist/p.so"),
         ],
     )
 
@@ -256,7 +256,7 @@ def test_a_part_not_run_is_skipped_and_warned() -> None:
     """build --no-test (like test-plugin --static-only): JUnit <skipped>, a GitHub ::warning."""
     report = Report(
         "build",
-        [Finding("generic/amd64", "target", True, "built x.whl", skipped="import test not run (--no-test)")],
+        [Finding("generic/amd64", FindingKind.TARGET, True, "built x.whl", skipped="import test not run (--no-test)")],
         1.0,
     )
     suite = ET.fromstring(junit.render(report)).find("testsuite")
