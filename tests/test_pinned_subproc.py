@@ -31,6 +31,21 @@ def test_returncode_and_both_streams() -> None:
     assert subproc.run_bounded(["sh", "-c", "printf abc; printf err >&2; exit 3"], 10) == (3, b"abc", b"err")
 
 
+def test_a_command_slower_than_the_linger_is_waited_for() -> None:
+    assert subproc.run_bounded(["sh", "-c", "sleep 1; echo done"], 10) == (0, b"done\n", b"")
+
+
+def test_the_command_runs_in_its_own_session() -> None:
+    code, out, _ = subproc.run_bounded([sys.executable, "-c", "import os; print(os.getsid(0))"], 10)
+    assert (code, int(out) == os.getpid(), int(out) == os.getsid(0)) == (0, False, False)
+
+
+def test_subreaper_state_is_reported_and_restored() -> None:
+    assert subproc._adopt_orphans(True) is False
+    assert subproc._adopt_orphans(False) is True
+    assert subproc._adopt_orphans(False) is False
+
+
 def test_output_cap_is_exact() -> None:
     assert subproc.run_bounded(["printf", "abcd"], 10, limit=4) == (0, b"abcd", b"")
     with pytest.raises(subproc.OutputTooLarge) as raised:
