@@ -131,6 +131,7 @@ def test_glibc_tags_elsewhere_name_only_manylinux2014() -> None:
         (Libc("musl", (2, 0)), ["linux_x86_64"]),
         (Libc("musl", (1,)), ["linux_x86_64"]),
         (Libc("musl", (1, 1, 24)), ["linux_x86_64", "musllinux_1_1_x86_64", "musllinux_1_0_x86_64"]),
+        (Libc("musl", (1, 1)), ["linux_x86_64", "musllinux_1_1_x86_64", "musllinux_1_0_x86_64"]),
         (Libc("glibc", (2, 6)), ["linux_x86_64", "manylinux_2_6_x86_64", "manylinux_2_5_x86_64", "manylinux1_x86_64"]),
     ],
 )
