@@ -3,14 +3,17 @@ caret, tilde and ``||`` constraints, sdist names, ``-c`` constraints, ``extra !=
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import FrozenInstanceError
 from pathlib import Path
 
 import pytest
 from packaging.specifiers import SpecifierSet
 
 from krakend_tools.check.lockfiles import READERS, load_lockfile
-from krakend_tools.check.lockfiles._common import caret_tilde_to_pep440, split_files
-from krakend_tools.check.lockfiles.model import LockedPackage, LockfileReader
+from krakend_tools.check.lockfiles._common import caret_tilde_to_pep440, name_of, split_files, version_of
+from krakend_tools.check.lockfiles.model import Edge, LockedPackage, LockfileReader
+from krakend_tools.errors import InputError
 
 from .test_lockfiles import LINUX
 
@@ -202,3 +205,122 @@ def test_uv_extra_tests_become_set_membership(tmp_path: Path) -> None:
     assert [str(e.marker) for e in lock.roots["main"]] == ['"gpu" not in extras', '"gpu" in extras', "None"]
     assert _pins(lock.select(LINUX)) == [("cpu-only", "1.0"), ("both", "3.0")]
     assert _pins(lock.select(LINUX, extras=["gpu"])) == [("gpu-only", "2.0"), ("both", "3.0"), ("cuda", "12.0")]
+
+
+@pytest.mark.parametrize(
+    ("read", "message"),
+    [
+        (lambda: name_of(["x"], Path("l"), 3), "l:3: package name must be a string, not list"),
+        (lambda: version_of("1.0!x", Path("l"), None), "l: invalid version '1.0!x' for a package"),
+        (lambda: version_of(3, Path("l"), 2), "l:2: version of a package must be a string, not 3"),
+    ],
+)
+def test_bad_names_and_versions(read: Callable[[], object], message: str) -> None:
+    with pytest.raises(InputError) as caught:
+        read()
+    assert str(caught.value) == message
+
+
+def test_an_edge_is_frozen() -> None:
+    with pytest.raises(FrozenInstanceError):
+        Edge("x").target = "y"  # type: ignore[misc]
+
+
+def test_a_later_edge_with_an_extra_follows_that_extra(tmp_path: Path) -> None:
+    """``lib`` reached first without extras, then as ``lib[fast]``: the extra's edges are followed."""
+    (tmp_path / "uv.lock").write_text(
+        f"""version = 1
+requires-python = ">=3.11"
+
+[[package]]
+name = "app"
+version = "1.0"
+source = {{ editable = "." }}
+dependencies = [{{ name = "lib", extra = ["fast"] }}, {{ name = "lib" }}]
+
+[[package]]
+name = "lib"
+version = "1.0"
+{REGISTRY}
+
+[package.optional-dependencies]
+fast = [{{ name = "speedup" }}]
+
+[[package]]
+name = "speedup"
+version = "2.0"
+{REGISTRY}
+"""
+    )
+    assert _pins(load_lockfile(tmp_path / "uv.lock").select(LINUX)) == [("lib", "1.0"), ("speedup", "2.0")]
+
+
+def test_known_groups_take_the_pyprojects_groups_not_its_extras(tmp_path: Path) -> None:
+    (tmp_path / "uv.lock").write_text(UV_LOCK)
+    (tmp_path / "pyproject.toml").write_text(
+        '[project]\nname = "app"\n[project.optional-dependencies]\nfancy = ["rich"]\n'
+        '[dependency-groups]\nlint = ["ruff"]\n'
+    )
+    assert load_lockfile(tmp_path / "uv.lock").known_groups() == frozenset({"main", "default", "gpu", "lint"})
+
+
+@pytest.mark.parametrize(
+    ("pyproject", "project"),
+    [('[project]\nname = "My_App"\n', "my-app"), ('[tool.poetry]\nname = "Old_App"\n', "old-app")],
+)
+def test_a_poetry_locks_project_from_either_table(tmp_path: Path, pyproject: str, project: str) -> None:
+    (tmp_path / "pyproject.toml").write_text(pyproject)
+    assert load_lockfile(_poetry_lock(tmp_path, "^3.11")).project == project
+
+
+def test_pipfile_sources(tmp_path: Path) -> None:
+    path = tmp_path / "Pipfile.lock"
+    path.write_text(
+        '{"_meta": {"pipfile-spec": 6, "requires": {}}, "default": {'
+        '"six": {"version": "==1.16.0"}, "local": {"path": "."}, "wheel": {"file": "w-1.0-py3-none-any.whl"}, '
+        '"vcs": {"git": "git+https://example.invalid/vcs.git"}, "remote": {"url": "https://example.invalid/r.zip"}}}'
+    )
+    lock = load_lockfile(path)
+    assert [(p.name, p.source) for p in lock.packages] == [
+        ("six", "registry"),
+        ("local", "path"),
+        ("wheel", "path"),
+        ("vcs", "git"),
+        ("remote", "url"),
+    ]
+
+
+def test_a_pipfile_lock_that_is_no_object(tmp_path: Path) -> None:
+    path = tmp_path / "Pipfile.lock"
+    path.write_text("[]")
+    with pytest.raises(InputError) as caught:
+        load_lockfile(path)
+    assert (str(caught.value), caught.value.line) == (f"{path}:1: a Pipfile.lock must be a JSON object", 1)
+
+
+def test_a_pylock_wheel_comes_from_the_registry(tmp_path: Path) -> None:
+    path = tmp_path / "pylock.toml"
+    path.write_text(
+        'lock-version = "1.0"\ncreated-by = "pip"\n[[packages]]\nname = "six"\nversion = "1.16.0"\n'
+        'wheels = [{ url = "https://registry.invalid/six-1.16.0-py3-none-any.whl", hashes = { sha256 = "00" } }]\n'
+    )
+    assert [(p.name, p.source) for p in load_lockfile(path).packages] == [("six", "registry")]
+
+
+def test_a_wildcard_pin_is_a_range(tmp_path: Path) -> None:
+    (tmp_path / "requirements.txt").write_text("six>=1.0,==1.*\n")
+    (pkg,) = load_lockfile(tmp_path / "requirements.txt").packages
+    assert (pkg.version, str(pkg.specifier)) == (None, "==1.*,>=1.0")
+
+
+@pytest.mark.parametrize(("depth", "refused"), [(32, False), (33, True)])
+def test_includes_nest_32_deep(tmp_path: Path, depth: int, refused: bool) -> None:
+    for level in range(depth):
+        (tmp_path / f"r{level}.txt").write_text(f"-r r{level + 1}.txt\n")
+    (tmp_path / f"r{depth}.txt").write_text("six==1.16.0\n")
+    if not refused:
+        assert _pins(load_lockfile(tmp_path / "r0.txt").packages) == [("six", "1.16.0")]
+        return
+    with pytest.raises(InputError) as caught:
+        load_lockfile(tmp_path / "r0.txt")
+    assert str(caught.value).endswith(": -r/-c includes nested more than 32 deep")
