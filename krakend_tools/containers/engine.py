@@ -151,36 +151,12 @@ class Container:
         else runs and then closed. What is kept of the output is bounded: the last
         ``KEEP_LINES`` lines of the log, the last ``KEEP_BYTES`` of stdout and of stderr."""
         start = time.monotonic()
-        sock = self.handle.attach_socket(params={"stdin": 1, "stream": 1}) if stdin is not None else None
-        self.handle.start()
-        if sock is not None:
-            raw = getattr(sock, "_sock", sock)
-            try:
-                raw.sendall(stdin)
-            finally:
-                raw.close()  # stdin_once: the container's stdin ends here
+        self._start(stdin)
         lines: collections.deque[str] = collections.deque(maxlen=KEEP_LINES)
         done, timed_out = threading.Event(), threading.Event()
-
-        def watchdog() -> None:
-            if not done.wait(timeout):
-                timed_out.set()
-                with contextlib.suppress(Exception):  # already gone is fine
-                    self.handle.kill()
-
-        threading.Thread(target=watchdog, daemon=True).start()
+        threading.Thread(target=self._kill_after, args=(timeout, done, timed_out), daemon=True).start()
         try:
-            pending = b""
-            for chunk in self.handle.logs(stream=True, follow=True, stdout=True, stderr=True):
-                pending += chunk
-                *complete, pending = pending.split(b"\n")
-                pending = pending[-KEEP_BYTES:]  # one endless line stays bounded too
-                for raw_line in complete:
-                    lines.append(raw_line.decode(errors="replace").rstrip("\r")[-KEEP_BYTES:])
-                    on_line(lines[-1])
-            if pending:
-                lines.append(pending.decode(errors="replace"))
-                on_line(lines[-1])
+            self._follow(lines, on_line)
             status = self.handle.wait()
         finally:
             done.set()
@@ -192,6 +168,38 @@ class Container:
             for out in (True, False)
         )
         return RunResult(code, "\n".join(lines) + "\n", time.monotonic() - start, timed_out.is_set(), stderr, stdout)
+
+    def _start(self, stdin: bytes | None) -> None:
+        """Start the container; ``stdin`` is written to it, then its standard input is closed."""
+        sock = self.handle.attach_socket(params={"stdin": 1, "stream": 1}) if stdin is not None else None
+        self.handle.start()
+        if sock is not None:
+            raw = getattr(sock, "_sock", sock)
+            try:
+                raw.sendall(stdin)
+            finally:
+                raw.close()  # stdin_once: the container's stdin ends here
+
+    def _kill_after(self, timeout: float, done: threading.Event, timed_out: threading.Event) -> None:
+        """The watchdog: kill the container unless ``done`` is set within ``timeout`` s."""
+        if not done.wait(timeout):
+            timed_out.set()
+            with contextlib.suppress(Exception):  # already gone is fine
+                self.handle.kill()
+
+    def _follow(self, lines: collections.deque[str], on_line: Progress) -> None:
+        """The container's output, line by line into ``lines`` and ``on_line``, until it ends."""
+        pending = b""
+        for chunk in self.handle.logs(stream=True, follow=True, stdout=True, stderr=True):
+            pending += chunk
+            *complete, pending = pending.split(b"\n")
+            pending = pending[-KEEP_BYTES:]  # one endless line stays bounded too
+            for raw_line in complete:
+                lines.append(raw_line.decode(errors="replace").rstrip("\r")[-KEEP_BYTES:])
+                on_line(lines[-1])
+        if pending:
+            lines.append(pending.decode(errors="replace"))
+            on_line(lines[-1])
 
 
 @dataclass
