@@ -20,13 +20,13 @@ from krakend_tools.build.verdicts import (
     repair_verdict,
     wheel_version_problem,
 )
-from krakend_tools.report import Finding
+from krakend_tools.report import Finding, FindingKind
 
 
 def build_target(plan: Plan, opts: BuildOptions, events: Events, cancel: threading.Event) -> Finding:
     """Build, collect, repair, test and publish one target. Never leaves a container behind."""
     start = time.monotonic()
-    finding = Finding(name=str(plan.target), kind="target", ok=False, details=_plan_details(plan))
+    finding = Finding(name=str(plan.target), kind=FindingKind.TARGET, ok=False, details=_plan_details(plan))
     staging = Staging(str(plan.target), plan.out_dir, events)
     try:
         try:
