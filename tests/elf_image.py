@@ -25,7 +25,7 @@ class Image:
     dynamic entries of address tags get ``base`` (the loaded segment's vaddr) added."""
 
     def __init__(
-        self, bits: int = 64, little: bool = True, machine: int = 62, elf_type: int = 3, base: int = 0
+        self, bits: int = 64, little: bool = True, machine: int = 62, elf_type: int = 3, base: int = 0x10000
     ) -> None:
         self.bits, self.e = bits, "<" if little else ">"
         self.machine, self.elf_type, self.base = machine, elf_type, base
@@ -133,6 +133,9 @@ class Image:
         return ident + struct.pack(self.e + "HHIIIIIHHHHHH", *fields)
 
     def program_header(self, kind: int, offset: int, vaddr: int, size: int) -> bytes:
+        """A program header whose physical address and memory size differ from the virtual
+        address and file size the loader reads (memsz covers a .bss)."""
+        paddr, memsz = 0xBAD000, size + 0x1000
         if self.bits == 64:
-            return struct.pack(self.e + "IIQQQQQQ", kind, 4, offset, vaddr, vaddr, size, size, 8)
-        return struct.pack(self.e + "IIIIIIII", kind, offset, vaddr, vaddr, size, size, 4, 4)
+            return struct.pack(self.e + "IIQQQQQQ", kind, 4, offset, vaddr, paddr, size, memsz, 8)
+        return struct.pack(self.e + "IIIIIIII", kind, offset, vaddr, paddr, size, memsz, 4, 4)

@@ -4,6 +4,7 @@ for each word size, byte order and table layout the loader knows."""
 from __future__ import annotations
 
 import struct
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -159,11 +160,11 @@ def test_no_program_headers_at_all() -> None:
 
 def test_a_loaded_segment_past_the_end_is_truncated() -> None:
     image = Image()
-    image.segments.append((PT_LOAD, 0x300, 0x300, 0x101))
+    image.segments.append((PT_LOAD, 0x300, 0x40300, 0x101))
     data = image.build()
     assert len(data) == 0x400
     assert refusal(data) == "truncated: a loaded segment ends at byte 1025, the file has 1024 bytes"
-    image.segments[0] = (PT_LOAD, 0x300, 0x300, 0x100)
+    image.segments[0] = (PT_LOAD, 0x300, 0x40300, 0x100)
     assert read(image).needed == []  # ends exactly at the end of the file
 
 
@@ -287,7 +288,7 @@ def test_an_address_outside_every_loaded_segment_is_corrupt() -> None:
     image = Image()
     image.strings("libfoo.so")
     image.tag(DT_NEEDED, image.names["libfoo.so"])
-    end = len(image.build())
+    end = image.base + len(image.build())
     image.dynamic[0] = (DT_STRTAB, end)  # one past the last loaded byte
     assert refusal(image.build()) == f"corrupt dynamic segment: string table address 0x{end:x} is not in the file"
     image.dynamic[0] = (DT_STRTAB, end - 1)  # the last loaded byte: mapped, then the table runs past the end
@@ -413,7 +414,7 @@ def test_a_symbol_name_past_the_string_table_is_corrupt() -> None:
     image.symbols([("PyInit_a", info(STB_GLOBAL), 0, 7)])
     image.sysv_hash(2)
     data = bytearray(image.build())
-    symtab = dict(image.dynamic)[6]
+    symtab = dict(image.dynamic)[6] - image.base
     struct.pack_into("<I", data, symtab + 24, 10)  # the table is 10 bytes: offsets 0..9
     assert refusal(bytes(data)) == "corrupt string table: offset 10 out of range"
 
@@ -554,7 +555,7 @@ def test_a_version_chain_past_the_file_is_corrupt() -> None:
     image.strings("libc.so.6", "GLIBC_2.17")
     image.verneed([("libc.so.6", [("GLIBC_2.17", 0, 2)])])
     data = bytearray(image.build())
-    verneed = dict(image.dynamic)[DT_VERNEED]
+    verneed = dict(image.dynamic)[DT_VERNEED] - image.base
     struct.pack_into("<I", data, verneed + 8, len(data) - verneed - 15)  # vn_aux: 15 bytes before the end
     at, size = len(data) - 15, len(data)
     assert size == 1080
@@ -562,3 +563,128 @@ def test_a_version_chain_past_the_file_is_corrupt() -> None:
         refusal(bytes(data))
         == f"truncated or corrupt: vernaux at offset {at}+16 is past the end of the file ({size} bytes)"
     )
+
+
+# -- edges a one-character change would move -------------------------------------------------
+
+
+def test_an_address_at_the_very_start_of_a_segment() -> None:
+    image = Image()
+    table = image.add(b"\0libfoo.so\0")
+    image.segments.append((PT_LOAD, table, 0x900000, 11))  # the table is exactly this segment
+    image.dynamic += [(DT_STRTAB, 0x900000), (DT_STRSZ, 11), (DT_NEEDED, 1)]
+    assert read(image).needed == ["libfoo.so"]
+
+
+def test_names_at_the_ends_of_the_string_table() -> None:
+    image = Image()
+    image.tag(DT_STRTAB, image.add(b"\0libfoo.so\0libbar.so"))  # the last name without its NUL
+    image.tag(DT_STRSZ, 20)
+    image.dynamic += [(DT_NEEDED, 0), (DT_NEEDED, 11), (DT_NEEDED, 1)]
+    assert read(image).needed == ["", "libbar.so", "libfoo.so"]
+
+
+def test_a_string_table_of_one_byte_and_one_without_a_size() -> None:
+    image = Image()
+    image.tag(DT_STRTAB, image.add(b"\0"))
+    image.tag(DT_STRSZ, 1)
+    image.tag(DT_NEEDED, 0)
+    assert read(image).needed == [""]
+    unsized = Image()
+    unsized.tag(DT_STRTAB, unsized.add(b"\0libfoo.so\0"))
+    unsized.tag(DT_NEEDED, 1)
+    assert refusal(unsized.build()) == "corrupt dynamic segment: string table size 0"
+
+
+def test_a_symbol_table_without_a_hash_table_is_not_read() -> None:
+    image = Image()
+    image.strings("libfoo.so")
+    image.tag(DT_NEEDED, image.names["libfoo.so"])
+    image.tag(6, len(image.build()) - 1)  # DT_SYMTAB at the last byte: nothing to read there
+    assert read(image).needed == ["libfoo.so"]
+
+
+def test_symbol_versions_as_the_last_table_of_the_file() -> None:
+    """Two bytes per symbol are read, no more."""
+    image = Image()
+    image.strings("libc.so.6", "GLIBC_2.34", "memcpy")
+    image.symbols([("memcpy", info(STB_GLOBAL), 0, 0)])
+    image.sysv_hash(2)
+    image.verneed([("libc.so.6", [("GLIBC_2.34", 0, 2)])])
+    image.versym([0, 2])
+    data = image.build()
+    assert data.endswith(struct.pack("<HH", 0, 2))
+    assert read_elf_bytes(data, "a.so").version_needs == [VersionNeed("libc.so.6", "GLIBC_2.34", ["memcpy"])]
+
+
+def test_gnu_hash_with_no_bucket_at_all() -> None:
+    facts = read(gnu_image(64, True, 1, [], [1, 1]))
+    assert facts.defined == []
+
+
+def test_a_gnu_hash_chain_cut_inside_its_last_word() -> None:
+    image = Image()
+    image.strings("PyInit_a")
+    image.symbols([("PyInit_a", info(STB_GLOBAL), 0, 7)])
+    image.gnu_hash(1, [1], [0, 0])
+    assert refusal(image.build() + b"\0\0") == "corrupt GNU hash table: a chain runs past the end of the file"
+
+
+def test_program_headers_at_offset_zero_or_none_are_not_read() -> None:
+    image = Image()
+    image.interp(b"/lib/ld-musl-x86_64.so.1")
+    image.strings("libfoo.so")
+    image.tag(DT_NEEDED, image.names["libfoo.so"])
+    data = bytearray(image.build())
+    struct.pack_into("<Q", data, 32, 0)  # e_phoff 0: no table, whatever e_phnum says
+    facts = read_elf_bytes(bytes(data), "a.so")
+    assert (facts.interp, facts.needed) == (None, [])
+
+
+def test_the_display_path_and_unreadable_files(tmp_path: Path) -> None:
+    from krakend_tools.elf import is_elf, read_elf
+
+    path = tmp_path / "plug.so"
+    path.write_bytes(Image().build())
+    assert read_elf(path).path == str(path)
+    assert read_elf(path, "shown/plug.so").path == "shown/plug.so"
+    assert read_elf(path, "").path == ""
+    with pytest.raises(ElfError) as caught:
+        read_elf(tmp_path / "missing.so")
+    assert caught.value.reason == "cannot read: No such file or directory"
+    assert (is_elf(path), is_elf(tmp_path / "missing.so"), is_elf(tmp_path)) == (True, False, False)
+    (tmp_path / "text.so").write_bytes(b"\x7fEL")
+    (tmp_path / "elf4.so").write_bytes(b"\x7fELF")
+    assert (is_elf(tmp_path / "text.so"), is_elf(tmp_path / "elf4.so")) == (False, True)
+
+
+@pytest.mark.parametrize("method", [zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED, zipfile.ZIP_BZIP2])
+def test_a_wheel_member_reads_as_the_file(tmp_path: Path, method: int) -> None:
+    from krakend_tools.elf import read_elf_member
+
+    data = versioned(64, True).build()
+    wheel = tmp_path / "plug.whl"
+    with zipfile.ZipFile(wheel, "w") as zf:
+        zf.writestr("first.txt", b"x" * 100)
+        member = zipfile.ZipInfo("plug/mod.so")
+        member.compress_type = method
+        member.extra = struct.pack("<HH", 0xCAFE, 6) + b"padded"  # a local extra field to skip
+        zf.writestr(member, data)
+    with zipfile.ZipFile(wheel) as zf:
+        facts = read_elf_member(zf, zf.getinfo("plug/mod.so"), "plug/mod.so")
+    assert facts == read_elf_bytes(data, "plug/mod.so")
+    assert facts.version_defs == ["LIB_1.0", "LIB_2.0"]
+
+
+def test_a_wheel_member_with_a_broken_local_header(tmp_path: Path) -> None:
+    from krakend_tools.elf import read_elf_member
+
+    wheel = tmp_path / "plug.whl"
+    with zipfile.ZipFile(wheel, "w") as zf:
+        zf.writestr("plug/mod.so", Image().build())
+    raw = bytearray(wheel.read_bytes())
+    raw[0:4] = b"PK\x05\x06"
+    wheel.write_bytes(bytes(raw))
+    with zipfile.ZipFile(wheel) as zf, pytest.raises(ElfError) as caught:
+        read_elf_member(zf, zf.getinfo("plug/mod.so"), "plug/mod.so")
+    assert caught.value.reason == "corrupt zip member: bad local header"
