@@ -213,6 +213,10 @@ def test_uv_extra_tests_become_set_membership(tmp_path: Path) -> None:
         (lambda: name_of(["x"], Path("l"), 3), "l:3: package name must be a string, not list"),
         (lambda: version_of("1.0!x", Path("l"), None), "l: invalid version '1.0!x' for a package"),
         (lambda: version_of(3, Path("l"), 2), "l:2: version of a package must be a string, not 3"),
+        (
+            lambda: version_of("1" * 41, Path("l"), 2),
+            "l:2: version of a package has a number of more than 40 digits",
+        ),
     ],
 )
 def test_bad_names_and_versions(read: Callable[[], object], message: str) -> None:
@@ -221,9 +225,11 @@ def test_bad_names_and_versions(read: Callable[[], object], message: str) -> Non
     assert str(caught.value) == message
 
 
-def test_an_edge_is_frozen() -> None:
+def test_edges_and_packages_are_frozen() -> None:
     with pytest.raises(FrozenInstanceError):
         Edge("x").target = "y"  # type: ignore[misc]
+    with pytest.raises(FrozenInstanceError):
+        LockedPackage("x", None).name = "y"  # type: ignore[misc]
 
 
 def test_a_later_edge_with_an_extra_follows_that_extra(tmp_path: Path) -> None:
