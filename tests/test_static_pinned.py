@@ -205,3 +205,78 @@ def test_problems_come_in_the_order_a_user_should_read_them() -> None:
         "checked as libraries, not imported"
     ]
     assert (result.modules, result.warnings) == ([], [])
+
+
+# -- names, machines and symbol lists ---------------------------------------------------------
+
+
+def test_module_names_from_their_place_in_the_tree() -> None:
+    from krakend_tools.plugin_test.static_phase import _module_name
+
+    cases = {
+        "mod.so": "mod",
+        "pkg/sub/mod.cpython-311-x86_64-linux-gnu.so": "pkg.sub.mod",
+        "plug-1.0.data/platlib/pkg/mod.so": "pkg.mod",
+        "plug-1.0.data/purelib/mod.abi3.so": "mod",
+        "plug-1.0.data/headers/mod.so": "headers.mod",
+        "a.data/mod.so": "mod",
+        "my-lib/pkg/mod.so": "pkg.mod",
+        "pkg/my-lib/mod.so": "mod",
+    }
+    assert {rel: _module_name(Path(rel)) for rel in cases} == cases
+
+
+def test_machines_the_abi_table_does_not_know() -> None:
+    manifest = gateway()
+    manifest.platform.machine = "sparc64"
+    checker = _Checker(manifest)
+    assert checker.arch(facts("a.so", e_machine=43, machine="em_43")) == []
+    assert checker.arch(facts("b.so", e_machine=43, machine="sparc64")) == []
+    assert checker.arch(facts("c.so")) == ["c.so is x86_64, gateway is sparc64"]
+
+
+def test_a_known_machine_of_the_wrong_class() -> None:
+    x32 = facts("m.so", elf_class=32, machine="x32")
+    assert _Checker(gateway()).arch(x32) == [
+        "m.so is 32-bit little-endian (x32), gateway is x86_64 (64-bit little-endian)"
+    ]
+    assert _Checker(gateway()).arch(facts("m.so")) == []
+
+
+def test_symbol_lists_are_cut_after_three() -> None:
+    from krakend_tools.plugin_test.static_phase import _version_problems
+
+    three = VersionNeed("libc.so.6", "GLIBC_2.38", ["c", "a", "b"])
+    assert _version_problems([(three, "gateway has 2.36", "m.so")]) == (
+        ["needs GLIBC_2.38 (a, b, c in m.so), gateway has 2.36"],
+        [],
+    )
+    four = three._replace(symbols=["d", "c", "a", "b"])
+    assert _version_problems([(four, "gateway has 2.36", "m.so")]) == (
+        ["needs GLIBC_2.38 (a, b, c and 1 more in m.so), gateway has 2.36"],
+        [],
+    )
+
+
+def test_a_librarys_versions_are_compared_within_their_family() -> None:
+    manifest = gateway()
+    manifest.libraries["libfoo.so.1"] = Library("/usr/lib/libfoo.so.1", ["FOO_1.0", "BAR_9.0", "nonumber"])
+    checker = _Checker(manifest)
+    needs = [
+        VersionNeed("libfoo.so.1", "FOO_2.0", ["f"]),
+        VersionNeed("libfoo.so.1", "BAZ_1.0", ["g"]),
+        VersionNeed("libfoo.so.1", "weird", ["h"]),
+        VersionNeed("libfoo.so.1", "BAR_9.0", ["i"]),
+    ]
+    assert [has for _need, has in checker.missing_versions(facts("m.so", version_needs=needs), set())] == [
+        "gateway's libfoo.so.1 has 1.0",
+        "gateway's libfoo.so.1 has no BAZ version",
+        "gateway's libfoo.so.1 has no weird version",
+    ]
+
+
+def test_a_result_is_ok_without_problems_only() -> None:
+    result = StaticResult("x", warnings=["w"], notes=["n"])
+    assert result.ok and result.to_dict()["ok"] is True
+    result.problems.append("p")
+    assert not result.ok and result.to_dict()["ok"] is False
