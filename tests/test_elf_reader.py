@@ -688,3 +688,56 @@ def test_a_wheel_member_with_a_broken_local_header(tmp_path: Path) -> None:
     with zipfile.ZipFile(wheel) as zf, pytest.raises(ElfError) as caught:
         read_elf_member(zf, zf.getinfo("plug/mod.so"), "plug/mod.so")
     assert caught.value.reason == "corrupt zip member: bad local header"
+
+
+def test_the_abi_each_uname_machine_needs() -> None:
+    from krakend_tools.elf import MACHINE_ABI
+
+    assert MACHINE_ABI == {
+        "x86_64": (62, 64, "little"),
+        "amd64": (62, 64, "little"),
+        "aarch64": (183, 64, "little"),
+        "arm64": (183, 64, "little"),
+        "aarch64_be": (183, 64, "big"),
+        "i386": (3, 32, "little"),
+        "i486": (3, 32, "little"),
+        "i586": (3, 32, "little"),
+        "i686": (3, 32, "little"),
+        "armv6l": (40, 32, "little"),
+        "armv7l": (40, 32, "little"),
+        "armv8l": (40, 32, "little"),
+        "ppc64le": (21, 64, "little"),
+        "ppc64": (21, 64, "big"),
+        "ppc": (20, 32, "big"),
+        "s390x": (22, 64, "big"),
+        "riscv64": (243, 64, "little"),
+        "loongarch64": (258, 64, "little"),
+        "mips": (8, 32, "big"),
+        "mipsel": (8, 32, "little"),
+        "mips64": (8, 64, "big"),
+        "mips64el": (8, 64, "little"),
+    }
+    aliases = {"amd64": "x86_64", "arm64": "aarch64", "i386": "i686", "i486": "i686", "i586": "i686"}
+    aliases |= {"armv6l": "armv7l", "armv8l": "armv7l"}
+    for machine, abi in MACHINE_ABI.items():
+        assert machine_name(*abi) == aliases.get(machine, machine)
+
+
+def test_the_version_definition_count_bounds_the_walk() -> None:
+    image = versioned(64, True)
+    image.dynamic = [(tag, 2 if tag == 0x6FFFFFFD else value) for tag, value in image.dynamic]
+    assert read(image).version_defs == ["LIB_1.0"]
+
+
+def test_a_budget_of_entries() -> None:
+    from krakend_tools.elf import Budget
+
+    budget = Budget(2, "stop here")
+    budget.spend()
+    budget.spend()
+    assert budget.entries == 0
+    with pytest.raises(ElfError) as caught:
+        budget.spend()
+    assert caught.value.reason == "stop here"
+    assert Budget(5).refusal == "more than 5 version table entries in all the files: not read"
+    assert Budget().entries == 1 << 20
