@@ -8,11 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from krakend_tools.check.job import _wheel_tags, check_plugin
+from krakend_tools.check.job import CheckRequest, _wheel_tags, _why_no_wheel, check_plugin, run_check
 from krakend_tools.check.lockfiles import load_lockfile
 from krakend_tools.check.lockfiles.model import Lockfile
 from krakend_tools.manifest.model import Manifest
 
+from .conftest import FIXTURES
 from .test_core_rules import gateway, pylock
 
 OWN = [("own", "1.0", ["own-1.0-py3-none-any.whl"])]  # a pylock needs one package
@@ -100,3 +101,39 @@ def test_a_compiled_plugins_pinned_minor_against_a_prerelease_gateway(tmp_path: 
 def test_a_pinned_minor_of_a_pure_python_plugin_is_not_checked(tmp_path: Path) -> None:
     lock = Lockfile(path=tmp_path / "Pipfile.lock", tool="pipenv", packages=[], python_pin="3.12")
     assert _findings(lock, gateway()) == []
+
+
+@pytest.mark.parametrize(
+    ("wheel", "reason"),
+    [
+        (
+            "x-1.0-cp311-cp311-manylinux_2_40_x86_64.whl",
+            "wheels need GLIBC-2.40 or newer (manylinux_2_40_x86_64), the gateway has GLIBC-2.36",
+        ),
+        ("x-1.0-cp38.cp39.cp310.cp312-none-any.whl", "no wheel for cp311 (have cp310-none, cp312-none, cp38-none, …)"),
+        ("x-1.0-cp38.cp39.cp310-none-any.whl", "no wheel for cp311 (have cp310-none, cp38-none, cp39-none)"),
+    ],
+)
+def test_why_no_wheel_fits(wheel: str, reason: str) -> None:
+    assert _why_no_wheel([wheel], gateway()) == reason
+
+
+@pytest.mark.parametrize("fix", [True, False])
+def test_run_check_plans_fixes_only_when_asked(tmp_path: Path, fix: bool) -> None:
+    path = tmp_path / "requirements.txt"
+    path.write_text("idna==3.7\n")
+    request = CheckRequest(lockfiles=(path,), manifest=str(FIXTURES / "gateway" / "manifest.json"), fix=fix)
+    result = run_check(request)
+    assert (result.report.meta.get("fixes"), result.notes) == (
+        (
+            {
+                str(path): [
+                    "# warning: requirements.txt: idna==3.7 excludes the gateway's idna 3.6; "
+                    "change it first, e.g. to idna==3.6"
+                ]
+            }
+            if fix
+            else None
+        ),
+        [],
+    )
