@@ -3,12 +3,20 @@ of its Python on its platform (what a lockfile's wheels are matched against)."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from krakend_tools.manifest.platforms import Libc, platform_tags, tag_python
 
-if TYPE_CHECKING:
-    from krakend_tools.manifest.model import PythonInfo
+
+class PythonInfo(Protocol):
+    """What the tags need of an interpreter (a manifest's ``python``)."""
+
+    @property
+    def minor(self) -> tuple[int, int]: ...
+    @property
+    def abi_tags(self) -> list[str]: ...
+    @property
+    def interpreter_tag(self) -> str: ...
 
 
 def compute_tags(python: PythonInfo, libc: Libc, machine: str, impl: str = "cpython") -> list[str]:
