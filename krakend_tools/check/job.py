@@ -14,7 +14,7 @@ from krakend_tools.check.lockfiles.model import LockedPackage, Lockfile
 from krakend_tools.errors import InputError
 from krakend_tools.manifest.model import Manifest
 from krakend_tools.manifest.platforms import Libc, needed_libc, tag_machine
-from krakend_tools.report import SHARED_MISMATCH, Finding, Report
+from krakend_tools.report import SHARED_MISMATCH, Finding, FindingKind, Report
 
 COMPILED_SOURCES = ("*.c", "*.cc", "*.cpp", "*.cxx", "*.pyx", "*.rs", "Cargo.toml")
 COMPILED_BACKENDS = ("scikit_build_core", "mesonpy", "maturin", "pdm.backend.hooks", "enscons")
@@ -183,7 +183,7 @@ def _pins(lock: Lockfile, selected: list[LockedPackage]) -> dict[str, list[str]]
 def _two_pins(lock: Lockfile, pkg: LockedPackage, pins: list[str]) -> Finding:
     return Finding(
         pkg.name,
-        "package",
+        FindingKind.PACKAGE,
         False,
         "locked at two versions for this target",
         have=", ".join(pins),
@@ -200,7 +200,7 @@ def _check_package(lock: Lockfile, pkg: LockedPackage, manifest: Manifest, suppo
     if pkg.version is None:  # git/path/URL or dynamic-version member: the plugin's own
         return Finding(
             pkg.name,
-            "plugin-only",
+            FindingKind.PLUGIN_ONLY,
             True,
             "only the plugin brings it; no version locked",
             have=f"({pkg.source or 'unknown'} source)",
@@ -274,7 +274,7 @@ def check_python(lock: Lockfile, manifest: Manifest) -> list[Finding]:
         found.append(
             Finding(
                 "python",
-                "python",
+                FindingKind.PYTHON,
                 False,
                 "requires-python does not admit the gateway's Python",
                 have=str(spec),
@@ -287,7 +287,7 @@ def check_python(lock: Lockfile, manifest: Manifest) -> list[Finding]:
         found.append(
             Finding(
                 "python",
-                "python",
+                FindingKind.PYTHON,
                 False,
                 "a compiled plugin must be built for the gateway's Python minor version",
                 have=lock.python_pin,
@@ -320,7 +320,7 @@ def _check_shared(lock: Lockfile, pkg: LockedPackage, want: str) -> Finding:
         same = str(pkg.version) == want
     return Finding(
         pkg.name,
-        "package",
+        FindingKind.PACKAGE,
         same,
         "same version as the gateway" if same else SHARED_MISMATCH,
         have=str(pkg.version),
@@ -340,7 +340,7 @@ def _check_unpinned(lock: Lockfile, pkg: LockedPackage, want: str) -> Finding:
     def found(ok: bool, message: str, have: str, warning: str | None = None) -> Finding:
         return Finding(
             pkg.name,
-            "package",
+            FindingKind.PACKAGE,
             ok,
             message,
             have=have,
@@ -374,7 +374,7 @@ def _check_plugin_only(lock: Lockfile, pkg: LockedPackage, manifest: Manifest, s
     ``supported`` ranks the target's tags (:func:`_rank`)."""
 
     def found(ok: bool, message: str, **details: Any) -> Finding:
-        kind = "plugin-only" if ok else "platform"
+        kind = FindingKind.PLUGIN_ONLY if ok else FindingKind.PLATFORM
         want = None if ok else _target_text(manifest)
         return Finding(
             pkg.name,

@@ -37,7 +37,7 @@ from krakend_tools.plugin_test.import_phase import (
     TypeResult,
     import_test,
 )
-from krakend_tools.report import Finding, Report
+from krakend_tools.report import Finding, FindingKind, Report
 
 
 @dataclass
@@ -280,7 +280,7 @@ def findings_for(res: ArtifactResult, types: Sequence[str], static_only: bool = 
     art = res.artifact
     findings = []
     for kind in types:
-        finding = Finding(name=art.name, kind=kind, ok=False, file=art.name, warnings=list(res.warnings))
+        finding = Finding(name=art.name, kind=FindingKind(kind), ok=False, file=art.name, warnings=list(res.warnings))
         details = finding.details
         findings.append(finding)
         if res.problems:
