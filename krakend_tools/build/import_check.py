@@ -9,8 +9,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from krakend_tools.build.options import PLUGIN_TYPES, BuildOptions
+from krakend_tools.build.options import BuildOptions
 from krakend_tools.build.plans import Plan
+from krakend_tools.plugin_test.contract import TYPES
 
 if TYPE_CHECKING:
     from krakend_tools.report import Finding, Report
@@ -39,7 +40,7 @@ def import_verdict(plan: Plan, files: list[Path], opts: BuildOptions) -> ImportV
     runner, manifest, env = build_test_runner(
         plan.engine, plan.runtime, plan.target, plan.manifest, opts.manifest, opts.plugin_dir
     )
-    kinds = opts.types or list(PLUGIN_TYPES)
+    kinds = opts.types or list(TYPES)
     report = testplugin.run([str(f) for f in testable], manifest, kinds, runner=runner, jobs=1, env=env)
     result = _published(report, testable[0].parent, plan.out_dir)
     details: dict[str, Any] = {

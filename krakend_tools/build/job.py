@@ -17,13 +17,14 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from krakend_tools.build.options import PLUGIN_TYPES, BuildOptions, Events
+from krakend_tools.build.options import BuildOptions, Events
 from krakend_tools.build.plans import Plan, preflight, prepare
 from krakend_tools.build.source import EXCLUDE, MAX_SOURCE_BYTES, is_python_project, source_size
 from krakend_tools.build.staging import chown_tree
 from krakend_tools.build.target import build_target
 from krakend_tools.errors import InputError
 from krakend_tools.manifest.platforms import Target
+from krakend_tools.plugin_test.contract import TYPES
 from krakend_tools.report import Finding, Report
 
 if TYPE_CHECKING:
@@ -80,7 +81,7 @@ def _validate_values(opts: BuildOptions) -> None:
         raise InputError(f"--arm64 must be cross or emulate, not {opts.arm64!r}")
     if opts.timeout <= 0 or opts.jobs < 1:
         raise InputError("--timeout and -j must be positive")
-    bad = [t for t in opts.types if t not in PLUGIN_TYPES]
+    bad = [t for t in opts.types if t not in TYPES]
     if bad:
         raise InputError(f"unknown plugin type {bad[0]!r}: expected server, client or modifier")
 

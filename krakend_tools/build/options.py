@@ -14,7 +14,6 @@ from krakend_tools.errors import InputError
 from krakend_tools.manifest.model import Manifest
 from krakend_tools.manifest.platforms import TARGETS, Target
 
-PLUGIN_TYPES = ("server", "client", "modifier")
 IMAGE_TABLES = (  # [tool.krakend.build.<key>] -> the BuildOptions map it fills
     ("base-images", "base_images"),
     ("runtime-base-images", "runtime_base_images"),

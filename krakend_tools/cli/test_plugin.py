@@ -9,8 +9,7 @@ from typing import Annotated
 import typer
 
 from krakend_tools.cli.options import IgnoreOpt, ManifestOpt, OutputsOpt
-
-TYPES = ("server", "client", "modifier")
+from krakend_tools.plugin_test.contract import TYPES
 
 
 def progress(message: str) -> None:

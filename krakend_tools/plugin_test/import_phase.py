@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from krakend_tools.plugin_test.contract import TYPES
 from krakend_tools.plugin_test.supervise import Completed as Completed  # what a Runner returns
 from krakend_tools.plugin_test.supervise import Supervisor, interpreter_dirs, last_error_line
 
@@ -172,7 +173,7 @@ def _record(data: object, outcome: ProbeOutcome, types: Sequence[str] | None) ->
     outcome.python = _optional(data.get("python"), "python")
     outcome.error = _optional(data.get("error"), "error")
     for kind, res in data["results"].items():
-        if kind not in ("server", "client", "modifier") or (types and kind not in types):
+        if kind not in TYPES or (types and kind not in types):
             raise ValueError(f"unexpected plugin type {kind!r}")
         if not isinstance(res, dict) or not isinstance(res.get("ok", False), bool):
             raise ValueError(f"result of {kind} is malformed")
