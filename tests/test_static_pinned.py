@@ -280,3 +280,21 @@ def test_a_result_is_ok_without_problems_only() -> None:
     assert result.ok and result.to_dict()["ok"] is True
     result.problems.append("p")
     assert not result.ok and result.to_dict()["ok"] is False
+
+
+def test_musl_answers_for_its_own_library_names() -> None:
+    """musl's loader serves libc, libpthread, libm ... itself; on glibc they must be there."""
+    musl = gateway()
+    musl.libraries_complete = True
+    musl.libraries = {}
+    musl.platform.libc_family = "musl"
+    module = facts("m.so", libc="musl", libc_evidence="libc.musl-x86_64.so.1", needed=["libpthread.so.0", "libz.so.1"])
+    result = StaticResult("x")
+    _evaluate(result, [(module, Path("m.so"))], musl)
+    assert result.problems == ["needs libz.so.1 (in m.so), which the gateway does not have"]
+    glibc = gateway()
+    glibc.libraries_complete = True
+    glibc.libraries = {}
+    result = StaticResult("x")
+    _evaluate(result, [(facts("m.so", needed=["libpthread.so.0"]), Path("m.so"))], glibc)
+    assert result.problems == ["needs libpthread.so.0 (in m.so), which the gateway does not have"]
