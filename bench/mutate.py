@@ -42,7 +42,7 @@ TESTS: dict[str, tuple[str, ...]] = {
     "elf.py": ("test_static.py", "test_elf_*.py"),
     "plugin_test/static_phase.py": ("test_static.py", "test_static_*.py", "test_core_rules.py"),
     "check/job.py": ("test_core_rules.py", "test_lockfile_semantics.py", "test_check_*.py"),
-    "check/lockfiles/*.py": ("test_lockfiles.py", "test_lockfile_*.py", "test_core_rules.py"),
+    "lockfiles/*.py": ("test_lockfiles.py", "test_lockfile_*.py", "test_core_rules.py"),
     "manifest/platforms.py": ("test_manifest.py", "test_pinned_platforms.py"),
     "escape.py": ("test_output_injection.py", "test_pinned_escape.py"),
     "report.py": ("test_outputs.py", "test_pinned_report.py"),
@@ -56,7 +56,7 @@ DEFAULT_MODULES = (
     "elf.py",
     "check/job.py",
     "plugin_test/static_phase.py",
-    "check/lockfiles/*.py",
+    "lockfiles/*.py",
     "manifest/platforms.py",
     "escape.py",
 )

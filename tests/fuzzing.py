@@ -368,7 +368,7 @@ TARGETS.update(lockfile=_lockfile_random, manifest=_manifest_random, elf=_elf_ra
 
 def clear_caches() -> None:
     """Drop the parsers' memo tables (a long fuzz run would otherwise count them as RSS)."""
-    from krakend_tools.check.lockfiles import _common
+    from krakend_tools.lockfiles import _common
 
     _common._MARKERS.clear()
     _common._NAMES.clear()

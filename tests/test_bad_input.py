@@ -111,7 +111,7 @@ def test_fifo_and_devices_are_not_read(tmp_path: Path, host_manifest: Path) -> N
 
 
 def test_a_lockfile_over_the_size_limit(tmp_path: Path, host_manifest: Path) -> None:
-    from krakend_tools.check.lockfiles._common import MAX_LOCKFILE_BYTES
+    from krakend_tools.files import MAX_FILE_BYTES as MAX_LOCKFILE_BYTES
 
     line = b"six==1.16.0 --hash=sha256:" + b"a" * 64 + b"\n"
     big = tmp_path / "requirements.txt"
@@ -469,7 +469,7 @@ def test_fifos_and_devices_named_like_plugins(tmp_path: Path, host_manifest: Pat
 
 def test_an_unexpected_exception_is_one_line_and_exit_3(tmp_path: Path) -> None:
     code = (
-        "import krakend_tools.check.lockfiles as lockfiles\n"
+        "import krakend_tools.lockfiles as lockfiles\n"
         "def boom(*args, **kwargs):\n    raise ZeroDivisionError('bug\\nsecond line')\n"
         "lockfiles.find_lockfile = boom\nfrom krakend_tools.cli.main import main\nmain(['check-plugin'])\n"
     )

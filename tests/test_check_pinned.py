@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from krakend_tools.check.job import CheckRequest, _wheel_tags, _why_no_wheel, check_plugin, run_check
-from krakend_tools.check.lockfiles import load_lockfile
-from krakend_tools.check.lockfiles.model import Lockfile
+from krakend_tools.lockfiles import load_lockfile
+from krakend_tools.lockfiles.model import Lockfile
 from krakend_tools.manifest.model import Manifest
 
 from .conftest import FIXTURES

@@ -10,8 +10,8 @@ import copy
 from pathlib import Path
 
 from krakend_tools.check.job import check_plugin, is_compiled_project
-from krakend_tools.check.lockfiles import load_lockfile
 from krakend_tools.elf import ElfFacts, VersionNeed
+from krakend_tools.lockfiles import load_lockfile
 from krakend_tools.manifest import model as mf
 from krakend_tools.manifest.model import Library, Manifest
 from krakend_tools.manifest.platforms import Libc, platform_tags

@@ -17,7 +17,7 @@ from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name, parse_wheel_filename
 
 from krakend_tools.check.job import check_plugin
-from krakend_tools.check.lockfiles import load_lockfile
+from krakend_tools.lockfiles import load_lockfile
 from krakend_tools.manifest.model import target_environment
 from krakend_tools.manifest.platforms import Target
 

@@ -130,7 +130,7 @@ def test_every_group_the_corpus_exports_is_a_known_group() -> None:
     """The groups the lock tools exported for the real lockfiles (fixtures/real) are never
     refused as unknown: Pipfile.lock's develop section counts even when it is empty."""
     from krakend_tools.check.job import refuse_unknown_groups
-    from krakend_tools.check.lockfiles import load_lockfile
+    from krakend_tools.lockfiles import load_lockfile
 
     asked = 0
     for export in sorted((FIXTURES / "real").glob("*/expected/*.txt")):

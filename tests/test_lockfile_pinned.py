@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 from packaging.specifiers import SpecifierSet
 
-from krakend_tools.check.lockfiles import READERS, load_lockfile
-from krakend_tools.check.lockfiles._common import caret_tilde_to_pep440, name_of, split_files, version_of
-from krakend_tools.check.lockfiles.model import Edge, LockedPackage, LockfileReader
 from krakend_tools.errors import InputError
+from krakend_tools.lockfiles import READERS, load_lockfile
+from krakend_tools.lockfiles._common import caret_tilde_to_pep440, name_of, split_files, version_of
+from krakend_tools.lockfiles.model import Edge, LockedPackage, LockfileReader
 
 from .test_lockfiles import LINUX
 
@@ -27,7 +27,7 @@ def _pins(packages: list[LockedPackage]) -> list[tuple[str, str | None]]:
 @pytest.mark.parametrize("name", list(READERS))
 def test_every_registered_reader_is_its_format_module(name: str) -> None:
     reader: LockfileReader = READERS[name]()
-    assert reader.__name__ == f"krakend_tools.check.lockfiles.{name}"  # type: ignore[attr-defined]
+    assert reader.__name__ == f"krakend_tools.lockfiles.{name}"  # type: ignore[attr-defined]
     assert {"pipfile": "pipenv"}.get(name, name) == reader.TOOL
 
 

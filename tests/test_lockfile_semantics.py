@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from krakend_tools.check.job import check_plugin
-from krakend_tools.check.lockfiles import load_lockfile
-from krakend_tools.check.lockfiles.model import LockedPackage
 from krakend_tools.errors import InputError
+from krakend_tools.lockfiles import load_lockfile
+from krakend_tools.lockfiles.model import LockedPackage
 from krakend_tools.manifest.model import Manifest, from_facts, target_environment
 from krakend_tools.manifest.platforms import Target
 

@@ -16,9 +16,9 @@ import pytest
 from packaging.markers import Marker
 from packaging.utils import canonicalize_name
 
-from krakend_tools.check.lockfiles import READERS, load_lockfile
-from krakend_tools.check.lockfiles.model import RUNTIME, LockedPackage, Lockfile
 from krakend_tools.errors import InputError
+from krakend_tools.lockfiles import READERS, load_lockfile
+from krakend_tools.lockfiles.model import RUNTIME, LockedPackage, Lockfile
 
 FIX = Path(__file__).resolve().parent.parent / "fixtures"
 GEO = FIX / "plugins" / "geo-lookup"

@@ -237,7 +237,7 @@ def test_rich_tables_name_the_lockfile_when_there_are_several() -> None:
     from rich.console import Console
 
     from krakend_tools.check.job import check_plugins
-    from krakend_tools.check.lockfiles import load_lockfile
+    from krakend_tools.lockfiles import load_lockfile
     from krakend_tools.manifest import model as mf
 
     plugins = Path(__file__).resolve().parent.parent / "fixtures" / "plugins"

@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from krakend_tools.check.lockfiles.model import LockedPackage, Lockfile
 from krakend_tools.escape import shown
+from krakend_tools.lockfiles.model import LockedPackage, Lockfile
 
 if TYPE_CHECKING:
     from packaging.specifiers import SpecifierSet
@@ -445,7 +445,7 @@ def _keyed(
     where: str, deps: Mapping[str, Any], runtime: bool, style: str, file: str = "pyproject.toml"
 ) -> list[Declared]:
     """``name = "spec"`` tables (Poetry, Pipfile); ``version = "spec"`` inside an inline table."""
-    from krakend_tools.check.lockfiles._common import caret_tilde_to_pep440
+    from krakend_tools.lockfiles._common import caret_tilde_to_pep440
 
     found: list[Declared] = []
     for name, spec in deps.items():
@@ -500,7 +500,7 @@ def _word(word: str) -> str:
 
 
 def _pyproject(lock: Lockfile) -> Mapping[str, Any] | None:
-    from krakend_tools.check.lockfiles._pyproject import read_pyproject
+    from krakend_tools.lockfiles._pyproject import read_pyproject
 
     return read_pyproject(lock.path)
 

@@ -9,9 +9,9 @@ from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any
 
-from krakend_tools.check.lockfiles._common import excerpt
-from krakend_tools.check.lockfiles.model import LockedPackage, Lockfile
 from krakend_tools.errors import InputError
+from krakend_tools.files import excerpt
+from krakend_tools.lockfiles.model import LockedPackage, Lockfile
 from krakend_tools.manifest.model import Manifest
 from krakend_tools.manifest.platforms import Libc, needed_libc, tag_machine
 from krakend_tools.report import SHARED_MISMATCH, Finding, FindingKind, Report
@@ -47,7 +47,7 @@ class CheckResult:
 def run_check(request: CheckRequest) -> CheckResult:
     """Read the lockfiles, check each against its project's manifest, accept the ignored KOs
     and, when asked, plan (``fix``) or make (``apply``) the fixes."""
-    from krakend_tools.check.lockfiles import load_lockfile
+    from krakend_tools.lockfiles import load_lockfile
     from krakend_tools.manifest.resolve import resolver
 
     locks = [load_lockfile(p) for p in request.lockfiles]
@@ -99,8 +99,8 @@ def _apply_fixes(
     lockfiles read and checked again."""
     from krakend_tools.check.fix_apply import apply_plan, preflight, version_changes
     from krakend_tools.check.fixes import report_fixes
-    from krakend_tools.check.lockfiles import load_lockfile
     from krakend_tools.errors import print_note
+    from krakend_tools.lockfiles import load_lockfile
 
     plans = {Path(path): plan for path, plan in report_fixes(report, locks).items()}
     if not plans:

@@ -72,9 +72,9 @@ def check_plugin(
 ) -> None:
     """Compare a plugin's lockfile with the gateway manifest."""
     from krakend_tools.check.job import CheckRequest, run_check
-    from krakend_tools.check.lockfiles import command_lockfiles
     from krakend_tools.cli import options as cli_options
     from krakend_tools.errors import print_note
+    from krakend_tools.lockfiles import command_lockfiles
     from krakend_tools.output import emit
     from krakend_tools.output.text import quiet_renderer
 

@@ -21,7 +21,7 @@ def from_lock(
 ) -> Manifest:
     """A manifest for a gateway that cannot run here, from its lockfile and target."""
     from krakend_tools.arguments import python_version as check_version
-    from krakend_tools.check.lockfiles import load_lockfile
+    from krakend_tools.lockfiles import load_lockfile
     from krakend_tools.manifest.facts import from_facts, refuse_too_old
 
     python_version = ".".join(str(n) for n in check_version(python_version, "--python-version", full=True))

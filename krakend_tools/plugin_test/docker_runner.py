@@ -296,7 +296,7 @@ def build_test_runner(
     """``build``'s automatic test: the target's runtime image with the gateway's packages
     (``gateway``'s distributions, for the image's platform) baked in, and the plugin
     folder's lockfile (when it has one) as the overlay after them."""
-    from krakend_tools.check.lockfiles import find_lockfile
+    from krakend_tools.lockfiles import find_lockfile
     from krakend_tools.plugin_test.gateway_env import gateway_image, plugin_overlay
 
     manifest = dataclasses.replace(image_manifest)

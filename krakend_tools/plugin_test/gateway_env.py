@@ -274,7 +274,7 @@ def plugin_overlay(
     not have, fetched and unpacked; ``exclude``: the plugin's own distributions."""
     from packaging.utils import canonicalize_name
 
-    from krakend_tools.check.lockfiles import load_lockfile
+    from krakend_tools.lockfiles import load_lockfile
 
     lock = load_lockfile(lockfile)
     overlay = Overlay(lockfile=str(lockfile))

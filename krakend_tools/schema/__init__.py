@@ -158,7 +158,7 @@ _PLAIN_KEY = re.compile(r"[A-Za-z0-9_.+-]{1,80}")  # a key shown as is in a prob
 
 def _shown(value: Any) -> str:
     """A short, escaped quote of a value from the file being checked."""
-    from krakend_tools.check.lockfiles._common import excerpt
+    from krakend_tools.files import excerpt
 
     return excerpt(value)
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
-from krakend_tools.check.lockfiles._common import excerpt, first_line
-from krakend_tools.check.lockfiles.model import RUNTIME, Edge, LockedPackage, Lockfile
 from krakend_tools.errors import InputError
+from krakend_tools.files import excerpt, first_line
+from krakend_tools.lockfiles.model import RUNTIME, Edge, LockedPackage, Lockfile
 
 if TYPE_CHECKING:
     from packaging.markers import Marker

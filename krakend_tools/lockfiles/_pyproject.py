@@ -6,9 +6,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from krakend_tools.check.lockfiles._common import caret_tilde_to_pep440, check_expression, marker_of
-from krakend_tools.check.lockfiles.model import RUNTIME, Edge
 from krakend_tools.errors import InputError
+from krakend_tools.lockfiles._common import caret_tilde_to_pep440, check_expression, marker_of
+from krakend_tools.lockfiles.model import RUNTIME, Edge
 
 if TYPE_CHECKING:
     from packaging.markers import Marker

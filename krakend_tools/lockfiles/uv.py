@@ -11,21 +11,20 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from krakend_tools.check.lockfiles._common import (
+from krakend_tools.errors import InputError
+from krakend_tools.files import excerpt, load_toml
+from krakend_tools.lockfiles._common import (
     array,
     entry_lines,
-    excerpt,
     file_name,
     line_at,
-    load_toml,
     marker_of,
     name_of,
     specifier_of,
     table,
     version_of,
 )
-from krakend_tools.check.lockfiles.model import RUNTIME, Edge, LockedPackage, Lockfile
-from krakend_tools.errors import InputError
+from krakend_tools.lockfiles.model import RUNTIME, Edge, LockedPackage, Lockfile
 
 TOOL = "uv"
 SUPPORTED = (1,)

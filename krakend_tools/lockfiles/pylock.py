@@ -12,18 +12,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import unquote
 
-from krakend_tools.check.lockfiles._common import (
-    check_expression,
-    entry_lines,
-    excerpt,
-    file_name,
-    first_line,
-    line_at,
-    load_toml,
-)
-from krakend_tools.check.lockfiles._pyproject import direct_names, read_pyproject
-from krakend_tools.check.lockfiles.model import LockedPackage, Lockfile
 from krakend_tools.errors import InputError
+from krakend_tools.files import excerpt, first_line, load_toml
+from krakend_tools.lockfiles._common import check_expression, entry_lines, file_name, line_at
+from krakend_tools.lockfiles._pyproject import direct_names, read_pyproject
+from krakend_tools.lockfiles.model import LockedPackage, Lockfile
 
 if TYPE_CHECKING:
     from packaging.pylock import Package, PackageSdist, PackageWheel, Pylock
@@ -140,7 +133,7 @@ def _source(pkg: Package) -> str:
 def _drop_empty_entries(data: dict[str, object], lines: list[int], path: Path) -> list[LockedPackage]:
     """Entries PEP 751 forbids (no wheels, sdist, vcs, directory nor archive), taken out of
     ``data`` and kept as packages that fail only where their marker holds."""
-    from krakend_tools.check.lockfiles._common import marker_of, name_of
+    from krakend_tools.lockfiles._common import marker_of, name_of
 
     packages = data.get("packages")
     if not isinstance(packages, list):

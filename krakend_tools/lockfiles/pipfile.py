@@ -8,17 +8,10 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from krakend_tools.check.lockfiles._common import (
-    excerpt,
-    load_json,
-    marker_of,
-    name_of,
-    read_text,
-    table,
-    version_of,
-)
-from krakend_tools.check.lockfiles.model import RUNTIME, LockedPackage, Lockfile
 from krakend_tools.errors import InputError
+from krakend_tools.files import excerpt, load_json, read_text
+from krakend_tools.lockfiles._common import marker_of, name_of, table, version_of
+from krakend_tools.lockfiles.model import RUNTIME, LockedPackage, Lockfile
 
 TOOL = "pipenv"
 SUPPORTED = (6,)

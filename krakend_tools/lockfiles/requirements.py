@@ -12,18 +12,10 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from krakend_tools.check.lockfiles._common import (
-    check_expression,
-    excerpt,
-    file_name,
-    first_line,
-    marker_of,
-    name_of,
-    version_of,
-)
-from krakend_tools.check.lockfiles.model import LockedPackage, Lockfile
 from krakend_tools.errors import InputError
-from krakend_tools.files import MAX_FILE_BYTES, read_bytes
+from krakend_tools.files import MAX_FILE_BYTES, excerpt, first_line, read_bytes
+from krakend_tools.lockfiles._common import check_expression, file_name, marker_of, name_of, version_of
+from krakend_tools.lockfiles.model import LockedPackage, Lockfile
 
 if TYPE_CHECKING:
     from packaging.version import Version
@@ -318,7 +310,7 @@ def _direct(via: list[str], project: str | None) -> bool:
 
 
 def _project_name(path: Path) -> str | None:
-    from krakend_tools.check.lockfiles._pyproject import read_pyproject
+    from krakend_tools.lockfiles._pyproject import read_pyproject
 
     pyproject = read_pyproject(path)
     if pyproject is None:

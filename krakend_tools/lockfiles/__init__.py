@@ -1,6 +1,6 @@
 """Lockfiles: find them, detect their format and read them into the same :class:`Lockfile`.
 
-One module per format, each a :class:`~krakend_tools.check.lockfiles.model.LockfileReader`,
+One module per format, each a :class:`~krakend_tools.lockfiles.model.LockfileReader`,
 listed in :data:`READERS` (a new format: a module and one entry there); a module is imported
 only when its format is tried.
 """
@@ -11,44 +11,44 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Final
 
-from krakend_tools.check.lockfiles.model import LockedPackage, Lockfile, LockfileReader
 from krakend_tools.errors import InputError
+from krakend_tools.lockfiles.model import LockedPackage, Lockfile, LockfileReader
 
 __all__ = ["LockedPackage", "Lockfile"]  # tests/test_output_injection.py still imports them from here
 
 
 def _poetry() -> LockfileReader:
-    from krakend_tools.check.lockfiles import poetry
+    from krakend_tools.lockfiles import poetry
 
     return poetry
 
 
 def _uv() -> LockfileReader:
-    from krakend_tools.check.lockfiles import uv
+    from krakend_tools.lockfiles import uv
 
     return uv
 
 
 def _pylock() -> LockfileReader:
-    from krakend_tools.check.lockfiles import pylock
+    from krakend_tools.lockfiles import pylock
 
     return pylock
 
 
 def _pdm() -> LockfileReader:
-    from krakend_tools.check.lockfiles import pdm
+    from krakend_tools.lockfiles import pdm
 
     return pdm
 
 
 def _pipfile() -> LockfileReader:
-    from krakend_tools.check.lockfiles import pipfile
+    from krakend_tools.lockfiles import pipfile
 
     return pipfile
 
 
 def _requirements() -> LockfileReader:
-    from krakend_tools.check.lockfiles import requirements
+    from krakend_tools.lockfiles import requirements
 
     return requirements
 

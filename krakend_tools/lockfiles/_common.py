@@ -1,15 +1,14 @@
-"""Helpers shared by the format parsers: TOML loading, names, versions, markers, lines."""
+"""Helpers shared by the format parsers: names, versions, markers, tables, lines (files: krakend_tools.files)."""
 
 from __future__ import annotations
 
-import os
 import re
-import stat
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from krakend_tools.errors import InputError
+from krakend_tools.files import excerpt, first_line
 
 if TYPE_CHECKING:
     from packaging.markers import Marker
@@ -17,79 +16,14 @@ if TYPE_CHECKING:
     from packaging.utils import NormalizedName
     from packaging.version import Version
 
-_AT_LINE = re.compile(r"\(at line (\d+), column (\d+)\)")
 _MARKERS: dict[str, Marker] = {}
 _NAMES: dict[str, NormalizedName] = {}
 
 # Input limits (documented in the README). The largest real lockfiles are a few MB.
-MAX_LOCKFILE_BYTES = 10 * 1024 * 1024  # one lockfile, or a requirements file with all its -r/-c
 MAX_EXPRESSION = 32_768  # characters of one version, specifier or marker (uv writes long ones)
 MAX_DIGITS = 40  # digits in one number of a version (int() of 4,300+ digits fails)
 MAX_NESTING = 32  # parentheses in one marker
-MAX_EXCERPT = 80  # characters of file content an error message quotes
 _LONG_NUMBER = re.compile(rf"[0-9]{{{MAX_DIGITS + 1},}}")
-
-
-def read_text(path: Path | str, what: str, limit: int = MAX_LOCKFILE_BYTES) -> str:
-    """The UTF-8 text of the regular file ``path`` (a BOM is dropped), at most ``limit`` bytes.
-
-    Checked before reading: a FIFO, device or directory is refused (never blocks: opened
-    non-blocking), and so is a file over ``limit``. Every failure is one InputError.
-    """
-    return decoded(read_bytes(path, what, limit), path)
-
-
-def decoded(data: bytes, path: Path | str) -> str:
-    """UTF-8 ``data`` of the file ``path`` as text (a BOM is dropped), else one InputError."""
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as err:
-        raise InputError(f"not UTF-8 text: invalid byte at offset {err.start}", path=path) from None
-
-
-def read_bytes(path: Path | str, what: str, limit: int) -> bytes:
-    """:func:`read_text` without decoding."""
-    return read_file(path, what, limit)[0]
-
-
-def read_file(path: Path | str, what: str, limit: int) -> tuple[bytes, os.stat_result]:
-    """:func:`read_bytes` and the status of the file it read (its owner, its identity).
-
-    A file that says it is empty yet has content (a /proc or /sys file) is no regular file."""
-    flags = os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC
-    try:
-        fd = os.open(path, flags)
-    except FileNotFoundError:
-        raise InputError("no such file", path=path) from None
-    except (OSError, ValueError) as err:  # ValueError: a NUL in the path
-        reason = err.strerror if isinstance(err, OSError) and err.strerror else str(err)
-        raise InputError(f"cannot read {what}: {reason}", path=path) from None
-    try:
-        info = os.fstat(fd)
-        if stat.S_ISDIR(info.st_mode):
-            raise InputError(f"is a directory, not a {what}", path=path)
-        if not stat.S_ISREG(info.st_mode):
-            raise InputError(f"not a regular file (a FIFO, socket or device), not a {what}", path=path)
-        if info.st_size > limit:
-            raise InputError(f"{what} too large: {info.st_size} bytes (limit {limit})", path=path)
-        chunks = []
-        left = limit + 1
-        while left > 0:
-            chunk = os.read(fd, min(left, 1 << 20))
-            if not chunk:
-                break
-            chunks.append(chunk)
-            left -= len(chunk)
-    except OSError as err:
-        raise InputError(f"cannot read {what}: {err.strerror or err}", path=path) from None
-    finally:
-        os.close(fd)
-    data = b"".join(chunks)
-    if len(data) > limit:
-        raise InputError(f"{what} too large: over {limit} bytes", path=path)
-    if data and info.st_size == 0:
-        raise InputError(f"not a regular file (a /proc or /sys file), not a {what}", path=path)
-    return data, info
 
 
 def check_expression(value: str, what: str, path: Path | str | None, line: int | None) -> None:
@@ -109,46 +43,6 @@ def check_expression(value: str, what: str, path: Path | str | None, line: int |
                 depth -= 1
         if deepest > MAX_NESTING:
             raise InputError(f"{what} nested too deeply ({deepest} parentheses)", path=path, line=line)
-
-
-def first_line(err: BaseException) -> str:
-    """The first line of an exception message (packaging adds the source and a caret)."""
-    line = (str(err).strip().splitlines() or [type(err).__name__])[0]
-    return repr(line[: MAX_EXCERPT * 2])[1:-1]  # packaging may quote the input: escaped, cut
-
-
-def load_json(path: Path, text: str) -> Any:
-    """Parse JSON text; a syntax error or absurd nesting becomes an InputError."""
-    import json
-
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as err:
-        raise InputError(f"invalid JSON: {err.msg} (column {err.colno})", path=path, line=err.lineno) from None
-    except RecursionError:
-        raise InputError("invalid JSON: nested too deeply", path=path) from None
-    except ValueError as err:  # an integer of more than 4,300 digits
-        raise InputError(f"invalid JSON: {first_line(err)}", path=path) from None
-
-
-def load_toml(path: Path, text: str) -> dict[str, Any]:
-    """Parse TOML text; a syntax error becomes an InputError with its line."""
-    import tomllib
-
-    try:
-        return tomllib.loads(text)
-    except RecursionError:
-        raise InputError("invalid TOML: nested too deeply", path=path) from None
-    except tomllib.TOMLDecodeError as err:
-        msg = str(err)
-        found = _AT_LINE.search(msg)
-        line = int(found.group(1)) if found else None
-        if line is None and "end of document" in msg:
-            line = text.count("\n") + 1
-        msg = _AT_LINE.sub("", msg).replace("(at end of document)", "").strip()
-        raise InputError(f"invalid TOML: {msg}", path=path, line=line) from None
-    except ValueError as err:  # an integer of more than 4,300 digits
-        raise InputError(f"invalid TOML: {first_line(err)}", path=path) from None
 
 
 def name_of(value: object, path: Path, line: int | None) -> NormalizedName:
@@ -229,18 +123,6 @@ def specifier_of(value: object, path: Path, line: int | None) -> SpecifierSet | 
         return SpecifierSet(value)
     except (InvalidSpecifier, ValueError):
         raise InputError(f"invalid version specifier {excerpt(value)}", path=path, line=line) from None
-
-
-def excerpt(value: object, limit: int = MAX_EXCERPT) -> str:
-    """A short quote of a value read from a file, for a message: ``repr`` (control characters,
-    bidi marks and line separators escaped) of at most ``limit`` characters of it; a table or an
-    array only by its type (a wrong-typed field may be huge)."""
-    if isinstance(value, dict | list):
-        return type(value).__name__
-    if isinstance(value, str):
-        return repr(value) if len(value) <= limit else repr(value[:limit]) + "..."
-    text = repr(value)
-    return text if len(text) <= limit else text[:limit] + "..."
 
 
 def table(value: object, what: str, path: Path, line: int | None = None) -> Mapping[str, Any]:

@@ -12,13 +12,13 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from krakend_tools.check.lockfiles._common import (
+from krakend_tools.errors import InputError
+from krakend_tools.files import excerpt, load_toml
+from krakend_tools.lockfiles._common import (
     array,
     entry_lines,
-    excerpt,
     file_name,
     line_at,
-    load_toml,
     marker_of,
     name_of,
     specifier_of,
@@ -26,9 +26,8 @@ from krakend_tools.check.lockfiles._common import (
     table,
     version_or_problem,
 )
-from krakend_tools.check.lockfiles._pyproject import declared_roots, direct_names, project_name, read_pyproject
-from krakend_tools.check.lockfiles.model import RUNTIME, Edge, LockedPackage, Lockfile
-from krakend_tools.errors import InputError
+from krakend_tools.lockfiles._pyproject import declared_roots, direct_names, project_name, read_pyproject
+from krakend_tools.lockfiles.model import RUNTIME, Edge, LockedPackage, Lockfile
 
 if TYPE_CHECKING:
     from packaging.specifiers import SpecifierSet

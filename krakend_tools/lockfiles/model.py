@@ -75,7 +75,7 @@ class Lockfile:
         self, environment: Mapping[str, str], groups: Iterable[str] = (), extras: Iterable[str] = ()
     ) -> list[LockedPackage]:
         """Packages that apply to ``environment`` with the runtime group plus ``groups``/``extras``."""
-        from krakend_tools.check.lockfiles.select import select
+        from krakend_tools.lockfiles.select import select
 
         chosen: list[LockedPackage] = select(self, environment, frozenset(groups), frozenset(extras))
         return chosen
@@ -83,7 +83,7 @@ class Lockfile:
     def known_groups(self) -> frozenset[str] | None:
         """Every dependency group the lock (or the pyproject.toml beside it) names; None when the
         format has no groups to tell (a requirements file, a pylock without ``dependency-groups``)."""
-        from krakend_tools.check.lockfiles._pyproject import declared_roots, read_pyproject
+        from krakend_tools.lockfiles._pyproject import declared_roots, read_pyproject
 
         if self.tool == "requirements" or (self.tool == "pylock" and self.groups_defined is None):
             return None
@@ -99,7 +99,7 @@ class Lockfile:
 
 class LockfileReader(Protocol):
     """A lockfile format: a module with ``TOOL``, ``matches`` and ``parse`` (see the registry,
-    :data:`krakend_tools.check.lockfiles.READERS`)."""
+    :data:`krakend_tools.lockfiles.READERS`)."""
 
     TOOL: str  # the tool's name, as Lockfile.tool records it
 
