@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, NotRequired, TypedDict
 
 from krakend_tools.escape import shown
 
@@ -28,13 +28,52 @@ class FindingKind(StrEnum):
     TARGET = "target"  # build: one per target
 
 
+class LockfileMeta(TypedDict):
+    """check-plugin: one lockfile checked (``meta.lockfiles``)."""
+
+    path: str
+    tool: str
+    lock_version: str | None
+    packages: int  # selected for the gateway's target
+    failures: int
+    manifest: NotRequired[dict[str, Any]]  # the summary of the manifest it was checked against
+
+
+class Meta(TypedDict, total=False):
+    """What a report was checked against and how the run went (``meta`` of the JSON result,
+    ``krakend_tools/schema/result.schema.json``); each command fills its own keys."""
+
+    manifest: dict[str, Any] | None  # every command: the manifest's summary; None when lockfiles differ
+    # check-plugin
+    lockfiles: list[LockfileMeta]
+    fixes: dict[str, list[str]]  # -f: lockfile -> the printed fix lines
+    # test-plugin
+    tested: int
+    failed: int
+    types: list[str]
+    import_phase: Literal["run", "not-run", "static-only"]
+    import_not_run: str  # why the import phase could not run
+    runner: str | None
+    gateway: str
+    timeout: float
+    gateway_environment: dict[str, Any]
+    # build (jobs: test-plugin too)
+    jobs: int
+    targets: list[str]
+    arm64: str
+    network: str
+    plugin: str
+    engine: str
+    engines: dict[str, str]
+
+
 @dataclass
 class Finding:
     """One checked item: a package (check-plugin), an artifact and plugin type
     (test-plugin) or a target (build)."""
 
     name: str  # package name, artifact path or target
-    kind: str  # a FindingKind
+    kind: FindingKind
     ok: bool
     message: str = ""  # one line: why it is KO (the decisive reason), or what was seen when OK
     have: str | None = None
@@ -54,7 +93,7 @@ class Report:
     command: str  # check-plugin | test-plugin | build
     findings: list[Finding]
     elapsed: float = 0.0
-    meta: dict[str, Any] = field(default_factory=dict)
+    meta: Meta = field(default_factory=Meta)
     artifacts: list[dict[str, Any]] = field(default_factory=list)  # test-plugin: static facts, once each
 
     @property
@@ -156,7 +195,7 @@ def _escaped(value: Any) -> Any:
     return value
 
 
-def manifest_line(meta: dict[str, Any]) -> str | None:
+def manifest_line(meta: Meta) -> str | None:
     """``manifest: gateway.json (krakend 2.7; Python 3.11.7 cpython-311-…; linux/amd64 glibc 2.36)``
     from ``meta["manifest"]``; None when the report has none."""
     m = meta.get("manifest")
@@ -168,7 +207,7 @@ def manifest_line(meta: dict[str, Any]) -> str | None:
     return f"manifest: {m.get('source')} ({gateway}; {python}; {m.get('platform')} {m.get('libc')})"
 
 
-def manifest_lines(meta: dict[str, Any]) -> list[str]:
+def manifest_lines(meta: Meta) -> list[str]:
     """The manifest line, or, when the lockfiles of one check-plugin run were checked against
     different manifests (each project's own), one ``LOCKFILE: manifest: …`` line each."""
     one = manifest_line(meta)

@@ -171,13 +171,15 @@ def test_static_only_does_not_import(tmp_path: Path, host_manifest: Path) -> Non
 def test_build_text_table_goes_through_emit(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     from krakend_tools.cli.build import _table
     from krakend_tools.output import OutputSpec, emit
-    from krakend_tools.report import Finding, Report
+    from krakend_tools.report import Finding, FindingKind, Report
 
     report = Report(
         "build",
         [
-            Finding("generic/amd64", "TARGET", True, "built", details={"artifact": "dist/p.whl", "size": 2048}),
-            Finding("alpine/arm64", "TARGET", False, "compile error", details={"log": "b.log"}),
+            Finding(
+                "generic/amd64", FindingKind.TARGET, True, "built", details={"artifact": "dist/p.whl", "size": 2048}
+            ),
+            Finding("alpine/arm64", FindingKind.TARGET, False, "compile error", details={"log": "b.log"}),
         ],
         elapsed=1.0,
     )

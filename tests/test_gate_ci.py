@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from krakend_tools.output import sarif
-from krakend_tools.report import Finding, Report
+from krakend_tools.report import Finding, FindingKind, Report
 
 from .conftest import FIXTURES, krakend_argv, run_krakend
 from .test_outputs import sarif_schema
@@ -119,9 +119,9 @@ def _warned_report() -> Report:
     return Report(
         "test-plugin",
         [
-            Finding("dist/p.so", "SERVER", True, "registered: a", file="dist/p.so", warnings=[UNSANDBOXED]),
-            Finding("dist/q.so", "CLIENT", True, "static only", file="dist/q.so", skipped="--static-only"),
-            Finding("dist/r.so", "MODIFIER", False, "no ModifierRegisterer", file="dist/r.so"),
+            Finding("dist/p.so", FindingKind.SERVER, True, "registered: a", file="dist/p.so", warnings=[UNSANDBOXED]),
+            Finding("dist/q.so", FindingKind.CLIENT, True, "static only", file="dist/q.so", skipped="--static-only"),
+            Finding("dist/r.so", FindingKind.MODIFIER, False, "no ModifierRegisterer", file="dist/r.so"),
         ],
     )
 
@@ -148,7 +148,9 @@ def test_sarif_shows_warnings_and_skipped_checks_and_stays_valid() -> None:
 
 
 def test_sarif_without_warnings_has_no_notifications() -> None:
-    report = Report("check-plugin", [Finding("idna", "package", False, "x", have="1", want="2", file="uv.lock")])
+    report = Report(
+        "check-plugin", [Finding("idna", FindingKind.PACKAGE, False, "x", have="1", want="2", file="uv.lock")]
+    )
     run = json.loads(sarif.render(report))["runs"][0]
     assert "toolExecutionNotifications" not in run["invocations"][0]
     assert [r["level"] for r in run["results"]] == ["error"]

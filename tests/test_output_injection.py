@@ -19,7 +19,7 @@ import tempfile
 import unicodedata
 import xml.etree.ElementTree as ET
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 from urllib.parse import unquote_to_bytes, urlsplit
 
 import jsonschema
@@ -34,7 +34,7 @@ from krakend_tools.escape import shown
 from krakend_tools.lockfiles import LockedPackage, Lockfile
 from krakend_tools.output import github, junit, sarif, text
 from krakend_tools.output import json as json_out
-from krakend_tools.report import Finding, FindingKind, Report
+from krakend_tools.report import Finding, FindingKind, Meta, Report
 from tests.conftest import FIXTURES, krakend_argv
 from tests.fuzzing import run_cli
 from tests.test_outputs import sarif_schema
@@ -175,7 +175,7 @@ def annotated_files(out: str) -> list[str]:
 
 
 def one(name: str, file: str | None = None, **extra: Any) -> Report:
-    meta = {"lockfiles": [{"path": file, "packages": 1}]} if file else {}
+    meta = cast(Meta, {"lockfiles": [{"path": file, "packages": 1}]} if file else {})
     mismatch = "the gateway has another version"
     findings = [Finding(name, FindingKind.PACKAGE, False, mismatch, "2.0", "1.0", file, 3, **extra)]
     return Report("check-plugin", findings, meta=meta)

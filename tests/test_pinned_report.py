@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
-from krakend_tools.report import Finding, Report
+from krakend_tools.report import Finding, FindingKind, Meta, Report
 
 
 def ko(name: str, **extra: Any) -> Finding:
     """A KO finding named ``name``."""
-    return Finding(name, "package", False, "why", **extra)
+    return Finding(name, FindingKind.PACKAGE, False, "why", **extra)
 
 
 def test_verdict_counts_only_unignored_failures() -> None:
-    report = Report("check-plugin", [Finding("a", "package", True), ko("b"), ko("c", ignored="")])
+    report = Report("check-plugin", [Finding("a", FindingKind.PACKAGE, True), ko("b"), ko("c", ignored="")])
     assert [f.name for f in report.failures] == ["b"]
     assert [f.name for f in report.ignored] == ["c"]
     assert (report.ok, report.exit_code) == (False, 1)
@@ -22,7 +22,7 @@ def test_verdict_counts_only_unignored_failures() -> None:
 
 
 def test_apply_ignores_by_name_normalized_name_and_file_name() -> None:
-    findings = [ko("Zope.Interface"), ko("dist/plugin.so"), ko("urllib3"), Finding("six", "package", True)]
+    findings = [ko("Zope.Interface"), ko("dist/plugin.so"), ko("urllib3"), Finding("six", FindingKind.PACKAGE, True)]
     report = Report("check-plugin", findings)
     ignores = {"zope-interface": "one", "plugin.so": "two", "URLLib3": "three", "six": "ok", "typo": "x"}
     assert report.apply_ignores(ignores) == ["six", "typo"]
@@ -38,7 +38,7 @@ def test_apply_ignores_takes_the_first_key_that_matches() -> None:
 
 def test_escaped_copy_escapes_every_string_keys_too() -> None:
     finding = ko("n\x1b", problems=["p\n"], details={"k\r": ("v\t", 1)})
-    report = Report("test-plugin", [finding], 1.5, {"m\x00": ["\u202e"]}, [{"a\x7f": None}])
+    report = Report("test-plugin", [finding], 1.5, cast(Meta, {"m\x00": ["\u202e"]}), [{"a\x7f": None}])
     escaped = report.escaped()
     assert (escaped.findings[0].name, escaped.findings[0].problems) == ("n\\x1b", ["p\\n"])
     assert escaped.findings[0].details == {"k\\r": ["v\\t", 1]}
@@ -48,7 +48,11 @@ def test_escaped_copy_escapes_every_string_keys_too() -> None:
 
 
 def test_to_dict_counts() -> None:
-    findings = [ko("a", warnings=["w1", "w2"]), Finding("b", "package", True, warnings=["w3"]), ko("c", ignored="")]
+    findings = [
+        ko("a", warnings=["w1", "w2"]),
+        Finding("b", FindingKind.PACKAGE, True, warnings=["w3"]),
+        ko("c", ignored=""),
+    ]
     data = Report("check-plugin", findings, elapsed=1.23456).to_dict()
     assert (data["schema_version"], data["ok"], data["failures"], data["warnings"]) == (1, False, 1, 3)
     assert (data["elapsed"], "artifacts" in data) == (1.235, False)

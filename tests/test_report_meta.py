@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from krakend_tools.report import Report, manifest_lines
+from krakend_tools.report import LockfileMeta, Meta, Report, manifest_lines
 
 GATEWAY: dict[str, Any] = {
     "source": "gateway.json",
@@ -18,8 +18,12 @@ OTHER = {**GATEWAY, "source": "b/gateway.json", "gateway": {}}
 USED = "Python 3.11.7 cpython-311-x86_64-linux-gnu; linux/amd64 glibc 2.36"
 
 
-def check_meta(manifest: dict[str, Any] | None) -> dict[str, Any]:
-    lockfiles = [{"path": "a/uv.lock", "manifest": GATEWAY}, {"path": "b/uv.lock", "manifest": OTHER}]
+def lockfile(path: str, manifest: dict[str, Any]) -> LockfileMeta:
+    return {"path": path, "tool": "uv", "lock_version": "1", "packages": 1, "failures": 0, "manifest": manifest}
+
+
+def check_meta(manifest: dict[str, Any] | None) -> Meta:
+    lockfiles = [lockfile("a/uv.lock", GATEWAY), lockfile("b/uv.lock", OTHER)]
     return {"manifest": manifest, "lockfiles": lockfiles, "fixes": {"a/uv.lock": ["uv lock"]}}
 
 

@@ -15,7 +15,7 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from krakend_tools.build.options import BuildOptions, Events
 from krakend_tools.build.plans import Plan, preflight, prepare
@@ -25,7 +25,7 @@ from krakend_tools.build.target import build_target
 from krakend_tools.errors import InputError
 from krakend_tools.manifest.platforms import Target
 from krakend_tools.plugin_test.contract import TYPES
-from krakend_tools.report import Finding, Report
+from krakend_tools.report import Finding, Meta, Report
 
 if TYPE_CHECKING:
     from krakend_tools.containers.engine import Engine
@@ -135,7 +135,7 @@ def _in_parallel(work: Callable[[T], R], items: list[T], jobs: int) -> list[R]:
         pool.shutdown(wait=False, cancel_futures=True)
 
 
-def _meta(opts: BuildOptions, engines: dict[str | None, Engine]) -> dict[str, Any]:
+def _meta(opts: BuildOptions, engines: dict[str | None, Engine]) -> Meta:
     """The report's ``meta``: what was built, where and how."""
     return {
         "targets": [str(t) for t in opts.targets],

@@ -14,7 +14,7 @@ from krakend_tools.files import excerpt
 from krakend_tools.lockfiles.model import LockedPackage, Lockfile
 from krakend_tools.manifest.model import Manifest
 from krakend_tools.manifest.platforms import Libc, needed_libc, tag_machine
-from krakend_tools.report import SHARED_MISMATCH, Finding, FindingKind, Report
+from krakend_tools.report import SHARED_MISMATCH, Finding, FindingKind, Meta, Report
 
 COMPILED_SOURCES = ("*.c", "*.cc", "*.cpp", "*.cxx", "*.pyx", "*.rs", "Cargo.toml")
 COMPILED_BACKENDS = ("scikit_build_core", "mesonpy", "maturin", "pdm.backend.hooks", "enscons")
@@ -133,7 +133,7 @@ def check_plugin(
     started = time.perf_counter()
     selected = lock.select(manifest.marker_environment, groups, extras)
     findings = check_python(lock, manifest) + _check_packages(lock, selected, manifest)
-    meta: dict[str, Any] = {
+    meta: Meta = {
         "manifest": manifest.summary(),
         "lockfiles": [
             {
@@ -235,7 +235,7 @@ def check_plugins(
         report = check_plugin(lock, chosen, groups=groups, extras=extras)
         report.meta["lockfiles"][0]["manifest"] = summary
         reports.append(report)
-    meta: dict[str, Any] = {
+    meta: Meta = {
         "manifest": next(iter(used.values())) if len(used) == 1 else None,
         "lockfiles": [entry for r in reports for entry in r.meta["lockfiles"]],
     }

@@ -37,7 +37,7 @@ from krakend_tools.plugin_test.import_phase import (
     TypeResult,
     import_test,
 )
-from krakend_tools.report import Finding, FindingKind, Report
+from krakend_tools.report import Finding, FindingKind, Meta, Report
 
 
 @dataclass
@@ -548,9 +548,9 @@ def _meta(
     timeout: float,
     workers: int,
     static_only: bool,
-) -> dict[str, Any]:
+) -> Meta:
     """The report's meta: the gateway, what was tested and how, and why no import ran."""
-    meta: dict[str, Any] = {
+    meta: Meta = {
         "manifest": manifest.summary(),
         "tested": len(results),
         "failed": len({f.name for f in findings if not f.ok}),
