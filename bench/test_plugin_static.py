@@ -26,7 +26,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from krakend_tools.manifest.model import Manifest, from_facts, target_environment  # noqa: E402
+from krakend_tools.manifest.facts import from_facts  # noqa: E402
+from krakend_tools.manifest.from_lock import target_environment  # noqa: E402
+from krakend_tools.manifest.model import Manifest  # noqa: E402
 from krakend_tools.manifest.platforms import Target  # noqa: E402
 from krakend_tools.plugin_test.static_phase import check_wheel  # noqa: E402
 

@@ -706,3 +706,9 @@ def _chain_end(r: _Reader, e: str, index: int, chain_at: int) -> int:
         chain_at += 4 * count
         block = min(block * 4, 1 << 20)
     raise ElfError("corrupt GNU hash table: a chain runs past the end of the file")
+
+
+def is_library(f: ElfFacts) -> bool:
+    """A shared library loaded by path (ctypes, cffi's ABI mode, a dependency), not an
+    extension module: it defines no ``PyInit_`` function and uses no Python C API."""
+    return not f.py_inits and not f.undefined

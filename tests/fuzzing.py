@@ -106,10 +106,10 @@ void *PyInit_plug(void) { printf("x"); return 0; }
 
 def make_seeds(folder: Path) -> Seeds:
     """Collect the seeds: fixtures' lockfiles, a manifest of this host, ELF compiled now."""
-    from krakend_tools.manifest import model as mf
+    from krakend_tools.manifest.facts import from_facts, introspect
 
     folder.mkdir(parents=True, exist_ok=True)
-    data = mf.from_facts(mf.introspect(None)).to_dict()
+    data = from_facts(introspect(None)).to_dict()
     data["python"]["executable"] = "/nonexistent/python3"  # no import phase: static only
     manifest_bytes = json.dumps(data, indent=1).encode()
     manifest = folder / "gateway.json"

@@ -18,7 +18,8 @@ from packaging.utils import canonicalize_name, parse_wheel_filename
 
 from krakend_tools.check.job import check_plugin
 from krakend_tools.lockfiles import load_lockfile
-from krakend_tools.manifest.model import target_environment
+from krakend_tools.lockfiles.select import select as select_packages
+from krakend_tools.manifest.from_lock import target_environment
 from krakend_tools.manifest.platforms import Target
 
 from .test_lockfile_semantics import _manifest
@@ -66,7 +67,7 @@ def selected(
     lock = load_lockfile(lock_path)
     pinned: set[str] = set()
     other: set[str] = set()
-    for pkg in lock.select(environment, groups=groups, extras=extras):
+    for pkg in select_packages(lock, environment, groups=groups, extras=extras):
         if pkg.name == lock.project or pkg.source == "path":
             continue
         if pkg.version is None or pkg.source in ("git", "vcs", "url"):

@@ -20,7 +20,9 @@ import pytest
 from krakend_tools.config import find_config
 from krakend_tools.errors import InputError
 from krakend_tools.manifest import model as mf
+from krakend_tools.manifest.from_lock import from_lock
 from krakend_tools.manifest.platforms import Target
+from krakend_tools.manifest.resolve import resolve
 from krakend_tools.plugin_test.static_phase import check_tree, version_key
 from krakend_tools.report import RESULT_SCHEMA_PATH
 
@@ -116,24 +118,24 @@ def test_resolution_order(tmp_path: Path, host_manifest: Path, monkeypatch: pyte
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("KRAKEND_MANIFEST", raising=False)
     # pyproject: nearest upward from start, the path relative to that pyproject
-    found = mf.resolve(None, project / "plugin" / "deep")
+    found = resolve(None, project / "plugin" / "deep")
     assert found.source == str(project / "gw.json")
     config = find_config(project / "plugin" / "deep")
     assert config is not None and config.root == project and config.table == {"manifest": "gw.json"}
     # $KRAKEND_MANIFEST beats the pyproject; the option beats both; "host" is this interpreter
     monkeypatch.setenv("KRAKEND_MANIFEST", str(other))
-    assert mf.resolve(None, project).source == str(other)
-    assert mf.resolve(str(host_manifest), project).source == str(host_manifest)
-    assert mf.resolve("host", project).source == "host"
+    assert resolve(None, project).source == str(other)
+    assert resolve(str(host_manifest), project).source == str(host_manifest)
+    assert resolve("host", project).source == "host"
     monkeypatch.delenv("KRAKEND_MANIFEST")
     # nothing anywhere: one line naming the three ways
     with pytest.raises(InputError) as err:
-        mf.resolve(None, tmp_path)
+        resolve(None, tmp_path)
     assert "--manifest" in str(err.value) and "$KRAKEND_MANIFEST" in str(err.value)
     assert "[tool.krakend]" in str(err.value) and "\n" not in str(err.value)
     (project / "pyproject.toml").write_text('[tool.krakend]\nmanifest = "missing.json"\n')
     with pytest.raises(InputError, match="missing.json"):
-        mf.resolve(None, project)
+        resolve(None, project)
     assert find_config(tmp_path) is None
 
 
@@ -244,7 +246,7 @@ def test_from_lock_manifest_has_the_base_set_only(tmp_path: Path) -> None:
     data = json.loads(proc.stdout)
     assert data["libraries_complete"] is False
     assert set(data["libraries"]) == {"ld-musl-aarch64.so.1", "libc.musl-aarch64.so.1"}
-    manifest = mf.from_lock(FIXTURES / "gateway" / "uv.lock", Target.parse("generic/amd64"), "3.11.7", None)
+    manifest = from_lock(FIXTURES / "gateway" / "uv.lock", Target.parse("generic/amd64"), "3.11.7", None)
     assert {"libc.so.6", "libm.so.6", "libpthread.so.0", "ld-linux-x86-64.so.2"} <= set(manifest.libraries)
 
 
@@ -326,7 +328,7 @@ def test_ssl_and_sqlite_against_an_old_gateway(tmp_path: Path, host_manifest: Pa
     ]
     assert check_tree(lib.parent, mf.load(host_manifest)).ok
     # a glibc 2.17 manifest made from a lockfile cannot know: warnings, never a silent pass
-    legacy = mf.from_lock(FIXTURES / "gateway" / "uv.lock", Target.parse("generic/amd64"), "3.11.7", "GLIBC-2.17")
+    legacy = from_lock(FIXTURES / "gateway" / "uv.lock", Target.parse("generic/amd64"), "3.11.7", "GLIBC-2.17")
     result = check_tree(lib.parent, legacy)
     assert result.ok and len(result.warnings) == 2
     assert all("the manifest does not list all the gateway's libraries" in w for w in result.warnings)

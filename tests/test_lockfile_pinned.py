@@ -14,6 +14,8 @@ from krakend_tools.errors import InputError
 from krakend_tools.lockfiles import READERS, load_lockfile
 from krakend_tools.lockfiles._common import caret_tilde_to_pep440, name_of, split_files, version_of
 from krakend_tools.lockfiles.model import Edge, LockedPackage, LockfileReader
+from krakend_tools.lockfiles.select import known_groups
+from krakend_tools.lockfiles.select import select as select_packages
 
 from .test_lockfiles import LINUX
 
@@ -156,8 +158,8 @@ def test_extra_not_equal_in_a_flat_lock_holds_whatever_the_extras(tmp_path: Path
     with no extra, so its package is taken with or without ``x``."""
     (tmp_path / "requirements.txt").write_text("certifi==2024.2.2 ; extra != 'x'\nidna==3.6 ; extra == 'x'\n")
     lock = load_lockfile(tmp_path / "requirements.txt")
-    assert _pins(lock.select(LINUX)) == [("certifi", "2024.2.2")]
-    assert _pins(lock.select(LINUX, extras=["x"])) == [("certifi", "2024.2.2"), ("idna", "3.6")]
+    assert _pins(select_packages(lock, LINUX)) == [("certifi", "2024.2.2")]
+    assert _pins(select_packages(lock, LINUX, extras=["x"])) == [("certifi", "2024.2.2"), ("idna", "3.6")]
 
 
 UV_LOCK = f"""version = 1
@@ -203,8 +205,12 @@ def test_uv_extra_tests_become_set_membership(tmp_path: Path) -> None:
     (tmp_path / "uv.lock").write_text(UV_LOCK)
     lock = load_lockfile(tmp_path / "uv.lock")
     assert [str(e.marker) for e in lock.roots["main"]] == ['"gpu" not in extras', '"gpu" in extras', "None"]
-    assert _pins(lock.select(LINUX)) == [("cpu-only", "1.0"), ("both", "3.0")]
-    assert _pins(lock.select(LINUX, extras=["gpu"])) == [("gpu-only", "2.0"), ("both", "3.0"), ("cuda", "12.0")]
+    assert _pins(select_packages(lock, LINUX)) == [("cpu-only", "1.0"), ("both", "3.0")]
+    assert _pins(select_packages(lock, LINUX, extras=["gpu"])) == [
+        ("gpu-only", "2.0"),
+        ("both", "3.0"),
+        ("cuda", "12.0"),
+    ]
 
 
 @pytest.mark.parametrize(
@@ -258,7 +264,7 @@ version = "2.0"
 {REGISTRY}
 """
     )
-    assert _pins(load_lockfile(tmp_path / "uv.lock").select(LINUX)) == [("lib", "1.0"), ("speedup", "2.0")]
+    assert _pins(select_packages(load_lockfile(tmp_path / "uv.lock"), LINUX)) == [("lib", "1.0"), ("speedup", "2.0")]
 
 
 def test_known_groups_take_the_pyprojects_groups_not_its_extras(tmp_path: Path) -> None:
@@ -267,7 +273,7 @@ def test_known_groups_take_the_pyprojects_groups_not_its_extras(tmp_path: Path) 
         '[project]\nname = "app"\n[project.optional-dependencies]\nfancy = ["rich"]\n'
         '[dependency-groups]\nlint = ["ruff"]\n'
     )
-    assert load_lockfile(tmp_path / "uv.lock").known_groups() == frozenset({"main", "default", "gpu", "lint"})
+    assert known_groups(load_lockfile(tmp_path / "uv.lock")) == frozenset({"main", "default", "gpu", "lint"})
 
 
 @pytest.mark.parametrize(

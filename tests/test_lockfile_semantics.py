@@ -11,7 +11,10 @@ from krakend_tools.check.job import check_plugin
 from krakend_tools.errors import InputError
 from krakend_tools.lockfiles import load_lockfile
 from krakend_tools.lockfiles.model import LockedPackage
-from krakend_tools.manifest.model import Manifest, from_facts, target_environment
+from krakend_tools.lockfiles.select import select as select_packages
+from krakend_tools.manifest.facts import from_facts
+from krakend_tools.manifest.from_lock import target_environment
+from krakend_tools.manifest.model import Manifest
 from krakend_tools.manifest.platforms import Target
 
 LINUX = {
@@ -102,15 +105,15 @@ sdist = {name = "PyYAML-6.0.1.tar.gz", url = "https://registry.invalid/PyYAML-6.
 
 def test_pylock_default_groups_are_the_runtime(tmp_path: Path) -> None:
     lock = load_lockfile(write(tmp_path, "pylock.toml", PDM_PYLOCK))
-    assert pins(lock.select(LINUX)) == {"idna==3.7"}
-    assert pins(lock.select(LINUX, groups=["dev"])) == {"idna==3.7", "pytest==8.0.0"}
-    assert pins(lock.select(LINUX, extras=["yaml"])) == {"idna==3.7", "pyyaml==6.0.1"}
+    assert pins(select_packages(lock, LINUX)) == {"idna==3.7"}
+    assert pins(select_packages(lock, LINUX, groups=["dev"])) == {"idna==3.7", "pytest==8.0.0"}
+    assert pins(select_packages(lock, LINUX, extras=["yaml"])) == {"idna==3.7", "pyyaml==6.0.1"}
 
 
 def test_unknown_extra_is_an_error(tmp_path: Path) -> None:
     lock = load_lockfile(write(tmp_path, "pylock.toml", PDM_PYLOCK))
     with pytest.raises(InputError, match="extra 'fast' is not defined by the project"):
-        lock.select(LINUX, extras=["fast"])
+        select_packages(lock, LINUX, extras=["fast"])
 
 
 # --- Poetry 1.1/2.0: packages reached through a dependency's extras ------------------------------
@@ -183,14 +186,14 @@ pywin32 = {version = "306", platform = "win32"}
 
 def test_poetry_edges_through_a_dependency_extra(tmp_path: Path) -> None:
     lock = load_lockfile(write(tmp_path, "poetry.lock", POETRY_20, POETRY_PYPROJECT))
-    assert pins(lock.select(LINUX)) == {"uvicorn==0.23.2", "click==8.1.7", "httptools==0.6.1"}
-    assert "colorama==0.4.6" in pins(lock.select(WINDOWS))
+    assert pins(select_packages(lock, LINUX)) == {"uvicorn==0.23.2", "click==8.1.7", "httptools==0.6.1"}
+    assert "colorama==0.4.6" in pins(select_packages(lock, WINDOWS))
 
 
 def test_poetry_platform_key(tmp_path: Path) -> None:
     lock = load_lockfile(write(tmp_path, "poetry.lock", POETRY_20, POETRY_PYPROJECT))
-    assert "pywin32" not in {p.name for p in lock.select(LINUX)}
-    assert "pywin32==306" in pins(lock.select(WINDOWS))
+    assert "pywin32" not in {p.name for p in select_packages(lock, LINUX)}
+    assert "pywin32==306" in pins(select_packages(lock, WINDOWS))
 
 
 def test_poetry_without_pyproject_says_so(tmp_path: Path) -> None:
@@ -223,8 +226,8 @@ def test_poetry_1_0_package_marker_holds_on_the_graph(tmp_path: Path) -> None:
     )
     pyproject = '[tool.poetry]\nname = "app"\n\n[tool.poetry.dependencies]\npython = "^3.8"\ndocker = "*"\n'
     lock = load_lockfile(write(tmp_path, "poetry.lock", text, pyproject))
-    assert pins(lock.select(LINUX)) == {"docker==4.3.1"}
-    assert pins(lock.select(WINDOWS)) == {"docker==4.3.1", "pywin32==227"}
+    assert pins(select_packages(lock, LINUX)) == {"docker==4.3.1"}
+    assert pins(select_packages(lock, WINDOWS)) == {"docker==4.3.1", "pywin32==227"}
 
 
 # --- uv -------------------------------------------------------------------------------------
@@ -269,7 +272,7 @@ def test_uv_one_version_from_two_indexes_follows_the_edge_source(tmp_path: Path)
         + torch.format("cpu", "manylinux_2_28_x86_64")
         + torch.format("mac", "macosx_11_0_arm64")
     )
-    selected = load_lockfile(write(tmp_path, "uv.lock", text)).select(LINUX)
+    selected = select_packages(load_lockfile(write(tmp_path, "uv.lock", text)), LINUX)
     assert [p.wheels for p in selected] == [("torch-2.5.1-cp311-cp311-manylinux_2_28_x86_64.whl",)]
 
 
@@ -286,8 +289,8 @@ def test_uv_virtual_workspace_root(tmp_path: Path) -> None:
         + _uv_pkg("ruff", "0.5.0")
     )
     lock = load_lockfile(write(tmp_path, "uv.lock", text))
-    assert pins(lock.select(LINUX)) == {"api==0.1.0", "worker", "idna==3.7"}
-    assert "ruff==0.5.0" in pins(lock.select(LINUX, groups=["dev"]))
+    assert pins(select_packages(lock, LINUX)) == {"api==0.1.0", "worker", "idna==3.7"}
+    assert "ruff==0.5.0" in pins(select_packages(lock, LINUX, groups=["dev"]))
 
 
 def test_uv_conflicting_groups_are_synthetic_extras(tmp_path: Path) -> None:
@@ -304,8 +307,8 @@ def test_uv_conflicting_groups_are_synthetic_extras(tmp_path: Path) -> None:
         "extra == 'group-3-app-dev'\" },\n]\n" + _uv_pkg("numpy", "1.26.4") + _uv_pkg("numpy", "2.0.0")
     )
     lock = load_lockfile(write(tmp_path, "uv.lock", text))
-    assert pins(lock.select(LINUX, groups=["dev"])) == {"numpy==2.0.0"}
-    assert pins(lock.select(LINUX, extras=["cpu"])) == {"numpy==1.26.4"}
+    assert pins(select_packages(lock, LINUX, groups=["dev"])) == {"numpy==2.0.0"}
+    assert pins(select_packages(lock, LINUX, extras=["cpu"])) == {"numpy==1.26.4"}
 
 
 def test_uv_empty_lock_under_another_name(tmp_path: Path) -> None:
@@ -323,7 +326,7 @@ def test_requirements_direct_wheel_url_is_checked(tmp_path: Path) -> None:
         "tiny @ https://registry.invalid/tiny-1.2.0-cp311-cp311-manylinux_2_17_x86_64.whl"
         "#sha256=00 ; python_version >= '3.8'\n",
     )
-    (pkg,) = load_lockfile(path).select(LINUX)
+    (pkg,) = select_packages(load_lockfile(path), LINUX)
     assert str(pkg.version) == "1.2.0"
     assert pkg.wheels == ("tiny-1.2.0-cp311-cp311-manylinux_2_17_x86_64.whl",)
 
@@ -400,10 +403,10 @@ test = ["pytest"]
 def test_pdm_old_lock_walks_the_graph(tmp_path: Path) -> None:
     lock = load_lockfile(write(tmp_path, "pdm.lock", PDM_40, PDM_PYPROJECT))
     runtime = {"fastapi==0.100.0", "uvicorn==0.23.2", "click==8.1.7", "httptools==0.6.1"}
-    assert pins(lock.select(LINUX)) == runtime | {"uvloop==0.19.0"}
-    assert pins(lock.select(WINDOWS)) == runtime
-    assert "pytest==8.0.0" in pins(lock.select(LINUX, groups=["test"]))
-    assert [p for p in lock.select(LINUX) if p.name == "uvicorn"].__len__() == 1  # merged
+    assert pins(select_packages(lock, LINUX)) == runtime | {"uvloop==0.19.0"}
+    assert pins(select_packages(lock, WINDOWS)) == runtime
+    assert "pytest==8.0.0" in pins(select_packages(lock, LINUX, groups=["test"]))
+    assert [p for p in select_packages(lock, LINUX) if p.name == "uvicorn"].__len__() == 1  # merged
     click = next(p for p in lock.packages if p.name == "click")
     assert click.wheels == ("click-8.1.7-py3-none-any.whl",)
 
@@ -415,7 +418,7 @@ def test_pdm_lock_version_3(tmp_path: Path) -> None:
         '\n[metadata]\nlock_version = "3.1"\ncontent_hash = "sha256:00"\n'
     )
     lock = load_lockfile(write(tmp_path, "pdm.lock", text))
-    assert pins(lock.select(LINUX)) == {"six==1.16.0"}
+    assert pins(select_packages(lock, LINUX)) == {"six==1.16.0"}
 
 
 def test_pdm_project_without_a_name(tmp_path: Path) -> None:
@@ -430,7 +433,7 @@ def test_pdm_project_without_a_name(tmp_path: Path) -> None:
     pyproject = '[project]\nname = ""\nversion = ""\ndependencies = ["ebooklib==0.17.1"]\nrequires-python = ">=3.9"\n'
     lock = load_lockfile(write(tmp_path, "pdm.lock", text, pyproject))
     assert lock.project is None
-    assert pins(lock.select(LINUX)) == {"ebooklib==0.17.1", "six==1.15.0"}
+    assert pins(select_packages(lock, LINUX)) == {"ebooklib==0.17.1", "six==1.15.0"}
 
 
 # --- what real tools write against their spec: read, with a note --------------------------------
@@ -443,14 +446,14 @@ def test_pipenv_pylock_with_unnormalized_names(tmp_path: Path) -> None:
         '"https://registry.invalid/PyYAML-6.0.1.tar.gz", hashes = {sha256 = "00"}}\n'
     )
     lock = load_lockfile(write(tmp_path, "pylock.toml", text))
-    assert pins(lock.select(LINUX)) == {"pyyaml==6.0.1"}
+    assert pins(select_packages(lock, LINUX)) == {"pyyaml==6.0.1"}
     assert "not normalized" in lock.notes[0]
 
 
 def test_pipfile_lock_without_pipfile_spec(tmp_path: Path) -> None:
     text = '{"_meta": {"hash": {}}, "default": {"six": {"version": "==1.16.0"}}, "develop": {}}'
     lock = load_lockfile(write(tmp_path, "Pipfile.lock", text))
-    assert pins(lock.select(LINUX)) == {"six==1.16.0"}
+    assert pins(select_packages(lock, LINUX)) == {"six==1.16.0"}
     assert "pipfile-spec" in lock.notes[0]
 
 
@@ -463,7 +466,7 @@ def test_pipfile_lock_before_pipfile_spec_with_bare_pins(tmp_path: Path) -> None
         '    "_meta": {"requires": {}, "Pipfile-sha256": "00"}\n}'
     )
     lock = load_lockfile(write(tmp_path, "Pipfile.lock", text))
-    assert pins(lock.select(LINUX)) == {"pexpect==4.2.1", "ptyprocess==0.5.1", "anything"}
+    assert pins(select_packages(lock, LINUX)) == {"pexpect==4.2.1", "ptyprocess==0.5.1", "anything"}
     assert [p.line for p in lock.packages] == [3, 4, 5]
     assert "pipfile-spec" in lock.notes[0]
 
@@ -475,9 +478,9 @@ def test_entry_excluded_by_its_markers_never_fails(tmp_path: Path) -> None:
         ' "develop": {}}'
     )
     lock = load_lockfile(write(tmp_path, "Pipfile.lock", text))
-    assert pins(lock.select(LINUX)) == {"six==1.16.0"}
+    assert pins(select_packages(lock, LINUX)) == {"six==1.16.0"}
     with pytest.raises(InputError, match="invalid version '>=306' for pywin32"):
-        lock.select(WINDOWS)
+        select_packages(lock, WINDOWS)
 
 
 # --- check-plugin: what is reported -----------------------------------------------------------
@@ -522,10 +525,10 @@ def test_pipenv_pylock_entry_without_files_fails_only_where_it_applies(tmp_path:
         ' hashes = {sha256 = "00"}}\n'
     )
     lock = load_lockfile(write(tmp_path, "pylock.toml", text))
-    assert pins(lock.select(LINUX)) == {"six==1.16.0"}
+    assert pins(select_packages(lock, LINUX)) == {"six==1.16.0"}
     assert lock.packages[0].line == 11 and "no wheel, sdist or source" in lock.notes[0]
     with pytest.raises(InputError, match="pywin32 is locked with no wheel"):
-        lock.select(WINDOWS)
+        select_packages(lock, WINDOWS)
 
 
 def test_poetry_012_lock_without_lock_version(tmp_path: Path) -> None:
@@ -539,8 +542,8 @@ def test_poetry_012_lock_without_lock_version(tmp_path: Path) -> None:
     )
     lock = load_lockfile(write(tmp_path, "poetry.lock", text))
     assert lock.lock_version == "0.12" and "0.12" in lock.notes[0]
-    assert pins(lock.select(WINDOWS, groups=["dev"])) == {"six==1.12.0", "colorama==0.4.1"}
-    assert pins(lock.select(LINUX, groups=["dev"])) == {"six==1.12.0"}
+    assert pins(select_packages(lock, WINDOWS, groups=["dev"])) == {"six==1.12.0", "colorama==0.4.1"}
+    assert pins(select_packages(lock, LINUX, groups=["dev"])) == {"six==1.12.0"}
 
 
 @pytest.mark.parametrize(
@@ -556,7 +559,7 @@ def test_poetry_012_lock_without_lock_version(tmp_path: Path) -> None:
 def test_unknown_extra_per_format(tmp_path: Path, name: str, text: str) -> None:
     lock = load_lockfile(write(tmp_path, name, text))
     with pytest.raises(InputError, match="extra 'fast' is not defined"):
-        lock.select(LINUX, extras=["fast"])
+        select_packages(lock, LINUX, extras=["fast"])
 
 
 def test_notes_go_to_stderr_and_the_run_goes_on(tmp_path: Path) -> None:
@@ -570,7 +573,7 @@ def test_notes_go_to_stderr_and_the_run_goes_on(tmp_path: Path) -> None:
 
 
 def test_gateway_manifest_from_a_pdm_pylock_keeps_its_packages(tmp_path: Path) -> None:
-    from krakend_tools.manifest.model import from_lock
+    from krakend_tools.manifest.from_lock import from_lock
 
     lock = write(tmp_path, "pylock.toml", PDM_PYLOCK)
     manifest = from_lock(lock, Target.parse("alpine/arm64"), "3.12.4", None)
@@ -600,6 +603,6 @@ def test_gateway_manifest_from_a_pdm_pylock_keeps_its_packages(tmp_path: Path) -
 )
 def test_unreadable_version_fails_only_where_its_marker_holds(tmp_path: Path, name: str, text: str) -> None:
     lock = load_lockfile(write(tmp_path, name, text))
-    assert pins(lock.select(LINUX)) == {"six==1.16.0"}
+    assert pins(select_packages(lock, LINUX)) == {"six==1.16.0"}
     with pytest.raises(InputError, match="invalid version '>=306' for pywin32"):
-        lock.select(WINDOWS)
+        select_packages(lock, WINDOWS)

@@ -19,6 +19,7 @@ from packaging.utils import canonicalize_name
 from krakend_tools.errors import InputError
 from krakend_tools.lockfiles import READERS, load_lockfile
 from krakend_tools.lockfiles.model import RUNTIME, LockedPackage, Lockfile
+from krakend_tools.lockfiles.select import select as select_packages
 
 FIX = Path(__file__).resolve().parent.parent / "fixtures"
 GEO = FIX / "plugins" / "geo-lookup"
@@ -130,7 +131,7 @@ def test_selection_matches_tool_readback(
 ) -> None:
     env = ENVS[env_name]
     parsed = load_lockfile(FIX / lock)
-    assert pins(parsed.select(env, groups, extras)) == expected(FIX / readback, env)
+    assert pins(select_packages(parsed, env, groups, extras)) == expected(FIX / readback, env)
 
 
 @pytest.mark.parametrize(("lock", "readback"), PIP_READBACK)
@@ -138,12 +139,12 @@ def test_selection_matches_pip_report(lock: str, readback: str) -> None:
     parsed = load_lockfile(FIX / lock)
     want = expected(FIX / readback, LINUX)
     assert want, "empty read-back"
-    assert pins(parsed.select(LINUX)) == want
+    assert pins(select_packages(parsed, LINUX)) == want
 
 
 def test_pipenv_dev_only_readback() -> None:
     parsed = load_lockfile(GEO / "Pipfile.lock")
-    dev = pins(parsed.select(LINUX, groups=["dev"])) - pins(parsed.select(LINUX))
+    dev = pins(select_packages(parsed, LINUX, groups=["dev"])) - pins(select_packages(parsed, LINUX))
     assert dev == expected(GEO / "expected" / "pipenv-dev.txt", LINUX) == {"iniconfig==2.3.1"}
 
 
@@ -183,10 +184,10 @@ GEO_LOCKS = ["uv.lock", "poetry.lock", "pdm.lock", "Pipfile.lock"]
 @pytest.mark.parametrize("lock", GEO_LOCKS)
 def test_platform_markers_change_the_selection(lock: str) -> None:
     parsed = load_lockfile(GEO / lock)
-    linux = {p.name for p in parsed.select(LINUX)}
+    linux = {p.name for p in select_packages(parsed, LINUX)}
     assert "colorama" not in linux and "typing-extensions" not in linux
-    assert "colorama" in {p.name for p in parsed.select(WINDOWS)}
-    arm = {p.name for p in parsed.select(ARM)}
+    assert "colorama" in {p.name for p in select_packages(parsed, WINDOWS)}
+    arm = {p.name for p in select_packages(parsed, ARM)}
     assert "typing-extensions" in arm and "colorama" not in arm
     assert {"requests", "urllib3", "docopt"} <= linux
 
@@ -194,11 +195,11 @@ def test_platform_markers_change_the_selection(lock: str) -> None:
 @pytest.mark.parametrize("lock", ["uv.lock", "poetry.lock", "pdm.lock"])
 def test_extras_and_groups_only_on_request(lock: str) -> None:
     parsed = load_lockfile(GEO / lock)
-    runtime = {p.name for p in parsed.select(LINUX)}
+    runtime = {p.name for p in select_packages(parsed, LINUX)}
     assert "pyyaml" not in runtime and "iniconfig" not in runtime
-    assert {p.name for p in parsed.select(LINUX, extras=["yaml"])} == runtime | {"pyyaml"}
-    assert {p.name for p in parsed.select(LINUX, groups=["dev"])} == runtime | {"iniconfig"}
-    assert {p.name for p in parsed.select(LINUX, extras=["YAML"])} == runtime | {"pyyaml"}
+    assert {p.name for p in select_packages(parsed, LINUX, extras=["yaml"])} == runtime | {"pyyaml"}
+    assert {p.name for p in select_packages(parsed, LINUX, groups=["dev"])} == runtime | {"iniconfig"}
+    assert {p.name for p in select_packages(parsed, LINUX, extras=["YAML"])} == runtime | {"pyyaml"}
 
 
 def test_universal_lock_with_two_versions_of_one_package() -> None:
@@ -206,8 +207,8 @@ def test_universal_lock_with_two_versions_of_one_package() -> None:
         parsed = load_lockfile(WIN / lock)
         versions = sorted(str(p.version) for p in parsed.packages if p.name == "urllib3")
         assert versions == ["1.26.20", "2.2.3"], lock
-        assert pins(p for p in parsed.select(WINDOWS) if p.name == "urllib3") == {"urllib3==1.26.20"}
-        assert pins(p for p in parsed.select(LINUX) if p.name == "urllib3") == {"urllib3==2.2.3"}
+        assert pins(p for p in select_packages(parsed, WINDOWS) if p.name == "urllib3") == {"urllib3==1.26.20"}
+        assert pins(p for p in select_packages(parsed, LINUX) if p.name == "urllib3") == {"urllib3==2.2.3"}
     parsed = load_lockfile(WIN / "uv.lock")
     assert "urllib3==1.26.20" in parsed.edges or any(
         e.target == "urllib3==1.26.20" for es in parsed.roots.values() for e in es
@@ -217,9 +218,9 @@ def test_universal_lock_with_two_versions_of_one_package() -> None:
 def test_universal_requirements_with_two_versions() -> None:
     parsed = load_lockfile(WIN / "requirements.txt")
     assert sorted(str(p.version) for p in parsed.packages if p.name == "urllib3") == ["1.26.20", "2.2.3"]
-    assert pins(parsed.select(WINDOWS)) >= {"urllib3==1.26.20", "pywin32-ctypes==0.2.3"}
-    assert "urllib3==2.2.3" not in pins(parsed.select(WINDOWS))
-    assert pins(p for p in parsed.select(ARM) if p.name == "urllib3") == {"urllib3==2.2.3"}
+    assert pins(select_packages(parsed, WINDOWS)) >= {"urllib3==1.26.20", "pywin32-ctypes==0.2.3"}
+    assert "urllib3==2.2.3" not in pins(select_packages(parsed, WINDOWS))
+    assert pins(p for p in select_packages(parsed, ARM) if p.name == "urllib3") == {"urllib3==2.2.3"}
 
 
 def test_uv_project_extra_that_names_the_project_itself(tmp_path: Path) -> None:
@@ -236,9 +237,9 @@ def test_uv_project_extra_that_names_the_project_itself(tmp_path: Path) -> None:
         '[[package]]\nname = "iniconfig"\nversion = "2.3.1"\n' + reg
     )
     parsed = load_lockfile(path)
-    assert parsed.project == "me" and parsed.select(LINUX) == []
-    assert pins(parsed.select(LINUX, extras=["all"])) == {"ujson==5.13.0", "pyyaml==6.0.1"}
-    assert pins(parsed.select(LINUX, groups=["test"])) == {"iniconfig==2.3.1"}
+    assert parsed.project == "me" and select_packages(parsed, LINUX) == []
+    assert pins(select_packages(parsed, LINUX, extras=["all"])) == {"ujson==5.13.0", "pyyaml==6.0.1"}
+    assert pins(select_packages(parsed, LINUX, groups=["test"])) == {"iniconfig==2.3.1"}
     assert [p.line for p in parsed.packages] == [19, 24, 29]
 
 
@@ -258,10 +259,10 @@ def test_pylock_extras_and_dependency_groups_markers(tmp_path: Path) -> None:
         )
     )
     parsed = load_lockfile(path)
-    assert pins(parsed.select(LINUX)) == {"requests==2.32.5"}
-    assert pins(parsed.select(LINUX, extras=["yaml"])) == {"requests==2.32.5", "pyyaml==6.0.3"}
-    assert pins(parsed.select(LINUX, groups=["dev"])) == {"requests==2.32.5", "iniconfig==2.3.1"}
-    assert "colorama==0.4.6" in pins(parsed.select(WINDOWS))
+    assert pins(select_packages(parsed, LINUX)) == {"requests==2.32.5"}
+    assert pins(select_packages(parsed, LINUX, extras=["yaml"])) == {"requests==2.32.5", "pyyaml==6.0.3"}
+    assert pins(select_packages(parsed, LINUX, groups=["dev"])) == {"requests==2.32.5", "iniconfig==2.3.1"}
+    assert "colorama==0.4.6" in pins(select_packages(parsed, WINDOWS))
     assert [p.line for p in parsed.packages] == [7, 12, 18, 24]
 
 
@@ -279,7 +280,7 @@ def test_gateway_facts() -> None:
     parsed = load_lockfile(FIX / "gateway" / "uv.lock")
     assert parsed.project == "gateway"
     assert str(parsed.requires_python) == ">=3.11"
-    assert pins(parsed.select(LINUX)) == {
+    assert pins(select_packages(parsed, LINUX)) == {
         "requests==2.31.0",
         "urllib3==1.26.18",
         "idna==3.6",
@@ -335,8 +336,8 @@ def test_poetry_lock_versions(lock: str, version: str) -> None:
     by_name = {p.name: p for p in parsed.packages}
     assert by_name["docopt"].sdist == "docopt-0.6.2.tar.gz" and by_name["docopt"].wheels == ()
     assert by_name["msgpack"].wheels and by_name["msgpack"].direct
-    assert pins(parsed.select(MAC)) >= {"appnope==0.1.4", "msgpack==1.0.7"}
-    assert "appnope" not in {p.name for p in parsed.select(LINUX)}
+    assert pins(select_packages(parsed, MAC)) >= {"appnope==0.1.4", "msgpack==1.0.7"}
+    assert "appnope" not in {p.name for p in select_packages(parsed, LINUX)}
 
 
 def test_poetry_old_lock_without_pyproject_is_read_flat(tmp_path: Path) -> None:
@@ -358,9 +359,9 @@ def test_poetry_markers_per_group(tmp_path: Path) -> None:
         )
     )
     parsed = load_lockfile(path)
-    assert parsed.select(LINUX) == []
-    assert pins(parsed.select(WINDOWS)) == {"colorama==0.4.6"}
-    assert pins(parsed.select(LINUX, groups=["dev"])) == {"colorama==0.4.6"}
+    assert select_packages(parsed, LINUX) == []
+    assert pins(select_packages(parsed, WINDOWS)) == {"colorama==0.4.6"}
+    assert pins(select_packages(parsed, LINUX, groups=["dev"])) == {"colorama==0.4.6"}
 
 
 def test_poetry_caret_python_versions(tmp_path: Path) -> None:
@@ -415,8 +416,8 @@ def test_requirements_includes_constraints_hashes_and_via(tmp_path: Path) -> Non
     assert by_name["requests"].direct and not by_name["urllib3"].direct
     assert by_name["localpkg"].version is None and by_name["localpkg"].source == "git"
     assert by_name["msgpack"].wheels == ("msgpack-1.0.7-cp311-cp311-linux_x86_64.whl",)
-    assert "colorama" not in {p.name for p in parsed.select(LINUX)}
-    assert "colorama" in {p.name for p in parsed.select(WINDOWS)}
+    assert "colorama" not in {p.name for p in select_packages(parsed, LINUX)}
+    assert "colorama" in {p.name for p in select_packages(parsed, WINDOWS)}
 
 
 def test_requirements_missing_include(tmp_path: Path) -> None:
@@ -572,7 +573,7 @@ def test_garbage_only_ever_gives_input_error(fmt: str, tmp_path: Path) -> None:
         except InputError:
             continue
         assert isinstance(lock, Lockfile)
-        lock.select(LINUX, ["dev"], ["x"])
+        select_packages(lock, LINUX, ["dev"], ["x"])
 
 
 # --- speed ------------------------------------------------------------------------------------
@@ -604,4 +605,4 @@ def test_big_graph_lock_selects_every_reachable_package(tmp_path: Path) -> None:
     """Speed is measured by bench/check_plugin.py; this checks the walk on a 1,000-node graph."""
     path = tmp_path / "uv.lock"
     path.write_text(_big_uv_lock(1000))
-    assert len(load_lockfile(path).select(LINUX)) == 1000
+    assert len(select_packages(load_lockfile(path), LINUX)) == 1000

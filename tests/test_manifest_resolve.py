@@ -9,8 +9,8 @@ import pytest
 
 from krakend_tools.errors import InputError
 from krakend_tools.manifest.facts import from_facts, introspect
-from krakend_tools.manifest.model import resolve as resolve_via_model
 from krakend_tools.manifest.resolve import NO_MANIFEST, resolve, resolver
+from krakend_tools.manifest.resolve import resolve as resolve_via_model
 
 
 @pytest.fixture

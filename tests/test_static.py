@@ -22,7 +22,9 @@ from pathlib import Path
 import pytest
 
 from krakend_tools.elf import ElfError, ElfFacts, is_elf, read_elf
-from krakend_tools.manifest.model import Library, Manifest, from_facts, introspect, target_environment
+from krakend_tools.manifest.facts import from_facts, introspect
+from krakend_tools.manifest.from_lock import target_environment
+from krakend_tools.manifest.model import Library, Manifest
 from krakend_tools.manifest.platforms import Target
 from krakend_tools.plugin_test.static_phase import check_tree, check_wheel, version_key
 

@@ -12,6 +12,8 @@ from typing import Any
 from krakend_tools.errors import InputError
 from krakend_tools.files import excerpt
 from krakend_tools.lockfiles.model import LockedPackage, Lockfile
+from krakend_tools.lockfiles.select import known_groups
+from krakend_tools.lockfiles.select import select as select_packages
 from krakend_tools.manifest.model import Manifest
 from krakend_tools.manifest.platforms import Libc, needed_libc, tag_machine
 from krakend_tools.report import SHARED_MISMATCH, Finding, FindingKind, Meta, Report
@@ -131,7 +133,7 @@ def check_plugin(
     """Every incompatibility between ``lock`` and ``manifest``, in rule order: the Python
     version, then the packages (platform, shared with the gateway, the plugin's own)."""
     started = time.perf_counter()
-    selected = lock.select(manifest.marker_environment, groups, extras)
+    selected = select_packages(lock, manifest.marker_environment, groups, extras)
     findings = check_python(lock, manifest) + _check_packages(lock, selected, manifest)
     meta: Meta = {
         "manifest": manifest.summary(),
@@ -221,7 +223,7 @@ def check_plugins(
     """:func:`check_plugin` over several lockfiles, as one report: findings in lockfile order,
     each naming its lockfile (``file``); ``meta.lockfiles`` describes every one. ``manifest``
     is one for all, or gives the manifest of a lockfile's folder (its project's
-    ``[tool.krakend]``, :func:`krakend_tools.manifest.model.resolver`); when they differ,
+    ``[tool.krakend]``, :func:`krakend_tools.manifest.resolve.resolver`); when they differ,
     ``meta.manifest`` is None and each lockfile's entry names its manifest."""
     started = time.perf_counter()
     groups, extras = list(groups), list(extras)
@@ -247,7 +249,7 @@ def refuse_unknown_groups(locks: list[Lockfile], groups: list[str]) -> None:
     for an unknown ``--extra``; lockfiles with no groups to tell (requirements files) are not asked."""
     from packaging.utils import canonicalize_name
 
-    told = [(lock, known) for lock in locks if (known := lock.known_groups()) is not None]
+    told = [(lock, known) for lock in locks if (known := known_groups(lock)) is not None]
     if not told or not groups:
         return
     names = {canonicalize_name(g) for _, known in told for g in known}

@@ -207,13 +207,13 @@ def build(
     from krakend_tools.build.options import BuildOptions, parse_targets, resolve
     from krakend_tools.cli import options as cli_options
     from krakend_tools.containers.bases import parse_image_map
-    from krakend_tools.manifest import model as mf
+    from krakend_tools.manifest.resolve import resolve as resolve_manifest
     from krakend_tools.output import emit
 
     defaults = cli_options.load_defaults("build", plugin_dir)
     specs = cli_options.outputs(output, defaults)
     targets = parse_targets(target) if target else []  # none: the manifest's own
-    manifest = mf.resolve(manifest_file, plugin_dir.resolve())
+    manifest = resolve_manifest(manifest_file, plugin_dir.resolve())
     request = BuildOptions(
         plugin_dir=plugin_dir.resolve(),
         targets=targets,

@@ -18,9 +18,9 @@ def introspect_image(
     engine: Engine, image: str, platform: str, gateway: dict[str, str | None] | None = None
 ) -> Manifest:
     """Run the stdlib-only introspection in ``image``; assemble the manifest here."""
-    from krakend_tools.manifest import model as mf
+    from krakend_tools.manifest import facts as manifest_facts
 
-    script = Path(mf.__file__).with_name("introspect.py").read_text()
+    script = Path(manifest_facts.__file__).with_name("introspect.py").read_text()
     result = engine.run_command(image, ["python3", "-I", "-c", script], platform=platform)
     lines = result.stdout.strip().splitlines()
     if result.exit_code != 0 or not lines:
@@ -29,7 +29,7 @@ def introspect_image(
     facts: dict[str, Any] = json.loads(lines[-1])
     libraries: dict[str, str] = dict(facts.get("libraries") or {})
     facts["libraries"] = {}
-    manifest = mf.from_facts(facts, gateway)
+    manifest = manifest_facts.from_facts(facts, gateway)
     copies = engine.read_files(image, list(libraries.values()), platform=platform)
     found: dict[str, Library] = {}
     with private_folder("krakend-libs-") as tmp:
@@ -39,7 +39,7 @@ def introspect_image(
             if data is not None:
                 copy = tmp / "library"  # never a name the image gave: it could be ../anything
                 copy.write_bytes(data)
-                versions = mf.symbol_versions(str(copy))
+                versions = manifest_facts.symbol_versions(str(copy))
             found[name] = Library(path, versions)
     manifest.libraries = found
     return manifest

@@ -4,7 +4,6 @@ entries and, for graph-shaped locks, :class:`Edge` lists from roots and packages
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
@@ -70,31 +69,6 @@ class Lockfile:
     extras_defined: frozenset[str] | None = None  # the project's extras, when known
     groups_defined: frozenset[str] | None = None  # the lock's own list of groups, when it has one (pylock)
     notes: list[str] = field(default_factory=list)  # where the file strays from its spec (stderr)
-
-    def select(
-        self, environment: Mapping[str, str], groups: Iterable[str] = (), extras: Iterable[str] = ()
-    ) -> list[LockedPackage]:
-        """Packages that apply to ``environment`` with the runtime group plus ``groups``/``extras``."""
-        from krakend_tools.lockfiles.select import select
-
-        chosen: list[LockedPackage] = select(self, environment, frozenset(groups), frozenset(extras))
-        return chosen
-
-    def known_groups(self) -> frozenset[str] | None:
-        """Every dependency group the lock (or the pyproject.toml beside it) names; None when the
-        format has no groups to tell (a requirements file, a pylock without ``dependency-groups``)."""
-        from krakend_tools.lockfiles._pyproject import declared_roots, read_pyproject
-
-        if self.tool == "requirements" or (self.tool == "pylock" and self.groups_defined is None):
-            return None
-        known = {g for p in self.packages for g in p.groups} | set(self.roots) | set(self.groups_defined or ())
-        known |= set(self.default_groups or ()) | set(self.extras_defined or ()) | {RUNTIME, "default"}
-        if self.tool == "pipenv":  # Pipfile.lock's "develop" section: there even when empty
-            known.add("dev")
-        pyproject = read_pyproject(self.path)
-        if pyproject is not None:
-            known |= set(declared_roots(pyproject)[0])
-        return frozenset(known)
 
 
 class LockfileReader(Protocol):

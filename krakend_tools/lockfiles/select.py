@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING
 
 from krakend_tools.errors import InputError
 from krakend_tools.files import excerpt, first_line
+from krakend_tools.lockfiles._pyproject import declared_roots, read_pyproject
 from krakend_tools.lockfiles.model import RUNTIME, Edge, LockedPackage, Lockfile
 
 if TYPE_CHECKING:
@@ -16,7 +17,7 @@ Env = dict[str, "str | frozenset[str]"]
 
 
 def select(
-    lock: Lockfile, environment: Mapping[str, str], groups: frozenset[str], extras: frozenset[str]
+    lock: Lockfile, environment: Mapping[str, str], groups: Iterable[str] = (), extras: Iterable[str] = ()
 ) -> list[LockedPackage]:
     """Packages of ``lock`` installed for ``environment`` with RUNTIME + ``groups`` + ``extras``.
 
@@ -25,6 +26,7 @@ def select(
     """
     from packaging.utils import canonicalize_name
 
+    groups = frozenset(groups)
     extras = frozenset(canonicalize_name(e) for e in extras)
     unknown = sorted(extras - lock.extras_defined) if lock.extras_defined is not None else []
     if unknown:
@@ -176,3 +178,18 @@ def _best_fit(found: list[LockedPackage], judge: _Judge) -> list[LockedPackage]:
     if len(versioned) != len(fitting) or not versioned:
         return fitting
     return [max(versioned, key=lambda p: p.version or 0)]
+
+
+def known_groups(lock: Lockfile) -> frozenset[str] | None:
+    """Every dependency group the lock (or the pyproject.toml beside it) names; None when the
+    format has no groups to tell (a requirements file, a pylock without ``dependency-groups``)."""
+    if lock.tool == "requirements" or (lock.tool == "pylock" and lock.groups_defined is None):
+        return None
+    known = {g for p in lock.packages for g in p.groups} | set(lock.roots) | set(lock.groups_defined or ())
+    known |= set(lock.default_groups or ()) | set(lock.extras_defined or ()) | {RUNTIME, "default"}
+    if lock.tool == "pipenv":  # Pipfile.lock's "develop" section: there even when empty
+        known.add("dev")
+    pyproject = read_pyproject(lock.path)
+    if pyproject is not None:
+        known |= set(declared_roots(pyproject)[0])
+    return frozenset(known)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from krakend_tools.errors import InputError
+from krakend_tools.lockfiles.select import select as select_packages
 from krakend_tools.manifest.platforms import Libc, Target
 
 if TYPE_CHECKING:
@@ -30,7 +31,7 @@ def from_lock(
     if lib.family != target.libc_family:
         raise InputError(f"--libc {lib} does not fit target {target} ({target.libc_family})")
     manifest = from_facts(_facts(target, python_version, lib), gateway)
-    selected = load_lockfile(lockfile).select(manifest.marker_environment)
+    selected = select_packages(load_lockfile(lockfile), manifest.marker_environment)
     manifest.distributions = {
         p.name: str(p.version) for p in sorted(selected, key=lambda p: p.name) if p.version is not None
     }

@@ -8,38 +8,13 @@ from __future__ import annotations
 import functools
 import json
 from dataclasses import asdict, dataclass, field
-from importlib import import_module
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from krakend_tools import __version__
 from krakend_tools.errors import InputError
 from krakend_tools.manifest.platforms import MACHINE_ARCH, Libc, tag_machine
 from krakend_tools.manifest.tags import compute_tags as compute_tags
-
-if TYPE_CHECKING:  # names that moved beside this module, still importable from it (see __getattr__)
-    from krakend_tools.manifest.facts import checked_facts as checked_facts
-    from krakend_tools.manifest.facts import from_facts as from_facts
-    from krakend_tools.manifest.facts import host as host
-    from krakend_tools.manifest.facts import introspect as introspect
-    from krakend_tools.manifest.facts import refuse_too_old as refuse_too_old
-    from krakend_tools.manifest.facts import symbol_versions as symbol_versions
-    from krakend_tools.manifest.from_lock import base_libraries as base_libraries
-    from krakend_tools.manifest.from_lock import from_lock as from_lock
-    from krakend_tools.manifest.from_lock import target_environment as target_environment
-    from krakend_tools.manifest.resolve import NO_MANIFEST as NO_MANIFEST
-    from krakend_tools.manifest.resolve import resolve as resolve
-    from krakend_tools.manifest.resolve import resolver as resolver
-
-_MOVED = {
-    name: module
-    for module, names in {
-        "facts": ("checked_facts", "from_facts", "host", "introspect", "refuse_too_old", "symbol_versions"),
-        "from_lock": ("base_libraries", "from_lock", "target_environment"),
-        "resolve": ("NO_MANIFEST", "resolve", "resolver"),
-    }.items()
-    for name in names
-}
 
 SCHEMA_VERSION = 1
 SCHEMA_PATH = Path(__file__).resolve().parent.parent / "schema" / "manifest.schema.json"
@@ -211,13 +186,6 @@ def gateway_fields(gateway: dict[str, str | None]) -> dict[str, str | None]:
                 f"gateway {key} {excerpt(value)}: at most {MAX_GATEWAY_FIELD} characters, no control characters"
             )
     return gateway
-
-
-def __getattr__(name: str) -> Any:
-    """A name that moved to the module beside this one that makes manifests that way."""
-    if name not in _MOVED:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(import_module(f"krakend_tools.manifest.{_MOVED[name]}"), name)
 
 
 def load(path: Path | str) -> Manifest:

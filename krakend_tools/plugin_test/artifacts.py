@@ -98,9 +98,8 @@ LIBRARY_ERROR = (
 
 def _is_library_file(path: Path) -> bool:
     """A readable ELF file that is a library, not an extension module (see
-    :func:`krakend_tools.plugin_test.static_phase.is_library`); anything unreadable is left to the static phase."""
-    from krakend_tools.elf import ElfError, is_elf, read_elf
-    from krakend_tools.plugin_test.static_phase import is_library
+    :func:`krakend_tools.elf.is_library`); anything unreadable is left to the static phase."""
+    from krakend_tools.elf import ElfError, is_elf, is_library, read_elf
 
     try:
         return is_elf(path) and is_library(read_elf(path))

@@ -187,7 +187,7 @@ def runtime_runner(
     the official Python image of the manifest's Python: ``$KRAKEND_MANIFEST`` or this one).
     """
     from krakend_tools.containers import images
-    from krakend_tools.manifest.model import resolve
+    from krakend_tools.manifest.resolve import resolve
 
     tgt = Target.parse(target) if isinstance(target, str) else target
     engine = connect()

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from krakend_tools.cache import cache_dir
+from krakend_tools.lockfiles.select import select as select_packages
 from krakend_tools.manifest.model import Manifest
 
 if TYPE_CHECKING:
@@ -279,7 +280,7 @@ def plugin_overlay(
     lock = load_lockfile(lockfile)
     overlay = Overlay(lockfile=str(lockfile))
     skip = {canonicalize_name(n) for n in exclude} | ({lock.project} if lock.project else set())
-    for pkg in lock.select(manifest.marker_environment):
+    for pkg in select_packages(lock, manifest.marker_environment):
         if pkg.name in skip:
             continue
         if pkg.version is None or pkg.source in LOCAL_SOURCES or not VALID_NAME.fullmatch(pkg.name):

@@ -18,6 +18,7 @@ from krakend_tools.elf import (
     ElfFacts,
     VersionNeed,
     is_elf,
+    is_library,
     read_elf,
     read_elf_member,
 )
@@ -100,12 +101,6 @@ def _walk(root: Path) -> list[Path]:
         base = Path(dirpath)
         found.extend(base / name for name in filenames)
     return sorted(found, key=lambda p: p.parts)
-
-
-def is_library(f: ElfFacts) -> bool:
-    """A shared library loaded by path (ctypes, cffi's ABI mode, a dependency), not an
-    extension module: it defines no ``PyInit_`` function and uses no Python C API."""
-    return not f.py_inits and not f.undefined
 
 
 def _module_name(rel: Path) -> str:
@@ -437,7 +432,7 @@ def _needed_libraries(
 ) -> tuple[list[str], list[str]]:
     """Problems for each needed soname neither bundled nor in the manifest; warnings instead
     when the manifest does not list every library of the gateway."""
-    from krakend_tools.manifest.model import base_libraries
+    from krakend_tools.manifest.from_lock import base_libraries
 
     plat = manifest.platform
     known = set(manifest.libraries)
