@@ -442,7 +442,7 @@ def test_a_dist_link_out_of_the_project_is_refused_before_building(tmp_path: Pat
 def test_outputs_handed_back_under_sudo_never_chown_through_a_link(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from krakend_tools.build.job import _chown_tree
+    from krakend_tools.build.staging import chown_tree
 
     out = tmp_path / "dist" / "generic-amd64"
     out.mkdir(parents=True)
@@ -452,7 +452,7 @@ def test_outputs_handed_back_under_sudo_never_chown_through_a_link(
     os.symlink(victim, out / "link")
     monkeypatch.setenv("SUDO_UID", "4242")
     monkeypatch.setenv("SUDO_GID", "4242")
-    _chown_tree(out)
+    chown_tree(out)
     assert (out / "plugin.whl").stat().st_uid == 4242
     assert victim.stat().st_uid == 0
 

@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from krakend_tools.plugin_test.import_phase import Completed, LocalRunner, import_test, parse_probe_output
+from krakend_tools.plugin_test.import_phase import LocalRunner, import_test, parse_probe_output
+from krakend_tools.plugin_test.supervise import Completed
 from tests.conftest import alive, krakend_argv, run_krakend
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Linux /proc")

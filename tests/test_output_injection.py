@@ -31,7 +31,7 @@ from rich.console import Console
 
 from krakend_tools.check.fixes import fix_commands
 from krakend_tools.escape import shown
-from krakend_tools.lockfiles import LockedPackage, Lockfile
+from krakend_tools.lockfiles.model import LockedPackage, Lockfile
 from krakend_tools.output import github, junit, sarif, text
 from krakend_tools.output import json as json_out
 from krakend_tools.report import Finding, FindingKind, Meta, Report

@@ -20,7 +20,6 @@ from typing import TYPE_CHECKING, TypeVar
 from krakend_tools.build.options import BuildOptions, Events
 from krakend_tools.build.plans import Plan, preflight, prepare
 from krakend_tools.build.source import EXCLUDE, MAX_SOURCE_BYTES, is_python_project, source_size
-from krakend_tools.build.staging import chown_tree
 from krakend_tools.build.target import build_target
 from krakend_tools.errors import InputError
 from krakend_tools.manifest.platforms import Target
@@ -32,7 +31,6 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 R = TypeVar("R")
-_chown_tree = chown_tree  # the name tests/test_host_safety.py imports
 
 
 def build(opts: BuildOptions, events: Events | None = None, engine: Engine | None = None) -> Report:

@@ -4,7 +4,6 @@ from ``[tool.krakend.build]``, ``[tool.krakend]`` and ``$KRAKEND_*BASE_IMAGES`` 
 from __future__ import annotations
 
 import re
-import tomllib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -100,11 +99,9 @@ def plugin_config(plugin_dir: Path) -> dict[str, Any]:
     path = plugin_dir / "pyproject.toml"
     if not path.is_file():
         return {}
-    try:
-        data = tomllib.loads(path.read_text())
-    except (OSError, tomllib.TOMLDecodeError) as err:
-        raise InputError(f"cannot read: {err}", path=path) from None
-    table = data.get("tool", {}).get("krakend", {}).get("build", {})
+    from krakend_tools.files import read_pyproject
+
+    table = read_pyproject(path).get("tool", {}).get("krakend", {}).get("build", {})
     if not isinstance(table, dict):
         raise InputError("[tool.krakend.build] must be a table", path=path)
     return table

@@ -13,12 +13,13 @@ import io
 import json
 import re
 import tarfile
-import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from krakend_tools.cache import cache_dir, fetch_wheels
+from krakend_tools.errors import InputError
+from krakend_tools.files import read_pyproject
 from krakend_tools.manifest.model import Manifest
 
 REQUIRES_ROOT = "/opt/krakend-build-requires"  # where the builder finds the wheels
@@ -39,8 +40,8 @@ def build_system(plugin_dir: Path) -> BuildSystem:
     table: object = {}
     if path.is_file():
         try:
-            table = tomllib.loads(path.read_text(errors="replace")).get("build-system", {})
-        except (OSError, tomllib.TOMLDecodeError):
+            table = read_pyproject(path).get("build-system", {})
+        except InputError:  # the build itself reports an unreadable project
             table = {}
     if not isinstance(table, dict) or "requires" not in table:
         return BuildSystem(list(DEFAULT_REQUIRES), "setuptools.build_meta:__legacy__")

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from krakend_tools.errors import InputError
-from krakend_tools.files import excerpt
+from krakend_tools.files import excerpt, read_text
 from krakend_tools.lockfiles.model import LockedPackage, Lockfile
 from krakend_tools.lockfiles.select import known_groups
 from krakend_tools.lockfiles.select import select as select_packages
@@ -306,8 +306,8 @@ def is_compiled_project(folder: Path) -> bool:
         if next(folder.glob(pattern), None) or next(folder.glob(f"*/{pattern}"), None):
             return True
     try:
-        pyproject = (folder / "pyproject.toml").read_text()
-    except OSError:
+        pyproject = read_text(folder / "pyproject.toml", "pyproject.toml")
+    except InputError:
         return False
     return any(backend in pyproject for backend in COMPILED_BACKENDS)
 

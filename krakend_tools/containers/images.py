@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 from krakend_tools.containers.bases import Warn, check_python, official_bases, resolve_base
-from krakend_tools.containers.bases import env_base_images as env_base_images  # plugin_test.docker_runner's name
 from krakend_tools.containers.engine import Engine, Progress, _noop
 from krakend_tools.containers.image_manifest import LABEL_MANIFEST, introspect_image
 from krakend_tools.errors import InputError

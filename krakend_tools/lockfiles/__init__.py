@@ -12,9 +12,7 @@ from pathlib import Path
 from typing import Final
 
 from krakend_tools.errors import InputError
-from krakend_tools.lockfiles.model import LockedPackage, Lockfile, LockfileReader
-
-__all__ = ["LockedPackage", "Lockfile"]  # tests/test_output_injection.py still imports them from here
+from krakend_tools.lockfiles.model import Lockfile, LockfileReader
 
 
 def _poetry() -> LockfileReader:

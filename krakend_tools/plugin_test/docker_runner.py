@@ -187,13 +187,14 @@ def runtime_runner(
     the official Python image of the manifest's Python: ``$KRAKEND_MANIFEST`` or this one).
     """
     from krakend_tools.containers import images
+    from krakend_tools.containers.bases import env_base_images
     from krakend_tools.manifest.resolve import resolve
 
     tgt = Target.parse(target) if isinstance(target, str) else target
     engine = connect()
     engine.require_platform(tgt.arch)
     if image is None:
-        base = base_image or images.env_base_images("KRAKEND_RUNTIME_BASE_IMAGES").get(str(tgt))
+        base = base_image or env_base_images("KRAKEND_RUNTIME_BASE_IMAGES").get(str(tgt))
         named = manifest
         if named is None:
             with contextlib.suppress(InputError):

@@ -20,8 +20,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from krakend_tools.plugin_test.contract import TYPES
-from krakend_tools.plugin_test.supervise import Completed as Completed  # what a Runner returns
-from krakend_tools.plugin_test.supervise import Supervisor, interpreter_dirs, last_error_line
+from krakend_tools.plugin_test.supervise import Completed, Supervisor, interpreter_dirs, last_error_line
 
 PROBE_PATH = Path(__file__).with_name("_probe") / "krakend_probe.py"
 # Imported rather than run as a script, so its compiled bytecode is reused (~4 ms a probe);
