@@ -205,13 +205,14 @@ def build(
 ) -> None:
     """Build the plugin in each target's builder image, then import-test it."""
     from krakend_tools.build.options import BuildOptions, parse_targets, resolve
-    from krakend_tools.cli import options as cli_options
     from krakend_tools.containers.bases import parse_image_map
     from krakend_tools.manifest.resolve import resolve as resolve_manifest
     from krakend_tools.output import emit
+    from krakend_tools.settings import CommandLine
+    from krakend_tools.settings import resolve as resolve_settings
 
-    defaults = cli_options.load_defaults("build", plugin_dir)
-    specs = cli_options.outputs(output, defaults)
+    settings = resolve_settings("build", plugin_dir, CommandLine(outputs=output or (), ignore=ignore or ()))
+    specs = settings.output_specs()
     targets = parse_targets(target) if target else []  # none: the manifest's own
     manifest = resolve_manifest(manifest_file, plugin_dir.resolve())
     request = BuildOptions(
@@ -233,10 +234,10 @@ def build(
         registry=image_registry,
         allow_missing_extensions=allow_missing_extensions,
     )
-    opts = resolve(request, defaults.types)
+    opts = resolve(request, settings.types)
     report = _build_with_progress(opts, verbose)
-    report.apply_ignores(cli_options.ignores(ignore, defaults))
-    sources = [opts.plugin_dir / "pyproject.toml", opts.plugin_dir / "setup.py", defaults.pyproject]
+    report.apply_ignores(dict(settings.ignore))
+    sources = [opts.plugin_dir / "pyproject.toml", opts.plugin_dir / "setup.py", settings.pyproject]
     raise typer.Exit(emit(report, specs, text=_table, inputs=sources))
 
 

@@ -72,35 +72,36 @@ def check_plugin(
 ) -> None:
     """Compare a plugin's lockfile with the gateway manifest."""
     from krakend_tools.check.job import CheckRequest, run_check
-    from krakend_tools.cli import options as cli_options
     from krakend_tools.errors import print_note
     from krakend_tools.lockfiles import command_lockfiles
-    from krakend_tools.output import emit
+    from krakend_tools.output import emit, parse_outputs
     from krakend_tools.output.text import quiet_renderer
+    from krakend_tools.settings import CommandLine, resolve
 
-    cli_specs = cli_options.outputs(output, None)  # bad -o values fail before any work
+    parse_outputs(output or [])  # bad -o values fail before any work
     paths, passed_over = command_lockfiles(sum_, lockfiles or [], pre_commit)
     if not paths:  # pre-commit: the commit changes no plugin's lockfile
         for note in passed_over:
             print_note(note)
         raise typer.Exit(0)
-    defaults = cli_options.load_defaults("check-plugin", paths[0].resolve().parent)
-    specs = cli_specs or cli_options.outputs(None, defaults)
+    options = CommandLine(outputs=output or (), ignore=ignore or (), groups=group or (), extras=extra or ())
+    settings = resolve("check-plugin", paths[0].resolve().parent, options)
+    specs = settings.output_specs()
     request = CheckRequest(
         lockfiles=tuple(paths),
         manifest=manifest,
         python_version=python_version,
         libc=libc,
-        groups=tuple(group or defaults.groups),
-        extras=tuple(extra or defaults.extras),
-        ignores=cli_options.ignores(ignore, defaults),
+        groups=settings.groups,
+        extras=settings.extras,
+        ignores=dict(settings.ignore),
         fix=fix,
         apply=apply,
         force=force,
     )
     result = run_check(request)
     given = ([sum_] if sum_ is not None else []) + list(lockfiles or [])
-    inputs = [*given, *paths, *(p.parent / "pyproject.toml" for p in paths), defaults.pyproject]
+    inputs = [*given, *paths, *(p.parent / "pyproject.toml" for p in paths), settings.pyproject]
     code = emit(result.report, specs, text=quiet_renderer if quiet else None, inputs=inputs)
     # notes only once no bad input can stop the run: an exit 2 prints its one line alone
     for note in passed_over + result.notes:

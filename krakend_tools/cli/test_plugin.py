@@ -74,32 +74,33 @@ def test_plugin(
     ignore: IgnoreOpt = None,
 ) -> None:
     """Load compiled plugins the way the gateway does and tell whether they work."""
-    from krakend_tools.cli import options as cli_options
     from krakend_tools.output import emit
     from krakend_tools.plugin_test.job import PluginTestRequest
     from krakend_tools.plugin_test.job import test_plugin as run_test
+    from krakend_tools.settings import CommandLine, resolve
 
     start = Path(artifacts[0]).absolute().parent
-    defaults = cli_options.load_defaults("test-plugin", start)
-    specs = cli_options.outputs(output, defaults)
     chosen = [t for t, on in zip(TYPES, (server, client, modifier), strict=True) if on]
+    given = CommandLine(types=chosen, timeout=timeout, outputs=output or (), ignore=ignore or ())
+    settings = resolve("test-plugin", start, given)
+    specs = settings.output_specs()
     request = PluginTestRequest(
         artifacts,
-        chosen or defaults.types,
+        settings.types,
         start,
         manifest=manifest,
         python=python,
         pattern=pattern,
         jobs=jobs,
-        timeout=timeout if timeout is not None else defaults.timeout,
+        timeout=settings.timeout,
         image=image,
         target=target,
         static_only=static_only,
         lock=lock,
-        config_lock=defaults.lock,
+        config_lock=settings.lock,
         progress=progress,
     )
     report = run_test(request)
-    report.apply_ignores(cli_options.ignores(ignore, defaults))
+    report.apply_ignores(dict(settings.ignore))
     tested = [a.get("name") for a in report.artifacts]
-    raise typer.Exit(emit(report, specs, inputs=[*artifacts, *tested, defaults.pyproject]))
+    raise typer.Exit(emit(report, specs, inputs=[*artifacts, *tested, settings.pyproject]))
