@@ -1,0 +1,101 @@
+"""The lockfile readers' helpers pinned to exact values on small hand-made input: nesting and
+name checks, messages without a package name, requirements detection, includes, via lists."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from krakend_tools.errors import InputError
+from krakend_tools.lockfiles import requirements
+from krakend_tools.lockfiles._common import check_expression, name_of, version_of
+
+
+def test_a_marker_nested_33_deep_is_refused_with_its_depth() -> None:
+    value = "(" * 33 + "a" + ")" * 33
+    with pytest.raises(InputError, match=r"^marker nested too deeply \(33 parentheses\)$"):
+        check_expression(value, "marker", None, None)
+
+
+def test_32_deep_and_many_flat_parentheses_pass() -> None:
+    check_expression("(" * 32 + "a" + ")" * 32, "marker", None, None)
+    check_expression("(a)" * 40, "marker", None, None)
+    check_expression("((a))" * 20, "marker", None, None)
+
+
+def test_a_name_that_is_not_a_string_is_an_input_error() -> None:
+    with pytest.raises(InputError, match="package name must be a string"):
+        name_of(["requests"], Path("x.lock"), None)
+    with pytest.raises(InputError, match="package name must be a string"):
+        name_of({"a": 1}, Path("x.lock"), None)
+
+
+def test_version_messages_without_a_name_say_a_package() -> None:
+    where = Path("x.lock")
+    with pytest.raises(InputError, match="version of a package must be a string"):
+        version_of(3, where, None)
+    with pytest.raises(InputError, match=r"version of a package too long"):
+        version_of("1" * 40_000, where, None)
+    with pytest.raises(InputError, match=r"invalid version 'nope!' for a package"):
+        version_of("nope!", where, None)
+
+
+def test_requirements_detection_needs_one_requirement_line() -> None:
+    assert requirements.matches(Path("deps"), "requests==2.0\n") is True
+    assert requirements.matches(Path("deps"), "# only a comment\n\n") is False
+    assert requirements.matches(Path("deps"), "") is False
+
+
+def test_a_wildcard_pin_is_no_version_and_an_exact_pin_with_extras_is() -> None:
+    lock = requirements.parse(Path("/nonexistent/deps.txt"), "a>=0.5,==1.0\nb>=1,==2.*\n")
+    got = {p.name: (None if p.version is None else str(p.version)) for p in lock.packages}
+    assert got == {"a": "1.0", "b": None}
+
+
+def test_a_via_written_without_its_space_still_reads(tmp_path: Path) -> None:
+    path = tmp_path / "requirements.txt"
+    text = "a==1.0\n    #via-r requirements.in\nb==2.0\n    # via a\n"
+    lock = requirements.parse(path, text)
+    assert [(p.name, p.direct) for p in lock.packages] == [("a", True), ("b", False)]
+
+
+def _chain(tmp_path: Path, files: int) -> Path:
+    (tmp_path / "pyproject.toml").write_text('[project]\nname = "demo"\n')
+    for k in range(1, files + 1):
+        nxt = f"-r f{k + 1}.txt\n" if k < files else ""
+        (tmp_path / f"f{k}.txt").write_text(f"p{k}==1.0\n{nxt}")
+    top = tmp_path / "requirements.txt"
+    top.write_text("-r f1.txt\n")
+    return top
+
+
+def test_includes_32_deep_are_read(tmp_path: Path) -> None:
+    top = _chain(tmp_path, 32)
+    lock = requirements.parse(top, top.read_text())
+    assert len(lock.packages) == 32
+
+
+def test_includes_33_deep_are_refused(tmp_path: Path) -> None:
+    top = _chain(tmp_path, 33)
+    with pytest.raises(InputError, match="-r/-c includes nested more than 32 deep"):
+        requirements.parse(top, top.read_text())
+
+
+def test_an_include_whose_stat_fails_without_errno_names_the_reason(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "pyproject.toml").write_text('[project]\nname = "demo"\n')
+    (tmp_path / "inc.txt").write_text("a==1.0\n")
+    top = tmp_path / "requirements.txt"
+    top.write_text("-r inc.txt\n")
+    real_stat = Path.stat
+
+    def stat(self: Path, *args: object, **kwargs: object) -> object:
+        if self.name == "inc.txt":
+            raise ValueError("stat refused")
+        return real_stat(self, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Path, "stat", stat)
+    with pytest.raises(InputError, match=r"cannot read included file 'inc.txt': stat refused"):
+        requirements.parse(top, top.read_text())
