@@ -6,10 +6,16 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from packaging.version import Version
 
 from krakend_tools.errors import InputError
 from krakend_tools.lockfiles import requirements
 from krakend_tools.lockfiles._common import check_expression, name_of, version_of
+from krakend_tools.lockfiles._pyproject import declared_roots
+from krakend_tools.lockfiles.model import RUNTIME, Edge, LockedPackage, Lockfile
+from krakend_tools.lockfiles.select import select as select_packages
+
+from .test_lockfiles import LINUX
 
 
 def test_a_marker_nested_33_deep_is_refused_with_its_depth() -> None:
@@ -99,3 +105,41 @@ def test_an_include_whose_stat_fails_without_errno_names_the_reason(
     monkeypatch.setattr(Path, "stat", stat)
     with pytest.raises(InputError, match=r"cannot read included file 'inc.txt': stat refused"):
         requirements.parse(top, top.read_text())
+
+
+def test_a_dependency_group_includes_another() -> None:
+    pyproject = {"dependency-groups": {"test": ["pytest>=8", {"include-group": "lint"}], "lint": ["ruff"]}}
+    groups, extras = declared_roots(pyproject)
+    assert sorted(e.target for e in groups["test"]) == ["pytest", "ruff"]
+    assert [e.target for e in groups["lint"]] == ["ruff"]
+    assert extras == {}
+
+
+def _graph(packages: list[LockedPackage], **fields: object) -> Lockfile:
+    return Lockfile(path=Path("demo.lock"), tool="uv", packages=packages, project="demo", **fields)  # type: ignore[arg-type]
+
+
+def _names(packages: list[LockedPackage]) -> list[tuple[str, str | None]]:
+    return [(p.name, None if p.version is None else str(p.version)) for p in packages]
+
+
+def test_a_package_reached_again_with_a_new_extra_follows_that_extra() -> None:
+    packages = [LockedPackage(n, Version("1.0")) for n in ("a", "b", "c")]
+    lock = _graph(
+        packages,
+        roots={RUNTIME: [Edge("b"), Edge("a")]},  # walked last first: a plain, then b -> a[x]
+        edges={"b": [Edge("a", extras=frozenset({"x"}))]},
+        extra_edges={"a": {"x": [Edge("c")]}},
+    )
+    assert _names(select_packages(lock, LINUX)) == [("a", "1.0"), ("b", "1.0"), ("c", "1.0")]
+
+
+def test_one_name_at_two_versions_takes_the_highest() -> None:
+    both = [LockedPackage("a", Version("1.0")), LockedPackage("a", Version("2.0"))]
+    lock = _graph(both, roots={RUNTIME: [Edge("a")]})
+    assert _names(select_packages(lock, LINUX)) == [("a", "2.0")]
+
+
+def test_one_name_with_an_unversioned_entry_takes_them_all() -> None:
+    lock = _graph([LockedPackage("a", None), LockedPackage("a", Version("2.0"))], roots={RUNTIME: [Edge("a")]})
+    assert _names(select_packages(lock, LINUX)) == [("a", None), ("a", "2.0")]
