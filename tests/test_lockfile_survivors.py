@@ -24,6 +24,12 @@ def test_a_marker_nested_33_deep_is_refused_with_its_depth() -> None:
         check_expression(value, "marker", None, None)
 
 
+def test_a_closed_pair_before_33_deep_does_not_hide_the_depth() -> None:
+    value = "()" + "(" * 33 + "a" + ")" * 33
+    with pytest.raises(InputError, match=r"^marker nested too deeply \(33 parentheses\)$"):
+        check_expression(value, "marker", None, None)
+
+
 def test_32_deep_and_many_flat_parentheses_pass() -> None:
     check_expression("(" * 32 + "a" + ")" * 32, "marker", None, None)
     check_expression("(a)" * 40, "marker", None, None)
