@@ -3,13 +3,14 @@ name checks, messages without a package name, requirements detection, includes, 
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 from packaging.version import Version
 
 from krakend_tools.errors import InputError
-from krakend_tools.lockfiles import requirements
+from krakend_tools.lockfiles import poetry, requirements
 from krakend_tools.lockfiles._common import check_expression, name_of, version_of
 from krakend_tools.lockfiles._pyproject import declared_roots
 from krakend_tools.lockfiles.model import RUNTIME, Edge, LockedPackage, Lockfile
@@ -149,3 +150,30 @@ def test_one_name_at_two_versions_takes_the_highest() -> None:
 def test_one_name_with_an_unversioned_entry_takes_them_all() -> None:
     lock = _graph([LockedPackage("a", None), LockedPackage("a", Version("2.0"))], roots={RUNTIME: [Edge("a")]})
     assert _names(select_packages(lock, LINUX)) == [("a", None), ("a", "2.0")]
+
+
+def test_an_include_under_proc_is_a_special_file(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text('[project]\nname = "demo"\n')
+    top = tmp_path / "requirements.txt"
+    top.write_text("-r /proc/self/status\n")
+    with pytest.raises(InputError, match=r"not a regular file \(/proc/[0-9]+/status is a special file\), not read"):
+        requirements.parse(top, top.read_text())
+
+
+def test_the_project_root_is_the_nearest_folder_with_a_pyproject(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text('[project]\nname = "demo"\n')
+    (tmp_path / "shared.txt").write_text("six==1.16.0\n")
+    (tmp_path / "sub").mkdir()
+    top = tmp_path / "sub" / "requirements.txt"
+    top.write_text("-r ../shared.txt\n")
+    assert requirements.project_root(top) == Path(os.path.realpath(tmp_path))
+    assert _names(requirements.parse(top, top.read_text()).packages) == [("six", "1.16.0")]
+
+
+@pytest.mark.parametrize("value", [None, 3, "", " ", "*", " * "])
+def test_a_poetry_python_range_that_says_nothing_is_none(value: object) -> None:
+    assert poetry._python_range(value) is None
+
+
+def test_a_poetry_python_range_is_read() -> None:
+    assert str(poetry._python_range(">=3.9")) == ">=3.9"
