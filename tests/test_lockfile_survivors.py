@@ -10,7 +10,7 @@ import pytest
 from packaging.version import Version
 
 from krakend_tools.errors import InputError
-from krakend_tools.lockfiles import poetry, requirements
+from krakend_tools.lockfiles import load_lockfile, poetry, requirements
 from krakend_tools.lockfiles._common import check_expression, name_of, version_of
 from krakend_tools.lockfiles._pyproject import declared_roots
 from krakend_tools.lockfiles.model import RUNTIME, Edge, LockedPackage, Lockfile
@@ -177,3 +177,35 @@ def test_a_poetry_python_range_that_says_nothing_is_none(value: object) -> None:
 
 def test_a_poetry_python_range_is_read() -> None:
     assert str(poetry._python_range(">=3.9")) == ">=3.9"
+
+
+PDM_SIX = '[[package]]\nname = "six"\nversion = "1.16.0"\n'
+
+
+def test_a_flat_pdm_lock_is_not_walked(tmp_path: Path) -> None:
+    path = tmp_path / "pdm.lock"
+    path.write_text(
+        '[metadata]\ngroups = ["default"]\nstrategy = ["inherit_metadata"]\nlock_version = "4.5.0"\n\n'
+        + PDM_SIX
+        + 'groups = ["default"]\n'
+    )
+    lock = load_lockfile(path)
+    assert (lock.notes, lock.roots, _names(lock.packages)) == ([], {}, [("six", "1.16.0")])
+
+
+@pytest.mark.parametrize(
+    "fields",
+    ['groups = ["dev"]\n', "marker = \"python_version >= '3'\"\n"],
+)
+def test_a_pdm_lock_with_a_group_or_a_marker_per_package_is_not_walked(tmp_path: Path, fields: str) -> None:
+    path = tmp_path / "pdm.lock"
+    path.write_text('[metadata]\nlock_version = "4.0"\ncontent_hash = "sha256:00"\n\n' + PDM_SIX + fields)
+    lock = load_lockfile(path)
+    assert (lock.notes, lock.roots) == ([], {})
+
+
+def test_a_pdm_lock_without_groups_or_markers_nor_pyproject_says_so(tmp_path: Path) -> None:
+    path = tmp_path / "pdm.lock"
+    path.write_text('[metadata]\nlock_version = "4.0"\ncontent_hash = "sha256:00"\n\n' + PDM_SIX)
+    (note,) = load_lockfile(path).notes
+    assert note.startswith("no pyproject.toml beside this lock_version '4.0' lock")
