@@ -85,6 +85,10 @@ EQUIVALENT: dict[tuple[str, str, str, str], str] = {
     ("safefs.py", "_unlink_all_but_folders", "int", "0o700"): "0o701 gives the owner the same rights",
     ("safefs.py", "_open_folder", "int", "0o700"): "0o701 gives the owner the same rights",
     ("subproc.py", "_adopted", "int", "0"): "a child already gone counts as started at tick 0 or 1: never after",
+    ("lockfiles/poetry.py", "_package_edges", "int", "1"): "each is split(sep, 1)[0]: maxsplit 2 keeps the same first"
+    " piece",
+    ("lockfiles/requirements.py", "matches", "int", "1"): "split(' #', 1)[0] is the same piece with maxsplit 2;"
+    " seen += 2 still makes seen > 0",
 }
 
 SWAPS: dict[type[ast.cmpop], type[ast.cmpop]] = {
