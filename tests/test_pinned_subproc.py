@@ -41,9 +41,12 @@ def test_the_command_runs_in_its_own_session() -> None:
 
 
 def test_subreaper_state_is_reported_and_restored() -> None:
-    assert subproc._adopt_orphans(True) is False
-    assert subproc._adopt_orphans(False) is True
-    assert subproc._adopt_orphans(False) is False
+    before = subproc._adopt_orphans(True)  # another test may have left this process a subreaper
+    try:
+        assert subproc._adopt_orphans(False) is True
+        assert subproc._adopt_orphans(False) is False
+    finally:
+        subproc._adopt_orphans(before)
 
 
 def test_output_cap_is_exact() -> None:
@@ -60,12 +63,13 @@ def test_timeout() -> None:
 
 
 def test_what_it_left_is_killed_even_in_another_session() -> None:
+    before = subproc._adopt_orphans(False)  # whatever an earlier test left, run_bounded must restore it
     began = time.monotonic()
     script = "setsid sleep 30 >/dev/null & away=$!; sleep 30 & echo $away $!"
     code, out, _ = subproc.run_bounded(["sh", "-c", script], 10)
     assert code == 0 and time.monotonic() - began < 5  # exited; its child held stdout only LINGER more
     assert [gone(int(pid)) for pid in out.split()] == [True, True]
-    assert not subproc._adopt_orphans(False)  # no longer a subreaper once done
+    assert subproc._adopt_orphans(before) is False  # no longer a subreaper once done
 
 
 def test_process_facts_from_proc() -> None:
