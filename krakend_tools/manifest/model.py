@@ -14,7 +14,7 @@ from typing import Any
 from krakend_tools import __version__
 from krakend_tools.errors import InputError
 from krakend_tools.manifest.platforms import MACHINE_ARCH, Libc, tag_machine
-from krakend_tools.manifest.tags import compute_tags as compute_tags
+from krakend_tools.manifest.tags import compute_tags
 
 SCHEMA_VERSION = 1
 SCHEMA_PATH = Path(__file__).resolve().parent.parent / "schema" / "manifest.schema.json"
