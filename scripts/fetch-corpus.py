@@ -92,6 +92,12 @@ CORPUS = [
         "45222d94ddd511536f3b2f7d9deae3b2339b4ce0f075f1ca25703b07cad9dd21",
         "system libraries: libxml2, libxslt; Cython in requires",
     ),
+    Sdist(
+        "levenshtein",
+        "0.27.5",
+        "22021caf5867a46fae5ab927bbdcb430599d7e5ee3898449cbbe430ff07b7d08",
+        "scikit-build-core + CMake (cmake and ninja from get_requires_for_build_wheel), C++17 with IPO",
+    ),
 ]
 
 
