@@ -14,6 +14,7 @@ from krakend_tools.build.options import BuildOptions
 from krakend_tools.build.plans import Plan
 from krakend_tools.build.source import is_python_project, source_tar, untar_artifacts
 from krakend_tools.build.staging import Staging
+from krakend_tools.containers.engine import first_file
 
 if TYPE_CHECKING:
     from krakend_tools.containers.engine import Container
@@ -25,6 +26,7 @@ BEFORE_BUILD = (  # [tool.krakend.build] before-build, then the build command ("
 )
 REPAIR_FAILED = 5  # krakend-run: auditwheel could not repair a wheel to the policy
 REQUIRES_MISSING = 6  # krakend-build-wheel: the backend needs a build requirement not fetched
+CCACHE_STATS = "/tmp/krakend-ccache.log"  # the builder's CCACHE_STATSLOG: one build's compilations
 
 
 class BuildFailed(Exception):
@@ -103,6 +105,16 @@ def requires_tar(plan: Plan, requires: list[str], staging: Staging) -> bytes:
     return buildreqs.as_tar(folder, requires)
 
 
+def compiler_cache_use(stats_log: bytes) -> tuple[int, int] | None:
+    """(hits, compilations) of one build, from ccache's stats log (``# file`` then the counters
+    of one call); None when nothing was compiled (links and preprocessing are not counted)."""
+    calls = stats_log.decode(errors="replace").split("\n# ")
+    counted = [set(call.splitlines()[1:]) for call in calls if call.strip()]
+    hits = sum(1 for c in counted if c & {"direct_cache_hit", "preprocessed_cache_hit"})
+    compiled = hits + sum(1 for c in counted if "cache_miss" in c)
+    return (hits, compiled) if compiled else None
+
+
 def _run_builder(
     plan: Plan,
     opts: BuildOptions,
@@ -137,6 +149,9 @@ def _compile_in(
     if cancel.is_set():
         raise KeyboardInterrupt
     result = box.run(timeout=opts.timeout, on_line=staging.log)
+    reused = compiler_cache_use(first_file(box.copy_out(CCACHE_STATS) or b"") or b"")
+    if reused:
+        staging.log(f"# compiler cache: {reused[0]} of {reused[1]} compilations reused (ccache)")
     files: list[Path] = []
     if result.exit_code in (0, REPAIR_FAILED):
         staging.step("collecting")

