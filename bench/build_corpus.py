@@ -1,7 +1,7 @@
 """``krakend build`` on the corpus of real sdists (scripts/fetch-corpus.py): a table project x
 target with the result (OK/KO and, for a KO, its decisive line), the wheel's tag, and the
-seconds of a cold build (the builders' pip/zig cache volume removed first) and a warm one (the
-same build again: compiled objects and build requirements reused).
+seconds of a cold build (the builders' cache volume removed first: pip, zig and ccache) and a warm one (the same
+build again), and how many of the warm build's compilations ccache reused.
 
 The builder and runtime images are made once before the table (bench/build.py measures their
 cold start). The projects are libraries, not plugins: ``--no-test`` unless ``--test``.
@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -27,9 +28,9 @@ from pathlib import Path
 from build import served_python  # bench/build.py, beside this script
 
 ROOT = Path(__file__).resolve().parent.parent
-ENV = {**os.environ, "NO_COLOR": "1"}
+CACHE_VOLUME = "krakend-tools-bench-cache"  # its own: dropping it for a cold build touches no other build
+ENV = {**os.environ, "NO_COLOR": "1", "KRAKEND_CACHE_VOLUME": CACHE_VOLUME}
 TARGETS = ("alpine/amd64", "alpine/arm64", "generic/amd64", "generic/arm64")
-CACHE_VOLUME = "krakend-tools-cache"
 
 
 @dataclass
@@ -41,6 +42,7 @@ class Cell:
     tag: str
     cold: float
     warm: float
+    reused: str
 
 
 def fetch_corpus(only: list[str]) -> list[Path]:
@@ -94,6 +96,14 @@ def wheel_tag(finding: dict[str, object]) -> str:
     return ".".join(sorted({f"{t.interpreter}-{t.abi}-{t.platform}" for t in tags}))[:60]
 
 
+def reused(out: Path, target: str) -> str:
+    """``hits/compilations`` of the last build, from its build.log (``-`` when none compiled)."""
+    log = out / target.replace("/", "-") / "build.log"
+    text = log.read_text(errors="replace") if log.is_file() else ""
+    found = re.search(r"# compiler cache: (\d+) of (\d+) compilations reused", text)
+    return f"{found[1]}/{found[2]}" if found else "-"
+
+
 def drop_cache() -> None:
     subprocess.run(["docker", "volume", "rm", "-f", CACHE_VOLUME], capture_output=True, env=ENV)
 
@@ -105,7 +115,7 @@ def measure(project: Path, target: str, out: Path, args: argparse.Namespace) -> 
         cold, _ = krakend_build(project, target, out, args.test)
     warm, finding = krakend_build(project, target, out, args.test)
     message = str(finding.get("message") or "")
-    return Cell(bool(finding.get("ok")), message, wheel_tag(finding), cold, warm)
+    return Cell(bool(finding.get("ok")), message, wheel_tag(finding), cold, warm, reused(out, target))
 
 
 def main() -> int:
@@ -122,7 +132,8 @@ def main() -> int:
     work = Path(tempfile.mkdtemp(prefix="krakend-corpus-bench-"))
     try:
         ENV["KRAKEND_MANIFEST"] = str(gateway(work))
-        print(f"{'project':<28} {'target':<14} {'result':<6} {'cold s':>7} {'warm s':>7}  tag / reason", flush=True)
+        header = f"{'project':<28} {'target':<14} {'result':<6} {'cold s':>7} {'warm s':>7} {'reused':>7}"
+        print(f"{header}  tag / reason", flush=True)
         failed = 0
         for sdist in sdists:
             project = unpack(sdist, work)
@@ -133,7 +144,8 @@ def main() -> int:
                 detail = cell.tag if cell.ok else cell.message.replace("\n", " ")[:110]
                 result = "OK" if cell.ok else "KO"
                 print(
-                    f"{project.name:<28} {target:<14} {result:<6} {cell.cold:>7.1f} {cell.warm:>7.1f}  {detail}",
+                    f"{project.name:<28} {target:<14} {result:<6} {cell.cold:>7.1f} {cell.warm:>7.1f} "
+                    f"{cell.reused:>7}  {detail}",
                     flush=True,
                 )
         print(f"\n{failed} of {len(sdists) * len(targets)} builds KO")

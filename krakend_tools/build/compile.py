@@ -124,7 +124,7 @@ def _run_builder(
     requires: bytes | None,
 ) -> Compiled:
     """One builder container, removed after: the build's exit code, log and artifacts."""
-    from krakend_tools.containers.images import CACHE_VOLUME
+    from krakend_tools.containers.images import cache_volume
 
     with plan.engine.container(
         plan.builder,
@@ -132,7 +132,7 @@ def _run_builder(
         platform=plan.builder_platform,
         network=opts.network or "none",
         environment=build_env(plan, opts),
-        volumes={CACHE_VOLUME: {"bind": "/cache", "mode": "rw"}},
+        volumes={cache_volume(): {"bind": "/cache", "mode": "rw"}},
         working_dir="/src",
     ) as box:
         return _compile_in(box, plan, opts, staging, cancel, requires)

@@ -27,7 +27,14 @@ LABEL_TARGET = "io.krakend.target"
 LABEL_DIGEST = "io.krakend.builder-digest"
 BUILDER_REPO = "krakend-tools/builder"
 RUNTIME_REPO = "krakend-tools/runtime"
-CACHE_VOLUME = "krakend-tools-cache"  # pip and zig caches of the builders
+CACHE_VOLUME = "krakend-tools-cache"  # pip, zig and ccache caches of the builders
+
+
+def cache_volume() -> str:
+    """The Docker volume the builders keep their caches in: ``$KRAKEND_CACHE_VOLUME`` or the default."""
+    return os.environ.get("KRAKEND_CACHE_VOLUME") or CACHE_VOLUME
+
+
 PACKAGE_DIR = Path(__file__).resolve().parent.parent
 # The project's builders/ ships in the wheel as krakend_tools/builders; a source checkout has it beside the package.
 BUILDERS_DIR = PACKAGE_DIR / "builders" if (PACKAGE_DIR / "builders").is_dir() else PACKAGE_DIR.parent / "builders"
