@@ -16,6 +16,17 @@ PIP_NAMES_IT = ("No matching distribution", "Could not find a version")
 COMPILER_ERROR = re.compile(r"^(\S+?:\d+(:\d+)?: (fatal )?error: |ld(\.lld)?: error: |error: unable to find .*librar)")
 MISSING_HEADER = re.compile(r"'([\w./+-]+\.h)' file not found|([\w./+-]+\.h): No such file")
 MISSING_LIBRARY = re.compile(r"unable to find (?:\w+ )*library [\"']?([\w.+-]+)")
+# a build script's own line saying a system library (its headers, its -config or .pc) is missing:
+# lxml's "Please make sure the libxml2 and libxslt development packages are installed.", Pillow's
+# "The headers or library files could not be found for jpeg", psycopg2's "pg_config executable not found"
+SYSTEM_LIBRARY_NEEDED = re.compile(
+    r"\bdevelopment (packages?|headers|files|librar(y|ies))\b|\bheaders? or library files\b"
+    r"|\b[\w.+-]+[-_]config:? (executable |program )?(was )?not found\b"
+    r"|\bfound in the pkg-config search path\b",
+    re.I,
+)
+BEFORE_BUILD_FAILED = re.compile(r"^krakend: error: before-build failed \(exit (\d+)\)$")
+HOW_TO_PROVIDE = "provide it with [tool.krakend.build] before-build and environment, see docs/build.md"
 VCS_VERSIONING = re.compile(r"^\s*(setuptools[-_]scm|hatch[-_]vcs|versioningit|dunamai|setuptools[-_]git)", re.I)
 
 
@@ -27,8 +38,14 @@ def compiler_errors(log: str) -> list[str]:
 
 def error_line(log: str) -> str:
     """The decisive line of a failed build's log: the compiler's first error, pip's ``ERROR:``
-    line naming what it could not find, a traceback's exception; never pip's closing note."""
+    line naming what it could not find, a traceback's exception; never pip's closing note. A failed
+    ``before-build`` says so, with the decisive line of its own output."""
     lines = [ln.strip() for ln in log.splitlines() if ln.strip()]
+    for at, ln in enumerate(lines):
+        if failed := BEFORE_BUILD_FAILED.match(ln):
+            start = next((i + 1 for i in range(at - 1, -1, -1) if lines[i].startswith("+ before-build: ")), 0)
+            own = "\n".join(lines[start:at])
+            return f"before-build failed (exit {failed.group(1)}): {error_line(own)}"
     errors = compiler_errors(log)
     if errors:
         return with_hint(errors[0])
@@ -38,7 +55,12 @@ def error_line(log: str) -> str:
         if named:
             return named
     exception = next((ln for ln in reversed(lines) if EXCEPTION_LINE.match(ln)), None)
-    return exception or (pip[0] if pip else _last_error(lines))
+    if exception:
+        return exception
+    said = next((ln for ln in lines if SYSTEM_LIBRARY_NEEDED.search(ln)), None)
+    if said:  # the project's build script stopped before any compiler ran
+        return f"{said} (the builder lacks a system library the project needs; {HOW_TO_PROVIDE})"
+    return pip[0] if pip else _last_error(lines)
 
 
 def _last_error(lines: list[str]) -> str:
@@ -55,10 +77,7 @@ def with_hint(line: str) -> str:
     if missing is None:
         return line
     name = next(g for g in missing.groups() if g)
-    return line + (
-        f" (the builder has no {name}: a system library the project needs; provide it"
-        " with [tool.krakend.build] before-build and environment, see docs/build.md)"
-    )
+    return line + f" (the builder has no {name}: a system library the project needs; {HOW_TO_PROVIDE})"
 
 
 def lost_extensions(files: list[Path], plugin_dir: Path, log: str) -> str | None:
