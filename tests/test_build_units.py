@@ -168,6 +168,32 @@ def test_hooks_from_the_build_table(tmp_path: Path) -> None:
             options.apply_config(options.BuildOptions(tmp_path, []), bad)
 
 
+@pytest.mark.parametrize(
+    ("table", "message"),
+    [
+        ({"command": 3}, "[tool.krakend.build] command must be a shell command (a string)"),
+        ({"command": ["make"]}, "[tool.krakend.build] command must be a shell command (a string)"),
+        ({"registry": 5000}, "[tool.krakend.build] registry must be a registry HOST[:PORT] (a string)"),
+        ({"before-build": True}, "[tool.krakend.build] before-build must be a shell command (a string)"),
+        ({"types": "server"}, "[tool.krakend.build] types must be a list of strings"),
+        ({"types": [1]}, "[tool.krakend.build] types must be a list of strings"),
+    ],
+)
+def test_a_build_table_value_of_the_wrong_kind_is_bad_input(
+    tmp_path: Path, table: dict[str, object], message: str
+) -> None:
+    """Not turned into a string: ``command = 3`` is a mistake, not the command ``3``."""
+    with pytest.raises(InputError) as err:
+        options.apply_config(options.BuildOptions(tmp_path, []), table)
+    assert str(err.value) == message
+
+
+def test_build_table_strings_are_taken_and_empty_ones_are_unset(tmp_path: Path) -> None:
+    opts = options.BuildOptions(tmp_path, [])
+    options.apply_config(opts, {"command": "make wheel", "registry": "", "types": ["server", "client"]})
+    assert (opts.command, opts.registry, opts.types) == ("make wheel", None, ["server", "client"])
+
+
 def test_build_without_target_builds_the_manifests_own(tmp_path: Path) -> None:
     """No -t: the gateway's target (here alpine/arm64), as the preflight shows (no engine)."""
     manifest = gateway_manifest(tmp_path, target="alpine/arm64", libc="MUSL-1.2.4")

@@ -109,15 +109,25 @@ def plugin_config(plugin_dir: Path) -> dict[str, Any]:
 
 def apply_config(opts: BuildOptions, table: dict[str, Any]) -> None:
     """Fill options the command line left unset from ``[tool.krakend.build]``."""
-    if opts.command is None and table.get("command"):
-        opts.command = str(table["command"])
+    if opts.command is None:
+        opts.command = _string(table, "command", "a shell command")
     _apply_image_tables(opts, table)
-    if opts.registry is None and table.get("registry"):
-        opts.registry = str(table["registry"])
+    if opts.registry is None:
+        opts.registry = _string(table, "registry", "a registry HOST[:PORT]")
     _apply_hooks(opts, table)
     opts.engines = {k: engine_url(v) for k, v in opts.engines.items()}
-    if not opts.types and table.get("types"):
-        opts.types = [str(t) for t in table["types"]]
+    types = table.get("types") or []
+    if not isinstance(types, list) or not all(isinstance(t, str) for t in types):
+        raise InputError("[tool.krakend.build] types must be a list of strings")
+    opts.types = opts.types or types
+
+
+def _string(table: dict[str, Any], key: str, what: str) -> str | None:
+    """``table[key]``: a non-empty string, or None when unset; anything else is bad input."""
+    value = table.get(key)
+    if value is not None and not isinstance(value, str):
+        raise InputError(f"[tool.krakend.build] {key} must be {what} (a string)")
+    return value or None
 
 
 def _apply_image_tables(opts: BuildOptions, table: dict[str, Any]) -> None:
@@ -135,11 +145,8 @@ def _apply_image_tables(opts: BuildOptions, table: dict[str, Any]) -> None:
 
 def _apply_hooks(opts: BuildOptions, table: dict[str, Any]) -> None:
     """``before-build``, ``environment`` and ``allow-missing-extensions`` of ``[tool.krakend.build]``."""
-    before = table.get("before-build")
-    if before is not None and not isinstance(before, str):
-        raise InputError("[tool.krakend.build] before-build must be a shell command (a string)")
-    if opts.before_build is None and before:
-        opts.before_build = before
+    if opts.before_build is None:
+        opts.before_build = _string(table, "before-build", "a shell command")
     env = table.get("environment", {})
     if not isinstance(env, dict) or not all(isinstance(v, str) for v in env.values()):
         raise InputError('[tool.krakend.build.environment] must be a table of NAME = "VALUE"')
