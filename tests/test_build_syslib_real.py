@@ -34,7 +34,8 @@ TARGETS = ("alpine/amd64", "alpine/arm64", "generic/amd64", "generic/arm64")
 BUILD_LIBYAML = """# libyaml 0.2.5, static and PIC, for the target ($CC), into $1
 set -eu
 prefix=$1
-work=$(mktemp -d)
+work=/tmp/libyaml-build  # one path, so the compiler cache knows these sources again
+rm -rf "$work" && mkdir -p "$work"
 python3 -c 'import sys, tarfile; tarfile.open(sys.argv[1]).extractall(sys.argv[2])' \\
   vendor/libyaml_0.2.5.orig.tar.gz "$work"
 src=$work/libyaml-0.2.5
