@@ -4,6 +4,11 @@ PEP 517/518: ``[build-system] requires`` (default ``setuptools>=40.8.0``), plus 
 backend's ``get_requires_for_build_wheel`` asks for (learned in the builder, fetched on a
 second pass). Wheels come from this host's pip for the **builder's** interpreter and platform
 (``pip download --only-binary :all: --platform … --python-version …``), cached per set.
+
+A wheel whose binaries carry DT_RELR relocations loads only with musl 1.2.4 or glibc 2.36 and
+later, whatever its tag says (Alpine 3.18 links its x86_64 libraries so; cmake's
+``musllinux_1_2`` wheels bundle them). For an older builder libc it is replaced by the newest
+wheel of the same requirement for an older policy (cmake's ``musllinux_1_1``).
 """
 
 from __future__ import annotations
@@ -12,12 +17,18 @@ import hashlib
 import io
 import json
 import re
+import shutil
+import struct
 import tarfile
+import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from krakend_tools.cache import cache_dir, fetch_wheels
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
+
+from krakend_tools.cache import COMPLETE, FetchError, cache_dir, fetch_wheels
 from krakend_tools.errors import InputError
 from krakend_tools.files import read_pyproject
 from krakend_tools.manifest.model import Manifest
@@ -26,6 +37,8 @@ REQUIRES_ROOT = "/opt/krakend-build-requires"  # where the builder finds the whe
 DEFAULT_REQUIRES = ("setuptools>=40.8.0",)  # PEP 517's default for a project without [build-system]
 MISSING_MARK = "krakend-build-wheel: build requirements not in the builder: "
 MAX_REQUIRES = 256
+RELR_SINCE = {"musl": (1, 2, 4), "glibc": (2, 36)}  # the first loader that applies DT_RELR relocations
+_DT_RELR, _PT_DYNAMIC = 36, 2
 
 
 @dataclass
@@ -71,7 +84,132 @@ def fetch(requires: list[str], manifest: Manifest, say: Callable[[str], None] | 
         if say is not None:
             say(f"fetching build requirements with pip: {', '.join(requires)}")
 
-    return fetch_wheels(dest, requires, python, tags, announce)
+    folder = fetch_wheels(dest, requires, python, tags, announce)
+    libc = manifest.platform.libc
+    since = RELR_SINCE.get(libc.family)
+    if since is None or tuple(libc.version) >= since:
+        return folder
+    return _loadable(folder, requires, python, tags, f"{libc.family} {'.'.join(map(str, libc.version))}", say)
+
+
+def _loadable(
+    folder: Path, requires: list[str], python: str, tags: list[str], libc: str, say: Callable[[str], None] | None
+) -> Path:
+    """``folder``'s wheels with each one the builder's loader cannot load (DT_RELR) replaced by
+    the newest wheel of its requirement for an older policy; checked once, cached beside it."""
+    dest = folder.with_name(folder.name + "-norelr")
+    if (dest / COMPLETE).is_file():
+        return dest
+    wheels = sorted(folder.glob("*.whl"))
+    offenders = {w: relr_members(w) for w in wheels}
+    if not any(offenders.values()):
+        return folder
+    tmp = dest.with_name(dest.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    for wheel in wheels:
+        members = offenders[wheel]
+        if not members:
+            shutil.copy2(wheel, tmp / wheel.name)
+            continue
+        older = _older_wheel(
+            wheel,
+            requires,
+            python,
+            tags,
+            f"{wheel.name} needs DT_RELR relocations ({members[0]}), which the builder's {libc} cannot load",
+        )
+        if say is not None:
+            say(f"{wheel.name} needs a newer loader than the builder's {libc} (DT_RELR): {older.name} instead")
+        shutil.copy2(older, tmp / older.name)
+    (tmp / COMPLETE).write_text("\n".join(sorted(p.name for p in tmp.glob("*.whl"))))
+    shutil.rmtree(dest, ignore_errors=True)
+    tmp.replace(dest)
+    return dest
+
+
+def _older_wheel(wheel: Path, requires: list[str], python: str, tags: list[str], why: str) -> Path:
+    """The newest wheel of ``wheel``'s project, under the requirement that asked for it, for a
+    policy older than every one ``wheel`` is tagged with, and free of DT_RELR itself."""
+    name, _, _, wheel_tags = parse_wheel_filename(wheel.name)
+    policy = re.compile(r"linux_\d+_\d+_")  # manylinux_2_17_x86_64, musllinux_1_2_aarch64; not the legacy aliases
+    claimed = [tags.index(t.platform) for t in wheel_tags if t.platform in tags and policy.search(t.platform)]
+    if not claimed:
+        raise FetchError(f"{why}, and it fits no policy of the builder")
+    older = [t for t in tags[max(claimed) + 1 :] if policy.search(t)]
+    if not older:
+        raise FetchError(f"{why}, and no policy older than {tags[max(claimed)]} is left to try")
+    spec = next((r for r in requires if _requirement_name(r) == name), str(name))
+    key = json.dumps([spec, older, python])
+    dest = cache_dir() / "build-requires" / ("older-" + hashlib.sha256(key.encode()).hexdigest()[:16])
+    try:
+        fetched = fetch_wheels(dest, [spec], python, older)
+    except FetchError as err:
+        raise FetchError(f"{why}, and no wheel for {', '.join(older)} meets {spec}: {err}") from None
+    for found in sorted(fetched.glob("*.whl")):
+        try:
+            same = parse_wheel_filename(found.name)[0] == name
+        except InvalidWheelFilename:
+            continue
+        if same and not relr_members(found):
+            return found
+    raise FetchError(f"{why}, and no wheel for {', '.join(older)} of {spec} loads there either")
+
+
+def _requirement_name(text: str) -> str | None:
+    try:
+        return canonicalize_name(Requirement(text).name)
+    except InvalidRequirement:
+        return None
+
+
+def relr_members(wheel: Path) -> list[str]:
+    """The ELF members of ``wheel`` whose dynamic segment has DT_RELR (their relative
+    relocations packed, ``-z pack-relative-relocs``): a loader without RELR crashes on them."""
+    found = []
+    with zipfile.ZipFile(wheel) as zf:
+        for info in zf.infolist():
+            if info.is_dir() or info.file_size < 64:
+                continue
+            with zf.open(info) as fh:
+                if fh.read(4) != b"\x7fELF":
+                    continue
+            if _has_relr(zf.read(info)):
+                found.append(info.filename)
+    return found
+
+
+def _has_relr(data: bytes) -> bool:
+    """Whether the ELF image ``data`` has a DT_RELR dynamic entry (a broken header: no)."""
+    try:
+        is64, order = data[4] == 2, "<" if data[5] == 1 else ">"
+        if is64:
+            phoff, phentsize, phnum = (
+                struct.unpack_from(order + "Q", data, 32)[0],
+                *struct.unpack_from(order + "HH", data, 54),
+            )
+            header, entry = order + "IIQQQQQQ", order + "qQ"
+        else:
+            phoff, phentsize, phnum = (
+                struct.unpack_from(order + "I", data, 28)[0],
+                *struct.unpack_from(order + "HH", data, 42),
+            )
+            header, entry = order + "IIIIIIII", order + "iI"
+        for i in range(phnum):
+            fields = struct.unpack_from(header, data, phoff + i * phentsize)
+            if fields[0] != _PT_DYNAMIC:
+                continue
+            offset, size = (fields[2], fields[5]) if is64 else (fields[1], fields[4])
+            step = struct.calcsize(entry)
+            for at in range(offset, min(offset + size, len(data)) - step + 1, step):
+                tag = struct.unpack_from(entry, data, at)[0]
+                if tag == _DT_RELR:
+                    return True
+                if tag == 0:
+                    break
+    except (struct.error, IndexError):
+        return False
+    return False
 
 
 def as_tar(folder: Path, requires: list[str]) -> bytes:
