@@ -20,6 +20,7 @@ import re
 import shutil
 import struct
 import tarfile
+import threading
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -38,7 +39,9 @@ DEFAULT_REQUIRES = ("setuptools>=40.8.0",)  # PEP 517's default for a project wi
 MISSING_MARK = "krakend-build-wheel: build requirements not in the builder: "
 MAX_REQUIRES = 256
 RELR_SINCE = {"musl": (1, 2, 4), "glibc": (2, 36)}  # the first loader that applies DT_RELR relocations
+RELR_FREE = ".relr-free"  # a fetched set's mark: checked, and its wheels load on any libc
 _DT_RELR, _PT_DYNAMIC = 36, 2
+_CHECKING = threading.Lock()
 
 
 @dataclass
@@ -89,7 +92,8 @@ def fetch(requires: list[str], manifest: Manifest, say: Callable[[str], None] | 
     since = RELR_SINCE.get(libc.family)
     if since is None or tuple(libc.version) >= since:
         return folder
-    return _loadable(folder, requires, python, tags, f"{libc.family} {'.'.join(map(str, libc.version))}", say)
+    with _CHECKING:  # targets building in parallel share the set
+        return _loadable(folder, requires, python, tags, f"{libc.family} {'.'.join(map(str, libc.version))}", say)
 
 
 def _loadable(
@@ -97,12 +101,15 @@ def _loadable(
 ) -> Path:
     """``folder``'s wheels with each one the builder's loader cannot load (DT_RELR) replaced by
     the newest wheel of its requirement for an older policy; checked once, cached beside it."""
-    dest = folder.with_name(folder.name + "-norelr")
+    dest, loadable = folder.with_name(folder.name + "-norelr"), folder / RELR_FREE
     if (dest / COMPLETE).is_file():
         return dest
+    if loadable.is_file():
+        return folder
     wheels = sorted(folder.glob("*.whl"))
     offenders = {w: relr_members(w) for w in wheels}
     if not any(offenders.values()):
+        loadable.write_text("no wheel here has DT_RELR relocations\n")
         return folder
     tmp = dest.with_name(dest.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
