@@ -149,7 +149,8 @@ def _compile_in(
     if cancel.is_set():
         raise KeyboardInterrupt
     result = box.run(timeout=opts.timeout, on_line=staging.log)
-    reused = compiler_cache_use(first_file(box.copy_out(CCACHE_STATS) or b"") or b"")
+    stats = box.copy_out(CCACHE_STATS)  # None: no compiler ran
+    reused = compiler_cache_use(first_file(stats) or b"") if stats else None
     if reused:
         staging.log(f"# compiler cache: {reused[0]} of {reused[1]} compilations reused (ccache)")
     files: list[Path] = []
