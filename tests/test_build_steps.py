@@ -82,9 +82,12 @@ def test_error_line_last_error_that_is_not_pips_closing_remark_else_the_last_lin
 
 
 def _wheel(folder: Path, name: str) -> Path:
+    """A wheel named ``name``: a shared object inside unless it is tagged pure."""
     path = folder / name
     with zipfile.ZipFile(path, "w") as zf:
         zf.writestr("pkg/__init__.py", "")
+        if not name.endswith("-none-any.whl"):
+            zf.writestr("pkg/_speed.cpython-311-x86_64-linux-gnu.so", b"\x7fELF")
     return path
 
 
@@ -108,6 +111,22 @@ def test_lost_extensions_exact_verdicts(tmp_path: Path) -> None:
         "the build went on after a compiler error: a.c:1:1: error: x"
     )
     assert verdicts.lost_extensions([], tmp_path, "") is None
+
+
+def test_a_platform_tagged_wheel_without_a_shared_object_is_lost(tmp_path: Path) -> None:
+    """pyyaml's fallback when libyaml is missing: tagged cp311-cp311-linux_x86_64, no .so in it."""
+    (tmp_path / "yaml").mkdir()
+    (tmp_path / "yaml" / "_yaml.pyx").write_text("")
+    tagged = tmp_path / "PyYAML-6.0.4-cp311-cp311-linux_x86_64.whl"
+    with zipfile.ZipFile(tagged, "w") as zf:
+        zf.writestr("yaml/__init__.py", "")
+    assert verdicts.lost_extensions([tagged], tmp_path, "") == (
+        "PyYAML-6.0.4-cp311-cp311-linux_x86_64.whl is pure Python, yet the project compiles yaml/_yaml.pyx:"
+        " no extension module was built"
+    )
+    with zipfile.ZipFile(tagged, "a") as zf:
+        zf.writestr("yaml/_yaml.cpython-311-x86_64-linux-gnu.so", b"\x7fELF")
+    assert verdicts.lost_extensions([tagged], tmp_path, "") is None
 
 
 def test_a_pure_wheel_of_a_project_without_compiled_sources_is_fine(tmp_path: Path) -> None:

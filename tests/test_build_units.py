@@ -48,9 +48,12 @@ def test_traceback_last_line_when_no_compiler_or_pip_error() -> None:
 
 
 def _wheel(folder: Path, name: str) -> Path:
+    """A wheel named ``name``: a shared object inside unless it is tagged pure."""
     path = folder / name
     with zipfile.ZipFile(path, "w") as zf:
         zf.writestr("pkg/__init__.py", "")
+        if not name.endswith("-none-any.whl"):
+            zf.writestr("pkg/_speed.cpython-311-x86_64-linux-gnu.so", b"\x7fELF")
     return path
 
 

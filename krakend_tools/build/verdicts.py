@@ -81,11 +81,12 @@ def with_hint(line: str) -> str:
 
 
 def lost_extensions(files: list[Path], plugin_dir: Path, log: str) -> str | None:
-    """Why the build silently lost its compiled part, or None: a pure wheel from a project with
-    compiled sources, or a build that went on after compiler errors."""
+    """Why the build silently lost its compiled part, or None: a wheel with no shared object
+    (pure Python, whatever its tag) from a project with compiled sources, or a build that went on
+    after compiler errors."""
     wheels = [f for f in files if f.suffix == ".whl"]
     errors = compiler_errors(log)
-    pure = [w for w in wheels if w.name.endswith("-none-any.whl")]
+    pure = [w for w in wheels if not _has_compiled_code(w)]
     if pure and len(pure) == len(wheels):
         sources = compiled_sources(plugin_dir)
         if sources:
@@ -94,6 +95,16 @@ def lost_extensions(files: list[Path], plugin_dir: Path, log: str) -> str | None
     if errors:
         return f"the build went on after a compiler error: {with_hint(errors[0])}"
     return None
+
+
+def _has_compiled_code(wheel: Path) -> bool:
+    """Whether ``wheel`` holds a shared object, whatever its tag says (a fallback build may still
+    be tagged ``cp311-cp311-linux_x86_64``); a file that is no zip is judged by its tag."""
+    try:
+        with zipfile.ZipFile(wheel) as zf:
+            return any(n.endswith(".so") or ".so." in n.rsplit("/", 1)[-1] for n in zf.namelist())
+    except (OSError, zipfile.BadZipFile):
+        return not wheel.name.endswith("-none-any.whl")
 
 
 def wheel_version_problem(files: list[Path], requires: list[str]) -> str | None:
