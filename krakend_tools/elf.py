@@ -62,7 +62,7 @@ MACHINE_ABI: dict[str, tuple[int, int, str]] = {
 
 _PT_LOAD, _PT_DYNAMIC, _PT_INTERP = 1, 2, 3
 _DT_NEEDED, _DT_HASH, _DT_STRTAB, _DT_SYMTAB, _DT_STRSZ, _DT_SYMENT = 1, 4, 5, 6, 10, 11
-_DT_SONAME, _DT_RPATH, _DT_RUNPATH = 14, 15, 29
+_DT_SONAME, _DT_RPATH, _DT_RUNPATH, _DT_RELR = 14, 15, 29, 36
 _DT_GNU_HASH, _DT_VERSYM, _DT_VERNEED, _DT_VERNEEDNUM = 0x6FFFFEF5, 0x6FFFFFF0, 0x6FFFFFFE, 0x6FFFFFFF
 _DT_VERDEF, _DT_VERDEFNUM = 0x6FFFFFFC, 0x6FFFFFFD
 _SHN_UNDEF = 0
@@ -120,6 +120,7 @@ class ElfFacts:
     # Only the symbols a check reads are decoded (memory stays small on huge libraries):
     defined: list[str] = field(default_factory=list)  # the PyInit_* functions it exports
     undefined: list[str] = field(default_factory=list)  # the Py* / _Py* names it imports
+    relr: bool = False  # packed relative relocations (DT_RELR): glibc 2.36 / musl 1.2.4 load them
 
     @property
     def py_inits(self) -> list[str]:
@@ -508,6 +509,7 @@ class _Dynamic(NamedTuple):
 def _read_dynamic(image: _Image, facts: ElfFacts, dynamic: tuple[int, int], symbols: bool = True) -> None:
     """Names, version needs and definitions, and the symbols a check reads, into ``facts``."""
     entries = _dynamic_entries(image, dynamic)
+    facts.relr = _DT_RELR in entries.tags
     if _DT_STRTAB not in entries.tags:
         if entries.strings:
             raise ElfError("corrupt dynamic segment: no string table")

@@ -18,7 +18,6 @@ import io
 import json
 import re
 import shutil
-import struct
 import tarfile
 import threading
 import zipfile
@@ -38,9 +37,7 @@ REQUIRES_ROOT = "/opt/krakend-build-requires"  # where the builder finds the whe
 DEFAULT_REQUIRES = ("setuptools>=40.8.0",)  # PEP 517's default for a project without [build-system]
 MISSING_MARK = "krakend-build-wheel: build requirements not in the builder: "
 MAX_REQUIRES = 256
-RELR_SINCE = {"musl": (1, 2, 4), "glibc": (2, 36)}  # the first loader that applies DT_RELR relocations
 RELR_FREE = ".relr-free"  # a fetched set's mark: checked, and its wheels load on any libc
-_DT_RELR, _PT_DYNAMIC = 36, 2
 _CHECKING = threading.Lock()
 
 
@@ -89,11 +86,10 @@ def fetch(requires: list[str], manifest: Manifest, say: Callable[[str], None] | 
 
     folder = fetch_wheels(dest, requires, python, tags, announce)
     libc = manifest.platform.libc
-    since = RELR_SINCE.get(libc.family)
-    if since is None or tuple(libc.version) >= since:
+    if libc.loads_relr:
         return folder
     with _CHECKING:  # targets building in parallel share the set
-        return _loadable(folder, requires, python, tags, f"{libc.family} {'.'.join(map(str, libc.version))}", say)
+        return _loadable(folder, requires, python, tags, f"{libc.family} {libc.version_text}", say)
 
 
 def _loadable(
@@ -173,6 +169,8 @@ def _requirement_name(text: str) -> str | None:
 def relr_members(wheel: Path) -> list[str]:
     """The ELF members of ``wheel`` whose dynamic segment has DT_RELR (their relative
     relocations packed, ``-z pack-relative-relocs``): a loader without RELR crashes on them."""
+    from krakend_tools.elf import ElfError, read_elf_member
+
     found = []
     with zipfile.ZipFile(wheel) as zf:
         for info in zf.infolist():
@@ -181,42 +179,12 @@ def relr_members(wheel: Path) -> list[str]:
             with zf.open(info) as fh:
                 if fh.read(4) != b"\x7fELF":
                     continue
-            if _has_relr(zf.read(info)):
-                found.append(info.filename)
-    return found
-
-
-def _has_relr(data: bytes) -> bool:
-    """Whether the ELF image ``data`` has a DT_RELR dynamic entry (a broken header: no)."""
-    try:
-        is64, order = data[4] == 2, "<" if data[5] == 1 else ">"
-        if is64:
-            phoff, phentsize, phnum = (
-                struct.unpack_from(order + "Q", data, 32)[0],
-                *struct.unpack_from(order + "HH", data, 54),
-            )
-            header, entry = order + "IIQQQQQQ", order + "qQ"
-        else:
-            phoff, phentsize, phnum = (
-                struct.unpack_from(order + "I", data, 28)[0],
-                *struct.unpack_from(order + "HH", data, 42),
-            )
-            header, entry = order + "IIIIIIII", order + "iI"
-        for i in range(phnum):
-            fields = struct.unpack_from(header, data, phoff + i * phentsize)
-            if fields[0] != _PT_DYNAMIC:
+            try:
+                if read_elf_member(zf, info, info.filename).relr:
+                    found.append(info.filename)
+            except ElfError:
                 continue
-            offset, size = (fields[2], fields[5]) if is64 else (fields[1], fields[4])
-            step = struct.calcsize(entry)
-            for at in range(offset, min(offset + size, len(data)) - step + 1, step):
-                tag = struct.unpack_from(entry, data, at)[0]
-                if tag == _DT_RELR:
-                    return True
-                if tag == 0:
-                    break
-    except (struct.error, IndexError):
-        return False
-    return False
+    return found
 
 
 def as_tar(folder: Path, requires: list[str]) -> bytes:

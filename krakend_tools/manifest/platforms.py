@@ -17,12 +17,22 @@ TARGETS = ("alpine/amd64", "alpine/arm64", "generic/amd64", "generic/arm64")
 MAX_MINOR = 99
 
 
+RELR_SINCE = {"glibc": (2, 36), "musl": (1, 2, 4)}  # the first loaders that apply DT_RELR
+
+
 @dataclass(frozen=True, order=True)
 class Libc:
     """A C library: ``glibc`` or ``musl`` and its version as a tuple of ints."""
 
     family: str
     version: tuple[int, ...]
+
+    @property
+    def loads_relr(self) -> bool:
+        """Whether its loader applies packed relative relocations (DT_RELR, ``-z
+        pack-relative-relocs``): glibc 2.36 and musl 1.2.4 were the first."""
+        since = RELR_SINCE.get(self.family)
+        return since is None or self.version >= since
 
     @property
     def version_text(self) -> str:

@@ -24,6 +24,7 @@ from krakend_tools.elf import (
 )
 from krakend_tools.errors import InputError
 from krakend_tools.manifest.model import Manifest
+from krakend_tools.manifest.platforms import RELR_SINCE
 from krakend_tools.plugin_test.artifacts import ZIP_ERRORS, open_wheel
 
 # Names that look like shared objects: x.so, libfoo.so.1.2
@@ -151,6 +152,18 @@ class _Checker:
             return []
         gateway = f"{family} {self.m.platform.libc_version}".strip()
         return [f"{f.path} links {f.libc} ({f.libc_evidence}), gateway has {gateway}"]
+
+    def relr(self, f: ElfFacts) -> list[str]:
+        """Packed relative relocations (DT_RELR): a loader older than glibc 2.36 / musl 1.2.4
+        does not apply them, and the process crashes when the file loads."""
+        plat = self.m.platform
+        if not f.relr or not plat.libc_version or plat.libc.loads_relr:
+            return []
+        since = ".".join(map(str, RELR_SINCE[plat.libc_family]))
+        return [
+            f"{f.path} packs its relocations (DT_RELR), which only {plat.libc_family} {since} and later load;"
+            f" gateway has {plat.libc_family} {plat.libc_version} (link it without -z pack-relative-relocs)"
+        ]
 
     def missing_versions(self, f: ElfFacts, bundled: set[str]) -> list[tuple[VersionNeed, str]]:
         """(need, what the gateway has) for each version ``f`` needs that the gateway lacks."""
@@ -374,7 +387,7 @@ def _evaluate(result: StaticResult, parsed: list[tuple[ElfFacts, Path]], manifes
     python = StaticResult(result.root)
     linked: list[str] = []
     for facts, rel in parsed:
-        fatal += checker.arch(facts) + checker.libc(facts)
+        fatal += checker.arch(facts) + checker.libc(facts) + checker.relr(facts)
         missing += [(need, has, facts.path) for need, has in checker.missing_versions(facts, bundled)]
         linked += checker.libpython(facts)
         checker.python(facts, rel, python)
